@@ -1,0 +1,110 @@
+/* lc_test.h: how a conformance test is written. One body per scenario, run on every backend.
+ *
+ * A test is a function void fn(lc_ctx *ctx) registered with LC_TEST. The runner executes each
+ * (backend, test) pair in a fresh child process: it loads one backend module, finds the test by
+ * name, and runs its body under cmocka (so cmocka's assert_* macros, which print the expression
+ * and both values, are the assertions to use, plus the lc_assert_* helpers below). The child's
+ * verdict travels back to the runner as cmocka's exit status plus the lines written by
+ * lc_characteristic / lc_skip / lc_note on the result channel.
+ *
+ * Timing: never assert an absolute speed. Assert an ordering, or a bound with an explicit
+ * tolerance passed through lc_tol_ns(), which applies the one global slow-machine multiplier
+ * (LOOPCONF_TIME_MULTIPLIER, default 1). Behaviour that the contract leaves to the backend
+ * (order of equal deadlines, wakeup coalescing, closing a watched fd) is recorded with
+ * lc_characteristic, never asserted.
+ */
+#ifndef LC_TEST_H
+#define LC_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "loopconf/backend.h"
+
+/* Capabilities a test needs; a backend whose optional ops are NULL gets SKIP. */
+enum lc_needs {
+  LC_NEEDS_IO = 1u << 0,     /* io_new/io_start/io_stop/io_free */
+  LC_NEEDS_WAKEUP = 1u << 1, /* wakeup_new/wakeup_send/wakeup_free */
+};
+
+typedef struct lc_ctx {
+  const struct lc_backend *b; /* the backend under test */
+  double multiplier;          /* global slow-machine multiplier, >= 1 */
+  int result_fd;              /* result channel to the runner (-1 when run by hand) */
+} lc_ctx;
+
+typedef void (*lc_test_fn)(lc_ctx *ctx);
+
+struct lc_test_def {
+  const char *name;    /* "loop.timer.order": tier, area, scenario */
+  const char *clauses; /* space-separated clause ids from spec/clauses.tsv */
+  unsigned needs;      /* enum lc_needs bits */
+  int timeout_ms;      /* the cell's time limit before the multiplier */
+  lc_test_fn fn;
+  struct lc_test_def *next;
+};
+
+/* Registry (filled by LC_TEST constructors before main runs). */
+void lc_test_register(struct lc_test_def *def);
+const struct lc_test_def *lc_test_first(void); /* sorted by name */
+const struct lc_test_def *lc_test_find(const char *name);
+
+/* LC_TEST(ident, "tier.area.scenario", "CLAUSE-1 CLAUSE-2", needs, timeout_ms) { body } */
+#define LC_TEST(ident, name, clauses, needs, timeout_ms)                                      \
+  static void ident(lc_ctx *ctx);                                                             \
+  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident, NULL};   \
+  __attribute__((constructor)) static void ident##_register(void) {                          \
+    lc_test_register(&ident##_def);                                                           \
+  }                                                                                           \
+  static void ident(lc_ctx *ctx)
+
+/* ---- Helpers available to test bodies --------------------------------------------------- */
+
+/* clock_gettime(CLOCK_MONOTONIC) in ns: the test's own clock, independent of the backend. */
+int64_t lc_clock_ns(void);
+
+/* base * the global multiplier: every timing tolerance goes through this. */
+int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns);
+
+/* Record an implementation-defined behaviour observed on this backend, e.g.
+ * lc_characteristic(ctx, "equal-deadline-order", "start order"). Shown in the matrix. */
+void lc_characteristic(lc_ctx *ctx, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A diagnostic line kept with the cell's log (shown for failures, in JUnit and TAP). */
+void lc_note(lc_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* End the test as SKIP with a reason (capability absent). Does not return. */
+#define lc_skip(ctx, reason)                                                                  \
+  do {                                                                                        \
+    lc__report_skip((ctx), (reason));                                                         \
+    skip();                                                                                   \
+  } while (0)
+void lc__report_skip(lc_ctx *ctx, const char *reason);
+
+/* Fail with a formatted message naming what went wrong (cmocka's fail_msg, plus a FAIL line
+ * on the result channel so the matrix can show the reason). Does not return. */
+#define lc_fail(ctx, ...)                                                                     \
+  do {                                                                                        \
+    lc__report_fail((ctx), __FILE__, __LINE__, __VA_ARGS__);                                  \
+    fail();                                                                                   \
+  } while (0)
+void lc__report_fail(lc_ctx *ctx, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Assert a backend call returned 0; prints the call, its errno name and message. */
+#define lc_assert_ok(ctx, expr)                                                               \
+  do {                                                                                        \
+    int lc__rc = (expr);                                                                      \
+    if (lc__rc != 0) lc_fail((ctx), "%s returned %d (%s)", #expr, lc__rc, lc_strerr(lc__rc)); \
+  } while (0)
+const char *lc_strerr(int negative_errno); /* "ECANCELED: Operation canceled" */
+
+/* Convenience: create a loop on ctx->b or fail; free it or fail (checks -EBUSY leaks). */
+lc_loop *lc_loop_new_or_fail(lc_ctx *ctx);
+void lc_loop_free_or_fail(lc_ctx *ctx, lc_loop *loop);
+
+#endif /* LC_TEST_H */

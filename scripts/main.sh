@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# main.sh: the main job. Installs dependencies, builds loopconf, runs the whole conformance
+# matrix on every backend (built-in and the example out-of-tree adapter) and prints it.
+# Extra arguments go to `loopconf run` (e.g. --tier loop, --backend libuv).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${LOOPCONF_BUILD_DIR:-$root/build}
+
+"$root/scripts/install-deps.sh"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build"
+mkdir -p "$build/results"
+exec "$build/loopconf" run --adapter "$build/plugins/libexample_poll_adapter.so" \
+  --junit "$build/results/conformance.xml" --tap "$build/results/conformance.tap" "$@"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# test.sh: the test job (what CI runs). Installs dependencies, then:
+#   1. a warnings-as-errors build and every CTest test (conformance matrix on every backend,
+#      runner self-tests, spec check, runtime unit tests, quick benchmarks and the compare gate);
+#   2. an ASan+UBSan build and the whole conformance matrix plus the runtime tests under it;
+#   3. a TSan build of the runtime tests (the threaded parts: executors, wakeups).
+# LOOPCONF_TEST_STAGES="plain asan tsan" selects stages.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+stages=${LOOPCONF_TEST_STAGES:-plain asan tsan}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+"$root/scripts/install-deps.sh"
+
+build_and_test() { # name cmake-args... -- ctest-args...
+  local name=$1; shift
+  local dir="$root/build-$name" cm=() ct=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cm+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  ct=("$@")
+  echo "== test.sh: $name build" >&2
+  cmake -S "$root" -B "$dir" -G Ninja -DLOOPCONF_WERROR=ON "${cm[@]}" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  echo "== test.sh: $name tests" >&2
+  (cd "$dir" && ctest --output-on-failure "${ct[@]}")
+}
+
+for s in $stages; do
+  case $s in
+    plain) build_and_test plain -DCMAKE_BUILD_TYPE=RelWithDebInfo -- ;;
+    asan)  build_and_test asan -DCMAKE_BUILD_TYPE=Debug -DLOOPCONF_SANITIZE=address,undefined \
+             -DLOOPCONF_BENCHMARKS=OFF -- -L 'conformance|runtime|reference' ;;
+    tsan)  build_and_test tsan -DCMAKE_BUILD_TYPE=Debug -DLOOPCONF_SANITIZE=thread \
+             -DLOOPCONF_BENCHMARKS=OFF -- -L runtime ;;
+    *) echo "test.sh: unknown stage '$s' (plain, asan, tsan)" >&2; exit 2 ;;
+  esac
+done
