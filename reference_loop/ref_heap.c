@@ -1,0 +1,127 @@
+/* ref_heap.c: 4-ary min-heap of timer entries ordered by deadline, then by start sequence. */
+#include "ref_heap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* Arity 4: half the depth of a binary heap, and the four children of a slot share one or two
+ * cache lines, so sift-down costs fewer node writes for the same comparisons. */
+#define REF_HEAP_ARITY 4
+
+static inline bool entry_less(const struct ref_heap_entry *a, const struct ref_heap_entry *b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+/* Put `e` at slot `i` and record the position in its node. */
+static inline void place(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+  heap->entries[i] = e;
+  e.node->index = i;
+}
+
+/* Move the entry `e` (logically at slot i) up towards the root until its parent is smaller. */
+static void sift_up(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+  while (i > 0) {
+    size_t parent = (i - 1) / REF_HEAP_ARITY;
+    if (!entry_less(&e, &heap->entries[parent]))
+      break;
+    place(heap, i, heap->entries[parent]);
+    i = parent;
+  }
+  place(heap, i, e);
+}
+
+/* Move the entry `e` (logically at slot i) down until no child is smaller. */
+static void sift_down(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+  size_t len = heap->len;
+  for (;;) {
+    size_t first = i * REF_HEAP_ARITY + 1;
+    if (first >= len)
+      break;
+    size_t last = first + REF_HEAP_ARITY < len ? first + REF_HEAP_ARITY : len;
+    size_t best = first;
+    for (size_t c = first + 1; c < last; c++)
+      if (entry_less(&heap->entries[c], &heap->entries[best]))
+        best = c;
+    if (!entry_less(&heap->entries[best], &e))
+      break;
+    place(heap, i, heap->entries[best]);
+    i = best;
+  }
+  place(heap, i, e);
+}
+
+/* Put `e` into slot i, which currently holds a stale entry, moving whichever way it must. */
+static void fix_at(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+  if (i > 0 && entry_less(&e, &heap->entries[(i - 1) / REF_HEAP_ARITY]))
+    sift_up(heap, i, e);
+  else
+    sift_down(heap, i, e);
+}
+
+void ref_heap_init(struct ref_heap *heap) {
+  heap->entries = NULL;
+  heap->len = 0;
+  heap->cap = 0;
+}
+
+void ref_heap_destroy(struct ref_heap *heap) {
+  free(heap->entries);
+  ref_heap_init(heap);
+}
+
+int ref_heap_reserve(struct ref_heap *heap, size_t cap) {
+  if (cap <= heap->cap)
+    return 0;
+  size_t ncap = heap->cap ? heap->cap : 16;
+  while (ncap < cap) {
+    if (ncap > SIZE_MAX / 2 / sizeof(struct ref_heap_entry))
+      return -ENOMEM;
+    ncap *= 2;
+  }
+  struct ref_heap_entry *p = realloc(heap->entries, ncap * sizeof *p);
+  if (!p)
+    return -ENOMEM;
+  heap->entries = p;
+  heap->cap = ncap;
+  return 0;
+}
+
+void ref_heap_push(struct ref_heap *heap, struct ref_heap_node *node, int64_t deadline,
+                   uint64_t seq) {
+  struct ref_heap_entry e = {deadline, seq, node};
+  sift_up(heap, heap->len++, e);
+}
+
+void ref_heap_remove(struct ref_heap *heap, struct ref_heap_node *node) {
+  size_t i = node->index;
+  node->index = REF_HEAP_NONE;
+  struct ref_heap_entry last = heap->entries[--heap->len];
+  if (i != heap->len) /* the last entry fills the hole */
+    fix_at(heap, i, last);
+}
+
+void ref_heap_update(struct ref_heap *heap, struct ref_heap_node *node, int64_t deadline,
+                     uint64_t seq) {
+  struct ref_heap_entry e = {deadline, seq, node};
+  fix_at(heap, node->index, e);
+}
+
+struct ref_heap_node *ref_heap_pop(struct ref_heap *heap) {
+  if (heap->len == 0)
+    return NULL;
+  struct ref_heap_node *top = heap->entries[0].node;
+  ref_heap_remove(heap, top);
+  return top;
+}
+
+bool ref_heap_valid(const struct ref_heap *heap) {
+  if (heap->len > heap->cap)
+    return false;
+  for (size_t i = 0; i < heap->len; i++) {
+    if (heap->entries[i].node == NULL || heap->entries[i].node->index != i)
+      return false;
+    if (i > 0 && entry_less(&heap->entries[i], &heap->entries[(i - 1) / REF_HEAP_ARITY]))
+      return false;
+  }
+  return true;
+}
