@@ -107,4 +107,11 @@ const char *lc_strerr(int negative_errno); /* "ECANCELED: Operation canceled" */
 lc_loop *lc_loop_new_or_fail(lc_ctx *ctx);
 void lc_loop_free_or_fail(lc_ctx *ctx, lc_loop *loop);
 
+/* ---- Result channel (used by the runner's child process; tests use the helpers above) ---- */
+
+/* Write one result-channel line "kind[<TAB>field1[<TAB>field2]]\n" to fd, with backslash, tab,
+ * newline and carriage return in the fields escaped as \\ \t \n \r (field2 may be NULL, and
+ * field1 too when field2 is). One write() per line. Returns 0 or -errno. */
+int lc__channel_write(int fd, const char *kind, const char *field1, const char *field2);
+
 #endif /* LC_TEST_H */

@@ -1,0 +1,98 @@
+/* main.c: the `loopconf` command: subcommand dispatch, help, and the bench pass-through. */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void lc_usage(FILE *out) {
+  fputs(
+      "loopconf " LOOPCONF_VERSION ": conformance suite and benchmarks for event loops\n"
+      "\n"
+      "usage:\n"
+      "  loopconf run [options]                 run the conformance matrix\n"
+      "  loopconf list backends|tests|clauses   show what is available (clauses: [--spec DIR])\n"
+      "  loopconf spec-check [--spec DIR]       cross-check tests against spec/*.tsv\n"
+      "  loopconf bench ... | compare ...       run loopconf-bench with these arguments\n"
+      "\n"
+      "run options:\n"
+      "  --backend a,b,...      built-in backends (default: every lcb_<name>.so in\n"
+      "                         <exe dir>/backends, or $LOOPCONF_BACKEND_DIR)\n"
+      "  --adapter PATH         also run an out-of-tree adapter module (repeatable); with\n"
+      "                         --adapter and no --backend, only the adapters run\n"
+      "  --expect NAME=FILE     expectations for backend NAME (default: <module>.expect)\n"
+      "  --test PATTERNS        comma-separated test names or globs (\"loop.timer.*\")\n"
+      "  --tier loop|semantics  shorthand for --test 'loop.*' / 'semantics.*'\n"
+      "  --time-multiplier X    scale every time limit and tolerance (>= 1; also\n"
+      "                         $LOOPCONF_TIME_MULTIPLIER)\n"
+      "  --repeat N             run the selection N times; changing verdicts are FLAKY\n"
+      "  --tap FILE             also write TAP version 13\n"
+      "  --junit FILE           also write JUnit XML\n"
+      "  --jobs N               cells in parallel (default 1)\n"
+      "  --spec DIR             spec directory (default " LOOPCONF_SOURCE_DIR "/spec)\n"
+      "  -q, --quiet            no progress on stderr\n"
+      "\n"
+      "exit status: 0 every verdict expected (PASS, XFAIL, SKIP); 1 an unexpected verdict\n"
+      "(FAIL, XPASS, TIMEOUT, CRASH, FLAKY) or spec-check problems; 2 bad usage or input.\n"
+      "Self-tests of the runner run only when named: --test 'selftest.*'.\n",
+      out);
+}
+
+/* Replace this process with <exe dir>/loopconf-bench, passing our arguments through. */
+static int lc_exec_bench(int argc, char **argv) {
+  char *dir = lc_exe_dir();
+  if (!dir) return 2;
+  char *path = xasprintf("%s/loopconf-bench", dir);
+  free(dir);
+  if (access(path, X_OK) != 0) {
+    lc_error("%s: the benchmark program %s is missing (%s); build the loopconf-bench target",
+             argv[1], path, strerror(errno));
+    free(path);
+    return 2;
+  }
+  char **args = xcalloc((size_t)argc + 1, sizeof *args);
+  args[0] = path;
+  for (int i = 1; i < argc; i++) args[i] = argv[i];
+  execv(path, args);
+  lc_error("cannot run %s: %s", path, strerror(errno));
+  free(args);
+  free(path);
+  return 2;
+}
+
+/* Children get fds 0-2 by dup2 and the result channel on fd 3; a closed 0-2 in the runner
+ * would let a pipe land there, so make sure they are open. */
+static void lc_ensure_std_fds(void) {
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+      if (n >= 0 && n != fd) close(n); /* cannot happen: open takes the lowest free fd */
+    }
+}
+
+int main(int argc, char **argv) {
+  lc_ensure_std_fds();
+  if (argc < 2) {
+    lc_usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "__cell") == 0) return lc_cell_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "__probe") == 0) return lc_probe_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    lc_usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("loopconf %s\n", LOOPCONF_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return lc_cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "list") == 0) return lc_cmd_list(argc - 1, argv + 1);
+  if (strcmp(cmd, "spec-check") == 0) return lc_cmd_spec_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0) return lc_exec_bench(argc, argv);
+  lc_error("unknown command '%s' (see loopconf --help)", cmd);
+  return 2;
+}

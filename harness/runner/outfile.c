@@ -1,0 +1,70 @@
+/* outfile.c: write report files atomically (FILE.tmp.<pid>, fsync, rename). */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int lc_outfile_open(struct lc_outfile *o, const char *path) {
+  memset(o, 0, sizeof *o);
+  o->path = xstrdup(path);
+  o->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+  o->f = fopen(o->tmp, "we"); /* close-on-exec: cell children must not inherit it */
+  if (!o->f) {
+    lc_error("cannot create %s: %s", o->tmp, strerror(errno));
+    free(o->path);
+    free(o->tmp);
+    memset(o, 0, sizeof *o);
+    return -1;
+  }
+  return 0;
+}
+
+/* fsync the directory holding path so the rename itself is durable. */
+static void lc_sync_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
+int lc_outfile_commit(struct lc_outfile *o) {
+  if (!o->f) return 0;
+  int ok = fflush(o->f) == 0 && !ferror(o->f) && fsync(fileno(o->f)) == 0;
+  int e = errno;
+  if (fclose(o->f) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  o->f = NULL;
+  if (ok && rename(o->tmp, o->path) != 0) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok) {
+    lc_error("cannot write %s: %s", o->path, strerror(e));
+    unlink(o->tmp);
+  } else {
+    lc_sync_dir(o->path);
+  }
+  free(o->path);
+  free(o->tmp);
+  o->path = o->tmp = NULL;
+  return ok ? 0 : -1;
+}
+
+void lc_outfile_abort(struct lc_outfile *o) {
+  if (o->f) {
+    fclose(o->f);
+    unlink(o->tmp);
+  }
+  free(o->path);
+  free(o->tmp);
+  memset(o, 0, sizeof *o);
+}

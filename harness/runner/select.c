@@ -1,0 +1,63 @@
+/* select.c: choose tests by name or glob; hidden self-tests only when asked for by name. */
+#include "runner.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lc_test_hidden(const char *name) { return strncmp(name, "selftest.", 9) == 0; }
+
+const char *lc_needs_name(unsigned needs) {
+  switch (needs & (LC_NEEDS_IO | LC_NEEDS_WAKEUP)) {
+  case LC_NEEDS_IO: return "io";
+  case LC_NEEDS_WAKEUP: return "wakeup";
+  case LC_NEEDS_IO | LC_NEEDS_WAKEUP: return "io,wakeup";
+  default: return "-";
+  }
+}
+
+int lc_registry_check(void) {
+  for (const struct lc_test_def *t = lc_test_first(); t; t = t->next) {
+    if (!t->name || !*t->name || !t->clauses || !t->fn) {
+      lc_error("a registered test has an empty name, clause list or body");
+      return -1;
+    }
+    if (t->next && strcmp(t->name, t->next->name) == 0) {
+      lc_error("test name %s is registered twice", t->name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int lc_pattern_matches(const char *pattern, const char *name) {
+  if (lc_test_hidden(name) && strncmp(pattern, "selftest", 8) != 0) return 0;
+  return fnmatch(pattern, name, 0) == 0;
+}
+
+int lc_select_tests(const struct strlist *patterns, const struct lc_test_def ***out, size_t *n) {
+  size_t count = 0;
+  for (const struct lc_test_def *t = lc_test_first(); t; t = t->next) count++;
+  const struct lc_test_def **sel = xcalloc(count, sizeof *sel);
+  size_t k = 0;
+  for (size_t i = 0; i < patterns->n; i++) {
+    int matched = 0;
+    for (const struct lc_test_def *t = lc_test_first(); t; t = t->next)
+      if (lc_pattern_matches(patterns->v[i], t->name)) matched = 1;
+    if (!matched) {
+      lc_error("test pattern '%s' matches no test (see: loopconf list tests)", patterns->v[i]);
+      free(sel);
+      return -1;
+    }
+  }
+  /* Registry order (sorted by name), each test once. */
+  for (const struct lc_test_def *t = lc_test_first(); t; t = t->next) {
+    int take = patterns->n == 0 ? !lc_test_hidden(t->name) : 0;
+    for (size_t i = 0; !take && i < patterns->n; i++)
+      take = lc_pattern_matches(patterns->v[i], t->name);
+    if (take) sel[k++] = t;
+  }
+  *out = sel;
+  *n = k;
+  return 0;
+}

@@ -1,0 +1,44 @@
+# tests.cmake: CTest registration: the conformance matrix per backend, plug-in adapters, the
+# runner's own self-test and the spec cross-check. Included from the top-level CMakeLists.txt
+# after every target exists. Timing tests read LOOPCONF_TIME_MULTIPLIER from the environment.
+
+# One conformance run per built-in backend, each with its JUnit report in the build dir.
+foreach(backend reference libuv libev libevent)
+  if(TARGET lcb_${backend})
+    add_test(NAME conformance.${backend}
+             COMMAND loopconf run --backend ${backend} -q
+                     --junit ${PROJECT_BINARY_DIR}/conformance-${backend}.xml)
+    set_tests_properties(conformance.${backend} PROPERTIES
+                         LABELS "conformance;${backend}" TIMEOUT 1800)
+  endif()
+endforeach()
+
+# The out-of-tree adapter example, loaded by path like any third-party adapter.
+if(TARGET example_poll_adapter)
+  add_test(NAME conformance.example-poll
+           COMMAND loopconf run --adapter $<TARGET_FILE:example_poll_adapter> -q
+                   --junit ${PROJECT_BINARY_DIR}/conformance-example-poll.xml)
+  set_tests_properties(conformance.example-poll PROPERTIES
+                       LABELS "conformance;plugin" TIMEOUT 1800)
+endif()
+
+# The runner's verdict machinery, reports, exit codes and input errors, proven on the
+# selftest.* tests hosted by one built-in backend (the reference loop when there is one).
+set(_lc_selftest_backend "")
+foreach(backend reference libuv libev libevent)
+  if(NOT _lc_selftest_backend AND TARGET lcb_${backend})
+    set(_lc_selftest_backend ${backend})
+  endif()
+endforeach()
+if(_lc_selftest_backend)
+  add_test(NAME runner.selftest
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend}
+                   $<TARGET_FILE_DIR:lcfix_no_entry>)
+  set_tests_properties(runner.selftest PROPERTIES LABELS runner TIMEOUT 300)
+endif()
+
+# Every clause named by a test exists, every test named by spec/*.tsv claims its clause, and
+# every clause has a test.
+add_test(NAME spec.check COMMAND loopconf spec-check)
+set_tests_properties(spec.check PROPERTIES LABELS spec TIMEOUT 60)
