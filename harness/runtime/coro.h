@@ -6,13 +6,27 @@
  * always built as well so both can be tested and benchmarked. glibc's swapcontext makes a
  * sigprocmask syscall on every switch; the assembly does not touch the signal mask.
  *
- * Stacks are mmap'ed with a PROT_NONE guard page below them and are reused through a free list
- * (a freed coroutine's stack goes back to the pool of its size).
+ * Stacks are mmap'ed with a PROT_NONE guard page below them and are reused through a per-thread
+ * free list (a freed coroutine's stack goes back to the pool of its size; up to 1024 are kept).
+ * The lc_coro itself lives at the top of its stack mapping: creating one from the pool costs no
+ * syscall and no malloc. Each guarded stack is two kernel mappings, so vm.max_map_count (65530
+ * by default) caps a process at about 32,000 live coroutines. COROUTINES.md has the figures.
+ *
+ * Floating-point control state (x86-64: MXCSR and the x87 control word; aarch64: FPCR) is
+ * per context: a new coroutine starts with the state current at lc_coro_new, and a change made
+ * in one context (e.g. the rounding mode) is never seen by another. Both impls behave so.
+ *
+ * Under ASan and TSan every switch is announced to the sanitizer (fiber API); under valgrind
+ * (when <valgrind/valgrind.h> was found at build time) every stack is registered.
  */
 #ifndef LC_CORO_H
 #define LC_CORO_H
 
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct lc_coro lc_coro;
 
@@ -22,32 +36,44 @@ enum lc_coro_impl {
   LC_CORO_UCONTEXT = 1  /* portable fallback */
 };
 
-/* The context of the thread that calls lc_coro_switch first (the "main" context). Each thread
- * has its own; a coroutine may only be resumed on the thread that created it. */
+/* The calling thread's own context (its "main" context), to switch away from and back to.
+ * Each thread has its own; a coroutine may only be resumed, and must be freed, on the thread
+ * that created it. Never freed (lc_coro_free ignores it). */
 lc_coro *lc_coro_main(void);
 
-/* Create a coroutine that will run entry(arg) on a stack of stack_size bytes (rounded up to
- * pages; one guard page extra) when first switched to. entry must never return: it ends by
- * switching away for good (the runtime switches to the scheduler and frees the coroutine from
- * there). impl selects the switch implementation; when LC_CORO_ASM is not available on this
- * architecture the ucontext one is used. Returns NULL with errno on failure. */
+/* Create a coroutine that will run entry(arg) on a stack of stack_size bytes (raised to at
+ * least 16 KiB, rounded up to pages; one guard page extra; the lc_coro header, ~100 bytes, or
+ * ~1 KiB with its ucontext_t, is taken from the top of it) when first switched to. entry must
+ * never return: it ends by switching away for good (the runtime switches to the scheduler and
+ * frees the coroutine from there); if it returns, the process aborts with a message. Overflowing
+ * the stack faults on the guard page (SIGSEGV). impl selects the switch implementation; when
+ * LC_CORO_ASM is not available on this architecture the ucontext one is used. Returns NULL with
+ * errno on failure: EINVAL (entry NULL or unknown impl), ENOMEM (size too large, or mmap /
+ * mprotect failed, e.g. at the vm.max_map_count limit). */
 lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
                      enum lc_coro_impl impl);
 
-/* Free a coroutine that is not running; its stack returns to the pool. */
+/* Free a coroutine that is not running (it may be suspended anywhere, never resumed again); its
+ * stack returns to this thread's pool, or is unmapped when the pool is full. NULL is a no-op. */
 void lc_coro_free(lc_coro *co);
 
-/* Save the current context into `from` and resume `to`. Both must use the same impl (the main
- * context adapts to either). Returns when something switches back to `from`. */
+/* Save the current context into `from` and resume `to`. `from` must be the context running
+ * now. Both must use the same impl (the main context adapts to either); a mix aborts with a
+ * message. Returns when something switches back to `from`. Does not touch the signal mask. */
 void lc_coro_switch(lc_coro *from, lc_coro *to);
 
-/* Is the assembly switch available on this build? */
+/* Is the assembly switch available on this build (x86-64, aarch64)? 1 or 0. */
 int lc_coro_asm_available(void);
 
-/* Bytes actually reserved per coroutine (stack rounded up + guard page), for the README. */
+/* Bytes of address space reserved per coroutine (stack raised to the minimum and rounded up,
+ * plus the guard page), or 0 if stack_size is absurdly large. Only touched pages are resident. */
 size_t lc_coro_footprint(size_t stack_size);
 
-/* Release every pooled stack of this thread (at runtime shutdown). */
+/* Unmap every pooled stack of this thread (at runtime shutdown; also done at thread exit). */
 void lc_coro_pool_trim(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* LC_CORO_H */

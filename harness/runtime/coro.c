@@ -1,0 +1,414 @@
+/* coro.c: stackful coroutines: creation, switching, sanitizer hooks and the per-thread stack pool. */
+#include "coro.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+/* ---- Build configuration --------------------------------------------------------------------- */
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define LC_HAVE_ASM 1
+#else
+#define LC_HAVE_ASM 0
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LC_ASAN 1
+#endif
+#endif
+#ifndef LC_ASAN
+#define LC_ASAN 0
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define LC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LC_TSAN 1
+#endif
+#endif
+#ifndef LC_TSAN
+#define LC_TSAN 0
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define LC_VALGRIND 1
+#endif
+#endif
+#ifndef LC_VALGRIND
+#define LC_VALGRIND 0
+#endif
+
+#if LC_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if LC_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Implemented in coro_x86_64.S / coro_aarch64.S. */
+void lc__coro_asm_swap(void **save_sp, void *load_sp);
+void *lc__coro_asm_make(void *top, void (*start)(void *), void *arg);
+
+/* Implemented in coro_ucontext.c. */
+int lc__coro_uc_make(ucontext_t *uc, void *stack_lo, size_t stack_size, void *co);
+void lc__coro_uc_swap(ucontext_t *save, ucontext_t *load);
+
+/* Called by the trampolines of both implementations; never returns. */
+void lc__coro_start(void *co);
+
+/* ---- The coroutine ------------------------------------------------------------------------- */
+
+/* A coroutine's header lives at the top of its own stack mapping (no malloc):
+ *
+ *   map                                             map + map_size
+ *   | guard page | stack (grows down) <- top | [ucontext_t] | struct lc_coro |
+ *
+ * The main context of a thread is a thread-local lc_coro with no mapping. */
+struct lc_coro {
+  void *sp;                  /* asm: stack pointer of the suspended context */
+  ucontext_t *uc;            /* ucontext: the suspended context (NULL for asm coroutines) */
+  enum lc_coro_impl impl;    /* main: the impl it was last suspended with */
+  int is_main;
+  void (*entry)(void *arg);
+  void *arg;
+  char *map;                 /* whole mapping, guard page included (NULL for main) */
+  size_t map_size;
+  char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
+  size_t stack_size;
+  lc_coro *next_free;        /* pool free-list link */
+#if LC_VALGRIND
+  unsigned vg_stack_id;
+#endif
+#if LC_ASAN
+  void *asan_fake_stack;     /* ASan's fake stack of this context while it is suspended */
+  const void *asan_bottom;   /* stack bounds as ASan knows them */
+  size_t asan_size;
+#endif
+#if LC_TSAN
+  void *tsan_fiber;
+#endif
+};
+
+enum {
+  LC_CORO_MIN_STACK = 16 * 1024, /* smaller requests are raised to this */
+  LC_POOL_MAX = 1024,            /* stacks kept per thread, all sizes together */
+  LC_POOL_BUCKETS = 8            /* distinct stack sizes pooled per thread */
+};
+
+/* Per-thread state: the main context, the last context that switched (for ASan), the pool. */
+static _Thread_local lc_coro tl_main;
+static _Thread_local ucontext_t tl_main_uc;
+#if LC_ASAN
+static _Thread_local lc_coro *tl_switch_from;
+#endif
+static _Thread_local struct {
+  size_t map_size; /* 0: bucket unused */
+  lc_coro *head;
+} tl_pool[LC_POOL_BUCKETS];
+static _Thread_local unsigned tl_pool_count;
+static _Thread_local int tl_pool_registered;
+
+static pthread_key_t pool_key;
+static pthread_once_t pool_key_once = PTHREAD_ONCE_INIT;
+
+static size_t page_size(void) {
+  static _Thread_local size_t page; /* per thread: no data race for TSan to see */
+  if (page == 0)
+    page = (size_t)sysconf(_SC_PAGESIZE);
+  return page;
+}
+
+/* Bytes at the top of the mapping used by the header, for the given impl; a multiple of 64.
+ * The lc_coro sits at the same place for both impls, the ucontext_t (if any) right below it. */
+static size_t header_size(enum lc_coro_impl impl) {
+  size_t n = (sizeof(lc_coro) + 63) & ~(size_t)63;
+  if (impl == LC_CORO_UCONTEXT)
+    n += (sizeof(ucontext_t) + 63) & ~(size_t)63;
+  return n;
+}
+
+/* The mapping size for a requested stack size, or 0 if it overflows. */
+static size_t map_size_for(size_t stack_size) {
+  size_t page = page_size();
+  if (stack_size < LC_CORO_MIN_STACK)
+    stack_size = LC_CORO_MIN_STACK;
+  if (stack_size > SIZE_MAX / 2)
+    return 0;
+  return ((stack_size + page - 1) & ~(page - 1)) + page;
+}
+
+/* ---- Sanitizer hooks (empty in normal builds) ---------------------------------------------- */
+
+/* Just before leaving `from` for `to`. */
+static inline void hook_before_switch(lc_coro *from, lc_coro *to) {
+#if LC_ASAN
+  tl_switch_from = from;
+  __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->asan_bottom, to->asan_size);
+#endif
+#if LC_TSAN
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+  (void)from;
+  (void)to;
+}
+
+/* First thing in `self` after it was resumed (or started). Learns the bounds of the context
+ * that switched here: that is how the main context's stack becomes known to ASan. */
+static inline void hook_after_switch(lc_coro *self) {
+#if LC_ASAN
+  lc_coro *from = tl_switch_from;
+  __sanitizer_finish_switch_fiber(self->asan_fake_stack, &from->asan_bottom, &from->asan_size);
+#endif
+  (void)self;
+}
+
+/* ---- Stack pool ---------------------------------------------------------------------------- */
+
+static void mapping_release(lc_coro *co) {
+#if LC_VALGRIND
+  VALGRIND_STACK_DEREGISTER(co->vg_stack_id);
+#endif
+  munmap(co->map, co->map_size);
+}
+
+/* Release every pooled stack of this thread (at runtime shutdown, and at thread exit). */
+void lc_coro_pool_trim(void) {
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    lc_coro *co = tl_pool[b].head;
+    while (co) {
+      lc_coro *next = co->next_free;
+      mapping_release(co);
+      co = next;
+    }
+    tl_pool[b].head = NULL;
+    tl_pool[b].map_size = 0;
+  }
+  tl_pool_count = 0;
+}
+
+static void pool_thread_exit(void *unused) {
+  (void)unused;
+  lc_coro_pool_trim();
+}
+
+static void pool_key_create(void) {
+  if (pthread_key_create(&pool_key, pool_thread_exit) != 0)
+    pool_key = (pthread_key_t)-1; /* no cleanup at thread exit; pooled stacks then leak */
+}
+
+/* A pooled mapping of exactly map_size bytes, or NULL. */
+static lc_coro *pool_take(size_t map_size) {
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    if (tl_pool[b].map_size == map_size && tl_pool[b].head) {
+      lc_coro *co = tl_pool[b].head;
+      tl_pool[b].head = co->next_free;
+      tl_pool_count--;
+      return co;
+    }
+  }
+  return NULL;
+}
+
+/* Keep co's mapping for reuse; returns 0 if the pool is full (the caller unmaps). */
+static int pool_put(lc_coro *co) {
+  if (tl_pool_count >= LC_POOL_MAX)
+    return 0;
+  int slot = -1;
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    if (tl_pool[b].map_size == co->map_size) {
+      slot = b;
+      break;
+    }
+    if (slot < 0 && tl_pool[b].head == NULL)
+      slot = b; /* unused or empty: may take a new size */
+  }
+  if (slot < 0)
+    return 0;
+  if (!tl_pool_registered) { /* first stack pooled on this thread: trim at thread exit */
+    pthread_once(&pool_key_once, pool_key_create);
+    if (pool_key != (pthread_key_t)-1 && pthread_setspecific(pool_key, &tl_pool_count) == 0)
+      tl_pool_registered = 1;
+  }
+  tl_pool[slot].map_size = co->map_size;
+  co->next_free = tl_pool[slot].head;
+  tl_pool[slot].head = co;
+  tl_pool_count++;
+  return 1;
+}
+
+/* A fresh mapping of map_size bytes with its lowest page made PROT_NONE; the header address at
+ * its top is returned (uninitialised), or NULL with errno. */
+static lc_coro *mapping_new(size_t map_size) {
+  size_t page = page_size();
+  char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                   -1, 0);
+  if (map == MAP_FAILED)
+    return NULL;
+  if (mprotect(map, page, PROT_NONE) != 0) {
+    int err = errno;
+    munmap(map, map_size);
+    errno = err;
+    return NULL;
+  }
+  lc_coro *co = (lc_coro *)(map + map_size - header_size(LC_CORO_ASM));
+  co->map = map;
+  co->map_size = map_size;
+#if LC_VALGRIND
+  co->vg_stack_id = VALGRIND_STACK_REGISTER(map + page, map + map_size);
+#endif
+  return co;
+}
+
+/* ---- Public API ---------------------------------------------------------------------------- */
+
+/* The calling thread's main context (created on first use). */
+lc_coro *lc_coro_main(void) {
+  lc_coro *m = &tl_main;
+  if (!m->is_main) {
+    m->is_main = 1;
+    m->uc = &tl_main_uc;
+    m->impl = LC_HAVE_ASM ? LC_CORO_ASM : LC_CORO_UCONTEXT;
+#if LC_TSAN
+    m->tsan_fiber = __tsan_get_current_fiber();
+#endif
+  }
+  return m;
+}
+
+int lc_coro_asm_available(void) {
+  return LC_HAVE_ASM;
+}
+
+size_t lc_coro_footprint(size_t stack_size) {
+  return map_size_for(stack_size);
+}
+
+/* Create a coroutine running entry(arg) on a pooled or new stack. NULL with errno on failure. */
+lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
+                     enum lc_coro_impl impl) {
+  if (entry == NULL || (impl != LC_CORO_ASM && impl != LC_CORO_UCONTEXT)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (impl == LC_CORO_ASM && !LC_HAVE_ASM)
+    impl = LC_CORO_UCONTEXT;
+  size_t map_size = map_size_for(stack_size);
+  if (map_size == 0) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  lc_coro_main(); /* make sure this thread's main context exists before any switch */
+
+  /* The header's address depends on impl, so place it afresh on every use of a mapping. */
+  lc_coro *slot = pool_take(map_size);
+  if (slot == NULL && (slot = mapping_new(map_size)) == NULL)
+    return NULL;
+  char *map = slot->map;
+  size_t page = page_size();
+#if LC_VALGRIND
+  unsigned vg_stack_id = slot->vg_stack_id;
+#endif
+
+  char *header = map + map_size - header_size(impl);
+  lc_coro *co = (lc_coro *)(map + map_size - header_size(LC_CORO_ASM));
+  memset(co, 0, sizeof *co);
+  co->map = map;
+  co->map_size = map_size;
+#if LC_VALGRIND
+  co->vg_stack_id = vg_stack_id;
+#endif
+  co->impl = impl;
+  co->entry = entry;
+  co->arg = arg;
+  co->stack_lo = map + page;
+  co->stack_size = (size_t)(header - co->stack_lo) & ~(size_t)15; /* top 16-byte aligned */
+#if LC_ASAN
+  co->asan_bottom = co->stack_lo;
+  co->asan_size = co->stack_size;
+#endif
+
+  if (impl == LC_CORO_UCONTEXT) {
+    co->uc = (ucontext_t *)header;
+    if (lc__coro_uc_make(co->uc, co->stack_lo, co->stack_size, co) != 0) {
+      int err = errno;
+      lc_coro_free(co);
+      errno = err;
+      return NULL;
+    }
+  } else {
+#if LC_HAVE_ASM
+    co->sp = lc__coro_asm_make(co->stack_lo + co->stack_size, lc__coro_start, co);
+#endif
+  }
+#if LC_TSAN
+  co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  return co;
+}
+
+/* Free a coroutine that is not running; its mapping goes back to this thread's pool. */
+void lc_coro_free(lc_coro *co) {
+  if (co == NULL || co->is_main)
+    return;
+#if LC_TSAN
+  if (co->tsan_fiber)
+    __tsan_destroy_fiber(co->tsan_fiber);
+  co->tsan_fiber = NULL;
+#endif
+#if LC_ASAN
+  /* The coroutine never returned from its frames: clear their redzones for the next user. */
+  ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, co->stack_size);
+#endif
+  if (!pool_put(co))
+    mapping_release(co);
+}
+
+static void impl_mismatch(lc_coro *from, lc_coro *to) {
+  fprintf(stderr,
+          "loopconf: lc_coro_switch between different implementations (%s -> %s); a chain of "
+          "switches must use one impl\n",
+          from->impl == LC_CORO_ASM ? "asm" : "ucontext",
+          to->impl == LC_CORO_ASM ? "asm" : "ucontext");
+  abort();
+}
+
+/* Suspend `from`, resume `to`; returns when something switches back to `from`. */
+void lc_coro_switch(lc_coro *from, lc_coro *to) {
+  if (from->is_main)
+    from->impl = to->impl; /* the main context adapts to whatever it switches to */
+  else if (from->impl != to->impl)
+    impl_mismatch(from, to);
+  hook_before_switch(from, to);
+#if LC_HAVE_ASM
+  if (to->impl == LC_CORO_ASM)
+    lc__coro_asm_swap(&from->sp, to->sp);
+  else
+#endif
+    lc__coro_uc_swap(from->uc, to->uc);
+  hook_after_switch(from);
+}
+
+/* Entered once per coroutine from the trampoline, on its own stack. */
+void lc__coro_start(void *p) {
+  lc_coro *self = p;
+  hook_after_switch(self);
+  self->entry(self->arg);
+  fprintf(stderr,
+          "loopconf: coroutine entry function returned; it must switch away for good instead "
+          "(see coro.h)\n");
+  abort();
+}
