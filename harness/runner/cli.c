@@ -12,7 +12,7 @@ int lc_parse_multiplier(const char *s, const char *what, double *out) {
   errno = 0;
   double v = strtod(s, &end);
   if (errno || end == s || *end || !isfinite(v) || v < 1.0 || v > 1000.0) {
-    lc_error("%s '%s' is not a number from 1 to 1000", what, s);
+    cli_error("%s '%s' is not a number from 1 to 1000", what, s);
     return -1;
   }
   *out = v;
@@ -32,7 +32,7 @@ static int lc_parse_int(const char *s, const char *what, long lo, long hi, int *
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno || end == s || *end || v < lo || v > hi) {
-    lc_error("%s '%s' is not a whole number from %ld to %ld", what, s, lo, hi);
+    cli_error("%s '%s' is not a whole number from %ld to %ld", what, s, lo, hi);
     return -1;
   }
   *out = (int)v;
@@ -78,7 +78,7 @@ int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o) {
     case OPT_ADAPTER: sl_push(&o->adapters, xstrdup(optarg)); break;
     case OPT_EXPECT:
       if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
-        lc_error("--expect wants NAME=FILE, got '%s'", optarg);
+        cli_error("--expect wants NAME=FILE, got '%s'", optarg);
         return -1;
       }
       sl_push(&o->expects, xstrdup(optarg));
@@ -86,7 +86,7 @@ int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o) {
     case OPT_TEST: sl_split_commas(&o->patterns, optarg); break;
     case OPT_TIER:
       if (strcmp(optarg, "loop") != 0 && strcmp(optarg, "semantics") != 0) {
-        lc_error("--tier must be 'loop' or 'semantics', got '%s'", optarg);
+        cli_error("--tier must be 'loop' or 'semantics', got '%s'", optarg);
         return -1;
       }
       sl_push(&o->patterns, xasprintf("%s.*", optarg));
@@ -106,18 +106,18 @@ int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o) {
     case 'q': o->quiet = 1; break;
     case 'h': o->help = 1; break;
     case ':':
-      lc_error("run: option '%s' needs a value", argv[optind - 1]);
+      cli_error("run: option '%s' needs a value", argv[optind - 1]);
       return -1;
     default:
       if (optopt)
-        lc_error("run: unknown option '-%c' (see loopconf --help)", optopt);
+        cli_error("run: unknown option '-%c' (see loopconf --help)", optopt);
       else
-        lc_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
+        cli_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
       return -1;
     }
   }
   if (optind < argc) {
-    lc_error("run: unexpected argument '%s' (see loopconf --help)", argv[optind]);
+    cli_error("run: unexpected argument '%s' (see loopconf --help)", argv[optind]);
     return -1;
   }
   return 0;

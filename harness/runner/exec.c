@@ -225,7 +225,7 @@ int lc_exec_jobs(const struct lc_job *jobs, size_t n, unsigned parallel, lc_job_
     int prc = ppoll(pfds, np, &ts, &during);
     if ((prc < 0 && errno != EINTR) || lc_interrupted) {
       rc = lc_interrupted ? -EINTR : -errno;
-      if (!lc_interrupted) lc_error("poll failed: %s", strerror(errno));
+      if (!lc_interrupted) cli_error("poll failed: %s", strerror(errno));
       for (size_t i = 0; i < nrun; i++) { /* kill and reap what is running, report nothing */
         lc_finish(&run[i], 1);
         sb_free(&run[i].res.log);

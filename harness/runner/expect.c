@@ -49,7 +49,7 @@ int lc_expect_load(const char *path, struct lc_expect_set *set) {
   set->path = xstrdup(path);
   FILE *f = fopen(path, "r");
   if (!f) {
-    lc_error("cannot read expectations file %s: %s", path, strerror(errno));
+    cli_error("cannot read expectations file %s: %s", path, strerror(errno));
     lc_expect_free(set);
     return -1;
   }
@@ -83,7 +83,7 @@ int lc_expect_load(const char *path, struct lc_expect_set *set) {
   free(line);
   fclose(f);
   if (problem) {
-    lc_error("expectations file %s:%d: %s", path, lineno, problem);
+    cli_error("expectations file %s:%d: %s", path, lineno, problem);
     free(problem);
     lc_expect_free(set);
     return -1;

@@ -65,7 +65,7 @@ static int lc_spec_arg(int argc, char **argv, int first, const char **dir) {
     } else if (strncmp(argv[i], "--spec=", 7) == 0) {
       *dir = argv[i] + 7;
     } else {
-      lc_error("%s: unexpected argument '%s' (see loopconf --help)", argv[0], argv[i]);
+      cli_error("%s: unexpected argument '%s' (see loopconf --help)", argv[0], argv[i]);
       return -1;
     }
   }
@@ -75,19 +75,19 @@ static int lc_spec_arg(int argc, char **argv, int first, const char **dir) {
 int lc_cmd_list(int argc, char **argv) {
   if (lc_registry_check() < 0) return 2;
   if (argc < 2) {
-    lc_error("list: what? backends, tests or clauses");
+    cli_error("list: what? backends, tests or clauses");
     return 2;
   }
   const char *dir;
   if (strcmp(argv[1], "clauses") == 0)
     return lc_spec_arg(argc, argv, 2, &dir) < 0 ? 2 : lc_list_clauses(dir);
   if (argc > 2) {
-    lc_error("list %s: unexpected argument '%s'", argv[1], argv[2]);
+    cli_error("list %s: unexpected argument '%s'", argv[1], argv[2]);
     return 2;
   }
   if (strcmp(argv[1], "backends") == 0) return lc_list_backends();
   if (strcmp(argv[1], "tests") == 0) return lc_list_tests();
-  lc_error("list: unknown kind '%s' (backends, tests or clauses)", argv[1]);
+  cli_error("list: unknown kind '%s' (backends, tests or clauses)", argv[1]);
   return 2;
 }
 

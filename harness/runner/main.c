@@ -47,7 +47,7 @@ static int lc_exec_bench(int argc, char **argv) {
   char *path = xasprintf("%s/loopconf-bench", dir);
   free(dir);
   if (access(path, X_OK) != 0) {
-    lc_error("%s: the benchmark program %s is missing (%s); build the loopconf-bench target",
+    cli_error("%s: the benchmark program %s is missing (%s); build the loopconf-bench target",
              argv[1], path, strerror(errno));
     free(path);
     return 2;
@@ -56,7 +56,7 @@ static int lc_exec_bench(int argc, char **argv) {
   args[0] = path;
   for (int i = 1; i < argc; i++) args[i] = argv[i];
   execv(path, args);
-  lc_error("cannot run %s: %s", path, strerror(errno));
+  cli_error("cannot run %s: %s", path, strerror(errno));
   free(args);
   free(path);
   return 2;
@@ -93,6 +93,6 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "list") == 0) return lc_cmd_list(argc - 1, argv + 1);
   if (strcmp(cmd, "spec-check") == 0) return lc_cmd_spec_check(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0) return lc_exec_bench(argc, argv);
-  lc_error("unknown command '%s' (see loopconf --help)", cmd);
+  cli_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }

@@ -13,7 +13,7 @@ int lc_outfile_open(struct lc_outfile *o, const char *path) {
   o->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
   o->f = fopen(o->tmp, "we"); /* close-on-exec: cell children must not inherit it */
   if (!o->f) {
-    lc_error("cannot create %s: %s", o->tmp, strerror(errno));
+    cli_error("cannot create %s: %s", o->tmp, strerror(errno));
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);
@@ -48,7 +48,7 @@ int lc_outfile_commit(struct lc_outfile *o) {
     e = errno;
   }
   if (!ok) {
-    lc_error("cannot write %s: %s", o->path, strerror(e));
+    cli_error("cannot write %s: %s", o->path, strerror(e));
     unlink(o->tmp);
   } else {
     lc_sync_dir(o->path);

@@ -23,7 +23,7 @@ static int lc_cmp_str(const void *a, const void *b) {
 int lc_builtin_names(const char *dir, struct strlist *names) {
   DIR *d = opendir(dir);
   if (!d) {
-    lc_error("cannot read the backend directory %s: %s", dir, strerror(errno));
+    cli_error("cannot read the backend directory %s: %s", dir, strerror(errno));
     return -1;
   }
   struct dirent *e;
@@ -115,7 +115,7 @@ int lc_probe_modules(char **paths, size_t n, double multiplier, struct lc_module
   free(argvs);
   free(jobs);
   if (rc < 0 || st.first_error) {
-    if (st.first_error) lc_error("%s", st.first_error);
+    if (st.first_error) cli_error("%s", st.first_error);
     free(st.first_error);
     for (size_t i = 0; i < n; i++) lc_module_info_free(&out[i]);
     return -1;

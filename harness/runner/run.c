@@ -32,7 +32,7 @@ static int lc_resolve_paths(const struct lc_run_opts *o, struct strlist *paths) 
           free(list);
           list = more;
         }
-        lc_error("unknown backend '%s' (no lcb_%s.so in %s; available: %s)", want->v[i],
+        cli_error("unknown backend '%s' (no lcb_%s.so in %s; available: %s)", want->v[i],
                  want->v[i], dir, *list ? list : "none");
         free(list);
         rc = -1;
@@ -41,7 +41,7 @@ static int lc_resolve_paths(const struct lc_run_opts *o, struct strlist *paths) 
       if (!sl_contains(&names, want->v[i])) sl_push(&names, xstrdup(want->v[i]));
     }
     if (!names.n && !o->adapters.n) {
-      lc_error("no backend modules (lcb_*.so) in %s", dir);
+      cli_error("no backend modules (lcb_*.so) in %s", dir);
       rc = -1;
       goto out;
     }
@@ -52,14 +52,14 @@ static int lc_resolve_paths(const struct lc_run_opts *o, struct strlist *paths) 
     struct stat st;
     errno = 0;
     if (stat(o->adapters.v[i], &st) < 0 || !S_ISREG(st.st_mode)) {
-      lc_error("adapter file '%s': %s", o->adapters.v[i],
+      cli_error("adapter file '%s': %s", o->adapters.v[i],
                errno ? strerror(errno) : "not a regular file");
       rc = -1;
       goto out;
     }
     char *abs = realpath(o->adapters.v[i], NULL);
     if (!abs) {
-      lc_error("adapter file '%s': %s", o->adapters.v[i], strerror(errno));
+      cli_error("adapter file '%s': %s", o->adapters.v[i], strerror(errno));
       rc = -1;
       goto out;
     }
@@ -102,7 +102,7 @@ static int lc_build_columns(const struct lc_run_opts *o, struct lc_matrix *m) {
   for (size_t i = 0; i < n; i++)
     for (size_t k = 0; k < i; k++)
       if (strcmp(m->cols[i].mod.name, m->cols[k].mod.name) == 0) {
-        lc_error("backend name '%s' is used by both %s and %s", m->cols[i].mod.name,
+        cli_error("backend name '%s' is used by both %s and %s", m->cols[i].mod.name,
                  m->cols[k].mod.path, m->cols[i].mod.path);
         return -1;
       }
@@ -114,7 +114,7 @@ static int lc_build_columns(const struct lc_run_opts *o, struct lc_matrix *m) {
       if (strlen(m->cols[i].mod.name) == len && strncmp(m->cols[i].mod.name, spec, len) == 0)
         found = 1;
     if (!found) {
-      lc_error("--expect %s: no selected backend is named '%.*s'", spec, (int)len, spec);
+      cli_error("--expect %s: no selected backend is named '%.*s'", spec, (int)len, spec);
       return -1;
     }
   }
@@ -253,7 +253,7 @@ static int lc_run_cells(const struct lc_run_opts *o, struct lc_matrix *m) {
   if (st.progress) fputs("\r\033[K", stderr);
   free(argvs);
   free(jobs);
-  if (rc == -EINTR) lc_error("interrupted: the running cells were killed, no report written");
+  if (rc == -EINTR) cli_error("interrupted: the running cells were killed, no report written");
   if (rc < 0) return rc == -EINTR ? -2 : -1;
   lc_finalize_cells(m);
   return 0;
@@ -292,14 +292,14 @@ int lc_cmd_run(int argc, char **argv) {
   char mult[64];
   snprintf(mult, sizeof mult, "%.17g", o.multiplier);
   if (setenv("LOOPCONF_TIME_MULTIPLIER", mult, 1) < 0) {
-    lc_error("setenv: %s", strerror(errno));
+    cli_error("setenv: %s", strerror(errno));
     goto out;
   }
   m.multiplier = o.multiplier;
   m.repeat = o.repeat;
   if (lc_select_tests(&o.patterns, &m.tests, &m.ntests) < 0) goto out;
   if (m.ntests == 0) {
-    lc_error("no tests are registered in this build");
+    cli_error("no tests are registered in this build");
     goto out;
   }
   if (lc_spec_load(o.spec_dir ? o.spec_dir : lc_spec_default_dir(), &spec) < 0) goto out;

@@ -19,11 +19,11 @@ const char *lc_needs_name(unsigned needs) {
 int lc_registry_check(void) {
   for (const struct lc_test_def *t = lc_test_first(); t; t = t->next) {
     if (!t->name || !*t->name || !t->clauses || !t->fn) {
-      lc_error("a registered test has an empty name, clause list or body");
+      cli_error("a registered test has an empty name, clause list or body");
       return -1;
     }
     if (t->next && strcmp(t->name, t->next->name) == 0) {
-      lc_error("test name %s is registered twice", t->name);
+      cli_error("test name %s is registered twice", t->name);
       return -1;
     }
   }
@@ -45,7 +45,7 @@ int lc_select_tests(const struct strlist *patterns, const struct lc_test_def ***
     for (const struct lc_test_def *t = lc_test_first(); t; t = t->next)
       if (lc_pattern_matches(patterns->v[i], t->name)) matched = 1;
     if (!matched) {
-      lc_error("test pattern '%s' matches no test (see: loopconf list tests)", patterns->v[i]);
+      cli_error("test pattern '%s' matches no test (see: loopconf list tests)", patterns->v[i]);
       free(sel);
       return -1;
     }

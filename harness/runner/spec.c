@@ -76,7 +76,7 @@ static int lc_spec_file(struct lc_spec *spec, const char *dir, const char *name)
   char *path = xasprintf("%s/%s", dir, name);
   FILE *f = fopen(path, "r");
   if (!f) {
-    lc_error("cannot read spec file %s: %s", path, strerror(errno));
+    cli_error("cannot read spec file %s: %s", path, strerror(errno));
     free(path);
     return -1;
   }
@@ -104,7 +104,7 @@ static int lc_spec_file(struct lc_spec *spec, const char *dir, const char *name)
   if (!problem && ferror(f)) problem = xasprintf("read error: %s", strerror(errno));
   free(line);
   fclose(f);
-  if (problem) lc_error("spec file %s:%d: %s", path, lineno, problem);
+  if (problem) cli_error("spec file %s:%d: %s", path, lineno, problem);
   free(problem);
   free(path);
   return problem ? -1 : 0;
@@ -118,7 +118,7 @@ int lc_spec_load(const char *dir, struct lc_spec *spec) {
   memset(spec, 0, sizeof *spec);
   DIR *d = opendir(dir);
   if (!d) {
-    lc_error("cannot read the spec directory %s: %s", dir, strerror(errno));
+    cli_error("cannot read the spec directory %s: %s", dir, strerror(errno));
     return -1;
   }
   struct strlist names = {0};

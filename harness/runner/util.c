@@ -60,7 +60,7 @@ char *xasprintf(const char *fmt, ...) {
   return s;
 }
 
-void lc_error(const char *fmt, ...) {
+void cli_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   char *msg = xvasprintf(fmt, ap);
@@ -149,7 +149,7 @@ char *lc_exe_path(void) {
     char *buf = xmalloc(cap);
     ssize_t n = readlink("/proc/self/exe", buf, cap);
     if (n < 0) {
-      lc_error("cannot read /proc/self/exe: %s", strerror(errno));
+      cli_error("cannot read /proc/self/exe: %s", strerror(errno));
       free(buf);
       return NULL;
     }

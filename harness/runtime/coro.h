@@ -9,8 +9,10 @@
  * Stacks are mmap'ed with a PROT_NONE guard page below them and are reused through a per-thread
  * free list (a freed coroutine's stack goes back to the pool of its size; up to 1024 are kept).
  * The lc_coro itself lives at the top of its stack mapping: creating one from the pool costs no
- * syscall and no malloc. Each guarded stack is two kernel mappings, so vm.max_map_count (65530
- * by default) caps a process at about 32,000 live coroutines. COROUTINES.md has the figures.
+ * syscall and no malloc. On Linux 6.13+ the guard is a MADV_GUARD_INSTALL guard region, which
+ * keeps the stack one mapping (neighbours even merge); older kernels get a PROT_NONE page,
+ * making each stack two mappings, so vm.max_map_count (65530 by default) caps a process at
+ * about 32,000 live coroutines there. COROUTINES.md has the figures.
  *
  * Floating-point control state (x86-64: MXCSR and the x87 control word; aarch64: FPCR) is
  * per context: a new coroutine starts with the state current at lc_coro_new, and a change made
@@ -49,7 +51,7 @@ lc_coro *lc_coro_main(void);
  * the stack faults on the guard page (SIGSEGV). impl selects the switch implementation; when
  * LC_CORO_ASM is not available on this architecture the ucontext one is used. Returns NULL with
  * errno on failure: EINVAL (entry NULL or unknown impl), ENOMEM (size too large, or mmap /
- * mprotect failed, e.g. at the vm.max_map_count limit). */
+ * the guard failed, e.g. at the vm.max_map_count limit). */
 lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
                      enum lc_coro_impl impl);
 
@@ -64,6 +66,10 @@ void lc_coro_switch(lc_coro *from, lc_coro *to);
 
 /* Is the assembly switch available on this build (x86-64, aarch64)? 1 or 0. */
 int lc_coro_asm_available(void);
+
+/* 1 if guard pages are MADV_GUARD_INSTALL guard regions (one mapping per stack, so the
+ * vm.max_map_count limit does not bound the number of coroutines), 0 if PROT_NONE pages. */
+int lc_coro_light_guards(void);
 
 /* Bytes of address space reserved per coroutine (stack raised to the minimum and rounded up,
  * plus the guard page), or 0 if stack_size is absurdly large. Only touched pages are resident. */
