@@ -40,7 +40,7 @@ typedef void (*lc_test_fn)(lc_ctx *ctx);
 
 struct lc_test_def {
   const char *name;    /* "loop.timer.order": tier, area, scenario */
-  const char *clauses; /* space-separated clause ids from spec/clauses.tsv */
+  const char *clauses; /* space-separated clause ids from the spec/ index files (.tsv) */
   unsigned needs;      /* enum lc_needs bits */
   int timeout_ms;      /* the cell's time limit before the multiplier */
   lc_test_fn fn;
