@@ -4,7 +4,9 @@
  * point") returns 0 or a negative code: -ECANCELED when the calling task was cancelled
  * (asyncio's CancelledError), -ETIMEDOUT from wait_for / timeout scopes (TimeoutError), or the
  * error code a failed task returned. Functions marked [await] may only be called from inside a
- * task; they suspend the caller. Everything else is non-blocking. Nothing here is thread-safe
+ * task (elsewhere they return -EPERM); they suspend the caller. A cancellation already pending
+ * when an await point is reached is delivered there at once (lc_await/lc_gather hand it on to
+ * what they await instead, as asyncio does). Everything else is non-blocking. Nothing here is thread-safe
  * except where it says so (executor jobs run on other threads and touch none of this).
  *
  * Mapping (asyncio -> here):
@@ -70,7 +72,13 @@ typedef struct lc_run_opts {
 /* asyncio.run: create a loop on `backend`, run fn as the main task until it finishes, then
  * cancel every task still pending and run the loop until their cleanup is done, report tasks
  * whose errors nobody retrieved, stop the executors and free everything. Returns the main
- * task's code; its result goes to *result (may be NULL). opts may be NULL (defaults). */
+ * task's code; its result goes to *result (may be NULL). opts may be NULL (defaults).
+ * Unlike asyncio, a deadlock does not hang: when every task waits, nothing is ready, no timer
+ * is pending, nothing holds the loop (lc_rt_hold) and the backend has nothing active, the
+ * waiting tasks are cancelled (one line on stderr) and lc_run returns -EDEADLK. -EINVAL for a
+ * NULL/incompatible backend, NULL fn or a negative option; -EBUSY if this thread already runs
+ * one. Tasks still referenced after lc_run returns stay valid until their last lc_task_unref.
+ * LOOPCONF_CORO=ucontext in the environment runs tasks on the portable context switch. */
 int lc_run(const struct lc_backend *backend, const lc_run_opts *opts, lc_task_fn fn, void *arg,
            intptr_t *result);
 
@@ -94,7 +102,9 @@ void lc_rt_lag_reset(lc_rt *rt);
 /* create_task: schedule fn(arg) as a new task. It is scheduled at once; its body starts at a
  * later loop iteration, never inside lc_spawn. The name is copied (NULL: "task-<id>"). The
  * caller gets one reference and must drop it with lc_task_unref (after awaiting, or at once to
- * detach). Returns NULL with errno set on failure. Callable from a task or a callback. */
+ * detach). Returns NULL with errno set on failure (EPERM outside lc_run, ENOMEM). The task's
+ * stack is taken when its first step runs; if none can be had then, the task fails with
+ * -ENOMEM. Callable from a task or a callback. */
 lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name);
 void lc_task_ref(lc_task *t);
 void lc_task_unref(lc_task *t);
@@ -109,8 +119,10 @@ int lc_task_result(lc_task *t, intptr_t *result);
 const char *lc_task_error_message(const lc_task *t); /* "" if none */
 
 /* [await] Wait for t and return its code (result in *result). If the awaiting task is
- * cancelled meanwhile, t is cancelled too (as awaiting a Task in asyncio), and lc_await
- * returns -ECANCELED once the cancel is delivered to the awaiter. */
+ * cancelled meanwhile, t is cancelled too (as awaiting a Task in asyncio) and lc_await keeps
+ * waiting for t: it returns t's -ECANCELED (or, if t swallows its cancellation, t's code and
+ * result, as CPython does). A done t returns at once without suspending. -EDEADLK if t is the
+ * caller. */
 int lc_await(lc_task *t, intptr_t *result);
 
 /* [await] asyncio.sleep. lc_sleep(0) and lc_yield are a bare yield: every task and callback
@@ -119,7 +131,8 @@ int lc_sleep(int64_t delay_ns);
 int lc_yield(void);
 
 /* loop.call_soon: run cb(arg) on the loop thread, FIFO. Callbacks scheduled while the ready
- * queue is being run go to the next iteration. Returns 0 or -errno. */
+ * queue is being run go to the next iteration. Returns 0, -EINVAL (cb NULL), -EPERM (no runtime
+ * on this thread) or -ENOMEM. */
 int lc_call_soon(void (*cb)(void *arg), void *arg);
 
 /* Attach a message to the current task's failure and return code (for `return lc_error(...)`). */
@@ -149,31 +162,44 @@ enum lc_gather_flags { LC_GATHER_RETURN_EXCEPTIONS = 1 };
  * Default: the first error is returned at once and the other tasks keep running (as CPython;
  * seed 003 is wrong). LC_GATHER_RETURN_EXCEPTIONS: wait for all, errors land in errors[i],
  * returns 0. If the caller is cancelled, every unfinished child is cancelled and -ECANCELED is
- * returned. A child that was cancelled counts as failing with -ECANCELED. */
+ * returned. A child that was cancelled counts as failing with -ECANCELED. When gather returns
+ * before every child finished, the unfinished children's slots hold result 0 and error -EAGAIN.
+ * results and errors may be NULL. -ENOMEM if the bookkeeping for n children cannot be allocated. */
 int lc_gather(lc_task *const *tasks, size_t n, intptr_t *results, int *errors, int flags);
 
 /* [await] asyncio.wait_for: await t for at most timeout_ns. On expiry, cancel t and wait for
  * its cleanup to finish, then return -ETIMEDOUT (so it may overrun). timeout_ns <= 0 cancels at
  * once (and still waits). If t swallows the cancel and returns a value, that value and its code
- * are returned. Cancelling the caller cancels t. */
+ * are returned. Cancelling the caller cancels t, waits for it, and returns -ECANCELED (even when
+ * t finished at the same moment: 3.12's rule; 3.11 lost the cancellation then). */
 int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result);
 
 /* asyncio.timeout scope, on the caller's stack:
  *     lc_timeout to; lc_timeout_enter(&to, 50 * MS);
  *     int rc = work();               // awaits return -ECANCELED when the deadline passes
  *     rc = lc_timeout_exit(&to, rc); // -ETIMEDOUT if this scope expired and cancelled us
- * Scopes nest; an inner scope's expiry is never reported as the outer's. Only from a task. */
+ * Scopes nest; an inner scope's expiry is never reported as the outer's. Only from a task.
+ * As CPython (3.12+ rule): the expiry cancels the task; exit withdraws that request and turns
+ * rc == -ECANCELED into -ETIMEDOUT only if no other cancel request (made before or during the
+ * scope) remains. Equal deadlines fire in the order they were set. */
+
 typedef struct lc_timeout {
   lc_task *task;
   int64_t deadline_ns; /* absolute, lc_now() clock; INT64_MAX for none */
-  int expired;
-  int state;
-  lc_timer *timer;
+  int expired;         /* 1 once the deadline passed and the scope cancelled its task */
+  int state;           /* internal: entered / expiring / expired / exited */
+  int cancelling_at_enter; /* lc_cancelling(task) when the scope was entered */
   struct lc_timeout *outer;
 } lc_timeout;
+/* Open a scope for the calling task. 0, -EPERM outside a task, -ENOMEM. A deadline already
+ * past (delay 0) fires at the next loop iteration. */
 int lc_timeout_enter(lc_timeout *to, int64_t delay_ns); /* delay < 0 or INT64_MAX: no deadline */
-int lc_timeout_reschedule(lc_timeout *to, int64_t deadline_ns); /* absolute; INT64_MAX: none */
-int lc_timeout_expired(const lc_timeout *to);
+/* Move the deadline (absolute, lc_now() clock; INT64_MAX: none). -EINVAL once it expired or
+ * after exit. */
+int lc_timeout_reschedule(lc_timeout *to, int64_t deadline_ns);
+int lc_timeout_expired(const lc_timeout *to); /* 1 once this scope's deadline cancelled it */
+/* Close the scope; returns rc, converted as above. -EINVAL if it is not open, or was not the
+ * calling task's innermost scope (it is closed anyway, so no deadline is left behind). */
 int lc_timeout_exit(lc_timeout *to, int rc);
 
 /* ---- Synchronisation primitives (all FIFO, no barging) ----------------------------------- */

@@ -20,7 +20,9 @@ typedef struct lc_waiter {
   void *data; /* free for the primitive's use (e.g. the item a putter carries) */
 } lc_waiter;
 
-/* [await] Suspend the current task until lc_unpark(w, rc) is called; returns rc.
+/* [await] Suspend the current task until lc_unpark(w, rc) is called; returns rc. lc_park sets
+ * w->task, w->woken = 0 and w->rc = 0 before it parks and leaves next/prev/data alone, so the
+ * primitive may link w into its list before the call. -EPERM outside a task.
  * If a cancellation is pending when lc_park is called, returns -ECANCELED at once without
  * parking. If the task is cancelled while parked, lc_park returns -ECANCELED: then w->woken
  * says whether an lc_unpark had already happened (a woken-then-cancelled waiter, which must hand
@@ -31,6 +33,12 @@ int lc_park(lc_waiter *w);
  * FIFO with everything else). No-op if already woken. Callable from tasks and callbacks on the
  * loop thread. */
 void lc_unpark(lc_waiter *w, int rc);
+
+/* Withdraw one cancellation request that the runtime's own machinery made (a TaskGroup or a
+ * timeout scope cancelling its task) and returns the remaining count. Unlike lc_uncancel it
+ * does not count as the task acknowledging a swallowed cancellation, so a later swallowed one
+ * is still reported (LC_REPORT_SWALLOWED_CANCEL). */
+int lc__withdraw_cancel(lc_task *t);
 
 /* Keep the loop alive / let it go for work the runtime is waiting on outside of tasks and
  * timers (executor jobs in flight). */
