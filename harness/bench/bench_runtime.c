@@ -1,0 +1,344 @@
+/* bench_runtime.c: runtime.* benchmarks: the task runtime (lc_run) over one backend. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_suite.h"
+#include "coro.h"
+#include "lc_runtime.h"
+
+/* What a benchmark's main task gets. */
+struct rtb {
+  lcb_state *st;
+  const struct lc_backend *b;
+  int stop; /* tells helper tasks to finish */
+};
+
+static int task_noop(void *arg, intptr_t *result) {
+  (void)arg;
+  *result = 1;
+  return 0;
+}
+
+/* Run main_fn as the main task of lc_run on the benchmark's backend; failures fail st. */
+static void run_main(lcb_state *st, const struct lc_backend *b, lc_task_fn main_fn) {
+  struct rtb x = {.st = st, .b = b};
+  int rc = lc_run(b, NULL, main_fn, &x, NULL);
+  if (rc < 0) lcb_fail(st, "lc_run: %s", strerror(-rc));
+}
+
+/* ---- runtime.spawn_join: lc_spawn + lc_await of a task that returns at once ------------- */
+
+static int main_spawn_join(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  int64_t n;
+  (void)result;
+  while (lcb_next_batch(x->st, &n)) {
+    for (int64_t i = 0; i < n; i++) {
+      lc_task *t = lc_spawn(task_noop, NULL, "noop");
+      if (!t) return -errno;
+      intptr_t r = 0;
+      int rc = lc_await(t, &r);
+      lc_task_unref(t);
+      if (rc < 0) return rc;
+      if (r != 1) return -EPROTO;
+    }
+  }
+  return 0;
+}
+
+static void bm_spawn_join(lcb_state *st, void *arg) { run_main(st, arg, main_spawn_join); }
+
+/* ---- runtime.yield: one task handing the thread to another ready task ------------------- */
+
+static int task_yielder(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  while (!x->stop) {
+    int rc = lc_yield();
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+static int main_yield(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  lc_task *peer = lc_spawn(task_yielder, x, "peer");
+  if (!peer) return -errno;
+  int rc = lc_yield(); /* let the peer start */
+  int64_t n;
+  while (rc == 0 && lcb_next_batch(x->st, &n))
+    for (int64_t i = 0; i < n && rc == 0; i++) rc = lc_yield(); /* to the peer and back */
+  x->stop = 1;
+  int prc = lc_await(peer, NULL);
+  lc_task_unref(peer);
+  /* Each iteration is two task switches: main -> peer -> main. */
+  lcb_set_items(x->st, 2 * lcb_iterations(x->st));
+  return rc < 0 ? rc : prc;
+}
+
+static void bm_yield(lcb_state *st, void *arg) { run_main(st, arg, main_yield); }
+
+/* ---- runtime.gather_10000: spawn 10,000 tasks and gather them --------------------------- */
+
+#define GATHER_N 10000
+
+static int main_gather(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  lc_task **ts = calloc(GATHER_N, sizeof *ts);
+  intptr_t *res = calloc(GATHER_N, sizeof *res);
+  int rc = ts && res ? 0 : -ENOMEM;
+  int64_t n;
+  while (rc == 0 && lcb_next_batch(x->st, &n)) {
+    for (int64_t k = 0; k < n && rc == 0; k++) {
+      size_t made = 0;
+      for (; made < GATHER_N; made++)
+        if (!(ts[made] = lc_spawn(task_noop, NULL, "g"))) {
+          rc = -errno;
+          break;
+        }
+      if (rc == 0) rc = lc_gather(ts, GATHER_N, res, NULL, 0);
+      for (size_t i = 0; i < made; i++) lc_task_unref(ts[i]);
+      if (rc == 0 && res[GATHER_N - 1] != 1) rc = -EPROTO;
+    }
+  }
+  lcb_set_items(x->st, lcb_iterations(x->st) * GATHER_N);
+  free(ts);
+  free(res);
+  return rc;
+}
+
+static void bm_gather(lcb_state *st, void *arg) { run_main(st, arg, main_gather); }
+
+/* ---- runtime.semaphore_handoff: two tasks passing control through semaphores ------------ */
+
+struct handoff {
+  struct rtb *x;
+  lc_sem *to_peer, *to_main;
+};
+
+static int task_handoff_peer(void *arg, intptr_t *result) {
+  struct handoff *h = arg;
+  (void)result;
+  for (;;) {
+    int rc = lc_sem_acquire(h->to_peer);
+    if (rc < 0) return rc;
+    if (h->x->stop) return 0;
+    lc_sem_release(h->to_main);
+  }
+}
+
+static int main_handoff(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  struct handoff h = {.x = x, .to_peer = lc_sem_new(0), .to_main = lc_sem_new(0)};
+  lc_task *peer = h.to_peer && h.to_main ? lc_spawn(task_handoff_peer, &h, "peer") : NULL;
+  int rc = peer ? 0 : -ENOMEM;
+  int64_t n;
+  while (rc == 0 && lcb_next_batch(x->st, &n))
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+      lc_sem_release(h.to_peer);
+      rc = lc_sem_acquire(h.to_main);
+    }
+  if (peer) {
+    x->stop = 1;
+    lc_sem_release(h.to_peer);
+    int prc = lc_await(peer, NULL);
+    lc_task_unref(peer);
+    if (rc == 0) rc = prc;
+  }
+  lcb_set_items(x->st, 2 * lcb_iterations(x->st)); /* two hand-offs per iteration */
+  if (h.to_peer) lc_sem_free(h.to_peer);
+  if (h.to_main) lc_sem_free(h.to_main);
+  return rc;
+}
+
+static void bm_handoff(lcb_state *st, void *arg) { run_main(st, arg, main_handoff); }
+
+/* ---- runtime.queue_put_get: items through a bounded queue to a consumer task ------------ */
+
+struct qb {
+  lc_queue *q;
+  int64_t got;
+};
+
+static int task_consumer(void *arg, intptr_t *result) {
+  struct qb *qb = arg;
+  (void)result;
+  for (;;) {
+    intptr_t item;
+    int rc = lc_queue_get(qb->q, &item);
+    if (rc < 0) return rc;
+    if (item < 0) return 0;
+    qb->got++;
+  }
+}
+
+static int main_queue(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  struct qb qb = {.q = lc_queue_new(64)};
+  lc_task *cons = qb.q ? lc_spawn(task_consumer, &qb, "consumer") : NULL;
+  int rc = cons ? 0 : -ENOMEM;
+  int64_t n, put = 0;
+  while (rc == 0 && lcb_next_batch(x->st, &n))
+    for (int64_t i = 0; i < n && rc == 0; i++, put++) rc = lc_queue_put(qb.q, (intptr_t)i);
+  if (cons) {
+    int prc = lc_queue_put(qb.q, -1); /* end marker */
+    if (prc == 0) prc = lc_await(cons, NULL);
+    lc_task_unref(cons);
+    if (rc == 0) rc = prc;
+    if (rc == 0 && qb.got != put) rc = -EPROTO;
+  }
+  if (qb.q) lc_queue_free(qb.q);
+  return rc;
+}
+
+static void bm_queue(lcb_state *st, void *arg) { run_main(st, arg, main_queue); }
+
+/* ---- runtime.executor_roundtrip: lc_run_in_thread of an empty job ----------------------- */
+
+static intptr_t job_noop(void *arg) {
+  (void)arg;
+  return 7;
+}
+
+static int main_executor(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  int rc = 0;
+  int64_t n;
+  while (rc == 0 && lcb_next_batch(x->st, &n))
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+      intptr_t r = 0;
+      rc = lc_run_in_thread(job_noop, NULL, &r);
+      if (rc == 0 && r != 7) rc = -EPROTO;
+    }
+  return rc;
+}
+
+static void bm_executor(lcb_state *st, void *arg) { run_main(st, arg, main_executor); }
+
+/* ---- runtime.memory_per_task: RSS per suspended task with 100,000 tasks ----------------- */
+
+#define MEM_TASKS 100000
+
+struct memb {
+  lc_event *ev;
+  size_t tasks;      /* tasks per iteration */
+  int64_t rss_delta; /* bytes, summed over iterations */
+  size_t spawned;    /* tasks spawned in the last iteration (for the error message) */
+};
+
+static int task_parked(void *arg, intptr_t *result) {
+  struct memb *m = arg;
+  *result = 1;
+  return lc_event_wait(m->ev);
+}
+
+static int main_memory(void *arg, intptr_t *result) {
+  struct memb *m = arg;
+  (void)result;
+  lc_task **ts = calloc(m->tasks, sizeof *ts);
+  m->ev = lc_event_new();
+  int rc = ts && m->ev ? 0 : -ENOMEM;
+  int64_t before = bench_rss_bytes();
+  size_t made = 0;
+  for (; rc == 0 && made < m->tasks; made++)
+    if (!(ts[made] = lc_spawn(task_parked, m, NULL))) {
+      rc = -errno;
+      break;
+    }
+  m->spawned = made;
+  if (rc == 0) rc = lc_yield(); /* every task runs up to its lc_event_wait */
+  int64_t after = bench_rss_bytes();
+  if (rc == 0 && before >= 0 && after >= 0) m->rss_delta += after - before;
+  if (m->ev) lc_event_set(m->ev);
+  for (size_t i = 0; i < made; i++) {
+    int trc = lc_await(ts[i], NULL);
+    if (rc == 0 && trc < 0) rc = trc;
+    lc_task_unref(ts[i]);
+  }
+  if (m->ev) lc_event_free(m->ev);
+  free(ts);
+  return rc;
+}
+
+/* First number in a file, or -1. */
+static long long read_number(const char *path) {
+  long long v = -1;
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (fscanf(f, "%lld", &v) != 1) v = -1;
+    fclose(f);
+  }
+  return v;
+}
+
+/* Mappings this process holds now (lines of /proc/self/maps). */
+static long long mapping_count(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  long long n = 0;
+  int c;
+  while ((c = getc(f)) != EOF) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+/* Tasks per iteration: 100,000, unless the kernel's limit on mappings per process
+ * (vm.max_map_count, 65530 by default) cannot hold that many task stacks: before Linux 6.13
+ * (no MADV_GUARD_INSTALL) each stack is two mappings (the stack and its guard page). Then as
+ * many as fit with a margin, reported in the "tasks" counter so the figure is never mistaken
+ * for the 100,000-task one. */
+static size_t memory_task_count(void) {
+  if (lc_coro_light_guards()) return MEM_TASKS;
+  long long limit = read_number("/proc/sys/vm/max_map_count"), used = mapping_count();
+  if (limit < 0 || used < 0) return MEM_TASKS;
+  long long fit = (limit - used - 2000) / 2;
+  if (fit >= MEM_TASKS) return MEM_TASKS;
+  return fit > 1000 ? (size_t)fit : 1000;
+}
+
+static void bm_memory_per_task(lcb_state *st, void *arg) {
+  const struct lc_backend *b = arg;
+  struct memb m = {.tasks = memory_task_count()};
+  int64_t n;
+  while (lcb_next_batch(st, &n))
+    for (int64_t i = 0; i < n; i++) {
+      /* One lc_run per iteration: its shutdown returns the pooled stacks, so every
+       * iteration starts from the same footing. */
+      int rc = lc_run(b, NULL, main_memory, &m, NULL);
+      if (rc < 0) {
+        lcb_fail(st, "lc_spawn failed after %zu of %zu tasks: %s (vm.max_map_count %lld)",
+                 m.spawned, m.tasks, strerror(-rc),
+                 read_number("/proc/sys/vm/max_map_count"));
+        return;
+      }
+    }
+  lcb_set_items(st, lcb_iterations(st) * (int64_t)m.tasks);
+  lcb_counter(st, "tasks", (double)m.tasks, LCB_COUNTER_PLAIN);
+  lcb_counter(st, "rss_bytes_per_task", (double)m.rss_delta / (double)m.tasks,
+              LCB_COUNTER_AVG_ITERATIONS);
+}
+
+/* ---- Registration ---------------------------------------------------------------------- */
+
+void bench_runtime_register(const struct lc_backend *b) {
+  void *arg = (void *)(uintptr_t)b;
+  lcb_register(&(lcb_spec){.name = "runtime.spawn_join", .fn = bm_spawn_join, .arg = arg,
+                           .deterministic = 1, .cg_iterations = 20000});
+  lcb_register(&(lcb_spec){.name = "runtime.yield", .fn = bm_yield, .arg = arg,
+                           .deterministic = 1, .cg_iterations = 100000});
+  lcb_register(&(lcb_spec){.name = "runtime.gather_10000", .fn = bm_gather, .arg = arg,
+                           .unit = 'u', .batch_max = 1});
+  lcb_register(&(lcb_spec){.name = "runtime.semaphore_handoff", .fn = bm_handoff, .arg = arg});
+  lcb_register(&(lcb_spec){.name = "runtime.queue_put_get", .fn = bm_queue, .arg = arg});
+  lcb_register(&(lcb_spec){.name = "runtime.executor_roundtrip", .fn = bm_executor, .arg = arg,
+                           .unit = 'u'});
+  lcb_register(&(lcb_spec){.name = "runtime.memory_per_task", .fn = bm_memory_per_task,
+                           .arg = arg, .unit = 'm', .batch_max = 1});
+}
