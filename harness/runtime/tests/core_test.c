@@ -19,37 +19,14 @@
 #include "lc_runtime.h"
 #include "rt_internal.h"
 
-#define MS ((int64_t)1000000)
+#define RT_TEST_OWN_RUN_HELPERS
+#include "rt_test.h"
 
-static const struct lc_backend *g_backend;
-static double g_mult = 1.0;
-
-/* ---- Backend loading and shared helpers --------------------------------------------------- */
-
+/* cmocka group setup: load the backend under test. */
 static int load_backend(void **state) {
   (void)state;
-  const char *name = getenv("LOOPCONF_TEST_BACKEND");
-  if (!name || !*name) name = "reference";
-  const char *dir = getenv("LOOPCONF_BACKEND_DIR");
-  if (!dir || !*dir) dir = LOOPCONF_BACKEND_DIR;
-  char path[4096];
-  snprintf(path, sizeof path, "%s/lcb_%s.so", dir, name);
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    fprintf(stderr, "core_test: cannot load backend '%s': %s\n", name, dlerror());
-    return -1;
-  }
-  lc_backend_entry_fn entry = (lc_backend_entry_fn)(uintptr_t)dlsym(h, LC_BACKEND_ENTRY);
-  if (!entry || !(g_backend = entry()) || g_backend->abi_version != LC_BACKEND_ABI_VERSION) {
-    fprintf(stderr, "core_test: %s: no usable %s()\n", path, LC_BACKEND_ENTRY);
-    return -1;
-  }
-  const char *m = getenv("LOOPCONF_TIME_MULTIPLIER");
-  if (m && atof(m) >= 1.0) g_mult = atof(m);
-  return 0;
+  return rt_test_load_backend("core_test");
 }
-
-static int64_t tol(int64_t ns) { return (int64_t)((double)ns * g_mult); }
 
 /* An ordered log of short event names. */
 typedef struct evlog {

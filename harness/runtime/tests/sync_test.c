@@ -13,86 +13,7 @@
 
 #include "lc_runtime.h"
 
-#define MS (INT64_C(1000000))
-
-/* ---- Harness: load the backend, run a main task, collect failures from inside tasks -------- */
-
-static const struct lc_backend *g_backend;
-static double g_mult = 1.0;
-
-/* Assertions inside tasks only record the first failure (cmocka's longjmp must not leave a
- * coroutine stack); run_main turns it into a test failure once lc_run has returned. */
-static char g_fail[512];
-static int g_reports[8];
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond) && !g_fail[0])                                                                \
-      snprintf(g_fail, sizeof g_fail, "%s:%d: check failed: %s", __FILE__, __LINE__, #cond);  \
-  } while (0)
-#define CHECK_EQ(a, b)                                                                        \
-  do {                                                                                        \
-    long long ca_ = (long long)(a), cb_ = (long long)(b);                                     \
-    if (ca_ != cb_ && !g_fail[0])                                                             \
-      snprintf(g_fail, sizeof g_fail, "%s:%d: %s == %s failed: %lld != %lld", __FILE__,       \
-               __LINE__, #a, #b, ca_, cb_);                                                   \
-  } while (0)
-
-static void collect_report(void *ctx, enum lc_report_kind kind, const char *task_name,
-                           int64_t duration_ns, const char *message) {
-  (void)ctx;
-  (void)duration_ns;
-  if (kind > 0 && kind < 8) g_reports[kind]++;
-  fprintf(stderr, "report %d from %s: %s\n", (int)kind, task_name ? task_name : "?",
-          message ? message : "");
-}
-
-static int64_t tol(int64_t base_ns) { return (int64_t)((double)base_ns * g_mult); }
-
-/* Run fn as the main task; fail on a recorded check, a non-zero code, or any runtime report
- * (an unretrieved error or a swallowed cancel means a primitive lost track of something). */
-static void run_main(lc_task_fn fn, void *arg) {
-  g_fail[0] = 0;
-  memset(g_reports, 0, sizeof g_reports);
-  lc_run_opts opts = {0};
-  opts.report = collect_report;
-  intptr_t res = 0;
-  int rc = lc_run(g_backend, &opts, fn, arg, &res);
-  if (g_fail[0]) fail_msg("%s", g_fail);
-  assert_int_equal(rc, 0);
-  assert_int_equal(g_reports[LC_REPORT_UNRETRIEVED_ERROR], 0);
-  assert_int_equal(g_reports[LC_REPORT_SWALLOWED_CANCEL], 0);
-  assert_int_equal(g_reports[LC_REPORT_CANCELLED_AT_SHUTDOWN], 0);
-}
-
-static int load_backend(void) {
-  const char *name = getenv("LOOPCONF_TEST_BACKEND");
-  if (!name || !*name) name = "reference";
-  char path[4096];
-  snprintf(path, sizeof path, "%s/lcb_%s.so", LOOPCONF_BACKEND_DIR, name);
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    fprintf(stderr, "sync_test: cannot load backend %s: %s\n", path, dlerror());
-    return -1;
-  }
-  lc_backend_entry_fn entry = (lc_backend_entry_fn)dlsym(h, LC_BACKEND_ENTRY);
-  g_backend = entry ? entry() : NULL;
-  if (!g_backend || g_backend->abi_version != LC_BACKEND_ABI_VERSION) {
-    fprintf(stderr, "sync_test: %s: no usable %s()\n", path, LC_BACKEND_ENTRY);
-    return -1;
-  }
-  const char *m = getenv("LOOPCONF_TIME_MULTIPLIER");
-  if (m && *m) {
-    char *end;
-    double v = strtod(m, &end);
-    if (*end || v < 1.0) {
-      fprintf(stderr, "sync_test: LOOPCONF_TIME_MULTIPLIER must be a number >= 1, got '%s'\n", m);
-      return -1;
-    }
-    g_mult = v;
-  }
-  return 0;
-}
+#include "rt_test.h"
 
 /* Let every ready task run (twice, so tasks spawned just now reach their first await). */
 static void settle(void) {
@@ -901,7 +822,7 @@ static void test_taskgroup_outside_task(void **state) {
 }
 
 int main(void) {
-  if (load_backend() != 0) return 2;
+  if (rt_test_load_backend("sync_test") != 0) return 2;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sem_fifo_no_barging),
       cmocka_unit_test(test_sem_max_holders),

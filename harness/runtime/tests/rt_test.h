@@ -1,0 +1,118 @@
+/* rt_test.h: what the runtime's unit tests share: loading the backend under test, the time
+ * multiplier, and checks that can be made from inside tasks.
+ *
+ * Assertions inside tasks only record the first failure (cmocka's longjmp must not leave a
+ * coroutine stack); rt_test_run turns it into a test failure once lc_run has returned. */
+#ifndef LC_RT_TEST_H
+#define LC_RT_TEST_H
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lc_runtime.h"
+
+#define MS (INT64_C(1000000))
+#define RT_TEST_UNUSED __attribute__((unused))
+
+static const struct lc_backend *g_backend;
+static double g_mult = 1.0;
+
+/* base * the global slow-machine multiplier. */
+RT_TEST_UNUSED static int64_t tol(int64_t base_ns) {
+  return (int64_t)((double)base_ns * g_mult);
+}
+
+/* Load lcb_$LOOPCONF_TEST_BACKEND.so (default: reference) from $LOOPCONF_BACKEND_DIR (default:
+ * the build's backends directory) into g_backend, and read LOOPCONF_TIME_MULTIPLIER into g_mult.
+ * Returns 0, or -1 after one error line naming `prog` and the problem. */
+RT_TEST_UNUSED static int rt_test_load_backend(const char *prog) {
+  const char *name = getenv("LOOPCONF_TEST_BACKEND");
+  if (!name || !*name) name = "reference";
+  const char *dir = getenv("LOOPCONF_BACKEND_DIR");
+  if (!dir || !*dir) dir = LOOPCONF_BACKEND_DIR;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/lcb_%s.so", dir, name);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    fprintf(stderr, "%s: cannot load backend %s: %s\n", prog, path, dlerror());
+    return -1;
+  }
+  lc_backend_entry_fn entry = (lc_backend_entry_fn)(uintptr_t)dlsym(h, LC_BACKEND_ENTRY);
+  if (!entry || !(g_backend = entry()) || g_backend->abi_version != LC_BACKEND_ABI_VERSION) {
+    fprintf(stderr, "%s: %s: no usable %s()\n", prog, path, LC_BACKEND_ENTRY);
+    return -1;
+  }
+  const char *m = getenv("LOOPCONF_TIME_MULTIPLIER");
+  if (m && *m) {
+    char *end;
+    double v = strtod(m, &end);
+    if (*end || v < 1.0) {
+      fprintf(stderr, "%s: LOOPCONF_TIME_MULTIPLIER must be a number >= 1, got '%s'\n", prog, m);
+      return -1;
+    }
+    g_mult = v;
+  }
+  return 0;
+}
+
+#ifndef RT_TEST_OWN_RUN_HELPERS /* core_test.c keeps its own run helpers */
+
+static char g_fail[512];
+static int g_reports[8];
+
+#define CHECK(cond)                                                                           \
+  do {                                                                                        \
+    if (!(cond) && !g_fail[0])                                                                \
+      snprintf(g_fail, sizeof g_fail, "%s:%d: check failed: %s", __FILE__, __LINE__, #cond);  \
+  } while (0)
+#define CHECK_EQ(a, b)                                                                        \
+  do {                                                                                        \
+    long long ca_ = (long long)(a), cb_ = (long long)(b);                                     \
+    if (ca_ != cb_ && !g_fail[0])                                                             \
+      snprintf(g_fail, sizeof g_fail, "%s:%d: %s == %s failed: %lld != %lld", __FILE__,       \
+               __LINE__, #a, #b, ca_, cb_);                                                   \
+  } while (0)
+
+/* Count runtime reports by kind (and print them, for the test log). */
+RT_TEST_UNUSED static void collect_report(void *ctx, enum lc_report_kind kind,
+                                          const char *task_name, int64_t duration_ns,
+                                          const char *message) {
+  (void)ctx;
+  (void)duration_ns;
+  if (kind > 0 && kind < 8) g_reports[kind]++;
+  fprintf(stderr, "report %d from %s: %s\n", (int)kind, task_name ? task_name : "?",
+          message ? message : "");
+}
+
+/* Run fn as the main task on backend b; fail on a recorded check, a non-zero code, or any
+ * runtime report (an unretrieved error or a swallowed cancel means something lost track).
+ * Needs <cmocka.h> included before this header. */
+RT_TEST_UNUSED static void run_main_on(const struct lc_backend *b, lc_run_opts *opts,
+                                       lc_task_fn fn, void *arg) {
+  g_fail[0] = 0;
+  memset(g_reports, 0, sizeof g_reports);
+  opts->report = collect_report;
+  intptr_t res = 0;
+  int rc = lc_run(b, opts, fn, arg, &res);
+  if (g_fail[0]) fail_msg("%s", g_fail);
+  assert_int_equal(rc, 0);
+  assert_int_equal(g_reports[LC_REPORT_UNRETRIEVED_ERROR], 0);
+  assert_int_equal(g_reports[LC_REPORT_SWALLOWED_CANCEL], 0);
+  assert_int_equal(g_reports[LC_REPORT_CANCELLED_AT_SHUTDOWN], 0);
+}
+
+RT_TEST_UNUSED static void run_main_opts(lc_run_opts *opts, lc_task_fn fn, void *arg) {
+  run_main_on(g_backend, opts, fn, arg);
+}
+
+RT_TEST_UNUSED static void run_main(lc_task_fn fn, void *arg) {
+  lc_run_opts opts = {0};
+  run_main_opts(&opts, fn, arg);
+}
+
+#endif /* RT_TEST_OWN_RUN_HELPERS */
+
+#endif /* LC_RT_TEST_H */
