@@ -42,3 +42,12 @@ endif()
 # every clause has a test.
 add_test(NAME spec.check COMMAND loopconf spec-check)
 set_tests_properties(spec.check PROPERTIES LABELS spec TIMEOUT 60)
+
+# oracle (sem)
+# The semantic traces of every built-in backend against CPython 3.11 asyncio twins.
+find_package(Python3 3.11 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME oracle.semantics COMMAND ${Python3_EXECUTABLE}
+           ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>)
+  set_tests_properties(oracle.semantics PROPERTIES LABELS oracle TIMEOUT 600)
+endif()

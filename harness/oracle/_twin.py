@@ -1,0 +1,61 @@
+"""_twin.py: shared helpers for the asyncio twins of the semantic scenarios (stdlib only).
+
+Each twin prints the trace lines its C scenario writes through lc_trace.h: the same text, and
+the same timing tokens " @<N>ms" (ms since begin(), rounded) on the same events.
+"""
+import asyncio
+import errno
+import sys
+import time
+
+_t0 = time.monotonic()
+
+
+def begin():
+    """Set the trace clock's zero to now (lc_trace_begin)."""
+    global _t0
+    _t0 = time.monotonic()
+
+
+def elapsed_ms():
+    return (time.monotonic() - _t0) * 1000.0
+
+
+def trace(line):
+    """One trace line (lc_trace)."""
+    print(line, flush=True)
+
+
+def trace_at(line):
+    """One trace line with the timing token (lc_trace_at)."""
+    ms = int((time.monotonic() - _t0) * 1000.0 + 0.5)
+    print(f"{line} @{ms}ms", flush=True)
+
+
+def code(exc=None):
+    """The trace spelling of an outcome: "ok", or the errno name C returns for it."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, asyncio.CancelledError):
+        return "ECANCELED"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "ETIMEDOUT"
+    if isinstance(exc, OSError) and exc.errno in errno.errorcode:
+        return errno.errorcode[exc.errno]
+    return type(exc).__name__
+
+
+def fail(err):
+    """The exception a C task signals by returning -err (an errno constant)."""
+    return OSError(err, f"{errno.errorcode[err]}")
+
+
+def run(main, debug=False):
+    """asyncio.run(main()) followed by the closing line "run -> <code>" (lc_trace_run)."""
+    begin()
+    try:
+        asyncio.run(main(), debug=debug)
+        trace("run -> ok")
+    except BaseException as exc:  # noqa: B902 - the code of whatever main ended with
+        trace(f"run -> {code(exc)}")
+    sys.stdout.flush()

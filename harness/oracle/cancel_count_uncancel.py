@@ -1,0 +1,17 @@
+"""Twin of semantics.cancel.count_uncancel: cancelling() counts requests, uncancel withdraws."""
+import asyncio
+from _twin import run, trace
+from _worker import worker, outcome
+
+
+async def main():
+    t = asyncio.create_task(worker("t", 1000, swallow=True, swallow_value=5, uncancel=2),
+                            name="t")
+    await asyncio.sleep(0.005)
+    a, b = t.cancel(), t.cancel()
+    trace(f"cancel(t) twice -> {int(a)} {int(b)}, cancelling(t)={t.cancelling()}")
+    rc, v = await outcome(t)
+    trace(f"await t -> {rc} {v}, cancelled={int(t.cancelled())}, cancelling={t.cancelling()}")
+
+
+run(main)
