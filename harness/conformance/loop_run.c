@@ -259,3 +259,41 @@ LC_TEST(loop_run_stop_before_run, "loop.run.stop_before_run", "LOOP-RUN-STOP-OUT
   b->timer_free(guard);
   lc_loop_free_or_fail(ctx, loop);
 }
+
+/* ==========================================================================================
+ * loop.run.once_due_timer: run(LC_RUN_ONCE) on a loop whose timer is already due runs it and
+ * returns; it does not go on to wait for I/O after that callback. A 1 ms timer is started and
+ * the test spins 10 ms, so it is due by any clock; a 1 s guard timer is the only other
+ * handle. A backend that polls after running the due timer waits for the guard (~1 s) and
+ * misses the bound (100 ms x multiplier) by ~10x; with no guard it would block for good,
+ * which is how a runtime driving run(ONCE) hangs.
+ * ======================================================================================== */
+
+LC_TEST(loop_run_once_due_timer, "loop.run.once_due_timer", "LOOP-RUN-ONCE-DUE-TIMER", 0,
+        10000) {
+  const struct lc_backend *b = ctx->b;
+  lc_loop *loop = lc_loop_new_or_fail(ctx);
+  int due_fired = 0, guard_fired = 0;
+  lc_timer *due, *guard;
+  lc_assert_ok(ctx, b->timer_new(loop, count_cb, &due_fired, &due));
+  lc_assert_ok(ctx, b->timer_new(loop, count_cb, &guard_fired, &guard));
+  lc_assert_ok(ctx, b->timer_start(guard, 1000 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(due, 1 * MS, 0));
+  spin_ns(10 * MS);
+  int64_t start = lc_clock_ns();
+  int rc = b->run(loop, LC_RUN_ONCE);
+  int64_t took = lc_clock_ns() - start;
+  lc_note(ctx, "run(ONCE) took %lld us; due timer fired %d, 1 s guard fired %d",
+          (long long)(took / 1000), due_fired, guard_fired);
+  if (due_fired != 1)
+    lc_fail(ctx, "run(ONCE) with a timer already due ran it %d times", due_fired);
+  if (took > lc_tol_ns(ctx, 100 * MS))
+    lc_fail(ctx,
+            "run(ONCE) ran the due timer, then waited %lld ms more for I/O (guard timer fired: "
+            "%s): a callback already ran, so it should have returned",
+            (long long)(took / MS), guard_fired ? "yes" : "no");
+  assert_int_equal(rc, 1); /* the guard is still active */
+  b->timer_free(due);
+  b->timer_free(guard);
+  lc_loop_free_or_fail(ctx, loop);
+}

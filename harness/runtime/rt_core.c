@@ -319,7 +319,14 @@ static void heap_remove(lc_rt *rt, lc__tnode *n) {
  * by rt_iterate after run() returns, against the live clock. */
 static void btimer_cb(lc_timer *timer, void *arg) {
   (void)timer;
-  ((lc_rt *)arg)->armed_deadline = INT64_MAX;
+  lc_rt *rt = arg;
+  rt->armed_deadline = INT64_MAX;
+  /* Make run(LC_RUN_ONCE) return now, before it polls. libuv's UV_RUN_ONCE runs the timers
+   * already due first and then still polls with no timeout when no other timer is active
+   * (clause LOOP-RUN-ONCE-DUE-TIMER): without this, a runtime timer that libuv found due on
+   * entry (libuv measures from its stale cached time) fires and the loop then blocks for
+   * good. stop() from a callback is the contract's way to say "return before waiting". */
+  rt->b->stop(rt->loop);
 }
 
 /* Arm the backend timer for the earliest deadline (re-arming only when it changed). */

@@ -52,7 +52,9 @@ enum lc_io_events {
 /* Modes for run(). */
 enum lc_run_mode {
   LC_RUN_DEFAULT = 0, /* run until nothing is active or stop() is called */
-  LC_RUN_ONCE = 1,    /* one iteration: wait for at least one event if anything is active */
+  LC_RUN_ONCE = 1,    /* one iteration: if no callback is due, wait (for I/O or the next
+                         timer) until one is; run what is due and return. A timer already due
+                         on entry runs without any wait (clause LOOP-RUN-ONCE-DUE-TIMER) */
   LC_RUN_NOWAIT = 2   /* one iteration without blocking: poll with a zero timeout */
 };
 
