@@ -3,13 +3,22 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* Arity 4: half the depth of a binary heap, and the four children of a slot share one or two
- * cache lines, so sift-down costs fewer node writes for the same comparisons. */
+/* Arity 4: half the depth of a binary heap. With 16-byte entries and the array offset by
+ * REF_HEAP_PAD entries from a 64-byte boundary, the children 4i+1..4i+4 of slot i sit in one
+ * cache line, so each level of a sift-down costs one line of the array. */
 #define REF_HEAP_ARITY 4
+#define REF_HEAP_LINE 64
+#define REF_HEAP_PAD (REF_HEAP_LINE / sizeof(struct ref_heap_entry) - 1)
 
+_Static_assert(sizeof(struct ref_heap_entry) * REF_HEAP_ARITY == REF_HEAP_LINE,
+               "four heap entries must fill one cache line");
+
+/* (deadline, seq) order; seq is read through the node only when the deadlines are equal. */
 static inline bool entry_less(const struct ref_heap_entry *a, const struct ref_heap_entry *b) {
-  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+  return a->deadline < b->deadline ||
+         (a->deadline == b->deadline && a->node->seq < b->node->seq);
 }
 
 /* Put `e` at slot `i` and record the position in its node. */
@@ -32,19 +41,25 @@ static void sift_up(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
 
 /* Move the entry `e` (logically at slot i) down until no child is smaller. */
 static void sift_down(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+  const struct ref_heap_entry *ent = heap->entries;
   size_t len = heap->len;
   for (;;) {
     size_t first = i * REF_HEAP_ARITY + 1;
     if (first >= len)
       break;
-    size_t last = first + REF_HEAP_ARITY < len ? first + REF_HEAP_ARITY : len;
     size_t best = first;
-    for (size_t c = first + 1; c < last; c++)
-      if (entry_less(&heap->entries[c], &heap->entries[best]))
-        best = c;
-    if (!entry_less(&heap->entries[best], &e))
+    if (first + REF_HEAP_ARITY <= len) { /* all four children: the common case, unrolled */
+      size_t b1 = entry_less(&ent[first + 1], &ent[first]) ? first + 1 : first;
+      size_t b2 = entry_less(&ent[first + 3], &ent[first + 2]) ? first + 3 : first + 2;
+      best = entry_less(&ent[b2], &ent[b1]) ? b2 : b1;
+    } else {
+      for (size_t c = first + 1; c < len; c++)
+        if (entry_less(&ent[c], &ent[best]))
+          best = c;
+    }
+    if (!entry_less(&ent[best], &e))
       break;
-    place(heap, i, heap->entries[best]);
+    place(heap, i, ent[best]);
     i = best;
   }
   place(heap, i, e);
@@ -60,12 +75,13 @@ static void fix_at(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
 
 void ref_heap_init(struct ref_heap *heap) {
   heap->entries = NULL;
+  heap->block = NULL;
   heap->len = 0;
   heap->cap = 0;
 }
 
 void ref_heap_destroy(struct ref_heap *heap) {
-  free(heap->entries);
+  free(heap->block);
   ref_heap_init(heap);
 }
 
@@ -74,21 +90,30 @@ int ref_heap_reserve(struct ref_heap *heap, size_t cap) {
     return 0;
   size_t ncap = heap->cap ? heap->cap : 16;
   while (ncap < cap) {
-    if (ncap > SIZE_MAX / 2 / sizeof(struct ref_heap_entry))
+    if (ncap > SIZE_MAX / 4 / sizeof(struct ref_heap_entry))
       return -ENOMEM;
     ncap *= 2;
   }
-  struct ref_heap_entry *p = realloc(heap->entries, ncap * sizeof *p);
-  if (!p)
+  /* ncap is a power of two >= 16, so (ncap + PAD) entries round up to whole lines. */
+  size_t bytes = (ncap + REF_HEAP_PAD) * sizeof(struct ref_heap_entry);
+  bytes = (bytes + REF_HEAP_LINE - 1) / REF_HEAP_LINE * REF_HEAP_LINE;
+  void *block = aligned_alloc(REF_HEAP_LINE, bytes);
+  if (!block)
     return -ENOMEM;
-  heap->entries = p;
+  struct ref_heap_entry *entries = (struct ref_heap_entry *)block + REF_HEAP_PAD;
+  if (heap->len)
+    memcpy(entries, heap->entries, heap->len * sizeof *entries);
+  free(heap->block);
+  heap->block = block;
+  heap->entries = entries;
   heap->cap = ncap;
   return 0;
 }
 
 void ref_heap_push(struct ref_heap *heap, struct ref_heap_node *node, int64_t deadline,
                    uint64_t seq) {
-  struct ref_heap_entry e = {deadline, seq, node};
+  node->seq = seq;
+  struct ref_heap_entry e = {deadline, node};
   sift_up(heap, heap->len++, e);
 }
 
@@ -102,7 +127,8 @@ void ref_heap_remove(struct ref_heap *heap, struct ref_heap_node *node) {
 
 void ref_heap_update(struct ref_heap *heap, struct ref_heap_node *node, int64_t deadline,
                      uint64_t seq) {
-  struct ref_heap_entry e = {deadline, seq, node};
+  node->seq = seq;
+  struct ref_heap_entry e = {deadline, node};
   fix_at(heap, node->index, e);
 }
 
