@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """table.py: a markdown table from a loopconf-bench results file (python3 stdlib only).
 
-usage: table.py RESULTS.json [> table.md]
+usage: table.py RESULTS.json [--update FILE]
+
+Without --update the table goes to stdout. With --update FILE, the text between the lines
+"<!-- bench-table:begin -->" and "<!-- bench-table:end -->" in FILE is replaced by the table
+(written to a temporary file and renamed), which is how README.md's table is kept generated.
 
 Per benchmark, each backend's median over the repetitions and its ratio to the best backend;
 each loop's ping-pong as a fraction of the bare-syscall floor; the coroutine switch and other
@@ -10,6 +14,7 @@ marked ~ when its spread (median absolute deviation / median, nanobench's "err%"
 Callgrind results files give instructions per item instead of times.
 """
 import json
+import os
 import statistics
 import sys
 
@@ -95,11 +100,43 @@ def collect(doc):
     return callgrind, data, backends
 
 
+BEGIN, END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+
+
+def update(path, table):
+    """Replace the text between the BEGIN and END marker lines of path with table."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        die(f"{path}: {e}")
+    i, j = text.find(BEGIN), text.find(END)
+    if i < 0 or j < i:
+        die(f"{path}: no '{BEGIN}' ... '{END}' block to update")
+    text = text[:i + len(BEGIN)] + "\n" + table + "\n" + text[j:]
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        die(f"{path}: {e}")
+
+
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+    args = sys.argv[1:]
+    target = None
+    if len(args) == 3 and args[1] == "--update":
+        target = args[2]
+        args = args[:1]
+    if len(args) != 1 or args[0] in ("-h", "--help") or args[0].startswith("-"):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         sys.exit(2)
-    doc = load(sys.argv[1])
+    doc = load(args[0])
     ctx = doc["context"]
     callgrind, data, backends = collect(doc)
     loops = [b for b in backends if b != "none"]
@@ -185,7 +222,11 @@ def main():
     errors = [(n, b, s.error) for n in data for b, s in data[n].items() if s.error]
     for n, b, msg in errors:
         out.append(f"- error: {n} on {b}: {msg}")
-    print("\n".join(out).rstrip())
+    table = "\n".join(out).rstrip()
+    if target:
+        update(target, table)
+    else:
+        print(table)
 
 
 if __name__ == "__main__":
