@@ -50,4 +50,10 @@ if(Python3_Interpreter_FOUND)
   add_test(NAME oracle.semantics COMMAND ${Python3_EXECUTABLE}
            ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>)
   set_tests_properties(oracle.semantics PROPERTIES LABELS oracle TIMEOUT 600)
+  if(TARGET example_poll_adapter) # the out-of-tree adapter, loaded by path
+    add_test(NAME oracle.example-poll COMMAND ${Python3_EXECUTABLE}
+             ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>
+             --adapter $<TARGET_FILE:example_poll_adapter>)
+    set_tests_properties(oracle.example-poll PROPERTIES LABELS "oracle;plugin" TIMEOUT 600)
+  endif()
 endif()
