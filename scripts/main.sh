@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # main.sh: the main job. Installs dependencies, builds loopconf, runs the whole conformance
 # matrix on every backend (built-in and the example out-of-tree adapter) and prints it.
-# Extra arguments go to `loopconf run` (e.g. --tier loop, --backend libuv).
+# Arguments, if any, go to `loopconf run` instead of the default selection
+# (e.g. --tier loop --backend libuv).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LOOPCONF_BUILD_DIR:-$root/build}
@@ -10,5 +11,11 @@ build=${LOOPCONF_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build"
 mkdir -p "$build/results"
-exec "$build/loopconf" run --adapter "$build/plugins/libexample_poll_adapter.so" \
-  --junit "$build/results/conformance.xml" --tap "$build/results/conformance.tap" "$@"
+# Every built-in backend plus the example out-of-tree adapter (with --adapter alone the runner
+# would run only the adapter). Arguments given to this script replace this selection.
+if [ $# -eq 0 ]; then
+  backends=$(cd "$build/backends" && ls lcb_*.so | sed 's/^lcb_//; s/\.so$//' | paste -sd, -)
+  set -- --backend "$backends" --adapter "$build/plugins/libexample_poll_adapter.so"
+fi
+exec "$build/loopconf" run --junit "$build/results/conformance.xml" \
+  --tap "$build/results/conformance.tap" "$@"
