@@ -1,16 +1,22 @@
 /* test_reference.c: cmocka unit tests of the reference loop's heap and of the loop through its backend table. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,6 +100,88 @@ static void watchdog_end(struct watchdog *w) {
   assert_int_equal(w->fired, 0);
   B->timer_free(w->timer);
 }
+
+/* Fails the test instead of hanging where no loop timer can: a loop kept alive by a timer that
+ * was stopped would block in the poll forever. SIGALRM prints one line and exits non-zero;
+ * guard_teardown disarms it after each test, passed or failed. */
+static void guard_fire(int sig) {
+  (void)sig;
+  static const char msg[] = "reference_unit: a test hung (alarm guard fired)\n";
+  ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)r;
+  _exit(1);
+}
+static void guard_arm(double seconds) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = guard_fire;
+  sigemptyset(&sa.sa_mask);
+  assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+  alarm((unsigned)(seconds * multiplier) + 1); /* rounded up, without libm */
+}
+static int guard_teardown(void **state) {
+  (void)state;
+  alarm(0);
+  return 0;
+}
+
+/* ---- Poll recorder -------------------------------------------------------------------------
+ * This binary compiles the loop's sources, so the definitions of epoll_wait and epoll_pwait2
+ * below take the place of libc's for the loop (a definition in the executable wins). Each
+ * counts the call and records its timeout, then forwards it: that shows how often run() woke
+ * up and until when it meant to sleep, which no timing measurement can prove (an early
+ * wake-up that runs nothing is invisible from outside). Only the loop thread polls. */
+struct poll_log {
+  int calls;          /* polls that reached the kernel (an ENOSYS probe of pwait2 is not one) */
+  int64_t entered;    /* clock reading on entry of the last poll */
+  int64_t timeout_ns; /* its timeout in ns, < 0 for none */
+};
+static struct poll_log plog;
+
+static void poll_log_reset(void) {
+  memset(&plog, 0, sizeof plog);
+}
+
+/* The wait ended no earlier than this instant (entry + timeout); INT64_MAX if unlimited. */
+static int64_t poll_log_end(void) {
+  return plog.timeout_ns < 0 ? INT64_MAX : plog.entered + plog.timeout_ns;
+}
+
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_ms) {
+  int64_t at = mono_ns();
+  int n = epoll_pwait(epfd, events, maxevents, timeout_ms, NULL); /* NULL mask: epoll_wait */
+  int saved = errno;
+  plog.calls++;
+  plog.entered = at;
+  plog.timeout_ns = timeout_ms < 0 ? -1 : timeout_ms * MS;
+  errno = saved;
+  return n;
+}
+
+#ifdef REF_HAVE_EPOLL_PWAIT2
+typedef int (*pwait2_fn)(int, struct epoll_event *, int, const struct timespec *,
+                         const sigset_t *);
+int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
+                 const struct timespec *timeout, const sigset_t *sigmask) {
+  static pwait2_fn real;
+  if (!real)
+    real = (pwait2_fn)dlsym(RTLD_NEXT, "epoll_pwait2");
+  if (!real) {
+    errno = ENOSYS;
+    return -1;
+  }
+  int64_t at = mono_ns();
+  int n = real(epfd, events, maxevents, timeout, sigmask);
+  int saved = errno;
+  if (n >= 0 || saved != ENOSYS) {
+    plog.calls++;
+    plog.entered = at;
+    plog.timeout_ns = timeout ? (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec : -1;
+  }
+  errno = saved;
+  return n;
+}
+#endif
 
 /* ---- Heap against a model ------------------------------------------------------------------ */
 
@@ -350,6 +438,7 @@ static void timers_100k_order(void **state) {
 static void timers_churn(void **state) {
   (void)state;
   enum { N = 1000, OPS = 100000 };
+  guard_arm(10); /* a stopped timer left counted as active would block run() forever */
   lc_loop *loop = new_loop();
   lc_timer *timers[N];
   int fired[N];
@@ -535,6 +624,349 @@ static void timers_repeat_phase_and_catch_up(void **state) {
   assert_true(rs.at[3] >= 120 * MS);
   B->timer_free(rs.t);
   free_loop(loop);
+}
+
+/* ---- Timers: lazy stop, restart of stale entries, the due pass -----------------------------
+ * timer_stop leaves the stopped timer's heap entry in place (REF-7); the tests below put such
+ * stale entries at the top of the heap, behind the next armed timer, and far away, and check
+ * that they never fire, never decide the poll timeout, never keep the loop alive, and that a
+ * restart or a free deals with them. Late bounds are scaled by LOOPCONF_TIME_MULTIPLIER. */
+
+#define LATE_NS ((int64_t)(100 * MS * multiplier)) /* how late a timer may fire on a noisy VM */
+
+struct fire_rec {
+  int calls;
+  int64_t fired_at;
+};
+static void fire_rec_cb(lc_timer *t, void *arg) {
+  (void)t;
+  struct fire_rec *r = arg;
+  r->calls++;
+  r->fired_at = mono_ns();
+}
+
+/* Start t with delay; store the clock readings around the call plus the delay, which bound
+ * its deadline: lo <= deadline <= hi. */
+static void start_bounded(lc_timer *t, int64_t delay, int64_t *lo, int64_t *hi) {
+  *lo = mono_ns() + delay;
+  assert_int_equal(B->timer_start(t, delay, 0), 0);
+  *hi = mono_ns() + delay;
+}
+
+/* 1000 stopped far timers and 8 stopped near ones (whose stale entries sit at the top of the
+ * heap, due before the armed timer), plus one armed near timer: run(ONCE) polls exactly once,
+ * with a timeout that ends at or after the near deadline, fires the near timer on time, and
+ * no stopped timer ever fires. */
+static void timers_stale_entries_do_not_disturb_near(void **state) {
+  (void)state;
+  enum { FAR = 1000, STALE_TOP = 8 };
+  static lc_timer *far[FAR];
+  static int far_calls[FAR];
+  lc_timer *top[STALE_TOP], *near;
+  int top_calls[STALE_TOP];
+  struct fire_rec nr = {0, 0};
+  memset(far_calls, 0, sizeof far_calls);
+  memset(top_calls, 0, sizeof top_calls);
+  lc_loop *loop = new_loop();
+  for (int i = 0; i < FAR; i++) {
+    assert_int_equal(B->timer_new(loop, count_cb, &far_calls[i], &far[i]), 0);
+    /* 10-11 s, a few repeating; every one stopped at once */
+    assert_int_equal(B->timer_start(far[i], 10000 * MS + (int64_t)(rng() % (1000 * MS)),
+                                    i % 7 == 0 ? 5 * MS : 0),
+                     0);
+  }
+  for (int i = 0; i < STALE_TOP; i++) {
+    assert_int_equal(B->timer_new(loop, count_cb, &top_calls[i], &top[i]), 0);
+    assert_int_equal(B->timer_start(top[i], (i + 1) * 2 * MS, 0), 0); /* 2..16 ms */
+  }
+  assert_int_equal(B->timer_new(loop, fire_rec_cb, &nr, &near), 0);
+  int64_t lo, hi;
+  start_bounded(near, 30 * MS, &lo, &hi);
+  for (int i = 0; i < FAR; i++)
+    assert_int_equal(B->timer_stop(far[i]), 0);
+  for (int i = 0; i < STALE_TOP; i++)
+    assert_int_equal(B->timer_stop(top[i]), 0);
+
+  poll_log_reset();
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 0); /* only stopped timers remain afterwards */
+  assert_int_equal(nr.calls, 1);
+  assert_true(nr.fired_at >= lo);           /* not early */
+  assert_true(nr.fired_at <= hi + LATE_NS); /* not late */
+  assert_int_equal(plog.calls, 1);          /* no wake-up for a stale deadline */
+  assert_true(plog.timeout_ns > 0);
+  assert_true(poll_log_end() >= lo); /* the one poll was meant to last until the deadline */
+  for (int i = 0; i < STALE_TOP; i++)
+    assert_int_equal(top_calls[i], 0);
+
+  assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0); /* stopped timers keep nothing alive */
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
+  assert_int_equal(nr.calls, 1);
+  for (int i = 0; i < FAR; i++) {
+    assert_int_equal(far_calls[i], 0);
+    B->timer_free(far[i]);
+  }
+  for (int i = 0; i < STALE_TOP; i++) {
+    assert_int_equal(top_calls[i], 0);
+    B->timer_free(top[i]);
+  }
+  B->timer_free(near);
+  free_loop(loop);
+}
+
+/* A stopped timer whose stale entry is at the top of the heap, restarted with a later delay
+ * and then with an earlier one: each time it fires exactly once, at the new deadline, never at
+ * the old one. Once with the stale entry still in the heap (re-keyed in place), once after the
+ * loop dropped it (pushed afresh). */
+static void timers_restart_stale_top(void **state) {
+  (void)state;
+  lc_loop *loop = new_loop();
+  struct fire_rec r = {0, 0};
+  lc_timer *t, *other;
+  int other_calls = 0;
+  int64_t lo, hi;
+  assert_int_equal(B->timer_new(loop, fire_rec_cb, &r, &t), 0);
+  assert_int_equal(B->timer_new(loop, count_cb, &other_calls, &other), 0);
+
+  /* Later: old deadline 10 ms (heap top), an armed timer at 25 ms, new deadline 40 ms. */
+  assert_int_equal(B->timer_start(other, 25 * MS, 0), 0);
+  assert_int_equal(B->timer_start(t, 10 * MS, 0), 0);
+  assert_int_equal(B->timer_stop(t), 0);
+  start_bounded(t, 40 * MS, &lo, &hi);
+  poll_log_reset();
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 1); /* `other` fires first, t stays armed */
+  assert_int_equal(other_calls, 1);
+  assert_int_equal(r.calls, 0); /* nothing at the old 10 ms deadline */
+  assert_int_equal(plog.calls, 1);
+  poll_log_reset();
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
+  assert_int_equal(r.calls, 1);
+  assert_true(r.fired_at >= lo);
+  assert_true(r.fired_at <= hi + LATE_NS);
+  assert_int_equal(plog.calls, 1);
+  assert_true(poll_log_end() >= lo);
+
+  /* Earlier: old deadline 2 s (heap top, the only entry), new deadline 5 ms. */
+  assert_int_equal(B->timer_start(t, 2000 * MS, 0), 0);
+  assert_int_equal(B->timer_stop(t), 0);
+  start_bounded(t, 5 * MS, &lo, &hi);
+  poll_log_reset();
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
+  assert_int_equal(r.calls, 2);
+  assert_true(r.fired_at >= lo);
+  assert_true(r.fired_at <= hi + LATE_NS);
+  assert_int_equal(plog.calls, 1);
+  assert_true(plog.timeout_ns > 0 && plog.timeout_ns <= 5 * MS); /* not the old 2 s */
+  assert_true(poll_log_end() >= lo);
+
+  /* Both again after run() dropped the stale top entry, so that the restart pushes a new one.
+   * An armed far timer keeps the loop alive: run() iterates (and drops) only then. */
+  assert_int_equal(B->timer_start(other, 10000 * MS, 0), 0);
+  assert_int_equal(B->timer_start(t, 2000 * MS, 0), 0);
+  assert_int_equal(B->timer_stop(t), 0);
+  assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 1);
+  start_bounded(t, 5 * MS, &lo, &hi);
+  poll_log_reset();
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 1);
+  assert_int_equal(r.calls, 3);
+  assert_true(r.fired_at >= lo);
+  assert_true(r.fired_at <= hi + LATE_NS);
+  assert_int_equal(plog.calls, 1);
+  assert_true(plog.timeout_ns > 0 && plog.timeout_ns <= 5 * MS);
+  assert_int_equal(B->timer_start(t, 1 * MS, 0), 0);
+  assert_int_equal(B->timer_stop(t), 0);
+  sleep_ns(2 * MS); /* the stale entry is due and at the top: dropped, not fired */
+  assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 1);
+  assert_int_equal(r.calls, 3);
+  start_bounded(t, 20 * MS, &lo, &hi);
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 1);
+  assert_int_equal(r.calls, 4);
+  assert_true(r.fired_at >= lo);
+  assert_true(r.fired_at <= hi + LATE_NS);
+
+  assert_int_equal(B->timer_stop(other), 0);
+  assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0); /* each restart fired once, no more */
+  assert_int_equal(r.calls, 4);
+  assert_int_equal(other_calls, 1);
+  B->timer_free(t);
+  B->timer_free(other);
+  free_loop(loop);
+}
+
+/* Stop, restart and free many timers, including stopped ones whose stale entries are due and
+ * at the top of the heap: run() with only stopped timers returns 0 at once, loop_free refuses
+ * while any timer exists and succeeds after the last free. New timers, allocated where freed
+ * ones lived, fire exactly once each (a heap entry left pointing at a freed timer would make
+ * one of them fire twice, corrupt the heap, or show up under ASan/valgrind). */
+static void timers_stop_then_free_many(void **state) {
+  (void)state;
+  enum { N = 2000, FRESH = N / 4 };
+  static lc_timer *t[N], *fresh[FRESH];
+  static int calls[N], fresh_calls[FRESH];
+  static bool armed[N], freed[N];
+  memset(calls, 0, sizeof calls);
+  memset(fresh_calls, 0, sizeof fresh_calls);
+  memset(armed, 0, sizeof armed);
+  memset(freed, 0, sizeof freed);
+  guard_arm(10); /* a stopped timer that kept the loop alive would block run() forever */
+  lc_loop *loop = new_loop();
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(B->timer_new(loop, count_cb, &calls[i], &t[i]), 0);
+    int64_t delay = i % 4 == 0 ? 0 : i % 4 == 1 ? (int64_t)(rng() % (1 * MS))
+                                               : 1000 * MS + (int64_t)(rng() % (1000 * MS));
+    assert_int_equal(B->timer_start(t[i], delay, i % 8 == 3 ? 1 * MS : 0), 0);
+  }
+  sleep_ns(2 * MS); /* the first two quarters are due now */
+  for (int i = N - 1; i >= 0; i--)
+    assert_int_equal(B->timer_stop(t[i]), 0);
+  /* Free the zero-delay quarter before any run(): their stale entries are at the top. */
+  for (int i = 0; i < N; i += 4) {
+    B->timer_free(t[i]);
+    freed[i] = true;
+  }
+  assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 0);
+  int64_t before = mono_ns();
+  assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
+  assert_true(mono_ns() - before <= LATE_NS); /* did not wait for a stale deadline */
+  assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(calls[i], 0);
+
+  /* Restart the second quarter (stale entries dropped by run() or still deep in the heap),
+   * stop every other one again, then free the far quarter from all over the heap. */
+  for (int i = 1; i < N; i += 4) {
+    assert_int_equal(B->timer_start(t[i], (int64_t)(rng() % (1 * MS)), 0), 0);
+    armed[i] = true;
+    if (i % 8 == 1) {
+      assert_int_equal(B->timer_stop(t[i]), 0);
+      armed[i] = false;
+    }
+  }
+  for (int i = 2; i < N; i += 4) {
+    B->timer_free(t[i]);
+    freed[i] = true;
+  }
+  assert_int_equal(B->loop_free(loop), -EBUSY);
+  for (int k = 0; k < FRESH; k++) {
+    assert_int_equal(B->timer_new(loop, count_cb, &fresh_calls[k], &fresh[k]), 0);
+    assert_int_equal(B->timer_start(fresh[k], 0, 0), 0);
+  }
+  assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(calls[i], armed[i] ? 1 : 0);
+  for (int k = 0; k < FRESH; k++)
+    assert_int_equal(fresh_calls[k], 1);
+
+  /* Free the rest in an order unrelated to the heap's, with one left stopped-but-armed last. */
+  for (int k = 0; k < FRESH; k++)
+    B->timer_free(fresh[k]);
+  assert_int_equal(B->timer_start(t[3], 5000 * MS, 0), 0);
+  assert_int_equal(B->timer_stop(t[3]), 0);
+  for (int i = N - 1; i >= 0; i--)
+    if (!freed[i] && i != 3) {
+      B->timer_free(t[i]);
+      freed[i] = true;
+    }
+  assert_int_equal(B->loop_free(loop), -EBUSY);
+  B->timer_free(t[3]);
+  free_loop(loop);
+}
+
+/* REF-3 with update_time(): a callback that refreshes the cached time and starts other timers
+ * (delay 0, so due at the refreshed time) adds nothing to the running pass; neither does a
+ * timer armed before the pass that only became due at the refreshed time, nor a repeating
+ * timer whose next tick passed during its own callback. Driven one iteration at a time. */
+struct upd_state {
+  lc_loop *loop;
+  lc_timer *first, *rep, *pre, *started[3];
+  int iter;                                 /* set by the test before each run(NOWAIT) */
+  int first_iter, pre_iter, started_iter[3]; /* the iteration each ran in (0: not yet) */
+  int rep_iter1_calls, rep_calls, started_calls[3];
+  int64_t pass_now; /* the cached time the pass began with, as `first` saw it */
+  int64_t pre_lo, pre_hi;
+};
+static struct upd_state us;
+
+static void upd_started_cb(lc_timer *t, void *arg) {
+  (void)t;
+  int k = (int)(intptr_t)arg;
+  us.started_calls[k]++;
+  us.started_iter[k] = us.iter;
+}
+static void upd_first_cb(lc_timer *t, void *arg) {
+  (void)t, (void)arg;
+  us.first_iter = us.iter;
+  us.pass_now = B->now(us.loop);
+  /* Run past pre's deadline, then refresh the cached time: pre is due at the new time. */
+  while (mono_ns() < us.pre_hi + 1 * MS)
+    ;
+  B->update_time(us.loop);
+  assert_int_equal(B->timer_start(us.started[0], 0, 0), 0);
+  assert_int_equal(B->timer_start(us.started[1], 0, 0), 0);
+  B->update_time(us.loop);
+  assert_int_equal(B->timer_start(us.started[2], 1000, 0), 0);
+  spin_ns(1 * MS);
+  B->update_time(us.loop);
+  assert_true(B->now(us.loop) > us.pass_now);
+}
+static void upd_rep_cb(lc_timer *t, void *arg) {
+  (void)t, (void)arg;
+  us.rep_calls++;
+  if (us.iter == 1)
+    us.rep_iter1_calls++;
+  if (us.rep_calls == 1) { /* let the next 1 ms tick pass, and make the cache see it */
+    spin_ns(3 * MS);
+    B->update_time(us.loop);
+  }
+}
+static void upd_pre_cb(lc_timer *t, void *arg) {
+  (void)t, (void)arg;
+  us.pre_iter = us.iter;
+}
+static void timers_update_time_inside_pass(void **state) {
+  (void)state;
+  memset(&us, 0, sizeof us);
+  us.loop = new_loop();
+  assert_int_equal(B->timer_new(us.loop, upd_first_cb, NULL, &us.first), 0);
+  assert_int_equal(B->timer_new(us.loop, upd_rep_cb, NULL, &us.rep), 0);
+  assert_int_equal(B->timer_new(us.loop, upd_pre_cb, NULL, &us.pre), 0);
+  for (int k = 0; k < 3; k++)
+    assert_int_equal(B->timer_new(us.loop, upd_started_cb, (void *)(intptr_t)k, &us.started[k]),
+                     0);
+  assert_int_equal(B->timer_start(us.first, 0, 0), 0);
+  assert_int_equal(B->timer_start(us.rep, 0, 1 * MS), 0);
+  start_bounded(us.pre, 20 * MS, &us.pre_lo, &us.pre_hi);
+
+  us.iter = 1;
+  assert_int_equal(B->run(us.loop, LC_RUN_NOWAIT), 1);
+  assert_int_equal(us.first_iter, 1);
+  assert_int_equal(us.rep_iter1_calls, 1); /* its passed tick waits for the next pass */
+  for (int k = 0; k < 3; k++)
+    assert_int_equal(us.started_calls[k], 0); /* started in the pass: not run by it */
+  /* pre belongs to the pass only if it was due at the time the pass began with. */
+  if (us.pre_lo > us.pass_now)
+    assert_int_equal(us.pre_iter, 0);
+  else if (us.pre_hi <= us.pass_now)
+    assert_int_equal(us.pre_iter, 1);
+
+  us.iter = 2;
+  assert_int_equal(B->run(us.loop, LC_RUN_NOWAIT), 1);
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(us.started_calls[k], 1);
+    assert_int_equal(us.started_iter[k], 2);
+  }
+  assert_int_equal(us.rep_calls, 2); /* the passed tick, once (catch-up skips the rest) */
+  if (us.pre_lo > us.pass_now)
+    assert_int_equal(us.pre_iter, 2);
+  assert_int_equal(B->timer_stop(us.rep), 0);
+  assert_int_equal(B->run(us.loop, LC_RUN_DEFAULT), 0);
+  assert_int_equal(us.first_iter, 1);
+  assert_true(us.pre_iter == 1 || us.pre_iter == 2);
+  B->timer_free(us.first);
+  B->timer_free(us.rep);
+  B->timer_free(us.pre);
+  for (int k = 0; k < 3; k++)
+    B->timer_free(us.started[k]);
+  free_loop(us.loop);
 }
 
 /* ---- I/O ----------------------------------------------------------------------------------- */
@@ -850,6 +1282,113 @@ static void wakeups_send_inside_own_callback(void **state) {
   free_loop(loop);
 }
 
+/* Sends that land while a wakeup callback runs, from another thread. The eventfd is
+ * edge-triggered and never read (REF-10): such a send must write it again (the loop re-opened
+ * the gate before the scan) or be seen by the scan itself, whatever the wakeup's place in the
+ * scan. Each callback asks a helper thread for a burst of sends, to its own wakeup or to the
+ * other one (already scanned or not yet), and waits inside the callback until the burst is
+ * done; the loop must then run another callback. A lost send leaves the chain stuck, and the
+ * watchdog stops the loop. */
+enum { CHAIN_ROUNDS = 300 };
+struct chain_state {
+  lc_loop *loop;
+  lc_wakeup *w[2];
+  atomic_int request;  /* round number asked for by a callback (0: none yet) */
+  atomic_int done;     /* last round whose sends have all returned */
+  atomic_int quit;     /* tells the helper to exit */
+  lc_wakeup *_Atomic target; /* the wakeup the requested burst goes to */
+  int calls[2];
+  int total;
+  int stuck; /* a callback gave up waiting for the helper */
+};
+static struct chain_state cs;
+
+static void *chain_helper(void *arg) {
+  (void)arg;
+  int served = 0;
+  while (!atomic_load(&cs.quit)) {
+    int r = atomic_load(&cs.request);
+    if (r == served) {
+      sched_yield();
+      continue;
+    }
+    lc_wakeup *w = atomic_load(&cs.target);
+    for (int i = 0; i <= r % 4; i++) /* bursts of 1 to 4 sends */
+      if (B->wakeup_send(w) != 0)
+        abort();
+    served = r;
+    atomic_store(&cs.done, r);
+  }
+  return NULL;
+}
+static void chain_cb(lc_wakeup *w, void *arg) {
+  int me = (int)(intptr_t)arg;
+  assert_ptr_equal(w, cs.w[me]);
+  cs.calls[me]++;
+  int r = ++cs.total;
+  if (r > CHAIN_ROUNDS) {
+    B->stop(cs.loop);
+    return;
+  }
+  /* Odd rounds send to this wakeup, even rounds to the other one. */
+  atomic_store(&cs.target, cs.w[r % 2 ? me : 1 - me]);
+  atomic_store(&cs.request, r);
+  int64_t give_up = mono_ns() + (int64_t)(5000 * MS * multiplier);
+  while (atomic_load(&cs.done) != r) { /* the sends land while this callback runs */
+    if (mono_ns() > give_up) {
+      cs.stuck = 1;
+      B->stop(cs.loop);
+      return;
+    }
+    sched_yield();
+  }
+}
+static void wakeups_send_while_callback_runs(void **state) {
+  (void)state;
+  memset(&cs, 0, sizeof cs);
+  cs.loop = new_loop();
+  atomic_init(&cs.request, 0);
+  atomic_init(&cs.done, 0);
+  atomic_init(&cs.quit, 0);
+  atomic_init(&cs.target, NULL);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(B->wakeup_new(cs.loop, chain_cb, (void *)(intptr_t)i, &cs.w[i]), 0);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, chain_helper, NULL), 0);
+  struct watchdog wd;
+  watchdog_start(&wd, cs.loop, 5000 * MS);
+  assert_int_equal(B->wakeup_send(cs.w[1]), 0); /* the second in the scan starts the chain */
+  assert_int_equal(B->run(cs.loop, LC_RUN_DEFAULT), 1);
+  atomic_store(&cs.quit, 1);
+  pthread_join(th, NULL);
+  assert_int_equal(cs.stuck, 0);
+  watchdog_end(&wd);
+  /* One callback per burst: all of a burst's sends land before the callback that asked for
+   * it returns, so they coalesce into exactly one later callback. */
+  assert_int_equal(cs.total, CHAIN_ROUNDS + 1);
+  assert_true(cs.calls[0] > 0 && cs.calls[1] > 0);
+
+  /* Quiet now: after one pass to consume an event that a send may have left queued, a timer
+   * wait is one poll (an eventfd left ready would wake the loop again and again). */
+  assert_int_equal(B->run(cs.loop, LC_RUN_NOWAIT), 1);
+  assert_int_equal(cs.total, CHAIN_ROUNDS + 1);
+  struct fire_rec r = {0, 0};
+  lc_timer *t;
+  int64_t lo, hi;
+  assert_int_equal(B->timer_new(cs.loop, fire_rec_cb, &r, &t), 0);
+  start_bounded(t, 20 * MS, &lo, &hi);
+  poll_log_reset();
+  assert_int_equal(B->run(cs.loop, LC_RUN_ONCE), 1);
+  assert_int_equal(r.calls, 1);
+  assert_true(r.fired_at >= lo);
+  assert_int_equal(plog.calls, 1);
+  assert_int_equal(cs.total, CHAIN_ROUNDS + 1);
+  B->timer_free(t);
+  for (int i = 0; i < 2; i++)
+    B->wakeup_free(cs.w[i]);
+  free_loop(cs.loop);
+}
+
 /* ---- stop() -------------------------------------------------------------------------------- */
 
 struct stop_state {
@@ -903,7 +1442,13 @@ static void stop_semantics(void **state) {
 
 /* ---- Main ---------------------------------------------------------------------------------- */
 
-int main(void) {
+/* reference_unit [PATTERN]: run every test, or those whose names match PATTERN (cmocka's
+ * wildcards: * and ?). */
+int main(int argc, char **argv) {
+  if (argc > 2 || (argc == 2 && !argv[1][0])) {
+    fprintf(stderr, "usage: reference_unit [TEST-NAME-PATTERN]\n");
+    return 2;
+  }
   const char *m = getenv("LOOPCONF_TIME_MULTIPLIER");
   if (m && *m) {
     char *end;
@@ -925,11 +1470,15 @@ int main(void) {
       cmocka_unit_test(next_deadline_rule),
       cmocka_unit_test(run_returns_and_busy),
       cmocka_unit_test(timers_100k_order),
-      cmocka_unit_test(timers_churn),
+      cmocka_unit_test_teardown(timers_churn, guard_teardown),
       cmocka_unit_test(timers_due_pass_semantics),
       cmocka_unit_test(timers_restart_while_due),
       cmocka_unit_test(timers_never_early_after_long_callback),
       cmocka_unit_test(timers_repeat_phase_and_catch_up),
+      cmocka_unit_test_teardown(timers_stale_entries_do_not_disturb_near, guard_teardown),
+      cmocka_unit_test_teardown(timers_restart_stale_top, guard_teardown),
+      cmocka_unit_test_teardown(timers_stop_then_free_many, guard_teardown),
+      cmocka_unit_test_teardown(timers_update_time_inside_pass, guard_teardown),
       cmocka_unit_test(zero_delay_rearm_does_not_starve_io),
       cmocka_unit_test(io_basics),
       cmocka_unit_test(io_free_and_stop_inside_pass),
@@ -937,7 +1486,18 @@ int main(void) {
       cmocka_unit_test(wakeups_coalesce_and_follow_last_send),
       cmocka_unit_test(wakeups_free_inside_callback),
       cmocka_unit_test(wakeups_send_inside_own_callback),
+      cmocka_unit_test_teardown(wakeups_send_while_callback_runs, guard_teardown),
       cmocka_unit_test(stop_semantics),
   };
+  if (argc == 2) { /* a pattern that selects nothing is a mistake, not a pass */
+    size_t matched = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+      matched += fnmatch(argv[1], tests[i].name, 0) == 0;
+    if (!matched) {
+      fprintf(stderr, "reference_unit: no test name matches '%s'\n", argv[1]);
+      return 2;
+    }
+    cmocka_set_test_filter(argv[1]);
+  }
   return cmocka_run_group_tests_name("reference", tests, NULL, NULL);
 }
