@@ -289,3 +289,66 @@ LC_TEST(sem_sched_await_done, "semantics.sched.await_done", "SCHED-AWAIT-DONE", 
   assert_int_equal(st.x_ran, 1);
   assert_int_equal(rep.n, 0);
 }
+
+/* ==========================================================================================
+ * semantics.sched.sleep_after_block: a 1 ms sleep that falls due while another task blocks
+ * the loop for 20 ms ends as soon as the loop is free again, with an executor's wakeup handle
+ * active. This is what the runtime's stop() in its timer callback is for: libuv's UV_RUN_ONCE
+ * runs the already-due backend timer and then polls with no timeout (loop clause
+ * LOOP-RUN-ONCE-DUE-TIMER), and with the wakeup's fd watched it would block for good.
+ * ======================================================================================== */
+
+struct sb_state {
+  int64_t block_end_ns, woke_ns;
+  intptr_t job;
+  int job_rc, await_rc;
+};
+
+static intptr_t sb_job(void *arg) {
+  (void)arg;
+  return 1;
+}
+
+static int sb_sleeper(void *arg, intptr_t *result) {
+  struct sb_state *st = arg;
+  int rc = lc_sleep(1 * MS);
+  st->woke_ns = lc_clock_ns();
+  lc_trace("sleeper woke -> %s", lc_trace_code(rc));
+  *result = 0;
+  return rc;
+}
+
+static int sb_main(void *arg, intptr_t *result) {
+  struct sb_state *st = arg;
+  st->job_rc = lc_run_in_thread(sb_job, NULL, &st->job); /* the executor's wakeup now exists */
+  lc_trace("job -> %s %ld", lc_trace_code(st->job_rc), (long)st->job);
+  lc_task *s = lc_spawn(sb_sleeper, st, "sleeper");
+  if (!s) return -errno;
+  lc_yield(); /* the sleeper starts its 1 ms sleep */
+  int64_t until = lc_clock_ns() + 20 * MS;
+  while (lc_clock_ns() < until) {
+  } /* a blocking step: the sleep falls due meanwhile */
+  st->block_end_ns = lc_clock_ns();
+  lc_trace("main: blocked 20 ms");
+  st->await_rc = lc_await(s, NULL);
+  lc_trace("await sleeper -> %s", lc_trace_code(st->await_rc));
+  lc_task_unref(s);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_sched_sleep_after_block, "semantics.sched.sleep_after_block",
+        "SCHED-SLEEP-AFTER-BLOCK", LC_NEEDS_WAKEUP, 10000) {
+  struct sb_state st;
+  memset(&st, 0, sizeof st);
+  lc_trace_reports rep = {0};
+  int rc = lc_trace_run(ctx, "sched_sleep_after_block", NULL, &rep, sb_main, &st, NULL);
+  assert_int_equal(rc, 0);
+  assert_int_equal(st.job_rc, 0);
+  assert_int_equal(st.job, 1);
+  assert_int_equal(st.await_rc, 0);
+  int64_t late = st.woke_ns - st.block_end_ns;
+  if (late > lc_tol_ns(ctx, 100 * MS))
+    lc_fail(ctx, "a sleep already due when a 20 ms blocking step ended woke %lld ms after it",
+            (long long)(late / MS));
+}
