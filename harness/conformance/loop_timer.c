@@ -109,7 +109,7 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
 }
 
 /* ==========================================================================================
- * loop.timer.never_early: 80 one-shot timers, one at a time, each with a different delay
+ * loop.timer.never_early: 80 to 400 one-shot timers, one at a time, each with a different delay
  * between 3.05 and 3.95 ms, started at a different phase (0..4 ms after the previous one
  * fired), while an always-writable socket keeps the loop iterating. Each start calls
  * update_time() first, so a backend's per-iteration time cache cannot explain an early
@@ -119,11 +119,19 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
  * ticks every 1-4 ms) computes deadline = (now rounded down to a step) + delay and so fires up
  * to one step early whenever the start phase inside the step exceeds (delay rounded up to a
  * step) - delay. Delays just below 4 ms keep that difference small for J = 1, 2 or 4 ms, so
- * roughly half (J = 1 ms) to most (J = 4 ms) of the 80 timers fire early, never none of them,
- * even when a busy machine delays some callbacks enough to hide their earliness.
+ * roughly half (J = 1 ms) to most (J = 4 ms) of the timers fire early. A machine so busy that
+ * every callback is delivered late can hide that (seen once in 3 runs with both cores burnt),
+ * so the test stops after 80 timers only once it has seen an early one, and otherwise measures
+ * up to 400 before calling the backend clean.
  * ======================================================================================== */
 
-#define NE_N 80
+#define NE_N 80   /* timers measured at least */
+#define NE_MAX 400 /* ... and up to this many while none was early: on a machine busy enough to
+                    * deliver every callback late, earliness hides in the lateness, so a clean
+                    * verdict needs many more samples (~1.6 s) than a dirty one */
+
+/* Done: enough timers measured, and either one was early or NE_MAX were clean. */
+static int ne_done(int i, int early) { return i >= NE_MAX || (i >= NE_N && early > 0); }
 
 struct ne_state {
   lc_ctx *ctx;
@@ -146,14 +154,14 @@ static int64_t ne_phase(int i) { return (int64_t)((i * 3793) % 4000) * US; }
 
 static void ne_hook(void *arg) {
   struct ne_state *st = arg;
-  if (st->armed || st->i >= NE_N || lc_clock_ns() < st->next_start) return;
+  if (st->armed || ne_done(st->i, st->early) || lc_clock_ns() < st->next_start) return;
   st->delay = ne_delay(st->i);
   st->start = lc_clock_ns();
   st->ctx->b->update_time(st->loop);
   int rc = st->ctx->b->timer_start(st->probe, st->delay, 0);
   if (rc != 0) {
     st->err = rc;
-    st->i = NE_N;
+    st->i = NE_MAX;
     st->ctx->b->io_stop(st->awake.io);
     return;
   }
@@ -173,7 +181,8 @@ static void ne_timer_cb(lc_timer *t, void *arg) {
   st->armed = 0;
   st->i++;
   st->next_start = lc_clock_ns() + ne_phase(st->i);
-  if (st->i >= NE_N) st->ctx->b->io_stop(st->awake.io); /* nothing active: run returns */
+  if (ne_done(st->i, st->early))
+    st->ctx->b->io_stop(st->awake.io); /* nothing active: run returns */
 }
 
 LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARLY", LC_NEEDS_IO,
@@ -192,14 +201,14 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
   int rc = b->run(st.loop, LC_RUN_DEFAULT);
   if (st.err) lc_fail(ctx, "timer_start returned %d (%s)", st.err, lc_strerr(st.err));
   assert_int_equal(rc, 0);
-  assert_int_equal(st.i, NE_N);
+  assert_true(ne_done(st.i, st.early));
   lc_note(ctx, "%d/%d timers early by more than %lld ns; worst: timer %d (delay %lld ns) %lld ns "
-          "%s", st.early, NE_N, (long long)lc_tol_ns(ctx, 10 * US), st.worst_i,
+          "%s", st.early, st.i, (long long)lc_tol_ns(ctx, 10 * US), st.worst_i,
           (long long)ne_delay(st.worst_i), (long long)(st.worst_early < 0 ? -st.worst_early
                                                                             : st.worst_early),
           st.worst_early > 0 ? "early" : "late (none early)");
   if (st.early > 0)
-    lc_fail(ctx, "%d of %d timers fired early; worst by %lld ns (delay %lld ns)", st.early, NE_N,
+    lc_fail(ctx, "%d of %d timers fired early; worst by %lld ns (delay %lld ns)", st.early, st.i,
             (long long)st.worst_early, (long long)ne_delay(st.worst_i));
   b->timer_free(st.probe);
   awake_free(&st.awake);
