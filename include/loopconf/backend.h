@@ -174,16 +174,28 @@ typedef const struct lc_backend *(*lc_backend_entry_fn)(void);
 
 LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void);
 
-/* ---- Helpers for adapters: unit conversions that never shorten a delay ------------------- */
+/* ---- Helpers for backends and their users ---------------------------------------------- */
 
-/* ns -> ms, rounded up (libuv). */
+/* Time units in the contract's unit (int64_t ns). */
+#define LC_US ((int64_t)1000)
+#define LC_MS ((int64_t)1000000)
+#define LC_S ((int64_t)1000000000)
+
+/* ns -> ms, rounded up (libuv). Never overflows: INT64_MAX gives its ms ceiling. */
 static inline uint64_t lc_ns_to_ms_ceil(int64_t ns) {
-  return ns <= 0 ? 0 : (uint64_t)((ns + 999999) / 1000000);
+  if (ns <= 0) return 0;
+  return (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);
 }
 
-/* ns -> us, rounded up (libevent's struct timeval). */
+/* ns -> us, rounded up (libevent's struct timeval). Never overflows. */
 static inline int64_t lc_ns_to_us_ceil(int64_t ns) {
-  return ns <= 0 ? 0 : (ns + 999) / 1000;
+  if (ns <= 0) return 0;
+  return ns / 1000 + (ns % 1000 != 0);
+}
+
+/* The interest io_start accepts: LC_READABLE and/or LC_WRITABLE, non-zero, nothing else. */
+static inline int lc_io_events_valid(unsigned events) {
+  return events != 0 && (events & ~(unsigned)(LC_READABLE | LC_WRITABLE)) == 0;
 }
 
 #ifdef __cplusplus
