@@ -221,7 +221,7 @@ static int evb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 
 /* libev changes a watcher's events only while it is stopped: stop, set, start. */
 static int evb_io_start(lc_io *io, unsigned events) {
-  if (events == 0 || (events & ~(unsigned)(LC_READABLE | LC_WRITABLE)) != 0)
+  if (!lc_io_events_valid(events))
     return -EINVAL;
   int evevents = 0;
   if (events & LC_READABLE)

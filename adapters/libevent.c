@@ -264,7 +264,7 @@ static int leb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* A persistent, level-triggered event; the interest changes only while the event is deleted.
  * Hang-ups (EV_CLOSED) are asked for together with readability, the side they concern. */
 static int leb_io_start(lc_io *io, unsigned events) {
-  if (events == 0 || (events & ~(unsigned)(LC_READABLE | LC_WRITABLE)) != 0)
+  if (!lc_io_events_valid(events))
     return -EINVAL;
   short what = EV_PERSIST;
   if (events & LC_READABLE)

@@ -202,7 +202,7 @@ static int uvb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* uv_poll_start replaces the earlier interest. Hang-ups are asked for (UV_DISCONNECT) together
  * with readability, the side of the fd they concern. */
 static int uvb_io_start(lc_io *io, unsigned events) {
-  if (events == 0 || (events & ~(unsigned)(LC_READABLE | LC_WRITABLE)) != 0)
+  if (!lc_io_events_valid(events))
     return -EINVAL;
   int uvevents = 0;
   if (events & LC_READABLE)

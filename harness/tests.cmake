@@ -2,21 +2,21 @@
 # runner's own self-test and the spec cross-check. Included from the top-level CMakeLists.txt
 # after every target exists. Timing tests read LOOPCONF_TIME_MULTIPLIER from the environment.
 
-# One conformance run per built-in backend, each with its JUnit report in the build dir.
-foreach(backend reference libuv libev libevent)
-  if(TARGET lcb_${backend})
-    add_test(NAME conformance.${backend}
-             COMMAND loopconf run --backend ${backend} -q
-                     --junit ${PROJECT_BINARY_DIR}/conformance-${backend}.xml)
-    set_tests_properties(conformance.${backend} PROPERTIES
-                         LABELS "conformance;${backend}" TIMEOUT 1800)
-  endif()
+# One conformance run per built-in backend (the list loopconf_add_backend recorded), each with
+# its JUnit report in the build dir.
+get_property(_lc_backends GLOBAL PROPERTY LOOPCONF_BACKENDS)
+foreach(backend ${_lc_backends})
+  add_test(NAME conformance.${backend}
+           COMMAND loopconf run --backend ${backend} -q
+                   --junit ${PROJECT_BINARY_DIR}/conformance-${backend}.xml)
+  set_tests_properties(conformance.${backend} PROPERTIES
+                       LABELS "conformance;${backend}" TIMEOUT 1800)
 endforeach()
 
-# The out-of-tree adapter example, loaded by path like any third-party adapter.
+# The out-of-tree adapter example, loaded by path like any third-party backend.
 if(TARGET example_poll_adapter)
   add_test(NAME conformance.example-poll
-           COMMAND loopconf run --adapter $<TARGET_FILE:example_poll_adapter> -q
+           COMMAND loopconf run --backend $<TARGET_FILE:example_poll_adapter> -q
                    --junit ${PROJECT_BINARY_DIR}/conformance-example-poll.xml)
   set_tests_properties(conformance.example-poll PROPERTIES
                        LABELS "conformance;plugin" TIMEOUT 1800)
@@ -24,12 +24,7 @@ endif()
 
 # The runner's verdict machinery, reports, exit codes and input errors, proven on the
 # selftest.* tests hosted by one built-in backend (the reference loop when there is one).
-set(_lc_selftest_backend "")
-foreach(backend reference libuv libev libevent)
-  if(NOT _lc_selftest_backend AND TARGET lcb_${backend})
-    set(_lc_selftest_backend ${backend})
-  endif()
-endforeach()
+list(GET _lc_backends 0 _lc_selftest_backend)
 if(_lc_selftest_backend)
   add_test(NAME runner.selftest
            COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest.sh
@@ -53,7 +48,7 @@ if(Python3_Interpreter_FOUND)
   if(TARGET example_poll_adapter) # the out-of-tree adapter, loaded by path
     add_test(NAME oracle.example-poll COMMAND ${Python3_EXECUTABLE}
              ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>
-             --adapter $<TARGET_FILE:example_poll_adapter>)
+             --backend $<TARGET_FILE:example_poll_adapter>)
     set_tests_properties(oracle.example-poll PROPERTIES LABELS "oracle;plugin" TIMEOUT 600)
   endif()
 endif()

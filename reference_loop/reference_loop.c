@@ -20,6 +20,7 @@
 
 #include "ref_heap.h"
 #include "ref_loop.h"
+#include "loopconf/clock.h"
 
 #ifndef REF_VERSION
 #define REF_VERSION "unknown"
@@ -124,13 +125,6 @@ struct lc_loop {
 /* Clock and version                                                                        */
 /* ======================================================================================== */
 
-/* The monotonic clock, read live, in ns. */
-static int64_t clock_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static char version_text[160];
 static pthread_once_t version_once = PTHREAD_ONCE_INIT;
 
@@ -183,7 +177,7 @@ static int ref_loop_new(lc_loop **out) {
   loop->wake_fd = -1;
   ref_heap_init(&loop->heap);
   atomic_init(&loop->wake_signalled, 0);
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
   *out = loop;
   return 0;
 }
@@ -210,7 +204,7 @@ static int64_t ref_now(lc_loop *loop) {
 
 /* Contract: see lc_backend.update_time. */
 static void ref_update_time(lc_loop *loop) {
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
 }
 
 /* Contract: see lc_backend.stop. */
@@ -252,7 +246,7 @@ static int ref_timer_start(lc_timer *t, int64_t delay_ns, int64_t repeat_ns) {
   if (delay_ns < 0 || repeat_ns < 0)
     return -EINVAL;
   lc_loop *loop = t->loop;
-  int64_t deadline = ref_add_sat(clock_now(), delay_ns);
+  int64_t deadline = ref_add_sat(lc_clock_ns(), delay_ns);
   uint64_t seq = loop->next_seq++;
   switch (t->state) {
   case REF_TIMER_HEAP:
@@ -396,7 +390,7 @@ static int ref_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* Contract: see lc_backend.io_start. EPOLL_CTL_MOD if registered, else EPOLL_CTL_ADD. Only one
  * watcher per open file may be active: another gets -EEXIST (REF-14). */
 static int ref_io_start(lc_io *io, unsigned events) {
-  if (events == 0 || (events & ~(unsigned)(LC_READABLE | LC_WRITABLE)))
+  if (!lc_io_events_valid(events))
     return -EINVAL;
   lc_loop *loop = io->loop;
   struct epoll_event ev;
@@ -661,14 +655,14 @@ static int run_iteration(lc_loop *loop, bool may_block) {
       timeout_ns = -1;
     } else {
       /* Measured from a live reading, so a long callback does not stretch the wait. */
-      int64_t left = min->deadline - clock_now();
+      int64_t left = min->deadline - lc_clock_ns();
       timeout_ns = left > 0 ? left : 0;
     }
   }
   int n = poll_events(loop, timeout_ns);
   if (n < 0)
     return n;
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
   int ran = run_timers(loop);
   return ran + run_io(loop, n);
 }

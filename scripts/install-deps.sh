@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3   # toolchain
   libuv1-dev libev-dev libevent-dev                            # the three libraries
   libcmocka-dev                                                # conformance runner
-  libbenchmark-dev libbenchmark-tools                          # benchmarks, compare.py
+  libbenchmark-dev libbenchmark-tools libjansson-dev                          # benchmarks, compare.py
   valgrind                                                     # deterministic mode, leak checks
   wrk gnuplot-nox                                              # HTTP load and plots (later work)
 )

@@ -11,11 +11,10 @@ build=${LOOPCONF_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build"
 mkdir -p "$build/results"
-# Every built-in backend plus the example out-of-tree adapter (with --adapter alone the runner
-# would run only the adapter). Arguments given to this script replace this selection.
+# Every built-in backend plus the example out-of-tree adapter (--adapter adds to the built-ins).
+# Arguments given to this script replace this selection.
 if [ $# -eq 0 ]; then
-  backends=$(cd "$build/backends" && ls lcb_*.so | sed 's/^lcb_//; s/\.so$//' | paste -sd, -)
-  set -- --backend "$backends" --adapter "$build/plugins/libexample_poll_adapter.so"
+  set -- --adapter "$build/plugins/libexample_poll_adapter.so"
 fi
 exec "$build/loopconf" run --junit "$build/results/conformance.xml" \
   --tap "$build/results/conformance.tap" "$@"

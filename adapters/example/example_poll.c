@@ -1,6 +1,7 @@
 /* example_poll.c: a small poll(2) event loop implementing the loopconf backend contract out of tree. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <loopconf/backend.h>
+#include <loopconf/clock.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,12 +110,6 @@ static int64_t add_sat(int64_t a, int64_t b) {
   return b > INT64_MAX - a ? INT64_MAX : a + b;
 }
 
-static int64_t clock_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int set_flags(int fd) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
@@ -154,7 +149,7 @@ static int ex_loop_new(lc_loop **out) {
   list_init(&loop->ready_ios);
   list_init(&loop->wakeups);
   list_init(&loop->ready_wakes);
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
   *out = loop;
   return 0;
 }
@@ -176,7 +171,7 @@ static int64_t ex_now(lc_loop *loop) {
 }
 
 static void ex_update_time(lc_loop *loop) {
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
 }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
@@ -257,7 +252,7 @@ static int ex_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) 
   if (err < 0)
     return err;
   timer_deactivate(timer);
-  timer->deadline = add_sat(clock_now(), delay_ns);
+  timer->deadline = add_sat(lc_clock_ns(), delay_ns);
   timer->repeat = repeat_ns;
   timer->seq = loop->next_seq++;
   armed_insert(timer);
@@ -321,7 +316,7 @@ static int ex_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out)
 }
 
 static int ex_io_start(lc_io *io, unsigned events) {
-  if (events == 0 || (events & ~(unsigned)(LC_READABLE | LC_WRITABLE)) != 0)
+  if (!lc_io_events_valid(events))
     return -EINVAL;
   if (io->events == 0) {
     list_insert_before(&io->loop->ios, &io->node);
@@ -469,7 +464,7 @@ static int iterate(lc_loop *loop, bool may_block) {
   int nready = poll(loop->fds, n, poll_timeout(loop, may_block));
   if (nready < 0 && errno != EINTR)
     return -errno;
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
   for (nfds_t i = 1; nready > 0 && i < n; i++) {
     short re = loop->fds[i].revents;
     if (re == 0)
@@ -493,7 +488,7 @@ static int ex_run(lc_loop *loop, int mode) {
   if (loop->running)
     return -EBUSY;
   loop->running = true;
-  loop->now = clock_now();
+  loop->now = lc_clock_ns();
   int err = 0;
   while (loop_alive(loop) && !loop->stop) {
     err = iterate(loop, mode != LC_RUN_NOWAIT);

@@ -1,16 +1,13 @@
 /* bench_driver.c: `loopconf-bench bench`: one child process per backend (each a Google
  * Benchmark run writing JSON, or callgrind runs of the deterministic benchmarks), merged into
  * one results file written to a temp file and renamed. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,180 +27,189 @@ struct opts {
   const char *filter;
   int repetitions;
   double min_time;
+  double timeout_s; /* per child, before the multiplier */
+  long timeout_ms;  /* per child, multiplied */
   int quick, callgrind;
   const char *out;
   int tty;
 };
 
-enum out_mode { OUT_INHERIT, OUT_NULL, OUT_CAPTURE };
+#define DEFAULT_TIMEOUT_S 600 /* per backend child, times the slow-machine multiplier */
 
-/* Run argv (argv[0] is the program path) and wait. OUT_CAPTURE collects stdout into a malloc'ed
- * *captured. Returns the exit status (0..255), 128 + signal if killed, or -errno if it could
- * not start. */
-static int run_child(char *const argv[], enum out_mode mode, char **captured, int bind_now,
-                     const char *err_path) {
-  int pfd[2] = {-1, -1};
-  if (mode == OUT_CAPTURE && pipe2(pfd, O_CLOEXEC) < 0) return -errno;
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    if (pfd[0] >= 0) { close(pfd[0]); close(pfd[1]); }
-    return -e;
+/* Temporary files this command made, removed on every exit path (signals included: the
+ * host's child runner turns them into -EINTR and we come back here). */
+static struct lch_strlist temps;
+
+static char *make_temp(const char *stem) {
+  char *path = lch_xasprintf("/tmp/loopconf-bench-%s-XXXXXX", stem);
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    lch_error("cannot create a temporary file in /tmp: %s", strerror(errno));
+    free(path);
+    return NULL;
   }
-  if (pid == 0) {
-    if (mode == OUT_NULL) {
-      int fd = open("/dev/null", O_WRONLY);
-      if (fd >= 0) dup2(fd, 1);
-    } else if (mode == OUT_CAPTURE) {
-      dup2(pfd[1], 1);
-    }
-    if (err_path) { /* stderr to a log the parent shows only if the child fails badly */
-      int fd = open(err_path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-      if (fd >= 0) dup2(fd, 2);
-    }
-    if (bind_now) setenv("LD_BIND_NOW", "1", 1);
-    execvp(argv[0], argv);
-    fprintf(stderr, "loopconf-bench: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  if (mode == OUT_CAPTURE) {
-    close(pfd[1]);
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-      if (buf && len + 1 >= cap) {
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) { free(buf); buf = NULL; }
-        else { buf = nb; cap *= 2; }
-      }
-      char sink[4096];
-      ssize_t r = buf ? read(pfd[0], buf + len, cap - len - 1) : read(pfd[0], sink, sizeof sink);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      if (buf) len += (size_t)r;
-    }
-    close(pfd[0]);
-    if (buf) buf[len] = '\0';
-    *captured = buf;
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -errno;
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+  close(fd);
+  lch_strlist_push(&temps, lch_xstrdup(path));
+  return path;
 }
 
-/* Built-in backends: <exe dir>/backends/lcb_*.so, the known four first, then the rest sorted. */
-static int find_builtin(struct opts *o) {
-  static const char *pref[] = {"reference", "libuv", "libev", "libevent"};
-  char dir[PATH_MAX / 2]; /* room for "/lcb_<name>.so" in a PATH_MAX path */
-  snprintf(dir, sizeof dir, "%s/backends", lcb_exe_dir());
-  struct dirent **list;
-  int n = scandir(dir, &list, NULL, alphasort);
-  if (n < 0) {
-    fprintf(stderr, "loopconf-bench: no backends in %s: %s\n", dir, strerror(errno));
-    return -1;
-  }
-  char names[MAX_BACKENDS][64];
-  int nn = 0;
-  for (int i = 0; i < n; i++) {
-    const char *d = list[i]->d_name;
-    size_t len = strlen(d);
-    if (strncmp(d, "lcb_", 4) == 0 && len > 7 && strcmp(d + len - 3, ".so") == 0 &&
-        len - 7 < 64 && nn < MAX_BACKENDS) {
-      memcpy(names[nn], d + 4, len - 7);
-      names[nn++][len - 7] = '\0';
-    }
-    free(list[i]);
-  }
-  free(list);
-  int used[MAX_BACKENDS] = {0};
-  for (int pass = 0; pass < 2; pass++)
-    for (int k = 0; k < (pass ? nn : 4); k++)
-      for (int i = 0; i < nn; i++) {
-        if (used[i] || (pass == 0 ? strcmp(names[i], pref[k]) != 0 : i != k)) continue;
-        used[i] = 1;
-        if (snprintf(o->be[o->nbe].path, PATH_MAX, "%s/lcb_%s.so", dir, names[i]) < PATH_MAX)
-          o->nbe++;
-      }
-  if (o->nbe == 0) {
-    fprintf(stderr, "loopconf-bench: no backends in %s (build them first)\n", dir);
-    return -1;
-  }
-  return 0;
+static void remove_temps(void) {
+  for (size_t i = 0; i < temps.n; i++) unlink(temps.v[i]);
+  lch_strlist_free(&temps);
+}
+
+/* Run one child to completion under the per-child time limit. Returns its exit status,
+ * 128 + signal if it died of one, -ETIMEDOUT, -EINTR (we were interrupted: every child is
+ * gone) or -errno if it could not start. res gets its output (free it). */
+static int run_child(char **argv, const char *path, unsigned flags, long timeout_ms,
+                     const char *const *env, struct lch_proc_result *res) {
+  struct lch_job job = {.argv = argv, .path = path, .timeout_ms = timeout_ms, .flags = flags,
+                        .env = env};
+  int rc = lch_exec_one(&job, res);
+  if (rc < 0) return rc;
+  if (res->spawn_errno) return -res->spawn_errno;
+  if (res->timed_out) return -ETIMEDOUT;
+  if (res->signo) return 128 + res->signo;
+  return res->exit_code;
+}
+
+static const char *child_what(const struct child_spec *c) {
+  return c->path[0] ? c->path : "the independent set";
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
+  enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_FILTER, OPT_OUT, OPT_REPS, OPT_MIN_TIME,
+         OPT_TIMEOUT, OPT_QUICK, OPT_CALLGRIND };
+  static const struct option longopts[] = {
+      {"backend", required_argument, NULL, OPT_BACKEND},
+      {"adapter", required_argument, NULL, OPT_ADAPTER},
+      {"filter", required_argument, NULL, OPT_FILTER},
+      {"out", required_argument, NULL, OPT_OUT},
+      {"repetitions", required_argument, NULL, OPT_REPS},
+      {"min-time", required_argument, NULL, OPT_MIN_TIME},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"quick", no_argument, NULL, OPT_QUICK},
+      {"callgrind", no_argument, NULL, OPT_CALLGRIND},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
   o->repetitions = -1;
   o->min_time = -1;
+  o->timeout_s = DEFAULT_TIMEOUT_S;
   o->out = "loopconf-bench-results.json";
-  const char *backends = NULL;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int has = i + 1 < argc;
-    if (strcmp(a, "--quick") == 0) o->quick = 1;
-    else if (strcmp(a, "--callgrind") == 0) o->callgrind = 1;
-    else if (strcmp(a, "--backend") == 0 && has) backends = argv[++i];
-    else if (strcmp(a, "--filter") == 0 && has) o->filter = argv[++i];
-    else if (strcmp(a, "--out") == 0 && has) o->out = argv[++i];
-    else if (strcmp(a, "--adapter") == 0 && has) {
-      if (o->nbe >= MAX_BACKENDS) { fprintf(stderr, "loopconf-bench: too many backends\n"); return -1; }
-      if (access(argv[i + 1], R_OK) != 0) {
-        fprintf(stderr, "loopconf-bench: --adapter %s: %s\n", argv[i + 1], strerror(errno));
-        return -1;
+  struct lch_strlist wanted = {0};
+  long lv;
+  double dv;
+  opterr = 0;
+  optind = 1;
+  int c, rc = 0;
+  while (rc == 0 && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_QUICK: o->quick = 1; break;
+    case OPT_CALLGRIND: o->callgrind = 1; break;
+    case OPT_BACKEND:
+      if (lch_strlist_split_commas(&wanted, optarg) > 0) {
+        lch_error("bench: --backend '%s' has an empty name", optarg);
+        rc = -1;
       }
-      snprintf(o->be[o->nbe++].path, PATH_MAX, "%s", argv[++i]);
-    } else if ((strcmp(a, "--repetitions") == 0 || strcmp(a, "--min-time") == 0) && has) {
-      char *end;
-      double x = strtod(argv[++i], &end);
-      int reps = a[2] == 'r';
-      if (*end || end == argv[i] || (reps ? (x < 1 || x > 1000 || x != (int)x) : !(x > 0 && x <= 60))) {
-        fprintf(stderr, "loopconf-bench: bad %s '%s'\n", a, argv[i]);
-        return -1;
-      }
-      if (reps) o->repetitions = (int)x;
-      else o->min_time = x;
-    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      return 1;
-    } else {
-      fprintf(stderr, "loopconf-bench bench: unknown or incomplete option '%s'\n", a);
-      return -1;
+      break;
+    case OPT_ADAPTER: lch_strlist_push(&wanted, lch_xstrdup(optarg)); break;
+    case OPT_FILTER: o->filter = optarg; break;
+    case OPT_OUT: o->out = optarg; break;
+    case OPT_REPS:
+      if (lch_parse_long(optarg, "--repetitions", 1, 1000, &lv) < 0) rc = -1;
+      o->repetitions = (int)lv;
+      break;
+    case OPT_MIN_TIME:
+      if (lch_parse_double(optarg, "--min-time", 0.001, 60, &dv) < 0) rc = -1;
+      o->min_time = dv;
+      break;
+    case OPT_TIMEOUT:
+      if (lch_parse_double(optarg, "--timeout", 1, 86400, &dv) < 0) rc = -1;
+      o->timeout_s = dv;
+      break;
+    case 'h': rc = 1; break;
+    case ':':
+      lch_error("bench: option '%s' needs a value", argv[optind - 1]);
+      rc = -1;
+      break;
+    default:
+      lch_error("bench: unknown option '%s' (see loopconf-bench bench --help)", argv[optind - 1]);
+      rc = -1;
     }
   }
-  if (o->filter && strlen(o->filter) > 512) {
-    fprintf(stderr, "loopconf-bench: --filter longer than 512 characters\n");
-    return -1;
+  if (rc == 0 && optind < argc) {
+    lch_error("bench: unexpected argument '%s' (see loopconf-bench bench --help)", argv[optind]);
+    rc = -1;
   }
-  if (o->filter) {
+  if (rc == 0 && o->filter && strlen(o->filter) > 512) {
+    lch_error("bench: --filter longer than 512 characters");
+    rc = -1;
+  }
+  if (rc == 0 && o->filter) {
     regex_t re;
     if (regcomp(&re, o->filter, REG_EXTENDED | REG_NOSUB) != 0) {
-      fprintf(stderr, "loopconf-bench: bad --filter regex '%s'\n", o->filter);
-      return -1;
+      lch_error("bench: bad --filter regex '%s'", o->filter);
+      rc = -1;
+    } else {
+      regfree(&re);
     }
-    regfree(&re);
   }
-  if (backends) {
-    char *copy = strdup(backends), *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-      char path[PATH_MAX];
-      if (snprintf(path, sizeof path, "%s/backends/lcb_%s.so", lcb_exe_dir(), tok) >= PATH_MAX)
-        path[0] = '\0';
-      if (access(path, R_OK) != 0 || o->nbe >= MAX_BACKENDS) {
-        fprintf(stderr, "loopconf-bench: no backend '%s' (looked for %s)\n", tok, path);
-        free(copy);
-        return -1;
-      }
+  if (rc == 0 && lch_outfile_check(o->out, "--out") < 0) rc = -1;
+  char *dir = rc == 0 ? lch_backend_dir() : NULL;
+  if (rc == 0 && !dir) rc = -1;
+  if (rc == 0 && wanted.n == 0 && lch_builtin_names(dir, &wanted) < 0) rc = -1;
+  if (rc == 0 && wanted.n == 0) {
+    lch_error("bench: no backends in %s (build them first)", dir);
+    rc = -1;
+  }
+  for (size_t i = 0; rc == 0 && i < wanted.n; i++) {
+    if (o->nbe >= MAX_BACKENDS) {
+      lch_error("bench: more than %d backends", MAX_BACKENDS);
+      rc = -1;
+      break;
+    }
+    char *path = lch_backend_resolve(dir, wanted.v[i]);
+    if (!path || strlen(path) >= PATH_MAX) {
+      if (path) lch_error("bench: backend path too long: %s", path);
+      rc = -1;
+    } else {
       snprintf(o->be[o->nbe++].path, PATH_MAX, "%s", path);
     }
-    free(copy);
-  } else if (o->nbe == 0 && find_builtin(o) < 0) {
-    return -1;
+    free(path);
   }
+  free(dir);
+  lch_strlist_free(&wanted);
+  if (rc != 0) return rc;
   o->be[o->nbe++].path[0] = '\0'; /* the backend-independent set, run last */
   if (o->repetitions < 0) o->repetitions = o->quick ? 1 : 9;
   if (o->min_time < 0) o->min_time = o->quick ? 0.01 : 0.2;
   o->tty = isatty(1);
+  double mult;
+  if (lch_env_multiplier(&mult) < 0) return -1;
+  o->timeout_ms = (long)(o->timeout_s * 1000 * mult);
+  return 0;
+}
+
+/* Every backend must load in a child before any benchmark runs (an unloadable one is refused
+ * up front, like `loopconf run` does). Returns 0 or -1 with the child's error line. */
+static int check_backends(struct opts *o, char *exe) {
+  for (int k = 0; k < o->nbe; k++) {
+    if (!o->be[k].path[0]) continue;
+    char *av[] = {exe, "run", "--backend", o->be[k].path, "--list-deterministic", NULL};
+    struct lch_proc_result res;
+    int rc = run_child(av, exe, LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &res);
+    if (rc != 0) {
+      const char *log = res.log.data ? res.log.data : "";
+      const char *line = strstr(log, "error: ");
+      lch_error("bench: backend %s cannot be used: %.*s", o->be[k].path,
+                line ? (int)strcspn(line + 7, "\n") : (int)strcspn(log, "\n"),
+                line ? line + 7 : log);
+      lch_proc_result_free(&res);
+      return -1;
+    }
+    lch_proc_result_free(&res);
+  }
   return 0;
 }
 
@@ -212,39 +218,42 @@ static void child_argv(char **av, int *ac, char *exe, struct child_spec *c) {
   av[(*ac)++] = exe;
   av[(*ac)++] = "run";
   if (c->path[0]) {
-    av[(*ac)++] = "--adapter";
+    av[(*ac)++] = "--backend";
     av[(*ac)++] = c->path;
   } else {
     av[(*ac)++] = "--independent";
   }
 }
 
-static int write_atomically(const char *path, const lj *doc) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "loopconf-bench: cannot write %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  fchmod(fd, 0644);
-  FILE *f = fdopen(fd, "w");
-  int rc = f ? lj_write(f, doc) : -EIO;
-  if (f && fclose(f) != 0) rc = -EIO;
-  if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
-  if (rc < 0) {
-    unlink(tmp);
-    fprintf(stderr, "loopconf-bench: cannot write %s: %s\n", path, strerror(rc == -EIO ? EIO : -rc));
-    return -1;
-  }
-  return 0;
-}
-
 static void ctx_add(const char *key, const char *value, void *ctx) {
-  lj_set((lj *)ctx, key, lj_new_str(value));
+  json_object_set_new((json_t *)ctx, key, json_string(value));
 }
 
-/* ---- Timing mode ------------------------------------------------------------------------ */
+/* The first line of a failed child's log that is one of our error lines, for the message. */
+static const char *why_failed(const struct lch_proc_result *res, char *buf, size_t len) {
+  const char *log = res->log.data ? res->log.data : "";
+  const char *p = strstr(log, "loopconf-bench: ");
+  buf[0] = '\0';
+  if (p) snprintf(buf, len, ": %.*s", (int)strcspn(p, "\n"), p);
+  return buf;
+}
+
+/* Tell the user a child failed in a way the results cannot show; rc as from run_child. */
+static void report_child(const struct child_spec *c, const char *doing, int rc,
+                         const struct lch_proc_result *res, long timeout_ms) {
+  char why[600];
+  if (rc == -ETIMEDOUT)
+    lch_error("%s of %s did not finish within %ld s (--timeout); killed", doing, child_what(c),
+              timeout_ms / 1000);
+  else if (rc < 0)
+    lch_error("%s of %s could not run: %s", doing, child_what(c), strerror(-rc));
+  else if (rc >= 128)
+    lch_error("%s of %s died of signal %d (%s)%s", doing, child_what(c), rc - 128,
+              strsignal(rc - 128), why_failed(res, why, sizeof why));
+  else
+    lch_error("%s of %s failed (exit %d)%s", doing, child_what(c), rc,
+              why_failed(res, why, sizeof why));
+}
 
 /* --benchmark_filter for a child: Google Benchmark matches the names it prints, which end in
  * "/real_time"; users write filters against our clean names, so every unescaped '$' anchor
@@ -264,44 +273,34 @@ static void gb_filter_arg(char *out, size_t len, const char *filter) {
   out[w] = '\0';
 }
 
-/* Names the child would run (Google Benchmark's --benchmark_list_tests). */
-static int list_expected(char *exe, struct child_spec *c, const char *filter, char **out) {
+/* Names the child would run (Google Benchmark's --benchmark_list_tests), malloc'd in *out.
+ * Returns 0, -EINTR, or -1 (reported). */
+static int list_expected(struct opts *o, char *exe, struct child_spec *c, char **out) {
   char *av[12];
   int ac = 0;
   char fbuf[4096];
   child_argv(av, &ac, exe, c);
   av[ac++] = "--benchmark_list_tests=true";
-  if (filter) {
-    gb_filter_arg(fbuf, sizeof fbuf, filter);
+  if (o->filter) {
+    gb_filter_arg(fbuf, sizeof fbuf, o->filter);
     av[ac++] = fbuf;
   }
   av[ac] = NULL;
   *out = NULL;
-  /* stderr to a log: a filter that matches nothing in this child is not an error here, and
-   * on failure only our own error lines are worth showing */
-  char log[] = "/tmp/loopconf-bench-log-XXXXXX";
-  int lfd = mkstemp(log);
-  if (lfd >= 0) close(lfd);
-  int rc = run_child(av, OUT_CAPTURE, out, 0, lfd >= 0 ? log : "/dev/null");
-  char why[600] = "";
-  if (lfd >= 0) {
-    FILE *lf = fopen(log, "r");
-    char line[512];
-    while (lf && fgets(line, sizeof line, lf))
-      if (!why[0] && strncmp(line, "loopconf-bench", 14) == 0) {
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(why, sizeof why, ": %s", line);
-      }
-    if (lf) fclose(lf);
-    unlink(log);
+  struct lch_proc_result res;
+  int rc = run_child(av, exe, LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &res);
+  if (rc == -EINTR) {
+    lch_proc_result_free(&res);
+    return -EINTR;
   }
-  if (rc != 0 || !*out) {
-    fprintf(stderr, "loopconf-bench: listing benchmarks of %s failed (exit %d)%s\n",
-            c->path[0] ? c->path : "the independent set", rc, why);
-    free(*out);
-    *out = NULL;
+  if (rc != 0) {
+    report_child(c, "listing the benchmarks", rc, &res, o->timeout_ms);
+    lch_proc_result_free(&res);
     return -1;
   }
+  *out = res.result.data ? res.result.data : lch_xstrdup("");
+  res.result.data = NULL;
+  lch_proc_result_free(&res);
   return 0;
 }
 
@@ -312,45 +311,55 @@ static void strip_real_time(char *name) {
   if (p) memmove(p, p + 10, strlen(p + 10) + 1);
 }
 
-static void strip_real_time_fields(lj *e) {
+static void strip_real_time_fields(json_t *e) {
   static const char *keys[] = {"name", "run_name"};
   for (int k = 0; k < 2; k++) {
-    lj *v = lj_get(e, keys[k]);
-    if (v && v->type == LJ_STR) strip_real_time(v->text);
+    const char *v = lch_json_str(e, keys[k]);
+    if (!v) continue;
+    char *copy = lch_xstrdup(v);
+    strip_real_time(copy);
+    json_object_set_new(e, keys[k], json_string(copy));
+    free(copy);
   }
 }
 
 /* The error message of the first failed entry called name, or "no result". */
-static const char *error_of(const lj *benches, const char *name) {
-  for (size_t i = 0; i < benches->n; i++) {
-    const char *rn = lj_get_str(benches->items[i], "run_name");
-    const char *msg = lj_get_str(benches->items[i], "error_message");
+static const char *error_of(const json_t *benches, const char *name) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(benches, i, e) {
+    const char *rn = lch_json_str(e, "run_name"), *msg = lch_json_str(e, "error_message");
     if (rn && msg && strcmp(rn, name) == 0) return msg;
   }
   return "no result";
 }
 
-/* Does `doc` hold a figure for `name` (an iteration entry without error)? */
-static int has_figure(const lj *benches, const char *name) {
-  for (size_t i = 0; i < benches->n; i++) {
-    lj *e = benches->items[i];
-    const char *rn = lj_get_str(e, "run_name") ? lj_get_str(e, "run_name") : lj_get_str(e, "name");
-    const char *rt = lj_get_str(e, "run_type");
-    lj *err = lj_get(e, "error_occurred");
+/* Does `benches` hold a figure for `name` (an iteration entry without error)? */
+static int has_figure(const json_t *benches, const char *name) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(benches, i, e) {
+    const char *rn = lch_json_str(e, "run_name") ? lch_json_str(e, "run_name")
+                                                 : lch_json_str(e, "name");
+    const char *rt = lch_json_str(e, "run_type");
     if (rn && strcmp(rn, name) == 0 && (!rt || strcmp(rt, "iteration") == 0) &&
-        !(err && err->type == LJ_TRUE) && lj_get_num(e, "iterations", 0) > 0 &&
-        lj_get_num(e, "real_time", -1) > 0)
+        !json_is_true(json_object_get(e, "error_occurred")) &&
+        lch_json_num(e, "iterations", 0) > 0 && lch_json_num(e, "real_time", -1) > 0)
       return 1;
   }
   return 0;
 }
 
-static int bench_timing(struct opts *o, char *exe, lj *ctx, lj *benches, lj *versions) {
+/* Returns the number of problems, or -1 (reported) / -EINTR. */
+static int bench_timing(struct opts *o, char *exe, json_t *ctx, json_t *benches,
+                        json_t *versions) {
   int failures = 0, children = 0;
   for (int k = 0; k < o->nbe; k++) {
     struct child_spec *c = &o->be[k];
     char *expected;
-    if (list_expected(exe, c, o->filter, &expected) < 0) {
+    int lrc = list_expected(o, exe, c, &expected);
+    if (lrc == -EINTR) return -EINTR;
+    if (lrc < 0) {
       failures++;
       continue;
     }
@@ -358,14 +367,11 @@ static int bench_timing(struct opts *o, char *exe, lj *ctx, lj *benches, lj *ver
       free(expected);
       continue;
     }
-    char tmp[] = "/tmp/loopconf-bench-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-      fprintf(stderr, "loopconf-bench: mkstemp: %s\n", strerror(errno));
+    char *tmp = make_temp("results");
+    if (!tmp) {
       free(expected);
       return -1;
     }
-    close(fd);
     char a_out[PATH_MAX + 32], a_rep[64], a_min[64], a_filter[4096];
     snprintf(a_out, sizeof a_out, "--benchmark_out=%s", tmp);
     snprintf(a_rep, sizeof a_rep, "--benchmark_repetitions=%d", o->repetitions);
@@ -383,77 +389,77 @@ static int bench_timing(struct opts *o, char *exe, lj *ctx, lj *benches, lj *ver
       av[ac++] = a_filter;
     }
     av[ac] = NULL;
-    if (o->tty)
-      printf("== [%d/%d] %s\n", k + 1, o->nbe, c->path[0] ? c->path : "backend-independent set");
-    /* Off a TTY the child's console output (progress, context banner) is dropped; its
-     * stderr goes to a log shown only if it crashed or refused its arguments (benchmark
-     * errors come back in the JSON and are reported below). */
-    char log[] = "/tmp/loopconf-bench-log-XXXXXX";
-    int lfd = o->tty ? -1 : mkstemp(log);
-    if (lfd >= 0) close(lfd);
-    int rc = run_child(av, o->tty ? OUT_INHERIT : OUT_NULL, NULL, 0, lfd >= 0 ? log : NULL);
-    if (lfd >= 0) {
-      if (rc != 0 && rc != 1) {
-        FILE *lf = fopen(log, "r");
-        char line[1024];
-        while (lf && fgets(line, sizeof line, lf)) fputs(line, stderr);
-        if (lf) fclose(lf);
-      }
-      unlink(log);
+    /* One progress line per backend on stderr, on a terminal or not. */
+    fprintf(stderr, "== [%d/%d] %s\n", k + 1, o->nbe,
+            c->path[0] ? c->path : "backend-independent set");
+    /* On a TTY the child's console output (progress, context banner) is shown as it comes;
+     * otherwise it is captured and shown only if the child crashed or refused its arguments
+     * (benchmark errors come back in the JSON and are reported below). */
+    struct lch_proc_result res;
+    int rc = run_child(av, exe, o->tty ? LCH_JOB_INHERIT_OUTPUT : 0, o->timeout_ms, NULL, &res);
+    if (rc == -EINTR) {
+      lch_proc_result_free(&res);
+      free(tmp);
+      free(expected);
+      return -EINTR;
     }
     children++;
-    char err[512];
-    lj *res = lj_parse_file(tmp, err, sizeof err);
-    unlink(tmp);
-    if (rc != 0 && rc != 1) /* 1: a benchmark failed; reported per benchmark below */
-      fprintf(stderr, "loopconf-bench: %s: child exited with %d\n",
-              c->path[0] ? c->path : "the independent set", rc);
+    if (rc != 0 && rc != 1) { /* 1: a benchmark failed; reported per benchmark below */
+      if (!o->tty && res.log.len) fputs(res.log.data, stderr);
+      report_child(c, "the benchmark run", rc, &res, o->timeout_ms);
+    }
+    lch_proc_result_free(&res);
     if (rc != 0) failures++;
-    if (!res) {
-      fprintf(stderr, "loopconf-bench: no results from %s: %s\n",
-              c->path[0] ? c->path : "the independent set", err);
+    json_error_t jerr;
+    json_t *doc = json_load_file(tmp, 0, &jerr);
+    unlink(tmp);
+    free(tmp);
+    if (!doc) {
+      lch_error("no results from %s: %s", child_what(c), jerr.text);
       failures++;
       free(expected);
       continue;
     }
-    lj *rctx = lj_get(res, "context"), *rb = lj_get(res, "benchmarks");
-    const char *bname = lj_get_str(rctx, "backend");
-    if (!bname || !rb || rb->type != LJ_ARR) {
-      fprintf(stderr, "loopconf-bench: results of %s lack context.backend or benchmarks\n",
-              c->path[0] ? c->path : "the independent set");
+    json_t *rctx = json_object_get(doc, "context"), *rb = json_object_get(doc, "benchmarks");
+    const char *bname = lch_json_str(rctx, "backend");
+    if (!bname || !json_is_array(rb)) {
+      lch_error("results of %s lack context.backend or benchmarks", child_what(c));
       failures++;
-      lj_free(res);
+      json_decref(doc);
       free(expected);
       continue;
     }
-    for (size_t i = 0; i < rb->n; i++)
-      if (rb->items[i]->type == LJ_OBJ) strip_real_time_fields(rb->items[i]);
-    if (ctx->n == 0) /* the first child's context is the file's */
-      for (size_t i = 0; i < rctx->n; i++)
-        if (strcmp(rctx->keys[i], "backend") && strcmp(rctx->keys[i], "backend_version"))
-          lj_add(ctx, rctx->keys[i], lj_copy(rctx->items[i]));
-    lj_set(versions, bname, lj_new_str(lj_get_str(rctx, "backend_version")));
+    size_t i;
+    json_t *e;
+    json_array_foreach(rb, i, e) if (json_is_object(e)) strip_real_time_fields(e);
+    if (json_object_size(ctx) == 0) { /* the first child's context is the file's */
+      const char *key;
+      json_t *val;
+      json_object_foreach(rctx, key, val) if (strcmp(key, "backend") && strcmp(key, "backend_version"))
+          json_object_set(ctx, key, val);
+    }
+    const char *bver = lch_json_str(rctx, "backend_version");
+    json_object_set_new(versions, bname, bver ? json_string(bver) : json_null());
     /* Every benchmark the child listed must have produced a figure. */
     char *save = NULL;
     for (char *line = strtok_r(expected, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
       if (!*line) continue;
       strip_real_time(line);
       if (!has_figure(rb, line)) {
-        fprintf(stderr, "loopconf-bench: %s on %s produced no figure: %s\n", line, bname,
-                error_of(rb, line));
+        lch_error("%s on %s produced no figure: %s", line, bname, error_of(rb, line));
         failures++;
       }
     }
     free(expected);
-    for (size_t i = 0; i < rb->n; i++) {
-      lj *e = lj_copy(rb->items[i]);
-      if (e) lj_set(e, "backend", lj_new_str(bname));
-      lj_push(benches, e);
+    json_array_foreach(rb, i, e) {
+      json_t *copy = json_deep_copy(e);
+      if (json_is_object(copy)) json_object_set_new(copy, "backend", json_string(bname));
+      json_array_append_new(benches, copy);
     }
-    lj_free(res);
+    json_decref(doc);
   }
   if (children == 0 && failures == 0) {
-    fprintf(stderr, "loopconf-bench: the filter matches no benchmark\n");
+    lch_error("bench: the filter matches no benchmark");
     return -1;
   }
   return failures;
@@ -475,41 +481,53 @@ static double callgrind_total(const char *path) {
   return totals >= 0 ? totals : summary;
 }
 
-static int bench_callgrind(struct opts *o, char *exe, lj *ctx, lj *benches, lj *versions) {
-  char *vv = NULL;
+static int bench_callgrind(struct opts *o, char *exe, json_t *ctx, json_t *benches,
+                           json_t *versions) {
   char *vav[] = {"valgrind", "--version", NULL};
-  if (run_child(vav, OUT_CAPTURE, &vv, 0, NULL) != 0 || !vv) {
-    fprintf(stderr, "loopconf-bench: --callgrind needs valgrind on PATH\n");
-    free(vv);
+  struct lch_proc_result vres;
+  int vrc = run_child(vav, "valgrind", LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &vres);
+  if (vrc != 0 || !vres.result.data) {
+    lch_proc_result_free(&vres);
+    if (vrc == -EINTR) return -EINTR;
+    lch_error("bench: --callgrind needs valgrind on PATH");
     return -1;
   }
+  char *vv = vres.result.data;
   vv[strcspn(vv, "\n")] = '\0';
   char date[64];
   time_t now = time(NULL);
   struct tm tm;
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", gmtime_r(&now, &tm));
-  lj_set(ctx, "date", lj_new_str(date));
-  lj_set(ctx, "num_cpus", lj_new_num((double)sysconf(_SC_NPROCESSORS_ONLN)));
-  lcb_host_context(ctx_add, ctx);
-  lj_set(ctx, "valgrind", lj_new_str(vv));
-  free(vv);
+  json_object_set_new(ctx, "date", json_string(date));
+  json_object_set_new(ctx, "num_cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+  lcbench_host_context(ctx_add, ctx);
+  json_object_set_new(ctx, "valgrind", json_string(vv));
+  lch_proc_result_free(&vres);
   regex_t re;
   if (o->filter) regcomp(&re, o->filter, REG_EXTENDED | REG_NOSUB);
-  int failures = 0, measured = 0;
-  for (int k = 0; k < o->nbe; k++) {
+  int failures = 0, measured = 0, interrupted = 0;
+  static const char *const bind_now[] = {"LD_BIND_NOW=1", NULL};
+  for (int k = 0; k < o->nbe && !interrupted; k++) {
     struct child_spec *c = &o->be[k];
-    char *listing = NULL;
     char *av[16];
     int ac = 0;
     child_argv(av, &ac, exe, c);
     av[ac++] = "--list-deterministic";
     av[ac] = NULL;
-    if (run_child(av, OUT_CAPTURE, &listing, 0, NULL) != 0 || !listing) {
-      fprintf(stderr, "loopconf-bench: listing %s failed\n", c->path[0] ? c->path : "none");
-      free(listing);
+    struct lch_proc_result lres;
+    int lrc = run_child(av, exe, LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &lres);
+    if (lrc == -EINTR) {
+      lch_proc_result_free(&lres);
+      interrupted = 1;
+      break;
+    }
+    if (lrc != 0 || !lres.result.data) {
+      report_child(c, "listing the deterministic benchmarks", lrc, &lres, o->timeout_ms);
+      lch_proc_result_free(&lres);
       failures++;
       continue;
     }
+    char *listing = lres.result.data;
     char *save = NULL;
     for (char *line = strtok_r(listing, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
       if (strncmp(line, "backend ", 8) == 0) {
@@ -517,17 +535,18 @@ static int bench_callgrind(struct opts *o, char *exe, lj *ctx, lj *benches, lj *
         if (tab) *tab = '\0';
         snprintf(c->name, sizeof c->name, "%s", line + 8);
         snprintf(c->version, sizeof c->version, "%s", tab ? tab + 1 : "");
-        lj_set(versions, c->name, lj_new_str(c->version));
+        json_object_set_new(versions, c->name, json_string(c->version));
         continue;
       }
       if (strncmp(line, "bench ", 6) != 0) continue;
       const char *name = line + 6;
       if (o->filter && regexec(&re, name, 0, NULL, 0) != 0) continue;
-      char cgout[] = "/tmp/loopconf-cg-XXXXXX";
-      int fd = mkstemp(cgout);
-      if (fd < 0) { failures++; continue; }
-      close(fd);
-      char a_out[64];
+      char *cgout = make_temp("cg");
+      if (!cgout) {
+        failures++;
+        continue;
+      }
+      char a_out[PATH_MAX + 32];
       snprintf(a_out, sizeof a_out, "--callgrind-out-file=%s", cgout);
       char *cav[20];
       int cac = 0;
@@ -540,97 +559,131 @@ static int bench_callgrind(struct opts *o, char *exe, lj *ctx, lj *benches, lj *
       cav[cac++] = "--callgrind";
       cav[cac++] = (char *)name;
       cav[cac] = NULL;
-      if (o->tty) printf("== callgrind %s on %s\n", name, c->name);
-      char *cout = NULL;
-      int rc = run_child(cav, OUT_CAPTURE, &cout, 1, NULL);
+      fprintf(stderr, "== callgrind %s on %s\n", name, c->name);
+      struct lch_proc_result cres;
+      int rc = run_child(cav, "valgrind", LCH_JOB_STDOUT_RESULT, o->timeout_ms, bind_now, &cres);
       double total = callgrind_total(cgout);
       unlink(cgout);
-      const char *it = cout ? strstr(cout, "\nitems ") : NULL;
+      free(cgout);
+      if (rc == -EINTR) {
+        lch_proc_result_free(&cres);
+        interrupted = 1;
+        break;
+      }
+      const char *out = cres.result.data ? cres.result.data : "";
+      const char *it = strstr(out, "\nitems ");
+      if (!it && strncmp(out, "items ", 6) == 0) it = out - 1;
       double items = it ? strtod(it + 7, NULL) : 0;
-      free(cout);
-      lj *e = lj_new(LJ_OBJ);
-      lj_add(e, "name", lj_new_str(name));
-      lj_add(e, "run_name", lj_new_str(name));
-      lj_add(e, "run_type", lj_new_str("iteration"));
-      lj_add(e, "repetitions", lj_new_num(1));
-      lj_add(e, "repetition_index", lj_new_num(0));
-      lj_add(e, "iterations", lj_new_num(1));
-      lj_add(e, "backend", lj_new_str(c->name));
+      json_t *e = json_object();
+      json_object_set_new(e, "name", json_string(name));
+      json_object_set_new(e, "run_name", json_string(name));
+      json_object_set_new(e, "run_type", json_string("iteration"));
+      json_object_set_new(e, "repetitions", json_integer(1));
+      json_object_set_new(e, "repetition_index", json_integer(0));
+      json_object_set_new(e, "iterations", json_integer(1));
+      json_object_set_new(e, "backend", json_string(c->name));
       if (rc != 0 || total < 0 || items <= 0) {
-        fprintf(stderr, "loopconf-bench: callgrind run of %s on %s failed (exit %d)\n", name,
-                c->name, rc);
-        lj_add(e, "error_occurred", lj_new(LJ_TRUE));
-        lj_add(e, "error_message", lj_new_str("callgrind run failed"));
+        report_child(c, "the callgrind run", rc, &cres, o->timeout_ms);
+        json_object_set_new(e, "error_occurred", json_true());
+        json_object_set_new(e, "error_message", json_string("callgrind run failed"));
         failures++;
       } else {
-        lj_add(e, "instructions", lj_new_num(total));
-        lj_add(e, "items", lj_new_num(items));
-        lj_add(e, "instructions_per_item", lj_new_num(total / items));
-        lj_add(e, "time_unit", lj_new_str("instructions"));
+        json_object_set_new(e, "instructions", json_real(total));
+        json_object_set_new(e, "items", json_real(items));
+        json_object_set_new(e, "instructions_per_item", json_real(total / items));
+        json_object_set_new(e, "time_unit", json_string("instructions"));
         measured++;
       }
-      lj_push(benches, e);
+      lch_proc_result_free(&cres);
+      json_array_append_new(benches, e);
     }
-    free(listing);
+    lch_proc_result_free(&lres);
   }
   if (o->filter) regfree(&re);
+  if (interrupted) return -EINTR;
   if (measured == 0 && failures == 0) {
-    fprintf(stderr, "loopconf-bench: no deterministic benchmark matches the filter\n");
+    lch_error("bench: no deterministic benchmark matches the filter");
     return -1;
   }
   return failures;
 }
 
-int lcb_cmd_bench(int argc, char **argv) {
+int lcbench_cmd_bench(int argc, char **argv) {
   static struct opts o;
   memset(&o, 0, sizeof o);
   int p = parse_opts(argc, argv, &o);
   if (p > 0) {
-    printf("usage: loopconf-bench bench [--backend a,b] [--adapter PATH]... [--filter REGEX]\n"
-           "        [--repetitions N] [--min-time S] [--quick] [--callgrind] [--out FILE]\n");
+    printf("usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]...\n"
+           "        [--filter REGEX] [--repetitions N] [--min-time S] [--timeout S] [--quick]\n"
+           "        [--callgrind] [--out FILE]\n"
+           "Runs every benchmark on each selected backend (default: every built-in one), one\n"
+           "child process per backend, then the backend-independent set, and writes one results\n"
+           "file (schema " LCBENCH_SCHEMA ") atomically.\n"
+           "  --backend NAME|PATH  built-in names or module paths, comma-separated\n"
+           "  --adapter PATH       add an out-of-tree backend module (repeatable)\n"
+           "  --filter REGEX       only benchmarks whose name matches (POSIX ERE)\n"
+           "  --repetitions N      repetitions per benchmark (default 9; --quick: 1)\n"
+           "  --min-time S         Google Benchmark's minimum time per repetition (default 0.2)\n"
+           "  --timeout S          time limit per backend child (default %d, times\n"
+           "                       $LOOPCONF_TIME_MULTIPLIER); a child over it is killed and\n"
+           "                       reported as a failure\n"
+           "  --quick              one short repetition: checks every figure, for CI\n"
+           "  --callgrind          instruction counts of the deterministic benchmarks\n"
+           "  --out FILE           results file (default loopconf-bench-results.json)\n"
+           "exit status: 0 every benchmark produced its figure; 1 a backend or benchmark failed;\n"
+           "2 bad usage or input; 128+N interrupted by signal N.\n",
+           DEFAULT_TIMEOUT_S);
     return 0;
   }
   if (p < 0) return 2; /* parse_opts printed the one error line */
+  char *dir = lch_exe_dir();
+  if (!dir) return 2;
   char exe[PATH_MAX];
-  snprintf(exe, sizeof exe, "%s/loopconf-bench", lcb_exe_dir());
+  snprintf(exe, sizeof exe, "%s/loopconf-bench", dir);
+  free(dir);
+  if (check_backends(&o, exe) < 0) {
+    int sig = lch_interrupted();
+    return sig ? 128 + sig : 2;
+  }
   time_t t0 = time(NULL);
 
-  lj *doc = lj_new(LJ_OBJ), *ctx = lj_new(LJ_OBJ), *benches = lj_new(LJ_ARR);
-  lj *versions = lj_new(LJ_OBJ);
-  if (!doc || !ctx || !benches || !versions) {
-    fprintf(stderr, "loopconf-bench: out of memory\n");
-    return 1;
-  }
+  json_t *doc = json_object(), *ctx = json_object(), *benches = json_array();
+  json_t *versions = json_object();
   int failures = o.callgrind ? bench_callgrind(&o, exe, ctx, benches, versions)
                              : bench_timing(&o, exe, ctx, benches, versions);
+  remove_temps();
   int rc = 0;
-  if (failures < 0) {
+  if (failures == -EINTR) {
+    int sig = lch_interrupted();
+    lch_error("bench: interrupted by signal %d (%s); no results written", sig, strsignal(sig));
+    rc = 128 + sig;
+  } else if (failures < 0) {
     rc = 2;
   } else {
-    lj_set(ctx, "mode", lj_new_str(o.callgrind ? "callgrind" : "time"));
-    lj_set(ctx, "backends", versions);
-    versions = NULL;
+    json_object_set_new(ctx, "mode", json_string(o.callgrind ? "callgrind" : "time"));
+    json_object_set(ctx, "backends", versions);
     if (!o.callgrind) {
-      lj_set(ctx, "bench_repetitions", lj_new_num(o.repetitions));
-      lj_set(ctx, "bench_min_time_s", lj_new_num(o.min_time));
+      json_object_set_new(ctx, "bench_repetitions", json_integer(o.repetitions));
+      json_object_set_new(ctx, "bench_min_time_s", json_real(o.min_time));
     }
-    lj_set(ctx, "bench_quick", lj_new(o.quick ? LJ_TRUE : LJ_FALSE));
-    lj_set(ctx, "bench_filter", o.filter ? lj_new_str(o.filter) : lj_new(LJ_NULL));
-    lj_add(doc, "schema", lj_new_str(LCB_SCHEMA));
-    lj_add(doc, "context", ctx);
-    lj_add(doc, "benchmarks", benches);
-    ctx = benches = NULL;
-    if (write_atomically(o.out, doc) < 0) rc = 1;
-    else printf("wrote %s (%zu entries, %lld s)\n", o.out, lj_get(doc, "benchmarks")->n,
-                (long long)(time(NULL) - t0));
+    json_object_set_new(ctx, "bench_quick", json_boolean(o.quick));
+    json_object_set_new(ctx, "bench_filter", o.filter ? json_string(o.filter) : json_null());
+    json_object_set_new(doc, "schema", json_string(LCBENCH_SCHEMA));
+    json_object_set(doc, "context", ctx);
+    json_object_set(doc, "benchmarks", benches);
+    if (lch_json_write(o.out, doc) < 0)
+      rc = 1;
+    else
+      printf("wrote %s (%zu entries, %lld s)\n", o.out, json_array_size(benches),
+             (long long)(time(NULL) - t0));
     if (failures) {
-      fprintf(stderr, "loopconf-bench: %d problem(s), see above\n", failures);
+      lch_error("bench: %d problem(s), see above", failures);
       rc = 1;
     }
   }
-  lj_free(doc);
-  lj_free(ctx);
-  lj_free(benches);
-  lj_free(versions);
+  json_decref(doc);
+  json_decref(ctx);
+  json_decref(benches);
+  json_decref(versions);
   return rc;
 }

@@ -1,8 +1,7 @@
 /* bench_main.c: loopconf-bench's entry point, the `run` child mode, backend loading and the
  * host context written into every results file. */
-#include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,54 +14,19 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: loopconf-bench bench [--backend a,b] [--adapter PATH]... [--filter REGEX]\n"
-          "                            [--repetitions N] [--quick] [--callgrind] [--out FILE]\n"
+          "usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]... [--filter REGEX]\n"
+          "                            [--repetitions N] [--min-time S] [--timeout S] [--quick]\n"
+          "                            [--callgrind] [--out FILE]\n"
           "       loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n"
-          "       loopconf-bench run (--adapter PATH | --independent) [--benchmark_* flags]\n"
+          "       loopconf-bench run (--backend NAME|PATH | --independent) [--benchmark_*...]\n"
           "\n"
           "bench    run the benchmarks, one child process per backend, and merge the results\n"
-          "         into one file (schema " LCB_SCHEMA ")\n"
+          "         into one file (schema " LCBENCH_SCHEMA ")\n"
           "compare  compare two results files; exit 1 if a benchmark regressed significantly\n"
           "run      one backend in this process (what bench starts; Google Benchmark's flags\n"
-          "         work here, e.g. --benchmark_filter=loop.pingpong)\n");
-}
-
-const char *lcb_exe_dir(void) {
-  static char dir[PATH_MAX];
-  if (dir[0]) return dir;
-  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-  if (n <= 0) {
-    snprintf(dir, sizeof dir, ".");
-    return dir;
-  }
-  dir[n] = '\0';
-  char *slash = strrchr(dir, '/');
-  if (slash && slash != dir) *slash = '\0';
-  return dir;
-}
-
-const struct lc_backend *lcb_load_backend(const char *path) {
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    fprintf(stderr, "loopconf-bench: cannot load backend: %s\n", dlerror());
-    return NULL;
-  }
-  lc_backend_entry_fn entry;
-  *(void **)&entry = dlsym(h, LC_BACKEND_ENTRY);
-  const struct lc_backend *b = entry ? entry() : NULL;
-  if (!b) {
-    fprintf(stderr, "loopconf-bench: %s: no %s() or it returned NULL\n", path, LC_BACKEND_ENTRY);
-  } else if (b->abi_version != LC_BACKEND_ABI_VERSION) {
-    fprintf(stderr, "loopconf-bench: %s: backend ABI %u, this build expects %u\n", path,
-            (unsigned)b->abi_version, (unsigned)LC_BACKEND_ABI_VERSION);
-    b = NULL;
-  } else if (!b->name || !b->version || !b->loop_new || !b->loop_free || !b->run ||
-             !b->stop || !b->timer_new || !b->timer_start || !b->timer_stop || !b->timer_free) {
-    fprintf(stderr, "loopconf-bench: %s: backend lacks a required operation\n", path);
-    b = NULL;
-  }
-  if (!b) dlclose(h);
-  return b; /* the module stays loaded for the life of the process */
+          "         work here, e.g. --benchmark_filter=loop.pingpong)\n"
+          "Each subcommand takes --help. Built-in backends are found in $LOOPCONF_BACKEND_DIR or\n"
+          "<exe dir>/backends.\n");
 }
 
 /* First line of a command's output, or "" (trailing newline removed). */
@@ -75,7 +39,7 @@ static void command_line_out(const char *cmd, char *out, size_t len) {
   out[strcspn(out, "\n")] = '\0';
 }
 
-void lcb_host_context(void (*add)(const char *key, const char *value, void *ctx), void *ctx) {
+void lcbench_host_context(void (*add)(const char *key, const char *value, void *ctx), void *ctx) {
   char buf[512] = "unknown";
   FILE *f = fopen("/proc/cpuinfo", "r");
   if (f) {
@@ -96,76 +60,117 @@ void lcb_host_context(void (*add)(const char *key, const char *value, void *ctx)
     snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
     add("kernel", buf, ctx);
   }
-  add("compiler", LCB_C_COMPILER, ctx);
-  add("build_type", LCB_BUILD_TYPE, ctx);
+  add("compiler", LOOPCONF_COMPILER, ctx);
+  add("build_type", LOOPCONF_BUILD_TYPE, ctx);
   char commit[128], dirty[8];
-  command_line_out("git -C '" LCB_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit,
+  command_line_out("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit,
                    sizeof commit);
-  command_line_out("git -C '" LCB_SOURCE_DIR "' status --porcelain --untracked-files=no "
+  command_line_out("git -C '" LOOPCONF_SOURCE_DIR "' status --porcelain --untracked-files=no "
                    "2>/dev/null | head -c 1", dirty, sizeof dirty);
   if (commit[0]) snprintf(buf, sizeof buf, "%s%s", commit, dirty[0] ? "-dirty" : "");
-  else snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LCB_SOURCE_DIR);
+  else snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LOOPCONF_SOURCE_DIR);
   add("git_commit", buf, ctx);
 }
 
 static void add_gb_context(const char *key, const char *value, void *ctx) {
   (void)ctx;
-  lcb_add_context(key, value);
+  lcbench_add_context(key, value);
 }
 
-/* `run`: one backend (or the backend-independent set) in this process. */
-int lcb_cmd_run(int argc, char **argv) {
-  const char *adapter = NULL, *cg_name = NULL;
+/* `run`: one backend (or the backend-independent set) in this process. Our own options come
+ * first; every --benchmark_* option goes to Google Benchmark. */
+int lcbench_cmd_run(int argc, char **argv) {
+  enum { OPT_BACKEND = 256, OPT_INDEPENDENT, OPT_CALLGRIND, OPT_LIST_DET };
+  static const struct option longopts[] = {
+      {"backend", required_argument, NULL, OPT_BACKEND},
+      {"adapter", required_argument, NULL, OPT_BACKEND}, /* the old spelling */
+      {"independent", no_argument, NULL, OPT_INDEPENDENT},
+      {"callgrind", required_argument, NULL, OPT_CALLGRIND},
+      {"list-deterministic", no_argument, NULL, OPT_LIST_DET},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *backend = NULL, *cg_name = NULL;
   int independent = 0, list_det = 0;
-  /* Our own options come first; everything else goes to Google Benchmark. */
-  char **gargv = calloc((size_t)argc + 2, sizeof *gargv);
-  if (!gargv) return 1;
+  char **gargv = lch_xcalloc((size_t)argc + 2, sizeof *gargv);
   int gargc = 0;
   gargv[gargc++] = "loopconf-bench";
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc) adapter = argv[++i];
-    else if (strcmp(argv[i], "--independent") == 0) independent = 1;
-    else if (strcmp(argv[i], "--callgrind") == 0 && i + 1 < argc) cg_name = argv[++i];
-    else if (strcmp(argv[i], "--list-deterministic") == 0) list_det = 1;
-    else gargv[gargc++] = argv[i];
+  opterr = 0;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_BACKEND: backend = optarg; break;
+    case OPT_INDEPENDENT: independent = 1; break;
+    case OPT_CALLGRIND: cg_name = optarg; break;
+    case OPT_LIST_DET: list_det = 1; break;
+    case 'h':
+      printf("usage: loopconf-bench run (--backend NAME|PATH | --independent)\n"
+             "                          [--callgrind NAME | --list-deterministic] [--benchmark_*...]\n"
+             "One backend's benchmarks (or the backend-independent set) in this process: what\n"
+             "`bench` starts once per backend. Google Benchmark's own --benchmark_* options work\n"
+             "here (e.g. --benchmark_filter=loop.pingpong).\n");
+      free(gargv);
+      return 0;
+    case ':':
+      lch_error("run: option '%s' needs a value", argv[optind - 1]);
+      free(gargv);
+      return 2;
+    default:
+      if (strncmp(argv[optind - 1], "--benchmark_", 12) == 0) {
+        gargv[gargc++] = argv[optind - 1];
+        break;
+      }
+      lch_error("run: unknown option '%s' (see loopconf-bench run --help)", argv[optind - 1]);
+      free(gargv);
+      return 2;
+    }
   }
-  if (!!adapter == independent) {
-    fprintf(stderr, "loopconf-bench run: give exactly one of --adapter PATH, --independent\n");
+  if (optind < argc || !!backend == independent) {
+    lch_error("run: give exactly one of --backend NAME|PATH, --independent");
     free(gargv);
     return 2;
   }
-  if (adapter) {
-    const struct lc_backend *b = lcb_load_backend(adapter);
+  if (backend) {
+    char *dir = lch_backend_dir(), *path = dir ? lch_backend_resolve(dir, backend) : NULL;
+    char *err = NULL;
+    free(dir);
+    const struct lc_backend *b = path ? lch_backend_load(path, &err) : NULL;
+    if (path && !b) {
+      lch_error("%s", err);
+      free(err);
+    }
+    free(path);
     if (!b) {
       free(gargv);
       return 2;
     }
     bench_loop_register(b);
     bench_runtime_register(b);
-    lcb_add_context("backend", b->name);
-    lcb_add_context("backend_version", b->version());
+    lcbench_add_context("backend", b->name);
+    lcbench_add_context("backend_version", b->version());
     if (cg_name || list_det) printf("backend %s\t%s\n", b->name, b->version());
   } else {
     bench_floor_register();
     bench_coro_register();
-    lcb_add_context("backend", "none");
-    lcb_add_context("backend_version", "none (bare syscalls, coroutine switch)");
+    lcbench_add_context("backend", "none");
+    lcbench_add_context("backend_version", "none (bare syscalls, coroutine switch)");
     if (cg_name || list_det) printf("backend none\tnone\n");
   }
   int rc;
   if (list_det) {
-    for (int i = 0; i < lcb_count(); i++)
-      if (lcb_deterministic(i)) printf("bench %s\n", lcb_name(i));
+    for (int i = 0; i < lcbench_count(); i++)
+      if (lcbench_deterministic(i)) printf("bench %s\n", lcbench_name(i));
     rc = 0;
   } else if (cg_name) {
     int64_t items = 0;
-    int r = lcb_run_callgrind(cg_name, &items);
-    if (r == -ENOENT) fprintf(stderr, "loopconf-bench run: no benchmark '%s'\n", cg_name);
+    int r = lcbench_run_callgrind(cg_name, &items);
+    if (r == -ENOENT) lch_error("run: no benchmark '%s'", cg_name);
     if (r == 0) printf("items %lld\n", (long long)items);
     rc = r == 0 ? 0 : 1;
   } else {
-    lcb_host_context(add_gb_context, NULL);
-    rc = lcb_main(gargc, gargv);
+    lcbench_host_context(add_gb_context, NULL);
+    rc = lcbench_main(gargc, gargv);
   }
   fflush(stdout);
   free(gargv);
@@ -173,18 +178,19 @@ int lcb_cmd_run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  lch_set_program("loopconf-bench");
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "bench") == 0) return lcb_cmd_bench(argc - 2, argv + 2);
-  if (strcmp(cmd, "compare") == 0) return lcb_cmd_compare(argc - 2, argv + 2);
-  if (strcmp(cmd, "run") == 0) return lcb_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0) return lcbench_cmd_bench(argc - 1, argv + 1);
+  if (strcmp(cmd, "compare") == 0) return lcbench_cmd_compare(argc - 1, argv + 1);
+  if (strcmp(cmd, "run") == 0) return lcbench_cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "loopconf-bench: unknown command '%s' (try loopconf-bench --help)\n", cmd);
+  lch_error("unknown command '%s' (see loopconf-bench --help)", cmd);
   return 2;
 }

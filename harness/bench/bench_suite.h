@@ -6,6 +6,7 @@
 
 #include "lcbench.h"
 #include "loopconf/backend.h"
+#include "loopconf/clock.h"
 
 /* Register the loop.* benchmarks, run against backend b (kept for the process lifetime). */
 void bench_loop_register(const struct lc_backend *b);
@@ -16,9 +17,6 @@ void bench_runtime_register(const struct lc_backend *b);
 /* Register the backend-independent benchmarks: floor.* (bare syscalls) and coro.*. */
 void bench_floor_register(void);
 void bench_coro_register(void);
-
-/* CLOCK_MONOTONIC in ns. */
-int64_t bench_now_ns(void);
 
 /* Sleep until the monotonic clock reaches deadline_ns. */
 void bench_sleep_until(int64_t deadline_ns);

@@ -1,14 +1,14 @@
 /* compare.c: `loopconf-bench compare OLD NEW`: per benchmark, ratio of medians, Mann-Whitney U
  * over the repetitions, a verdict, and exit 1 on a significant regression beyond a threshold. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench_main.h"
-#include "lj.h"
-#include "mw.h"
+#include "mann_whitney.h"
 
 /* All samples of one (backend, benchmark) in one file. */
 struct series {
@@ -20,7 +20,7 @@ struct series {
 };
 
 struct results {
-  lj *doc;
+  json_t *doc;
   int callgrind;    /* 1: instruction counts, 0: timings */
   struct series *s;
   size_t n, cap;
@@ -82,72 +82,65 @@ static void free_results(struct results *r) {
     free(r->s[i].error_msg);
   }
   free(r->s);
-  lj_free(r->doc);
+  json_decref(r->doc);
 }
 
 /* Load a results file. On error prints one line and returns -1. */
 static int load_results(const char *path, struct results *r) {
-  char err[512];
   memset(r, 0, sizeof *r);
-  r->doc = lj_parse_file(path, err, sizeof err);
-  if (!r->doc) {
-    fprintf(stderr, "loopconf-bench compare: %s\n", err);
+  r->doc = lch_json_load(path);
+  if (!r->doc) return -1;
+  const char *schema = lch_json_str(r->doc, "schema");
+  json_t *benches = json_object_get(r->doc, "benchmarks");
+  if (!schema || strcmp(schema, LCBENCH_SCHEMA) != 0) {
+    lch_error("compare: %s: not a %s results file (schema: %s)", path, LCBENCH_SCHEMA,
+              schema ? schema : "missing");
     return -1;
   }
-  const char *schema = lj_get_str(r->doc, "schema");
-  lj *benches = lj_get(r->doc, "benchmarks");
-  if (!schema || strcmp(schema, LCB_SCHEMA) != 0) {
-    fprintf(stderr, "loopconf-bench compare: %s: not a %s results file (schema: %s)\n", path,
-            LCB_SCHEMA, schema ? schema : "missing");
+  if (!json_is_array(benches) || !json_is_object(json_object_get(r->doc, "context"))) {
+    lch_error("compare: %s: missing \"context\" or \"benchmarks\" array", path);
     return -1;
   }
-  if (!benches || benches->type != LJ_ARR || !lj_get(r->doc, "context")) {
-    fprintf(stderr, "loopconf-bench compare: %s: missing \"context\" or \"benchmarks\" array\n",
-            path);
-    return -1;
-  }
-  const char *mode = lj_get_str(lj_get(r->doc, "context"), "mode");
+  const char *mode = lch_json_str(json_object_get(r->doc, "context"), "mode");
   r->callgrind = mode && strcmp(mode, "callgrind") == 0;
-  for (size_t i = 0; i < benches->n; i++) {
-    lj *e = benches->items[i];
-    const char *name = lj_get_str(e, "run_name");
-    if (!name) name = lj_get_str(e, "name");
-    const char *backend = lj_get_str(e, "backend");
+  size_t i;
+  json_t *e;
+  json_array_foreach(benches, i, e) {
+    const char *name = lch_json_str(e, "run_name");
+    if (!name) name = lch_json_str(e, "name");
+    const char *backend = lch_json_str(e, "backend");
     if (!name || !backend) {
-      fprintf(stderr, "loopconf-bench compare: %s: benchmark entry %zu lacks \"name\" or "
-              "\"backend\"\n", path, i);
+      lch_error("compare: %s: benchmark entry %zu lacks \"name\" or \"backend\"", path, i);
       return -1;
     }
-    const char *run_type = lj_get_str(e, "run_type");
+    const char *run_type = lch_json_str(e, "run_type");
     if (run_type && strcmp(run_type, "aggregate") == 0) continue; /* we compute our own */
     struct series *s = add_series(r, backend, name);
     if (!s) {
-      fprintf(stderr, "loopconf-bench compare: out of memory\n");
+      lch_error("compare: out of memory");
       return -1;
     }
-    lj *erred = lj_get(e, "error_occurred");
-    if (erred && erred->type == LJ_TRUE) {
+    if (json_is_true(json_object_get(e, "error_occurred"))) {
       s->errors++;
-      if (!s->error_msg) s->error_msg = strdup(lj_get_str(e, "error_message") ?
-                                               lj_get_str(e, "error_message") : "error");
+      const char *msg = lch_json_str(e, "error_message");
+      if (!s->error_msg) s->error_msg = strdup(msg ? msg : "error");
       continue;
     }
     double v;
     if (r->callgrind) {
-      v = lj_get_num(e, "instructions_per_item", -1);
+      v = lch_json_num(e, "instructions_per_item", -1);
     } else {
-      double f = unit_to_ns(lj_get_str(e, "time_unit"));
-      double t = lj_get_num(e, "real_time", -1);
+      double f = unit_to_ns(lch_json_str(e, "time_unit"));
+      double t = lch_json_num(e, "real_time", -1);
       v = f > 0 && t >= 0 ? t * f : -1;
     }
     if (!(v >= 0) || !isfinite(v)) {
-      fprintf(stderr, "loopconf-bench compare: %s: entry %zu (%s on %s) has no valid %s\n",
-              path, i, name, backend, r->callgrind ? "instructions_per_item" :
-              "real_time/time_unit");
+      lch_error("compare: %s: entry %zu (%s on %s) has no valid %s", path, i, name, backend,
+                r->callgrind ? "instructions_per_item" : "real_time/time_unit");
       return -1;
     }
     if (push_sample(s, v) < 0) {
-      fprintf(stderr, "loopconf-bench compare: out of memory\n");
+      lch_error("compare: out of memory");
       return -1;
     }
   }
@@ -162,46 +155,49 @@ static void fmt_value(char *buf, size_t len, double v, int callgrind) {
   else snprintf(buf, len, "%.1f ns", v);
 }
 
-static int compare_usage(void) {
-  fprintf(stderr, "usage: loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n");
-  return 2;
-}
+static const char compare_help[] =
+    "usage: loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n"
+    "Per (backend, benchmark): the ratio of NEW's median to OLD's, a two-sided Mann-Whitney U\n"
+    "test over the repetitions (instruction counts: no test, the threshold decides), and a\n"
+    "verdict. Exit 1 when a benchmark regressed significantly beyond the threshold or erred in\n"
+    "NEW, 0 otherwise, 2 for bad usage or input.\n"
+    "  --alpha A        significance level, 0 < A < 1 (default 0.05)\n"
+    "  --threshold PCT  smallest slowdown that counts, in percent (default 10)\n";
 
-int lcb_cmd_compare(int argc, char **argv) {
-  const char *files[2] = {NULL, NULL};
-  int nfiles = 0;
+int lcbench_cmd_compare(int argc, char **argv) {
+  enum { OPT_ALPHA = 256, OPT_THRESHOLD };
+  static const struct option longopts[] = {
+      {"alpha", required_argument, NULL, OPT_ALPHA},
+      {"threshold", required_argument, NULL, OPT_THRESHOLD},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
   double alpha = 0.05, threshold = 10;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--alpha") == 0 || strcmp(a, "--threshold") == 0) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "loopconf-bench compare: %s needs a value\n", a);
-        return 2;
-      }
-      char *end;
-      double x = strtod(argv[++i], &end);
-      int is_alpha = a[2] == 'a';
-      if (*end || end == argv[i] || !isfinite(x) || x < 0 || (is_alpha && (x <= 0 || x >= 1))) {
-        fprintf(stderr, "loopconf-bench compare: bad %s '%s' (%s)\n", a, argv[i],
-                is_alpha ? "want 0 < A < 1" : "want a percentage >= 0");
-        return 2;
-      }
-      if (is_alpha) alpha = x;
-      else threshold = x;
-    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      printf("usage: loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n");
-      return 0;
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "loopconf-bench compare: unknown option '%s'\n", a);
-      return 2;
-    } else if (nfiles < 2) {
-      files[nfiles++] = a;
-    } else {
-      fprintf(stderr, "loopconf-bench compare: too many files ('%s')\n", a);
+  opterr = 0;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_ALPHA:
+      if (lch_parse_double(optarg, "compare: --alpha", 1e-9, 1 - 1e-9, &alpha) < 0) return 2;
+      break;
+    case OPT_THRESHOLD:
+      if (lch_parse_double(optarg, "compare: --threshold", 0, 1e6, &threshold) < 0) return 2;
+      break;
+    case 'h': fputs(compare_help, stdout); return 0;
+    case ':': lch_error("compare: option '%s' needs a value", argv[optind - 1]); return 2;
+    default:
+      lch_error("compare: unknown option '%s' (see loopconf-bench compare --help)",
+                argv[optind - 1]);
       return 2;
     }
   }
-  if (nfiles != 2) return compare_usage();
+  if (argc - optind != 2) {
+    lch_error("compare: want two results files, OLD and NEW, got %d (see loopconf-bench "
+              "compare --help)", argc - optind);
+    return 2;
+  }
+  const char *files[2] = {argv[optind], argv[optind + 1]};
 
   struct results old, new;
   int rc = 2;
@@ -213,9 +209,9 @@ int lcb_cmd_compare(int argc, char **argv) {
     return 2;
   }
   if (old.callgrind != new.callgrind) {
-    fprintf(stderr, "loopconf-bench compare: %s holds %s but %s holds %s\n", files[0],
-            old.callgrind ? "instruction counts" : "timings", files[1],
-            new.callgrind ? "instruction counts" : "timings");
+    lch_error("compare: %s holds %s but %s holds %s", files[0],
+              old.callgrind ? "instruction counts" : "timings", files[1],
+              new.callgrind ? "instruction counts" : "timings");
     goto out;
   }
   int cg = old.callgrind;
@@ -241,7 +237,7 @@ int lcb_cmd_compare(int argc, char **argv) {
              "no figure in OLD");
       continue;
     }
-    double mo = mw_median(o->v, o->n), mn = mw_median(n->v, n->n);
+    double mo = lcbench_median(o->v, o->n), mn = lcbench_median(n->v, n->n);
     double ratio = mo > 0 ? mn / mo : (mn > 0 ? INFINITY : 1);
     char so[32], sn[32], sp[16] = "", verdict[64];
     fmt_value(so, sizeof so, mo, cg);
@@ -257,9 +253,9 @@ int lcb_cmd_compare(int argc, char **argv) {
       }
     } else {
       int exact;
-      double u, p = mw_test(n->v, n->n, o->v, o->n, &u, &exact);
+      double u, p = lcbench_mwu_test(n->v, n->n, o->v, o->n, &u, &exact);
       snprintf(sp, sizeof sp, "%.4f", p);
-      int can_decide = mw_min_p(o->n, n->n) < alpha;
+      int can_decide = lcbench_mwu_min_p(o->n, n->n) < alpha;
       if (!can_decide) few_reps = 1;
       if (!can_decide)
         snprintf(verdict, sizeof verdict, "too few repetitions to test");

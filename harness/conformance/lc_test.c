@@ -30,12 +30,6 @@ const struct lc_test_def *lc_test_find(const char *name) {
 
 /* ---- Time ------------------------------------------------------------------------------- */
 
-int64_t lc_clock_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns) {
   double m = ctx && ctx->multiplier > 1.0 ? ctx->multiplier : 1.0;
   double scaled = (double)base_ns * m;

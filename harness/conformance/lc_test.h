@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "loopconf/backend.h"
+#include "loopconf/clock.h"
 
 /* Capabilities a test needs; a backend whose optional ops are NULL gets SKIP. */
 enum lc_needs {
@@ -63,8 +64,7 @@ const struct lc_test_def *lc_test_find(const char *name);
 
 /* ---- Helpers available to test bodies --------------------------------------------------- */
 
-/* clock_gettime(CLOCK_MONOTONIC) in ns: the test's own clock, independent of the backend. */
-int64_t lc_clock_ns(void);
+/* The test's own clock, independent of the backend: lc_clock_ns() from loopconf/clock.h. */
 
 /* base * the global multiplier: every timing tolerance goes through this. */
 int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns);

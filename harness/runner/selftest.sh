@@ -206,13 +206,13 @@ expect_grep multenv out "time limit of 900 ms"
 # ---- 6. Out-of-tree adapter: name from the module, <path>.expect found next to it --------
 cp "$BDIR/lcb_$B.so" "$T/myadapter.so"
 printf 'selftest.crash CRASH found next to the module\n' >"$T/myadapter.expect"
-run_lc adapter run --adapter "$T/myadapter.so" --test selftest.crash -q
+run_lc adapter run --backend "$T/myadapter.so" --test selftest.crash -q
 expect_rc adapter 0
 expect_verdict adapter selftest.crash XFAIL
 expect_grep adapter out "found next to the module"
 
 # ---- 6b. ^C kills the running cells and writes no report ---------------------------------
-"$LC" run --adapter "$T/myadapter.so" --test selftest.hang --time-multiplier 100 \
+"$LC" run --backend "$T/myadapter.so" --test selftest.hang --time-multiplier 100 \
   --tap "$T/int.tap" >"$T/int.out" 2>"$T/int.err" &
 pid=$!
 for _ in $(seq 50); do # wait (up to 5 s) until the cell is running

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "coro.h"
+#include "loopconf/backend_check.h"
+#include "loopconf/clock.h"
 
 /* How it fits together
  *
@@ -145,7 +147,6 @@ struct lc_rt {
 
 static _Thread_local lc_rt *tls_rt;
 
-#define MS_NS ((int64_t)1000000)
 
 static void rt_finish(lc_rt *rt, lc_task *t);
 static void scopes_fire(lc__tnode *n);
@@ -154,11 +155,7 @@ static void rt_report(lc_rt *rt, enum lc_report_kind kind, const char *name, int
 
 /* ==== Small helpers ======================================================================== */
 
-int64_t lc_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t lc_now(void) { return lc_clock_ns(); }
 
 /* a + b without overflow past INT64_MAX (b >= 0). */
 static int64_t add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
@@ -333,7 +330,7 @@ static void btimer_cb(lc_timer *timer, void *arg) {
 static void rt_arm(lc_rt *rt) {
   int64_t want = rt->heap_len ? rt->heap[0]->deadline_ns : INT64_MAX;
   if (rt->poll_for_holds) {
-    int64_t poll = add_sat(lc_now(), MS_NS);
+    int64_t poll = add_sat(lc_now(), LC_MS);
     if (poll < want) want = poll;
   }
   if (want == rt->armed_deadline) return;
@@ -681,8 +678,8 @@ static void rt_iterate(lc_rt *rt) {
   if (rt->backend_failed) {
     /* Degraded mode: wait for the next deadline ourselves (at most 10 ms at a time). */
     if (!had_ready) {
-      int64_t d = rt->heap_len ? rt->heap[0]->deadline_ns - t0 : 10 * MS_NS;
-      if (d > 10 * MS_NS) d = 10 * MS_NS;
+      int64_t d = rt->heap_len ? rt->heap[0]->deadline_ns - t0 : 10 * LC_MS;
+      if (d > 10 * LC_MS) d = 10 * LC_MS;
       if (d > 0) nanosleep(&(struct timespec){0, (long)d}, NULL);
     }
   } else {
@@ -1158,9 +1155,9 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     fprintf(stderr, "lc_run: %s is NULL\n", !b ? "backend" : "main function");
     return -EINVAL;
   }
-  if (b->abi_version != LC_BACKEND_ABI_VERSION || !b->loop_new || !b->run || !b->timer_new) {
-    fprintf(stderr, "lc_run: backend '%s' is incompatible (ABI %u, expected %u)\n",
-            b->name ? b->name : "?", b->abi_version, LC_BACKEND_ABI_VERSION);
+  char why[256];
+  if (lc_backend_validate(b, why, sizeof why) < 0) { /* the same rule as every loader */
+    fprintf(stderr, "lc_run: %s\n", why);
     return -EINVAL;
   }
   if (opts && (opts->slow_step_ns < 0 || opts->executor_threads < 0 ||
@@ -1176,7 +1173,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   lc_rt *rt = calloc(1, sizeof *rt);
   if (!rt) return -ENOMEM;
   if (opts) rt->opts = *opts;
-  if (rt->opts.slow_step_ns == 0) rt->opts.slow_step_ns = 100 * MS_NS;
+  if (rt->opts.slow_step_ns == 0) rt->opts.slow_step_ns = 100 * LC_MS;
   if (rt->opts.stack_size == 0) rt->opts.stack_size = 64 * 1024;
   if (rt->opts.executor_threads == 0) rt->opts.executor_threads = default_executor_threads();
   if (rt->opts.process_workers == 0) {

@@ -1,19 +1,18 @@
 /* gather_timeout.c: the README's runtime example, built and run by CTest so it stays true.
- * usage: gather_timeout BACKEND_MODULE.so */
-#include <dlfcn.h>
+ * usage: gather_timeout BACKEND (a built-in name or a module path) */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "lc_runtime.h"
-
-#define MS 1000000LL
 
 /* async def fetch(delay): await asyncio.sleep(delay); return delay */
 static int fetch(void *arg, intptr_t *result) {
   intptr_t delay_ms = (intptr_t)arg;
-  int rc = lc_sleep(delay_ms * MS);
+  int rc = lc_sleep(delay_ms * LC_MS);
   if (rc < 0)
     return rc; /* cancelled: -ECANCELED, after any cleanup */
   *result = delay_ms;
@@ -27,12 +26,12 @@ static int amain(void *arg, intptr_t *result) {
   intptr_t r[2];
   int rc = lc_gather(t, 2, r, NULL, 0); /* results in argument order */
   printf("gather -> [%ld, %ld] rc=%d after %lld ms (max, not sum)\n", (long)r[0], (long)r[1],
-         rc, (long long)((lc_now() - t0) / MS));
+         rc, (long long)((lc_now() - t0) / LC_MS));
   lc_task_unref(t[0]);
   lc_task_unref(t[1]);
 
   lc_task *slow = lc_spawn(fetch, (void *)1000, "slow");
-  rc = lc_wait_for(slow, 100 * MS, NULL); /* cancels slow and waits for its cleanup */
+  rc = lc_wait_for(slow, 100 * LC_MS, NULL); /* cancels slow and waits for its cleanup */
   printf("wait_for -> %s\n", rc == -ETIMEDOUT ? "ETIMEDOUT" : strerror(-rc));
   lc_task_unref(slow);
   *result = rc == -ETIMEDOUT && r[0] == 200 && r[1] == 100;
@@ -41,17 +40,22 @@ static int amain(void *arg, intptr_t *result) {
 
 int main(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: %s BACKEND_MODULE.so\n", argv[0]);
+    fprintf(stderr, "usage: %s BACKEND (a built-in name or a module path)\n", argv[0]);
     return 2;
   }
-  void *mod = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-  lc_backend_entry_fn entry = mod ? (lc_backend_entry_fn)dlsym(mod, LC_BACKEND_ENTRY) : NULL;
-  if (entry == NULL) {
-    fprintf(stderr, "gather_timeout: cannot load %s: %s\n", argv[1], dlerror());
+  lch_set_program("gather_timeout");
+  char *dir = lch_backend_dir(), *path = dir ? lch_backend_resolve(dir, argv[1]) : NULL;
+  free(dir);
+  if (!path) return 2; /* the host library printed why */
+  char *err = NULL;
+  const struct lc_backend *backend = lch_backend_load(path, &err);
+  free(path);
+  if (!backend) {
+    lch_error("%s", err);
+    free(err);
     return 2;
   }
   intptr_t ok = 0;
-  int rc = lc_run(entry(), NULL, amain, NULL, &ok); /* asyncio.run(main()) */
-  dlclose(mod);
+  int rc = lc_run(backend, NULL, amain, NULL, &ok); /* asyncio.run(main()) */
   return rc == 0 && ok ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "coro.h"
+#include "loopconf/clock.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -615,12 +616,6 @@ static void test_threads(void **state) {
 
 /* ---- Measurements (printed, never asserted) ------------------------------------------------ */
 
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static lc_coro *bench_main, *bench_co;
 
 static void bench_entry(void *arg) {
@@ -643,18 +638,18 @@ static void measure_switch(enum lc_coro_impl impl, double out[3]) {
   assert_non_null(bench_co);
   long rounds = 1000; /* batch size: doubled until a batch takes 10 ms (also warms up) */
   for (;;) {
-    int64_t t0 = now_ns();
+    int64_t t0 = lc_clock_ns();
     for (long i = 0; i < rounds; i++)
       lc_coro_switch(bench_main, bench_co);
-    if (now_ns() - t0 >= 10000000 || rounds >= (1L << 24))
+    if (lc_clock_ns() - t0 >= 10000000 || rounds >= (1L << 24))
       break;
     rounds *= 2;
   }
   for (int b = 0; b < BATCHES; b++) {
-    int64_t t0 = now_ns();
+    int64_t t0 = lc_clock_ns();
     for (long i = 0; i < rounds; i++)
       lc_coro_switch(bench_main, bench_co);
-    ns[b] = (double)(now_ns() - t0) / (double)(2 * rounds);
+    ns[b] = (double)(lc_clock_ns() - t0) / (double)(2 * rounds);
   }
   lc_coro_free(bench_co);
   qsort(ns, BATCHES, sizeof ns[0], cmp_double);

@@ -6,15 +6,15 @@
 #ifndef LC_RT_TEST_H
 #define LC_RT_TEST_H
 
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "lc_runtime.h"
+#include "loopconf/clock.h"
 
-#define MS (INT64_C(1000000))
 #define RT_TEST_UNUSED __attribute__((unused))
 
 static const struct lc_backend *g_backend;
@@ -25,37 +25,25 @@ RT_TEST_UNUSED static int64_t tol(int64_t base_ns) {
   return (int64_t)((double)base_ns * g_mult);
 }
 
-/* Load lcb_$LOOPCONF_TEST_BACKEND.so (default: reference) from $LOOPCONF_BACKEND_DIR (default:
- * the build's backends directory) into g_backend, and read LOOPCONF_TIME_MULTIPLIER into g_mult.
- * Returns 0, or -1 after one error line naming `prog` and the problem. */
+/* Load the backend $LOOPCONF_TEST_BACKEND (a built-in name or a module path; default: reference)
+ * into g_backend, found by the host library's one discovery rule, and read
+ * LOOPCONF_TIME_MULTIPLIER into g_mult. Returns 0, or -1 after one error line naming `prog`. */
 RT_TEST_UNUSED static int rt_test_load_backend(const char *prog) {
+  lch_set_program(prog);
   const char *name = getenv("LOOPCONF_TEST_BACKEND");
   if (!name || !*name) name = "reference";
-  const char *dir = getenv("LOOPCONF_BACKEND_DIR");
-  if (!dir || !*dir) dir = LOOPCONF_BACKEND_DIR;
-  char path[4096];
-  snprintf(path, sizeof path, "%s/lcb_%s.so", dir, name);
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    fprintf(stderr, "%s: cannot load backend %s: %s\n", prog, path, dlerror());
+  char *dir = lch_backend_dir(), *path = dir ? lch_backend_resolve(dir, name) : NULL;
+  free(dir);
+  if (!path) return -1;
+  char *err = NULL;
+  g_backend = lch_backend_load(path, &err);
+  free(path);
+  if (!g_backend) {
+    lch_error("%s", err);
+    free(err);
     return -1;
   }
-  lc_backend_entry_fn entry = (lc_backend_entry_fn)(uintptr_t)dlsym(h, LC_BACKEND_ENTRY);
-  if (!entry || !(g_backend = entry()) || g_backend->abi_version != LC_BACKEND_ABI_VERSION) {
-    fprintf(stderr, "%s: %s: no usable %s()\n", prog, path, LC_BACKEND_ENTRY);
-    return -1;
-  }
-  const char *m = getenv("LOOPCONF_TIME_MULTIPLIER");
-  if (m && *m) {
-    char *end;
-    double v = strtod(m, &end);
-    if (*end || v < 1.0) {
-      fprintf(stderr, "%s: LOOPCONF_TIME_MULTIPLIER must be a number >= 1, got '%s'\n", prog, m);
-      return -1;
-    }
-    g_mult = v;
-  }
-  return 0;
+  return lch_env_multiplier(&g_mult);
 }
 
 #ifndef RT_TEST_OWN_RUN_HELPERS /* core_test.c keeps its own run helpers */

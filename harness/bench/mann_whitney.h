@@ -1,6 +1,6 @@
-/* mw.h: the two-sided Mann-Whitney U test, used by `loopconf-bench compare`. */
-#ifndef LOOPCONF_MW_H
-#define LOOPCONF_MW_H
+/* mann_whitney.h: the two-sided Mann-Whitney U test, used by `loopconf-bench compare`. */
+#ifndef LCBENCH_MANN_WHITNEY_H
+#define LCBENCH_MANN_WHITNEY_H
 
 #include <stddef.h>
 
@@ -9,13 +9,13 @@
  * Exact (by counting rank arrangements) when there are no ties and n, m <= 50; otherwise the
  * normal approximation with tie and continuity corrections. *exact (may be NULL) says which.
  * n == 0 or m == 0 gives p = 1. */
-double mw_test(const double *x, size_t n, const double *y, size_t m, double *u, int *exact);
+double lcbench_mwu_test(const double *x, size_t n, const double *y, size_t m, double *u, int *exact);
 
 /* The smallest p-value the test can give for sample sizes n and m (both sides exact, no
  * ties): below alpha means a significant result is possible at all. */
-double mw_min_p(size_t n, size_t m);
+double lcbench_mwu_min_p(size_t n, size_t m);
 
 /* Median of v[0..n) (sorts a copy); 0 for n == 0. */
-double mw_median(const double *v, size_t n);
+double lcbench_median(const double *v, size_t n);
 
-#endif /* LOOPCONF_MW_H */
+#endif /* LCBENCH_MANN_WHITNEY_H */

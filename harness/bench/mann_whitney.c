@@ -1,5 +1,5 @@
-/* mw.c: Mann-Whitney U test (exact for small tie-free samples, normal approximation else). */
-#include "mw.h"
+/* mann_whitney.c: Mann-Whitney U test (exact for small tie-free samples, normal approximation else). */
+#include "mann_whitney.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-double mw_median(const double *v, size_t n) {
+double lcbench_median(const double *v, size_t n) {
   if (n == 0) return 0;
   double *c = malloc(n * sizeof *c);
   if (!c) return v[0];
@@ -78,7 +78,7 @@ static double exact_p(size_t n, size_t m, double u) {
   return p > 1 ? 1 : p;
 }
 
-double mw_min_p(size_t n, size_t m) {
+double lcbench_mwu_min_p(size_t n, size_t m) {
   if (n == 0 || m == 0) return 1;
   if (n <= MW_EXACT_MAX && m <= MW_EXACT_MAX) {
     double p = exact_p(n, m, 0);
@@ -99,7 +99,7 @@ static int cmp_obs(const void *a, const void *b) {
   return cmp_double(&((const struct obs *)a)->v, &((const struct obs *)b)->v);
 }
 
-double mw_test(const double *x, size_t n, const double *y, size_t m, double *u, int *exact) {
+double lcbench_mwu_test(const double *x, size_t n, const double *y, size_t m, double *u, int *exact) {
   if (exact) *exact = 0;
   if (u) *u = 0;
   if (n == 0 || m == 0) return 1;
