@@ -2,16 +2,24 @@
 # install-deps.sh: make sure every Debian package loopconf needs is installed.
 # As root it installs what is missing with non-interactive apt-get; otherwise it prints the
 # exact command to run and exits 1. Nothing is downloaded from anywhere but the Debian archive.
+#
+# Only what the selected build needs: the same switches as the CMake options, read from the
+# environment (default ON), e.g. LOOPCONF_WITH_LIBEV=OFF LOOPCONF_WITH_LIBEVENT=OFF for a build
+# with only the reference loop and libuv; LOOPCONF_BENCHMARKS=OFF drops Google Benchmark.
 set -euo pipefail
+
+on() { case "${1:-ON}" in ON|on|1|YES|yes|TRUE|true) return 0 ;; *) return 1 ;; esac; }
 
 packages=(
   build-essential cmake ninja-build pkg-config git python3   # toolchain
-  libuv1-dev libev-dev libevent-dev                            # the three libraries
-  libcmocka-dev                                                # conformance runner
-  libbenchmark-dev libbenchmark-tools libjansson-dev                          # benchmarks, compare.py
+  libcmocka-dev libjansson-dev                                 # runner, results files
   valgrind                                                     # deterministic mode, leak checks
   wrk gnuplot-nox                                              # HTTP load and plots (later work)
 )
+on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
+on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)
+on "${LOOPCONF_WITH_LIBEVENT:-ON}" && packages+=(libevent-dev)
+on "${LOOPCONF_BENCHMARKS:-ON}" && packages+=(libbenchmark-dev libbenchmark-tools)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LOOPCONF_BUILD_DIR:-$root/build}
 
 "$root/scripts/install-deps.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+. "$root/scripts/cmake-options.sh"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  ${loopconf_cmake_options[@]+"${loopconf_cmake_options[@]}"} >/dev/null
 cmake --build "$build"
 mkdir -p "$build/results"
 # Every built-in backend plus the example out-of-tree adapter (--adapter adds to the built-ins).

@@ -4,13 +4,15 @@
 #      runner self-tests, spec check, runtime unit tests, quick benchmarks and the compare gate);
 #   2. an ASan+UBSan build and the whole conformance matrix plus the runtime tests under it;
 #   3. a TSan build of the runtime tests (the threaded parts: executors, wakeups).
-# LOOPCONF_TEST_STAGES="plain asan tsan" selects stages.
+# LOOPCONF_TEST_STAGES="plain asan tsan" selects stages. LOOPCONF_WITH_LIBUV/LIBEV/LIBEVENT=OFF
+# (and LOOPCONF_BENCHMARKS=OFF) leave a library out of the packages and the build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 stages=${LOOPCONF_TEST_STAGES:-plain asan tsan}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 "$root/scripts/install-deps.sh"
+. "$root/scripts/cmake-options.sh"
 
 build_and_test() { # name cmake-args... -- ctest-args...
   local name=$1; shift
@@ -19,7 +21,8 @@ build_and_test() { # name cmake-args... -- ctest-args...
   [ $# -gt 0 ] && shift
   ct=("$@")
   echo "== test.sh: $name build" >&2
-  cmake -S "$root" -B "$dir" -G Ninja -DLOOPCONF_WERROR=ON "${cm[@]}" >/dev/null
+  cmake -S "$root" -B "$dir" -G Ninja -DLOOPCONF_WERROR=ON \
+    ${loopconf_cmake_options[@]+"${loopconf_cmake_options[@]}"} "${cm[@]}" >/dev/null
   cmake --build "$dir" -j "$jobs"
   echo "== test.sh: $name tests" >&2
   (cd "$dir" && LOOPCONF_TIME_MULTIPLIER=$mult ctest --output-on-failure "${ct[@]}")
