@@ -307,6 +307,14 @@ static int cancel_read_main(void *arg, intptr_t *result) {
   rc = lc_await(t, NULL);
   lc_trace("await reader -> %s", lc_trace_code(rc));
   lc_task_unref(t);
+  size_t kept = lc_stream_buffered(r.c);
+  lc_trace("buffered after cancel -> %zu", kept);
+  IO_CHECK(st, kept == 3, "the cancelled read lost bytes: %zu of 3 still buffered", kept);
+  if (kept != 3) { /* what a read would wait for is gone: do not wait for ever */
+    lc_stream_free(r.c);
+    lc_server_close(srv);
+    return 0;
+  }
   char buf[16];
   ssize_t n = lc_stream_read(r.c, buf, sizeof buf);
   lc_trace("read -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
@@ -479,6 +487,7 @@ static int backpressure_main(void *arg, intptr_t *result) {
   }
   st->v[0] = (int64_t)max_q;
   st->v[1] = waits;
+  st->v[2] = low_ok;
   lc_trace("write+drain -> %s", lc_trace_code(rc));
   lc_trace("drain waited at least once: %s", waits > 0 ? "yes" : "no");
   lc_trace("queue never above high-water + one write: %s",
@@ -503,7 +512,8 @@ LC_TEST(sem_io_backpressure, "semantics.io.backpressure", "IO-DRAIN-BACKPRESSURE
   lc_note(ctx, "max queued %lld bytes, %lld drains waited, server got %lld bytes",
           (long long)st.v[0], (long long)st.v[1], (long long)st.v[4]);
   io_assert(ctx, &st);
-  assert_true(st.v[1] > 0);
+  if (st.v[1] == 0) lc_fail(ctx, "drain never waited for the slow reader");
+  if (!st.v[2]) lc_fail(ctx, "a drain that waited returned above the low-water mark");
   assert_true(st.v[0] <= 64 * 1024 + BP_CHUNK);
   assert_int_equal(st.v[4], BP_TOTAL);
   assert_int_equal(st.v[5], 0);
@@ -999,6 +1009,7 @@ static int cancel_write_main(void *arg, intptr_t *result) {
   lc_trace("fds open as before the connect: %s", now == fds ? "yes" : "no");
   IO_CHECK(st, now == fds, "%d fds open before the cancelled connect, %d after", fds, now);
   lc_server_close(srv);
+  if (now != fds) return 0; /* a leaked client end keeps its handler waiting for EOF */
   lc_server_wait_closed(srv);
   lc_server_free(srv);
   lc_event_free(cw->go);

@@ -24,6 +24,7 @@ async def main():
         trace("await reader -> ok")
     except BaseException as exc:
         trace(f"await reader -> {code(exc)}")
+    trace(f"buffered after cancel -> {len(reader._buffer)}")
     trace(f"read -> {(await reader.read(16)).decode()}")
     writer.write(b"go\n")
     trace(f"readexactly(7) -> {(await reader.readexactly(7)).decode()}")
