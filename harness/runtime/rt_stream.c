@@ -25,6 +25,7 @@
 #define DEFAULT_HIGH ((size_t)64 * 1024)  /* asyncio transports' write buffer limits */
 #define RECV_CHUNK ((size_t)64 * 1024)    /* asyncio's max_size per recv */
 #define ACCEPTS_PER_CALLBACK 64
+#define ACCEPT_RETRY_NS LC_S /* out of fds: stop accepting this long (asyncio's 1 s) */
 
 /* A FIFO of parked waiters. */
 typedef struct wlist {
@@ -148,6 +149,7 @@ struct lc_server {
   const struct lc_backend *b;
   int fd;
   lc_io *io;
+  lc_timer *retry; /* restarts accepting after EMFILE and friends */
   int port;
   char name[32];
   char unix_path[sizeof ((struct sockaddr_un *)0)->sun_path];
@@ -653,9 +655,14 @@ static void server_accept_cb(lc_io *io, int fd, unsigned revents, void *arg) {
     int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        fprintf(stderr, "loopconf runtime: server %s: accept: %s\n", srv->name, strerror(errno));
-      return; /* EMFILE and friends: the listener stays ready, the next iteration retries */
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      /* EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener would stay ready and spin the loop. As
+       * asyncio, stop accepting for a second; queued connections wait in the backlog. */
+      fprintf(stderr, "loopconf runtime: server %s: accept: %s; retrying in 1 s\n", srv->name,
+              strerror(errno));
+      if (srv->b->io_stop(srv->io) == 0 && srv->b->timer_start(srv->retry, ACCEPT_RETRY_NS, 0))
+        srv->b->io_start(srv->io, LC_READABLE);
+      return;
     }
     if (!srv->unix_path[0]) setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     lc_stream *s = stream_new(srv->rt, cfd);
@@ -677,6 +684,12 @@ static void server_accept_cb(lc_io *io, int fd, unsigned revents, void *arg) {
     srv->conns = s;
     srv->nconn++;
   }
+}
+
+static void server_retry_cb(lc_timer *timer, void *arg) {
+  (void)timer;
+  lc_server *srv = arg;
+  if (!srv->closed) srv->b->io_start(srv->io, LC_READABLE);
 }
 
 static int server_start(const struct sockaddr_storage *ss, socklen_t len, const char *unix_path,
@@ -719,11 +732,17 @@ static int server_start(const struct sockaddr_storage *ss, socklen_t len, const 
       srv->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                   : ((struct sockaddr_in *)&got)->sin_port);
   }
-  rc = b->io_new(lc_rt_loop(rt), srv->fd, server_accept_cb, srv, &srv->io);
+  rc = b->timer_new(lc_rt_loop(rt), server_retry_cb, srv, &srv->retry);
   if (rc) goto fail;
+  rc = b->io_new(lc_rt_loop(rt), srv->fd, server_accept_cb, srv, &srv->io);
+  if (rc) {
+    b->timer_free(srv->retry);
+    goto fail;
+  }
   rc = b->io_start(srv->io, LC_READABLE);
   if (rc) {
     b->io_free(srv->io);
+    b->timer_free(srv->retry);
     goto fail;
   }
   *out = srv;
@@ -763,6 +782,8 @@ void lc_server_close(lc_server *srv) {
   srv->closed = 1;
   srv->b->io_free(srv->io);
   srv->io = NULL;
+  srv->b->timer_free(srv->retry);
+  srv->retry = NULL;
   close(srv->fd); /* pending, unaccepted connections are reset: nobody will serve them */
   srv->fd = -1;
   if (srv->unix_path[0]) unlink(srv->unix_path);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,9 +27,11 @@ static int open_fds(void) {
   int n = 0;
   DIR *d = opendir("/proc/self/fd");
   if (!d) return -1;
-  while (readdir(d)) n++;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') n++;
   closedir(d);
-  return n;
+  return n - 1; /* the directory's own fd */
 }
 
 static void put(int fd, const char *s) { CHECK_EQ(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s)); }
@@ -401,13 +406,107 @@ static void test_connect(void **state) {
   run_main(t_connect, NULL);
 }
 
+/* Out of fds: the server stops accepting for a second instead of spinning on a listener that
+ * stays ready, then serves the waiting connection. */
+static int64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int t_emfile(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_server *srv = NULL;
+  CHECK_EQ(lc_start_server("127.0.0.1", 0, echo_once, NULL, &srv), 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                          .sin_port = htons((uint16_t)lc_server_port(srv))};
+  struct rlimit old, low;
+  getrlimit(RLIMIT_NOFILE, &old);
+  low = old;
+  int lowest_free = 0;
+  while (fcntl(lowest_free, F_GETFD) != -1) lowest_free++;
+  low.rlim_cur = (rlim_t)lowest_free; /* the next fd would be above it: accept gets EMFILE */
+  CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0); /* completes in the backlog */
+  int64_t c0 = cpu_ns();
+  lc_sleep(300 * MS); /* accept fails with EMFILE meanwhile */
+  int64_t spent = cpu_ns() - c0;
+  CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  CHECK(spent < tol(100 * MS)); /* a spinning loop would burn the whole 300 ms */
+  CHECK_EQ(send(fd, "hi\n", 3, MSG_NOSIGNAL), 3);
+  int64_t t0 = lc_now();
+  lc_timeout to;
+  lc_timeout_enter(&to, tol(3000 * MS));
+  int rc = lc_wait_readable(fd);
+  CHECK_EQ(lc_timeout_exit(&to, rc), 0);
+  char buf[8];
+  CHECK_EQ(recv(fd, buf, sizeof buf, MSG_DONTWAIT), 3);
+  CHECK(lc_now() - t0 < tol(2000 * MS));
+  close(fd);
+  lc_server_close(srv);
+  CHECK_EQ(lc_server_wait_closed(srv), 0);
+  CHECK_EQ(lc_server_free(srv), 0);
+  *result = 0;
+  return 0;
+}
+
+static void test_emfile(void **state) {
+  (void)state;
+  run_main(t_emfile, NULL);
+}
+
+/* A backend without io ops: every stream call says -ENOTSUP. */
+static int t_no_io(void *arg, intptr_t *result) {
+  (void)arg;
+  int sv[2];
+  CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  CHECK_EQ(lc_io_wait(sv[0], LC_READABLE, NULL), -ENOTSUP);
+  CHECK_EQ(lc_wait_writable(sv[0]), -ENOTSUP);
+  errno = 0;
+  CHECK(lc_stream_adopt(sv[0]) == NULL);
+  CHECK_EQ(errno, ENOTSUP);
+  lc_stream *s = NULL;
+  CHECK_EQ(lc_open_connection("127.0.0.1", 1, &s), -ENOTSUP);
+  lc_server *srv = NULL;
+  CHECK_EQ(lc_start_server("127.0.0.1", 0, echo_once, NULL, &srv), -ENOTSUP);
+  close(sv[0]);
+  close(sv[1]);
+  *result = 0;
+  return 0;
+}
+
+static void test_no_io(void **state) {
+  (void)state;
+  struct lc_backend b = *g_backend;
+  b.io_new = NULL;
+  b.io_start = NULL;
+  b.io_stop = NULL;
+  b.io_free = NULL;
+  lc_run_opts opts = {0};
+  run_main_on(&b, &opts, t_no_io, NULL);
+}
+
+/* Outside a task the awaits refuse. */
+static void test_outside_task(void **state) {
+  (void)state;
+  CHECK_EQ(lc_io_wait(0, LC_READABLE, NULL), -EPERM);
+  lc_stream *s = NULL;
+  CHECK_EQ(lc_open_connection("127.0.0.1", 1, &s), -EPERM);
+  errno = 0;
+  assert_null(lc_stream_adopt(0));
+  assert_int_equal(errno, EPERM);
+  if (g_fail[0]) fail_msg("%s", g_fail);
+}
+
 int main(void) {
   if (rt_test_load_backend("stream_test") != 0) return 2;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_io_wait),         cmocka_unit_test(test_readuntil),
       cmocka_unit_test(test_readexactly),     cmocka_unit_test(test_cancel_keeps_data),
       cmocka_unit_test(test_drain),           cmocka_unit_test(test_peer_closed),
-      cmocka_unit_test(test_connect),
+      cmocka_unit_test(test_connect),         cmocka_unit_test(test_no_io),
+      cmocka_unit_test(test_outside_task),    cmocka_unit_test(test_emfile),
   };
   return cmocka_run_group_tests_name("runtime.stream", tests, NULL, NULL);
 }
