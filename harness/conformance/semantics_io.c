@@ -336,8 +336,16 @@ LC_TEST(sem_io_cancel_read, "semantics.io.cancel_read", "IO-CANCEL-READ-KEEPS-DA
 
 /* ==========================================================================================
  * semantics.io.read_timeout: a read inside a 50 ms timeout scope with nothing arriving fails
- * with ETIMEDOUT at the deadline; the stream stays usable and later data is read.
+ * with ETIMEDOUT at the deadline; so does wait_for(30 ms) on a task that reads, which is
+ * cancelled; the stream stays usable and later data is read.
  * ======================================================================================== */
+
+static int timeout_reader(void *arg, intptr_t *result) {
+  struct cread *r = arg;
+  r->rc = lc_stream_read(r->c, r->buf, sizeof r->buf);
+  *result = 0;
+  return r->rc < 0 ? (int)r->rc : 0;
+}
 
 static int read_timeout_main(void *arg, intptr_t *result) {
   struct io_state *st = arg;
@@ -355,10 +363,18 @@ static int read_timeout_main(void *arg, intptr_t *result) {
   st->v[0] = lc_clock_ns() - t0;
   lc_trace_at("read in timeout(50 ms) -> %s", lc_trace_code(rc));
   IO_CHECK(st, rc == -ETIMEDOUT, "read in a timeout scope -> %s", lc_trace_code(rc));
+  /* wait_for on a reading task: the same expiry; the task is cancelled and waited for. */
+  struct cread r = {.c = c};
+  lc_task *t = lc_spawn(timeout_reader, &r, "reader");
+  rc = lc_wait_for(t, 30 * MS, NULL);
+  lc_trace_at("wait_for(read, 30 ms) -> %s, reader cancelled: %s", lc_trace_code(rc),
+              lc_task_cancelled(t) ? "yes" : "no");
+  IO_CHECK(st, rc == -ETIMEDOUT && lc_task_cancelled(t), "wait_for on a read -> %s",
+           lc_trace_code(rc));
+  lc_task_unref(t);
   lc_stream_write(c, "go\n", 3);
   n = lc_stream_readexactly(c, buf, 4, NULL);
   lc_trace("readexactly(4) -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
-  /* wait_for on a reading task: the same expiry, the task cancelled. */
   script_done(srv, c);
   *result = 0;
   return 0;

@@ -13,6 +13,13 @@ async def main():
     except BaseException as exc:
         rc = code(exc)
     trace_at(f"read in timeout(50 ms) -> {rc}")
+    t = asyncio.create_task(reader.read(16), name="reader")
+    try:
+        await asyncio.wait_for(t, 0.030)
+        rc = "ok"
+    except BaseException as exc:
+        rc = code(exc)
+    trace_at(f"wait_for(read, 30 ms) -> {rc}, reader cancelled: {'yes' if t.cancelled() else 'no'}")
     writer.write(b"go\n")
     trace(f"readexactly(4) -> {(await reader.readexactly(4)).decode()}")
     await script_done(server, writer)
