@@ -306,7 +306,9 @@ int lc_run_in_process(lc_job_fn fn, const void *arg, size_t arg_len, intptr_t *r
 
 /* [await] Wait until fd is ready for `events` (LC_READABLE and/or LC_WRITABLE). *revents (may be
  * NULL) gets what the backend reported, LC_IO_ERROR included. 0, -ECANCELED, -EINVAL (bad fd or
- * events), -ENOTSUP (backend without io), -EPERM outside a task, or the backend's error. */
+ * events), -ENOTSUP (backend without io), -EPERM outside a task, or the backend's error. The fd
+ * must not be watched by anything else meanwhile (a stream's own fd included): whether a
+ * backend accepts two watchers on one fd is up to the backend. */
 int lc_io_wait(int fd, unsigned events, unsigned *revents);
 int lc_wait_readable(int fd); /* lc_io_wait(fd, LC_READABLE, NULL) */
 int lc_wait_writable(int fd); /* lc_io_wait(fd, LC_WRITABLE, NULL) */
@@ -370,7 +372,9 @@ int lc_stream_fd(const lc_stream *s); /* -1 once closed */
 /* Servers. lc_start_server listens on host:port (port 0: the kernel picks one, see
  * lc_server_port) with a backlog of SOMAXCONN and, for every accepted connection, spawns a task
  * named "<name>-<n>" (name "conn" unless lc_server_set_name; n counts from 1 in accept order)
- * that runs fn(stream, arg); when fn returns the stream is closed (queued bytes sent) and freed.
+ * that runs fn(stream, arg); when fn returns the stream is closed (queued bytes sent) and freed
+ * (fn must not free it), and a negative code from fn is reported like any failed task nobody
+ * awaited (asyncio logs an unhandled exception in client_connected_cb).
  * close stops accepting at once (new connections are refused); connections already open are
  * served on. wait_closed [await] returns once the server is closed and every connection task
  * has finished (Python 3.12's rule). Close and free a server before main returns. */
