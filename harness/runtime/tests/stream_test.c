@@ -456,6 +456,43 @@ static void test_emfile(void **state) {
   run_main(t_emfile, NULL);
 }
 
+/* A peer that aborts (SO_LINGER 0: RST): the bytes it sent first are read, then -ECONNRESET. */
+static int reset_handler(lc_stream *s, void *arg) {
+  (void)arg;
+  lc_stream_write(s, "abc", 3);
+  lc_sleep(20 * MS);
+  struct linger lg = {1, 0};
+  setsockopt(lc_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  return 0;
+}
+
+static int t_reset(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_server *srv = NULL;
+  CHECK_EQ(lc_start_server("127.0.0.1", 0, reset_handler, NULL, &srv), 0);
+  lc_stream *c = NULL;
+  CHECK_EQ(lc_open_connection("127.0.0.1", lc_server_port(srv), &c), 0);
+  char buf[8];
+  CHECK_EQ(lc_stream_read(c, buf, sizeof buf), 3);
+  CHECK_EQ(lc_stream_read(c, buf, sizeof buf), -ECONNRESET);
+  CHECK_EQ(lc_stream_read(c, buf, sizeof buf), -ECONNRESET);
+  CHECK(lc_stream_at_eof(c));
+  int rc = lc_stream_write(c, "x", 1);
+  if (rc == 0) rc = lc_stream_drain(c);
+  CHECK(rc == -ECONNRESET || rc == -EPIPE);
+  lc_stream_free(c);
+  lc_server_close(srv);
+  CHECK_EQ(lc_server_wait_closed(srv), 0);
+  CHECK_EQ(lc_server_free(srv), 0);
+  *result = 0;
+  return 0;
+}
+
+static void test_reset(void **state) {
+  (void)state;
+  run_main(t_reset, NULL);
+}
+
 /* A backend without io ops: every stream call says -ENOTSUP. */
 static int t_no_io(void *arg, intptr_t *result) {
   (void)arg;
@@ -507,6 +544,7 @@ int main(void) {
       cmocka_unit_test(test_drain),           cmocka_unit_test(test_peer_closed),
       cmocka_unit_test(test_connect),         cmocka_unit_test(test_no_io),
       cmocka_unit_test(test_outside_task),    cmocka_unit_test(test_emfile),
+      cmocka_unit_test(test_reset),
   };
   return cmocka_run_group_tests_name("runtime.stream", tests, NULL, NULL);
 }
