@@ -1040,3 +1040,49 @@ LC_TEST(sem_io_cancel_write, "semantics.io.cancel_write",
   io_run(ctx, "io_cancel_write", cancel_write_main, &cw);
   io_assert(ctx, &cw.st);
 }
+
+/* ==========================================================================================
+ * semantics.io.reset: a peer that aborts the connection (SO_LINGER 0, so the kernel sends RST)
+ * after sending "abc": the client reads "abc", then every read fails with ECONNRESET.
+ * ======================================================================================== */
+
+static int abort_handler(lc_stream *s, void *arg) {
+  (void)arg;
+  int rc = lc_stream_write(s, "abc", 3);
+  if (rc == 0) rc = lc_stream_drain(s);
+  if (rc == 0) rc = lc_sleep(30 * MS); /* "abc" is read before the reset arrives */
+  struct linger lg = {1, 0};
+  setsockopt(lc_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  return rc == -ECANCELED ? rc : 0; /* returning closes: RST */
+}
+
+static int reset_main(void *arg, intptr_t *result) {
+  struct io_state *st = arg;
+  lc_server *srv;
+  lc_stream *c;
+  int rc = lc_start_server("127.0.0.1", 0, abort_handler, NULL, &srv);
+  if (rc) return rc;
+  rc = lc_open_connection("127.0.0.1", lc_server_port(srv), &c);
+  IO_CHECK(st, rc == 0, "open_connection -> %s", lc_trace_code(rc));
+  if (rc) return rc;
+  char buf[16];
+  ssize_t n = lc_stream_read(c, buf, sizeof buf);
+  lc_trace("read -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
+  for (int i = 0; i < 2; i++) {
+    n = lc_stream_read(c, buf, sizeof buf);
+    lc_trace("read -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
+    IO_CHECK(st, n == -ECONNRESET, "read after the reset -> %zd", n);
+  }
+  lc_stream_free(c);
+  lc_server_close(srv);
+  lc_server_wait_closed(srv);
+  lc_server_free(srv);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_io_reset, "semantics.io.reset", "IO-RESET", LC_NEEDS_IO, 10000) {
+  struct io_state st = {0};
+  io_run(ctx, "io_reset", reset_main, &st);
+  io_assert(ctx, &st);
+}
