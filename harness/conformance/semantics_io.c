@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS LC_MS
 
 /* ---- shared pieces ------------------------------------------------------------------------ */
 
@@ -210,7 +209,7 @@ static int readuntil_main(void *arg, intptr_t *result) {
   int rc = script_connect(st, &sc, &srv, &c);
   if (rc) return rc;
   lc_stream_set_limit(c, 64);
-  lc_sleep(50 * MS); /* the whole script is buffered: the outcomes below do not race it */
+  lc_sleep(50 * LC_MS); /* the whole script is buffered: the outcomes below do not race it */
   char buf[256];
   size_t partial = 0;
   for (int i = 0; i < 2; i++) {
@@ -301,7 +300,7 @@ static int cancel_read_main(void *arg, intptr_t *result) {
   int rc = script_connect(st, &sc, &srv, &r.c);
   if (rc) return rc;
   lc_task *t = lc_spawn(cancel_reader, &r, "reader");
-  lc_sleep(50 * MS); /* "abc" arrives while the reader waits for 10 bytes */
+  lc_sleep(50 * LC_MS); /* "abc" arrives while the reader waits for 10 bytes */
   lc_trace("buffered before cancel -> %zu", lc_stream_buffered(r.c));
   lc_cancel(t);
   rc = lc_await(t, NULL);
@@ -357,7 +356,7 @@ static int read_timeout_main(void *arg, intptr_t *result) {
   char buf[16];
   int64_t t0 = lc_clock_ns();
   lc_timeout to;
-  lc_timeout_enter(&to, 50 * MS);
+  lc_timeout_enter(&to, 50 * LC_MS);
   ssize_t n = lc_stream_read(c, buf, sizeof buf);
   rc = lc_timeout_exit(&to, n < 0 ? (int)n : 0);
   st->v[0] = lc_clock_ns() - t0;
@@ -366,7 +365,7 @@ static int read_timeout_main(void *arg, intptr_t *result) {
   /* wait_for on a reading task: the same expiry; the task is cancelled and waited for. */
   struct cread r = {.c = c};
   lc_task *t = lc_spawn(timeout_reader, &r, "reader");
-  rc = lc_wait_for(t, 30 * MS, NULL);
+  rc = lc_wait_for(t, 30 * LC_MS, NULL);
   lc_trace_at("wait_for(read, 30 ms) -> %s, reader cancelled: %s", lc_trace_code(rc),
               lc_task_cancelled(t) ? "yes" : "no");
   IO_CHECK(st, rc == -ETIMEDOUT && lc_task_cancelled(t), "wait_for on a read -> %s",
@@ -384,9 +383,9 @@ LC_TEST(sem_io_read_timeout, "semantics.io.read_timeout", "IO-READ-TIMEOUT", LC_
   struct io_state st = {0};
   io_run(ctx, "io_read_timeout", read_timeout_main, &st);
   io_assert(ctx, &st);
-  if (st.v[0] < 50 * MS) lc_fail(ctx, "the read timed out early: %.1f ms", (double)st.v[0] / MS);
-  if (st.v[0] > 50 * MS + lc_tol_ns(ctx, 50 * MS))
-    lc_fail(ctx, "the read timed out late: %.1f ms", (double)st.v[0] / MS);
+  if (st.v[0] < 50 * LC_MS) lc_fail(ctx, "the read timed out early: %.1f ms", (double)st.v[0] / LC_MS);
+  if (st.v[0] > 50 * LC_MS + lc_tol_ns(ctx, 50 * LC_MS))
+    lc_fail(ctx, "the read timed out late: %.1f ms", (double)st.v[0] / LC_MS);
 }
 
 /* ==========================================================================================
@@ -417,7 +416,7 @@ static int peer_closed_main(void *arg, intptr_t *result) {
   while (rc == 0 && tries++ < 200) {
     rc = lc_stream_write(c, "data\n", 5);
     if (rc == 0) rc = lc_stream_drain(c);
-    if (rc == 0) lc_sleep(MS);
+    if (rc == 0) lc_sleep(LC_MS);
   }
   lc_trace("writing to the closed peer fails with EPIPE or ECONNRESET: %s",
            rc == -EPIPE || rc == -ECONNRESET ? "yes" : lc_trace_code(rc));
@@ -463,7 +462,7 @@ static int slow_reader(lc_stream *s, void *arg) {
     for (ssize_t i = 0; i < n; i++)
       if (buf[i] != (unsigned char)((got + i) % 251)) bad++;
     got += n;
-    lc_sleep(MS);
+    lc_sleep(LC_MS);
   }
   st->v[4] = got;
   st->v[5] = bad;
@@ -586,7 +585,7 @@ static int server_close_main(void *arg, intptr_t *result) {
   lc_stream_write(a, "two\n", 4);
   n = lc_stream_readline(a, buf, sizeof buf);
   lc_trace("a: echo after close -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   IO_CHECK(st, !lc_task_done(w), "wait_closed returned while a connection was open");
   lc_stream_write_eof(a);
   n = lc_stream_read(a, buf, sizeof buf);
@@ -686,7 +685,7 @@ static int many_main(void *arg, intptr_t *result) {
   /* Every client is connected and every handler running before anyone writes. */
   for (int i = 0; i < 2000 && (m->connected + m->failed < MANY || m->open_handlers < m->connected);
        i++)
-    lc_sleep(MS);
+    lc_sleep(LC_MS);
   lc_trace("connected: %d", m->connected);
   lc_trace("server handlers open at once: %d", m->peak);
   lc_event_set(m->go);
@@ -759,7 +758,7 @@ static void lat_nanosleep(int64_t ns) {
 
 static intptr_t lat_job(void *arg) {
   (void)arg;
-  lat_nanosleep(LAT_BLOCK_MS * MS);
+  lat_nanosleep(LAT_BLOCK_MS * LC_MS);
   return 42;
 }
 
@@ -773,10 +772,10 @@ static int lat_handler(lc_stream *s, void *arg) {
       int64_t t0 = lc_clock_ns();
       l->block_t0 = t0;
       if (l->kind == LAT_NANOSLEEP) {
-        lat_nanosleep(LAT_BLOCK_MS * MS);
+        lat_nanosleep(LAT_BLOCK_MS * LC_MS);
       } else if (l->kind == LAT_CPU) {
         volatile unsigned long spin = 0;
-        while (lc_clock_ns() < t0 + LAT_BLOCK_MS * MS) spin++;
+        while (lc_clock_ns() < t0 + LAT_BLOCK_MS * LC_MS) spin++;
       } else {
         intptr_t v = 0;
         int rc = lc_run_in_thread(lat_job, NULL, &v);
@@ -838,8 +837,8 @@ static int lat_main(void *arg, intptr_t *result) {
     t[i] = lc_spawn(lat_client, &cl[i], NULL);
   }
   /* All eight served (so they hold echo-1..8) before the culprit connects as echo-9. */
-  for (int i = 0; i < 5000 && l->served_once < LAT_CLIENTS; i++) lc_sleep(MS);
-  lc_sleep(20 * MS);
+  for (int i = 0; i < 5000 && l->served_once < LAT_CLIENTS; i++) lc_sleep(LC_MS);
+  lc_sleep(20 * LC_MS);
   lc_stream *c;
   rc = lc_open_connection("127.0.0.1", l->port, &c);
   IO_CHECK(&l->st, rc == 0, "culprit: connect -> %s", lc_trace_code(rc));
@@ -850,7 +849,7 @@ static int lat_main(void *arg, intptr_t *result) {
     lc_trace("culprit: echo -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
     lc_stream_free(c);
   }
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   l->stop = 1;
   lc_gather(t, LAT_CLIENTS, NULL, NULL, LC_GATHER_RETURN_EXCEPTIONS);
   for (int i = 0; i < LAT_CLIENTS; i++) lc_task_unref(t[i]);
@@ -874,7 +873,7 @@ static void lat_scenario(lc_ctx *ctx, const char *scenario, enum lat_kind kind) 
   struct lat l;
   memset(&l, 0, sizeof l);
   l.kind = kind;
-  l.st.v[0] = lc_tol_ns(ctx, 50 * MS); /* offload: the worst round trip allowed */
+  l.st.v[0] = lc_tol_ns(ctx, 50 * LC_MS); /* offload: the worst round trip allowed */
 
   lc_run_opts opts = {.debug = 1}; /* default threshold: 100 ms, as asyncio */
   lc_trace_reports rep = {0};
@@ -887,22 +886,22 @@ static void lat_scenario(lc_ctx *ctx, const char *scenario, enum lat_kind kind) 
     if (l.max_rtt[i] < best) best = l.max_rtt[i];
   }
   lc_note(ctx, "block %.1f ms; other connections' worst round trip %.1f..%.1f ms; %ld rounds by "
-          "client 0, whose worst ended %.1f ms after the block began", (double)l.block_ns / MS,
-          (double)best / MS, (double)worst / MS, l.rounds[0],
-          (double)(l.worst_end - l.block_t0) / MS);
+          "client 0, whose worst ended %.1f ms after the block began", (double)l.block_ns / LC_MS,
+          (double)best / LC_MS, (double)worst / LC_MS, l.rounds[0],
+          (double)(l.worst_end - l.block_t0) / LC_MS);
   assert_int_equal(rc, 0);
   io_assert(ctx, &l.st);
-  assert_true(l.block_ns >= LAT_BLOCK_MS * MS);
+  assert_true(l.block_ns >= LAT_BLOCK_MS * LC_MS);
   for (int i = 0; i < LAT_CLIENTS; i++) assert_true(l.rounds[i] > 0);
   if (kind == LAT_THREAD) {
     if (worst > l.st.v[0])
       lc_fail(ctx, "a connection's round trip reached %.1f ms while the work ran on a thread "
-              "(bound %.1f ms)", (double)worst / MS, (double)l.st.v[0] / MS);
+              "(bound %.1f ms)", (double)worst / LC_MS, (double)l.st.v[0] / LC_MS);
     if (rep.n != 0) lc_fail(ctx, "unexpected slow-step report naming '%s'", rep.v[0].task);
   } else {
     if (best < l.block_ns)
       lc_fail(ctx, "a connection's worst round trip %.1f ms < the %.1f ms block: was the loop "
-              "not blocked?", (double)best / MS, (double)l.block_ns / MS);
+              "not blocked?", (double)best / LC_MS, (double)l.block_ns / LC_MS);
     if (lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "echo-9") != 1 || rep.n != 1)
       lc_fail(ctx, "expected one slow-step report naming 'echo-9', got %zu (first: %s)", rep.n,
               rep.n ? rep.v[0].task : "none");
@@ -997,7 +996,7 @@ static int cancel_write_main(void *arg, intptr_t *result) {
   rc = lc_stream_write(cw->c, data, sizeof data);
   lc_trace("write 1 MiB -> %s", lc_trace_code(rc));
   lc_task *t = lc_spawn(cw_drainer, cw, "drainer");
-  lc_sleep(30 * MS); /* the kernel buffers fill up; the rest stays queued */
+  lc_sleep(30 * LC_MS); /* the kernel buffers fill up; the rest stays queued */
   size_t before = lc_stream_write_buffered(cw->c);
   lc_cancel(t);
   rc = lc_await(t, NULL);
@@ -1020,7 +1019,7 @@ static int cancel_write_main(void *arg, intptr_t *result) {
   rc = lc_await(t, NULL);
   lc_task_unref(t);
   lc_trace("cancelled connect -> %s", lc_trace_code(rc));
-  lc_sleep(10 * MS); /* the server drops whatever it accepted */
+  lc_sleep(10 * LC_MS); /* the server drops whatever it accepted */
   int now = count_fds();
   lc_trace("fds open as before the connect: %s", now == fds ? "yes" : "no");
   IO_CHECK(st, now == fds, "%d fds open before the cancelled connect, %d after", fds, now);
@@ -1050,7 +1049,7 @@ static int abort_handler(lc_stream *s, void *arg) {
   (void)arg;
   int rc = lc_stream_write(s, "abc", 3);
   if (rc == 0) rc = lc_stream_drain(s);
-  if (rc == 0) rc = lc_sleep(30 * MS); /* "abc" is read before the reset arrives */
+  if (rc == 0) rc = lc_sleep(30 * LC_MS); /* "abc" is read before the reset arrives */
   struct linger lg = {1, 0};
   setsockopt(lc_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   return rc == -ECANCELED ? rc : 0; /* returning closes: RST */

@@ -107,7 +107,7 @@ static int t_readuntil(void *arg, intptr_t *result) {
   CHECK(memcmp(buf, "ab||", 4) == 0);
   /* A separator split across two arrivals is still found. */
   put(sv[1], "e|");
-  lc_sleep(MS);
+  lc_sleep(LC_MS);
   put(sv[1], "|f");
   n = lc_stream_readuntil(s, "||", 2, buf, sizeof buf, &partial);
   CHECK_EQ(n, 5);
@@ -116,21 +116,21 @@ static int t_readuntil(void *arg, intptr_t *result) {
    * nothing is consumed. */
   CHECK_EQ(lc_stream_set_limit(s, 4), 0);
   put(sv[1], "ghijk\n");
-  lc_sleep(MS);
+  lc_sleep(LC_MS);
   n = lc_stream_readuntil(s, "\n", 1, buf, sizeof buf, &partial);
   CHECK_EQ(n, -EMSGSIZE);
   CHECK_EQ(partial, 6); /* "fghijk" before the separator */
   CHECK_EQ(lc_stream_buffered(s), 7);
   /* readline drops the over-long line, then the next line is read. */
   put(sv[1], "ok\n");
-  lc_sleep(MS);
+  lc_sleep(LC_MS);
   CHECK_EQ(lc_stream_readline(s, buf, sizeof buf), -EMSGSIZE);
   n = lc_stream_readline(s, buf, sizeof buf);
   CHECK_EQ(n, 3);
   CHECK(memcmp(buf, "ok\n", 3) == 0);
   /* Separator not found and the buffer is past the limit: -EMSGSIZE, nothing consumed. */
   put(sv[1], "0123456789");
-  lc_sleep(MS);
+  lc_sleep(LC_MS);
   n = lc_stream_readuntil(s, "\n", 1, buf, sizeof buf, &partial);
   CHECK_EQ(n, -EMSGSIZE);
   CHECK_EQ(lc_stream_buffered(s), 10);
@@ -202,7 +202,7 @@ static int t_cancel_keeps_data(void *arg, intptr_t *result) {
   lc_task *t = lc_spawn(readexactly_task, &r, "reader");
   lc_yield();
   put(sv[1], "abc");
-  lc_sleep(2 * MS); /* the bytes reach the stream's buffer while the reader waits for 10 */
+  lc_sleep(2 * LC_MS); /* the bytes reach the stream's buffer while the reader waits for 10 */
   CHECK_EQ(lc_stream_buffered(r.s), 3);
   lc_cancel(t);
   lc_await(t, NULL);
@@ -214,7 +214,7 @@ static int t_cancel_keeps_data(void *arg, intptr_t *result) {
   CHECK(memcmp(buf, "abc", 3) == 0);
   /* Timeout scope around a read: -ETIMEDOUT, later data still read. */
   lc_timeout to;
-  CHECK_EQ(lc_timeout_enter(&to, 5 * MS), 0);
+  CHECK_EQ(lc_timeout_enter(&to, 5 * LC_MS), 0);
   ssize_t n = lc_stream_read(r.s, buf, sizeof buf);
   CHECK_EQ(lc_timeout_exit(&to, (int)n), -ETIMEDOUT);
   put(sv[1], "z");
@@ -265,7 +265,7 @@ static int t_drain(void *arg, intptr_t *result) {
   /* Nobody reads: drain waits. Cancel it: the queue is untouched. */
   struct dr d = {.s = s, .rc = 99};
   lc_task *t = lc_spawn(drain_task, &d, "drainer");
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   CHECK_EQ(d.rc, 99);
   size_t queued = lc_stream_write_buffered(s);
   lc_cancel(t);
@@ -430,19 +430,19 @@ static int t_emfile(void *arg, intptr_t *result) {
   CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
   CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0); /* completes in the backlog */
   int64_t c0 = cpu_ns();
-  lc_sleep(300 * MS); /* accept fails with EMFILE meanwhile */
+  lc_sleep(300 * LC_MS); /* accept fails with EMFILE meanwhile */
   int64_t spent = cpu_ns() - c0;
   CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
-  CHECK(spent < tol(100 * MS)); /* a spinning loop would burn the whole 300 ms */
+  CHECK(spent < tol(100 * LC_MS)); /* a spinning loop would burn the whole 300 ms */
   CHECK_EQ(send(fd, "hi\n", 3, MSG_NOSIGNAL), 3);
   int64_t t0 = lc_now();
   lc_timeout to;
-  lc_timeout_enter(&to, tol(3000 * MS));
+  lc_timeout_enter(&to, tol(3000 * LC_MS));
   int rc = lc_wait_readable(fd);
   CHECK_EQ(lc_timeout_exit(&to, rc), 0);
   char buf[8];
   CHECK_EQ(recv(fd, buf, sizeof buf, MSG_DONTWAIT), 3);
-  CHECK(lc_now() - t0 < tol(2000 * MS));
+  CHECK(lc_now() - t0 < tol(2000 * LC_MS));
   close(fd);
   lc_server_close(srv);
   CHECK_EQ(lc_server_wait_closed(srv), 0);
@@ -460,7 +460,7 @@ static void test_emfile(void **state) {
 static int reset_handler(lc_stream *s, void *arg) {
   (void)arg;
   lc_stream_write(s, "abc", 3);
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   struct linger lg = {1, 0};
   setsockopt(lc_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   return 0;
