@@ -132,15 +132,7 @@ int lcbench_cmd_run(int argc, char **argv) {
     return 2;
   }
   if (backend) {
-    char *dir = lch_backend_dir(), *path = dir ? lch_backend_resolve(dir, backend) : NULL;
-    char *err = NULL;
-    free(dir);
-    const struct lc_backend *b = path ? lch_backend_load(path, &err) : NULL;
-    if (path && !b) {
-      lch_error("%s", err);
-      free(err);
-    }
-    free(path);
+    const struct lc_backend *b = lch_backend_open(backend);
     if (!b) {
       free(gargv);
       return 2;

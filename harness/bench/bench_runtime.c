@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "bench_suite.h"
 #include "coro.h"
@@ -325,6 +327,66 @@ static void bm_memory_per_task(lcbench_state *st, void *arg) {
               LCBENCH_COUNTER_AVG_ITERATIONS);
 }
 
+/* ---- runtime.stream_pingpong: one byte bouncing between two tasks over a socketpair ----
+ * The traffic of loop.pingpong/pairs:1 and floor.pingpong/pairs:1, through lc_stream_write +
+ * lc_stream_readexactly on both ends, so the difference is the runtime's cost per I/O await. */
+
+struct spp {
+  lc_stream *peer;
+  int stop;
+};
+
+static int task_stream_echo(void *arg, intptr_t *result) {
+  struct spp *p = arg;
+  (void)result;
+  char c;
+  for (;;) {
+    ssize_t n = lc_stream_readexactly(p->peer, &c, 1, NULL);
+    if (n != 1) return n == -ENODATA ? 0 : (int)n; /* EOF: the benchmark is over */
+    int rc = lc_stream_write(p->peer, &c, 1);
+    if (rc) return rc;
+  }
+}
+
+static int main_stream_pingpong(void *arg, intptr_t *result) {
+  struct rtb *x = arg;
+  (void)result;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+  lc_stream *a = lc_stream_adopt(sv[0]);
+  struct spp p = {.peer = lc_stream_adopt(sv[1])};
+  if (!a || !p.peer) {
+    int e = errno;
+    if (a) lc_stream_free(a); else close(sv[0]);
+    if (p.peer) lc_stream_free(p.peer); else close(sv[1]);
+    return -e;
+  }
+  lc_task *t = lc_spawn(task_stream_echo, &p, "echo");
+  int rc = t ? 0 : -errno;
+  int64_t n;
+  char c = 'x';
+  while (rc == 0 && lcbench_next_batch(x->st, &n))
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+      rc = lc_stream_write(a, &c, 1);
+      if (rc == 0) {
+        ssize_t k = lc_stream_readexactly(a, &c, 1, NULL);
+        rc = k == 1 ? 0 : k < 0 ? (int)k : -EPROTO;
+      }
+    }
+  lc_stream_free(a); /* the echo task reads EOF and ends */
+  if (t) {
+    int trc = lc_await(t, NULL);
+    if (rc == 0) rc = trc;
+    lc_task_unref(t);
+  }
+  lc_stream_free(p.peer);
+  return rc;
+}
+
+static void bm_stream_pingpong(lcbench_state *st, void *arg) {
+  run_main(st, arg, main_stream_pingpong);
+}
+
 /* ---- Registration ---------------------------------------------------------------------- */
 
 void bench_runtime_register(const struct lc_backend *b) {
@@ -341,4 +403,7 @@ void bench_runtime_register(const struct lc_backend *b) {
                            .unit = 'u'});
   lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task", .fn = bm_memory_per_task,
                            .arg = arg, .unit = 'm', .batch_max = 1});
+  if (b->io_new && b->io_start && b->io_stop && b->io_free)
+    lcbench_register(&(lcbench_spec){.name = "runtime.stream_pingpong", .fn = bm_stream_pingpong,
+                             .arg = arg, .unit = 'u', .batch_max = 1000});
 }

@@ -123,3 +123,18 @@ char *lch_backend_resolve(const char *dir, const char *arg) {
   }
   return path;
 }
+
+const struct lc_backend *lch_backend_open(const char *name_or_path) {
+  char *dir = lch_backend_dir();
+  char *path = dir ? lch_backend_resolve(dir, name_or_path) : NULL;
+  free(dir);
+  if (!path) return NULL;
+  char *err = NULL;
+  const struct lc_backend *b = lch_backend_load(path, &err);
+  free(path);
+  if (!b) {
+    lch_error("%s", err);
+    free(err);
+  }
+  return b;
+}

@@ -111,6 +111,10 @@ int lch_builtin_names(const char *dir, struct lch_strlist *names);
  * the argument and what was looked for. */
 char *lch_backend_resolve(const char *dir, const char *name_or_path);
 
+/* The usual whole job: resolve name_or_path in lch_backend_dir() and load it. Returns the
+ * backend, or NULL with one error line printed. */
+const struct lc_backend *lch_backend_open(const char *name_or_path);
+
 /* ---- exec.c: children under a time limit ------------------------------------------------- */
 
 #define LCH_LOG_CAP (64 * 1024)        /* bytes of log kept per child (the tail) */

@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include "loopconf/backend.h"
 
@@ -280,6 +281,112 @@ int lc_run_in_thread(lc_job_fn fn, void *arg, intptr_t *result);
  * must be a function of this program). arg points to arg_len bytes copied to the worker; the
  * intptr_t return value comes back. For CPU-bound work. */
 int lc_run_in_process(lc_job_fn fn, const void *arg, size_t arg_len, intptr_t *result);
+
+/* ---- Streams ------------------------------------------------------------------------------
+ * Task I/O built only on the backend contract's io ops (io_new/io_start/io_stop/io_free), so
+ * it runs on every backend; where the backend has no io ops every call here returns -ENOTSUP.
+ * Every [await] below follows the rules of every other await point: a cancellation (lc_cancel,
+ * a timeout scope, wait_for) makes it return -ECANCELED at once and takes its waiter off.
+ *
+ * Mapping (asyncio -> here):
+ *   loop.add_reader / sock_recv readiness  lc_io_wait(fd, LC_READABLE, &revents)
+ *   asyncio.open_connection(host, port)    lc_open_connection(host, port, &stream)
+ *   asyncio.open_unix_connection(path)     lc_open_unix_connection(path, &stream)
+ *   asyncio.start_server(cb, host, port)   lc_start_server(host, port, fn, arg, &server)
+ *   reader.read(n) / readexactly(n)        lc_stream_read / lc_stream_readexactly
+ *   reader.readuntil(sep) / readline()     lc_stream_readuntil / lc_stream_readline
+ *   reader.at_eof()                        lc_stream_at_eof
+ *   writer.write(b) / drain() / write_eof  lc_stream_write / lc_stream_drain / lc_stream_write_eof
+ *   writer.close() / wait_closed()         lc_stream_close / lc_stream_wait_closed
+ *   IncompleteReadError                    -ENODATA, *partial = bytes read (copied into buf)
+ *   LimitOverrunError                      -EMSGSIZE, *partial = asyncio's .consumed
+ * One stream is both the reader and the writer. Addresses are numeric (127.0.0.1, ::1): no name
+ * lookup happens on the loop thread. Errors are negative errno: -ECONNREFUSED, -ECONNRESET,
+ * -EPIPE, -ETIMEDOUT (from a timeout scope), -ECANCELED. Writes never raise SIGPIPE. */
+
+/* [await] Wait until fd is ready for `events` (LC_READABLE and/or LC_WRITABLE). *revents (may be
+ * NULL) gets what the backend reported, LC_IO_ERROR included. 0, -ECANCELED, -EINVAL (bad fd or
+ * events), -ENOTSUP (backend without io), -EPERM outside a task, or the backend's error. The fd
+ * must not be watched by anything else meanwhile (a stream's own fd included): whether a
+ * backend accepts two watchers on one fd is up to the backend. */
+int lc_io_wait(int fd, unsigned events, unsigned *revents);
+int lc_wait_readable(int fd); /* lc_io_wait(fd, LC_READABLE, NULL) */
+int lc_wait_writable(int fd); /* lc_io_wait(fd, LC_WRITABLE, NULL) */
+
+typedef struct lc_stream lc_stream;
+typedef struct lc_server lc_server;
+
+/* [await] Connect (non-blocking connect, awaited) and wrap the socket in a stream. host is a
+ * numeric IPv4 or IPv6 address. 0 and *out, or -errno (-ECONNREFUSED, -EINVAL for a host that
+ * is not numeric, -ECANCELED: then no fd is left open). Free the stream with lc_stream_free. */
+int lc_open_connection(const char *host, int port, lc_stream **out);
+int lc_open_unix_connection(const char *path, lc_stream **out);
+/* Wrap a connected stream socket the caller hands over (made non-blocking here); NULL with
+ * errno set on failure (the fd is then still the caller's). Must run inside lc_run. */
+lc_stream *lc_stream_adopt(int fd);
+
+/* Reading. The stream reads into its buffer in the background (up to twice the limit, more
+ * while a read waits for more), so bytes that arrived before a read was cancelled are returned
+ * by the next read. One reader at a time: a second concurrent read returns -EBUSY.
+ * [await] read: up to n bytes as soon as any are buffered; 0 at EOF. Buffered bytes are
+ * returned before a connection error (-ECONNRESET) is. */
+ssize_t lc_stream_read(lc_stream *s, void *buf, size_t n);
+/* [await] exactly n bytes (n, copied to buf), or -ENODATA at EOF with the *partial bytes that
+ * were buffered copied to buf and consumed (partial may be NULL). */
+ssize_t lc_stream_readexactly(lc_stream *s, void *buf, size_t n, size_t *partial);
+/* [await] up to and including the first `sep` (its length is returned). The data before the
+ * separator may not exceed the stream's limit (lc_stream_set_limit, default 64 KiB) nor cap minus
+ * the separator's length: else -EMSGSIZE, nothing consumed, *partial = how many bytes may be
+ * skipped (LimitOverrunError.consumed). At EOF without the separator: -ENODATA, the bytes (up
+ * to cap) copied, all consumed, *partial = their count. */
+ssize_t lc_stream_readuntil(lc_stream *s, const void *sep, size_t seplen, void *buf, size_t cap,
+                            size_t *partial);
+/* [await] readuntil("\n"), but at EOF the partial line is returned (0 if nothing is left), and
+ * on a limit overrun the line (or the whole buffer) is discarded and -EMSGSIZE returned. */
+ssize_t lc_stream_readline(lc_stream *s, void *buf, size_t cap);
+int lc_stream_at_eof(const lc_stream *s);     /* EOF seen and nothing left in the buffer */
+size_t lc_stream_buffered(const lc_stream *s); /* bytes waiting in the read buffer */
+int lc_stream_set_limit(lc_stream *s, size_t limit); /* -EINVAL for 0 */
+
+/* Writing. write never blocks: it sends what the kernel takes at once and queues the rest,
+ * which the stream sends in the background. 0, or the connection's error once it is lost
+ * (-EPIPE, -ECONNRESET), or -EPIPE after close/write_eof. */
+int lc_stream_write(lc_stream *s, const void *data, size_t n);
+/* [await] Back-pressure: returns at once while the queue is at most the high-water mark; else
+ * waits until it has fallen to the low-water mark. A cancelled drain returns -ECANCELED and
+ * leaves the unsent bytes queued. Returns the connection's error once it is lost. */
+int lc_stream_drain(lc_stream *s);
+/* asyncio's defaults: high 64 KiB, low high/4. -EINVAL if low > high. */
+int lc_stream_set_write_limits(lc_stream *s, size_t high, size_t low);
+size_t lc_stream_write_buffered(const lc_stream *s);
+int lc_stream_write_eof(lc_stream *s); /* shutdown(SHUT_WR) once the queue is sent */
+
+/* close: stop reading, send what is queued, then close the fd. wait_closed [await] returns once
+ * it is closed (0, or the error that ended the connection). free: close at once if still open
+ * (queued bytes are dropped) and release the stream; no task may be waiting on it then. */
+void lc_stream_close(lc_stream *s);
+int lc_stream_wait_closed(lc_stream *s);
+void lc_stream_free(lc_stream *s);
+int lc_stream_fd(const lc_stream *s); /* -1 once closed */
+
+/* Servers. lc_start_server listens on host:port (port 0: the kernel picks one, see
+ * lc_server_port) with a backlog of SOMAXCONN and, for every accepted connection, spawns a task
+ * named "<name>-<n>" (name "conn" unless lc_server_set_name; n counts from 1 in accept order)
+ * that runs fn(stream, arg); when fn returns the stream is closed (queued bytes sent) and freed
+ * (fn must not free it), and a negative code from fn is reported like any failed task nobody
+ * awaited (asyncio logs an unhandled exception in client_connected_cb).
+ * close stops accepting at once (new connections are refused); connections already open are
+ * served on. wait_closed [await] returns once the server is closed and every connection task
+ * has finished (Python 3.12's rule). Close and free a server before main returns. */
+typedef int (*lc_conn_fn)(lc_stream *s, void *arg);
+int lc_start_server(const char *host, int port, lc_conn_fn fn, void *arg, lc_server **out);
+int lc_start_unix_server(const char *path, lc_conn_fn fn, void *arg, lc_server **out);
+int lc_server_set_name(lc_server *srv, const char *name); /* at most 31 bytes */
+int lc_server_port(const lc_server *srv);                 /* the bound TCP port, or -1 */
+size_t lc_server_connections(const lc_server *srv);       /* connection tasks still running */
+void lc_server_close(lc_server *srv);
+int lc_server_wait_closed(lc_server *srv);
+int lc_server_free(lc_server *srv); /* -EBUSY (nothing freed) while connections remain */
 
 #ifdef __cplusplus
 }

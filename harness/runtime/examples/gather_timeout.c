@@ -44,18 +44,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   lch_set_program("gather_timeout");
-  char *dir = lch_backend_dir(), *path = dir ? lch_backend_resolve(dir, argv[1]) : NULL;
-  free(dir);
-  if (!path) return 2; /* the host library printed why */
-  char *err = NULL;
-  const struct lc_backend *backend = lch_backend_load(path, &err);
-  free(path);
-  if (!backend) {
-    lch_error("%s", err);
-    free(err);
-    return 2;
-  }
+  const struct lc_backend *backend = lch_backend_open(argv[1]);
+  if (!backend) return 2; /* the host library printed why */
   intptr_t ok = 0;
   int rc = lc_run(backend, NULL, amain, NULL, &ok); /* asyncio.run(main()) */
+  if (rc < 0) fprintf(stderr, "gather_timeout: %s\n", strerror(-rc));
   return rc == 0 && ok ? 0 : 1;
 }

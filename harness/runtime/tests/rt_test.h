@@ -32,17 +32,8 @@ RT_TEST_UNUSED static int rt_test_load_backend(const char *prog) {
   lch_set_program(prog);
   const char *name = getenv("LOOPCONF_TEST_BACKEND");
   if (!name || !*name) name = "reference";
-  char *dir = lch_backend_dir(), *path = dir ? lch_backend_resolve(dir, name) : NULL;
-  free(dir);
-  if (!path) return -1;
-  char *err = NULL;
-  g_backend = lch_backend_load(path, &err);
-  free(path);
-  if (!g_backend) {
-    lch_error("%s", err);
-    free(err);
-    return -1;
-  }
+  g_backend = lch_backend_open(name);
+  if (!g_backend) return -1;
   return lch_env_multiplier(&g_mult);
 }
 
