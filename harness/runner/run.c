@@ -60,7 +60,10 @@ static char *lcr_default_expect_path(const char *module) {
 /* Probe the modules, then attach expectations. Returns 0 or -1 (error printed). */
 static int lcr_build_columns(const struct lcr_run_args *o, struct lcr_matrix *m) {
   struct lch_strlist paths = {0};
-  if (lcr_resolve_paths(o, &paths) < 0) return -1;
+  if (lcr_resolve_paths(o, &paths) < 0) {
+    lch_strlist_free(&paths);
+    return -1;
+  }
   struct lcr_backend_info *mods = lch_xcalloc(paths.n, sizeof *mods);
   int rc = lcr_probe_modules(paths.v, paths.n, o->multiplier, mods);
   size_t n = paths.n;
