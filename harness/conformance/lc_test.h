@@ -107,6 +107,21 @@ const char *lc_strerr(int negative_errno); /* "ECANCELED: Operation canceled" */
 lc_loop *lc_loop_new_or_fail(lc_ctx *ctx);
 void lc_loop_free_or_fail(lc_ctx *ctx, lc_loop *loop);
 
+/* ---- Guards that do not depend on the operation under test ----------------------------
+ * A test whose run() can only end through stop() must not turn a broken stop() into a cell
+ * TIMEOUT. lc_watchdog_arm starts a deadline on another thread: if lc_watchdog_disarm is not
+ * called within limit_ns (apply lc_tol_ns first), the cell FAILs with the message and the
+ * process ends. lc_stop_watched(ctx, loop, "from the wakeup callback") calls stop() and arms
+ * the watchdog for 2 s x multiplier with "stop() called <where> was ignored: ..."; disarm after
+ * run() returns. One watchdog per process; arming again replaces the deadline and message. */
+#define lc_watchdog_arm(ctx, limit_ns, ...)                                                   \
+  lc__watchdog_arm((ctx), __FILE__, __LINE__, (limit_ns), __VA_ARGS__)
+#define lc_stop_watched(ctx, loop, where) lc__stop_watched((ctx), __FILE__, __LINE__, (loop), (where))
+void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void lc_watchdog_disarm(void);
+void lc__stop_watched(lc_ctx *ctx, const char *file, int line, lc_loop *loop, const char *where);
+
 /* ---- Result channel (used by the runner's child process; tests use the helpers above) ---- */
 
 /* Write one result-channel line "kind[<TAB>field1[<TAB>field2]]\n" to fd, with backslash, tab,
