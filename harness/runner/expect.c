@@ -44,6 +44,37 @@ static char *lc_expect_parse_line(const char *line, struct lc_expect *e) {
   return NULL;
 }
 
+/* "<test> CHAR <key> <value>": 1 if the line has that shape (pin filled or *problem set). */
+static int lc_pin_parse_line(const char *line, int lineno, struct lc_pin *pin, char **problem) {
+  const char *t0 = lc_skip_blank(line), *t1 = lc_token_end(t0);
+  const char *c0 = lc_skip_blank(t1), *c1 = lc_token_end(c0);
+  if ((size_t)(c1 - c0) != 4 || strncmp(c0, "CHAR", 4) != 0) return 0;
+  const char *k0 = lc_skip_blank(c1), *k1 = lc_token_end(k0);
+  const char *v0 = lc_skip_blank(k1);
+  const char *v1 = v0 + strlen(v0);
+  while (v1 > v0 && (v1[-1] == ' ' || v1[-1] == '\t')) v1--;
+  if (k1 == k0 || v1 == v0) {
+    *problem = xstrdup("expected \"<test-name> CHAR <key> <value>\"");
+    return 1;
+  }
+  pin->test = xstrndup(t0, (size_t)(t1 - t0));
+  if (!lc_test_find(pin->test)) {
+    *problem = xasprintf("no test named '%s'", pin->test);
+    free(pin->test);
+    return 1;
+  }
+  pin->key = xstrndup(k0, (size_t)(k1 - k0));
+  pin->value = xstrndup(v0, (size_t)(v1 - v0));
+  pin->line = lineno;
+  return 1;
+}
+
+static void lc_pin_free(struct lc_pin *p) {
+  free(p->test);
+  free(p->key);
+  free(p->value);
+}
+
 int lc_expect_load(const char *path, struct lc_expect_set *set) {
   memset(set, 0, sizeof *set);
   set->path = xstrdup(path);
@@ -67,6 +98,21 @@ int lc_expect_load(const char *path, struct lc_expect_set *set) {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
     const char *p = lc_skip_blank(line);
     if (*p == '\0' || *p == '#') continue;
+    struct lc_pin pin;
+    if (lc_pin_parse_line(line, lineno, &pin, &problem)) {
+      if (problem) break;
+      for (size_t i = 0; i < set->npins && !problem; i++)
+        if (strcmp(set->pins[i].test, pin.test) == 0 && strcmp(set->pins[i].key, pin.key) == 0)
+          problem = xasprintf("characteristic '%s' of test '%s' is pinned twice", pin.key,
+                              pin.test);
+      if (problem) {
+        lc_pin_free(&pin);
+        break;
+      }
+      set->pins = xrealloc(set->pins, (set->npins + 1) * sizeof *set->pins);
+      set->pins[set->npins++] = pin;
+      continue;
+    }
     struct lc_expect e;
     problem = lc_expect_parse_line(line, &e);
     if (problem) break;
@@ -103,6 +149,38 @@ void lc_expect_free(struct lc_expect_set *set) {
     free(set->v[i].reason);
   }
   free(set->v);
+  for (size_t i = 0; i < set->npins; i++) lc_pin_free(&set->pins[i]);
+  free(set->pins);
   free(set->path);
   memset(set, 0, sizeof *set);
+}
+
+static int lc_pin_matches(const char *pinned, const char *recorded) {
+  size_t n = strlen(pinned);
+  if (strcmp(pinned, recorded) == 0) return 1;
+  return strncmp(pinned, recorded, n) == 0 && strncmp(recorded + n, " (", 2) == 0;
+}
+
+void lc_pins_apply(const struct lc_expect_set *set, const char *test, struct lc_outcome *o) {
+  if (o->verdict != LC_PASS) return; /* a failing test's own reason comes first */
+  struct strbuf sb = {0};
+  for (size_t i = 0; i < set->npins; i++) {
+    const struct lc_pin *p = &set->pins[i];
+    if (strcmp(p->test, test) != 0) continue;
+    const char *got = NULL;
+    for (size_t k = 0; k < o->nchars; k++)
+      if (strcmp(o->chars[k].key, p->key) == 0) got = o->chars[k].value;
+    if (got && lc_pin_matches(p->value, got)) continue;
+    if (sb.len) sb_puts(&sb, "; ");
+    if (got)
+      sb_printf(&sb, "characteristic %s changed: pinned '%s' (%s:%d), now '%s'", p->key,
+                p->value, set->path, p->line, got);
+    else
+      sb_printf(&sb, "characteristic %s pinned '%s' (%s:%d) was not recorded", p->key,
+                p->value, set->path, p->line);
+  }
+  if (!sb.len) return;
+  o->verdict = LC_FAIL;
+  free(o->reason);
+  o->reason = sb.data;
 }

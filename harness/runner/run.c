@@ -192,6 +192,7 @@ static void lc_on_done(size_t job, struct lc_proc_result *res, void *ud) {
   size_t col = idx % m->ncols;
   struct lc_outcome o;
   lc_outcome_from_proc(&o, res, st->jobs[job].timeout_ms);
+  lc_pins_apply(&m->cols[col].expect, m->tests[idx / m->ncols]->name, &o);
   enum lc_verdict v =
       lc_expect_apply(lc_expect_find(&m->cols[col].expect, m->tests[idx / m->ncols]->name), &o);
   cell->counts[v]++;

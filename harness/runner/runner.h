@@ -179,16 +179,28 @@ struct lc_expect {
   enum lc_verdict verdict; /* FAIL, TIMEOUT or CRASH */
   char *reason;
 };
+/* "<test> CHAR <key> <value>": the characteristic `key` recorded by `test` is pinned. */
+struct lc_pin {
+  char *test, *key, *value;
+  int line;
+};
 struct lc_expect_set {
   char *path;
   struct lc_expect *v;
   size_t n;
+  struct lc_pin *pins;
+  size_t npins;
 };
 /* Load an expectations file. Every test named must exist in the registry (selftests too).
  * Returns 0, or -1 with one error line (file:line: problem). */
 int lc_expect_load(const char *path, struct lc_expect_set *set);
 const struct lc_expect *lc_expect_find(const struct lc_expect_set *set, const char *test);
 void lc_expect_free(struct lc_expect_set *set);
+/* Hold a finished test's recorded characteristics to the set's pins for it: a pinned key whose
+ * value changed (or was not recorded by a passing test) makes the outcome FAIL, with the pinned
+ * and the recorded value in the reason. A pinned value matches the recorded one exactly, or the
+ * part before " (" (the free-form detail, e.g. "yes" for "yes (970 sends -> 486 callbacks)"). */
+void lc_pins_apply(const struct lc_expect_set *set, const char *test, struct lc_outcome *o);
 
 /* ---- select.c: choosing tests ------------------------------------------------------------- */
 
