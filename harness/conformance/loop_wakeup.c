@@ -134,7 +134,8 @@ LC_TEST(loop_wakeup_after_last_send, "loop.wakeup.after_last_send",
   if (rc < 0) lc_fail(ctx, "run() returned %d (%s)", rc, lc_strerr(rc));
   if (st.send_err) lc_fail(ctx, "wakeup_send returned %d (%s)", st.send_err, lc_strerr(st.send_err));
   if (st.lost_round >= 0)
-    lc_fail(ctx, "round %d: no callback observed send #%ld within %lld ms (callbacks so far: %ld)",
+    lc_fail(ctx, "lost wakeup: in round %d no callback observed send #%ld within %lld ms "
+            "(callbacks so far: %ld)",
             st.lost_round, st.lost_last, (long long)(st.round_limit_ns / MS), st.callbacks);
   if (!st.final_seen)
     lc_fail(ctx, "the final send got no callback before the guard timer");
