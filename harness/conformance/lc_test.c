@@ -277,3 +277,38 @@ void lc__stop_watched(lc_ctx *ctx, const char *file, int line, lc_loop *loop, co
                    (long long)(limit / LC_MS));
   ctx->b->stop(loop);
 }
+
+/* ---- Assertions with words --------------------------------------------------------------- */
+
+lc_ctx *lc__current_ctx;
+
+const char *lc_rc_name(intmax_t v) {
+  static _Thread_local char bufs[4][48];
+  static _Thread_local unsigned next;
+  char *buf = bufs[next++ % 4];
+  const char *name = v < 0 && v > -4096 ? strerrorname_np((int)-v) : NULL;
+  if (name)
+    snprintf(buf, sizeof bufs[0], "-%s", name);
+  else
+    snprintf(buf, sizeof bufs[0], "%" PRIdMAX, v);
+  return buf;
+}
+
+/* "0", "-ECANCELED", "42": an expression that is just the value it shows. */
+static int lc_expr_is_literal(const char *expr, const char *shown) {
+  if (strcmp(expr, shown) == 0) return 1;
+  if (expr[0] == '-' && strcmp(expr + 1, shown + (shown[0] == '-')) == 0) return 1;
+  return 0;
+}
+
+void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr,
+                          const char *want_expr, const char *file, int line) {
+  if (got == want) return;
+  const char *g = lc_rc_name(got), *w = lc_rc_name(want);
+  if (lc_expr_is_literal(want_expr, w))
+    lc__report_fail(lc__current_ctx, file, line, "%s is %s (expected %s)", got_expr, g, w);
+  else
+    lc__report_fail(lc__current_ctx, file, line, "%s is %s (expected %s, the value of %s)",
+                    got_expr, g, w, want_expr);
+  _fail(file, line);
+}

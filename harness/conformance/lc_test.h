@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <cmocka.h>
 
 #include "loopconf/backend.h"
@@ -52,10 +53,19 @@ void lc_test_register(struct lc_test_def *def);
 const struct lc_test_def *lc_test_first(void); /* sorted by name */
 const struct lc_test_def *lc_test_find(const char *name);
 
+/* The context of the test body running in this process (set by LC_TEST's entry), so helpers
+ * without a ctx argument (assert_int_equal below) can report on the result channel. */
+extern lc_ctx *lc__current_ctx;
+
 /* LC_TEST(ident, "tier.area.scenario", "CLAUSE-1 CLAUSE-2", needs, timeout_ms) { body } */
 #define LC_TEST(ident, name, clauses, needs, timeout_ms)                                      \
   static void ident(lc_ctx *ctx);                                                             \
-  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident, NULL};   \
+  static void ident##_entry(lc_ctx *ctx) {                                                    \
+    lc__current_ctx = ctx;                                                                    \
+    ident(ctx);                                                                               \
+  }                                                                                           \
+  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident##_entry,  \
+                                           NULL};                                             \
   __attribute__((constructor)) static void ident##_register(void) {                          \
     lc_test_register(&ident##_def);                                                           \
   }                                                                                           \
@@ -102,6 +112,18 @@ void lc__report_fail(lc_ctx *ctx, const char *file, int line, const char *fmt, .
     if (lc__rc != 0) lc_fail((ctx), "%s returned %d (%s)", #expr, lc__rc, lc_strerr(lc__rc)); \
   } while (0)
 const char *lc_strerr(int negative_errno); /* "ECANCELED: Operation canceled" */
+
+/* A value as a test reads it: "-ECANCELED" for a negative errno, otherwise the number. Four
+ * rotating buffers per thread, so one message may hold four of them. */
+const char *lc_rc_name(intmax_t v);
+
+/* cmocka's assert_int_equal prints "0xffffffffffffff83 != 0"; this one prints
+ * "st.rc[1] is -ECANCELED (expected 0)", on the result channel too, and fails the same way. */
+void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr,
+                          const char *want_expr, const char *file, int line);
+#undef assert_int_equal
+#define assert_int_equal(a, b)                                                                \
+  lc__assert_int_equal((intmax_t)(a), (intmax_t)(b), #a, #b, __FILE__, __LINE__)
 
 /* Convenience: create a loop on ctx->b or fail; free it or fail (checks -EBUSY leaks). */
 lc_loop *lc_loop_new_or_fail(lc_ctx *ctx);
