@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -15,6 +16,11 @@
 struct lc_loop {
   struct ev_loop *ev;
   int live;
+  /* now(): the ev_now() value last converted, its conversion, and the last value returned. */
+  double seen_rt;
+  int64_t seen_ns;
+  int64_t last_ns;
+  int have_now;
 };
 
 /* Each handle embeds its watcher first, so the watcher pointer libev passes back converts
@@ -105,13 +111,44 @@ static int evb_loop_free(lc_loop *loop) {
   return 0;
 }
 
+/* The realtime-to-monotonic offset, read with the realtime clock between two monotonic reads
+ * (the midpoint of the tightest of three tries), so a preemption between the reads does not
+ * shift it. */
+static int64_t rt_to_mono_offset(void) {
+  int64_t best_gap = INT64_MAX, offset = 0;
+  for (int i = 0; i < 3; i++) {
+    int64_t m0 = clock_ns(CLOCK_MONOTONIC);
+    int64_t rt = clock_ns(CLOCK_REALTIME);
+    int64_t m1 = clock_ns(CLOCK_MONOTONIC);
+    if (m1 - m0 < best_gap) {
+      best_gap = m1 - m0;
+      offset = m0 + (m1 - m0) / 2 - rt;
+    }
+  }
+  return offset;
+}
+
 /* ev_now() is the cached time of the iteration, but in CLOCK_REALTIME seconds (ev.c ev_now
- * returns ev_rt_now, which time_update derives from the monotonic mn_now). The contract wants
- * the monotonic clock, so the realtime-to-monotonic offset is read now and added: the value keeps
- * libev's staleness and its resolution (a double of ~1.7e9 s has ulps of ~240 ns). */
+ * returns ev_rt_now, which time_update derives from the monotonic mn_now plus rtmn_diff); libev
+ * has no public accessor for mn_now. The contract wants the monotonic clock, so each new
+ * ev_now() value (one per libev time update: ev_run's time_update, ev_now_update) is converted
+ * once with the realtime-to-monotonic offset of that moment, and the same value is returned
+ * until libev updates its time again. The result is never below the previous one: two clocks
+ * read at different instants, and a double of ~1.7e9 s with ulps of ~240 ns, can otherwise
+ * put a later conversion a few hundred ns below an earlier one. The value keeps libev's
+ * staleness and resolution. (Converting on every call, as this adapter once did, stepped back
+ * by up to ~60 us: the offset moved with every preemption between its two clock reads.) */
 static int64_t evb_now(lc_loop *loop) {
-  int64_t offset = clock_ns(CLOCK_MONOTONIC) - clock_ns(CLOCK_REALTIME);
-  return (int64_t)(ev_now(loop->ev) * 1e9) + offset;
+  double rt = ev_now(loop->ev);
+  if (!loop->have_now || rt != loop->seen_rt) {
+    loop->seen_rt = rt;
+    loop->seen_ns = (int64_t)(rt * 1e9) + rt_to_mono_offset();
+  }
+  int64_t v = loop->seen_ns;
+  if (loop->have_now && v < loop->last_ns) v = loop->last_ns;
+  loop->last_ns = v;
+  loop->have_now = 1;
+  return v;
 }
 
 static void evb_update_time(lc_loop *loop) {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -17,6 +18,11 @@
 struct lc_loop {
   struct event_base *base;
   int live;
+  /* now(): the libevent time last converted, its conversion, and the last value returned. */
+  int64_t seen_us;
+  int64_t seen_ns;
+  int64_t last_ns;
+  int have_now;
 };
 
 /* Every handle owns one struct event, assigned from *_new on so event_del is always valid. */
@@ -102,14 +108,45 @@ static int leb_loop_free(lc_loop *loop) {
   return 0;
 }
 
-/* event_base_gettimeofday_cached gives CLOCK_REALTIME-based time (cached inside the loop, read
- * live outside it); the realtime-to-monotonic offset read now converts it to the contract's
- * clock while keeping libevent's staleness and microsecond resolution. */
+/* The realtime-to-monotonic offset, read with the realtime clock between two monotonic reads
+ * (the midpoint of the tightest of three tries), so a preemption between the reads does not
+ * shift it. */
+static int64_t rt_to_mono_offset(void) {
+  int64_t best_gap = INT64_MAX, offset = 0;
+  for (int i = 0; i < 3; i++) {
+    int64_t m0 = clock_ns(CLOCK_MONOTONIC);
+    int64_t rt = clock_ns(CLOCK_REALTIME);
+    int64_t m1 = clock_ns(CLOCK_MONOTONIC);
+    if (m1 - m0 < best_gap) {
+      best_gap = m1 - m0;
+      offset = m0 + (m1 - m0) / 2 - rt;
+    }
+  }
+  return offset;
+}
+
+/* event_base_gettimeofday_cached gives realtime-based time: inside the loop the cached
+ * monotonic time plus tv_clock_diff (re-synchronised with gettimeofday every 5 s, event.c
+ * gettime), outside it a live gettimeofday. libevent 2.1 has no public accessor for the base's
+ * monotonic time. Each new libevent value is converted once with the realtime-to-monotonic
+ * offset of that moment and returned until libevent's time changes, and the result is never
+ * below the previous one: inside the loop the value is the 4 ms-coarse clock shifted by the
+ * coarse clock's lag at the last re-synchronisation, outside it a precise clock, so moving
+ * between the two could otherwise step back by up to a coarse tick. (Converting on every call,
+ * as this adapter once did, stepped back by up to ~8 ms.) */
 static int64_t leb_now(lc_loop *loop) {
   struct timeval tv;
   event_base_gettimeofday_cached(loop->base, &tv);
-  int64_t offset = clock_ns(CLOCK_MONOTONIC) - clock_ns(CLOCK_REALTIME);
-  return ((int64_t)tv.tv_sec * 1000000 + tv.tv_usec) * 1000 + offset;
+  int64_t us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+  if (!loop->have_now || us != loop->seen_us) {
+    loop->seen_us = us;
+    loop->seen_ns = us * 1000 + rt_to_mono_offset();
+  }
+  int64_t v = loop->seen_ns;
+  if (loop->have_now && v < loop->last_ns) v = loop->last_ns;
+  loop->last_ns = v;
+  loop->have_now = 1;
+  return v;
 }
 
 /* A no-op outside the loop, where libevent keeps no cached time (event.h). */

@@ -52,3 +52,11 @@ if(Python3_Interpreter_FOUND)
     set_tests_properties(oracle.example-poll PROPERTIES LABELS "oracle;plugin" TIMEOUT 600)
   endif()
 endif()
+
+# Pinned characteristics in expectations files: match, change, missing key, malformed pins.
+if(_lc_selftest_backend)
+  add_test(NAME runner.selftest_pins
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_pins.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
+  set_tests_properties(runner.selftest_pins PROPERTIES LABELS runner TIMEOUT 60)
+endif()

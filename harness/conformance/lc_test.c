@@ -189,3 +189,120 @@ void lc_loop_free_or_fail(lc_ctx *ctx, lc_loop *loop) {
   if (rc == -EBUSY) lc_fail(ctx, "loop_free returned -EBUSY: a handle was not freed");
   if (rc != 0) lc_fail(ctx, "loop_free returned %d (%s)", rc, lc_strerr(rc));
 }
+
+/* ---- Watchdog ----------------------------------------------------------------------------
+ * One thread per process, started on first use. While armed, it waits for the deadline; if
+ * the test has not disarmed it by then, it sends the armed message as the cell's FAIL and ends
+ * the process with status 1 (the runner reads that as FAIL with this reason). The loop thread
+ * may be stuck inside run(), so nothing else can report. */
+
+#include <pthread.h>
+
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cv;
+static int wd_started, wd_armed;
+static int64_t wd_deadline;
+static lc_ctx *wd_ctx;
+static char wd_msg[512];
+static const char *wd_file;
+static int wd_line;
+
+static void *wd_main(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&wd_mu);
+  for (;;) {
+    if (!wd_armed) {
+      pthread_cond_wait(&wd_cv, &wd_mu);
+      continue;
+    }
+    int64_t left = wd_deadline - lc_clock_ns();
+    if (left <= 0) break;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + left;
+    ts.tv_sec = (time_t)(at / 1000000000);
+    ts.tv_nsec = (long)(at % 1000000000);
+    pthread_cond_timedwait(&wd_cv, &wd_mu, &ts);
+  }
+  lc__report_fail(wd_ctx, wd_file, wd_line, "%s", wd_msg);
+  _exit(1);
+  return NULL;
+}
+
+void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns,
+                      const char *fmt, ...) {
+  pthread_mutex_lock(&wd_mu);
+  if (!wd_started) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t th;
+    if (pthread_create(&th, NULL, wd_main, NULL) == 0) {
+      pthread_detach(th);
+      wd_started = 1;
+    }
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(wd_msg, sizeof wd_msg, fmt, ap);
+  va_end(ap);
+  wd_ctx = ctx;
+  wd_file = file;
+  wd_line = line;
+  wd_deadline = lc_clock_ns() + limit_ns;
+  wd_armed = 1;
+  pthread_cond_signal(&wd_cv);
+  pthread_mutex_unlock(&wd_mu);
+}
+
+void lc_watchdog_disarm(void) {
+  pthread_mutex_lock(&wd_mu);
+  wd_armed = 0;
+  if (wd_started) pthread_cond_signal(&wd_cv);
+  pthread_mutex_unlock(&wd_mu);
+}
+
+void lc__stop_watched(lc_ctx *ctx, const char *file, int line, lc_loop *loop, const char *where) {
+  int64_t limit = lc_tol_ns(ctx, 2000 * LC_MS);
+  lc__watchdog_arm(ctx, file, line, limit,
+                   "stop() called %s was ignored: run() had not returned %lld ms later", where,
+                   (long long)(limit / LC_MS));
+  ctx->b->stop(loop);
+}
+
+/* ---- Assertions with words --------------------------------------------------------------- */
+
+lc_ctx *lc__current_ctx;
+
+const char *lc_rc_name(intmax_t v) {
+  static _Thread_local char bufs[4][48];
+  static _Thread_local unsigned next;
+  char *buf = bufs[next++ % 4];
+  const char *name = v < 0 && v > -4096 ? strerrorname_np((int)-v) : NULL;
+  if (name)
+    snprintf(buf, sizeof bufs[0], "-%s", name);
+  else
+    snprintf(buf, sizeof bufs[0], "%" PRIdMAX, v);
+  return buf;
+}
+
+/* "0", "-ECANCELED", "42": an expression that is just the value it shows. */
+static int lc_expr_is_literal(const char *expr, const char *shown) {
+  if (strcmp(expr, shown) == 0) return 1;
+  if (expr[0] == '-' && strcmp(expr + 1, shown + (shown[0] == '-')) == 0) return 1;
+  return 0;
+}
+
+void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr,
+                          const char *want_expr, const char *file, int line) {
+  if (got == want) return;
+  const char *g = lc_rc_name(got), *w = lc_rc_name(want);
+  if (lc_expr_is_literal(want_expr, w))
+    lc__report_fail(lc__current_ctx, file, line, "%s is %s (expected %s)", got_expr, g, w);
+  else
+    lc__report_fail(lc__current_ctx, file, line, "%s is %s (expected %s, the value of %s)",
+                    got_expr, g, w, want_expr);
+  _fail(file, line);
+}

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <cmocka.h>
 
 #include "loopconf/backend.h"
@@ -53,10 +54,19 @@ void lc_test_register(struct lc_test_def *def);
 const struct lc_test_def *lc_test_first(void); /* sorted by name */
 const struct lc_test_def *lc_test_find(const char *name);
 
+/* The context of the test body running in this process (set by LC_TEST's entry), so helpers
+ * without a ctx argument (assert_int_equal below) can report on the result channel. */
+extern lc_ctx *lc__current_ctx;
+
 /* LC_TEST(ident, "tier.area.scenario", "CLAUSE-1 CLAUSE-2", needs, timeout_ms) { body } */
 #define LC_TEST(ident, name, clauses, needs, timeout_ms)                                      \
   static void ident(lc_ctx *ctx);                                                             \
-  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident, NULL};   \
+  static void ident##_entry(lc_ctx *ctx) {                                                    \
+    lc__current_ctx = ctx;                                                                    \
+    ident(ctx);                                                                               \
+  }                                                                                           \
+  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident##_entry,  \
+                                           NULL};                                             \
   __attribute__((constructor)) static void ident##_register(void) {                          \
     lc_test_register(&ident##_def);                                                           \
   }                                                                                           \
@@ -103,9 +113,36 @@ void lc__report_fail(lc_ctx *ctx, const char *file, int line, const char *fmt, .
   } while (0)
 const char *lc_strerr(int negative_errno); /* "ECANCELED: Operation canceled" */
 
+/* A value as a test reads it: "-ECANCELED" for a negative errno, otherwise the number. Four
+ * rotating buffers per thread, so one message may hold four of them. */
+const char *lc_rc_name(intmax_t v);
+
+/* cmocka's assert_int_equal prints "0xffffffffffffff83 != 0"; this one prints
+ * "st.rc[1] is -ECANCELED (expected 0)", on the result channel too, and fails the same way. */
+void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr,
+                          const char *want_expr, const char *file, int line);
+#undef assert_int_equal
+#define assert_int_equal(a, b)                                                                \
+  lc__assert_int_equal((intmax_t)(a), (intmax_t)(b), #a, #b, __FILE__, __LINE__)
+
 /* Convenience: create a loop on ctx->b or fail; free it or fail (checks -EBUSY leaks). */
 lc_loop *lc_loop_new_or_fail(lc_ctx *ctx);
 void lc_loop_free_or_fail(lc_ctx *ctx, lc_loop *loop);
+
+/* ---- Guards that do not depend on the operation under test ----------------------------
+ * A test whose run() can only end through stop() must not turn a broken stop() into a cell
+ * TIMEOUT. lc_watchdog_arm starts a deadline on another thread: if lc_watchdog_disarm is not
+ * called within limit_ns (apply lc_tol_ns first), the cell FAILs with the message and the
+ * process ends. lc_stop_watched(ctx, loop, "from the wakeup callback") calls stop() and arms
+ * the watchdog for 2 s x multiplier with "stop() called <where> was ignored: ..."; disarm after
+ * run() returns. One watchdog per process; arming again replaces the deadline and message. */
+#define lc_watchdog_arm(ctx, limit_ns, ...)                                                   \
+  lc__watchdog_arm((ctx), __FILE__, __LINE__, (limit_ns), __VA_ARGS__)
+#define lc_stop_watched(ctx, loop, where) lc__stop_watched((ctx), __FILE__, __LINE__, (loop), (where))
+void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void lc_watchdog_disarm(void);
+void lc__stop_watched(lc_ctx *ctx, const char *file, int line, lc_loop *loop, const char *where);
 
 /* ---- Result channel (used by the runner's child process; tests use the helpers above) ---- */
 

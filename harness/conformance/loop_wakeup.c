@@ -88,14 +88,14 @@ static void wk_cb(lc_wakeup *w, void *arg) {
   atomic_store(&st->seen, snapshot);
   if (atomic_load(&st->done)) {
     st->final_seen = 1;
-    st->ctx->b->stop(st->loop);
+    lc_stop_watched(st->ctx, st->loop, "from the wakeup callback that saw the final send");
   }
 }
 
 static void wk_guard_cb(lc_timer *t, void *arg) {
   struct wk_state *st = arg;
   (void)t;
-  st->ctx->b->stop(st->loop);
+  lc_stop_watched(st->ctx, st->loop, "from the guard timer");
 }
 
 /* ==========================================================================================
@@ -127,12 +127,14 @@ LC_TEST(loop_wakeup_after_last_send, "loop.wakeup.after_last_send",
   pthread_t th;
   int perr = pthread_create(&th, NULL, wk_sender, &st);
   if (perr) lc_fail(ctx, "pthread_create: %s", strerror(perr));
-  int rc = b->run(st.loop, LC_RUN_DEFAULT);
+  int rc = b->run(st.loop, LC_RUN_DEFAULT); /* only stop() ends it: watched, see wk_cb */
+  lc_watchdog_disarm();
   pthread_join(th, NULL);
   if (rc < 0) lc_fail(ctx, "run() returned %d (%s)", rc, lc_strerr(rc));
   if (st.send_err) lc_fail(ctx, "wakeup_send returned %d (%s)", st.send_err, lc_strerr(st.send_err));
   if (st.lost_round >= 0)
-    lc_fail(ctx, "round %d: no callback observed send #%ld within %lld ms (callbacks so far: %ld)",
+    lc_fail(ctx, "lost wakeup: in round %d no callback observed send #%ld within %lld ms "
+            "(callbacks so far: %ld)",
             st.lost_round, st.lost_last, (long long)(st.round_limit_ns / LC_MS), st.callbacks);
   if (!st.final_seen)
     lc_fail(ctx, "the final send got no callback before the guard timer");

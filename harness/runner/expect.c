@@ -44,6 +44,37 @@ static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
   return NULL;
 }
 
+/* "<test> CHAR <key> <value>": 1 if the line has that shape (pin filled or *problem set). */
+static int pin_parse_line(const char *line, int lineno, struct lcr_pin *pin, char **problem) {
+  const char *t0 = lcr_skip_blank(line), *t1 = lcr_token_end(t0);
+  const char *c0 = lcr_skip_blank(t1), *c1 = lcr_token_end(c0);
+  if ((size_t)(c1 - c0) != 4 || strncmp(c0, "CHAR", 4) != 0) return 0;
+  const char *k0 = lcr_skip_blank(c1), *k1 = lcr_token_end(k0);
+  const char *v0 = lcr_skip_blank(k1);
+  const char *v1 = v0 + strlen(v0);
+  while (v1 > v0 && (v1[-1] == ' ' || v1[-1] == '\t')) v1--;
+  if (k1 == k0 || v1 == v0) {
+    *problem = lch_xstrdup("expected \"<test-name> CHAR <key> <value>\"");
+    return 1;
+  }
+  pin->test = lch_xstrndup(t0, (size_t)(t1 - t0));
+  if (!lc_test_find(pin->test)) {
+    *problem = lch_xasprintf("no test named '%s'", pin->test);
+    free(pin->test);
+    return 1;
+  }
+  pin->key = lch_xstrndup(k0, (size_t)(k1 - k0));
+  pin->value = lch_xstrndup(v0, (size_t)(v1 - v0));
+  pin->line = lineno;
+  return 1;
+}
+
+static void pin_free(struct lcr_pin *p) {
+  free(p->test);
+  free(p->key);
+  free(p->value);
+}
+
 int lcr_expect_load(const char *path, struct lcr_expect_set *set) {
   memset(set, 0, sizeof *set);
   set->path = lch_xstrdup(path);
@@ -67,6 +98,21 @@ int lcr_expect_load(const char *path, struct lcr_expect_set *set) {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
     const char *p = lcr_skip_blank(line);
     if (*p == '\0' || *p == '#') continue;
+    struct lcr_pin pin;
+    if (pin_parse_line(line, lineno, &pin, &problem)) {
+      if (problem) break;
+      for (size_t i = 0; i < set->npins && !problem; i++)
+        if (strcmp(set->pins[i].test, pin.test) == 0 && strcmp(set->pins[i].key, pin.key) == 0)
+          problem = lch_xasprintf("characteristic '%s' of test '%s' is pinned twice", pin.key,
+                              pin.test);
+      if (problem) {
+        pin_free(&pin);
+        break;
+      }
+      set->pins = lch_xrealloc(set->pins, (set->npins + 1) * sizeof *set->pins);
+      set->pins[set->npins++] = pin;
+      continue;
+    }
     struct lcr_expect e;
     problem = lcr_expect_parse_line(line, &e);
     if (problem) break;
@@ -103,6 +149,38 @@ void lcr_expect_free(struct lcr_expect_set *set) {
     free(set->v[i].reason);
   }
   free(set->v);
+  for (size_t i = 0; i < set->npins; i++) pin_free(&set->pins[i]);
+  free(set->pins);
   free(set->path);
   memset(set, 0, sizeof *set);
+}
+
+static int pin_matches(const char *pinned, const char *recorded) {
+  size_t n = strlen(pinned);
+  if (strcmp(pinned, recorded) == 0) return 1;
+  return strncmp(pinned, recorded, n) == 0 && strncmp(recorded + n, " (", 2) == 0;
+}
+
+void lcr_pins_apply(const struct lcr_expect_set *set, const char *test, struct lcr_outcome *o) {
+  if (o->verdict != LCR_PASS) return; /* a failing test's own reason comes first */
+  struct lch_buf sb = {0};
+  for (size_t i = 0; i < set->npins; i++) {
+    const struct lcr_pin *p = &set->pins[i];
+    if (strcmp(p->test, test) != 0) continue;
+    const char *got = NULL;
+    for (size_t k = 0; k < o->nchars; k++)
+      if (strcmp(o->chars[k].key, p->key) == 0) got = o->chars[k].value;
+    if (got && pin_matches(p->value, got)) continue;
+    if (sb.len) lch_buf_puts(&sb, "; ");
+    if (got)
+      lch_buf_printf(&sb, "characteristic %s changed: pinned '%s' (%s:%d), now '%s'", p->key,
+                p->value, set->path, p->line, got);
+    else
+      lch_buf_printf(&sb, "characteristic %s pinned '%s' (%s:%d) was not recorded", p->key,
+                p->value, set->path, p->line);
+  }
+  if (!sb.len) return;
+  o->verdict = LCR_FAIL;
+  free(o->reason);
+  o->reason = sb.data;
 }

@@ -169,6 +169,7 @@ static void lcr_on_done(size_t job, struct lch_proc_result *res, void *ud) {
   size_t col = idx % m->ncols;
   struct lcr_outcome o;
   lcr_outcome_from_proc(&o, res, st->jobs[job].timeout_ms);
+  lcr_pins_apply(&m->cols[col].expect, m->tests[idx / m->ncols]->name, &o);
   enum lcr_verdict v =
       lcr_expect_apply(lcr_expect_find(&m->cols[col].expect, m->tests[idx / m->ncols]->name), &o);
   cell->counts[v]++;

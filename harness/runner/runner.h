@@ -81,16 +81,28 @@ struct lcr_expect {
   enum lcr_verdict verdict; /* FAIL, TIMEOUT or CRASH */
   char *reason;
 };
+/* "<test> CHAR <key> <value>": the characteristic `key` recorded by `test` is pinned. */
+struct lcr_pin {
+  char *test, *key, *value;
+  int line;
+};
 struct lcr_expect_set {
   char *path;
   struct lcr_expect *v;
   size_t n;
+  struct lcr_pin *pins;
+  size_t npins;
 };
 /* Load an expectations file. Every test named must exist in the registry (selftests too).
  * Returns 0, or -1 with one error line (file:line: problem). */
 int lcr_expect_load(const char *path, struct lcr_expect_set *set);
 const struct lcr_expect *lcr_expect_find(const struct lcr_expect_set *set, const char *test);
 void lcr_expect_free(struct lcr_expect_set *set);
+/* Hold a finished test's recorded characteristics to the set's pins for it: a pinned key whose
+ * value changed (or was not recorded by a passing test) makes the outcome FAIL, with the pinned
+ * and the recorded value in the reason. A pinned value matches the recorded one exactly, or the
+ * part before " (" (the free-form detail, e.g. "yes" for "yes (970 sends -> 486 callbacks)"). */
+void lcr_pins_apply(const struct lcr_expect_set *set, const char *test, struct lcr_outcome *o);
 
 /* ---- select.c: choosing tests ------------------------------------------------------------- */
 
