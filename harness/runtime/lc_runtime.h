@@ -281,6 +281,13 @@ int lc_run_in_thread(lc_job_fn fn, void *arg, intptr_t *result);
  * intptr_t return value comes back. For CPU-bound work. */
 int lc_run_in_process(lc_job_fn fn, const void *arg, size_t arg_len, intptr_t *result);
 
+/* ---- Queue state (asyncio's empty() / full()) -------------------------------------------
+ * lc_queue_size counts only the items really in the queue (qsize()); nothing is reserved for
+ * a woken getter or putter: it re-checks when it runs, and a newcomer's get_nowait/put_nowait
+ * may take the item or slot first (it then waits again at the back), as in asyncio. */
+int lc_queue_empty(const lc_queue *q);  /* 1 if no item is queued */
+int lc_queue_full(const lc_queue *q);   /* 1 if maxsize > 0 and size >= maxsize */
+
 #ifdef __cplusplus
 }
 #endif

@@ -725,9 +725,13 @@ static void rt_iterate(lc_rt *rt) {
 /* Suspend the current task on w until lc_unpark(w) or a cancellation delivered by `hook`'s
  * absence or refusal. Returns w->rc or -ECANCELED. */
 static int rt_wait(lc_task *self, lc_waiter *w, rt_cancel_hook hook, void *ctx) {
+  w->cancelled = 0;
   if (self->must_cancel) {
     self->must_cancel = 0;
-    if (!hook || !hook(self, ctx)) return -ECANCELED;
+    if (!hook || !hook(self, ctx)) {
+      w->cancelled = 1; /* asyncio: the task cancels the future it was about to wait on */
+      return -ECANCELED;
+    }
   }
   w->task = self;
   w->woken = 0;
@@ -744,6 +748,7 @@ static int rt_wait(lc_task *self, lc_waiter *w, rt_cancel_hook hook, void *ctx) 
     self->must_cancel = 0;
     return -ECANCELED;
   }
+  if (w->cancelled) return -ECANCELED; /* the waiter was cancelled: uncancel cannot undo it */
   return w->rc;
 }
 
@@ -757,7 +762,7 @@ void lc_unpark(lc_waiter *w, int rc) {
   if (!w || w->woken) return;
   w->woken = 1;
   w->rc = rc;
-  rt_make_ready(w->task);
+  if (!w->cancelled) rt_make_ready(w->task); /* a cancelled one is ready already */
 }
 
 int lc_yield(void) {
@@ -811,7 +816,7 @@ int lc_cancel(lc_task *t) {
   uint64_t mark = t->rt ? ++t->rt->cancel_gen : 0;
   for (;;) {
     t->cancelling++;
-    if (t->state != T_PARKED || t->park_w->woken) {
+    if (t->state != T_PARKED || lc__waiter_done(t->park_w)) {
       t->must_cancel = 1; /* new, ready, running or woken: delivered at its next await point */
       return 1;
     }
@@ -831,7 +836,9 @@ int lc_cancel(lc_task *t) {
       t->in_cancel = 0;
       if (handed_on) return 1;
     }
-    t->must_cancel = 1;
+    /* Cancel the waiter itself (asyncio: fut.cancel()), at once: it is done from now on, so
+     * no primitive hands it anything, and lc_uncancel before it runs cannot undo it. */
+    t->park_w->cancelled = 1;
     rt_make_ready(t);
     return 1;
   }
