@@ -19,8 +19,9 @@
  *
  * Ready queue: a ring buffer of entries (a task step or a call_soon callback). One loop
  * iteration (rt_iterate) polls the backend (LC_RUN_NOWAIT when work is ready, LC_RUN_ONCE
- * otherwise), fires the due runtime timers, then runs exactly the entries that were queued at
- * that moment; anything queued meanwhile waits for the next iteration (asyncio's _run_once).
+ * otherwise), appends the due runtime timers' callbacks to the end of the ready queue, then
+ * runs exactly the entries that were queued at that moment; anything queued meanwhile waits
+ * for the next iteration (asyncio's _run_once).
  *
  * Timers: sleeps, wait_for deadlines and timeout scopes are nodes of a runtime-owned binary
  * heap (intrusive, no allocation per timer) ordered by (deadline, insertion order). The backend
@@ -43,6 +44,7 @@ typedef struct lc__tnode {
   uint64_t seq;                         /* insertion order: equal deadlines fire FIFO */
   size_t index;                         /* position in the heap, SIZE_MAX when not in it */
   void (*fire)(struct lc__tnode *node); /* called on the loop thread when due */
+  int queued;                           /* due: its fire() waits in the ready queue */
 } lc__tnode;
 
 enum task_state {
@@ -301,8 +303,19 @@ static int heap_push(lc_rt *rt, lc__tnode *n) {
   return 0;
 }
 
-/* Remove n if it is in the heap. */
+static void timer_entry(void *arg);
+static void noop_entry(void *arg) { (void)arg; }
+
+/* Remove n if it is in the heap, or drop its fire() if that already waits in the ready queue
+ * (asyncio: cancelling a TimerHandle that _run_once moved to _ready). */
 static void heap_remove(lc_rt *rt, lc__tnode *n) {
+  if (n->queued) {
+    n->queued = 0;
+    for (size_t k = 0; k < rt->rq_len; k++) {
+      rt_entry *e = &rt->rq[(rt->rq_head + k) & (rt->rq_cap - 1)];
+      if (e->cb == timer_entry && e->arg == n) e->cb = noop_entry;
+    }
+  }
   size_t i = n->index;
   if (i == SIZE_MAX) return;
   n->index = SIZE_MAX;
@@ -672,6 +685,13 @@ static void rt_deadlock(lc_rt *rt) {
   for (lc_task *t = rt->live_head; t; t = t->live_next) lc_cancel(t);
 }
 
+/* A due timer's turn in the ready queue. */
+static void timer_entry(void *arg) {
+  lc__tnode *n = arg;
+  n->queued = 0;
+  n->fire(n);
+}
+
 /* One loop iteration (asyncio's _run_once). */
 static void rt_iterate(lc_rt *rt) {
   int had_ready = rt->rq_len > 0;
@@ -697,11 +717,16 @@ static void rt_iterate(lc_rt *rt) {
 
   /* Due timers, judged by the live clock; lateness is the loop-lag sample. */
   int64_t lag = had_ready ? now - t0 : -1; /* how long ready work waited for the poll */
+  /* As asyncio's _run_once, their callbacks go to the END of the ready queue and run in this
+   * iteration, after the entries that were ready already (SCHED-TIMER-AFTER-READY). */
   while (rt->heap_len && rt->heap[0]->deadline_ns <= now) {
     lc__tnode *n = rt->heap[0];
     heap_remove(rt, n);
     if (now - n->deadline_ns > lag) lag = now - n->deadline_ns;
-    n->fire(n);
+    if (rq_reserve(rt, 1) == 0 && rq_push(rt, timer_entry, n) == 0)
+      n->queued = 1;
+    else
+      n->fire(n); /* out of memory for the ring: fire now rather than lose it */
   }
   if (lag >= 0) lag_sample(rt, lag);
 

@@ -1,0 +1,92 @@
+/* semantics_order.c: asyncio-semantics tests of the order in which one loop iteration runs
+ * ready tasks, due timers and done callbacks (CPython's BaseEventLoop._run_once).
+ *
+ * One body per scenario, run on every backend through lc_run(ctx->b, ...); each writes an
+ * event trace for its asyncio twin (harness/oracle/<scenario>.py). Clauses: spec/semantics.tsv.
+ * Tasks only record what they see; the assertions run after lc_run returns.
+ */
+#include "lc_test.h"
+#include "lc_trace.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ostate {
+  char order[64]; /* one letter per event */
+  size_t n;
+  int rc[4];
+};
+
+static struct ostate *os_;
+
+static void note(char c) {
+  if (os_->n + 1 < sizeof os_->order) os_->order[os_->n++] = c;
+}
+
+/* Busy-wait (no await point): deadlines pass while the loop is blocked. */
+static void block_ms(int ms) {
+  int64_t end = lc_clock_ns() + ms * LC_MS;
+  while (lc_clock_ns() < end) {
+  }
+}
+
+/* ==========================================================================================
+ * semantics.sched.timer_ready_order: due timers' callbacks go to the end of the ready queue
+ * of the same iteration. A sleeper whose timer fell due resumes one iteration after tasks that
+ * were ready already; a timeout scope's expiry lets an already-ready yield complete and cancels
+ * the task at its next await point.
+ * ======================================================================================== */
+
+static int tro_sleeper(void *arg, intptr_t *result) {
+  (void)arg;
+  int rc = lc_sleep(5 * LC_MS);
+  note('S');
+  lc_trace("sleeper woke");
+  *result = 0;
+  return rc;
+}
+
+static int tro_main(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_task *s = lc_spawn(tro_sleeper, NULL, "sleeper");
+  if (!s) return -errno;
+  lc_yield(); /* the sleeper starts and arms its 5 ms timer */
+  block_ms(15);
+  for (int k = 1; k <= 4; k++) {
+    lc_yield();
+    note((char)('0' + k));
+    lc_trace("main yield %d", k);
+  }
+  lc_await(s, NULL);
+  lc_task_unref(s);
+  lc_timeout to;
+  int rc = lc_timeout_enter(&to, 5 * LC_MS);
+  if (rc) return rc;
+  block_ms(15); /* the deadline passes while this step blocks */
+  os_->rc[0] = os_->rc[1] = 1;
+  for (int k = 0; k < 2 && rc == 0; k++) rc = os_->rc[k] = lc_yield();
+  rc = lc_timeout_exit(&to, rc);
+  os_->rc[2] = rc;
+  if (rc == -ETIMEDOUT) lc_trace("scope -> %s", lc_trace_code(rc));
+  lc_trace("yield 1 -> %s, yield 2 -> %s", os_->rc[0] == 1 ? "none" : lc_trace_code(os_->rc[0]),
+           os_->rc[1] == 1 ? "none" : lc_trace_code(os_->rc[1]));
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_sched_timer_ready_order, "semantics.sched.timer_ready_order",
+        "SCHED-TIMER-AFTER-READY", 0, 10000) {
+  struct ostate st;
+  memset(&st, 0, sizeof st);
+  os_ = &st;
+  assert_int_equal(
+      lc_trace_run(ctx, "sched_timer_ready_order", NULL, NULL, tro_main, NULL, NULL), 0);
+  if (strcmp(st.order, "12S34") != 0)
+    lc_fail(ctx, "order '%s', expected '12S34' (1-4: main's yields, S: the sleeper woke)",
+            st.order);
+  if (st.rc[0] != 0 || st.rc[1] != -ECANCELED)
+    lc_fail(ctx, "yields in the expired scope returned %s, %s; expected ok, ECANCELED",
+            lc_trace_code(st.rc[0]), lc_trace_code(st.rc[1]));
+  assert_int_equal(st.rc[2], -ETIMEDOUT);
+}
