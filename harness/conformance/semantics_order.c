@@ -90,3 +90,78 @@ LC_TEST(sem_sched_timer_ready_order, "semantics.sched.timer_ready_order",
             lc_trace_code(st.rc[0]), lc_trace_code(st.rc[1]));
   assert_int_equal(st.rc[2], -ETIMEDOUT);
 }
+
+/* ==========================================================================================
+ * semantics.gather.done_suspends: gather of tasks already done still suspends (CPython's done
+ * callbacks go through call_soon), so other ready tasks run first; gather's caller resumes two
+ * iterations after its last child finished, lc_await's one.
+ * ======================================================================================== */
+
+static int gd_child(void *arg, intptr_t *result) {
+  *result = (intptr_t)arg;
+  return 0;
+}
+
+static int gd_ticker(void *arg, intptr_t *result) {
+  int n = (int)(intptr_t)arg;
+  for (int k = 1; k <= n; k++) {
+    lc_trace("tick %d", k);
+    note((char)('0' + k));
+    lc_yield();
+  }
+  *result = 0;
+  return 0;
+}
+
+static int gd_main(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_task *c[2] = {lc_spawn(gd_child, (void *)1, "c1"), lc_spawn(gd_child, (void *)2, "c2")};
+  if (!c[0] || !c[1]) return -ENOMEM;
+  lc_yield();
+  lc_trace("children done: %d", lc_task_done(c[0]) && lc_task_done(c[1]));
+  lc_task *tk = lc_spawn(gd_ticker, (void *)3, "ticker");
+  if (!tk) return -errno;
+  lc_yield(); /* the ticker starts: tick 1 */
+  intptr_t r[2] = {0, 0};
+  int rc = lc_gather(c, 2, r, NULL, 0);
+  note('G');
+  lc_trace("gather of done tasks -> [%ld, %ld]", (long)r[0], (long)r[1]);
+  os_->rc[0] = rc;
+  lc_await(tk, NULL);
+  lc_task_unref(tk);
+  lc_task_unref(c[0]);
+  lc_task_unref(c[1]);
+
+  lc_task *c3 = lc_spawn(gd_child, (void *)3, "c3");
+  if (!c3 || !(tk = lc_spawn(gd_ticker, (void *)4, "ticker"))) return -ENOMEM;
+  rc = lc_gather(&c3, 1, r, NULL, 0);
+  note('G');
+  lc_trace("gather -> [%ld]", (long)r[0]);
+  lc_await(tk, NULL);
+  lc_task_unref(tk);
+  lc_task_unref(c3);
+
+  lc_task *c4 = lc_spawn(gd_child, (void *)4, "c4");
+  if (!c4 || !(tk = lc_spawn(gd_ticker, (void *)4, "ticker"))) return -ENOMEM;
+  rc = lc_await(c4, &r[0]);
+  note('A');
+  lc_trace("await -> %ld", (long)r[0]);
+  lc_await(tk, NULL);
+  lc_task_unref(tk);
+  lc_task_unref(c4);
+  *result = 0;
+  return rc;
+}
+
+LC_TEST(sem_gather_done_suspends, "semantics.gather.done_suspends", "GATHER-DONE-SUSPENDS", 0,
+        10000) {
+  struct ostate st;
+  memset(&st, 0, sizeof st);
+  os_ = &st;
+  assert_int_equal(lc_trace_run(ctx, "gather_done_suspends", NULL, NULL, gd_main, NULL, NULL),
+                   0);
+  assert_int_equal(st.rc[0], 0);
+  if (strcmp(st.order, "123G12G341A234") != 0)
+    lc_fail(ctx, "order '%s', expected '123G12G341A234' (digits: ticks, G: gather returned, "
+                 "A: await returned)", st.order);
+}

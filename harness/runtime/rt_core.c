@@ -66,6 +66,9 @@ typedef struct rt_done {
   void *ctx;
   size_t index;
   int linked;
+  int deferred;  /* run through the ready queue (asyncio: done callbacks go via call_soon) */
+  int pending;   /* deferred and waiting in the ready queue */
+  lc_task *task; /* while pending: the finished task (holding a reference) */
 } rt_done;
 
 struct lc_task {
@@ -150,6 +153,7 @@ static _Thread_local lc_rt *tls_rt;
 #define MS_NS ((int64_t)1000000)
 
 static void rt_finish(lc_rt *rt, lc_task *t);
+static void done_schedule(lc_rt *rt, struct rt_done *d, lc_task *t);
 static void scopes_fire(lc__tnode *n);
 static void rt_report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t dur,
                       const char *msg);
@@ -565,9 +569,34 @@ static void rt_finish(lc_rt *rt, lc_task *t) {
     if (t->done_head) t->done_head->prev = NULL; else t->done_tail = NULL;
     d->next = d->prev = NULL;
     d->linked = 0;
-    d->fn(d, t);
+    if (d->deferred)
+      done_schedule(rt, d, t);
+    else
+      d->fn(d, t);
   }
   lc_task_unref(t);
+}
+
+/* A deferred done callback's turn in the ready queue. */
+static void done_entry(void *arg) {
+  rt_done *d = arg;
+  lc_task *t = d->task;
+  d->pending = 0;
+  d->task = NULL;
+  d->fn(d, t);
+  lc_task_unref(t);
+}
+
+/* Queue d->fn(d, t) for the ready queue (asyncio's Future._schedule_callbacks / call_soon).
+ * Out of memory for the ring: run it now rather than lose it. */
+static void done_schedule(lc_rt *rt, rt_done *d, lc_task *t) {
+  if (rq_reserve(rt, 1) != 0 || rq_push(rt, done_entry, d) != 0) {
+    d->fn(d, t);
+    return;
+  }
+  lc_task_ref(t);
+  d->task = t;
+  d->pending = 1;
 }
 
 /* Nodes live on the waiting task's stack and are always unlinked before it returns; gcc 12+
@@ -588,6 +617,16 @@ static void done_link(lc_task *t, rt_done *d) {
 #endif
 
 static void done_unlink(lc_task *t, rt_done *d) {
+  if (d->pending) { /* its callback waits in the ready queue: drop it */
+    lc_rt *rt = d->task->rt;
+    for (size_t k = 0; rt && k < rt->rq_len; k++) {
+      rt_entry *e = &rt->rq[(rt->rq_head + k) & (rt->rq_cap - 1)];
+      if (e->cb == done_entry && e->arg == d) e->cb = noop_entry;
+    }
+    d->pending = 0;
+    lc_task_unref(d->task);
+    d->task = NULL;
+  }
   if (!d->linked) return;
   if (d->prev) d->prev->next = d->next; else t->done_head = d->next;
   if (d->next) d->next->prev = d->prev; else t->done_tail = d->prev;
@@ -996,16 +1035,18 @@ int lc_gather(lc_task *const *tasks, size_t n, intptr_t *results, int *errors, i
   gather_state gs = {.tasks = tasks, .results = results, .errors = errors, .n = n,
                      .flags = flags};
   gs.w.woken = 1; /* until rt_wait parks on it, a decision must not try to wake anyone */
-  size_t reg = 0; /* children registered (or recorded, when already done) */
-  for (; reg < n && !gs.outer_done; reg++) {
-    nodes[reg] = (rt_done){.fn = gather_done, .ctx = &gs, .index = reg};
+  /* As CPython's gather, every child's completion arrives through a callback scheduled with
+   * call_soon, also for a child already done: gather always suspends (GATHER-DONE-SUSPENDS). */
+  size_t reg = 0; /* children registered */
+  for (; reg < n; reg++) {
+    nodes[reg] = (rt_done){.fn = gather_done, .ctx = &gs, .index = reg, .deferred = 1};
     if (tasks[reg]->state == T_DONE)
-      gather_done(&nodes[reg], tasks[reg]);
+      done_schedule(self->rt, &nodes[reg], tasks[reg]);
     else
       done_link(tasks[reg], &nodes[reg]);
   }
   int rc;
-  if (gs.outer_done) { /* decided already: no suspension (like awaiting a done future) */
+  if (gs.outer_done) { /* decided already (a ring that could not grow ran the callbacks) */
     rc = gs.rc;
   } else {
     rc = rt_wait(self, &gs.w, gather_hook, &gs);
