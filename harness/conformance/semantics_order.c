@@ -165,3 +165,64 @@ LC_TEST(sem_gather_done_suspends, "semantics.gather.done_suspends", "GATHER-DONE
     lc_fail(ctx, "order '%s', expected '123G12G341A234' (digits: ticks, G: gather returned, "
                  "A: await returned)", st.order);
 }
+
+/* ==========================================================================================
+ * semantics.shutdown.cleanup_spawn: a task main spawns just before it returns still gets its
+ * first step (asyncio.run stops its loop through a callback: one more iteration runs); a task
+ * spawned by a leftover's cleanup during the shutdown gets to start too. The runtime then
+ * cancels it (asyncio would leave it pending at close: a deliberate difference).
+ * ======================================================================================== */
+
+static int cs_late(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_trace("late start");
+  note('L');
+  int rc = lc_sleep(50 * LC_MS);
+  if (rc == 0) lc_trace("late done");
+  os_->rc[2] = rc;
+  *result = 0;
+  return rc;
+}
+
+static int cs_waiter(void *arg, intptr_t *result) {
+  int spawn_late = arg != NULL;
+  const char *name = spawn_late ? "leftover" : "last";
+  lc_trace("%s start", name);
+  note(spawn_late ? 'S' : 's');
+  int rc = lc_sleep(5 * LC_S);
+  if (rc == -ECANCELED && spawn_late) {
+    lc_trace("%s cancelled", name);
+    lc_task *t = lc_spawn(cs_late, NULL, "late");
+    if (t) lc_task_unref(t);
+  }
+  *result = 0;
+  return rc;
+}
+
+static int cs_main(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_task *t = lc_spawn(cs_waiter, (void *)1, "leftover");
+  if (!t) return -errno;
+  lc_task_unref(t);
+  lc_sleep(5 * LC_MS);
+  if (!(t = lc_spawn(cs_waiter, NULL, "last"))) return -errno;
+  lc_task_unref(t);
+  lc_trace("main returns");
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_shutdown_cleanup_spawn, "semantics.shutdown.cleanup_spawn", "SHUTDOWN-CLEANUP-SPAWN",
+        0, 10000) {
+  struct ostate st;
+  memset(&st, 0, sizeof st);
+  os_ = &st;
+  lc_trace_reports rep = {0};
+  assert_int_equal(
+      lc_trace_run(ctx, "shutdown_cleanup_spawn", NULL, &rep, cs_main, NULL, NULL), 0);
+  if (strcmp(st.order, "SsL") != 0)
+    lc_fail(ctx, "order '%s', expected 'SsL' (S: leftover, s: last, L: late started)",
+            st.order);
+  assert_int_equal(st.rc[2], -ECANCELED); /* then cancelled, and its cleanup ran */
+  assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_CANCELLED_AT_SHUTDOWN, "late"), 1);
+}

@@ -1213,10 +1213,12 @@ static int default_executor_threads(void) {
   return cpus + 4 > 32 ? 32 : (int)cpus + 4;
 }
 
-/* Cancel every live task not yet cancelled by the shutdown. */
-static void rt_cancel_leftovers(lc_rt *rt) {
+/* Cancel every live task not yet cancelled by the shutdown. After the first round (asyncio:
+ * the all_tasks() list taken once), a task that has not started yet is left to start first
+ * (SHUTDOWN-CLEANUP-SPAWN): it is cancelled in a later round. */
+static void rt_cancel_leftovers(lc_rt *rt, int first) {
   for (lc_task *t = rt->live_head; t; t = t->live_next) {
-    if (t->shutdown_cancelled) continue;
+    if (t->shutdown_cancelled || (!first && t->state == T_NEW)) continue;
     t->shutdown_cancelled = 1;
     rt->shutdown_pending++;
     lc_cancel(t);
@@ -1291,14 +1293,21 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
 
     /* asyncio.run's shutdown: cancel the leftovers and let their cleanup run; tasks spawned
      * by the cleanup get their turn once the first leftovers are done. */
+    /* asyncio's run_until_complete stops the loop through main's done callback (call_soon):
+     * the iteration that runs it runs in full, so what main spawned last still starts. */
+    if (main_task->state == T_DONE && !rt->gave_up && rq_reserve(rt, 1) == 0 &&
+        rq_push(rt, noop_entry, NULL) == 0)
+      rt_iterate(rt);
     rt->draining = 1;
     rt->deadlocks = 0;
+    int first_round = 1;
     /* Callbacks still queued get up to 100 more iterations (asyncio.run also keeps its loop
      * running to shut down generators and the executor); anything they spawn is cancelled in
      * turn. A callback that reschedules itself forever is dropped after that. */
     for (int extra = 0; !rt->gave_up;) {
       if (rt->live_count > 0) {
-        if (rt->shutdown_pending == 0) rt_cancel_leftovers(rt);
+        if (rt->shutdown_pending == 0) rt_cancel_leftovers(rt, first_round);
+        first_round = 0;
       } else if (rt->rq_len == 0 || extra++ >= 100) {
         break;
       }
