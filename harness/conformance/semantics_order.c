@@ -226,3 +226,51 @@ LC_TEST(sem_shutdown_cleanup_spawn, "semantics.shutdown.cleanup_spawn", "SHUTDOW
   assert_int_equal(st.rc[2], -ECANCELED); /* then cancelled, and its cleanup ran */
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_CANCELLED_AT_SHUTDOWN, "late"), 1);
 }
+
+/* ==========================================================================================
+ * semantics.waitfor.done_task: wait_for on a task already done returns its result without
+ * suspending (CPython 3.12+; 3.11 suspended: clause WAITFOR-DONE-VERSION).
+ * ======================================================================================== */
+
+static int wd_ticks;
+
+static int wd_ticker(void *arg, intptr_t *result) {
+  (void)arg;
+  for (int k = 0; k < 5; k++) {
+    wd_ticks++;
+    lc_yield();
+  }
+  *result = 0;
+  return 0;
+}
+
+static int wd_main(void *arg, intptr_t *result) {
+  (void)arg;
+  wd_ticks = 0;
+  lc_task *c = lc_spawn(gd_child, (void *)7, "child");
+  if (!c) return -errno;
+  lc_yield();
+  lc_task *tk = lc_spawn(wd_ticker, NULL, "ticker");
+  if (!tk) return -errno;
+  lc_yield(); /* the ticker starts */
+  int before = wd_ticks;
+  intptr_t r = 0;
+  os_->rc[0] = lc_wait_for(c, LC_S, &r);
+  os_->rc[1] = wd_ticks != before;
+  lc_trace("wait_for(done task, 1 s) -> %ld, other tasks ran meanwhile: %d", (long)r,
+           os_->rc[1]);
+  lc_await(tk, NULL);
+  lc_task_unref(tk);
+  lc_task_unref(c);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_waitfor_done_task, "semantics.waitfor.done_task", "WAITFOR-DONE-VERSION", 0, 10000) {
+  struct ostate st;
+  memset(&st, 0, sizeof st);
+  os_ = &st;
+  assert_int_equal(lc_trace_run(ctx, "waitfor_done_task", NULL, NULL, wd_main, NULL, NULL), 0);
+  assert_int_equal(st.rc[0], 0);
+  assert_int_equal(st.rc[1], 0);
+}
