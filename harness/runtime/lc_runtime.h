@@ -288,6 +288,30 @@ int lc_run_in_process(lc_job_fn fn, const void *arg, size_t arg_len, intptr_t *r
 int lc_queue_empty(const lc_queue *q);  /* 1 if no item is queued */
 int lc_queue_full(const lc_queue *q);   /* 1 if maxsize > 0 and size >= maxsize */
 
+/* ---- Condition (asyncio.Condition, CPython 3.11) -----------------------------------------
+ *     lc_cond *c = lc_cond_new(NULL);          // or over an existing lc_lock
+ *     lc_cond_acquire(c);
+ *     while (!ready) lc_cond_wait(c);          // or lc_cond_wait_for(c, pred, arg)
+ *     lc_cond_release(c);
+ * wait releases the lock, waits for a notify, and re-acquires the lock before it returns, also
+ * when it was cancelled (then it returns -ECANCELED with the lock held). notify(n) wakes the
+ * first n waiters, notify_all every one; a woken waiter returns only once it holds the lock.
+ * As 3.11, a waiter notified and cancelled before it resumed does not pass the notification
+ * on (3.13 re-notifies). wait and notify without the lock held: -EPERM (RuntimeError). */
+typedef struct lc_cond lc_cond;
+lc_cond *lc_cond_new(lc_lock *lock);    /* NULL: a new lock of its own; NULL on ENOMEM */
+void lc_cond_free(lc_cond *c);          /* frees its own lock, never a caller's */
+lc_lock *lc_cond_lock(lc_cond *c);
+int lc_cond_acquire(lc_cond *c);        /* [await] */
+int lc_cond_release(lc_cond *c);
+int lc_cond_locked(const lc_cond *c);
+int lc_cond_wait(lc_cond *c);           /* [await] 0, -ECANCELED (lock held either way), -EPERM */
+/* [await] Wait until pred(arg) is nonzero, checking it first and after every wake-up. 0 once
+ * it holds; -ECANCELED, -EPERM from the wait; -EINVAL for a NULL pred. */
+int lc_cond_wait_for(lc_cond *c, int (*pred)(void *arg), void *arg);
+int lc_cond_notify(lc_cond *c, size_t n); /* 0 or -EPERM */
+int lc_cond_notify_all(lc_cond *c);
+
 #ifdef __cplusplus
 }
 #endif
