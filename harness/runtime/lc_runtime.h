@@ -312,6 +312,45 @@ int lc_cond_wait_for(lc_cond *c, int (*pred)(void *arg), void *arg);
 int lc_cond_notify(lc_cond *c, size_t n); /* 0 or -EPERM */
 int lc_cond_notify_all(lc_cond *c);
 
+/* ---- call_later / call_at (asyncio.TimerHandle) ------------------------------------------
+ * Schedule cb(arg) on the loop thread at when_ns (lc_now() clock) or after delay_ns. Due
+ * callbacks run in the iteration that finds them due, after the entries already ready
+ * (SCHED-TIMER-AFTER-READY); equal deadlines in the order they were set. The handle is the
+ * caller's to drop with lc_handle_unref (dropping it does not cancel the call). NULL with
+ * errno EPERM outside lc_run, EINVAL for a NULL cb, ENOMEM. Callbacks still scheduled when
+ * lc_run returns are dropped, as when asyncio closes its loop. */
+typedef struct lc_handle lc_handle;
+lc_handle *lc_call_later(int64_t delay_ns, void (*cb)(void *arg), void *arg);
+lc_handle *lc_call_at(int64_t when_ns, void (*cb)(void *arg), void *arg);
+int lc_handle_cancel(lc_handle *h);        /* 1 if it was still scheduled, else 0 */
+int lc_handle_cancelled(const lc_handle *h);
+int64_t lc_handle_when(const lc_handle *h); /* the absolute deadline (TimerHandle.when()) */
+void lc_handle_unref(lc_handle *h);
+
+/* ---- asyncio.wait and as_completed ---------------------------------------------------------
+ * lc_wait: [await] wait until `mode` holds for the n tasks, or timeout_ns passed (< 0: no
+ * timeout). LC_FIRST_COMPLETED: one is done; LC_FIRST_EXCEPTION: one failed with an error
+ * other than cancellation, or all are done; LC_ALL_COMPLETED: all are done. done[i] (may be
+ * NULL) is set to 1 for the tasks done on return, 0 for the pending ones; *ndone (may be NULL)
+ * counts them. Returns 0 also on timeout (asyncio returns (done, pending)); -ECANCELED if the
+ * caller is cancelled (the tasks are NOT cancelled); -EINVAL for n == 0 or a bad mode. As
+ * CPython 3.11, it always suspends, even when the condition already holds (the tasks report
+ * through call_soon). Results are not retrieved: use lc_task_result. */
+enum lc_wait_mode { LC_FIRST_COMPLETED = 1, LC_FIRST_EXCEPTION, LC_ALL_COMPLETED };
+int lc_wait(lc_task *const *tasks, size_t n, int mode, int64_t timeout_ns, unsigned char *done,
+            size_t *ndone);
+
+/* as_completed: tasks in the order they finish. lc_as_completed_next [await] returns the next
+ * finished task's code (its result in *result, the task in *task, not referenced again), or
+ * -ETIMEDOUT once timeout_ns (< 0: none, counted from lc_as_completed_new) passed with tasks
+ * still pending (every later call also returns -ETIMEDOUT), or -ENOENT when all n were
+ * returned. NULL with errno EPERM/ENOMEM. Free with lc_as_completed_free (not while a task
+ * waits in _next). */
+typedef struct lc_as_completed lc_as_completed;
+lc_as_completed *lc_as_completed_new(lc_task *const *tasks, size_t n, int64_t timeout_ns);
+int lc_as_completed_next(lc_as_completed *ac, lc_task **task, intptr_t *result);
+void lc_as_completed_free(lc_as_completed *ac);
+
 #ifdef __cplusplus
 }
 #endif

@@ -59,17 +59,8 @@ enum task_state {
  * if the cancellation was handed on (the task keeps waiting), 0 to deliver -ECANCELED now. */
 typedef int (*rt_cancel_hook)(lc_task *self, void *ctx);
 
-/* A "done callback" registered on a task; lives in the waiter's memory. */
-typedef struct rt_done {
-  struct rt_done *next, *prev;
-  void (*fn)(struct rt_done *d, lc_task *t);
-  void *ctx;
-  size_t index;
-  int linked;
-  int deferred;  /* run through the ready queue (asyncio: done callbacks go via call_soon) */
-  int pending;   /* deferred and waiting in the ready queue */
-  lc_task *task; /* while pending: the finished task (holding a reference) */
-} rt_done;
+/* A "done callback" registered on a task; lives in the waiter's memory (rt_internal.h). */
+typedef lc__done rt_done;
 
 struct lc_task {
   lc_rt *rt;            /* NULL once detached at the end of lc_run */
@@ -153,7 +144,8 @@ static _Thread_local lc_rt *tls_rt;
 #define MS_NS ((int64_t)1000000)
 
 static void rt_finish(lc_rt *rt, lc_task *t);
-static void done_schedule(lc_rt *rt, struct rt_done *d, lc_task *t);
+static void handles_drop(lc_rt *rt);
+static void done_schedule(lc_rt *rt, rt_done *d, lc_task *t);
 static void scopes_fire(lc__tnode *n);
 static void rt_report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t dur,
                       const char *msg);
@@ -1330,6 +1322,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   if (main_task) lc_task_unref(main_task);
 
   /* Callbacks still queued now are dropped, as when asyncio closes its loop. */
+  handles_drop(rt);
   if (rt->btimer) b->timer_free(rt->btimer);
   rc = b->loop_free(rt->loop);
   if (rc) fprintf(stderr, "lc_run: backend %s: loop_free failed: %s (a handle was not freed)\n",
@@ -1341,4 +1334,108 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   free(rt);
   lc_coro_pool_trim();
   return main_rc;
+}
+
+/* ==== Done callbacks and timer handles for the other parts (issue 9) ======================== */
+
+void lc__done_add(lc_task *t, lc__done *d) {
+  d->deferred = 1;
+  d->linked = d->pending = 0;
+  d->task = NULL;
+  if (t->state == T_DONE) {
+    if (t->rt) done_schedule(t->rt, d, t);
+    else d->fn(d, t);
+  } else {
+    done_link(t, d);
+  }
+}
+
+void lc__done_remove(lc_task *t, lc__done *d) { done_unlink(t, d); }
+
+/* loop.call_later / call_at: a timer node plus the callback, reference-counted between the
+ * caller and the runtime (which holds one while the timer is scheduled or its call queued). */
+struct lc_handle {
+  lc__tnode node; /* first member */
+  void (*cb)(void *arg);
+  void *arg;
+  lc_rt *rt;
+  int refs;
+  int cancelled, fired;
+};
+
+static void handle_unref(lc_handle *h) {
+  if (--h->refs == 0) free(h);
+}
+
+static void handle_fire(lc__tnode *n) {
+  lc_handle *h = (lc_handle *)n;
+  h->fired = 1;
+  h->cb(h->arg);
+  handle_unref(h); /* the runtime's reference */
+}
+
+lc_handle *lc_call_at(int64_t when_ns, void (*cb)(void *arg), void *arg) {
+  lc_rt *rt = tls_rt;
+  if (!rt || !cb) {
+    errno = !rt ? EPERM : EINVAL;
+    return NULL;
+  }
+  lc_handle *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  h->node.index = SIZE_MAX;
+  h->node.fire = handle_fire;
+  h->node.deadline_ns = when_ns;
+  h->cb = cb;
+  h->arg = arg;
+  h->rt = rt;
+  h->refs = 2;
+  if (heap_push(rt, &h->node) != 0) {
+    free(h);
+    errno = ENOMEM;
+    return NULL;
+  }
+  return h;
+}
+
+lc_handle *lc_call_later(int64_t delay_ns, void (*cb)(void *arg), void *arg) {
+  return lc_call_at(add_sat(lc_now(), delay_ns < 0 ? 0 : delay_ns), cb, arg);
+}
+
+int lc_handle_cancel(lc_handle *h) {
+  if (!h || h->cancelled || h->fired) return 0;
+  h->cancelled = 1;
+  if (h->rt && h->rt == tls_rt) {
+    heap_remove(h->rt, &h->node);
+    handle_unref(h); /* the runtime's reference */
+  }
+  return 1;
+}
+
+int lc_handle_cancelled(const lc_handle *h) { return h && h->cancelled; }
+int64_t lc_handle_when(const lc_handle *h) { return h ? h->node.deadline_ns : 0; }
+void lc_handle_unref(lc_handle *h) {
+  if (h) handle_unref(h);
+}
+
+/* At the end of lc_run: the timers still scheduled are dropped (asyncio closes its loop with
+ * them pending); the handles of those live on until their owners' lc_handle_unref. */
+static void handles_drop(lc_rt *rt) {
+  for (size_t i = rt->heap_len; i-- > 0;) {
+    lc__tnode *n = rt->heap[i];
+    if (n->fire != handle_fire) continue;
+    heap_remove(rt, n);
+    lc_handle *h = (lc_handle *)n;
+    h->rt = NULL;
+    handle_unref(h);
+  }
+  for (size_t k = 0; k < rt->rq_len; k++) {
+    rt_entry *e = &rt->rq[(rt->rq_head + k) & (rt->rq_cap - 1)];
+    if (e->cb == timer_entry && ((lc__tnode *)e->arg)->fire == handle_fire) {
+      lc_handle *h = e->arg;
+      e->cb = noop_entry;
+      h->node.queued = 0;
+      h->rt = NULL;
+      handle_unref(h);
+    }
+  }
 }

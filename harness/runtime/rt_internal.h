@@ -52,6 +52,23 @@ int lc_park(lc_waiter *w);
  * callbacks on the loop thread. */
 void lc_unpark(lc_waiter *w, int rc);
 
+/* A done callback on a task (asyncio's add_done_callback), in the caller's memory. fn(d, t)
+ * runs through the ready queue (call_soon), also when t is done already at lc__done_add; the
+ * runtime holds a reference on t while the call is queued. lc__done_remove before d's memory
+ * goes away (it also drops a queued call). Loop thread only. */
+typedef struct lc__done {
+  struct lc__done *next, *prev;
+  void (*fn)(struct lc__done *d, lc_task *t);
+  void *ctx;
+  size_t index;  /* free for the caller (gather: the argument position) */
+  int linked;    /* internal: on the task's list */
+  int deferred;  /* internal: run through the ready queue */
+  int pending;   /* internal: queued */
+  lc_task *task; /* internal: while pending, the finished task */
+} lc__done;
+void lc__done_add(lc_task *t, lc__done *d);
+void lc__done_remove(lc_task *t, lc__done *d);
+
 /* Withdraw one cancellation request that the runtime's own machinery made (a TaskGroup or a
  * timeout scope cancelling its task) and returns the remaining count. Unlike lc_uncancel it
  * does not count as the task acknowledging a swallowed cancellation, so a later swallowed one
