@@ -351,6 +351,28 @@ lc_as_completed *lc_as_completed_new(lc_task *const *tasks, size_t n, int64_t ti
 int lc_as_completed_next(lc_as_completed *ac, lc_task **task, intptr_t *result);
 void lc_as_completed_free(lc_as_completed *ac);
 
+/* ---- Cancel messages, task names, timeout_at, wait_for(None), shield inside wait_for ------
+ * lc_cancel_msg: task.cancel(msg). As lc_cancel; the message reaches the cancelled task (and,
+ * as in asyncio, a task it awaits): lc_cancel_message(t) returns the first message of the
+ * current round of requests (a request made while lc_cancelling(t) was 0 starts a round), ""
+ * if none. Kept after delivery and after lc_uncancel, until the next round. */
+int lc_cancel_msg(lc_task *t, const char *msg);
+const char *lc_cancel_message(const lc_task *t);
+/* task.set_name(): copy name; 0, -EINVAL, -ENOMEM. Reports use the new name. */
+int lc_task_set_name(lc_task *t, const char *name);
+/* asyncio.timeout_at(when): a scope with an absolute deadline (lc_now() clock; INT64_MAX:
+ * none); a deadline already past expires at the next iteration. lc_timeout_when: the scope's
+ * deadline (Timeout.when(); INT64_MAX for none). */
+int lc_timeout_enter_at(lc_timeout *to, int64_t deadline_ns);
+int64_t lc_timeout_when(const lc_timeout *to);
+/* lc_wait_for(t, LC_NO_TIMEOUT, &r) is wait_for(t, None): exactly lc_await (a cancel of the
+ * caller cancels t, and a value t returns after swallowing it is returned). */
+#define LC_NO_TIMEOUT INT64_MAX
+/* [await] wait_for(shield(t), timeout) without a wrapper task: -ETIMEDOUT when the timeout
+ * passes, -ECANCELED when the caller is cancelled; in both cases t is NOT cancelled, runs on
+ * and keeps its result (the shield takes its outcome). Otherwise t's code and result. */
+int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result);
+
 #ifdef __cplusplus
 }
 #endif

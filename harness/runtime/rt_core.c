@@ -92,6 +92,7 @@ struct lc_task {
   lc_task *all_prev, *all_next;   /* list of every task not freed */
   char *name;
   char *errmsg;
+  char *cancel_msg;     /* the message of the current round of cancel requests (or NULL) */
   char name_buf[32];
 };
 
@@ -495,6 +496,7 @@ void lc_task_unref(lc_task *t) {
   if (t->rt) all_unlink(t->rt, t);
   if (t->name != t->name_buf) free(t->name);
   free(t->errmsg);
+  free(t->cancel_msg);
   free(t);
 }
 
@@ -871,6 +873,10 @@ int lc_cancel(lc_task *t) {
   if (!t || t->state == T_DONE || t->state == T_EXITED) return 0;
   uint64_t mark = t->rt ? ++t->rt->cancel_gen : 0;
   for (;;) {
+    if (t->cancelling == 0 && t->cancel_msg) { /* a new round: the old message is stale */
+      free(t->cancel_msg);
+      t->cancel_msg = NULL;
+    }
     t->cancelling++;
     if (t->state != T_PARKED || lc__waiter_done(t->park_w)) {
       t->must_cancel = 1; /* new, ready, running or woken: delivered at its next await point */
@@ -1080,6 +1086,7 @@ int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return take_result(t, result);
+  if (timeout_ns == LC_NO_TIMEOUT) return lc_await(t, result); /* wait_for(aw, None) */
   int rc;
   if (timeout_ns > 0) {
     lc_waiter w = {0};
@@ -1438,4 +1445,75 @@ static void handles_drop(lc_rt *rt) {
       handle_unref(h);
     }
   }
+}
+
+/* ==== Cancel messages, task names, timeout_at, shield inside wait_for (issue 9) ============= */
+
+int lc_cancel_msg(lc_task *t, const char *msg) {
+  if (!lc_cancel(t)) return 0;
+  /* The message travels with the request down a chain of awaits (Task.cancel(msg) cancels
+   * the awaited task with msg); the first message of a round is kept. */
+  size_t guard = t->rt ? t->rt->live_count + 1 : 1;
+  for (lc_task *c = t; c && guard-- > 0;) {
+    if (!c->cancel_msg && msg) c->cancel_msg = strdup(msg); /* NULL on ENOMEM: no message */
+    if (c->state == T_PARKED && c->park_hook == await_hook && !lc__waiter_done(c->park_w))
+      c = c->park_ctx;
+    else
+      break;
+  }
+  return 1;
+}
+
+const char *lc_cancel_message(const lc_task *t) {
+  return t && t->cancel_msg ? t->cancel_msg : "";
+}
+
+int lc_task_set_name(lc_task *t, const char *name) {
+  if (!t || !name) return -EINVAL;
+  char *heap = NULL;
+  if (strlen(name) >= sizeof t->name_buf && !(heap = strdup(name))) return -ENOMEM;
+  if (t->name != t->name_buf) free(t->name);
+  if (heap) {
+    t->name = heap;
+  } else {
+    strcpy(t->name_buf, name);
+    t->name = t->name_buf;
+  }
+  return 0;
+}
+
+int lc_timeout_enter_at(lc_timeout *to, int64_t deadline_ns) {
+  int rc = lc_timeout_enter(to, -1);
+  if (rc) return rc;
+  if (deadline_ns == INT64_MAX) return 0;
+  if ((rc = lc_timeout_reschedule(to, deadline_ns)) != 0) lc_timeout_exit(to, 0);
+  return rc;
+}
+
+int64_t lc_timeout_when(const lc_timeout *to) { return to ? to->deadline_ns : INT64_MAX; }
+
+int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result) {
+  lc_task *self = lc_current_task();
+  if (!self) return -EPERM;
+  if (!t) return -EINVAL;
+  if (t == self) return -EDEADLK;
+  if (t->state == T_DONE) return take_result(t, result);
+  if (timeout_ns == LC_NO_TIMEOUT) return lc_shield(t, result);
+  lc_waiter w = {0};
+  rt_done d = {.fn = done_wake, .ctx = &w};
+  rt_wake_timer wt = {.node = {.index = SIZE_MAX, .fire = wake_timer_fire}, .w = &w,
+                      .rc = -ETIMEDOUT};
+  wt.node.deadline_ns = add_sat(lc_now(), timeout_ns > 0 ? timeout_ns : 0);
+  int rc = heap_push(self->rt, &wt.node);
+  if (rc) return rc;
+  done_link(t, &d);
+  rc = rt_wait(self, &w, NULL, NULL); /* no hook: neither the caller's cancel nor the
+                                         timeout reaches t */
+  heap_remove(self->rt, &wt.node);
+  done_unlink(t, &d);
+  if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+    if (t->state != T_DONE) t->auto_retrieve = 1; /* the shield takes its outcome */
+    return rc;
+  }
+  return take_result(t, result);
 }
