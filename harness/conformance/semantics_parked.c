@@ -438,3 +438,65 @@ LC_TEST(sem_queue_no_reservation, "semantics.queue.no_reservation", "QUEUE-NO-RE
   assert_int_equal(st.item[0], 2); /* g2 first: g1 went to the back */
   assert_int_equal(st.item[1], 3);
 }
+
+/* ==========================================================================================
+ * semantics.queue.priority_lifo: PriorityQueue hands out the smallest item first, LifoQueue
+ * the newest; both keep Queue's waiting and back-pressure.
+ * ======================================================================================== */
+
+static const char *drain(lc_queue *q, char *buf, size_t len) {
+  size_t o = (size_t)snprintf(buf, len, "[");
+  intptr_t v;
+  for (int i = 0; o < len && lc_queue_get_nowait(q, &v) == 0; i++)
+    o += (size_t)snprintf(buf + o, len - o, "%s%ld", i ? ", " : "", (long)v);
+  if (o < len) snprintf(buf + o, len - o, "]");
+  return buf;
+}
+
+static int plq_getter(void *arg, intptr_t *result) { return lc_queue_get(arg, result); }
+
+static char plq_out[3][64];
+
+static int plq_main(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_queue *pq = lc_priority_queue_new(0), *lq = lc_lifo_queue_new(0);
+  if (!pq || !lq) return -ENOMEM;
+  static const int pv[] = {5, 1, 4, 2, 3, 1};
+  for (size_t i = 0; i < sizeof pv / sizeof pv[0]; i++) lc_queue_put_nowait(pq, pv[i]);
+  lc_trace("priority -> %s", drain(pq, plq_out[0], sizeof plq_out[0]));
+  for (int v = 1; v <= 3; v++) lc_queue_put_nowait(lq, v);
+  lc_trace("lifo -> %s", drain(lq, plq_out[1], sizeof plq_out[1]));
+  lc_task *g = lc_spawn(plq_getter, pq, "getter");
+  if (!g) return -errno;
+  lc_sleep(5 * LC_MS);
+  lc_queue_put_nowait(pq, 9);
+  intptr_t v = 0;
+  ps->flag[0] = lc_await(g, &v);
+  ps->item[0] = v;
+  lc_trace("waiting getter -> %ld", (long)v);
+  lc_task_unref(g);
+  lc_queue_free(lq);
+  if (!(lq = lc_lifo_queue_new(2))) return -ENOMEM;
+  lc_queue_put_nowait(lq, 1);
+  lc_queue_put_nowait(lq, 2);
+  ps->flag[1] = lc_queue_put_nowait(lq, 3);
+  if (ps->flag[1] == -EAGAIN) lc_trace("lifo full -> EAGAIN");
+  lc_queue_free(lq);
+  lc_queue_free(pq);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_queue_priority_lifo, "semantics.queue.priority_lifo", "QUEUE-PRIORITY QUEUE-LIFO", 0,
+        10000) {
+  struct pstate st;
+  memset(&st, 0, sizeof st);
+  ps = &st;
+  assert_int_equal(lc_trace_run(ctx, "queue_priority_lifo", NULL, NULL, plq_main, NULL, NULL),
+                   0);
+  assert_string_equal(plq_out[0], "[1, 1, 2, 3, 4, 5]");
+  assert_string_equal(plq_out[1], "[3, 2, 1]");
+  assert_int_equal(st.flag[0], 0);
+  assert_int_equal(st.item[0], 9);
+  assert_int_equal(st.flag[1], -EAGAIN);
+}

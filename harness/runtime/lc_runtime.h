@@ -373,6 +373,13 @@ int64_t lc_timeout_when(const lc_timeout *to);
  * and keeps its result (the shield takes its outcome). Otherwise t's code and result. */
 int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result);
 
+/* ---- PriorityQueue and LifoQueue -----------------------------------------------------------
+ * The Queue API (put/get/nowait/task_done/join/shutdown, lc_queue_free) with another order:
+ * a PriorityQueue hands out the smallest item first (asyncio's heapq order; items are the
+ * priorities, so encode (priority, payload) into one intptr_t), a LifoQueue the newest. */
+lc_queue *lc_priority_queue_new(size_t maxsize);
+lc_queue *lc_lifo_queue_new(size_t maxsize);
+
 #ifdef __cplusplus
 }
 #endif

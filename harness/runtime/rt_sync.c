@@ -242,7 +242,8 @@ int lc_event_wait(lc_event *e) {
 
 struct lc_queue {
   size_t maxsize;      /* 0: unbounded */
-  intptr_t *buf;       /* ring buffer of queued items */
+  int kind;            /* Q_FIFO, Q_LIFO, Q_PRIORITY: how _put/_get order the items */
+  intptr_t *buf;       /* ring buffer of queued items (a binary min-heap for Q_PRIORITY) */
   size_t cap, head, n; /* capacity, index of the first item, number of items */
   size_t unfinished;   /* items put and not yet acknowledged with task_done */
   int shutdown;
@@ -280,6 +281,45 @@ static intptr_t q_pop_front(lc_queue *q) {
   q->head = (q->head + 1) % q->cap;
   q->n--;
   return item;
+}
+
+enum { Q_FIFO = 0, Q_LIFO, Q_PRIORITY };
+
+/* Q_PRIORITY keeps head == 0 (it never pops from the front of the ring), so buf[0..n) is a
+ * heap, as heapq's list in asyncio's PriorityQueue. */
+static int q_put(lc_queue *q, intptr_t item) {
+  int rc = q_push_back(q, item);
+  if (rc || q->kind != Q_PRIORITY) return rc;
+  for (size_t i = q->n - 1; i > 0;) { /* heappush: sift up */
+    size_t p = (i - 1) / 2;
+    if (q->buf[p] <= q->buf[i]) break;
+    intptr_t t = q->buf[p];
+    q->buf[p] = q->buf[i];
+    q->buf[i] = t;
+    i = p;
+  }
+  return 0;
+}
+
+static intptr_t q_get(lc_queue *q) {
+  if (q->kind == Q_FIFO) return q_pop_front(q);
+  if (q->kind == Q_LIFO) {
+    q->n--;
+    return q->buf[(q->head + q->n) % q->cap];
+  }
+  intptr_t top = q->buf[0]; /* heappop: move the last to the root, sift down */
+  q->buf[0] = q->buf[--q->n];
+  for (size_t i = 0;;) {
+    size_t c = 2 * i + 1;
+    if (c >= q->n) break;
+    if (c + 1 < q->n && q->buf[c + 1] < q->buf[c]) c++;
+    if (q->buf[i] <= q->buf[c]) break;
+    intptr_t t = q->buf[c];
+    q->buf[c] = q->buf[i];
+    q->buf[i] = t;
+    i = c;
+  }
+  return top;
 }
 
 /* asyncio's _wakeup_next: pop waiters until one not done, and wake it. */
@@ -327,7 +367,7 @@ void lc_queue_free(lc_queue *q) {
 int lc_queue_put_nowait(lc_queue *q, intptr_t item) {
   if (q->shutdown) return -ESHUTDOWN;
   if (q_full(q)) return -EAGAIN;
-  int rc = q_push_back(q, item);
+  int rc = q_put(q, item);
   if (rc) return rc;
   q->unfinished++;
   lc_event_clear(&q->finished);
@@ -351,7 +391,7 @@ int lc_queue_put(lc_queue *q, intptr_t item) {
  * shutdown. The first waiting putter is woken. */
 int lc_queue_get_nowait(lc_queue *q, intptr_t *item) {
   if (q->n == 0) return q->shutdown ? -ESHUTDOWN : -EAGAIN;
-  intptr_t v = q_pop_front(q);
+  intptr_t v = q_get(q);
   if (item) *item = v;
   q_wakeup_next(&q->putters);
   return 0;
@@ -392,7 +432,7 @@ void lc_queue_shutdown(lc_queue *q, int immediate) {
   q->shutdown = 1;
   if (immediate) {
     while (q->n > 0) {
-      q_pop_front(q);
+      q_get(q);
       if (q->unfinished > 0) q->unfinished--;
     }
     q->head = 0;
@@ -404,3 +444,12 @@ void lc_queue_shutdown(lc_queue *q, int immediate) {
   while ((w = wq_pop(&q->putters)) != NULL)
     if (!lc__waiter_done(w)) lc_unpark(w, 0);
 }
+
+/* PriorityQueue / LifoQueue: the same Queue with asyncio's _put/_get of those classes. */
+static lc_queue *queue_new_kind(size_t maxsize, int kind) {
+  lc_queue *q = lc_queue_new(maxsize);
+  if (q) q->kind = kind;
+  return q;
+}
+lc_queue *lc_priority_queue_new(size_t maxsize) { return queue_new_kind(maxsize, Q_PRIORITY); }
+lc_queue *lc_lifo_queue_new(size_t maxsize) { return queue_new_kind(maxsize, Q_LIFO); }
