@@ -149,3 +149,97 @@ LC_TEST(sem_cond_notify, "semantics.cond.notify",
   assert_int_equal(st.rc[4], -ECANCELED);
   assert_int_equal(st.locked_after[4], 1); /* and got it back before seeing the cancel */
 }
+
+/* ==========================================================================================
+ * semantics.barrier.wait: Barrier(3) releases its parties together with their arrival index;
+ * abort breaks it for the waiting task and later waits; reset breaks the waiting round and
+ * makes it usable again.
+ * ======================================================================================== */
+
+struct bparty {
+  const char *name;
+  int delay_ms;
+  int rc;
+};
+
+static lc_barrier *bw_b;
+
+static int bw_party(void *arg, intptr_t *result) {
+  struct bparty *p = arg;
+  lc_sleep(p->delay_ms * LC_MS);
+  p->rc = lc_barrier_wait(bw_b);
+  if (p->rc >= 0) lc_trace_at("%s passed, index=%d", p->name, p->rc);
+  else lc_trace_at("%s wait -> %s", p->name, lc_trace_code(p->rc));
+  *result = 0;
+  return 0;
+}
+
+static struct bparty bw_p[8];
+
+static int bw_main(void *arg, intptr_t *result) {
+  (void)arg;
+  if (!(bw_b = lc_barrier_new(3))) return -errno;
+  lc_task *t[3];
+  static const char *const names[] = {"w0", "w1", "w2"};
+  for (int i = 0; i < 3; i++) {
+    bw_p[i] = (struct bparty){names[i], 5 * i, 99};
+    if (!(t[i] = lc_spawn(bw_party, &bw_p[i], names[i]))) return -errno;
+  }
+  lc_sleep(7 * LC_MS);
+  cs->rc[0] = lc_barrier_n_waiting(bw_b);
+  lc_trace("n_waiting=%d, parties=%d", cs->rc[0], lc_barrier_parties(bw_b));
+  lc_gather(t, 3, NULL, NULL, 0);
+  for (int i = 0; i < 3; i++) lc_task_unref(t[i]);
+  lc_trace("after the round: n_waiting=%d, broken=%d", lc_barrier_n_waiting(bw_b),
+           lc_barrier_broken(bw_b));
+  bw_p[3] = (struct bparty){"a", 0, 99};
+  lc_task *a = lc_spawn(bw_party, &bw_p[3], "a");
+  if (!a) return -errno;
+  lc_sleep(5 * LC_MS);
+  lc_barrier_abort(bw_b);
+  lc_await(a, NULL);
+  lc_task_unref(a);
+  cs->rc[1] = lc_barrier_broken(bw_b);
+  lc_trace("aborted: broken=%d", cs->rc[1]);
+  bw_p[4] = (struct bparty){"late", 0, 99};
+  intptr_t r;
+  bw_party(&bw_p[4], &r);
+  lc_barrier_free(bw_b);
+  if (!(bw_b = lc_barrier_new(2))) return -errno;
+  bw_p[5] = (struct bparty){"r", 0, 99};
+  lc_task *rt = lc_spawn(bw_party, &bw_p[5], "r");
+  if (!rt) return -errno;
+  lc_sleep(5 * LC_MS);
+  lc_barrier_reset(bw_b);
+  lc_await(rt, NULL);
+  lc_task_unref(rt);
+  cs->rc[2] = lc_barrier_broken(bw_b);
+  lc_trace("reset: broken=%d, n_waiting=%d", cs->rc[2], lc_barrier_n_waiting(bw_b));
+  bw_p[6] = (struct bparty){"p", 0, 99};
+  bw_p[7] = (struct bparty){"q", 5, 99};
+  lc_task *pq[2] = {lc_spawn(bw_party, &bw_p[6], "p"), lc_spawn(bw_party, &bw_p[7], "q")};
+  if (!pq[0] || !pq[1]) return -ENOMEM;
+  lc_gather(pq, 2, NULL, NULL, 0);
+  lc_task_unref(pq[0]);
+  lc_task_unref(pq[1]);
+  lc_barrier_free(bw_b);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_barrier_wait, "semantics.barrier.wait",
+        "BARRIER-RELEASE BARRIER-ABORT BARRIER-RESET", 0, 10000) {
+  struct cdstate st;
+  memset(&st, 0, sizeof st);
+  cs = &st;
+  assert_int_equal(lc_trace_run(ctx, "barrier_wait", NULL, NULL, bw_main, NULL, NULL), 0);
+  assert_int_equal(st.rc[0], 2);
+  for (int i = 0; i < 3; i++) assert_int_equal(bw_p[i].rc, i); /* arrival index */
+  assert_int_equal(bw_p[3].rc, -EPIPE);
+  assert_int_equal(st.rc[1], 1);
+  assert_int_equal(bw_p[4].rc, -EPIPE);
+  assert_int_equal(bw_p[5].rc, -EPIPE);
+  assert_int_equal(st.rc[2], 0);
+  assert_int_equal(bw_p[6].rc, 0);
+  assert_int_equal(bw_p[7].rc, 1);
+}

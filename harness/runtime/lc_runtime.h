@@ -380,6 +380,24 @@ int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result);
 lc_queue *lc_priority_queue_new(size_t maxsize);
 lc_queue *lc_lifo_queue_new(size_t maxsize);
 
+/* ---- Barrier (asyncio.Barrier, CPython 3.11) ------------------------------------------------
+ * lc_barrier_wait [await]: block until `parties` tasks wait, then release them all; returns
+ * the caller's arrival index (0 .. parties-1), or -EPIPE (BrokenBarrierError) when the barrier
+ * is aborted or reset while waiting or is broken already, or -ECANCELED. A task that arrives
+ * while a released round is still draining waits for the next round. reset and abort are
+ * [await] (they take the barrier's lock): reset breaks the waiting round and makes the barrier
+ * usable again; abort breaks it for good. lc_barrier_new: NULL with errno EINVAL (parties < 1)
+ * or ENOMEM. */
+typedef struct lc_barrier lc_barrier;
+lc_barrier *lc_barrier_new(int parties);
+void lc_barrier_free(lc_barrier *b);
+int lc_barrier_wait(lc_barrier *b);
+int lc_barrier_reset(lc_barrier *b);
+int lc_barrier_abort(lc_barrier *b);
+int lc_barrier_parties(const lc_barrier *b);
+int lc_barrier_n_waiting(const lc_barrier *b);
+int lc_barrier_broken(const lc_barrier *b);
+
 #ifdef __cplusplus
 }
 #endif
