@@ -398,6 +398,36 @@ int lc_barrier_parties(const lc_barrier *b);
 int lc_barrier_n_waiting(const lc_barrier *b);
 int lc_barrier_broken(const lc_barrier *b);
 
+/* ---- Other threads: call_soon_threadsafe, run_coroutine_threadsafe ------------------------
+ * A portal lets other threads reach the loop (asyncio's loop object in those calls). Open it on
+ * the loop thread inside lc_run; it holds a backend wakeup handle, so while it is open the loop
+ * waits for calls instead of declaring a deadlock. NULL with errno EPERM (no runtime), ENOTSUP
+ * (the backend has no cross-thread wakeup), ENOMEM. lc_portal_close (loop thread) refuses new
+ * calls and drops pending ones; lc_run closes the portals still open at its end. The portal
+ * object stays valid for other threads until the opener's lc_portal_unref; after the close,
+ * posting returns -ESHUTDOWN (asyncio: RuntimeError, loop closed).
+ *   lc_call_soon_threadsafe (any thread): cb(arg) runs on the loop thread, FIFO. 0, -EINVAL,
+ *     -ESHUTDOWN, -ENOMEM.
+ *   lc_run_coroutine_threadsafe (any thread): spawn fn(arg) as a task on the loop; the future
+ *     gives its code and result. NULL with errno EINVAL, ESHUTDOWN, ENOMEM.
+ *   lc_tsfuture_result (not the loop thread: -EDEADLK): block until the task is done (at most
+ *     timeout_ns, < 0: no limit; then -ETIMEDOUT) and return its code; -ESHUTDOWN if the portal
+ *     closed before the task was spawned.
+ *   lc_tsfuture_cancel (any thread): cancel the task through the portal (concurrent Future's
+ *     cancel); 1 if requested, 0 if already done. */
+typedef struct lc_portal lc_portal;
+typedef struct lc_tsfuture lc_tsfuture;
+lc_portal *lc_portal_open(void);
+void lc_portal_close(lc_portal *p);
+void lc_portal_unref(lc_portal *p);
+int lc_call_soon_threadsafe(lc_portal *p, void (*cb)(void *arg), void *arg);
+lc_tsfuture *lc_run_coroutine_threadsafe(lc_portal *p, lc_task_fn fn, void *arg,
+                                         const char *name);
+int lc_tsfuture_result(lc_tsfuture *f, int64_t timeout_ns, intptr_t *result);
+int lc_tsfuture_done(lc_tsfuture *f);
+int lc_tsfuture_cancel(lc_tsfuture *f, lc_portal *p);
+void lc_tsfuture_free(lc_tsfuture *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -131,6 +131,7 @@ struct lc_rt {
 
   int holds;
   void *executor_slot;
+  void *threadsafe_slot; /* rt_threadsafe.c's open portals */
   int draining;       /* main returned: cancelling and draining the leftovers */
   int deadlocks;      /* times nothing could ever wake the waiting tasks */
   int gave_up;
@@ -167,6 +168,7 @@ const struct lc_backend *lc_rt_backend(lc_rt *rt) { return rt ? rt->b : NULL; }
 lc_loop *lc_rt_loop(lc_rt *rt) { return rt ? rt->loop : NULL; }
 const lc_run_opts *lc_rt_opts(lc_rt *rt) { return rt ? &rt->opts : NULL; }
 void **lc_rt_executor_slot(lc_rt *rt) { return &rt->executor_slot; }
+void **lc__rt_threadsafe_slot(lc_rt *rt) { return &rt->threadsafe_slot; }
 void lc_rt_hold(lc_rt *rt) { rt->holds++; }
 void lc_rt_release(lc_rt *rt) {
   if (rt->holds > 0) rt->holds--;
@@ -1314,6 +1316,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     }
   }
 
+  lc__threadsafe_shutdown(rt);
   lc__executor_shutdown(rt);
 
   /* Errors nobody retrieved, of tasks somebody still holds; then detach those tasks so their

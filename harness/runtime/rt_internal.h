@@ -89,4 +89,9 @@ const lc_run_opts *lc_rt_opts(lc_rt *rt);
 /* Per-runtime slot for the executor's state (rt_executor.c owns what it points to). */
 void **lc_rt_executor_slot(lc_rt *rt);
 
+/* Per-runtime slot for the open lc_portals (rt_threadsafe.c), and the hook lc_run calls once
+ * every task is done, before the executors stop: it closes the portals still open. */
+void **lc__rt_threadsafe_slot(lc_rt *rt);
+void lc__threadsafe_shutdown(lc_rt *rt);
+
 #endif /* LC_RT_INTERNAL_H */
