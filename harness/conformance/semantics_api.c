@@ -216,10 +216,10 @@ static int sw_caller(void *arg, intptr_t *result) {
 
 static int sw_main(void *arg, intptr_t *result) {
   (void)arg;
-  static const struct inner_arg a1 = {30, 9, 0}, a2 = {30, 4, 0};
+  static const struct inner_arg a1 = {60, 9, 0}, a2 = {60, 4, 0};
   lc_task *t = lc_spawn(sw_inner, (void *)&a1, "inner");
   if (!t) return -errno;
-  as_->rc[0] = lc_wait_for_shield(t, 10 * LC_MS, NULL);
+  as_->rc[0] = lc_wait_for_shield(t, 20 * LC_MS, NULL);
   lc_trace_at("wait_for(shield) -> %s, inner cancelled: %d", lc_trace_code(as_->rc[0]),
               lc_task_cancelled(t));
   intptr_t r = 0;

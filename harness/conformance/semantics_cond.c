@@ -182,10 +182,10 @@ static int bw_main(void *arg, intptr_t *result) {
   lc_task *t[3];
   static const char *const names[] = {"w0", "w1", "w2"};
   for (int i = 0; i < 3; i++) {
-    bw_p[i] = (struct bparty){names[i], 5 * i, 99};
+    bw_p[i] = (struct bparty){names[i], 20 * i * i, 99}; /* 0, 20, 80 ms */
     if (!(t[i] = lc_spawn(bw_party, &bw_p[i], names[i]))) return -errno;
   }
-  lc_sleep(7 * LC_MS);
+  lc_sleep(50 * LC_MS); /* w0 and w1 wait, w2 comes at 80 ms: 30 ms of margin each way */
   cs->rc[0] = lc_barrier_n_waiting(bw_b);
   lc_trace("n_waiting=%d, parties=%d", cs->rc[0], lc_barrier_parties(bw_b));
   lc_gather(t, 3, NULL, NULL, 0);

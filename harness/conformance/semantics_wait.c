@@ -78,7 +78,7 @@ static int wm_waiter(void *arg, intptr_t *result) {
 
 static int wm_main(void *arg, intptr_t *result) {
   (void)arg;
-  static const struct job ja = {10, 0, 0}, jb = {20, 0, EIO}, jc = {40, 0, 0}, jd = {30, 0, 0};
+  static const struct job ja = {30, 0, 0}, jb = {60, 0, EIO}, jc = {120, 0, 0}, jd = {90, 0, 0};
   lc_task *t[3] = {lc_spawn(job_fn, (void *)&ja, "a"), lc_spawn(job_fn, (void *)&jb, "b"),
                    lc_spawn(job_fn, (void *)&jc, "c")};
   if (!t[0] || !t[1] || !t[2]) return -ENOMEM;
@@ -87,8 +87,8 @@ static int wm_main(void *arg, intptr_t *result) {
   lc_trace_at("FIRST_COMPLETED -> %s", flags(0, d, 3));
   ws_->rc[1] = lc_wait(t + 1, 2, LC_FIRST_EXCEPTION, -1, d, NULL);
   lc_trace_at("FIRST_EXCEPTION -> %s", flags(1, d, 2));
-  ws_->rc[2] = lc_wait(t + 2, 1, LC_ALL_COMPLETED, 5 * LC_MS, d, NULL);
-  lc_trace_at("ALL_COMPLETED, timeout 5 ms -> %s", flags(2, d, 1));
+  ws_->rc[2] = lc_wait(t + 2, 1, LC_ALL_COMPLETED, 15 * LC_MS, d, NULL);
+  lc_trace_at("ALL_COMPLETED, timeout 15 ms -> %s", flags(2, d, 1));
   size_t nd = 0;
   ws_->rc[3] = lc_wait(t, 3, LC_ALL_COMPLETED, -1, d, &nd);
   lc_trace_at("ALL_COMPLETED -> %s", flags(3, d, 3));
@@ -149,8 +149,8 @@ LC_TEST(sem_wait_modes, "semantics.wait.modes",
 
 static int ac_main(void *arg, intptr_t *result) {
   (void)arg;
-  static const struct job jx = {30, 3, 0}, jy = {10, 1, 0}, jz = {20, 2, EIO}, jp = {10, 1, 0},
-                          jq = {100, 2, 0};
+  static const struct job jx = {90, 3, 0}, jy = {30, 1, 0}, jz = {60, 2, EIO}, jp = {10, 1, 0},
+                          jq = {200, 2, 0};
   lc_task *t[3] = {lc_spawn(job_fn, (void *)&jx, "x"), lc_spawn(job_fn, (void *)&jy, "y"),
                    lc_spawn(job_fn, (void *)&jz, "z")};
   if (!t[0] || !t[1] || !t[2]) return -ENOMEM;
@@ -169,7 +169,7 @@ static int ac_main(void *arg, intptr_t *result) {
   for (int i = 0; i < 3; i++) lc_task_unref(t[i]);
   lc_task *u[2] = {lc_spawn(job_fn, (void *)&jp, "p"), lc_spawn(job_fn, (void *)&jq, "q")};
   if (!u[0] || !u[1]) return -ENOMEM;
-  if (!(ac = lc_as_completed_new(u, 2, 30 * LC_MS))) return -errno;
+  if (!(ac = lc_as_completed_new(u, 2, 60 * LC_MS))) return -errno;
   for (;;) {
     intptr_t v = 0;
     int rc = lc_as_completed_next(ac, NULL, &v);

@@ -21,8 +21,8 @@ async def party(name, b, delay_ms):
 
 async def main():
     b = asyncio.Barrier(3)
-    ts = [asyncio.create_task(party(f"w{i}", b, 5 * i), name=f"w{i}") for i in range(3)]
-    await asyncio.sleep(0.007)
+    ts = [asyncio.create_task(party(f"w{i}", b, 20 * i * i), name=f"w{i}") for i in range(3)]
+    await asyncio.sleep(0.050)
     trace(f"n_waiting={b.n_waiting}, parties={b.parties}")
     await asyncio.gather(*ts)
     trace(f"after the round: n_waiting={b.n_waiting}, broken={int(b.broken)}")

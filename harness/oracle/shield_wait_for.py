@@ -11,13 +11,13 @@ async def inner(ms, value):
 
 
 async def main():
-    t = asyncio.create_task(inner(30, 9), name="inner")
+    t = asyncio.create_task(inner(60, 9), name="inner")
     try:
-        await asyncio.wait_for(asyncio.shield(t), 0.010)
+        await asyncio.wait_for(asyncio.shield(t), 0.020)
     except TimeoutError as exc:
         trace_at(f"wait_for(shield) -> {code(exc)}, inner cancelled: {int(t.cancelled())}")
     trace_at(f"inner -> ok {await t}")
-    u = asyncio.create_task(inner(30, 4), name="inner2")
+    u = asyncio.create_task(inner(60, 4), name="inner2")
 
     async def caller():
         return await asyncio.wait_for(asyncio.shield(u), 1.0)

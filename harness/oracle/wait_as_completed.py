@@ -14,15 +14,15 @@ async def job(ms, value, err=0):
 
 
 async def main():
-    ts = [asyncio.create_task(job(30, 3), name="x"), asyncio.create_task(job(10, 1), name="y"),
-          asyncio.create_task(job(20, 2, errno.EIO), name="z")]
+    ts = [asyncio.create_task(job(90, 3), name="x"), asyncio.create_task(job(30, 1), name="y"),
+          asyncio.create_task(job(60, 2, errno.EIO), name="z")]
     for aw in asyncio.as_completed(ts):
         try:
             trace_at(f"next -> ok {await aw}")
         except OSError as exc:
             trace_at(f"next -> {code(exc)}")
-    ts = [asyncio.create_task(job(10, 1), name="p"), asyncio.create_task(job(100, 2), name="q")]
-    for aw in asyncio.as_completed(ts, timeout=0.030):
+    ts = [asyncio.create_task(job(10, 1), name="p"), asyncio.create_task(job(200, 2), name="q")]
+    for aw in asyncio.as_completed(ts, timeout=0.060):
         try:
             trace_at(f"next -> ok {await aw}")
         except TimeoutError as exc:

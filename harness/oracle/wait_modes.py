@@ -28,15 +28,15 @@ def flags(ts, done):
 
 
 async def main():
-    a = asyncio.create_task(job(10), name="a")
-    b = asyncio.create_task(job(20, errno.EIO), name="b")
-    c = asyncio.create_task(job(40), name="c")
+    a = asyncio.create_task(job(30), name="a")
+    b = asyncio.create_task(job(60, errno.EIO), name="b")
+    c = asyncio.create_task(job(120), name="c")
     done, _ = await asyncio.wait([a, b, c], return_when=asyncio.FIRST_COMPLETED)
     trace_at(f"FIRST_COMPLETED -> {flags([a, b, c], done)}")
     done, _ = await asyncio.wait([b, c], return_when=asyncio.FIRST_EXCEPTION)
     trace_at(f"FIRST_EXCEPTION -> {flags([b, c], done)}")
-    done, _ = await asyncio.wait([c], timeout=0.005)
-    trace_at(f"ALL_COMPLETED, timeout 5 ms -> {flags([c], done)}")
+    done, _ = await asyncio.wait([c], timeout=0.015)
+    trace_at(f"ALL_COMPLETED, timeout 15 ms -> {flags([c], done)}")
     done, _ = await asyncio.wait([a, b, c])
     trace_at(f"ALL_COMPLETED -> {flags([a, b, c], done)}")
     tk = asyncio.create_task(ticker(), name="ticker")
@@ -46,7 +46,7 @@ async def main():
     trace(f"wait on done tasks -> {flags([a, c], done)}, other tasks ran meanwhile: "
           f"{int(ticks != before)}")
     await tk
-    d = asyncio.create_task(job(30), name="d")
+    d = asyncio.create_task(job(90), name="d")
     w = asyncio.create_task(asyncio.wait([d]), name="w")
     await asyncio.sleep(0.005)
     w.cancel()
