@@ -31,7 +31,9 @@ async def waiter(kind, ev):
     except BaseException as exc:  # noqa: B902 - traced
         rc = exc
     me = asyncio.current_task()
-    trace_at(f"{kind} -> {code(rc)}, cancelling={me.cancelling()}")
+    # No timing token for the executor: its time includes starting the thread pool.
+    (trace if kind == "thread" else trace_at)(f"{kind} -> {code(rc)}, "
+                                              f"cancelling={me.cancelling()}")
     return 0
 
 
