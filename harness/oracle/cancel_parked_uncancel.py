@@ -3,7 +3,7 @@ await of a task, gather, run_in_executor) that is cancelled and then uncancelled
 still gets CancelledError there: cancel() already cancelled the future it waits on."""
 import asyncio
 import time
-from _twin import run, trace, trace_at, code
+from _twin import run, trace, code
 
 
 async def child():
@@ -31,9 +31,9 @@ async def waiter(kind, ev):
     except BaseException as exc:  # noqa: B902 - traced
         rc = exc
     me = asyncio.current_task()
-    # No timing token for the executor: its time includes starting the thread pool.
-    (trace if kind == "thread" else trace_at)(f"{kind} -> {code(rc)}, "
-                                              f"cancelling={me.cancelling()}")
+    # No timing token: the C test asserts the promptness itself (within a tolerance), and
+    # tokens here would add up the stalls of five rounds.
+    trace(f"{kind} -> {code(rc)}, cancelling={me.cancelling()}")
     return 0
 
 
