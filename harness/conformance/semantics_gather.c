@@ -262,7 +262,7 @@ static int gc_main(void *arg, intptr_t *result) {
   struct gc_state *st = arg;
   lc_task *g = lc_spawn(gc_gatherer, st, "g");
   if (!g) return -errno;
-  lc_sleep(20 * MS);
+  lc_sleep(50 * MS); /* 40 ms after a finished: a loaded machine cannot reorder them */
   lc_trace_at("main: cancel(g) -> %d", lc_cancel(g));
   st->g_rc = lc_await(g, NULL);
   lc_trace_at("main: await g -> %s", lc_trace_code(st->g_rc));
