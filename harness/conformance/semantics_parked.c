@@ -501,3 +501,44 @@ LC_TEST(sem_queue_priority_lifo, "semantics.queue.priority_lifo", "QUEUE-PRIORIT
   assert_int_equal(st.item[0], 9);
   assert_int_equal(st.flag[1], -EAGAIN);
 }
+
+/* ==========================================================================================
+ * semantics.cancel.uncancel_pending: a task that is ready (it yielded), cancelled and then
+ * uncancelled before it runs, completes its yield: uncancel reaching 0 withdraws the pending
+ * request. VERSION-DEPENDENT: CPython 3.13+ (gh-116720); 3.11 and 3.12 still deliver it. The
+ * runtime follows 3.13+ (CANCEL-UNCANCEL-PENDING); a parked task is another matter
+ * (CANCEL-PARKED-STICKY: its waiter is cancelled at once in every version).
+ * ======================================================================================== */
+
+static int up_yielder(void *arg, intptr_t *result) {
+  (void)arg;
+  ps->flag[0] = lc_yield();
+  ps->flag[1] = lc_cancelling(lc_current_task());
+  lc_trace("yield -> %s, cancelling=%d", lc_trace_code(ps->flag[0]), ps->flag[1]);
+  *result = 0;
+  return 0;
+}
+
+static int up_main(void *arg, intptr_t *result) {
+  (void)arg;
+  lc_task *t = lc_spawn(up_yielder, NULL, "yielder");
+  if (!t) return -errno;
+  lc_yield(); /* it runs up to its yield and is ready again */
+  lc_cancel(t);
+  lc_trace("cancel, uncancel -> %d", lc_uncancel(t));
+  lc_await(t, NULL);
+  lc_task_unref(t);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_cancel_uncancel_pending, "semantics.cancel.uncancel_pending",
+        "CANCEL-UNCANCEL-PENDING", 0, 10000) {
+  struct pstate st;
+  memset(&st, 0, sizeof st);
+  ps = &st;
+  assert_int_equal(
+      lc_trace_run(ctx, "cancel_uncancel_pending", NULL, NULL, up_main, NULL, NULL), 0);
+  assert_int_equal(st.flag[0], 0);
+  assert_int_equal(st.flag[1], 0);
+}
