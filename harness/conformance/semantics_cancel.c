@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 
 /* A worker: sleeps sleep_ms; if cancelled, runs a cleanup that sleeps cleanup_ms, then
  * returns -ECANCELED; with swallow it returns swallow_value instead (uncancelling `uncancel`
@@ -28,7 +27,7 @@ struct worker {
 static int worker_fn(void *arg, intptr_t *result) {
   struct worker *w = arg;
   lc_trace("%s start", w->name);
-  int rc = lc_sleep((int64_t)w->sleep_ms * MS);
+  int rc = lc_sleep((int64_t)w->sleep_ms * LC_MS);
   if (rc == 0) {
     w->after_await_ran = 1;
     lc_trace_at("%s done", w->name);
@@ -39,7 +38,7 @@ static int worker_fn(void *arg, intptr_t *result) {
   w->cancelling_seen = lc_cancelling(lc_current_task());
   lc_trace_at("%s cancelled, cancelling=%d", w->name, w->cancelling_seen);
   if (w->cleanup_ms) {
-    int crc = lc_sleep((int64_t)w->cleanup_ms * MS); /* cleanup may await */
+    int crc = lc_sleep((int64_t)w->cleanup_ms * LC_MS); /* cleanup may await */
     w->cleanup_done = 1;
     lc_trace_at("%s cleanup done -> %s", w->name, lc_trace_code(crc));
   }
@@ -70,7 +69,7 @@ static int cc_main(void *arg, intptr_t *result) {
   struct cstate *st = arg;
   lc_task *t = lc_spawn(worker_fn, &st->w, "t");
   if (!t) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("cancel(t) -> %d", lc_cancel(t));
   st->rc = lc_await(t, NULL);
   st->cancelled_flag = lc_task_cancelled(t);
@@ -106,7 +105,7 @@ static int cu_main(void *arg, intptr_t *result) {
   struct cstate *st = arg;
   lc_task *t = lc_spawn(worker_fn, &st->w, "t");
   if (!t) return -errno;
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   int a = lc_cancel(t), b = lc_cancel(t);
   lc_trace("cancel(t) twice -> %d %d, cancelling(t)=%d", a, b, lc_cancelling(t));
   st->rc = lc_await(t, &st->v);
@@ -176,7 +175,7 @@ static int ca_main(void *arg, intptr_t *result) {
   struct cstate *st = arg;
   lc_task *w = lc_spawn(ca_waiter, st, "w");
   if (!w) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("main: cancel(w) -> %d", lc_cancel(w));
   st->rc2 = lc_await(w, NULL);
   lc_trace_at("main: await w -> %s", lc_trace_code(st->rc2));
@@ -219,7 +218,7 @@ static int so_main(void *arg, intptr_t *result) {
   st->shielded = inner;
   lc_task *w = lc_spawn(so_waiter, st, "w");
   if (!w) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   if (st->cancel_again) /* inner_cancel variant: cancel the inner itself */
     lc_trace_at("main: cancel(inner) -> %d", lc_cancel(inner));
   else
@@ -280,7 +279,7 @@ static int sp_main(void *arg, intptr_t *result) {
   lc_task *bg = lc_spawn(worker_fn, &st->w, "bg");
   if (!bg) return -errno;
   lc_task_unref(bg); /* detached */
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace("main returns 1");
   *result = 1;
   return 0;
@@ -311,7 +310,7 @@ LC_TEST(sem_shutdown_pending, "semantics.shutdown.cancels_pending", "SHUTDOWN-CA
 static int ue_fail(void *arg, intptr_t *result) {
   (void)arg;
   (void)result;
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace_at("bg fails EIO");
   return lc_error(-EIO, "bg gave up");
 }
@@ -321,7 +320,7 @@ static int ue_main(void *arg, intptr_t *result) {
   lc_task *bg = lc_spawn(ue_fail, NULL, "bg");
   if (!bg) return -errno;
   lc_task_unref(bg);
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   lc_trace_at("main returns");
   *result = 0;
   return 0;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 #define GN_MAX 8
 
 /* A child: sleep delay_ms, then return value or fail with -fail. Traces start, end, cancel. */
@@ -29,7 +28,7 @@ struct gchild {
 static int gchild_fn(void *arg, intptr_t *result) {
   struct gchild *c = arg;
   if (!c->quiet) lc_trace("%s start", c->name);
-  int rc = lc_sleep((int64_t)c->delay_ms * MS);
+  int rc = lc_sleep((int64_t)c->delay_ms * LC_MS);
   c->finished = 1;
   if (rc == -ECANCELED) {
     c->cancelled = 1;
@@ -141,16 +140,16 @@ LC_TEST(sem_gather_max_not_sum, "semantics.gather.max_not_sum", "GATHER-MAX-NOT-
   for (int i = 0; i < GN_MAX; i++) {
     st.c[i] =
         (struct gchild){.name = names[i], .delay_ms = 10 * (GN_MAX - i), .value = i, .quiet = 1};
-    sum += st.c[i].delay_ms * MS;
-    if (st.c[i].delay_ms * MS > max) max = st.c[i].delay_ms * MS;
+    sum += st.c[i].delay_ms * LC_MS;
+    if (st.c[i].delay_ms * LC_MS > max) max = st.c[i].delay_ms * LC_MS;
   }
   lc_trace_reports rep = {0};
   assert_int_equal(lc_trace_run(ctx, "gather_max_not_sum", NULL, &rep, gm_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   double ratio = (double)st.elapsed_ns / (double)max;
-  double allowed = 1.0 + (double)lc_tol_ns(ctx, 40 * MS) / (double)max;
+  double allowed = 1.0 + (double)lc_tol_ns(ctx, 40 * LC_MS) / (double)max;
   lc_note(ctx, "gather of 8: %.1f ms, max %.0f ms, sum %.0f ms, elapsed/max %.2f",
-          (double)st.elapsed_ns / MS, (double)max / MS, (double)sum / MS, ratio);
+          (double)st.elapsed_ns / LC_MS, (double)max / LC_MS, (double)sum / LC_MS, ratio);
   if (st.elapsed_ns < max) lc_fail(ctx, "gather returned before its longest child (%.2f)", ratio);
   if (ratio > allowed)
     lc_fail(ctx, "gather took %.2f x the longest child (allowed %.2f); sum/max is %.2f", ratio,
@@ -262,7 +261,7 @@ static int gc_main(void *arg, intptr_t *result) {
   struct gc_state *st = arg;
   lc_task *g = lc_spawn(gc_gatherer, st, "g");
   if (!g) return -errno;
-  lc_sleep(50 * MS); /* 40 ms after a finished: a loaded machine cannot reorder them */
+  lc_sleep(50 * LC_MS); /* 40 ms after a finished: a loaded machine cannot reorder them */
   lc_trace_at("main: cancel(g) -> %d", lc_cancel(g));
   st->g_rc = lc_await(g, NULL);
   lc_trace_at("main: await g -> %s", lc_trace_code(st->g_rc));
@@ -298,7 +297,7 @@ static int gk_main(void *arg, intptr_t *result) {
   lc_task *t[5];
   int rc = gspawn(st->c, 5, t);
   if (rc) return rc;
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace_at("cancel(b) -> %d", lc_cancel(t[1]));
   st->rc = lc_gather(t, 3, st->res, st->err, LC_GATHER_RETURN_EXCEPTIONS);
   char buf[128];

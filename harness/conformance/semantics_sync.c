@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 #define NW 9
 
 struct sstate {
@@ -49,7 +48,7 @@ static int sb_worker(void *arg, intptr_t *result) {
   if (st->in_flight > st->max_in_flight) st->max_in_flight = st->in_flight;
   note_order(st, id);
   lc_trace_at("w%d in", id);
-  rc = lc_sleep(20 * MS);
+  rc = lc_sleep(20 * LC_MS);
   st->in_flight--;
   lc_sem_release(st->sem);
   *result = 0;
@@ -85,13 +84,13 @@ LC_TEST(sem_sem_bound_rounds, "semantics.sem.bound_rounds", "SEM-BOUND SEM-ROUND
   assert_int_equal(lc_trace_run(ctx, "sem_bound_rounds", NULL, &rep, sb_main, &st, NULL), 0);
   assert_int_equal(st.max_in_flight, 3);
   for (int i = 0; i < NW; i++) assert_int_equal(st.order[i], i); /* FIFO */
-  int64_t rounds = 3 * 20 * MS;
+  int64_t rounds = 3 * 20 * LC_MS;
   lc_note(ctx, "9 tasks, Semaphore(3), 20 ms each: %.1f ms (3 rounds = 60, serial = 180)",
-          (double)st.elapsed_ns / MS);
+          (double)st.elapsed_ns / LC_MS);
   if (st.elapsed_ns < rounds)
-    lc_fail(ctx, "done in %.1f ms, under 3 rounds", (double)st.elapsed_ns / MS);
-  if (st.elapsed_ns > rounds + lc_tol_ns(ctx, 60 * MS))
-    lc_fail(ctx, "took %.1f ms, expected about 3 rounds of 20 ms", (double)st.elapsed_ns / MS);
+    lc_fail(ctx, "done in %.1f ms, under 3 rounds", (double)st.elapsed_ns / LC_MS);
+  if (st.elapsed_ns > rounds + lc_tol_ns(ctx, 60 * LC_MS))
+    lc_fail(ctx, "took %.1f ms, expected about 3 rounds of 20 ms", (double)st.elapsed_ns / LC_MS);
   assert_int_equal(rep.n, 0);
 }
 
@@ -113,7 +112,7 @@ static int sf_worker(void *arg, intptr_t *result) {
   }
   note_order(st, id);
   lc_trace("w%d acquired", id);
-  rc = lc_sleep(10 * MS);
+  rc = lc_sleep(10 * LC_MS);
   lc_sem_release(st->sem);
   *result = 0;
   return rc;
@@ -130,7 +129,7 @@ static int sf_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(sf_worker, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_sem_release(st->sem);
   st->flag[0] = lc_sem_locked(st->sem);
   lc_trace("released; locked=%d", st->flag[0]);
@@ -142,7 +141,7 @@ static int sf_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(sf_worker, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_sem_release(st->sem);
   lc_trace("released; cancel(w4) -> %d", lc_cancel(t[4]));
   st->rc[4] = lc_await(t[4], NULL);
@@ -244,7 +243,7 @@ static int lf_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(lf_worker, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace("cancel(w2) -> %d", lc_cancel(t[2]));
   lc_lock_release(st->lock);
   lc_trace("main released");
@@ -307,7 +306,7 @@ static int ew_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(ew_waiter, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("set");
   lc_event_set(st->ev);
   st->flag[0] = lc_event_is_set(st->ev);
@@ -320,7 +319,7 @@ static int ew_main(void *arg, intptr_t *result) {
   lc_event_clear(st->ev);
   lc_trace("cleared; is_set=%d", lc_event_is_set(st->ev));
   if (!(t[3] = lc_spawn(ew_waiter, (void *)(intptr_t)3, "w3"))) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("set again");
   lc_event_set(st->ev);
   lc_await(t[3], NULL);
@@ -378,7 +377,7 @@ static int qb_consumer(void *arg, intptr_t *result) {
     st->gets++;
     note_order(st, (int)item);
     lc_trace_at("get %ld", (long)item);
-    lc_sleep(5 * MS);
+    lc_sleep(5 * LC_MS);
   }
   *result = 0;
   return 0;
@@ -435,7 +434,7 @@ static int qj_worker(void *arg, intptr_t *result) {
     int rc = lc_queue_get(st->q, &item);
     if (rc) return rc; /* cancelled when the work is over */
     lc_trace_at("w%d got %ld", id, (long)item);
-    lc_sleep(5 * MS);
+    lc_sleep(5 * LC_MS);
     lc_queue_task_done(st->q);
   }
   *result = 0;
@@ -566,7 +565,7 @@ struct tgchild {
 
 static int tgchild_fn(void *arg, intptr_t *result) {
   struct tgchild *c = arg;
-  int rc = lc_sleep((int64_t)c->delay_ms * MS);
+  int rc = lc_sleep((int64_t)c->delay_ms * LC_MS);
   if (rc == -ECANCELED) {
     c->cancelled = 1;
     if (c->cleanup_fail) {
@@ -599,7 +598,7 @@ static int tg_main(void *arg, intptr_t *result) {
   if (!tg) return -ENOMEM;
   for (int i = 0; i < st->nchildren; i++)
     if (!lc_taskgroup_spawn(tg, tgchild_fn, &st->c[i], st->c[i].name)) return -errno;
-  int rc = lc_sleep((int64_t)st->body_ms * MS);
+  int rc = lc_sleep((int64_t)st->body_ms * LC_MS);
   st->body_rc = rc;
   if (rc == 0 && st->body_fail) {
     lc_trace_at("body fails %s", lc_trace_code(-st->body_fail));

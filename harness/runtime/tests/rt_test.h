@@ -14,7 +14,6 @@
 
 #include "lc_runtime.h"
 
-#define MS (INT64_C(1000000))
 #define RT_TEST_UNUSED __attribute__((unused))
 
 static const struct lc_backend *g_backend;

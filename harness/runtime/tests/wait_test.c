@@ -25,7 +25,7 @@ static void cancel_other_cb(void *arg) {
 
 static int sleeper_fn(void *arg, intptr_t *result) {
   *result = 0;
-  return lc_sleep((int64_t)(intptr_t)arg * MS);
+  return lc_sleep((int64_t)(intptr_t)arg * LC_MS);
 }
 
 /* Two handles fall due in the same iteration; the first cancels the second, whose call
@@ -35,14 +35,14 @@ static int t_handles(void *arg, intptr_t *result) {
   (void)arg;
   (void)result;
   memset(g_fired, 0, sizeof g_fired);
-  int64_t when = lc_now() + 5 * MS;
+  int64_t when = lc_now() + 5 * LC_MS;
   lc_handle *h1 = lc_call_at(when, cancel_other_cb, (void *)0);
   g_h2 = lc_call_at(when, fire_cb, (void *)1);
   lc_handle *h3 = lc_call_later(10 * LC_S, fire_cb, (void *)2);
-  lc_handle *h4 = lc_call_later(2 * MS, fire_cb, (void *)3);
+  lc_handle *h4 = lc_call_later(2 * LC_MS, fire_cb, (void *)3);
   CHECK(h1 && g_h2 && h3 && h4);
   lc_handle_unref(h4); /* dropping the reference does not cancel it */
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   CHECK_EQ(g_fired[0], 1);
   CHECK_EQ(g_fired[1], 0);
   CHECK(lc_handle_cancelled(g_h2));
@@ -76,12 +76,12 @@ static int t_early_return(void *arg, intptr_t *result) {
   lc_task *got = NULL;
   CHECK_EQ(lc_as_completed_next(ac, &got, NULL), 0);
   lc_as_completed_free(ac); /* c still running, its callback registered */
-  CHECK_EQ(lc_wait(t, 3, LC_ALL_COMPLETED, 1 * MS, d, NULL), 0); /* times out */
+  CHECK_EQ(lc_wait(t, 3, LC_ALL_COMPLETED, 1 * LC_MS, d, NULL), 0); /* times out */
   CHECK_EQ(d[2], 0);
   lc_task *e = lc_spawn(sleeper_fn, (void *)1, "e");
   lc_task *g2[2] = {e, t[2]};
   CHECK(e != NULL);
-  lc_sleep(5 * MS); /* e done, c still running: one deferred callback, one registered */
+  lc_sleep(5 * LC_MS); /* e done, c still running: one deferred callback, one registered */
   CHECK_EQ(lc_gather(g2, 2, NULL, NULL, 0), 0);
   CHECK_EQ(lc_wait(t, 3, LC_ALL_COMPLETED, -1, d, NULL), 0);
   CHECK(d[0] && d[1] && d[2]);
@@ -158,7 +158,7 @@ static int t_portal_open(void *arg, intptr_t *result) {
   g_portal = lc_portal_open();
   CHECK(g_portal != NULL);
   CHECK_EQ(lc_call_soon_threadsafe(g_portal, fire_cb, (void *)4), 0);
-  lc_sleep(5 * MS); /* the call runs (the wakeup fires) */
+  lc_sleep(5 * LC_MS); /* the call runs (the wakeup fires) */
   CHECK_EQ(g_fired[4], 1);
   CHECK_EQ(lc_call_soon_threadsafe(g_portal, fire_cb, (void *)5), 0); /* dropped at the end */
   return 0; /* left open: lc_run closes it */
