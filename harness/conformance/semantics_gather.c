@@ -261,7 +261,7 @@ static int gc_main(void *arg, intptr_t *result) {
   struct gc_state *st = arg;
   lc_task *g = lc_spawn(gc_gatherer, st, "g");
   if (!g) return -errno;
-  lc_sleep(20 * LC_MS);
+  lc_sleep(50 * LC_MS); /* 40 ms after a finished: a loaded machine cannot reorder them */
   lc_trace_at("main: cancel(g) -> %d", lc_cancel(g));
   st->g_rc = lc_await(g, NULL);
   lc_trace_at("main: await g -> %s", lc_trace_code(st->g_rc));
@@ -319,11 +319,12 @@ LC_TEST(sem_gather_child_cancelled, "semantics.gather.child_cancelled", "GATHER-
         10000) {
   struct gstate st;
   memset(&st, 0, sizeof st);
-  st.c[0] = (struct gchild){.name = "a", .delay_ms = 10, .value = 1};
+  /* 25 ms or more between the events, so that a loaded machine cannot reorder them. */
+  st.c[0] = (struct gchild){.name = "a", .delay_ms = 30, .value = 1};
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 500, .value = 2};
-  st.c[2] = (struct gchild){.name = "c", .delay_ms = 20, .value = 3};
+  st.c[2] = (struct gchild){.name = "c", .delay_ms = 60, .value = 3};
   st.c[3] = (struct gchild){.name = "d", .delay_ms = 500, .value = 4};
-  st.c[4] = (struct gchild){.name = "e", .delay_ms = 40, .value = 5};
+  st.c[4] = (struct gchild){.name = "e", .delay_ms = 120, .value = 5};
   lc_trace_reports rep = {0};
   assert_int_equal(lc_trace_run(ctx, "gather_child_cancelled", NULL, &rep, gk_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);

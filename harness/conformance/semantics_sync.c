@@ -683,6 +683,32 @@ LC_TEST(sem_tg_child_failure, "semantics.tg.child_failure",
 }
 
 /* ==========================================================================================
+ * semantics.tg.late_child_failure: a child fails after the body finished, while the group's
+ * exit waits: the group cancels the waiting task and withdraws that request at exit, so
+ * cancelling() is 0 afterwards. Version-dependent: CPython 3.11/3.12's __aexit__ withdraws only
+ * a request made before it started waiting and leaves cancelling() at 1 here; 3.13 fixed it
+ * (gh-116720). The runtime follows 3.13+; the twin checks 3.11's behaviour and prints 3.13's
+ * (TG-LATE-FAILURE).
+ * ======================================================================================== */
+
+LC_TEST(sem_tg_late_child_failure, "semantics.tg.late_child_failure", "TG-LATE-FAILURE", 0,
+        10000) {
+  struct tgstate st;
+  memset(&st, 0, sizeof st);
+  st.c[0] = (struct tgchild){.name = "a", .delay_ms = 10, .fail = EIO};
+  st.nchildren = 1;
+  st.body_ms = 0;
+  lc_trace_reports rep = {0};
+  assert_int_equal(lc_trace_run(ctx, "tg_late_child_failure", NULL, &rep, tg_main, &st, NULL),
+                   0);
+  assert_int_equal(st.body_rc, 0);
+  assert_int_equal(st.rc, -EIO);
+  assert_int_equal(st.nerrors, 1);
+  assert_int_equal(st.cancelling_after, 0);
+  assert_int_equal(rep.n, 0);
+}
+
+/* ==========================================================================================
  * semantics.tg.body_failure: a failing body counts like a failing child: the children are
  * cancelled and the body's error is returned and listed.
  * ======================================================================================== */

@@ -35,7 +35,8 @@ else:
                         w.set_result(None)
 
         async def _wait(self, waiters):
-            """Park on a new future in waiters until woken (by a get/put or shutdown)."""
+            """Park on a new future in waiters until woken (by a get/put or shutdown); on a
+            cancellation pass a wake-up already received on (3.13's get/put `except:`)."""
             fut = self._get_loop().create_future()
             waiters.append(fut)
             try:
@@ -46,6 +47,9 @@ else:
                     waiters.remove(fut)
                 except ValueError:
                     pass
+                holds = not self.empty() if waiters is self._getters else not self.full()
+                if holds and not fut.cancelled():
+                    self._wakeup_next(waiters)
                 raise
 
         async def put(self, item):

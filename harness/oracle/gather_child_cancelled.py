@@ -6,7 +6,7 @@ from _gchild import gchild, fmt
 
 async def main():
     t = [asyncio.create_task(gchild(n, d, v), name=n) for n, d, v in
-         (("a", 10, 1), ("b", 500, 2), ("c", 20, 3), ("d", 500, 4), ("e", 40, 5))]
+         (("a", 30, 1), ("b", 500, 2), ("c", 60, 3), ("d", 500, 4), ("e", 120, 5))]
     await asyncio.sleep(0.005)
     trace_at(f"cancel(b) -> {int(t[1].cancel())}")
     res = await asyncio.gather(*t[:3], return_exceptions=True)

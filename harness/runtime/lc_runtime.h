@@ -387,6 +387,152 @@ size_t lc_server_connections(const lc_server *srv);       /* connection tasks st
 void lc_server_close(lc_server *srv);
 int lc_server_wait_closed(lc_server *srv);
 int lc_server_free(lc_server *srv); /* -EBUSY (nothing freed) while connections remain */
+/* ---- Queue state (asyncio's empty() / full()) -------------------------------------------
+ * lc_queue_size counts only the items really in the queue (qsize()); nothing is reserved for
+ * a woken getter or putter: it re-checks when it runs, and a newcomer's get_nowait/put_nowait
+ * may take the item or slot first (it then waits again at the back), as in asyncio. */
+int lc_queue_empty(const lc_queue *q);  /* 1 if no item is queued */
+int lc_queue_full(const lc_queue *q);   /* 1 if maxsize > 0 and size >= maxsize */
+
+/* ---- Condition (asyncio.Condition, CPython 3.11) -----------------------------------------
+ *     lc_cond *c = lc_cond_new(NULL);          // or over an existing lc_lock
+ *     lc_cond_acquire(c);
+ *     while (!ready) lc_cond_wait(c);          // or lc_cond_wait_for(c, pred, arg)
+ *     lc_cond_release(c);
+ * wait releases the lock, waits for a notify, and re-acquires the lock before it returns, also
+ * when it was cancelled (then it returns -ECANCELED with the lock held). notify(n) wakes the
+ * first n waiters, notify_all every one; a woken waiter returns only once it holds the lock.
+ * As 3.11, a waiter notified and cancelled before it resumed does not pass the notification
+ * on (3.13 re-notifies). wait and notify without the lock held: -EPERM (RuntimeError). */
+typedef struct lc_cond lc_cond;
+lc_cond *lc_cond_new(lc_lock *lock);    /* NULL: a new lock of its own; NULL on ENOMEM */
+void lc_cond_free(lc_cond *c);          /* frees its own lock, never a caller's */
+lc_lock *lc_cond_lock(lc_cond *c);
+int lc_cond_acquire(lc_cond *c);        /* [await] */
+int lc_cond_release(lc_cond *c);
+int lc_cond_locked(const lc_cond *c);
+int lc_cond_wait(lc_cond *c);           /* [await] 0, -ECANCELED (lock held either way), -EPERM */
+/* [await] Wait until pred(arg) is nonzero, checking it first and after every wake-up. 0 once
+ * it holds; -ECANCELED, -EPERM from the wait; -EINVAL for a NULL pred. */
+int lc_cond_wait_for(lc_cond *c, int (*pred)(void *arg), void *arg);
+int lc_cond_notify(lc_cond *c, size_t n); /* 0 or -EPERM */
+int lc_cond_notify_all(lc_cond *c);
+
+/* ---- call_later / call_at (asyncio.TimerHandle) ------------------------------------------
+ * Schedule cb(arg) on the loop thread at when_ns (lc_now() clock) or after delay_ns. Due
+ * callbacks run in the iteration that finds them due, after the entries already ready
+ * (SCHED-TIMER-AFTER-READY); equal deadlines in the order they were set. The handle is the
+ * caller's to drop with lc_handle_unref (dropping it does not cancel the call). NULL with
+ * errno EPERM outside lc_run, EINVAL for a NULL cb, ENOMEM. Callbacks still scheduled when
+ * lc_run returns are dropped, as when asyncio closes its loop. */
+typedef struct lc_handle lc_handle;
+lc_handle *lc_call_later(int64_t delay_ns, void (*cb)(void *arg), void *arg);
+lc_handle *lc_call_at(int64_t when_ns, void (*cb)(void *arg), void *arg);
+int lc_handle_cancel(lc_handle *h);        /* 1 if it was still scheduled, else 0 */
+int lc_handle_cancelled(const lc_handle *h);
+int64_t lc_handle_when(const lc_handle *h); /* the absolute deadline (TimerHandle.when()) */
+void lc_handle_unref(lc_handle *h);
+
+/* ---- asyncio.wait and as_completed ---------------------------------------------------------
+ * lc_wait: [await] wait until `mode` holds for the n tasks, or timeout_ns passed (< 0: no
+ * timeout). LC_FIRST_COMPLETED: one is done; LC_FIRST_EXCEPTION: one failed with an error
+ * other than cancellation, or all are done; LC_ALL_COMPLETED: all are done. done[i] (may be
+ * NULL) is set to 1 for the tasks done on return, 0 for the pending ones; *ndone (may be NULL)
+ * counts them. Returns 0 also on timeout (asyncio returns (done, pending)); -ECANCELED if the
+ * caller is cancelled (the tasks are NOT cancelled); -EINVAL for n == 0 or a bad mode. As
+ * CPython 3.11, it always suspends, even when the condition already holds (the tasks report
+ * through call_soon). Results are not retrieved: use lc_task_result. */
+enum lc_wait_mode { LC_FIRST_COMPLETED = 1, LC_FIRST_EXCEPTION, LC_ALL_COMPLETED };
+int lc_wait(lc_task *const *tasks, size_t n, int mode, int64_t timeout_ns, unsigned char *done,
+            size_t *ndone);
+
+/* as_completed: tasks in the order they finish. lc_as_completed_next [await] returns the next
+ * finished task's code (its result in *result, the task in *task, not referenced again), or
+ * -ETIMEDOUT once timeout_ns (< 0: none, counted from lc_as_completed_new) passed with tasks
+ * still pending (every later call also returns -ETIMEDOUT), or -ENOENT when all n were
+ * returned. NULL with errno EPERM/ENOMEM. Free with lc_as_completed_free (not while a task
+ * waits in _next). */
+typedef struct lc_as_completed lc_as_completed;
+lc_as_completed *lc_as_completed_new(lc_task *const *tasks, size_t n, int64_t timeout_ns);
+int lc_as_completed_next(lc_as_completed *ac, lc_task **task, intptr_t *result);
+void lc_as_completed_free(lc_as_completed *ac);
+
+/* ---- Cancel messages, task names, timeout_at, wait_for(None), shield inside wait_for ------
+ * lc_cancel_msg: task.cancel(msg). As lc_cancel; the message reaches the cancelled task (and,
+ * as in asyncio, a task it awaits): lc_cancel_message(t) returns the first message of the
+ * current round of requests (a request made while lc_cancelling(t) was 0 starts a round), ""
+ * if none. Kept after delivery and after lc_uncancel, until the next round. */
+int lc_cancel_msg(lc_task *t, const char *msg);
+const char *lc_cancel_message(const lc_task *t);
+/* task.set_name(): copy name; 0, -EINVAL, -ENOMEM. Reports use the new name. */
+int lc_task_set_name(lc_task *t, const char *name);
+/* asyncio.timeout_at(when): a scope with an absolute deadline (lc_now() clock; INT64_MAX:
+ * none); a deadline already past expires at the next iteration. lc_timeout_when: the scope's
+ * deadline (Timeout.when(); INT64_MAX for none). */
+int lc_timeout_enter_at(lc_timeout *to, int64_t deadline_ns);
+int64_t lc_timeout_when(const lc_timeout *to);
+/* lc_wait_for(t, LC_NO_TIMEOUT, &r) is wait_for(t, None): exactly lc_await (a cancel of the
+ * caller cancels t, and a value t returns after swallowing it is returned). */
+#define LC_NO_TIMEOUT INT64_MAX
+/* [await] wait_for(shield(t), timeout) without a wrapper task: -ETIMEDOUT when the timeout
+ * passes, -ECANCELED when the caller is cancelled; in both cases t is NOT cancelled, runs on
+ * and keeps its result (the shield takes its outcome). Otherwise t's code and result. */
+int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result);
+
+/* ---- PriorityQueue and LifoQueue -----------------------------------------------------------
+ * The Queue API (put/get/nowait/task_done/join/shutdown, lc_queue_free) with another order:
+ * a PriorityQueue hands out the smallest item first (asyncio's heapq order; items are the
+ * priorities, so encode (priority, payload) into one intptr_t), a LifoQueue the newest. */
+lc_queue *lc_priority_queue_new(size_t maxsize);
+lc_queue *lc_lifo_queue_new(size_t maxsize);
+
+/* ---- Barrier (asyncio.Barrier, CPython 3.11) ------------------------------------------------
+ * lc_barrier_wait [await]: block until `parties` tasks wait, then release them all; returns
+ * the caller's arrival index (0 .. parties-1), or -EPIPE (BrokenBarrierError) when the barrier
+ * is aborted or reset while waiting or is broken already, or -ECANCELED. A task that arrives
+ * while a released round is still draining waits for the next round. reset and abort are
+ * [await] (they take the barrier's lock): reset breaks the waiting round and makes the barrier
+ * usable again; abort breaks it for good. lc_barrier_new: NULL with errno EINVAL (parties < 1)
+ * or ENOMEM. */
+typedef struct lc_barrier lc_barrier;
+lc_barrier *lc_barrier_new(int parties);
+void lc_barrier_free(lc_barrier *b);
+int lc_barrier_wait(lc_barrier *b);
+int lc_barrier_reset(lc_barrier *b);
+int lc_barrier_abort(lc_barrier *b);
+int lc_barrier_parties(const lc_barrier *b);
+int lc_barrier_n_waiting(const lc_barrier *b);
+int lc_barrier_broken(const lc_barrier *b);
+
+/* ---- Other threads: call_soon_threadsafe, run_coroutine_threadsafe ------------------------
+ * A portal lets other threads reach the loop (asyncio's loop object in those calls). Open it on
+ * the loop thread inside lc_run; it holds a backend wakeup handle, so while it is open the loop
+ * waits for calls instead of declaring a deadlock. NULL with errno EPERM (no runtime), ENOTSUP
+ * (the backend has no cross-thread wakeup), ENOMEM. lc_portal_close (loop thread) refuses new
+ * calls and drops pending ones; lc_run closes the portals still open at its end. The portal
+ * object stays valid for other threads until the opener's lc_portal_unref; after the close,
+ * posting returns -ESHUTDOWN (asyncio: RuntimeError, loop closed).
+ *   lc_call_soon_threadsafe (any thread): cb(arg) runs on the loop thread, FIFO. 0, -EINVAL,
+ *     -ESHUTDOWN, -ENOMEM.
+ *   lc_run_coroutine_threadsafe (any thread): spawn fn(arg) as a task on the loop; the future
+ *     gives its code and result. NULL with errno EINVAL, ESHUTDOWN, ENOMEM.
+ *   lc_tsfuture_result (not the loop thread: -EDEADLK): block until the task is done (at most
+ *     timeout_ns, < 0: no limit; then -ETIMEDOUT) and return its code; -ESHUTDOWN if the portal
+ *     closed before the task was spawned.
+ *   lc_tsfuture_cancel (any thread): cancel the task through the portal (concurrent Future's
+ *     cancel); 1 if requested, 0 if already done. */
+typedef struct lc_portal lc_portal;
+typedef struct lc_tsfuture lc_tsfuture;
+lc_portal *lc_portal_open(void);
+void lc_portal_close(lc_portal *p);
+void lc_portal_unref(lc_portal *p);
+int lc_call_soon_threadsafe(lc_portal *p, void (*cb)(void *arg), void *arg);
+lc_tsfuture *lc_run_coroutine_threadsafe(lc_portal *p, lc_task_fn fn, void *arg,
+                                         const char *name);
+int lc_tsfuture_result(lc_tsfuture *f, int64_t timeout_ns, intptr_t *result);
+int lc_tsfuture_done(lc_tsfuture *f);
+int lc_tsfuture_cancel(lc_tsfuture *f, lc_portal *p);
+void lc_tsfuture_free(lc_tsfuture *f);
 
 #ifdef __cplusplus
 }

@@ -21,8 +21,9 @@
  *
  * Ready queue: a ring buffer of entries (a task step or a call_soon callback). One loop
  * iteration (rt_iterate) polls the backend (LC_RUN_NOWAIT when work is ready, LC_RUN_ONCE
- * otherwise), fires the due runtime timers, then runs exactly the entries that were queued at
- * that moment; anything queued meanwhile waits for the next iteration (asyncio's _run_once).
+ * otherwise), appends the due runtime timers' callbacks to the end of the ready queue, then
+ * runs exactly the entries that were queued at that moment; anything queued meanwhile waits
+ * for the next iteration (asyncio's _run_once).
  *
  * Timers: sleeps, wait_for deadlines and timeout scopes are nodes of a runtime-owned binary
  * heap (intrusive, no allocation per timer) ordered by (deadline, insertion order). The backend
@@ -45,6 +46,7 @@ typedef struct lc__tnode {
   uint64_t seq;                         /* insertion order: equal deadlines fire FIFO */
   size_t index;                         /* position in the heap, SIZE_MAX when not in it */
   void (*fire)(struct lc__tnode *node); /* called on the loop thread when due */
+  int queued;                           /* due: its fire() waits in the ready queue */
 } lc__tnode;
 
 enum task_state {
@@ -59,14 +61,8 @@ enum task_state {
  * if the cancellation was handed on (the task keeps waiting), 0 to deliver -ECANCELED now. */
 typedef int (*rt_cancel_hook)(lc_task *self, void *ctx);
 
-/* A "done callback" registered on a task; lives in the waiter's memory. */
-typedef struct rt_done {
-  struct rt_done *next, *prev;
-  void (*fn)(struct rt_done *d, lc_task *t);
-  void *ctx;
-  size_t index;
-  int linked;
-} rt_done;
+/* A "done callback" registered on a task; lives in the waiter's memory (rt_internal.h). */
+typedef lc__done rt_done;
 
 struct lc_task {
   lc_rt *rt;            /* NULL once detached at the end of lc_run */
@@ -98,6 +94,7 @@ struct lc_task {
   lc_task *all_prev, *all_next;   /* list of every task not freed */
   char *name;
   char *errmsg;
+  char *cancel_msg;     /* the message of the current round of cancel requests (or NULL) */
   char name_buf[32];
 };
 
@@ -136,6 +133,7 @@ struct lc_rt {
 
   int holds;
   void *executor_slot;
+  void *threadsafe_slot; /* rt_threadsafe.c's open portals */
   int draining;       /* main returned: cancelling and draining the leftovers */
   int deadlocks;      /* times nothing could ever wake the waiting tasks */
   int gave_up;
@@ -149,6 +147,8 @@ static _Thread_local lc_rt *tls_rt;
 
 
 static void rt_finish(lc_rt *rt, lc_task *t);
+static void handles_drop(lc_rt *rt);
+static void done_schedule(lc_rt *rt, rt_done *d, lc_task *t);
 static void scopes_fire(lc__tnode *n);
 static void rt_report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t dur,
                       const char *msg);
@@ -165,6 +165,7 @@ const struct lc_backend *lc_rt_backend(lc_rt *rt) { return rt ? rt->b : NULL; }
 lc_loop *lc_rt_loop(lc_rt *rt) { return rt ? rt->loop : NULL; }
 const lc_run_opts *lc_rt_opts(lc_rt *rt) { return rt ? &rt->opts : NULL; }
 void **lc_rt_executor_slot(lc_rt *rt) { return &rt->executor_slot; }
+void **lc__rt_threadsafe_slot(lc_rt *rt) { return &rt->threadsafe_slot; }
 void lc_rt_hold(lc_rt *rt) { rt->holds++; }
 void lc_rt_release(lc_rt *rt) {
   if (rt->holds > 0) rt->holds--;
@@ -298,8 +299,19 @@ static int heap_push(lc_rt *rt, lc__tnode *n) {
   return 0;
 }
 
-/* Remove n if it is in the heap. */
+static void timer_entry(void *arg);
+static void noop_entry(void *arg) { (void)arg; }
+
+/* Remove n if it is in the heap, or drop its fire() if that already waits in the ready queue
+ * (asyncio: cancelling a TimerHandle that _run_once moved to _ready). */
 static void heap_remove(lc_rt *rt, lc__tnode *n) {
+  if (n->queued) {
+    n->queued = 0;
+    for (size_t k = 0; k < rt->rq_len; k++) {
+      rt_entry *e = &rt->rq[(rt->rq_head + k) & (rt->rq_cap - 1)];
+      if (e->cb == timer_entry && e->arg == n) e->cb = noop_entry;
+    }
+  }
   size_t i = n->index;
   if (i == SIZE_MAX) return;
   n->index = SIZE_MAX;
@@ -483,6 +495,7 @@ void lc_task_unref(lc_task *t) {
   if (t->rt) all_unlink(t->rt, t);
   if (t->name != t->name_buf) free(t->name);
   free(t->errmsg);
+  free(t->cancel_msg);
   free(t);
 }
 
@@ -549,9 +562,34 @@ static void rt_finish(lc_rt *rt, lc_task *t) {
     if (t->done_head) t->done_head->prev = NULL; else t->done_tail = NULL;
     d->next = d->prev = NULL;
     d->linked = 0;
-    d->fn(d, t);
+    if (d->deferred)
+      done_schedule(rt, d, t);
+    else
+      d->fn(d, t);
   }
   lc_task_unref(t);
+}
+
+/* A deferred done callback's turn in the ready queue. */
+static void done_entry(void *arg) {
+  rt_done *d = arg;
+  lc_task *t = d->task;
+  d->pending = 0;
+  d->task = NULL;
+  d->fn(d, t);
+  lc_task_unref(t);
+}
+
+/* Queue d->fn(d, t) for the ready queue (asyncio's Future._schedule_callbacks / call_soon).
+ * Out of memory for the ring: run it now rather than lose it. */
+static void done_schedule(lc_rt *rt, rt_done *d, lc_task *t) {
+  if (rq_reserve(rt, 1) != 0 || rq_push(rt, done_entry, d) != 0) {
+    d->fn(d, t);
+    return;
+  }
+  lc_task_ref(t);
+  d->task = t;
+  d->pending = 1;
 }
 
 /* Nodes live on the waiting task's stack and are always unlinked before it returns; gcc 12+
@@ -572,6 +610,16 @@ static void done_link(lc_task *t, rt_done *d) {
 #endif
 
 static void done_unlink(lc_task *t, rt_done *d) {
+  if (d->pending) { /* its callback waits in the ready queue: drop it */
+    lc_rt *rt = d->task->rt;
+    for (size_t k = 0; rt && k < rt->rq_len; k++) {
+      rt_entry *e = &rt->rq[(rt->rq_head + k) & (rt->rq_cap - 1)];
+      if (e->cb == done_entry && e->arg == d) e->cb = noop_entry;
+    }
+    d->pending = 0;
+    lc_task_unref(d->task);
+    d->task = NULL;
+  }
   if (!d->linked) return;
   if (d->prev) d->prev->next = d->next; else t->done_head = d->next;
   if (d->next) d->next->prev = d->prev; else t->done_tail = d->prev;
@@ -669,6 +717,13 @@ static void rt_deadlock(lc_rt *rt) {
   for (lc_task *t = rt->live_head; t; t = t->live_next) lc_cancel(t);
 }
 
+/* A due timer's turn in the ready queue. */
+static void timer_entry(void *arg) {
+  lc__tnode *n = arg;
+  n->queued = 0;
+  n->fire(n);
+}
+
 /* One loop iteration (asyncio's _run_once). */
 static void rt_iterate(lc_rt *rt) {
   int had_ready = rt->rq_len > 0;
@@ -694,11 +749,16 @@ static void rt_iterate(lc_rt *rt) {
 
   /* Due timers, judged by the live clock; lateness is the loop-lag sample. */
   int64_t lag = had_ready ? now - t0 : -1; /* how long ready work waited for the poll */
+  /* As asyncio's _run_once, their callbacks go to the END of the ready queue and run in this
+   * iteration, after the entries that were ready already (SCHED-TIMER-AFTER-READY). */
   while (rt->heap_len && rt->heap[0]->deadline_ns <= now) {
     lc__tnode *n = rt->heap[0];
     heap_remove(rt, n);
     if (now - n->deadline_ns > lag) lag = now - n->deadline_ns;
-    n->fire(n);
+    if (rq_reserve(rt, 1) == 0 && rq_push(rt, timer_entry, n) == 0)
+      n->queued = 1;
+    else
+      n->fire(n); /* out of memory for the ring: fire now rather than lose it */
   }
   if (lag >= 0) lag_sample(rt, lag);
 
@@ -722,9 +782,13 @@ static void rt_iterate(lc_rt *rt) {
 /* Suspend the current task on w until lc_unpark(w) or a cancellation delivered by `hook`'s
  * absence or refusal. Returns w->rc or -ECANCELED. */
 static int rt_wait(lc_task *self, lc_waiter *w, rt_cancel_hook hook, void *ctx) {
+  w->cancelled = 0;
   if (self->must_cancel) {
     self->must_cancel = 0;
-    if (!hook || !hook(self, ctx)) return -ECANCELED;
+    if (!hook || !hook(self, ctx)) {
+      w->cancelled = 1; /* asyncio: the task cancels the future it was about to wait on */
+      return -ECANCELED;
+    }
   }
   w->task = self;
   w->woken = 0;
@@ -741,6 +805,7 @@ static int rt_wait(lc_task *self, lc_waiter *w, rt_cancel_hook hook, void *ctx) 
     self->must_cancel = 0;
     return -ECANCELED;
   }
+  if (w->cancelled) return -ECANCELED; /* the waiter was cancelled: uncancel cannot undo it */
   return w->rc;
 }
 
@@ -754,7 +819,7 @@ void lc_unpark(lc_waiter *w, int rc) {
   if (!w || w->woken) return;
   w->woken = 1;
   w->rc = rc;
-  rt_make_ready(w->task);
+  if (!w->cancelled) rt_make_ready(w->task); /* a cancelled one is ready already */
 }
 
 int lc_yield(void) {
@@ -807,8 +872,12 @@ int lc_cancel(lc_task *t) {
   if (!t || t->state == T_DONE || t->state == T_EXITED) return 0;
   uint64_t mark = t->rt ? ++t->rt->cancel_gen : 0;
   for (;;) {
+    if (t->cancelling == 0 && t->cancel_msg) { /* a new round: the old message is stale */
+      free(t->cancel_msg);
+      t->cancel_msg = NULL;
+    }
     t->cancelling++;
-    if (t->state != T_PARKED || t->park_w->woken) {
+    if (t->state != T_PARKED || lc__waiter_done(t->park_w)) {
       t->must_cancel = 1; /* new, ready, running or woken: delivered at its next await point */
       return 1;
     }
@@ -828,7 +897,9 @@ int lc_cancel(lc_task *t) {
       t->in_cancel = 0;
       if (handed_on) return 1;
     }
-    t->must_cancel = 1;
+    /* Cancel the waiter itself (asyncio: fut.cancel()), at once: it is done from now on, so
+     * no primitive hands it anything, and lc_uncancel before it runs cannot undo it. */
+    t->park_w->cancelled = 1;
     rt_make_ready(t);
     return 1;
   }
@@ -961,16 +1032,18 @@ int lc_gather(lc_task *const *tasks, size_t n, intptr_t *results, int *errors, i
   gather_state gs = {.tasks = tasks, .results = results, .errors = errors, .n = n,
                      .flags = flags};
   gs.w.woken = 1; /* until rt_wait parks on it, a decision must not try to wake anyone */
-  size_t reg = 0; /* children registered (or recorded, when already done) */
-  for (; reg < n && !gs.outer_done; reg++) {
-    nodes[reg] = (rt_done){.fn = gather_done, .ctx = &gs, .index = reg};
+  /* As CPython's gather, every child's completion arrives through a callback scheduled with
+   * call_soon, also for a child already done: gather always suspends (GATHER-DONE-SUSPENDS). */
+  size_t reg = 0; /* children registered */
+  for (; reg < n; reg++) {
+    nodes[reg] = (rt_done){.fn = gather_done, .ctx = &gs, .index = reg, .deferred = 1};
     if (tasks[reg]->state == T_DONE)
-      gather_done(&nodes[reg], tasks[reg]);
+      done_schedule(self->rt, &nodes[reg], tasks[reg]);
     else
       done_link(tasks[reg], &nodes[reg]);
   }
   int rc;
-  if (gs.outer_done) { /* decided already: no suspension (like awaiting a done future) */
+  if (gs.outer_done) { /* decided already (a ring that could not grow ran the callbacks) */
     rc = gs.rc;
   } else {
     rc = rt_wait(self, &gs.w, gather_hook, &gs);
@@ -1012,6 +1085,7 @@ int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return take_result(t, result);
+  if (timeout_ns == LC_NO_TIMEOUT) return lc_await(t, result); /* wait_for(aw, None) */
   int rc;
   if (timeout_ns > 0) {
     lc_waiter w = {0};
@@ -1137,10 +1211,12 @@ static int default_executor_threads(void) {
   return cpus + 4 > 32 ? 32 : (int)cpus + 4;
 }
 
-/* Cancel every live task not yet cancelled by the shutdown. */
-static void rt_cancel_leftovers(lc_rt *rt) {
+/* Cancel every live task not yet cancelled by the shutdown. After the first round (asyncio:
+ * the all_tasks() list taken once), a task that has not started yet is left to start first
+ * (SHUTDOWN-CLEANUP-SPAWN): it is cancelled in a later round. */
+static void rt_cancel_leftovers(lc_rt *rt, int first) {
   for (lc_task *t = rt->live_head; t; t = t->live_next) {
-    if (t->shutdown_cancelled) continue;
+    if (t->shutdown_cancelled || (!first && t->state == T_NEW)) continue;
     t->shutdown_cancelled = 1;
     rt->shutdown_pending++;
     lc_cancel(t);
@@ -1215,14 +1291,21 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
 
     /* asyncio.run's shutdown: cancel the leftovers and let their cleanup run; tasks spawned
      * by the cleanup get their turn once the first leftovers are done. */
+    /* asyncio's run_until_complete stops the loop through main's done callback (call_soon):
+     * the iteration that runs it runs in full, so what main spawned last still starts. */
+    if (main_task->state == T_DONE && !rt->gave_up && rq_reserve(rt, 1) == 0 &&
+        rq_push(rt, noop_entry, NULL) == 0)
+      rt_iterate(rt);
     rt->draining = 1;
     rt->deadlocks = 0;
+    int first_round = 1;
     /* Callbacks still queued get up to 100 more iterations (asyncio.run also keeps its loop
      * running to shut down generators and the executor); anything they spawn is cancelled in
      * turn. A callback that reschedules itself forever is dropped after that. */
     for (int extra = 0; !rt->gave_up;) {
       if (rt->live_count > 0) {
-        if (rt->shutdown_pending == 0) rt_cancel_leftovers(rt);
+        if (rt->shutdown_pending == 0) rt_cancel_leftovers(rt, first_round);
+        first_round = 0;
       } else if (rt->rq_len == 0 || extra++ >= 100) {
         break;
       }
@@ -1230,6 +1313,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     }
   }
 
+  lc__threadsafe_shutdown(rt);
   lc__executor_shutdown(rt);
 
   /* Errors nobody retrieved, of tasks somebody still holds; then detach those tasks so their
@@ -1245,6 +1329,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   if (main_task) lc_task_unref(main_task);
 
   /* Callbacks still queued now are dropped, as when asyncio closes its loop. */
+  handles_drop(rt);
   if (rt->btimer) b->timer_free(rt->btimer);
   rc = b->loop_free(rt->loop);
   if (rc) fprintf(stderr, "lc_run: backend %s: loop_free failed: %s (a handle was not freed)\n",
@@ -1256,4 +1341,179 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   free(rt);
   lc_coro_pool_trim();
   return main_rc;
+}
+
+/* ==== Done callbacks and timer handles for the other parts (issue 9) ======================== */
+
+void lc__done_add(lc_task *t, lc__done *d) {
+  d->deferred = 1;
+  d->linked = d->pending = 0;
+  d->task = NULL;
+  if (t->state == T_DONE) {
+    if (t->rt) done_schedule(t->rt, d, t);
+    else d->fn(d, t);
+  } else {
+    done_link(t, d);
+  }
+}
+
+void lc__done_remove(lc_task *t, lc__done *d) { done_unlink(t, d); }
+
+/* loop.call_later / call_at: a timer node plus the callback, reference-counted between the
+ * caller and the runtime (which holds one while the timer is scheduled or its call queued). */
+struct lc_handle {
+  lc__tnode node; /* first member */
+  void (*cb)(void *arg);
+  void *arg;
+  lc_rt *rt;
+  int refs;
+  int cancelled, fired;
+};
+
+static void handle_unref(lc_handle *h) {
+  if (--h->refs == 0) free(h);
+}
+
+static void handle_fire(lc__tnode *n) {
+  lc_handle *h = (lc_handle *)n;
+  h->fired = 1;
+  h->cb(h->arg);
+  handle_unref(h); /* the runtime's reference */
+}
+
+lc_handle *lc_call_at(int64_t when_ns, void (*cb)(void *arg), void *arg) {
+  lc_rt *rt = tls_rt;
+  if (!rt || !cb) {
+    errno = !rt ? EPERM : EINVAL;
+    return NULL;
+  }
+  lc_handle *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  h->node.index = SIZE_MAX;
+  h->node.fire = handle_fire;
+  h->node.deadline_ns = when_ns;
+  h->cb = cb;
+  h->arg = arg;
+  h->rt = rt;
+  h->refs = 2;
+  if (heap_push(rt, &h->node) != 0) {
+    free(h);
+    errno = ENOMEM;
+    return NULL;
+  }
+  return h;
+}
+
+lc_handle *lc_call_later(int64_t delay_ns, void (*cb)(void *arg), void *arg) {
+  return lc_call_at(add_sat(lc_now(), delay_ns < 0 ? 0 : delay_ns), cb, arg);
+}
+
+int lc_handle_cancel(lc_handle *h) {
+  if (!h || h->cancelled || h->fired) return 0;
+  h->cancelled = 1;
+  if (h->rt && h->rt == tls_rt) {
+    heap_remove(h->rt, &h->node);
+    handle_unref(h); /* the runtime's reference */
+  }
+  return 1;
+}
+
+int lc_handle_cancelled(const lc_handle *h) { return h && h->cancelled; }
+int64_t lc_handle_when(const lc_handle *h) { return h ? h->node.deadline_ns : 0; }
+void lc_handle_unref(lc_handle *h) {
+  if (h) handle_unref(h);
+}
+
+/* At the end of lc_run: the timers still scheduled are dropped (asyncio closes its loop with
+ * them pending); the handles of those live on until their owners' lc_handle_unref. */
+static void handles_drop(lc_rt *rt) {
+  for (size_t i = rt->heap_len; i-- > 0;) {
+    lc__tnode *n = rt->heap[i];
+    if (n->fire != handle_fire) continue;
+    heap_remove(rt, n);
+    lc_handle *h = (lc_handle *)n;
+    h->rt = NULL;
+    handle_unref(h);
+  }
+  for (size_t k = 0; k < rt->rq_len; k++) {
+    rt_entry *e = &rt->rq[(rt->rq_head + k) & (rt->rq_cap - 1)];
+    if (e->cb == timer_entry && ((lc__tnode *)e->arg)->fire == handle_fire) {
+      lc_handle *h = e->arg;
+      e->cb = noop_entry;
+      h->node.queued = 0;
+      h->rt = NULL;
+      handle_unref(h);
+    }
+  }
+}
+
+/* ==== Cancel messages, task names, timeout_at, shield inside wait_for (issue 9) ============= */
+
+int lc_cancel_msg(lc_task *t, const char *msg) {
+  if (!lc_cancel(t)) return 0;
+  /* The message travels with the request down a chain of awaits (Task.cancel(msg) cancels
+   * the awaited task with msg); the first message of a round is kept. */
+  size_t guard = t->rt ? t->rt->live_count + 1 : 1;
+  for (lc_task *c = t; c && guard-- > 0;) {
+    if (!c->cancel_msg && msg) c->cancel_msg = strdup(msg); /* NULL on ENOMEM: no message */
+    if (c->state == T_PARKED && c->park_hook == await_hook && !lc__waiter_done(c->park_w))
+      c = c->park_ctx;
+    else
+      break;
+  }
+  return 1;
+}
+
+const char *lc_cancel_message(const lc_task *t) {
+  return t && t->cancel_msg ? t->cancel_msg : "";
+}
+
+int lc_task_set_name(lc_task *t, const char *name) {
+  if (!t || !name) return -EINVAL;
+  char *heap = NULL;
+  if (strlen(name) >= sizeof t->name_buf && !(heap = strdup(name))) return -ENOMEM;
+  if (t->name != t->name_buf) free(t->name);
+  if (heap) {
+    t->name = heap;
+  } else {
+    strcpy(t->name_buf, name);
+    t->name = t->name_buf;
+  }
+  return 0;
+}
+
+int lc_timeout_enter_at(lc_timeout *to, int64_t deadline_ns) {
+  int rc = lc_timeout_enter(to, -1);
+  if (rc) return rc;
+  if (deadline_ns == INT64_MAX) return 0;
+  if ((rc = lc_timeout_reschedule(to, deadline_ns)) != 0) lc_timeout_exit(to, 0);
+  return rc;
+}
+
+int64_t lc_timeout_when(const lc_timeout *to) { return to ? to->deadline_ns : INT64_MAX; }
+
+int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result) {
+  lc_task *self = lc_current_task();
+  if (!self) return -EPERM;
+  if (!t) return -EINVAL;
+  if (t == self) return -EDEADLK;
+  if (t->state == T_DONE) return take_result(t, result);
+  if (timeout_ns == LC_NO_TIMEOUT) return lc_shield(t, result);
+  lc_waiter w = {0};
+  rt_done d = {.fn = done_wake, .ctx = &w};
+  rt_wake_timer wt = {.node = {.index = SIZE_MAX, .fire = wake_timer_fire}, .w = &w,
+                      .rc = -ETIMEDOUT};
+  wt.node.deadline_ns = add_sat(lc_now(), timeout_ns > 0 ? timeout_ns : 0);
+  int rc = heap_push(self->rt, &wt.node);
+  if (rc) return rc;
+  done_link(t, &d);
+  rc = rt_wait(self, &w, NULL, NULL); /* no hook: neither the caller's cancel nor the
+                                         timeout reaches t */
+  heap_remove(self->rt, &wt.node);
+  done_unlink(t, &d);
+  if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+    if (t->state != T_DONE) t->auto_retrieve = 1; /* the shield takes its outcome */
+    return rc;
+  }
+  return take_result(t, result);
 }

@@ -1,10 +1,14 @@
 /* rt_sync.c: Semaphore, BoundedSemaphore, Lock, Event and Queue, built only from parking.
  *
- * Every primitive keeps its parked tasks in a FIFO list of lc_waiter nodes (which live on the
- * parked tasks' stacks). Grants are made by the releaser, at release time, to the first waiter:
- * a unit, a queue item or a queue slot is assigned before the woken task runs again, so a
- * newcomer can never take it first (no barging, gh-90155). A waiter that was granted something
- * and then cancelled before it resumed hands the grant on, so nothing is ever lost.
+ * Each primitive follows CPython 3.11's Lib/asyncio/locks.py and queues.py line for line, with
+ * an lc_waiter standing for asyncio's future: a waiter is "done" once woken or cancelled
+ * (lc__waiter_done). A release, item or slot goes to the first waiter that is not done, so a
+ * cancelled waiter never receives it (asyncio's _wake_up_next skips done futures); a waiter
+ * that was woken and then cancelled before it resumed hands its wake-up on; a parked task
+ * removes its own waiter when it resumes (asyncio's `finally: waiters.remove(fut)`). The Queue
+ * makes no hand-off reservations: a woken getter re-checks the queue when it runs, and a
+ * newcomer's get_nowait may have taken the item first, exactly as in asyncio (it then waits
+ * again, at the back).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +30,11 @@ static void wq_push(wq *q, lc_waiter *w) {
   q->tail = w;
 }
 
+static int wq_contains(const wq *q, const lc_waiter *w) { return w->prev || q->head == w; }
+
+/* Remove w if it is in q (asyncio: waiters.remove(fut), tolerating "already popped"). */
 static void wq_remove(wq *q, lc_waiter *w) {
+  if (!wq_contains(q, w)) return;
   if (w->prev) w->prev->next = w->next;
   else q->head = w->next;
   if (w->next) w->next->prev = w->prev;
@@ -47,24 +55,34 @@ static void waiter_init(lc_waiter *w, void *data) {
   w->data = data;
 }
 
+/* Park on a new waiter at the back of q, then leave q (asyncio: append, await, remove).
+ * *cancelled_out: 1 if the waiter itself was cancelled (asyncio's fut.cancelled()). */
+static int wq_wait(wq *q, int *cancelled_out) {
+  lc_waiter w;
+  waiter_init(&w, NULL);
+  wq_push(q, &w);
+  int rc = lc_park(&w);
+  wq_remove(q, &w);
+  if (cancelled_out) *cancelled_out = w.cancelled;
+  return rc;
+}
+
 /* ==== Semaphore / BoundedSemaphore ========================================================== */
 
 struct lc_sem {
-  int value;   /* units free and not yet granted to anybody */
-  int bound;   /* initial value for a BoundedSemaphore, -1 for a plain one */
-  int granted; /* units granted to woken waiters that have not resumed yet */
-  wq waiters;  /* tasks waiting for a unit, not yet granted one */
+  int value;  /* asyncio's _value */
+  int bound;  /* initial value for a BoundedSemaphore, -1 for a plain one */
+  wq waiters; /* parked acquirers, in arrival order, done or not */
 };
 
-/* Grant free units to queued waiters, first come first served. Invariant afterwards: if
- * anybody is still queued, value == 0. */
-static void sem_grant(lc_sem *s) {
-  while (s->value > 0 && s->waiters.head) {
-    lc_waiter *w = wq_pop(&s->waiters);
-    s->value--;
-    s->granted++;
-    lc_unpark(w, 0);
-  }
+/* _wake_up_next: the first waiter not done takes one unit. */
+static void sem_wake_next(lc_sem *s) {
+  for (lc_waiter *w = s->waiters.head; w; w = w->next)
+    if (!lc__waiter_done(w)) {
+      s->value--;
+      lc_unpark(w, 0);
+      return;
+    }
 }
 
 static lc_sem *sem_new(int value, int bound) {
@@ -92,75 +110,99 @@ void lc_sem_free(lc_sem *s) { free(s); }
  * to this task before the cancel arrived is passed on to the next waiter). -EPERM outside a
  * task when it would have to wait. */
 int lc_sem_acquire(lc_sem *s) {
-  if (s->value > 0 && !s->waiters.head) { /* free unit and nobody queued: no suspension */
+  if (!lc_sem_locked(s)) { /* no suspension */
     s->value--;
     return 0;
   }
   if (!lc_current_task()) return -EPERM;
-  lc_waiter w;
-  waiter_init(&w, NULL);
-  wq_push(&s->waiters, &w);
-  int rc = lc_park(&w);
-  if (!w.woken) { /* never granted: leave the queue */
-    wq_remove(&s->waiters, &w);
+  int cancelled;
+  int rc = wq_wait(&s->waiters, &cancelled);
+  if (rc != 0) {
+    if (!cancelled) { /* woken (granted a unit), then cancelled before resuming: hand it on */
+      s->value++;
+      sem_wake_next(s);
+    }
     return rc;
   }
-  s->granted--;
-  if (rc != 0) { /* granted, then cancelled before resuming: hand the unit on */
-    s->value++;
-    sem_grant(s);
-  }
-  return rc;
+  if (s->value > 0) sem_wake_next(s);
+  return 0;
 }
 
-/* Return one unit; the first queued waiter (if any) gets it. 0, or -EOVERFLOW when a bounded
- * semaphore would go above its initial value. */
+/* Return one unit; the first waiter not done (if any) gets it. 0, or -EOVERFLOW when a
+ * bounded semaphore would go above its initial value. */
 int lc_sem_release(lc_sem *s) {
   if (s->bound >= 0 && s->value >= s->bound) return -EOVERFLOW;
   s->value++;
-  sem_grant(s);
+  sem_wake_next(s);
   return 0;
 }
 
 /* Units free right now (asyncio's _value). */
 int lc_sem_value(const lc_sem *s) { return s->value; }
 
-/* 1 if an acquire would have to wait (no free unit, or waiters queued ahead). */
-int lc_sem_locked(const lc_sem *s) { return s->value == 0 || s->waiters.head != NULL; }
+/* 1 if an acquire would have to wait: no free unit, or a waiter not cancelled is queued
+ * (asyncio 3.11's locked()). */
+int lc_sem_locked(const lc_sem *s) {
+  if (s->value == 0) return 1;
+  for (const lc_waiter *w = s->waiters.head; w; w = w->next)
+    if (!w->cancelled) return 1;
+  return 0;
+}
 
 /* ==== Lock ================================================================================= */
 
-/* A Lock is a semaphore of one unit whose release checks ownership of the unit. */
 struct lc_lock {
-  lc_sem sem;
+  int locked; /* asyncio's _locked */
+  wq waiters;
 };
 
 /* A new, unlocked lock; NULL on ENOMEM. */
-lc_lock *lc_lock_new(void) {
-  lc_lock *l = calloc(1, sizeof *l);
-  if (!l) return NULL;
-  l->sem.value = 1;
-  l->sem.bound = 1;
-  return l;
-}
+lc_lock *lc_lock_new(void) { return calloc(1, sizeof(lc_lock)); }
 
 /* Free a lock nobody waits on. */
 void lc_lock_free(lc_lock *l) { free(l); }
 
-/* [await] Lock it, FIFO behind earlier waiters. 0 or -ECANCELED (ownership handed to this task
- * before the cancel arrived goes to the next waiter). */
-int lc_lock_acquire(lc_lock *l) { return lc_sem_acquire(&l->sem); }
-
-/* Unlock; the first waiter becomes the owner. -EPERM if the lock is not locked (as in asyncio,
- * a lock handed to a waiter that has not resumed yet counts as unlocked). */
-int lc_lock_release(lc_lock *l) {
-  if (!lc_lock_locked(l)) return -EPERM;
-  return lc_sem_release(&l->sem);
+/* _wake_up_first: only the first waiter is looked at; if it is done (woken or cancelled and
+ * not resumed yet) nobody is woken now: it wakes the next one itself when it resumes. */
+static void lock_wake_first(lc_lock *l) {
+  lc_waiter *w = l->waiters.head;
+  if (w && !lc__waiter_done(w)) lc_unpark(w, 0);
 }
 
-/* 1 while owned by a running task. Handed to a waiter that has not resumed yet, it reads 0
- * (asyncio's locked()), though a newcomer still cannot take it. */
-int lc_lock_locked(const lc_lock *l) { return l->sem.value == 0 && l->sem.granted == 0; }
+/* [await] Lock it, FIFO behind earlier waiters. 0 or -ECANCELED (a wake-up given to this task
+ * before the cancel arrived goes to the next waiter). */
+int lc_lock_acquire(lc_lock *l) {
+  if (!l->locked) {
+    int all_cancelled = 1;
+    for (lc_waiter *w = l->waiters.head; w; w = w->next)
+      if (!w->cancelled) all_cancelled = 0;
+    if (all_cancelled) {
+      l->locked = 1;
+      return 0;
+    }
+  }
+  if (!lc_current_task()) return -EPERM;
+  int rc = wq_wait(&l->waiters, NULL);
+  if (rc != 0) {
+    if (!l->locked) lock_wake_first(l);
+    return rc;
+  }
+  l->locked = 1;
+  return 0;
+}
+
+/* Unlock; the first waiter is woken and takes the lock when it runs. -EPERM if not locked (as
+ * in asyncio, a lock released to a waiter that has not resumed yet counts as unlocked). */
+int lc_lock_release(lc_lock *l) {
+  if (!l->locked) return -EPERM;
+  l->locked = 0;
+  lock_wake_first(l);
+  return 0;
+}
+
+/* asyncio's locked(): 0 from the release until the woken waiter runs, though a newcomer still
+ * cannot take it (the woken waiter is not cancelled). */
+int lc_lock_locked(const lc_lock *l) { return l->locked; }
 
 /* ==== Event ================================================================================ */
 
@@ -175,12 +217,13 @@ lc_event *lc_event_new(void) { return calloc(1, sizeof(lc_event)); }
 /* Free an event nobody waits on. */
 void lc_event_free(lc_event *e) { free(e); }
 
-/* Set the flag and wake every waiter (they return 0 even if the flag is cleared again before
- * they resume, as asyncio). */
+/* Set the flag and wake every waiter not done (they return 0 even if the flag is cleared again
+ * before they resume, as asyncio). */
 void lc_event_set(lc_event *e) {
+  if (e->flag) return;
   e->flag = 1;
-  lc_waiter *w;
-  while ((w = wq_pop(&e->waiters)) != NULL) lc_unpark(w, 0);
+  for (lc_waiter *w = e->waiters.head; w; w = w->next)
+    if (!lc__waiter_done(w)) lc_unpark(w, 0);
 }
 
 /* Clear the flag; later waits suspend again. */
@@ -192,54 +235,24 @@ int lc_event_is_set(const lc_event *e) { return e->flag; }
 int lc_event_wait(lc_event *e) {
   if (e->flag) return 0;
   if (!lc_current_task()) return -EPERM;
-  lc_waiter w;
-  waiter_init(&w, NULL);
-  wq_push(&e->waiters, &w);
-  int rc = lc_park(&w);
-  if (!w.woken) wq_remove(&e->waiters, &w);
-  return rc;
+  return wq_wait(&e->waiters, NULL);
 }
 
 /* ==== Queue ================================================================================ */
 
-/* What a parked getter was given. */
-enum getter_state {
-  GET_WAITING = 0, /* queued, nothing yet */
-  GET_HANDED,      /* an item was handed to it directly (it sits in q->handed) */
-  GET_SHUTDOWN     /* woken by shutdown with nothing: -ESHUTDOWN */
-};
-
-typedef struct getter_slot {
-  intptr_t item;
-  int state;
-} getter_slot;
-
-/* What a parked putter was given. */
-enum putter_state {
-  PUT_WAITING = 0, /* queued, queue still full */
-  PUT_RESERVED,    /* a slot was reserved for it (counted in q->reserved) */
-  PUT_SHUTDOWN     /* woken by shutdown: -ESHUTDOWN */
-};
-
 struct lc_queue {
   size_t maxsize;      /* 0: unbounded */
-  intptr_t *buf;       /* ring buffer of queued items */
+  int kind;            /* Q_FIFO, Q_LIFO, Q_PRIORITY: how _put/_get order the items */
+  intptr_t *buf;       /* ring buffer of queued items (a binary min-heap for Q_PRIORITY) */
   size_t cap, head, n; /* capacity, index of the first item, number of items */
-  size_t handed;       /* items handed to woken getters that have not resumed yet */
-  size_t reserved;     /* slots reserved for woken putters that have not resumed yet */
   size_t unfinished;   /* items put and not yet acknowledged with task_done */
   int shutdown;
-  wq getters;       /* waiting getters (state GET_WAITING) */
-  wq handed_to;     /* woken getters holding a handed item (state GET_HANDED) */
-  wq putters;       /* waiting putters (state PUT_WAITING) */
-  wq joiners;       /* tasks in lc_queue_join */
+  wq getters;          /* parked getters (asyncio's _getters deque) */
+  wq putters;          /* parked putters */
+  lc_event finished;   /* set while unfinished == 0 (asyncio's _finished) */
 };
 
-/* Items plus everything promised to tasks that have not resumed yet: what counts as "in the
- * queue" for back-pressure and for lc_queue_size. */
-static size_t q_load(const lc_queue *q) { return q->n + q->handed + q->reserved; }
-
-static int q_full(const lc_queue *q) { return q->maxsize > 0 && q_load(q) >= q->maxsize; }
+static int q_full(const lc_queue *q) { return q->maxsize > 0 && q->n >= q->maxsize; }
 
 static int q_grow(lc_queue *q) {
   size_t cap = q->cap ? q->cap * 2 : 8;
@@ -263,17 +276,6 @@ static int q_push_back(lc_queue *q, intptr_t item) {
   return 0;
 }
 
-static int q_push_front(lc_queue *q, intptr_t item) {
-  if (q->n == q->cap) {
-    int rc = q_grow(q);
-    if (rc) return rc;
-  }
-  q->head = (q->head + q->cap - 1) % q->cap;
-  q->buf[q->head] = item;
-  q->n++;
-  return 0;
-}
-
 static intptr_t q_pop_front(lc_queue *q) {
   intptr_t item = q->buf[q->head];
   q->head = (q->head + 1) % q->cap;
@@ -281,35 +283,68 @@ static intptr_t q_pop_front(lc_queue *q) {
   return item;
 }
 
-/* Reserve freed slots for waiting putters, first come first served. */
-static void q_wake_putters(lc_queue *q) {
-  while (q->putters.head && !q_full(q)) {
-    lc_waiter *w = wq_pop(&q->putters);
-    *(int *)w->data = PUT_RESERVED;
-    q->reserved++;
-    lc_unpark(w, 0);
+enum { Q_FIFO = 0, Q_LIFO, Q_PRIORITY };
+
+/* Q_PRIORITY keeps head == 0 (it never pops from the front of the ring), so buf[0..n) is a
+ * heap, as heapq's list in asyncio's PriorityQueue. */
+static int q_put(lc_queue *q, intptr_t item) {
+  int rc = q_push_back(q, item);
+  if (rc || q->kind != Q_PRIORITY) return rc;
+  for (size_t i = q->n - 1; i > 0;) { /* heappush: sift up */
+    size_t p = (i - 1) / 2;
+    if (q->buf[p] <= q->buf[i]) break;
+    intptr_t t = q->buf[p];
+    q->buf[p] = q->buf[i];
+    q->buf[i] = t;
+    i = p;
   }
+  return 0;
 }
 
-static void q_wake_joiners(lc_queue *q) {
+static intptr_t q_get(lc_queue *q) {
+  if (q->kind == Q_FIFO) return q_pop_front(q);
+  if (q->kind == Q_LIFO) {
+    q->n--;
+    return q->buf[(q->head + q->n) % q->cap];
+  }
+  intptr_t top = q->buf[0]; /* heappop: move the last to the root, sift down */
+  q->buf[0] = q->buf[--q->n];
+  for (size_t i = 0;;) {
+    size_t c = 2 * i + 1;
+    if (c >= q->n) break;
+    if (c + 1 < q->n && q->buf[c + 1] < q->buf[c]) c++;
+    if (q->buf[i] <= q->buf[c]) break;
+    intptr_t t = q->buf[c];
+    q->buf[c] = q->buf[i];
+    q->buf[i] = t;
+    i = c;
+  }
+  return top;
+}
+
+/* asyncio's _wakeup_next: pop waiters until one not done, and wake it. */
+static void q_wakeup_next(wq *waiters) {
   lc_waiter *w;
-  while ((w = wq_pop(&q->joiners)) != NULL) lc_unpark(w, 0);
+  while ((w = wq_pop(waiters)) != NULL)
+    if (!lc__waiter_done(w)) {
+      lc_unpark(w, 0);
+      return;
+    }
 }
 
-/* Hand item to the first waiting getter, or queue it at the front/back. Never fails for a
- * hand-off; -ENOMEM if the buffer cannot grow. */
-static int q_deliver(lc_queue *q, intptr_t item, int front) {
-  lc_waiter *w = wq_pop(&q->getters);
-  if (w) {
-    getter_slot *g = w->data;
-    g->item = item;
-    g->state = GET_HANDED;
-    wq_push(&q->handed_to, w);
-    q->handed++;
-    lc_unpark(w, 0);
-    return 0;
+/* Park on waiters until woken; on a cancellation, hand a wake-up this task got on to the next
+ * waiter when the condition it waited for holds (asyncio's `except: ... _wakeup_next`). */
+static int q_wait(lc_queue *q, wq *waiters, int getter) {
+  lc_waiter w;
+  waiter_init(&w, NULL);
+  wq_push(waiters, &w);
+  int rc = lc_park(&w);
+  if (rc != 0) {
+    wq_remove(waiters, &w);
+    int holds = getter ? q->n > 0 : !q_full(q);
+    if (holds && !w.cancelled) q_wakeup_next(waiters);
   }
-  return front ? q_push_front(q, item) : q_push_back(q, item);
+  return rc;
 }
 
 /* Queue(maxsize), 0 for unbounded. NULL on ENOMEM. */
@@ -317,6 +352,7 @@ lc_queue *lc_queue_new(size_t maxsize) {
   lc_queue *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   q->maxsize = maxsize;
+  q->finished.flag = 1;
   return q;
 }
 
@@ -331,131 +367,89 @@ void lc_queue_free(lc_queue *q) {
 int lc_queue_put_nowait(lc_queue *q, intptr_t item) {
   if (q->shutdown) return -ESHUTDOWN;
   if (q_full(q)) return -EAGAIN;
-  int rc = q_deliver(q, item, 0);
+  int rc = q_put(q, item);
   if (rc) return rc;
   q->unfinished++;
+  lc_event_clear(&q->finished);
+  q_wakeup_next(&q->getters);
   return 0;
 }
 
 /* [await] Put, waiting FIFO for a slot while the queue is full. 0, -ESHUTDOWN, -ECANCELED (the
- * item was not put; a slot reserved for this task goes to the next putter), -ENOMEM. */
+ * item was not put; a wake-up this task got goes to the next putter), -ENOMEM. */
 int lc_queue_put(lc_queue *q, intptr_t item) {
-  if (q->shutdown) return -ESHUTDOWN;
-  if (!q_full(q)) return lc_queue_put_nowait(q, item);
-  if (!lc_current_task()) return -EPERM;
-  int state = PUT_WAITING;
-  lc_waiter w;
-  waiter_init(&w, &state);
-  wq_push(&q->putters, &w);
-  int rc = lc_park(&w);
-  if (state == PUT_WAITING) { /* cancelled while queued */
-    wq_remove(&q->putters, &w);
-    return rc;
+  while (q_full(q)) {
+    if (q->shutdown) return -ESHUTDOWN;
+    if (!lc_current_task()) return -EPERM;
+    int rc = q_wait(q, &q->putters, 0);
+    if (rc) return rc;
   }
-  if (state == PUT_SHUTDOWN) return rc == -ECANCELED ? rc : -ESHUTDOWN;
-  q->reserved--; /* PUT_RESERVED: the slot is ours to use or to pass on */
-  if (rc == 0 && q->shutdown) rc = -ESHUTDOWN;
-  if (rc == 0) {
-    rc = q_deliver(q, item, 0);
-    if (rc == 0) q->unfinished++;
-  }
-  if (rc != 0) q_wake_putters(q);
-  return rc;
+  return lc_queue_put_nowait(q, item);
 }
 
 /* Take the first item without waiting: 0, -EAGAIN when empty, -ESHUTDOWN when empty after
- * shutdown. A freed slot goes to the first waiting putter. */
+ * shutdown. The first waiting putter is woken. */
 int lc_queue_get_nowait(lc_queue *q, intptr_t *item) {
   if (q->n == 0) return q->shutdown ? -ESHUTDOWN : -EAGAIN;
-  intptr_t v = q_pop_front(q);
+  intptr_t v = q_get(q);
   if (item) *item = v;
-  q_wake_putters(q);
+  q_wakeup_next(&q->putters);
   return 0;
 }
 
 /* [await] Take the first item, waiting FIFO while the queue is empty. 0, -ESHUTDOWN (shut down
- * and drained), -ECANCELED (an item handed to this task before the cancel arrived goes to the
- * next getter or back to the front of the queue). */
+ * and drained), -ECANCELED (a wake-up this task got goes to the next getter). */
 int lc_queue_get(lc_queue *q, intptr_t *item) {
-  if (q->n > 0) return lc_queue_get_nowait(q, item);
-  if (q->shutdown) return -ESHUTDOWN;
-  if (!lc_current_task()) return -EPERM;
-  getter_slot g = {0, GET_WAITING};
-  lc_waiter w;
-  waiter_init(&w, &g);
-  wq_push(&q->getters, &w);
-  int rc = lc_park(&w);
-  switch (g.state) {
-  case GET_WAITING: /* cancelled while queued */
-    wq_remove(&q->getters, &w);
-    return rc;
-  case GET_SHUTDOWN:
-    return rc == -ECANCELED ? rc : -ESHUTDOWN;
-  default: /* GET_HANDED */
-    break;
+  while (q->n == 0) {
+    if (q->shutdown) return -ESHUTDOWN;
+    if (!lc_current_task()) return -EPERM;
+    int rc = q_wait(q, &q->getters, 1);
+    if (rc) return rc;
   }
-  wq_remove(&q->handed_to, &w);
-  q->handed--;
-  if (rc == 0) {
-    if (item) *item = g.item;
-  } else if (q_deliver(q, g.item, 1) != 0) {
-    /* Out of memory putting it back: deliver it to this task after all rather than lose it.
-     * Unreachable in practice (the buffer had room for it before it was handed). */
-    if (item) *item = g.item;
-    return 0;
-  }
-  q_wake_putters(q);
-  return rc;
+  return lc_queue_get_nowait(q, item);
 }
 
 /* Acknowledge one item taken with get. 0, or -EINVAL if every item is already acknowledged. */
 int lc_queue_task_done(lc_queue *q) {
   if (q->unfinished == 0) return -EINVAL;
-  if (--q->unfinished == 0) q_wake_joiners(q);
+  if (--q->unfinished == 0) lc_event_set(&q->finished);
   return 0;
 }
 
 /* [await] Wait until every item put has been acknowledged. 0 or -ECANCELED. */
 int lc_queue_join(lc_queue *q) {
   if (q->unfinished == 0) return 0;
-  if (!lc_current_task()) return -EPERM;
-  lc_waiter w;
-  waiter_init(&w, NULL);
-  wq_push(&q->joiners, &w);
-  int rc = lc_park(&w);
-  if (!w.woken) wq_remove(&q->joiners, &w);
-  return rc;
+  return lc_event_wait(&q->finished);
 }
 
-/* Items in the queue, counting those already promised to woken getters/putters. */
-size_t lc_queue_size(const lc_queue *q) { return q_load(q); }
+/* Items in the queue (asyncio's qsize()). */
+size_t lc_queue_size(const lc_queue *q) { return q->n; }
+int lc_queue_empty(const lc_queue *q) { return q->n == 0; }
+int lc_queue_full(const lc_queue *q) { return q_full(q); }
 
 /* Python 3.13 Queue.shutdown (see lc_runtime.h). */
 void lc_queue_shutdown(lc_queue *q, int immediate) {
   q->shutdown = 1;
   if (immediate) {
-    size_t dropped = q->n;
-    q->n = 0;
-    q->head = 0;
-    /* Items handed to getters that have not resumed are dropped too: those getters see the
-     * shutdown, as they would on CPython, where the item is still in the queue. */
-    lc_waiter *w;
-    while ((w = wq_pop(&q->handed_to)) != NULL) {
-      ((getter_slot *)w->data)->state = GET_SHUTDOWN;
-      q->handed--;
-      dropped++;
+    while (q->n > 0) {
+      q_get(q);
+      if (q->unfinished > 0) q->unfinished--;
     }
-    q->unfinished = q->unfinished > dropped ? q->unfinished - dropped : 0;
-    if (q->unfinished == 0) q_wake_joiners(q);
+    q->head = 0;
+    if (q->unfinished == 0) lc_event_set(&q->finished);
   }
   lc_waiter *w;
-  while ((w = wq_pop(&q->getters)) != NULL) {
-    ((getter_slot *)w->data)->state = GET_SHUTDOWN;
-    lc_unpark(w, -ESHUTDOWN);
-  }
-  while ((w = wq_pop(&q->putters)) != NULL) {
-    *(int *)w->data = PUT_SHUTDOWN;
-    lc_unpark(w, -ESHUTDOWN);
-  }
+  while ((w = wq_pop(&q->getters)) != NULL)
+    if (!lc__waiter_done(w)) lc_unpark(w, 0);
+  while ((w = wq_pop(&q->putters)) != NULL)
+    if (!lc__waiter_done(w)) lc_unpark(w, 0);
 }
 
+/* PriorityQueue / LifoQueue: the same Queue with asyncio's _put/_get of those classes. */
+static lc_queue *queue_new_kind(size_t maxsize, int kind) {
+  lc_queue *q = lc_queue_new(maxsize);
+  if (q) q->kind = kind;
+  return q;
+}
+lc_queue *lc_priority_queue_new(size_t maxsize) { return queue_new_kind(maxsize, Q_PRIORITY); }
+lc_queue *lc_lifo_queue_new(size_t maxsize) { return queue_new_kind(maxsize, Q_LIFO); }
