@@ -14,7 +14,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3   # toolchain
   libcmocka-dev libjansson-dev                                 # runner, results files
   valgrind                                                     # deterministic mode, leak checks
-  wrk gnuplot-nox                                              # HTTP load and plots (later work)
+  wrk gnuplot-nox                                              # HTTP load and plots
+  node-llhttp python3-uvloop                                   # HTTP parser sources (issue 13), uvloop cross-check
 )
 on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
 on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)
