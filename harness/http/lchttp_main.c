@@ -816,8 +816,26 @@ static int add_server(const char *name, const char *kind, const char *backend,
   return 1;
 }
 
+static struct lch_strlist want, backends;
+
+static void cleanup(void) {
+  for (size_t i = 0; i < nservers; i++) {
+    free(servers[i].name);
+    free(servers[i].kind);
+    free(servers[i].backend);
+  }
+  free(servers);
+  lch_strlist_free(&want);
+  lch_strlist_free(&backends);
+  free(G.exe_dir);
+  free(G.python);
+  free(G.script);
+  free(G.wrk_lua);
+}
+
 int main(int argc, char **argv) {
   lch_set_program("loopconf http");
+  atexit(cleanup);
   signal(SIGPIPE, SIG_IGN);
   if (argc > 1 && strcmp(argv[1], "__openloop") == 0) return lchttp_openloop_main(argc - 1, argv + 1);
   /* `loopconf http ...` execs us with argv[1] == "http" */
@@ -931,7 +949,6 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   /* the servers */
-  struct lch_strlist want = {0}, backends = {0};
   if (G.servers_arg && (lch_strlist_split_commas(&want, G.servers_arg) || !want.n)) {
     lch_error("--servers '%s' has an empty entry", G.servers_arg);
     return 2;
