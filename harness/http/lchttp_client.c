@@ -349,26 +349,52 @@ void lchttp_bad_input(int port, long timeout_ms, double mult, int (*alive)(void 
    * not before 80% of it and not later than 2 s (times the multiplier) after it */
   {
     int64_t lo = timeout_ms * 8 / 10, hi = timeout_ms + (int64_t)(2000 * mult);
+    /* the third client is answered once, after half a timeout, then trickles its second
+     * request: the deadline restarts after every response */
+    const char *head = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    int second = lchttp_connect(port);
+    static struct lchttp_rbuf srb;
+    srb.len = 0;
+    struct timespec half = {timeout_ms / 2 / 1000, timeout_ms / 2 % 1000 * 1000000L};
+    nanosleep(&half, NULL); /* its first request comes late: its deadline must move */
+    if (second >= 0 && (lchttp_send_all(second, get, strlen(get)) < 0 ||
+                        lchttp_read_resp(second, &srb, &r, 5000) < 0 || r.status != 200))
+      problem(pr, "slowloris: the keep-alive client's first request was not answered");
+    int64_t t1 = lc_clock_ns(); /* the keep-alive client's wait starts with its response */
     int idle = lchttp_connect(port), trickle = lchttp_connect(port);
     int64_t t0 = lc_clock_ns();
-    const char *head = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
     if (trickle >= 0) lchttp_send_all(trickle, head, strlen(head));
-    int64_t idle_ms = -1, trickle_ms = -1;
-    while (ms_since(t0) < hi + 500 && (idle_ms < 0 || trickle_ms < 0)) {
+    int64_t idle_ms = -1, trickle_ms = -1, second_ms = -1;
+    int second_started = 0;
+    while ((ms_since(t0) < hi + 500 || ms_since(t1) < hi + 500) &&
+           (idle_ms < 0 || trickle_ms < 0 || second_ms < 0)) {
       if (trickle_ms < 0 && trickle >= 0) {
         if (lchttp_send_all(trickle, "a", 1) < 0) trickle_ms = ms_since(t0);
-        else if (lchttp_wait_closed(trickle, 50, NULL) == 0) trickle_ms = ms_since(t0);
+        else if (lchttp_wait_closed(trickle, 30, NULL) == 0) trickle_ms = ms_since(t0);
       }
-      if (idle_ms < 0 && idle >= 0 && lchttp_wait_closed(idle, 50, NULL) == 0)
+      if (second_ms < 0 && second >= 0) {
+        int sent = 0;
+        if (ms_since(t1) > timeout_ms / 2) {
+          sent = second_started ? lchttp_send_all(second, "a", 1)
+                                : lchttp_send_all(second, head, strlen(head));
+          second_started = 1;
+        }
+        if (sent < 0 || lchttp_wait_closed(second, 20, NULL) == 0) second_ms = ms_since(t1);
+      }
+      if (idle_ms < 0 && idle >= 0 && lchttp_wait_closed(idle, 20, NULL) == 0)
         idle_ms = ms_since(t0);
     }
+    if (second_ms < 0) problem(pr, "keep-alive client trickling its second request: still open %lld ms after its first response (header timeout %ld ms)", (long long)ms_since(t1), timeout_ms);
+    else if (second_ms < lo) problem(pr, "keep-alive client: closed %lld ms after its first response, before the header timeout (%ld ms)", (long long)second_ms, timeout_ms);
+    if (second >= 0) close(second);
     if (idle_ms < 0) problem(pr, "idle client: still open %lld ms after connecting (header timeout %ld ms)", (long long)ms_since(t0), timeout_ms);
     else if (idle_ms < lo) problem(pr, "idle client: closed after %lld ms, before the header timeout (%ld ms)", (long long)idle_ms, timeout_ms);
     if (trickle_ms < 0) problem(pr, "trickling client (a header byte every 50 ms): still open after %lld ms (header timeout %ld ms)", (long long)ms_since(t0), timeout_ms);
     else if (trickle_ms < lo) problem(pr, "trickling client: closed after %lld ms, before the header timeout (%ld ms)", (long long)trickle_ms, timeout_ms);
     if (verbose)
-      fprintf(stderr, "  slowloris: idle closed after %lld ms, trickler after %lld ms (timeout %ld ms)\n",
-              (long long)idle_ms, (long long)trickle_ms, timeout_ms);
+      fprintf(stderr, "  slowloris: idle closed after %lld ms, trickler after %lld ms, keep-alive "
+              "trickler after %lld ms (timeout %ld ms)\n",
+              (long long)idle_ms, (long long)trickle_ms, (long long)second_ms, timeout_ms);
     if (idle >= 0) close(idle);
     if (trickle >= 0) close(trickle);
   }
