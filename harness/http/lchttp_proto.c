@@ -2,6 +2,7 @@
  * every loopconf HTTP server sends. See lchttp_proto.h. */
 #include "lchttp_proto.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +145,9 @@ static int on_message_complete(parser_t *p) {
 }
 
 static settings_t settings;
-static int settings_ready;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void settings_init(void) {
-  if (settings_ready) return;
   memset(&settings, 0, sizeof settings);
 #ifndef LCHTTP_USE_HTTP_PARSER
   llhttp_settings_init(&settings);
@@ -158,15 +158,10 @@ static void settings_init(void) {
   settings.on_header_value = on_header_data;
   settings.on_headers_complete = on_headers_complete;
   settings.on_message_complete = on_message_complete;
-  settings_ready = 1;
 }
 
 void lchttp_conn_init(struct lchttp_conn *c, size_t max_header_bytes) {
-  static int once; /* the settings are written before any thread serves */
-  if (!once) {
-    settings_init();
-    once = 1;
-  }
+  pthread_once(&settings_once, settings_init); /* connection threads start concurrently */
   memset(c, 0, sizeof *c);
   c->max_header_bytes = max_header_bytes ? max_header_bytes : LCHTTP_DEFAULT_MAX_HEADER_BYTES;
   struct lchttp_parser *hp = lch_xcalloc(1, sizeof *hp);
