@@ -816,7 +816,8 @@ static int add_server(const char *name, const char *kind, const char *backend,
   return 1;
 }
 
-static struct lch_strlist want, backends;
+static struct lch_strlist want, backends, lv;
+static int *matched;
 
 static void cleanup(void) {
   for (size_t i = 0; i < nservers; i++) {
@@ -827,6 +828,8 @@ static void cleanup(void) {
   free(servers);
   lch_strlist_free(&want);
   lch_strlist_free(&backends);
+  lch_strlist_free(&lv);
+  free(matched);
   free(G.exe_dir);
   free(G.python);
   free(G.script);
@@ -905,7 +908,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   /* connection levels */
-  struct lch_strlist lv = {0};
   if (lch_strlist_split_commas(&lv, conns_arg) || lv.n == 0) {
     lch_error("--connections '%s' has an empty entry", conns_arg);
     return 2;
@@ -963,7 +965,7 @@ int main(int argc, char **argv) {
     if (!dir || lch_builtin_names(dir, &backends) < 0) return 2;
     free(dir);
   }
-  int *matched = lch_xcalloc(want.n + 1, sizeof *matched);
+  matched = lch_xcalloc(want.n + 1, sizeof *matched);
   for (size_t i = 0; i < backends.n; i++) {
     char *dir = lch_backend_dir();
     char *path = dir ? lch_backend_resolve(dir, backends.v[i]) : NULL; /* checked up front */
@@ -984,7 +986,6 @@ int main(int argc, char **argv) {
       lch_error("--servers: '%s' matches no server (runtime-<backend>, threads, prefork, asyncio, uvloop)", want.v[i]);
       return 2;
     }
-  free(matched);
   /* cores: the server gets the first half of ours, wrk and the open-loop client the rest */
   sched_getaffinity(0, sizeof G.all_cpus, &G.all_cpus);
   G.n_cpus = CPU_COUNT(&G.all_cpus);
