@@ -105,10 +105,13 @@ static int on_headers_complete(parser_t *p) {
   c->headers_done = 1;
 #ifdef LCHTTP_USE_HTTP_PARSER
   c->head = p->method == HTTP_HEAD;
+  unsigned major = p->http_major, minor = p->http_minor;
 #else
   c->head = llhttp_get_method(p) == HTTP_HEAD;
+  unsigned major = llhttp_get_http_major(p), minor = llhttp_get_http_minor(p);
 #endif
-  return 0;
+  /* HTTP/1.0 and 1.1 only (http_parser takes any digits; llhttp already refuses others) */
+  return major == 1 && minor <= 1 ? 0 : -1;
 }
 
 static int on_message_complete(parser_t *p) {
