@@ -65,6 +65,15 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    # back-pressure: a client that pipelines without reading stops being read
+    def pause_writing(self):
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self):
+        if self.transport is not None:
+            self.transport.resume_reading()
+
     def connection_lost(self, exc):
         self.disarm()
         self.transport = None
