@@ -14,12 +14,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3   # toolchain
   libcmocka-dev libjansson-dev                                 # runner, results files
   valgrind                                                     # deterministic mode, leak checks
-  wrk gnuplot-nox                                              # HTTP load and plots (later work)
+  wrk gnuplot-nox                                              # HTTP load and plots
+  node-llhttp python3-uvloop                                   # HTTP parser sources (issue 13), uvloop cross-check
 )
 on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
 on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)
 on "${LOOPCONF_WITH_LIBEVENT:-ON}" && packages+=(libevent-dev)
 on "${LOOPCONF_BENCHMARKS:-ON}" && packages+=(libbenchmark-dev libbenchmark-tools)
+on "${LOOPCONF_HTTP_FALLBACK:-OFF}" && packages+=(libhttp-parser-dev) # only to test the HTTP parser fallback
 
 missing=()
 for p in "${packages[@]}"; do

@@ -16,6 +16,7 @@ void lcr_usage(FILE *out) {
       "  loopconf list backends|tests|clauses   show what is available (clauses: [--spec DIR])\n"
       "  loopconf spec-check [--spec DIR]       cross-check tests against spec/*.tsv\n"
       "  loopconf bench ... | compare ...       run loopconf-bench with these arguments\n"
+      "  loopconf http [options]                HTTP servers under wrk (loopconf-http)\n"
       "\n"
       "run options:\n"
       "  --backend a,b,...      built-in backends (default: every lcb_<name>.so in\n"
@@ -40,15 +41,16 @@ void lcr_usage(FILE *out) {
       out);
 }
 
-/* Replace this process with <exe dir>/loopconf-bench, passing our arguments through. */
-static int lcr_exec_bench(int argc, char **argv) {
+/* Replace this process with <exe dir>/<tool> (loopconf-bench, loopconf-http), passing our
+ * arguments through. */
+static int lcr_exec_tool(const char *tool, int argc, char **argv) {
   char *dir = lch_exe_dir();
   if (!dir) return 2;
-  char *path = lch_xasprintf("%s/loopconf-bench", dir);
+  char *path = lch_xasprintf("%s/%s", dir, tool);
   free(dir);
   if (access(path, X_OK) != 0) {
-    lch_error("%s: the benchmark program %s is missing (%s); build the loopconf-bench target",
-             argv[1], path, strerror(errno));
+    lch_error("%s: the program %s is missing (%s); build the %s target", argv[1], path,
+             strerror(errno), tool);
     free(path);
     return 2;
   }
@@ -92,7 +94,9 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return lcr_cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "list") == 0) return lcr_cmd_list(argc - 1, argv + 1);
   if (strcmp(cmd, "spec-check") == 0) return lcr_cmd_spec_check(argc - 1, argv + 1);
-  if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0) return lcr_exec_bench(argc, argv);
+  if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0)
+    return lcr_exec_tool("loopconf-bench", argc, argv);
+  if (strcmp(cmd, "http") == 0) return lcr_exec_tool("loopconf-http", argc, argv);
   lch_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }

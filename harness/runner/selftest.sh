@@ -294,6 +294,7 @@ LC_SAVED=$LC
 LC="$T/lonely/loopconf"
 bad bad-bench "loopconf-bench is missing" bench --help
 bad bad-compare "loopconf-bench is missing" compare a.json b.json
+bad bad-http "loopconf-http is missing" http --help
 LC=$LC_SAVED
 # No arguments: usage on stderr, exit 2; --help: usage on stdout, exit 0.
 run_lc noargs

@@ -1,0 +1,1056 @@
+/* lchttp_main.c: `loopconf http` (the loopconf-http program): start each HTTP server, verify
+ * it, drive it with wrk (closed loop) and with our open-loop client, write one JSON results
+ * file, gnuplot charts and a README table. --smoke and --bad-input are the CTest modes. */
+#include "lchttp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lchttp_proto.h"
+#include "loopconf/clock.h"
+
+enum mode { MODE_RUN, MODE_SMOKE, MODE_BAD_INPUT };
+
+struct server {
+  char *name;     /* runtime-reference, threads, prefork, asyncio, uvloop */
+  char *kind;     /* runtime, threads, prefork, asyncio, uvloop */
+  char *backend;  /* runtime servers: the backend's name or path */
+};
+
+static struct {
+  enum mode mode;
+  struct lch_strlist levels_s;
+  long levels[32];
+  size_t nlevels;
+  long duration, repeat, primer, warmup, ol_conns, ol_duration, ol_repeat, workers;
+  int open_loop, pin, quiet;
+  const char *out_dir, *servers_arg, *backends_arg;
+  double mult;
+  char *exe_dir, *python, *script, *wrk_lua;
+  cpu_set_t all_cpus, server_cpus, client_cpus;
+  int n_client_cpus, n_server_cpus, n_cpus;
+  char pin_note[256];
+} G;
+
+static struct server *servers;
+static size_t nservers;
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...) {
+  if (G.quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static int on_path(const char *prog) {
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/bin:/bin";
+  char *copy = lch_xstrdup(path), *save = NULL;
+  int found = 0;
+  for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+    char *p = lch_xasprintf("%s/%s", d, prog);
+    found = access(p, X_OK) == 0;
+    free(p);
+  }
+  free(copy);
+  return found;
+}
+
+/* First line of a command's output, or "". */
+static void first_line(const char *cmd, char *out, size_t len) {
+  out[0] = 0;
+  FILE *p = popen(cmd, "r");
+  if (!p) return;
+  if (!fgets(out, (int)len, p)) out[0] = 0;
+  pclose(p);
+  out[strcspn(out, "\n")] = 0;
+}
+
+static double loadavg1(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    fclose(f);
+  }
+  return l;
+}
+
+static char *cpus_str(const cpu_set_t *s) {
+  struct lch_buf b = {0};
+  for (int i = 0; i < CPU_SETSIZE; i++)
+    if (CPU_ISSET(i, s)) lch_buf_printf(&b, "%s%d", b.len ? "," : "", i);
+  if (!b.data) lch_buf_puts(&b, "");
+  return b.data;
+}
+
+/* ---- server processes -------------------------------------------------------------------- */
+
+static char **server_argv(const struct server *s, long header_timeout_ms) {
+  char **a = lch_xcalloc(12, sizeof *a);
+  int n = 0;
+  if (!strcmp(s->kind, "asyncio") || !strcmp(s->kind, "uvloop")) {
+    a[n++] = lch_xstrdup(G.python);
+    a[n++] = lch_xstrdup(G.script);
+    if (!strcmp(s->kind, "uvloop")) a[n++] = lch_xstrdup("--uvloop");
+  } else {
+    a[n++] = lch_xasprintf("%s/loopconf-http-server", G.exe_dir);
+    a[n++] = lch_xstrdup(s->kind);
+    if (s->backend) {
+      a[n++] = lch_xstrdup("--backend");
+      a[n++] = lch_xstrdup(s->backend);
+    }
+    if (!strcmp(s->kind, "prefork")) a[n++] = lch_xasprintf("--workers=%ld", G.workers);
+  }
+  a[n++] = lch_xasprintf("--header-timeout-ms=%ld", header_timeout_ms);
+  return a;
+}
+
+static void free_argv(char **a) {
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+static int server_start(const struct server *s, long header_timeout_ms, struct lchttp_proc *pr) {
+  char **argv = server_argv(s, header_timeout_ms);
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+    lch_error("pipe: %s", strerror(errno));
+    free_argv(argv);
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (G.pin) sched_setaffinity(0, sizeof G.server_cpus, &G.server_cpus);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    execvp(argv[0], argv);
+    fprintf(stderr, "loopconf-http: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  pr->pid = pid;
+  pr->in_fd = in[1];
+  pr->port = -1;
+  char line[128];
+  size_t len = 0;
+  int64_t deadline = lc_clock_ns() + (int64_t)(10000 * G.mult) * LC_MS;
+  while (len < sizeof line - 1 && !memchr(line, '\n', len)) {
+    int64_t left = deadline - lc_clock_ns();
+    if (left <= 0) break;
+    struct pollfd p = {out[0], POLLIN, 0};
+    if (poll(&p, 1, (int)(left / LC_MS) + 1) <= 0) continue;
+    ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  line[len] = 0;
+  close(out[0]);
+  if (sscanf(line, "lchttp-port %d", &pr->port) != 1) {
+    lch_error("server %s did not report its port (%s)", s->name, argv[0]);
+    free_argv(argv);
+    kill(-pid, SIGKILL);
+    close(pr->in_fd);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  free_argv(argv);
+  return 0;
+}
+
+static int server_alive(void *ud) {
+  struct lchttp_proc *pr = ud;
+  int st;
+  return waitpid(pr->pid, &st, WNOHANG) == 0;
+}
+
+/* Ask the server to exit (stdin EOF) and reap it. 0 if it exited with 0; else -1 and *why. */
+static int server_stop(struct lchttp_proc *pr, char *why, size_t whylen) {
+  close(pr->in_fd);
+  int st = 0;
+  int64_t deadline = lc_clock_ns() + (int64_t)(10000 * G.mult) * LC_MS;
+  pid_t r;
+  while ((r = waitpid(pr->pid, &st, WNOHANG)) == 0 && lc_clock_ns() < deadline) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  kill(-pr->pid, SIGKILL); /* anything left in its group (prefork workers) */
+  if (r == 0) {
+    waitpid(pr->pid, &st, 0);
+    snprintf(why, whylen, "did not exit within 10 s of its stdin closing");
+    return -1;
+  }
+  if (r < 0) {
+    snprintf(why, whylen, "had already been reaped (%s)", strerror(errno));
+    return -1;
+  }
+  if (WIFSIGNALED(st)) {
+    snprintf(why, whylen, "died of signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    return -1;
+  }
+  if (WEXITSTATUS(st) != 0) {
+    snprintf(why, whylen, "exited with status %d", WEXITSTATUS(st));
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- wrk --------------------------------------------------------------------------------- */
+
+static const char wrk_lua[] =
+    "-- written by loopconf http: results as JSON, never wrk's text\n"
+    "done = function(summary, latency, requests)\n"
+    "  local f = assert(io.open(os.getenv(\"LCHTTP_WRK_OUT\"), \"w\"))\n"
+    "  local e = summary.errors\n"
+    "  f:write(string.format('{\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,'\n"
+    "    .. '\"errors\":{\"connect\":%d,\"read\":%d,\"write\":%d,\"status\":%d,\"timeout\":%d},'\n"
+    "    .. '\"latency_us\":{\"min\":%.1f,\"mean\":%.1f,\"stdev\":%.1f,\"p50\":%.1f,\"p90\":%.1f,'\n"
+    "    .. '\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f}}\\n',\n"
+    "    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,\n"
+    "    e.status, e.timeout, latency.min, latency.mean, latency.stdev,\n"
+    "    latency:percentile(50), latency:percentile(90), latency:percentile(99),\n"
+    "    latency:percentile(99.9), latency.max))\n"
+    "  f:close()\n"
+    "end\n";
+
+/* One wrk run. Returns its JSON (with "threads", "connections", "rps", "failed", "load1"
+ * added) or NULL when wrk itself could not run (error printed). */
+static json_t *run_wrk(int port, long conns, long seconds, const char *path) {
+  long threads = conns < G.n_client_cpus ? conns : G.n_client_cpus;
+  char *out = lch_xasprintf("%s.out.%d", G.wrk_lua, getpid());
+  unlink(out);
+  char *env = lch_xasprintf("LCHTTP_WRK_OUT=%s", out);
+  const char *envv[] = {env, NULL};
+  char *args[] = {"wrk",
+                  lch_xasprintf("-t%ld", threads),
+                  lch_xasprintf("-c%ld", conns),
+                  lch_xasprintf("-d%lds", seconds),
+                  "--timeout",
+                  "8s",
+                  "-s",
+                  G.wrk_lua,
+                  lch_xasprintf("http://127.0.0.1:%d%s", port, path),
+                  NULL};
+  struct lch_job job = {.argv = args, .path = "wrk", .timeout_ms = (long)((seconds + 30) * 1000 * G.mult),
+                        .env = envv};
+  struct lch_proc_result res;
+  int rc = lch_exec_one(&job, &res);
+  json_t *j = NULL;
+  if (rc == -EINTR) {
+    lch_error("interrupted");
+    exit(130);
+  }
+  struct stat st;
+  if (rc == 0 && !res.timed_out && res.exit_code == 0 && !res.signo && stat(out, &st) == 0) {
+    json_error_t err;
+    j = json_load_file(out, 0, &err);
+  }
+  if (!j) {
+    j = json_object();
+    json_object_set_new(j, "wrk_failed", json_string(res.timed_out ? "timed out" : res.log.data ? res.log.data : "no output"));
+  }
+  json_object_set_new(j, "connections", json_integer(conns));
+  json_object_set_new(j, "threads", json_integer(threads));
+  json_object_set_new(j, "load1_after", json_real(loadavg1()));
+  double req = lch_json_num(j, "requests", 0), dur = lch_json_num(j, "duration_us", 0);
+  json_t *e = json_object_get(j, "errors");
+  double errs = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(e, k, v) errs += json_number_value(v);
+  int failed = json_object_get(j, "wrk_failed") || !e || errs > 0 || req <= 0;
+  json_object_set_new(j, "rps", json_real(dur > 0 ? req / (dur / 1e6) : 0));
+  json_object_set_new(j, "failed", json_boolean(failed));
+  lch_proc_result_free(&res);
+  unlink(out);
+  free(out);
+  free(env);
+  for (int i = 1; i <= 3; i++) free(args[i]);
+  free(args[8]);
+  return j;
+}
+
+static int cmpd(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n) {
+  qsort(v, n, sizeof *v, cmpd);
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- the open-loop client, as a child pinned with wrk ------------------------------------ */
+
+static json_t *run_open_loop(int port, double rate) {
+  char *self = lch_xasprintf("%s/loopconf-http", G.exe_dir);
+  char *args[] = {self, "__openloop",
+                  lch_xasprintf("--port=%d", port),
+                  lch_xasprintf("--rate=%.0f", rate),
+                  lch_xasprintf("--connections=%ld", G.ol_conns),
+                  lch_xasprintf("--duration=%ld", G.ol_duration),
+                  "--warmup=1", NULL};
+  struct lch_job job = {.argv = args, .path = self,
+                        .timeout_ms = (long)((G.ol_duration + 30) * 1000 * G.mult),
+                        .flags = LCH_JOB_STDOUT_RESULT};
+  struct lch_proc_result res;
+  int rc = lch_exec_one(&job, &res);
+  if (rc == -EINTR) exit(130);
+  json_t *j = NULL;
+  if (rc == 0 && res.exit_code == 0 && !res.timed_out && res.result.data) {
+    json_error_t err;
+    j = json_loads(res.result.data, 0, &err);
+  }
+  if (!j) {
+    j = json_object();
+    json_object_set_new(j, "client_failed", json_string(res.log.data ? res.log.data : "no output"));
+  }
+  double target = lch_json_num(j, "target_rate", rate), got = lch_json_num(j, "achieved_rate", 0);
+  int failed = json_object_get(j, "client_failed") || lch_json_num(j, "errors", 1) > 0 ||
+               lch_json_num(j, "unfinished", 1) > 0;
+  json_object_set_new(j, "failed", json_boolean(failed));
+  /* the rate was not reached: the client or the server fell behind; latencies then include
+   * the queueing that causes, which is the honest number, but say so */
+  json_object_set_new(j, "rate_reached", json_boolean(got >= 0.95 * target));
+  lch_proc_result_free(&res);
+  for (int i = 2; i <= 5; i++) free(args[i]);
+  free(self);
+  return j;
+}
+
+/* ---- context ----------------------------------------------------------------------------- */
+
+static json_t *context(void) {
+  json_t *c = json_object();
+  char buf[512] = "unknown";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    char line[512];
+    while (fgets(line, sizeof line, f))
+      if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+        snprintf(buf, sizeof buf, "%s", strchr(line, ':') + 2);
+        buf[strcspn(buf, "\n")] = 0;
+        break;
+      }
+    fclose(f);
+  }
+  json_object_set_new(c, "cpu_model", json_string(buf));
+  json_object_set_new(c, "num_cpus", json_integer(G.n_cpus));
+  struct utsname u;
+  if (uname(&u) == 0) {
+    snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
+    json_object_set_new(c, "kernel", json_string(buf));
+  }
+  json_object_set_new(c, "compiler", json_string(LOOPCONF_COMPILER));
+  json_object_set_new(c, "build_type", json_string(LOOPCONF_BUILD_TYPE));
+  char commit[128], dirty[8];
+  first_line("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit, sizeof commit);
+  first_line("git -C '" LOOPCONF_SOURCE_DIR "' status --porcelain --untracked-files=no 2>/dev/null"
+             " | head -c 1", dirty, sizeof dirty);
+  snprintf(buf, sizeof buf, "%s%s", commit[0] ? commit : "unknown", dirty[0] ? "-dirty" : "");
+  json_object_set_new(c, "git_commit", json_string(buf));
+  first_line("wrk -v 2>&1", buf, sizeof buf);
+  json_object_set_new(c, "wrk_version", json_string(buf));
+  char *cmd = lch_xasprintf("'%s' -c 'import sys; print(sys.version.split()[0])' 2>&1", G.python);
+  first_line(cmd, buf, sizeof buf);
+  free(cmd);
+  json_object_set_new(c, "python_version", json_string(buf));
+  cmd = lch_xasprintf("'%s' -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null", G.python);
+  first_line(cmd, buf, sizeof buf);
+  free(cmd);
+  json_object_set_new(c, "uvloop_version", json_string(buf[0] ? buf : "not installed"));
+  json_object_set_new(c, "http_parser", json_string(lchttp_parser_name()));
+  json_t *lv = json_array();
+  for (size_t i = 0; i < G.nlevels; i++) json_array_append_new(lv, json_integer(G.levels[i]));
+  json_object_set_new(c, "connection_levels", lv);
+  json_object_set_new(c, "duration_s", json_integer(G.duration));
+  json_object_set_new(c, "repeat", json_integer(G.repeat));
+  json_object_set_new(c, "primer_s", json_integer(G.primer));
+  json_object_set_new(c, "warmup_s", json_integer(G.warmup));
+  json_object_set_new(c, "wrk_timeout_s", json_integer(8));
+  json_object_set_new(c, "prefork_workers", json_integer(G.workers));
+  json_object_set_new(c, "open_loop_connections", json_integer(G.ol_conns));
+  json_object_set_new(c, "open_loop_duration_s", json_integer(G.ol_duration));
+  json_object_set_new(c, "cores", json_string(G.pin_note));
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  json_object_set_new(c, "date", json_string(buf));
+  return c;
+}
+
+/* ---- one server ------------------------------------------------------------------------ */
+
+static int problems_json(json_t *obj, const struct lch_strlist *pr) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < pr->n; i++) json_array_append_new(a, json_string(pr->v[i]));
+  json_object_set_new(obj, "problems", a);
+  return pr->n ? 1 : 0;
+}
+
+/* Measure one server; returns its JSON object (with "failed"). */
+static json_t *measure(const struct server *s) {
+  json_t *js = json_object();
+  json_object_set_new(js, "name", json_string(s->name));
+  json_object_set_new(js, "kind", json_string(s->kind));
+  if (s->backend) json_object_set_new(js, "backend", json_string(s->backend));
+  struct lchttp_proc pr;
+  int failed = 0;
+  char why[256];
+  if (server_start(s, LCHTTP_DEFAULT_HEADER_TIMEOUT_MS, &pr) < 0) {
+    json_object_set_new(js, "failed", json_true());
+    json_object_set_new(js, "error", json_string("did not start"));
+    return js;
+  }
+  struct lch_strlist problems = {0};
+  lchttp_verify(pr.port, 1, &problems);
+  json_object_set_new(js, "verified", json_boolean(problems.n == 0));
+  if (problems.n) {
+    for (size_t i = 0; i < problems.n; i++) note("  %s: verify: %s", s->name, problems.v[i]);
+    failed = 1;
+  } else {
+    note("  %s: verified (status, headers, bodies, Date, keep-alive, pipelining)", s->name);
+    /* primer and warm-up: not recorded */
+    json_decref(run_wrk(pr.port, 8, G.primer, "/plaintext"));
+    json_decref(run_wrk(pr.port, G.levels[G.nlevels - 1], G.warmup, "/plaintext"));
+    json_t *cells = json_array();
+    double peak = 0;
+    for (size_t li = 0; li < G.nlevels; li++) {
+      json_t *cell = json_object(), *reps = json_array();
+      double rps[64];
+      size_t nr = 0;
+      int cfail = 0;
+      double lo = INFINITY, hi = 0;
+      for (long r = 0; r < G.repeat; r++) {
+        json_t *w = run_wrk(pr.port, G.levels[li], G.duration, "/plaintext");
+        if (json_is_true(json_object_get(w, "failed"))) cfail = 1;
+        double x = lch_json_num(w, "rps", 0);
+        rps[nr++] = x;
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+        json_array_append_new(reps, w);
+      }
+      double med = median(rps, nr);
+      json_object_set_new(cell, "connections", json_integer(G.levels[li]));
+      json_object_set_new(cell, "rps_median", json_real(med));
+      json_object_set_new(cell, "rps_min", json_real(lo));
+      json_object_set_new(cell, "rps_max", json_real(hi));
+      json_object_set_new(cell, "spread", json_real(med > 0 ? (hi - lo) / med : 0));
+      json_object_set_new(cell, "failed", json_boolean(cfail));
+      json_object_set_new(cell, "runs", reps);
+      json_array_append_new(cells, cell);
+      if (!cfail && med > peak) peak = med;
+      failed |= cfail;
+      note("  %s: c=%ld %.0f req/s (spread %.0f%%)%s", s->name, G.levels[li], med,
+           med > 0 ? 100 * (hi - lo) / med : 0, cfail ? " FAILED (errors or timeouts)" : "");
+    }
+    json_object_set_new(js, "cells", cells);
+    json_object_set_new(js, "peak_rps", json_real(peak));
+    if (G.open_loop && peak > 0) {
+      json_t *ol = json_array();
+      static const double loads[] = {0.5, 0.8};
+      for (size_t i = 0; i < 2; i++) {
+        json_t *o = json_object(), *reps = json_array();
+        json_object_set_new(o, "load", json_real(loads[i]));
+        json_object_set_new(o, "target_rate", json_real(peak * loads[i]));
+        double p99[16];
+        size_t n = 0;
+        int ofail = 0;
+        for (long r = 0; r < G.ol_repeat; r++) {
+          json_t *j = run_open_loop(pr.port, peak * loads[i]);
+          ofail |= json_is_true(json_object_get(j, "failed"));
+          p99[n++] = lch_json_num(json_object_get(j, "latency_us"), "p99", 0);
+          note("  %s: open loop at %.0f%% of peak (%.0f req/s): achieved %.0f, p50 %.0f us, p99 %.0f us%s",
+               s->name, 100 * loads[i], peak * loads[i], lch_json_num(j, "achieved_rate", 0),
+               lch_json_num(json_object_get(j, "latency_us"), "p50", 0),
+               lch_json_num(json_object_get(j, "latency_us"), "p99", 0),
+               json_is_true(json_object_get(j, "failed")) ? " FAILED" : "");
+          json_array_append_new(reps, j);
+        }
+        json_object_set_new(o, "runs", reps);
+        json_object_set_new(o, "failed", json_boolean(ofail));
+        qsort(p99, n, sizeof *p99, cmpd);
+        json_object_set_new(o, "p99_min_us", json_real(n ? p99[0] : 0));
+        json_object_set_new(o, "p99_max_us", json_real(n ? p99[n - 1] : 0));
+        json_array_append_new(ol, o);
+        failed |= ofail;
+      }
+      json_object_set_new(js, "open_loop", ol);
+    }
+  }
+  problems_json(js, &problems);
+  lch_strlist_free(&problems);
+  if (server_stop(&pr, why, sizeof why) < 0) {
+    note("  %s: the server %s", s->name, why);
+    json_object_set_new(js, "exit", json_string(why));
+    failed = 1;
+  }
+  json_object_set_new(js, "failed", json_boolean(failed));
+  return js;
+}
+
+/* --smoke: verify, a couple of seconds of wrk at 4 connections, a clean exit. 0 if all good. */
+static int smoke(const struct server *s) {
+  struct lchttp_proc pr;
+  if (server_start(s, LCHTTP_DEFAULT_HEADER_TIMEOUT_MS, &pr) < 0) return 1;
+  struct lch_strlist problems = {0};
+  lchttp_verify(pr.port, 1, &problems);
+  json_t *w = run_wrk(pr.port, 4, 2, "/plaintext");
+  if (json_is_true(json_object_get(w, "failed"))) {
+    char *d = json_dumps(w, JSON_COMPACT);
+    lch_strlist_push(&problems, lch_xasprintf("wrk: errors, timeouts or no requests: %s", d));
+    free(d);
+  }
+  double rps = lch_json_num(w, "rps", 0);
+  json_decref(w);
+  /* wrk saw only status codes: check the responses are still right after the load */
+  lchttp_verify(pr.port, 0, &problems);
+  char why[256];
+  if (server_stop(&pr, why, sizeof why) < 0) lch_strlist_push(&problems, lch_xasprintf("server %s", why));
+  for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s: FAIL: %s\n", s->name, problems.v[i]);
+  if (!problems.n) printf("%s: ok (verified; wrk 2 s at 4 connections: %.0f req/s, no errors)\n", s->name, rps);
+  int bad = problems.n != 0;
+  lch_strlist_free(&problems);
+  return bad;
+}
+
+static int bad_input(const struct server *s) {
+  long timeout_ms = (long)(500 * G.mult);
+  struct lchttp_proc pr;
+  if (server_start(s, timeout_ms, &pr) < 0) return 1;
+  struct lch_strlist problems = {0};
+  lchttp_bad_input(pr.port, timeout_ms, G.mult, server_alive, &pr, &problems, !G.quiet);
+  char why[256];
+  if (server_stop(&pr, why, sizeof why) < 0) lch_strlist_push(&problems, lch_xasprintf("server %s", why));
+  for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s: FAIL: %s\n", s->name, problems.v[i]);
+  if (!problems.n)
+    printf("%s: ok (400 and close, 431 and close, slowloris closed after %ld ms, mid-response "
+           "resets, server alive and serving throughout)\n", s->name, timeout_ms);
+  int bad = problems.n != 0;
+  lch_strlist_free(&problems);
+  return bad;
+}
+
+/* ---- charts and README ------------------------------------------------------------------- */
+
+static double run_median(json_t *runs, const char *key) {
+  double v[64];
+  size_t n = 0;
+  size_t i;
+  json_t *r;
+  json_array_foreach(runs, i, r) {
+    if (n == 64) break;
+    v[n++] = lch_json_num(json_object_get(r, "latency_us"), key, 0);
+  }
+  return median(v, n);
+}
+
+static int write_text(const char *path, const char *text) {
+  struct lch_outfile o;
+  if (lch_outfile_open(&o, path) < 0) return -1;
+  fputs(text, o.f);
+  return lch_outfile_commit(&o);
+}
+
+static int charts(json_t *jservers) {
+  struct lch_buf rps = {0}, ol = {0}, names = {0}, olnames = {0};
+  size_t i, nn = 0, nol = 0;
+  json_t *s;
+  json_array_foreach(jservers, i, s) {
+    json_t *cells = json_object_get(s, "cells");
+    if (!json_array_size(cells)) continue;
+    lch_buf_printf(&rps, "# %s: connections rps_median rps_min rps_max p50_us p90_us p99_us p99.9_us\n",
+                   lch_json_str(s, "name"));
+    size_t k;
+    json_t *c;
+    json_array_foreach(cells, k, c) {
+      json_t *runs = json_object_get(c, "runs");
+      lch_buf_printf(&rps, "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", lch_json_num(c, "connections", 0),
+                     lch_json_num(c, "rps_median", 0), lch_json_num(c, "rps_min", 0),
+                     lch_json_num(c, "rps_max", 0), run_median(runs, "p50"), run_median(runs, "p90"),
+                     run_median(runs, "p99"), run_median(runs, "p99.9"));
+    }
+    lch_buf_puts(&rps, "\n\n");
+    lch_buf_printf(&names, "%s%s", nn++ ? " " : "", lch_json_str(s, "name"));
+    json_t *o = json_object_get(s, "open_loop");
+    if (json_array_size(o)) {
+      lch_buf_printf(&ol, "# %s: load_percent p50_us p90_us p99_us p99.9_us\n", lch_json_str(s, "name"));
+      json_array_foreach(o, k, c) {
+        json_t *runs = json_object_get(c, "runs");
+        lch_buf_printf(&ol, "%.0f %.1f %.1f %.1f %.1f\n", 100 * lch_json_num(c, "load", 0),
+                       run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
+                       run_median(runs, "p99.9"));
+      }
+      lch_buf_puts(&ol, "\n\n");
+      lch_buf_printf(&olnames, "%s%s", nol++ ? " " : "", lch_json_str(s, "name"));
+    }
+  }
+  if (!nn) {
+    lch_buf_free(&rps);
+    lch_buf_free(&ol);
+    lch_buf_free(&names);
+    lch_buf_free(&olnames);
+    return 0;
+  }
+  char *p = lch_xasprintf("%s/http-rps.dat", G.out_dir);
+  int rc = write_text(p, rps.data);
+  free(p);
+  p = lch_xasprintf("%s/http-openloop.dat", G.out_dir);
+  if (rc == 0) rc = write_text(p, ol.data ? ol.data : "");
+  free(p);
+  struct lch_buf gp = {0};
+  static const char *const terms[][2] = {
+      {"svg size 960,560 dynamic enhanced font 'sans,11' background rgb 'white'", "svg"},
+      {"pngcairo size 960,560 enhanced font 'sans,10'", "png"}};
+  for (int t = 0; t < 2; t++) {
+    lch_buf_printf(&gp,
+                   "set terminal %s\nnames = \"%s\"\nolnames = \"%s\"\nset key outside right\n"
+                   "set grid\nset logscale x 2\nset xlabel 'connections (wrk, closed loop)'\n",
+                   terms[t][0], names.data, olnames.data ? olnames.data : "");
+    lch_buf_printf(&gp,
+                   "set output 'http-rps.%s'\nset ylabel 'requests/s (median of runs; bars: min-max)'\n"
+                   "set yrange [0:*]\nset title 'HTTP /plaintext under wrk: requests/s vs connections'\n"
+                   "plot for [i=0:%zu] 'http-rps.dat' index i using 1:2:3:4 with yerrorlines lw 2 title word(names,i+1)\n",
+                   terms[t][1], nn - 1);
+    lch_buf_printf(&gp,
+                   "set output 'http-latency.%s'\nset logscale y\nset yrange [*:*]\n"
+                   "set ylabel 'latency, us (log)'\n"
+                   "set title 'closed-loop service time at k connections (wrk): p50 solid, p99 dashed'\n"
+                   "plot for [i=0:%zu] 'http-rps.dat' index i using 1:5 with linespoints lw 2 lc i+1 title word(names,i+1).' p50', "
+                   "for [i=0:%zu] 'http-rps.dat' index i using 1:7 with linespoints lw 1 dt 2 lc i+1 notitle\n"
+                   "unset logscale\n",
+                   terms[t][1], nn - 1, nn - 1);
+    if (nol)
+      lch_buf_printf(&gp,
+                     "set output 'http-openloop.%s'\nset logscale y\nset xrange [40:90]\nset xtics (50, 80)\n"
+                     "set xlabel 'offered load, %% of the server''s wrk peak (open loop, constant rate)'\n"
+                     "set ylabel 'latency from intended send time, us (log)'\n"
+                     "set title 'open-loop latency: p50 solid, p99 dashed'\n"
+                     "plot for [i=0:%zu] 'http-openloop.dat' index i using 1:2 with linespoints lw 2 lc i+1 title word(olnames,i+1).' p50', "
+                     "for [i=0:%zu] 'http-openloop.dat' index i using 1:4 with linespoints lw 1 dt 2 lc i+1 notitle\n"
+                     "unset logscale\nset xrange [*:*]\nset xtics autofreq\n",
+                     terms[t][1], nol - 1, nol - 1);
+  }
+  p = lch_xasprintf("%s/http.gp", G.out_dir);
+  if (rc == 0) rc = write_text(p, gp.data);
+  if (rc == 0) {
+    char *args[] = {"gnuplot", "http.gp", NULL};
+    /* gnuplot writes relative to its working directory: run it in the output directory */
+    char *cwd = getcwd(NULL, 0);
+    if (chdir(G.out_dir) == 0) {
+      struct lch_job job = {.argv = args, .path = "gnuplot", .timeout_ms = 60000};
+      struct lch_proc_result res;
+      int r = lch_exec_one(&job, &res);
+      if (r < 0 || res.exit_code != 0 || res.signo || res.timed_out) {
+        lch_error("gnuplot failed on %s: %s", p, res.log.data ? res.log.data : "");
+        rc = -1;
+      }
+      lch_proc_result_free(&res);
+      if (cwd && chdir(cwd) != 0) rc = -1;
+    }
+    free(cwd);
+  }
+  free(p);
+  lch_buf_free(&gp);
+  lch_buf_free(&rps);
+  lch_buf_free(&ol);
+  lch_buf_free(&names);
+  lch_buf_free(&olnames);
+  return rc;
+}
+
+static int readme(json_t *doc, double load_start, double load_end) {
+  json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
+  struct lch_buf b = {0};
+  lch_buf_puts(&b, "# HTTP under wrk: results\n\n"
+                   "Written by `loopconf http` (harness/http); the raw data is `http.json`.\n\n"
+                   "**Caveat: closed loop.** wrk 4.1 keeps one request in flight per connection, so "
+                   "its numbers are the *closed-loop service time at k connections*: a server that "
+                   "stalls is sampled less (coordinated omission), and latencies over wrk's timeout "
+                   "(8 s) are only counted as errors. The open-loop table below is the honest "
+                   "latency: a constant-rate client that measures every response from its intended "
+                   "send time.\n\n");
+  lch_buf_printf(&b, "Context: %s, %d cores (%s); %s; %s; parser %s; Python %s, uvloop %s; commit %s; %s.\n\n",
+                 lch_json_str(ctx, "cpu_model"), G.n_cpus,
+                 lch_json_str(ctx, "cores"), lch_json_str(ctx, "wrk_version"), lch_json_str(ctx, "kernel"),
+                 lch_json_str(ctx, "http_parser"), lch_json_str(ctx, "python_version"),
+                 lch_json_str(ctx, "uvloop_version"), lch_json_str(ctx, "git_commit"),
+                 lch_json_str(ctx, "date"));
+  lch_buf_printf(&b, "Each cell: GET /plaintext, %ld s per run, median of %ld runs, after a %ld s primer at 8 "
+                     "connections and a %ld s warm-up at the top level; wrk threads = min(connections, "
+                     "wrk's cores). Load average (1 min) %.2f at the start, %.2f at the end: **the "
+                     "machine was shared with other agents' builds and tests during this run**, so "
+                     "absolute numbers are low and noisy; cells whose runs differ by more than 10%% "
+                     "are marked `~`, failed cells (any wrk error or timeout) `FAILED`.\n\n",
+                 G.duration, G.repeat, G.primer, G.warmup, load_start, load_end);
+  lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n| server |");
+  for (size_t i = 0; i < G.nlevels; i++) lch_buf_printf(&b, " c=%ld |", G.levels[i]);
+  lch_buf_puts(&b, "\n|---|");
+  for (size_t i = 0; i < G.nlevels; i++) lch_buf_puts(&b, "---:|");
+  lch_buf_puts(&b, "\n");
+  double best[32] = {0};
+  size_t i, k;
+  json_t *s, *c;
+  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "cells"), k, c) {
+    if (k < 32 && !json_is_true(json_object_get(c, "failed")))
+      best[k] = fmax(best[k], lch_json_num(c, "rps_median", 0));
+  }
+  json_array_foreach(js, i, s) {
+    lch_buf_printf(&b, "| %s |", lch_json_str(s, "name"));
+    json_t *cells = json_object_get(s, "cells");
+    if (!json_array_size(cells)) {
+      lch_buf_printf(&b, " FAILED: %s |\n", json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
+      continue;
+    }
+    json_array_foreach(cells, k, c) {
+      double r = lch_json_num(c, "rps_median", 0);
+      if (json_is_true(json_object_get(c, "failed"))) lch_buf_printf(&b, " FAILED (%.0f) |", r);
+      else
+        lch_buf_printf(&b, " %.0f (%.2f)%s |", r, k < 32 && best[k] > 0 ? r / best[k] : 0,
+                       lch_json_num(c, "spread", 0) > 0.10 ? " ~" : "");
+    }
+    lch_buf_puts(&b, "\n");
+  }
+  lch_buf_puts(&b, "\n![requests/s vs connections](http-rps.svg)\n\n"
+                   "Closed-loop service time (p50, p99) vs connections: [http-latency.svg](http-latency.svg).\n\n");
+  if (G.open_loop) {
+    lch_buf_printf(&b, "## open-loop latency at 50%% and 80%% of each server's peak\n\n"
+                       "Our client (harness/http/lchttp_openloop.c, on the reference loop, pinned with "
+                       "wrk) sends at a constant rate on %ld connections for %ld s after 1 s of warm-up, "
+                       "one request in flight per connection, and measures each response from its "
+                       "intended send time. p99 shows the range over %ld runs; `rate not reached` means "
+                       "the client or server fell behind the schedule (the latencies then include that "
+                       "queueing).\n\n"
+                       "| server | load | target req/s | achieved | p50 us | p90 us | p99 us (range) | p99.9 us |\n"
+                       "|---|---:|---:|---:|---:|---:|---:|---:|\n",
+                   G.ol_conns, G.ol_duration, G.ol_repeat);
+    json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
+      json_t *runs = json_object_get(c, "runs");
+      double ach[64];
+      size_t n = 0, q;
+      json_t *r;
+      int reached = 1;
+      json_array_foreach(runs, q, r) {
+        if (n < 64) ach[n++] = lch_json_num(r, "achieved_rate", 0);
+        reached &= json_is_true(json_object_get(r, "rate_reached"));
+      }
+      lch_buf_printf(&b, "| %s | %.0f%% | %.0f | %.0f%s | %.0f | %.0f | %.0f (%.0f-%.0f) | %.0f |%s\n",
+                     lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+                     lch_json_num(c, "target_rate", 0), median(ach, n), reached ? "" : " rate not reached",
+                     run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
+                     lch_json_num(c, "p99_min_us", 0), lch_json_num(c, "p99_max_us", 0),
+                     run_median(runs, "p99.9"), json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
+    }
+    lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
+  }
+  char *p = lch_xasprintf("%s/README.md", G.out_dir);
+  int rc = write_text(p, b.data);
+  free(p);
+  lch_buf_free(&b);
+  return rc;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static void usage(FILE *out) {
+  fputs("usage: loopconf http [options]\n"
+        "Start each HTTP server, verify it, then measure it with wrk (closed loop) and with an\n"
+        "open-loop constant-rate client; write DIR/http.json, charts and DIR/README.md.\n"
+        "  --servers LIST        servers or globs (default: all): runtime-<backend> for each\n"
+        "                        backend, threads, prefork, asyncio, uvloop\n"
+        "  --backend LIST        backends for the runtime servers (default: every built-in)\n"
+        "  --connections LIST    connection levels (default 16,64,256,512)\n"
+        "  --more                add the levels 1024 and 2048\n"
+        "  --duration S          seconds per run (default 5)\n"
+        "  --repeat N            runs per level (default 2)\n"
+        "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
+        "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N\n"
+        "                        the open-loop client (default 32 / 5 / 2)\n"
+        "  --no-open-loop        skip the open-loop client\n"
+        "  --workers N           prefork processes (default 2)\n"
+        "  --no-pin              do not pin the server and the load generators to separate cores\n"
+        "  --out DIR             results directory (default http-results)\n"
+        "  --smoke               CTest mode: verify, 2 s of wrk at 4 connections, no files\n"
+        "  --bad-input           CTest mode: malformed, oversized, slowloris, resets\n"
+        "  --time-multiplier X   scale time limits (also $LOOPCONF_TIME_MULTIPLIER)\n"
+        "  -q, --quiet           no progress on stderr\n"
+        "exit status: 0 all good; 1 a server failed verification, a cell failed or a check\n"
+        "failed; 2 bad usage or a missing tool (wrk, gnuplot).\n",
+        out);
+}
+
+static int add_server(const char *name, const char *kind, const char *backend,
+                      const struct lch_strlist *want, int *matched) {
+  if (want->n) {
+    int ok = 0;
+    for (size_t i = 0; i < want->n; i++)
+      if (fnmatch(want->v[i], name, 0) == 0) {
+        ok = 1;
+        matched[i] = 1;
+      }
+    if (!ok) return 0;
+  }
+  servers = lch_xrealloc(servers, (nservers + 1) * sizeof *servers);
+  servers[nservers++] = (struct server){lch_xstrdup(name), lch_xstrdup(kind),
+                                        backend ? lch_xstrdup(backend) : NULL};
+  return 1;
+}
+
+static struct lch_strlist want, backends, lv;
+static int *matched;
+
+static void cleanup(void) {
+  for (size_t i = 0; i < nservers; i++) {
+    free(servers[i].name);
+    free(servers[i].kind);
+    free(servers[i].backend);
+  }
+  free(servers);
+  lch_strlist_free(&want);
+  lch_strlist_free(&backends);
+  lch_strlist_free(&lv);
+  free(matched);
+  free(G.exe_dir);
+  free(G.python);
+  free(G.script);
+  free(G.wrk_lua);
+}
+
+int main(int argc, char **argv) {
+  lch_set_program("loopconf http");
+  atexit(cleanup);
+  signal(SIGPIPE, SIG_IGN);
+  if (argc > 1 && strcmp(argv[1], "__openloop") == 0) return lchttp_openloop_main(argc - 1, argv + 1);
+  /* `loopconf http ...` execs us with argv[1] == "http" */
+  if (argc > 1 && strcmp(argv[1], "http") == 0) {
+    argc--;
+    argv++;
+  }
+  G.duration = 5;
+  G.repeat = 2;
+  G.primer = 2;
+  G.warmup = 3;
+  G.ol_conns = 32;
+  G.ol_duration = 5;
+  G.ol_repeat = 2;
+  G.workers = 2;
+  G.open_loop = 1;
+  G.pin = 1;
+  G.out_dir = "http-results";
+  const char *conns_arg = "16,64,256,512", *mult_arg = NULL;
+  int more = 0;
+  static const struct option longopts[] = {
+      {"servers", required_argument, NULL, 's'},   {"backend", required_argument, NULL, 'b'},
+      {"connections", required_argument, NULL, 'c'}, {"more", no_argument, NULL, 'M'},
+      {"duration", required_argument, NULL, 'd'},  {"repeat", required_argument, NULL, 'r'},
+      {"primer", required_argument, NULL, 'P'},    {"warmup", required_argument, NULL, 'W'},
+      {"open-loop-connections", required_argument, NULL, 'C'},
+      {"open-loop-duration", required_argument, NULL, 'D'},
+      {"open-loop-repeat", required_argument, NULL, 'R'},
+      {"no-open-loop", no_argument, NULL, 'N'},    {"workers", required_argument, NULL, 'w'},
+      {"no-pin", no_argument, NULL, 'n'},          {"out", required_argument, NULL, 'o'},
+      {"smoke", no_argument, NULL, 'S'},           {"bad-input", no_argument, NULL, 'B'},
+      {"time-multiplier", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+  int ch;
+  while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 's': G.servers_arg = optarg; break;
+    case 'b': G.backends_arg = optarg; break;
+    case 'c': conns_arg = optarg; break;
+    case 'M': more = 1; break;
+    case 'd': if (lch_parse_long(optarg, "--duration", 1, 3600, &G.duration)) return 2; break;
+    case 'r': if (lch_parse_long(optarg, "--repeat", 1, 50, &G.repeat)) return 2; break;
+    case 'P': if (lch_parse_long(optarg, "--primer", 1, 3600, &G.primer)) return 2; break;
+    case 'W': if (lch_parse_long(optarg, "--warmup", 1, 3600, &G.warmup)) return 2; break;
+    case 'C': if (lch_parse_long(optarg, "--open-loop-connections", 1, 4096, &G.ol_conns)) return 2; break;
+    case 'D': if (lch_parse_long(optarg, "--open-loop-duration", 1, 3600, &G.ol_duration)) return 2; break;
+    case 'R': if (lch_parse_long(optarg, "--open-loop-repeat", 1, 16, &G.ol_repeat)) return 2; break;
+    case 'N': G.open_loop = 0; break;
+    case 'w': if (lch_parse_long(optarg, "--workers", 1, 256, &G.workers)) return 2; break;
+    case 'n': G.pin = 0; break;
+    case 'o': G.out_dir = optarg; break;
+    case 'S': G.mode = MODE_SMOKE; break;
+    case 'B': G.mode = MODE_BAD_INPUT; break;
+    case 't': mult_arg = optarg; break;
+    case 'q': G.quiet = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc) {
+    lch_error("unexpected argument '%s' (see --help)", argv[optind]);
+    return 2;
+  }
+  if (mult_arg) {
+    if (lch_parse_double(mult_arg, "--time-multiplier", 1, 1000, &G.mult)) return 2;
+  } else if (lch_env_multiplier(&G.mult) < 0) {
+    return 2;
+  }
+  /* connection levels */
+  if (lch_strlist_split_commas(&lv, conns_arg) || lv.n == 0) {
+    lch_error("--connections '%s' has an empty entry", conns_arg);
+    return 2;
+  }
+  for (size_t i = 0; i < lv.n && G.nlevels < 30; i++)
+    if (lch_parse_long(lv.v[i], "--connections entry", 1, 100000, &G.levels[G.nlevels++])) return 2;
+  if (more) {
+    G.levels[G.nlevels++] = 1024;
+    G.levels[G.nlevels++] = 2048;
+  }
+  lch_strlist_free(&lv);
+  /* tools, before any work */
+  if (!on_path("wrk")) {
+    lch_error("wrk is not installed (Debian: wrk; scripts/install-deps.sh installs it)");
+    return 2;
+  }
+  if (G.mode == MODE_RUN && !on_path("gnuplot")) {
+    lch_error("gnuplot is not installed (Debian: gnuplot-nox; scripts/install-deps.sh installs it)");
+    return 2;
+  }
+  if (G.mode == MODE_RUN) {
+    struct stat st;
+    if (stat(G.out_dir, &st) < 0 && mkdir(G.out_dir, 0777) < 0) {
+      lch_error("--out %s: cannot create the directory: %s", G.out_dir, strerror(errno));
+      return 2;
+    }
+    char *p = lch_xasprintf("%s/http.json", G.out_dir);
+    int rc = lch_outfile_check(p, "--out");
+    free(p);
+    if (rc < 0) return 2;
+  }
+  G.exe_dir = lch_exe_dir();
+  if (!G.exe_dir) return 2;
+  const char *py = getenv("LOOPCONF_PYTHON");
+  G.python = lch_xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+  G.script = lch_xstrdup(LCHTTP_SCRIPT_DIR "/lchttp_asyncio.py");
+  /* enough descriptors for the top level (wrk, server and the open-loop client) */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  /* the servers */
+  if (G.servers_arg && (lch_strlist_split_commas(&want, G.servers_arg) || !want.n)) {
+    lch_error("--servers '%s' has an empty entry", G.servers_arg);
+    return 2;
+  }
+  if (G.backends_arg) {
+    if (lch_strlist_split_commas(&backends, G.backends_arg) || !backends.n) {
+      lch_error("--backend '%s' has an empty entry", G.backends_arg);
+      return 2;
+    }
+  } else {
+    char *dir = lch_backend_dir();
+    if (!dir || lch_builtin_names(dir, &backends) < 0) return 2;
+    free(dir);
+  }
+  matched = lch_xcalloc(want.n + 1, sizeof *matched);
+  for (size_t i = 0; i < backends.n; i++) {
+    char *dir = lch_backend_dir();
+    char *path = dir ? lch_backend_resolve(dir, backends.v[i]) : NULL; /* checked up front */
+    free(dir);
+    if (!path) return 2;
+    free(path);
+    const char *base = strrchr(backends.v[i], '/') ? strrchr(backends.v[i], '/') + 1 : backends.v[i];
+    char *name = lch_xasprintf("runtime-%s", base);
+    char *dot = strstr(name, ".so");
+    if (dot) *dot = 0;
+    add_server(name, "runtime", backends.v[i], &want, matched);
+    free(name);
+  }
+  static const char *const others[] = {"threads", "prefork", "asyncio", "uvloop"};
+  for (size_t i = 0; i < 4; i++) add_server(others[i], others[i], NULL, &want, matched);
+  for (size_t i = 0; i < want.n; i++)
+    if (!matched[i]) {
+      lch_error("--servers: '%s' matches no server (runtime-<backend>, threads, prefork, asyncio, uvloop)", want.v[i]);
+      return 2;
+    }
+  /* cores: the server gets the first half of ours, wrk and the open-loop client the rest */
+  sched_getaffinity(0, sizeof G.all_cpus, &G.all_cpus);
+  G.n_cpus = CPU_COUNT(&G.all_cpus);
+  if (G.n_cpus < 2) G.pin = 0;
+  CPU_ZERO(&G.server_cpus);
+  CPU_ZERO(&G.client_cpus);
+  for (int i = 0, seen = 0; i < CPU_SETSIZE; i++)
+    if (CPU_ISSET(i, &G.all_cpus)) {
+      if (G.pin && seen++ < G.n_cpus / 2) CPU_SET(i, &G.server_cpus);
+      else CPU_SET(i, &G.client_cpus);
+    }
+  if (!G.pin) G.server_cpus = G.all_cpus;
+  G.n_client_cpus = CPU_COUNT(&G.client_cpus);
+  G.n_server_cpus = CPU_COUNT(&G.server_cpus);
+  char *sc = cpus_str(&G.server_cpus), *cc = cpus_str(&G.client_cpus);
+  if (G.pin) {
+    snprintf(G.pin_note, sizeof G.pin_note,
+             "server pinned to CPU %s, wrk and the open-loop client to CPU %s (sched_setaffinity); "
+             "other processes on the machine were not excluded", sc, cc);
+    sched_setaffinity(0, sizeof G.client_cpus, &G.client_cpus); /* our children inherit it */
+  } else {
+    snprintf(G.pin_note, sizeof G.pin_note, "not pinned: server and load generators share CPUs %s", sc);
+  }
+  free(sc);
+  free(cc);
+  /* wrk's Lua hook, in a private temporary file */
+  const char *tmpd = getenv("TMPDIR");
+  G.wrk_lua = lch_xasprintf("%s/lchttp-wrk-XXXXXX.lua", tmpd && *tmpd ? tmpd : "/tmp");
+  int lfd = mkstemps(G.wrk_lua, 4);
+  if (lfd < 0 || write(lfd, wrk_lua, sizeof wrk_lua - 1) != (ssize_t)(sizeof wrk_lua - 1)) {
+    lch_error("cannot write wrk's script %s: %s", G.wrk_lua, strerror(errno));
+    return 2;
+  }
+  close(lfd);
+  int bad = 0;
+  if (G.mode != MODE_RUN) {
+    for (size_t i = 0; i < nservers; i++)
+      bad |= G.mode == MODE_SMOKE ? smoke(&servers[i]) : bad_input(&servers[i]);
+    unlink(G.wrk_lua);
+    return bad ? 1 : 0;
+  }
+  /* the full run */
+  double load_start = loadavg1();
+  note("loopconf http: %zu servers, levels %s, %ld s x %ld runs; %s", nservers, conns_arg,
+       G.duration, G.repeat, G.pin_note);
+  json_t *doc = json_object(), *jservers = json_array();
+  json_t *ctx = context();
+  json_object_set_new(ctx, "load1_start", json_real(load_start));
+  json_object_set_new(doc, "context", ctx);
+  for (size_t i = 0; i < nservers; i++) {
+    note("%s:", servers[i].name);
+    json_t *js = measure(&servers[i]);
+    bad |= json_is_true(json_object_get(js, "failed"));
+    json_array_append_new(jservers, js);
+  }
+  double load_end = loadavg1();
+  json_object_set_new(ctx, "load1_end", json_real(load_end));
+  json_object_set_new(doc, "servers", jservers);
+  char *p = lch_xasprintf("%s/http.json", G.out_dir);
+  if (lch_json_write(p, doc) < 0) bad = 2;
+  free(p);
+  if (charts(jservers) < 0) bad |= 1;
+  if (readme(doc, load_start, load_end) < 0) bad |= 1;
+  unlink(G.wrk_lua);
+  note("loopconf http: results in %s (http.json, README.md, http-*.svg/png)", G.out_dir);
+  json_decref(doc);
+  return bad;
+}

@@ -1,0 +1,220 @@
+/* lchttp_openloop.c: an open-loop, constant-rate HTTP load client on the runtime (reference
+ * loop by default), like wrk2: request i of connection k is due at t0 + k*gap/C + i*gap*C...
+ * precisely, connection k of C sends every C/rate seconds, the connections staggered evenly;
+ * each request is sent at its due time (or at once if the connection is late, because the
+ * previous response came late) and its latency is measured from the due time, not from when it
+ * was actually sent, so a stalled server is charged for every request it delayed (no
+ * coordinated omission). One request in flight per connection, as wrk2 does.
+ *
+ * usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]
+ *                                 [--warmup S] [--path /plaintext] [--backend B]
+ * Prints one JSON object on stdout: target and achieved rate, counts, and latency percentiles
+ * in microseconds over the requests due after the warm-up. */
+#include "lchttp.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lc_runtime.h"
+#include "loopconf/clock.h"
+
+struct ol {
+  long port, conns;
+  double rate, duration, warmup;
+  const char *path, *backend;
+  int64_t t0, t_measure, t_end;
+  int64_t *lat; /* ns, of the measured requests */
+  size_t nlat, cap;
+  unsigned long sent, done, errors, late_sends, unfinished, in_window;
+  char first_error[160];
+};
+
+static void ol_error(struct ol *o, const char *what, long rc) {
+  o->errors++;
+  if (!o->first_error[0])
+    snprintf(o->first_error, sizeof o->first_error, "%s: %s", what, strerror((int)-rc));
+}
+
+struct conn_arg {
+  struct ol *o;
+  long k;
+};
+
+static int ol_conn(void *arg, intptr_t *result) {
+  (void)result;
+  struct conn_arg *ca = arg;
+  struct ol *o = ca->o;
+  int64_t gap = (int64_t)(1e9 * (double)o->conns / o->rate);
+  int64_t due = o->t0 + gap * ca->k / o->conns;
+  lc_stream *s;
+  int rc = lc_open_connection("127.0.0.1", (int)o->port, &s);
+  if (rc < 0) {
+    ol_error(o, "connect", rc);
+    return 0;
+  }
+  char req[256];
+  int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", o->path);
+  char head[4096], body[4096];
+  while (due < o->t_end) {
+    int64_t now = lc_now();
+    if (due > now) {
+      rc = lc_sleep(due - now);
+      if (rc < 0) break;
+    } else if (now - due > LC_MS) {
+      o->late_sends++;
+    }
+    o->sent++;
+    rc = lc_stream_write(s, req, (size_t)rl);
+    if (rc < 0) {
+      ol_error(o, "write", rc);
+      break;
+    }
+    ssize_t n = lc_stream_readuntil(s, "\r\n\r\n", 4, head, sizeof head - 1, NULL);
+    if (n < 0) {
+      if (n != -ECANCELED) ol_error(o, "read", n);
+      else o->unfinished++;
+      break;
+    }
+    head[n] = 0;
+    long clen = 0;
+    char *cl = strcasestr(head, "\r\nContent-Length:");
+    if (cl) clen = strtol(cl + 17, NULL, 10);
+    if (strncmp(head, "HTTP/1.1 200", 12) != 0 || clen <= 0 || clen > (long)sizeof body) {
+      ol_error(o, "response", -EPROTO);
+      break;
+    }
+    n = lc_stream_readexactly(s, body, (size_t)clen, NULL);
+    if (n < 0) {
+      if (n != -ECANCELED) ol_error(o, "read body", n);
+      else o->unfinished++;
+      break;
+    }
+    int64_t fin = lc_now(), lat = fin - due;
+    o->done++;
+    if (fin >= o->t_measure && fin < o->t_end) o->in_window++;
+    if (due >= o->t_measure) {
+      if (o->nlat == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 65536;
+        o->lat = lch_xrealloc(o->lat, o->cap * sizeof *o->lat);
+      }
+      o->lat[o->nlat++] = lat;
+    }
+    due += gap;
+  }
+  lc_stream_free(s);
+  return 0;
+}
+
+static int ol_main(void *arg, intptr_t *result) {
+  (void)result;
+  struct ol *o = arg;
+  o->t0 = lc_now() + 20 * LC_MS;
+  o->t_measure = o->t0 + (int64_t)(o->warmup * 1e9);
+  o->t_end = o->t_measure + (int64_t)(o->duration * 1e9);
+  struct conn_arg *ca = lch_xcalloc((size_t)o->conns, sizeof *ca);
+  lc_task **t = lch_xcalloc((size_t)o->conns, sizeof *t);
+  for (long k = 0; k < o->conns; k++) {
+    ca[k] = (struct conn_arg){o, k};
+    t[k] = lc_spawn(ol_conn, &ca[k], "ol");
+  }
+  /* responses still missing 5 s after the end are counted as unfinished */
+  lc_timeout to;
+  lc_timeout_enter(&to, o->t_end - lc_now() + 5 * LC_S);
+  int rc = lc_gather(t, (size_t)o->conns, NULL, NULL, 0);
+  lc_timeout_exit(&to, rc);
+  for (long k = 0; k < o->conns; k++) lc_task_unref(t[k]);
+  free(t);
+  free(ca);
+  return 0;
+}
+
+static int cmp64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int lchttp_openloop_main(int argc, char **argv) {
+  struct ol o = {0};
+  o.conns = 32;
+  o.duration = 5;
+  o.warmup = 1;
+  o.path = "/plaintext";
+  o.backend = "reference";
+  static const struct option longopts[] = {
+      {"port", required_argument, NULL, 'p'},     {"rate", required_argument, NULL, 'r'},
+      {"connections", required_argument, NULL, 'c'}, {"duration", required_argument, NULL, 'd'},
+      {"warmup", required_argument, NULL, 'w'},   {"path", required_argument, NULL, 'P'},
+      {"backend", required_argument, NULL, 'b'},  {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'p': if (lch_parse_long(optarg, "--port", 1, 65535, &o.port)) return 2; break;
+    case 'r': if (lch_parse_double(optarg, "--rate", 1, 1e7, &o.rate)) return 2; break;
+    case 'c': if (lch_parse_long(optarg, "--connections", 1, 10000, &o.conns)) return 2; break;
+    case 'd': if (lch_parse_double(optarg, "--duration", 0.1, 3600, &o.duration)) return 2; break;
+    case 'w': if (lch_parse_double(optarg, "--warmup", 0, 3600, &o.warmup)) return 2; break;
+    case 'P': o.path = optarg; break;
+    case 'b': o.backend = optarg; break;
+    case 'h':
+      puts("usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]\n"
+           "       [--warmup S] [--path /plaintext] [--backend B]   (JSON on stdout)");
+      return 0;
+    default: return 2;
+    }
+  }
+  if (!o.port || o.rate <= 0) {
+    lch_error("__openloop needs --port and --rate");
+    return 2;
+  }
+  const struct lc_backend *b = lch_backend_open(o.backend);
+  if (!b) return 2;
+  int rc = lc_run(b, NULL, ol_main, &o, NULL);
+  if (rc < 0) {
+    lch_error("open-loop client: %s", strerror(-rc));
+    return 1;
+  }
+  qsort(o.lat, o.nlat, sizeof *o.lat, cmp64);
+  json_t *j = json_object();
+  json_object_set_new(j, "target_rate", json_real(o.rate));
+  json_object_set_new(j, "connections", json_integer(o.conns));
+  json_object_set_new(j, "duration_s", json_real(o.duration));
+  json_object_set_new(j, "warmup_s", json_real(o.warmup));
+  json_object_set_new(j, "client_backend", json_string(b->name));
+  json_object_set_new(j, "sent", json_integer((json_int_t)o.sent));
+  json_object_set_new(j, "completed", json_integer((json_int_t)o.done));
+  json_object_set_new(j, "errors", json_integer((json_int_t)o.errors));
+  json_object_set_new(j, "unfinished", json_integer((json_int_t)o.unfinished));
+  json_object_set_new(j, "late_sends", json_integer((json_int_t)o.late_sends));
+  json_object_set_new(j, "measured", json_integer((json_int_t)o.nlat));
+  json_object_set_new(j, "achieved_rate", json_real((double)o.in_window / o.duration));
+  if (o.first_error[0]) json_object_set_new(j, "first_error", json_string(o.first_error));
+  json_t *lat = json_object();
+  static const struct {
+    const char *k;
+    double q;
+  } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}, {"max", 1.0}};
+  double sum = 0;
+  for (size_t i = 0; i < o.nlat; i++) sum += (double)o.lat[i];
+  if (o.nlat) {
+    json_object_set_new(lat, "min", json_real((double)o.lat[0] / 1e3));
+    json_object_set_new(lat, "mean", json_real(sum / (double)o.nlat / 1e3));
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+      size_t idx = (size_t)ceil(qs[i].q * (double)o.nlat);
+      if (idx) idx--;
+      json_object_set_new(lat, qs[i].k, json_real((double)o.lat[idx] / 1e3));
+    }
+  }
+  json_object_set_new(j, "latency_us", lat);
+  char *s = json_dumps(j, JSON_COMPACT);
+  puts(s);
+  free(s);
+  json_decref(j);
+  free(o.lat);
+  return 0;
+}
