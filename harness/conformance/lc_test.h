@@ -36,6 +36,7 @@ typedef struct lc_ctx {
   const struct lc_backend *b; /* the backend under test */
   double multiplier;          /* global slow-machine multiplier, >= 1 */
   int result_fd;              /* result channel to the runner (-1 when run by hand) */
+  const char *test;           /* the test's name ("semantics.gather.order") */
 } lc_ctx;
 
 typedef void (*lc_test_fn)(lc_ctx *ctx);

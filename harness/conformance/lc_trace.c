@@ -14,12 +14,25 @@
 static int lc_trace_fd = -1;
 static int64_t lc_trace_t0;
 
-int lc_trace_begin(lc_ctx *ctx, const char *scenario) {
+/* "semantics.gather.order" -> "gather_order": the twin's and the trace's base name (the
+ * oracle's scenario_of does the same). */
+static int scenario_of(const char *test, char *out, size_t len) {
+  static const char prefix[] = "semantics.";
+  if (!test || strncmp(test, prefix, sizeof prefix - 1) != 0) return -EINVAL;
+  const char *s = test + sizeof prefix - 1;
+  size_t n = strlen(s);
+  if (n == 0 || n >= len || strchr(s, '/')) return -EINVAL;
+  for (size_t i = 0; i <= n; i++) out[i] = s[i] == '.' ? '_' : s[i];
+  return 0;
+}
+
+int lc_trace_begin(lc_ctx *ctx) {
   lc_trace_end();
   lc_trace_t0 = lc_clock_ns();
   const char *dir = getenv("LOOPCONF_TRACE_DIR");
   if (!dir || !*dir) return 0;
-  if (!ctx || !ctx->b || !ctx->b->name || !scenario || !*scenario || strchr(scenario, '/'))
+  char scenario[256];
+  if (!ctx || !ctx->b || !ctx->b->name || scenario_of(ctx->test, scenario, sizeof scenario) < 0)
     return -EINVAL;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -errno; /* the top only, not -p */
   char path[4096];
@@ -123,8 +136,8 @@ size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kin
   return k;
 }
 
-int lc_trace_run(lc_ctx *ctx, const char *scenario, const lc_run_opts *opts,
-                 lc_trace_reports *reports, lc_task_fn fn, void *arg, intptr_t *result) {
+int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports,
+                 lc_task_fn fn, void *arg, intptr_t *result) {
   lc_run_opts o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;
@@ -137,7 +150,7 @@ int lc_trace_run(lc_ctx *ctx, const char *scenario, const lc_run_opts *opts,
       o.report_ctx = reports;
     }
   }
-  lc_assert_ok(ctx, lc_trace_begin(ctx, scenario));
+  lc_assert_ok(ctx, lc_trace_begin(ctx));
   intptr_t res = 0;
   int rc = lc_run(ctx->b, &o, fn, arg, &res);
   lc_trace("run -> %s", lc_trace_code(rc));

@@ -23,11 +23,13 @@
 #include "lc_runtime.h"
 #include "lc_test.h"
 
-/* Start the trace of `scenario` (its twin's file name without ".py", e.g. "gather_order")
- * for backend ctx->b and set the trace clock's zero to now. Replaces an earlier trace of the
- * same cell. Returns 0 (also when tracing is off) or -errno when the file cannot be created;
- * the test should fail then (lc_assert_ok), since the oracle would report a missing trace. */
-int lc_trace_begin(lc_ctx *ctx, const char *scenario);
+/* Start the trace of the running test for backend ctx->b and set the trace clock's zero to now.
+ * The scenario's name comes from the test's own (ctx->test): "semantics.gather.order" writes
+ * gather_order.trace, compared with harness/oracle/gather_order.py. Replaces an earlier trace
+ * of the same cell. Returns 0 (also when tracing is off) or -errno when the file cannot be
+ * created (-EINVAL for a test outside the semantics tier); the test should fail then
+ * (lc_assert_ok), since the oracle would report a missing trace. */
+int lc_trace_begin(lc_ctx *ctx);
 
 /* Append one line (printf format, no trailing newline). */
 void lc_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -71,13 +73,13 @@ void lc_trace_report_cb(void *reports, enum lc_report_kind kind, const char *tas
 size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kind,
                               const char *task);
 
-/* Run fn(arg) as lc_run's main task on ctx->b, traced as `scenario`: lc_trace_begin, lc_run,
+/* Run fn(arg) as lc_run's main task on ctx->b, traced as the running test: lc_trace_begin, lc_run,
  * the closing line "run -> <code>" (the twin prints the same after asyncio.run), lc_trace_end.
  * opts may be NULL; if reports is not NULL and opts sets no report function, every report
  * goes to reports (zeroed first) instead of stderr. Fails the test if the trace cannot be
  * created. Returns lc_run's code; *result gets main's result (result may be NULL). */
-int lc_trace_run(lc_ctx *ctx, const char *scenario, const lc_run_opts *opts,
-                 lc_trace_reports *reports, lc_task_fn fn, void *arg, intptr_t *result);
+int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports,
+                 lc_task_fn fn, void *arg, intptr_t *result);
 
 /* The trace spelling of a report kind ("slow-step", ...). */
 const char *lc_trace_report_kind(enum lc_report_kind kind);

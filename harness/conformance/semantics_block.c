@@ -114,14 +114,14 @@ static int block_main(void *arg, intptr_t *result) {
 }
 
 /* Shared body of the two "blocking call freezes the loop" scenarios. */
-static void block_freezes(lc_ctx *ctx, const char *scenario, enum block_kind kind) {
+static void block_freezes(lc_ctx *ctx, enum block_kind kind) {
   struct bstate st;
   memset(&st, 0, sizeof st);
   st.kind = kind;
   lc_run_opts opts = {.debug = 1}; /* default threshold: 100 ms, as asyncio */
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, scenario, &opts, &rep, block_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL), 0);
   lc_note(ctx, "block %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
           (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
           (double)st.lag.max_ns / LC_MS);
@@ -148,7 +148,7 @@ static void block_freezes(lc_ctx *ctx, const char *scenario, enum block_kind kin
 
 LC_TEST(sem_block_nanosleep, "semantics.block.nanosleep_freezes", "BLOCK-FREEZES DEBUG-SLOW-STEP",
         0, 15000) {
-  block_freezes(ctx, "block_nanosleep_freezes", BLOCK_NANOSLEEP);
+  block_freezes(ctx, BLOCK_NANOSLEEP);
 }
 
 /* ==========================================================================================
@@ -157,7 +157,7 @@ LC_TEST(sem_block_nanosleep, "semantics.block.nanosleep_freezes", "BLOCK-FREEZES
 
 LC_TEST(sem_block_cpu, "semantics.block.cpu_freezes", "BLOCK-FREEZES BLOCK-CPU DEBUG-SLOW-STEP", 0,
         15000) {
-  block_freezes(ctx, "block_cpu_freezes", BLOCK_CPU);
+  block_freezes(ctx, BLOCK_CPU);
 }
 
 /* ==========================================================================================
@@ -175,7 +175,7 @@ LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPON
   lc_run_opts opts = {.debug = 1};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, "block_offload_thread", &opts, &rep, block_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL),
                    0);
   lc_note(ctx, "job %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
           (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
@@ -243,7 +243,7 @@ LC_TEST(sem_exec_cancel, "semantics.exec.cancel_running_job", "EXEC-CANCEL-RUNNI
   atomic_init(&st.job_started, 0);
   atomic_init(&st.job_release, 0);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "exec_cancel_running_job", NULL, &rep, ec_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ec_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.job_done_at_cancel, 0);
   assert_int_equal(atomic_load(&st.job_done), 1);
@@ -286,7 +286,7 @@ LC_TEST(sem_exec_process, "semantics.exec.process", "EXEC-PROCESS", LC_NEEDS_WAK
   struct bstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "exec_process", NULL, &rep, ep_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ep_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 332833500);
   assert_int_equal(st.job_done_at_cancel, 1);
@@ -341,7 +341,7 @@ LC_TEST(sem_debug_threshold, "semantics.debug.threshold", "DEBUG-THRESHOLD DEBUG
   lc_run_opts opts = {.debug = 1, .slow_step_ns = 30 * LC_MS};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, "debug_threshold", &opts, &rep, dt_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, dt_main, &st, NULL), 0);
   lc_note(ctx, "timer late by %.1f ms; lag max %.1f ms over %llu samples",
           (double)st.timer_late_ns / LC_MS, (double)st.lag.max_ns / LC_MS,
           (unsigned long long)st.lag.samples);

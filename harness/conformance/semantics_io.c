@@ -55,9 +55,9 @@ static const char *chomp(char *buf, ssize_t n) {
   return buf;
 }
 
-static void io_run(lc_ctx *ctx, const char *scenario, lc_task_fn fn, void *arg) {
+static void io_run(lc_ctx *ctx, lc_task_fn fn, void *arg) {
   intptr_t res = 0;
-  int rc = lc_trace_run(ctx, scenario, NULL, NULL, fn, arg, &res);
+  int rc = lc_trace_run(ctx, NULL, NULL, fn, arg, &res);
   if (rc != 0) lc_fail(ctx, "lc_run -> %s", lc_trace_code(rc));
 }
 
@@ -146,7 +146,7 @@ static int echo_main(void *arg, intptr_t *result) {
 
 LC_TEST(sem_io_echo, "semantics.io.echo", "IO-ECHO IO-EOF IO-CLOSE", LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_echo", echo_main, &st);
+  io_run(ctx, echo_main, &st);
   io_assert(ctx, &st);
 }
 
@@ -234,7 +234,7 @@ static int readuntil_main(void *arg, intptr_t *result) {
 LC_TEST(sem_io_readuntil, "semantics.io.readuntil_limit", "IO-READUNTIL IO-LIMIT-OVERRUN",
         LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_readuntil_limit", readuntil_main, &st);
+  io_run(ctx, readuntil_main, &st);
   io_assert(ctx, &st);
 }
 
@@ -269,7 +269,7 @@ static int readexactly_main(void *arg, intptr_t *result) {
 LC_TEST(sem_io_readexactly, "semantics.io.readexactly_eof", "IO-READEXACTLY-EOF IO-EOF",
         LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_readexactly_eof", readexactly_main, &st);
+  io_run(ctx, readexactly_main, &st);
   io_assert(ctx, &st);
 }
 
@@ -329,7 +329,7 @@ static int cancel_read_main(void *arg, intptr_t *result) {
 LC_TEST(sem_io_cancel_read, "semantics.io.cancel_read", "IO-CANCEL-READ-KEEPS-DATA IO-CANCEL",
         LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_cancel_read", cancel_read_main, &st);
+  io_run(ctx, cancel_read_main, &st);
   io_assert(ctx, &st);
 }
 
@@ -381,7 +381,7 @@ static int read_timeout_main(void *arg, intptr_t *result) {
 
 LC_TEST(sem_io_read_timeout, "semantics.io.read_timeout", "IO-READ-TIMEOUT", LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_read_timeout", read_timeout_main, &st);
+  io_run(ctx, read_timeout_main, &st);
   io_assert(ctx, &st);
   if (st.v[0] < 50 * LC_MS) lc_fail(ctx, "the read timed out early: %.1f ms", (double)st.v[0] / LC_MS);
   if (st.v[0] > 50 * LC_MS + lc_tol_ns(ctx, 50 * LC_MS))
@@ -436,7 +436,7 @@ static int peer_closed_main(void *arg, intptr_t *result) {
 LC_TEST(sem_io_peer_closed, "semantics.io.peer_closed", "IO-PEER-CLOSED IO-NO-SIGPIPE",
         LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_peer_closed", peer_closed_main, &st);
+  io_run(ctx, peer_closed_main, &st);
   io_assert(ctx, &st);
 }
 
@@ -523,7 +523,7 @@ static int backpressure_main(void *arg, intptr_t *result) {
 LC_TEST(sem_io_backpressure, "semantics.io.backpressure", "IO-DRAIN-BACKPRESSURE IO-WRITE-ORDER",
         LC_NEEDS_IO, 20000) {
   struct io_state st = {0};
-  io_run(ctx, "io_backpressure", backpressure_main, &st);
+  io_run(ctx, backpressure_main, &st);
   lc_note(ctx, "max queued %lld bytes, %lld drains waited, server got %lld bytes",
           (long long)st.v[0], (long long)st.v[1], (long long)st.v[4]);
   io_assert(ctx, &st);
@@ -603,7 +603,7 @@ static int server_close_main(void *arg, intptr_t *result) {
 LC_TEST(sem_io_server_close, "semantics.io.server_close", "IO-SERVER-CLOSE", LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
   struct sclose sc = {.st = &st};
-  io_run(ctx, "io_server_close", server_close_main, &sc);
+  io_run(ctx, server_close_main, &sc);
   io_assert(ctx, &st);
 }
 
@@ -716,7 +716,7 @@ LC_TEST(sem_io_many, "semantics.io.many_connections", "IO-MANY-CONNECTIONS", LC_
   }
   struct io_state st = {0};
   struct many m = {.st = &st};
-  io_run(ctx, "io_many_connections", many_main, &m);
+  io_run(ctx, many_main, &m);
   io_assert(ctx, &st);
   assert_int_equal(m.connected, MANY);
   assert_int_equal(m.peak, MANY);
@@ -869,7 +869,7 @@ static int lat_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-static void lat_scenario(lc_ctx *ctx, const char *scenario, enum lat_kind kind) {
+static void lat_scenario(lc_ctx *ctx, enum lat_kind kind) {
   struct lat l;
   memset(&l, 0, sizeof l);
   l.kind = kind;
@@ -879,7 +879,7 @@ static void lat_scenario(lc_ctx *ctx, const char *scenario, enum lat_kind kind) 
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
   intptr_t res;
-  int rc = lc_trace_run(ctx, scenario, &opts, &rep, lat_main, &l, &res);
+  int rc = lc_trace_run(ctx, &opts, &rep, lat_main, &l, &res);
   int64_t worst = 0, best = INT64_MAX;
   for (int i = 0; i < LAT_CLIENTS; i++) {
     if (l.max_rtt[i] > worst) worst = l.max_rtt[i];
@@ -910,17 +910,17 @@ static void lat_scenario(lc_ctx *ctx, const char *scenario, enum lat_kind kind) 
 
 LC_TEST(sem_io_block_latency, "semantics.io.block_latency", "IO-BLOCK-LATENCY DEBUG-SLOW-STEP",
         LC_NEEDS_IO, 15000) {
-  lat_scenario(ctx, "io_block_latency", LAT_NANOSLEEP);
+  lat_scenario(ctx, LAT_NANOSLEEP);
 }
 
 LC_TEST(sem_io_cpu_latency, "semantics.io.cpu_latency", "IO-BLOCK-LATENCY DEBUG-SLOW-STEP",
         LC_NEEDS_IO, 15000) {
-  lat_scenario(ctx, "io_cpu_latency", LAT_CPU);
+  lat_scenario(ctx, LAT_CPU);
 }
 
 LC_TEST(sem_io_offload_latency, "semantics.io.offload_latency", "IO-OFFLOAD-LATENCY",
         LC_NEEDS_IO | LC_NEEDS_WAKEUP, 15000) {
-  lat_scenario(ctx, "io_offload_latency", LAT_THREAD);
+  lat_scenario(ctx, LAT_THREAD);
 }
 
 /* ==========================================================================================
@@ -1036,7 +1036,7 @@ LC_TEST(sem_io_cancel_write, "semantics.io.cancel_write",
         "IO-CANCEL-DRAIN-KEEPS-QUEUE IO-CANCEL-CONNECT-NO-FD IO-CANCEL", LC_NEEDS_IO, 10000) {
   struct cwrite cw;
   memset(&cw, 0, sizeof cw);
-  io_run(ctx, "io_cancel_write", cancel_write_main, &cw);
+  io_run(ctx, cancel_write_main, &cw);
   io_assert(ctx, &cw.st);
 }
 
@@ -1082,6 +1082,6 @@ static int reset_main(void *arg, intptr_t *result) {
 
 LC_TEST(sem_io_reset, "semantics.io.reset", "IO-RESET", LC_NEEDS_IO, 10000) {
   struct io_state st = {0};
-  io_run(ctx, "io_reset", reset_main, &st);
+  io_run(ctx, reset_main, &st);
   io_assert(ctx, &st);
 }

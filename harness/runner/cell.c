@@ -74,7 +74,7 @@ int lcr_cell_main(int argc, char **argv) {
 
   double multiplier = 1.0;
   if (lch_env_multiplier(&multiplier) < 0) return 2;
-  lc_ctx ctx = {.b = b, .multiplier = multiplier, .result_fd = fd};
+  lc_ctx ctx = {.b = b, .multiplier = multiplier, .result_fd = fd, .test = name};
   const struct CMUnitTest tests[] = {
       {.name = lcr_cell_test->name, .test_func = lcr_cell_body, .initial_state = &ctx},
   };
