@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* ==========================================================================================
  * semantics.queue.getters_fifo: four getters park on an empty queue in the order g1..g4; then

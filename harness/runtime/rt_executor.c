@@ -247,7 +247,7 @@ static int pool_maybe_grow(executor *ex) {
   return rc == 0 || ex->nthreads > 0 ? 0 : -rc;
 }
 
-/* [await] See lc_runtime.h. Also -EPERM outside a task, -ENOTSUP on a backend without wakeups,
+/* [await] See loopconf/runtime.h. Also -EPERM outside a task, -ENOTSUP on a backend without wakeups,
  * -ENOMEM/-EAGAIN when the pool cannot be set up. */
 int lc_run_in_thread(lc_job_fn fn, void *arg, intptr_t *result) {
   lc_rt *rt = lc_rt_current();
@@ -524,7 +524,7 @@ static void proc_start_cb(void *arg) {
   proc_try_start(ex);
 }
 
-/* [await] See lc_runtime.h. Also -EPERM outside a task, -ENOTSUP on a backend without io
+/* [await] See loopconf/runtime.h. Also -EPERM outside a task, -ENOTSUP on a backend without io
  * watchers, -E2BIG for more than 64 MiB of argument, -EPIPE when the worker died running the job
  * (it is not replaced), -ECHILD when no worker is left, or the error that stopped the pool from
  * starting. */

@@ -427,7 +427,7 @@ size_t lc_queue_size(const lc_queue *q) { return q->n; }
 int lc_queue_empty(const lc_queue *q) { return q->n == 0; }
 int lc_queue_full(const lc_queue *q) { return q_full(q); }
 
-/* Python 3.13 Queue.shutdown (see lc_runtime.h). */
+/* Python 3.13 Queue.shutdown (see loopconf/runtime.h). */
 void lc_queue_shutdown(lc_queue *q, int immediate) {
   q->shutdown = 1;
   if (immediate) {

@@ -164,7 +164,7 @@ static int tg_build_errors(lc_taskgroup *tg) {
   return 0;
 }
 
-/* [await] The `async with` exit: see lc_runtime.h. Must be called once, from the body's task.
+/* [await] The `async with` exit: see loopconf/runtime.h. Must be called once, from the body's task.
  * Returns 0, the first failure's code, -ECANCELED when the body's task was cancelled from
  * outside (and nothing failed), -EPERM from another task, -EINVAL when called twice. */
 int lc_taskgroup_wait(lc_taskgroup *tg, int body_rc) {

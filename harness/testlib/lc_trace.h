@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "lc_test.h"
 
 /* Start the trace of the running test for backend ctx->b and set the trace clock's zero to now.

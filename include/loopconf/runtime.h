@@ -1,4 +1,4 @@
-/* lc_runtime.h: asyncio semantics in C, written once against the backend contract.
+/* loopconf/runtime.h: asyncio semantics in C, written once against the backend contract.
  *
  * Tasks are stackful coroutines on one loop thread. Every call that can suspend ("an await
  * point") returns 0 or a negative code: -ECANCELED when the calling task was cancelled
@@ -28,8 +28,8 @@
  * A task's function returns 0 and stores its result in *result, or returns a negative error
  * code (use lc_error() to attach a message). Returning -ECANCELED marks the task cancelled.
  */
-#ifndef LC_RUNTIME_H
-#define LC_RUNTIME_H
+#ifndef LOOPCONF_RUNTIME_H
+#define LOOPCONF_RUNTIME_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -538,4 +538,4 @@ void lc_tsfuture_free(lc_tsfuture *f);
 }
 #endif
 
-#endif /* LC_RUNTIME_H */
+#endif /* LOOPCONF_RUNTIME_H */
