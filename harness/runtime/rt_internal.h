@@ -1,6 +1,7 @@
 /* rt_internal.h: what the runtime's parts share with each other (not part of the public API).
  *
- * The core (rt_core.c: scheduler, tasks, cancellation, gather, wait_for, timeouts, shield, run)
+ * The core (rt_core.h over rt_sched.c, rt_task.c, rt_compose.c and rt_run.c: scheduler, tasks,
+ * cancellation, gather, wait_for, timeouts, shield, run)
  * provides parking: a task suspends on an lc_waiter until something unparks it. The
  * synchronisation primitives (rt_sync.c), TaskGroup (rt_taskgroup.c) and executors
  * (rt_executor.c) are built only from parking, lc_spawn/lc_cancel and the backend contract.
