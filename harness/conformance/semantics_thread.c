@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-struct tstate {
+struct thread_state {
   lc_portal *portal;
   lc_event *done;
   atomic_int sleeper_started;
@@ -23,7 +23,7 @@ struct tstate {
   intptr_t r;
 };
 
-static struct tstate *ts_;
+static struct thread_state *ts_;
 
 static void from_thread_cb(void *arg) {
   (void)arg;
@@ -51,7 +51,7 @@ static int ts_sleeper(void *arg, intptr_t *result) {
 }
 
 static void *thread_main(void *arg) {
-  struct tstate *st = arg;
+  struct thread_state *st = arg;
   lc_call_soon_threadsafe(st->portal, from_thread_cb, NULL);
   lc_tsfuture *f = lc_run_coroutine_threadsafe(st->portal, ts_coro, NULL, "coro");
   st->r_code = f ? lc_tsfuture_result(f, 5 * LC_S, &st->r) : -errno;
@@ -71,7 +71,7 @@ static void *thread_main(void *arg) {
 }
 
 static int tt_main(void *arg, intptr_t *result) {
-  struct tstate *st = arg;
+  struct thread_state *st = arg;
   if (!(st->portal = lc_portal_open())) return -errno;
   if (!(st->done = lc_event_new())) return -ENOMEM;
   pthread_t th;
@@ -91,7 +91,7 @@ static int tt_main(void *arg, intptr_t *result) {
 
 LC_TEST(sem_thread_threadsafe, "semantics.thread.threadsafe",
         "THREAD-CALL-SOON THREAD-RUN-COROUTINE THREAD-CLOSED", LC_NEEDS_WAKEUP, 10000) {
-  struct tstate st;
+  struct thread_state st;
   memset(&st, 0, sizeof st);
   ts_ = &st;
   assert_int_equal(lc_trace_run(ctx, NULL, NULL, tt_main, &st, NULL), 0);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct wstate {
+struct swait_state {
   char flags[8][24];
   int rc[16];
   int64_t at_ms[16];
@@ -21,16 +21,16 @@ struct wstate {
   size_t n;
 };
 
-static struct wstate *ws_;
+static struct swait_state *ws_;
 
-struct job {
+struct wait_job {
   int ms;
   int value;
   int err;
 };
 
 static int job_fn(void *arg, intptr_t *result) {
-  const struct job *j = arg;
+  const struct wait_job *j = arg;
   int rc = lc_sleep(j->ms * LC_MS);
   if (rc) return rc;
   if (j->err) return -j->err;
@@ -78,7 +78,7 @@ static int wm_waiter(void *arg, intptr_t *result) {
 
 static int wm_main(void *arg, intptr_t *result) {
   (void)arg;
-  static const struct job ja = {30, 0, 0}, jb = {60, 0, EIO}, jc = {120, 0, 0}, jd = {90, 0, 0};
+  static const struct wait_job ja = {30, 0, 0}, jb = {60, 0, EIO}, jc = {120, 0, 0}, jd = {90, 0, 0};
   lc_task *t[3] = {lc_spawn(job_fn, (void *)&ja, "a"), lc_spawn(job_fn, (void *)&jb, "b"),
                    lc_spawn(job_fn, (void *)&jc, "c")};
   if (!t[0] || !t[1] || !t[2]) return -ENOMEM;
@@ -127,7 +127,7 @@ LC_TEST(sem_wait_modes, "semantics.wait.modes",
         "WAIT-FIRST-COMPLETED WAIT-FIRST-EXCEPTION WAIT-ALL-COMPLETED WAIT-TIMEOUT "
         "WAIT-SUSPENDS WAIT-CANCEL",
         0, 10000) {
-  struct wstate st;
+  struct swait_state st;
   memset(&st, 0, sizeof st);
   ws_ = &st;
   assert_int_equal(lc_trace_run(ctx, NULL, NULL, wm_main, NULL, NULL), 0);
@@ -149,7 +149,7 @@ LC_TEST(sem_wait_modes, "semantics.wait.modes",
 
 static int ac_main(void *arg, intptr_t *result) {
   (void)arg;
-  static const struct job jx = {90, 3, 0}, jy = {30, 1, 0}, jz = {60, 2, EIO}, jp = {10, 1, 0},
+  static const struct wait_job jx = {90, 3, 0}, jy = {30, 1, 0}, jz = {60, 2, EIO}, jp = {10, 1, 0},
                           jq = {200, 2, 0};
   lc_task *t[3] = {lc_spawn(job_fn, (void *)&jx, "x"), lc_spawn(job_fn, (void *)&jy, "y"),
                    lc_spawn(job_fn, (void *)&jz, "z")};
@@ -189,7 +189,7 @@ static int ac_main(void *arg, intptr_t *result) {
 
 LC_TEST(sem_wait_as_completed, "semantics.wait.as_completed", "ASCOMPLETED-ORDER ASCOMPLETED-TIMEOUT",
         0, 10000) {
-  struct wstate st;
+  struct swait_state st;
   memset(&st, 0, sizeof st);
   ws_ = &st;
   assert_int_equal(lc_trace_run(ctx, NULL, NULL, ac_main, NULL, NULL), 0);
@@ -234,7 +234,7 @@ static int cl_main(void *arg, intptr_t *result) {
 }
 
 LC_TEST(sem_sched_call_later, "semantics.sched.call_later", "SCHED-CALL-LATER", 0, 10000) {
-  struct wstate st;
+  struct swait_state st;
   memset(&st, 0, sizeof st);
   ws_ = &st;
   assert_int_equal(lc_trace_run(ctx, NULL, NULL, cl_main, NULL, NULL), 0);
