@@ -15,6 +15,7 @@ packages=(
   libcmocka-dev libjansson-dev                                 # runner, results files
   valgrind                                                     # deterministic mode, leak checks
   wrk gnuplot-nox                                              # HTTP load and plots (later work)
+  python3-uvloop                                               # concurrency sweep (asyncio+uvloop)
 )
 on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
 on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)

@@ -93,6 +93,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "list") == 0) return lcr_cmd_list(argc - 1, argv + 1);
   if (strcmp(cmd, "spec-check") == 0) return lcr_cmd_spec_check(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0) return lcr_exec_bench(argc, argv);
+  if (strcmp(cmd, "sweep") == 0) { extern int lcsweep_main(int, char **); return lcsweep_main(argc - 1, argv + 1); }
   lch_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }
