@@ -1,7 +1,7 @@
 """lcsweep.py: the sweep's workloads in CPython asyncio (and asyncio on uvloop).
 
 Run by `loopconf sweep` inside a cell (harness/sweep/lcsweep_cell.c), which provides the io
-peer (LCSWEEP_PEER, an abstract unix socket) and the memory cgroup (LCSWEEP_CGROUP). The work is
+peer (LCSWEEP_PEER, a unix socket path) and the memory cgroup (LCSWEEP_CGROUP). The work is
 the same as the C units' (parameters copied from lcsweep.h). Prints one JSON object on stdout.
 `--versions` prints the Python and uvloop versions instead.
 """
@@ -91,7 +91,7 @@ async def unit_sleep(cell, i):
 
 
 async def unit_io(cell, i):
-    peer = "\0" + os.environ["LCSWEEP_PEER"]
+    peer = os.environ["LCSWEEP_PEER"]
     while True:
         try:
             reader, writer = await asyncio.open_unix_connection(peer)
@@ -138,7 +138,7 @@ async def yielder():
         await asyncio.sleep(0)
 
 
-async def run(workload, n, cell):
+async def run(workload, n, cell, cpu_total=CPU_TOTAL):
     t0 = time.monotonic()
     if workload == "switch":
         ts = [asyncio.create_task(yielder()), asyncio.create_task(yielder())]
@@ -146,7 +146,7 @@ async def run(workload, n, cell):
         await asyncio.gather(*ts)
         return t0, time.monotonic()
     gate = asyncio.Event()
-    share, rest = divmod(CPU_TOTAL, n)
+    share, rest = divmod(cpu_total, n)
     ts = []
     for i in range(n):
         if workload == "sleep":
@@ -198,8 +198,8 @@ def main():
             return runner(coro)
         return asyncio.run(coro)
 
-    warm = Cell()
-    go(run(a.workload, min(a.n, 16), warm))
+    if a.workload != "block":  # the same warm-up as the C cells: small N, 1/100 of the cpu work
+        go(run(a.workload, min(a.n, 16), Cell(), CPU_TOTAL // 100))
     cell = Cell()
     cg0 = cg_reset()
     m0 = meminfo()

@@ -59,7 +59,7 @@ static struct {
   enum model_kind kind;
   long n;
   const struct lc_backend *backend;
-  char peer_name[108]; /* abstract unix socket of the io peer ("" if none) */
+  char peer_name[108]; /* unix socket path of the io peer ("" if none) */
   socklen_t peer_len;
   struct sockaddr_un peer_addr;
   /* measurement */
@@ -231,10 +231,13 @@ static void peer_loop(int lfd) {
 static int peer_start(void) {
   memset(&C.peer_addr, 0, sizeof C.peer_addr);
   C.peer_addr.sun_family = AF_UNIX;
-  snprintf(C.peer_name, sizeof C.peer_name, "loopconf-sweep-peer-%d", (int)getpid());
-  /* abstract namespace: sun_path[0] = '\0' */
-  memcpy(C.peer_addr.sun_path + 1, C.peer_name, strlen(C.peer_name));
-  C.peer_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(C.peer_name));
+  /* A path, not the abstract namespace: libuv (uvloop) cannot connect to abstract names. */
+  const char *tmp = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+  snprintf(C.peer_name, sizeof C.peer_name, "%s/loopconf-sweep-peer-%d.sock", tmp, (int)getpid());
+  if (strlen(C.peer_name) >= sizeof C.peer_addr.sun_path) return -ENAMETOOLONG;
+  memcpy(C.peer_addr.sun_path, C.peer_name, strlen(C.peer_name) + 1);
+  C.peer_len = (socklen_t)sizeof C.peer_addr;
+  unlink(C.peer_name);
   int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (lfd < 0) return -errno;
   if (bind(lfd, (struct sockaddr *)&C.peer_addr, C.peer_len) != 0 || listen(lfd, 65535) != 0) {
@@ -258,6 +261,7 @@ static void peer_stop(void) {
   kill(peer_pid, SIGKILL);
   waitpid(peer_pid, NULL, 0);
   peer_pid = -1;
+  unlink(C.peer_name);
 }
 
 /* A connected socket to the peer; blocking (threads, processes) or not (tasks). A full backlog
@@ -361,9 +365,11 @@ static int unit_run(const struct ops *o, struct unit *u) {
   }
 }
 
+static uint64_t cpu_total = LCSWEEP_CPU_TOTAL; /* a hundredth of it during the warm-up */
+
 static struct unit *units_new(long n) {
   struct unit *u = lch_xcalloc((size_t)n, sizeof *u);
-  uint64_t share = (uint64_t)LCSWEEP_CPU_TOTAL / (uint64_t)n, rest = (uint64_t)LCSWEEP_CPU_TOTAL % (uint64_t)n;
+  uint64_t share = cpu_total / (uint64_t)n, rest = cpu_total % (uint64_t)n;
   for (long i = 0; i < n; i++) {
     u[i].index = i;
     u[i].steps = share + ((uint64_t)i < rest ? 1 : 0);
@@ -908,7 +914,16 @@ int lcsweep_cell_main(int argc, char **argv) {
   cgroup_join();
   json_t *o = json_object();
   json_object_set_new(o, "cgroup", json_string(cg_dir[0] ? (cg_v2 ? "v2" : "v1") : "none"));
-  if (C.workload == LCSW_IO) {
+  struct rlimit nof;
+  if (C.workload == LCSW_IO && getrlimit(RLIMIT_NOFILE, &nof) == 0 && nof.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)n + 64 > nof.rlim_cur) {
+    /* The peer holds one fd per unit (the units another): past the limit connections would sit
+     * in the backlog unaccepted. Say so instead of hanging until the time limit. */
+    C.created = (long)nof.rlim_cur - 64;
+    fail(-EMFILE, "io needs one fd per unit in the echo peer: RLIMIT_NOFILE is %llu (at unit %ld)",
+         (unsigned long long)nof.rlim_cur, C.created);
+  }
+  if (C.workload == LCSW_IO && !C.err) {
     int rc = peer_start();
     if (rc) fail(rc, "io peer: %s", strerror(-rc));
   }
@@ -933,7 +948,9 @@ int lcsweep_cell_main(int argc, char **argv) {
   }
   /* Warm-up: the same cell at a small N, not measured (page faults, lazy binding, pools). */
   long warm = n < 16 ? n : 16;
-  if (!C.err) run_model(warm);
+  cpu_total = LCSWEEP_CPU_TOTAL / 100;
+  if (!C.err && C.workload != LCSW_BLOCK) run_model(warm); /* block: sleeps, nothing to warm */
+  cpu_total = LCSWEEP_CPU_TOTAL;
   if (C.err) {
     json_object_set_new(o, "warmup_failed", json_true());
   } else {

@@ -18,7 +18,8 @@
 
 static void usage(FILE *f) {
   fputs("usage: loopconf sweep [--workload W,...] [--model M,...] [--n N,...] [--backend NAME|PATH,...]\n"
-        "                      [--repetitions R] [--cell-timeout S] [--quick] [--python PATH]\n"
+        "                      [--repetitions R] [--big-repetitions R] [--cell-timeout S] [--quick]\n"
+        "                      [--python PATH]\n"
         "                      [--out FILE.json] [--plot DIR] [-q]\n"
         "       loopconf sweep plot RESULTS.json --out DIR [-q]\n"
         "\n"
@@ -31,8 +32,11 @@ static void usage(FILE *f) {
         "  --n        unit counts (default 1,10,100,1000,10000,100000 and 1000000 for tasks;\n"
         "             switch always runs 2 units, block at most 1000)\n"
         "  --repetitions R   runs per cell (default 5; --quick: 1)\n"
-        "  --cell-timeout S  time limit of one run (default 120, times $LOOPCONF_TIME_MULTIPLIER)\n"
-        "  --quick    small N (1,10,100), one repetition: every model and workload, in seconds\n"
+        "  --big-repetitions R  runs per cell at N >= 100000 (default 1: those cells take seconds\n"
+        "             each; the full sweep then fits in 20 minutes on 2 cores)\n"
+        "  --cell-timeout S  time limit of one run (default 45, times $LOOPCONF_TIME_MULTIPLIER);\n"
+        "             a cell past it is data (\"limit at N\"), larger N of that model are not run\n"
+        "  --quick    small N (1, 100), one repetition: every model and workload, in seconds\n"
         "  --out FILE results (default sweep.json); FILE with .csv for .json is the CSV\n"
         "  --plot DIR also draw the charts and write the claims table into DIR\n"
         "As root the setup raises kernel.pid_max, kernel.threads-max, vm.max_map_count,\n"
@@ -92,7 +96,11 @@ static void raise_rlimit(json_t *rec, const char *name, int res, rlim_t want) {
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
     struct rlimit nr = {want, rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? rl.rlim_max : want};
     if (geteuid() != 0 && nr.rlim_max > rl.rlim_max) nr.rlim_cur = nr.rlim_max = rl.rlim_max;
-    if (setrlimit(res, &nr) != 0) json_object_set_new(o, "error", json_string(strerror(errno)));
+    if (setrlimit(res, &nr) != 0) { /* no CAP_SYS_RESOURCE (a container): up to the hard limit */
+      json_object_set_new(o, "error", json_string(strerror(errno)));
+      nr.rlim_cur = nr.rlim_max = rl.rlim_max;
+      setrlimit(res, &nr);
+    }
   }
   getrlimit(res, &rl);
   json_object_set_new(o, "now", json_integer(rl.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_cur));
@@ -261,6 +269,12 @@ static void on_done(size_t i, struct lch_proc_result *res, void *ud) {
       free(clean);
     }
   }
+  if (!json_is_true(json_object_get(r, "ok")) && res->log.len && !json_object_get(r, "log_tail")) {
+    size_t n = res->log.len > 400 ? 400 : res->log.len;
+    char *clean = lch_text_clean(res->log.data + res->log.len - n, n);
+    json_object_set_new(r, "log_tail", json_string(clean));
+    free(clean);
+  }
   json_object_set_new(r, "load1_before", json_real(rc->load));
   json_array_append_new(rc->reps, r);
 }
@@ -364,7 +378,8 @@ int lcsweep_main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "plot") == 0) return lcsweep_plot_main(argc - 1, argv + 1);
   struct lch_strlist wl = {0}, ml = {0}, nl = {0}, bl = {0};
   long reps = -1;
-  double cell_timeout = 120;
+  double cell_timeout = 45;
+  long big_reps = 1;
   int quick = 0, quiet = 0;
   const char *out = "sweep.json", *plot_dir = NULL, *python = "/usr/bin/python3";
   static const struct option longopts[] = {
@@ -374,6 +389,7 @@ int lcsweep_main(int argc, char **argv) {
       {"quick", no_argument, NULL, 'Q'},          {"python", required_argument, NULL, 'p'},
       {"out", required_argument, NULL, 'o'},      {"plot", required_argument, NULL, 'P'},
       {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+      {"big-repetitions", required_argument, NULL, 'B'},
       {NULL, 0, NULL, 0}};
   int c, bad = 0;
   while (!bad && (c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
@@ -385,6 +401,7 @@ int lcsweep_main(int argc, char **argv) {
     case 'r': bad = lch_parse_long(optarg, "--repetitions", 1, 1000, &reps); break;
     case 't': bad = lch_parse_double(optarg, "--cell-timeout", 0.1, 86400, &cell_timeout); break;
     case 'Q': quick = 1; break;
+    case 'B': bad = lch_parse_long(optarg, "--big-repetitions", 1, 1000, &big_reps); break;
     case 'p': python = optarg; break;
     case 'o': out = optarg; break;
     case 'P': plot_dir = optarg; break;
@@ -492,6 +509,7 @@ int lcsweep_main(int argc, char **argv) {
   json_t *cfg = json_object();
   json_object_set_new(cfg, "repetitions", json_integer(reps));
   json_object_set_new(cfg, "quick", json_boolean(quick));
+  json_object_set_new(cfg, "repetitions_at_n_100000_and_above", json_integer(big_reps < reps ? big_reps : reps));
   json_object_set_new(cfg, "cell_timeout_s", json_real(cell_timeout * mult));
   json_object_set_new(cfg, "busy_load1_above", json_real((double)sysconf(_SC_NPROCESSORS_ONLN)));
   json_t *params = json_object();
@@ -520,7 +538,7 @@ int lcsweep_main(int argc, char **argv) {
   json_object_set_new(doc, "cells", cells);
 
   static const long default_ns[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
-  static const long quick_ns[] = {1, 10, 100};
+  static const long quick_ns[] = {1, 100};
   struct runctx rc = {.quiet = quiet, .tty = isatty(2)};
   double busy_above = (double)sysconf(_SC_NPROCESSORS_ONLN);
   int64_t t_begin = lc_clock_ns();
@@ -538,7 +556,7 @@ int lcsweep_main(int argc, char **argv) {
       size_t ln = 0;
       if (w == LCSW_SWITCH) list[ln++] = 2;
       else if (nn) for (size_t i = 0; i < nn && ln < 16; i++) list[ln++] = ns[i];
-      else if (quick) for (size_t i = 0; i < 3; i++) list[ln++] = quick_ns[i];
+      else if (quick) for (size_t i = 0; i < 2; i++) list[ln++] = quick_ns[i];
       else
         for (size_t i = 0; i < 7; i++) {
           if (default_ns[i] == 1000000 && !(model_is_task(m) && w != LCSW_IO && w != LCSW_BLOCK))
@@ -592,7 +610,8 @@ int lcsweep_main(int argc, char **argv) {
         if (!quiet && rc.tty)
           fprintf(stderr, "\r\033[K[%6.1f s] %-7s %-18s N=%-8ld ...", (double)(lc_clock_ns() - t_begin) / 1e9,
                   lcsweep_workload_names[w], m->name, list[i]);
-        json_t *reps_a = run_cell(args, (int)reps, (long)(cell_timeout * mult * 1000), &rc);
+        int cell_reps = list[i] >= 100000 && big_reps < reps ? (int)big_reps : (int)reps;
+        json_t *reps_a = run_cell(args, cell_reps, (long)(cell_timeout * mult * 1000), &rc);
         if (!reps_a) {
           if (lch_interrupted()) lch_error("interrupted by signal %d; nothing written", lch_interrupted());
           return 2;
