@@ -106,7 +106,7 @@ static void sample_created(void) {
 
 /* ---- a memory cgroup of our own (cgroup v1 or v2), when we may create one --------------------- */
 
-static char cg_dir[512], cg_parent[512];
+static char cg_dir[560], cg_parent[512];
 static int cg_v2;
 
 static int write_file(const char *path, const char *s) {
@@ -155,7 +155,7 @@ static void cgroup_join(void) {
   if (len && cg_parent[len - 1] == '/') cg_parent[len - 1] = '\0';
   snprintf(cg_dir, sizeof cg_dir, "%s/loopconf-sweep-%d", cg_parent, (int)getpid());
   if (mkdir(cg_dir, 0755) != 0) { cg_dir[0] = '\0'; return; }
-  char p[600], pid[32];
+  char p[640], pid[32];
   snprintf(pid, sizeof pid, "%d", (int)getpid());
   snprintf(p, sizeof p, "%s/cgroup.procs", cg_dir);
   if (write_file(p, pid) != 0) { rmdir(cg_dir); cg_dir[0] = '\0'; }
@@ -164,7 +164,7 @@ static void cgroup_join(void) {
 /* Reset the peak; return the current usage in bytes (-1 without a cgroup). */
 static long long cgroup_reset(void) {
   if (!cg_dir[0]) return -1;
-  char p[600];
+  char p[640];
   snprintf(p, sizeof p, "%s/%s", cg_dir, cg_v2 ? "memory.peak" : "memory.max_usage_in_bytes");
   if (write_file(p, cg_v2 ? "reset" : "0") != 0 && cg_v2) return -1; /* old v2: no reset */
   snprintf(p, sizeof p, "%s/%s", cg_dir, cg_v2 ? "memory.current" : "memory.usage_in_bytes");
@@ -173,14 +173,14 @@ static long long cgroup_reset(void) {
 
 static long long cgroup_peak(void) {
   if (!cg_dir[0]) return -1;
-  char p[600];
+  char p[640];
   snprintf(p, sizeof p, "%s/%s", cg_dir, cg_v2 ? "memory.peak" : "memory.max_usage_in_bytes");
   return read_ll(p);
 }
 
 static void cgroup_leave(void) {
   if (!cg_dir[0]) return;
-  char p[600], pid[32];
+  char p[640], pid[32];
   snprintf(pid, sizeof pid, "%d", (int)getpid());
   snprintf(p, sizeof p, "%s/cgroup.procs", cg_parent);
   write_file(p, pid);

@@ -372,11 +372,45 @@ static int split_list(const char *arg, const char *what, struct lch_strlist *l) 
   return 0;
 }
 
+/* What lcsweep_main allocates, freed at exit on every path (bad input returns early). */
+static struct lch_strlist wl, ml, nl, bl, backends;
+static long *ns;
+static struct model *models;
+static size_t nm;
+static char *bdir, *refpath, *csv;
+static json_t *doc, *pyinfo;
+
+static void cleanup(void) {
+  json_decref(doc);
+  json_decref(pyinfo);
+  doc = pyinfo = NULL;
+  free(csv);
+  free(ns);
+  free(refpath);
+  free(bdir);
+  csv = refpath = bdir = NULL;
+  ns = NULL;
+  for (size_t k = 0; k < nm; k++) {
+    free(models[k].name);
+    free(models[k].kind);
+    free(models[k].backend);
+    free(models[k].absent);
+  }
+  free(models);
+  models = NULL;
+  nm = 0;
+  lch_strlist_free(&wl);
+  lch_strlist_free(&ml);
+  lch_strlist_free(&nl);
+  lch_strlist_free(&bl);
+  lch_strlist_free(&backends);
+}
+
 int lcsweep_main(int argc, char **argv) {
   lch_set_program("loopconf sweep");
   if (argc >= 2 && strcmp(argv[1], "__cell") == 0) return lcsweep_cell_main(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "plot") == 0) return lcsweep_plot_main(argc - 1, argv + 1);
-  struct lch_strlist wl = {0}, ml = {0}, nl = {0}, bl = {0};
+  atexit(cleanup);
   long reps = -1;
   double cell_timeout = 45;
   long big_reps = 1;
@@ -420,7 +454,6 @@ int lcsweep_main(int argc, char **argv) {
       lch_error("--workload: unknown workload '%s' (sleep, io, cpu, switch, spawn, block)", wl.v[i]);
       return 2;
     }
-  long *ns = NULL;
   size_t nn = 0;
   if (nl.n) {
     ns = lch_xcalloc(nl.n, sizeof *ns);
@@ -431,7 +464,7 @@ int lcsweep_main(int argc, char **argv) {
   if (lch_env_multiplier(&mult) != 0) return 2;
   if (reps < 0) reps = quick ? 1 : 5;
   if (lch_outfile_check(out, "--out") != 0) return 2;
-  char *csv = csv_path_for(out);
+  csv = csv_path_for(out);
   if (lch_outfile_check(csv, "--out (CSV)") != 0) return 2;
   if (plot_dir && access(plot_dir, W_OK) != 0) {
     lch_error("--plot: directory %s is not writable: %s", plot_dir, strerror(errno));
@@ -443,17 +476,14 @@ int lcsweep_main(int argc, char **argv) {
   }
 
   /* Models: tasks on every built-in backend and each --backend, then the baselines. */
-  struct model *models = NULL;
-  size_t nm = 0;
-  char *bdir = lch_backend_dir();
+  bdir = lch_backend_dir();
   if (!bdir) return 2;
-  struct lch_strlist backends = {0};
   if (bl.n) {
     for (size_t i = 0; i < bl.n; i++) lch_strlist_push(&backends, lch_xstrdup(bl.v[i]));
   } else if (lch_builtin_names(bdir, &backends) != 0) {
     return 2;
   }
-  char *refpath = lch_backend_resolve(bdir, "reference");
+  refpath = lch_backend_resolve(bdir, "reference");
   for (size_t i = 0; i < backends.n; i++) {
     char *path = lch_backend_resolve(bdir, backends.v[i]);
     if (!path) return 2;
@@ -469,7 +499,7 @@ int lcsweep_main(int argc, char **argv) {
   }
   static const char *const baselines[] = {"thread", "thread-small", "process", "thread-executor",
                                           "process-executor", "asyncio", "uvloop", NULL};
-  json_t *pyinfo = python_versions(python);
+  pyinfo = python_versions(python);
   for (int i = 0; baselines[i]; i++) {
     models = lch_xrealloc(models, (nm + 1) * sizeof *models);
     struct model m = {lch_xstrdup(baselines[i]), lch_xstrdup(baselines[i]), NULL, NULL};
@@ -502,7 +532,7 @@ int lcsweep_main(int argc, char **argv) {
   }
 
   json_t *setup = setup_limits();
-  json_t *doc = json_object();
+  doc = json_object();
   json_object_set_new(doc, "schema", json_string(LCSWEEP_SCHEMA));
   json_object_set_new(doc, "context", host_context(python, pyinfo));
   json_object_set_new(doc, "setup", setup);
@@ -668,23 +698,6 @@ int lcsweep_main(int argc, char **argv) {
   if (!quiet) fprintf(stderr, "wrote %s and %s\n", out, csv);
   int prc = 0;
   if (plot_dir) prc = lcsweep_report(doc, plot_dir, quiet);
-  json_decref(doc);
-  json_decref(pyinfo);
-  free(csv);
-  free(ns);
-  free(refpath);
-  free(bdir);
-  for (size_t k = 0; k < nm; k++) {
-    free(models[k].name);
-    free(models[k].kind);
-    free(models[k].backend);
-    free(models[k].absent);
-  }
-  free(models);
-  lch_strlist_free(&wl);
-  lch_strlist_free(&ml);
-  lch_strlist_free(&nl);
-  lch_strlist_free(&bl);
-  lch_strlist_free(&backends);
+  cleanup();
   return prc;
 }

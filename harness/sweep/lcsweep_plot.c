@@ -504,10 +504,11 @@ int lcsweep_report(const json_t *doc, const char *dir, int quiet) {
       const char *ext = t ? "svg" : "png";
       char *tmp = lch_xasprintf("%s/%s.%s.tmp", dir, chart_files[i], ext);
       char *fin = lch_xasprintf("%s/%s.%s", dir, chart_files[i], ext);
-      if (ok && rename(tmp, fin) != 0) {
-        lch_error("plot: %s was not drawn: %s", fin, strerror(errno));
+      if (ok && rc == 0 && rename(tmp, fin) != 0) { /* one error line: the first missing */
+        lch_error("plot: gnuplot did not draw %s: %s", fin, strerror(errno));
         rc = 2;
       }
+      if (ok && rc) unlink(tmp);
       if (!ok) unlink(tmp);
       free(tmp);
       free(fin);
