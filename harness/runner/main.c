@@ -16,6 +16,7 @@ void lcr_usage(FILE *out) {
       "  loopconf list backends|tests|clauses   show what is available (clauses: [--spec DIR])\n"
       "  loopconf spec-check [--spec DIR]       cross-check tests against spec/*.tsv\n"
       "  loopconf bench ... | compare ...       run loopconf-bench with these arguments\n"
+      "  loopconf sweep [options] | plot ...    the concurrency sweep (see loopconf sweep --help)\n"
       "\n"
       "run options:\n"
       "  --backend a,b,...      built-in backends (default: every lcb_<name>.so in\n"
