@@ -487,6 +487,13 @@ int lcsweep_main(int argc, char **argv) {
   for (size_t i = 0; i < backends.n; i++) {
     char *path = lch_backend_resolve(bdir, backends.v[i]);
     if (!path) return 2;
+    char *lerr = NULL; /* bad input up front, not as a failed cell later */
+    if (!lch_backend_load(path, &lerr)) {
+      lch_error("--backend %s: %s", backends.v[i], lerr ? lerr : "cannot load");
+      free(lerr);
+      free(path);
+      return 2;
+    }
     const char *b = backends.v[i];
     const char *base = strrchr(b, '/') ? strrchr(b, '/') + 1 : b;
     char *label = lch_xstrdup(base);

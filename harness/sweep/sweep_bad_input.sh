@@ -26,6 +26,10 @@ expect2 "bad repetitions" "$exe" sweep --repetitions x --out "$dir/r.json"
 expect2 "unwritable --out" "$exe" sweep --quick --out "$dir/no/such/dir/r.json"
 expect2 "stray argument" "$exe" sweep --quick extra --out "$dir/r.json"
 expect2 "unknown backend" "$exe" sweep --backend nosuchloop --out "$dir/r.json"
+fixtures=$(dirname "$exe")/harness/runner/fixtures
+if [ -e "$fixtures/lcfix_bad_abi.so" ]; then
+  expect2 "backend with the wrong ABI" "$exe" sweep --backend "$fixtures/lcfix_bad_abi.so" --out "$dir/r.json"
+fi
 printf '{"schema": "loopconf-sweep/1", "cells": [' >"$dir/malformed.json"
 expect2 "malformed results" "$exe" sweep plot "$dir/malformed.json" --out "$dir"
 printf '{"context": {}, "benchmarks": []}\n' >"$dir/foreign.json"
