@@ -269,6 +269,14 @@ static void on_done(size_t i, struct lch_proc_result *res, void *ud) {
       free(clean);
     }
   }
+  if (json_is_true(json_object_get(r, "ok")) &&
+      (res->exit_code != 0 || res->signo || res->timed_out)) { /* e.g. a sanitizer's report */
+    char msg[160];
+    snprintf(msg, sizeof msg, "the cell wrote its result, then %s %d",
+             res->signo ? "died of signal" : "exited with status", res->signo ? res->signo : res->exit_code);
+    json_object_set_new(r, "ok", json_false());
+    json_object_set_new(r, "error", json_string(msg));
+  }
   if (!json_is_true(json_object_get(r, "ok")) && res->log.len && !json_object_get(r, "log_tail")) {
     size_t n = res->log.len > 400 ? 400 : res->log.len;
     char *clean = lch_text_clean(res->log.data + res->log.len - n, n);
