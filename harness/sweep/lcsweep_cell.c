@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "host.h"
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "lcsweep.h"
 #include "loopconf/clock.h"
 
