@@ -1,5 +1,6 @@
 /* main.c: the `loopconf` command: subcommand dispatch, help, and the bench pass-through. */
 #include "runner.h"
+#include "lcsweep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@ void lcr_usage(FILE *out) {
       "  loopconf spec-check [--spec DIR]       cross-check tests against spec/*.tsv\n"
       "  loopconf bench ... | compare ...       run loopconf-bench with these arguments\n"
       "  loopconf http [options]                HTTP servers under wrk (loopconf-http)\n"
+      "  loopconf sweep [options] | plot ...    the concurrency sweep (see loopconf sweep --help)\n"
       "\n"
       "run options:\n"
       "  --backend a,b,...      built-in backends (default: every lcb_<name>.so in\n"
@@ -97,6 +99,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0)
     return lcr_exec_tool("loopconf-bench", argc, argv);
   if (strcmp(cmd, "http") == 0) return lcr_exec_tool("loopconf-http", argc, argv);
+  if (strcmp(cmd, "sweep") == 0) return lcsweep_main(argc - 1, argv + 1);
   lch_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }
