@@ -38,6 +38,12 @@ if(_lc_selftest_backend)
   set_tests_properties(runner.selftest PROPERTIES LABELS runner TIMEOUT 300)
 endif()
 
+# No verdict without the backend: the whole suite on a backend whose run() always fails.
+add_test(NAME runner.backend_fails
+         COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/backend_fails.sh
+                 $<TARGET_FILE:loopconf> $<TARGET_FILE_DIR:lcfix_run_fails>)
+set_tests_properties(runner.backend_fails PROPERTIES LABELS runner TIMEOUT 300)
+
 # Every clause named by a test exists, every test named by spec/*.tsv claims its clause, and
 # every clause has a test.
 add_test(NAME spec.check COMMAND loopconf spec-check)

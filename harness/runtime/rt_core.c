@@ -137,17 +137,19 @@ struct lc_rt {
   int draining;       /* main returned: cancelling and draining the leftovers */
   int deadlocks;      /* times nothing could ever wake the waiting tasks */
   int gave_up;
-  int backend_failed; /* run() failed: waits fall back to nanosleep */
+  int backend_rc;      /* a backend operation failed: lc_run stops and returns this */
   uint64_t cancel_gen; /* numbers lc_cancel calls, for cancel_mark */
 
   lc_lag_stats lag;
 };
 
 static _Thread_local lc_rt *tls_rt;
+static _Thread_local char tls_run_error[256]; /* lc_run_error(): "" when the run did not fail */
 
 #define MS_NS ((int64_t)1000000)
 
 static void rt_finish(lc_rt *rt, lc_task *t);
+static void rt_backend_failed(lc_rt *rt, const char *op, int rc);
 static void scopes_fire(lc__tnode *n);
 static void rt_report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t dur,
                       const char *msg);
@@ -164,6 +166,7 @@ int64_t lc_now(void) {
 static int64_t add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
 
 lc_rt *lc_rt_current(void) { return tls_rt; }
+const char *lc_run_error(void) { return tls_run_error[0] ? tls_run_error : NULL; }
 const struct lc_backend *lc_rt_backend(lc_rt *rt) { return rt ? rt->b : NULL; }
 lc_loop *lc_rt_loop(lc_rt *rt) { return rt ? rt->loop : NULL; }
 const lc_run_opts *lc_rt_opts(lc_rt *rt) { return rt ? &rt->opts : NULL; }
@@ -348,7 +351,9 @@ static void rt_arm(lc_rt *rt) {
    * (LOOP-TIMER-RESTART: ev_timer_start ignores an active watcher), and the runtime must rely
    * only on what every backend does. */
   rt->b->timer_stop(rt->btimer);
-  if (rt->b->timer_start(rt->btimer, delay, 0) == 0) rt->armed_deadline = want;
+  int rc = rt->b->timer_start(rt->btimer, delay, 0);
+  if (rc) rt_backend_failed(rt, "timer_start", rc);
+  else rt->armed_deadline = want;
 }
 
 /* A timer that wakes a waiter with rc (sleep, wait_for's deadline). */
@@ -672,26 +677,27 @@ static void rt_deadlock(lc_rt *rt) {
   for (lc_task *t = rt->live_head; t; t = t->live_next) lc_cancel(t);
 }
 
+/* A backend operation failed: the loop can no longer be trusted to wait or to wake anything,
+ * so nothing more runs (no fallback, no draining) and lc_run returns the backend's code with
+ * the operation named in lc_run_error(). */
+static void rt_backend_failed(lc_rt *rt, const char *op, int rc) {
+  snprintf(tls_run_error, sizeof tls_run_error, "backend %s: %s failed: %d (%s)", rt->b->name,
+           op, rc, strerror(-rc));
+  fprintf(stderr, "loopconf runtime: %s; stopping\n", tls_run_error);
+  rt->backend_rc = rc < 0 ? rc : -EIO;
+  rt->gave_up = 1;
+}
+
 /* One loop iteration (asyncio's _run_once). */
 static void rt_iterate(lc_rt *rt) {
   int had_ready = rt->rq_len > 0;
   rt_arm(rt);
+  if (rt->gave_up) return;
   int64_t t0 = lc_now();
-  int r = 1;
-  if (rt->backend_failed) {
-    /* Degraded mode: wait for the next deadline ourselves (at most 10 ms at a time). */
-    if (!had_ready) {
-      int64_t d = rt->heap_len ? rt->heap[0]->deadline_ns - t0 : 10 * MS_NS;
-      if (d > 10 * MS_NS) d = 10 * MS_NS;
-      if (d > 0) nanosleep(&(struct timespec){0, (long)d}, NULL);
-    }
-  } else {
-    r = rt->b->run(rt->loop, had_ready ? LC_RUN_NOWAIT : LC_RUN_ONCE);
-    if (r < 0) {
-      fprintf(stderr, "loopconf runtime: backend %s: run() failed: %s; continuing without it\n",
-              rt->b->name, strerror(-r));
-      rt->backend_failed = 1;
-    }
+  int r = rt->b->run(rt->loop, had_ready ? LC_RUN_NOWAIT : LC_RUN_ONCE);
+  if (r < 0) {
+    rt_backend_failed(rt, had_ready ? "run(LC_RUN_NOWAIT)" : "run(LC_RUN_ONCE)", r);
+    return;
   }
   int64_t now = lc_now();
 
@@ -1188,14 +1194,19 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   rt->coro_impl = impl && strcmp(impl, "ucontext") == 0 ? LC_CORO_UCONTEXT : LC_CORO_ASM;
   rt->b = b;
   rt->armed_deadline = INT64_MAX;
+  tls_run_error[0] = '\0';
   int rc = b->loop_new(&rt->loop);
   if (rc) {
-    fprintf(stderr, "lc_run: backend %s: loop_new failed: %s\n", b->name, strerror(-rc));
+    snprintf(tls_run_error, sizeof tls_run_error, "backend %s: loop_new failed: %d (%s)",
+             b->name, rc, strerror(-rc));
+    fprintf(stderr, "lc_run: %s\n", tls_run_error);
     free(rt);
     return rc;
   }
   if ((rc = b->timer_new(rt->loop, btimer_cb, rt, &rt->btimer)) != 0) {
-    fprintf(stderr, "lc_run: backend %s: timer_new failed: %s\n", b->name, strerror(-rc));
+    snprintf(tls_run_error, sizeof tls_run_error, "backend %s: timer_new failed: %d (%s)",
+             b->name, rc, strerror(-rc));
+    fprintf(stderr, "lc_run: %s\n", tls_run_error);
     b->loop_free(rt->loop);
     free(rt);
     return rc;
@@ -1215,6 +1226,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     int deadlocked = rt->deadlocks > 0;
     if (main_task->state == T_DONE) main_rc = lc_task_result(main_task, &main_result);
     if (deadlocked || rt->gave_up) main_rc = -EDEADLK;
+    if (rt->backend_rc) main_rc = rt->backend_rc;
 
     /* asyncio.run's shutdown: cancel the leftovers and let their cleanup run; tasks spawned
      * by the cleanup get their turn once the first leftovers are done. */
