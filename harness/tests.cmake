@@ -3,7 +3,7 @@
 # after every target exists. Timing tests read LOOPCONF_TIME_MULTIPLIER from the environment.
 
 # One conformance run per built-in backend, each with its JUnit report in the build dir.
-foreach(backend reference libuv libev libevent)
+foreach(backend reference libuv libev libevent glib sdevent tevent)
   if(TARGET lcb_${backend})
     add_test(NAME conformance.${backend}
              COMMAND loopconf run --backend ${backend} -q
@@ -25,7 +25,7 @@ endif()
 # The runner's verdict machinery, reports, exit codes and input errors, proven on the
 # selftest.* tests hosted by one built-in backend (the reference loop when there is one).
 set(_lc_selftest_backend "")
-foreach(backend reference libuv libev libevent)
+foreach(backend reference libuv libev libevent glib sdevent tevent)
   if(NOT _lc_selftest_backend AND TARGET lcb_${backend})
     set(_lc_selftest_backend ${backend})
   endif()

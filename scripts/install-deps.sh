@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3   # toolchain
   libuv1-dev libev-dev libevent-dev                            # the three libraries
+  libglib2.0-dev libsystemd-dev libtevent-dev                  # GLib, sd-event, tevent backends
   libcmocka-dev                                                # conformance runner
   libbenchmark-dev libbenchmark-tools                          # benchmarks, compare.py
   valgrind                                                     # deterministic mode, leak checks

@@ -94,9 +94,11 @@ static int run_child(char *const argv[], enum out_mode mode, char **captured, in
   return WEXITSTATUS(status);
 }
 
-/* Built-in backends: <exe dir>/backends/lcb_*.so, the known four first, then the rest sorted. */
+/* Built-in backends: <exe dir>/backends/lcb_*.so, the known ones first, then the rest sorted. */
 static int find_builtin(struct opts *o) {
-  static const char *pref[] = {"reference", "libuv", "libev", "libevent"};
+  static const char *pref[] = {"reference", "libuv", "libev", "libevent",
+                               "glib",      "sdevent", "tevent"};
+  const int npref = (int)(sizeof pref / sizeof pref[0]);
   char dir[PATH_MAX / 2]; /* room for "/lcb_<name>.so" in a PATH_MAX path */
   snprintf(dir, sizeof dir, "%s/backends", lcb_exe_dir());
   struct dirent **list;
@@ -120,7 +122,7 @@ static int find_builtin(struct opts *o) {
   free(list);
   int used[MAX_BACKENDS] = {0};
   for (int pass = 0; pass < 2; pass++)
-    for (int k = 0; k < (pass ? nn : 4); k++)
+    for (int k = 0; k < (pass ? nn : npref); k++)
       for (int i = 0; i < nn; i++) {
         if (used[i] || (pass == 0 ? strcmp(names[i], pref[k]) != 0 : i != k)) continue;
         used[i] = 1;

@@ -694,9 +694,23 @@ static void rt_iterate(lc_rt *rt) {
   rt_arm(rt);
   if (rt->gave_up) return;
   int64_t t0 = lc_now();
-  int r = rt->b->run(rt->loop, had_ready ? LC_RUN_NOWAIT : LC_RUN_ONCE);
+  int mode = had_ready ? LC_RUN_NOWAIT : LC_RUN_ONCE;
+  const char *op = had_ready ? "run(LC_RUN_NOWAIT)" : "run(LC_RUN_ONCE)";
+  if (had_ready && !(rt->b->caps & LC_CAP_NOWAIT)) {
+    /* No non-blocking poll (backend.h LC_CAP_NOWAIT): ONCE with our timer due at once. */
+    rt->b->timer_stop(rt->btimer);
+    int rc = rt->b->timer_start(rt->btimer, 0, 0);
+    if (rc) {
+      rt_backend_failed(rt, "timer_start", rc);
+      return;
+    }
+    rt->armed_deadline = INT64_MIN; /* not a deadline: rt_arm re-arms next time */
+    mode = LC_RUN_ONCE;
+    op = "run(LC_RUN_ONCE) with a zero timer (no LC_CAP_NOWAIT)";
+  }
+  int r = rt->b->run(rt->loop, mode);
   if (r < 0) {
-    rt_backend_failed(rt, had_ready ? "run(LC_RUN_NOWAIT)" : "run(LC_RUN_ONCE)", r);
+    rt_backend_failed(rt, op, r);
     return;
   }
   int64_t now = lc_now();
