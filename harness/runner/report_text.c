@@ -118,7 +118,7 @@ static void lc_text_reasons(FILE *out, const struct lc_matrix *m) {
   for (size_t c = 0; c < m->ncols; c++)
     for (size_t t = 0; t < m->ntests; t++) {
       const struct lc_cell *cell = lc_matrix_cell(m, t, c);
-      if (cell->verdict == LC_PASS) continue;
+      if (cell->verdict == LC_PASS && !cell->reason) continue; /* a "may" PASS has one */
       if (!any++) fputs("\nreasons:\n", out);
       char *why = lc_oneline(cell->reason ? cell->reason : "");
       fprintf(out, "  %s %s %s: %s\n", m->cols[c].mod.name, m->tests[t]->name,

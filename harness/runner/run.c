@@ -165,6 +165,7 @@ static void lc_on_start(size_t job, void *ud) {
 /* Apply the expectation to one run's outcome; the reason becomes what the report shows. */
 static enum lc_verdict lc_expect_apply(const struct lc_expect *e, struct lc_outcome *o) {
   if (!e || o->verdict == LC_SKIP) return o->verdict;
+  if (e->may && o->verdict == LC_PASS) return LC_PASS; /* it may or may not show */
   char *reason;
   enum lc_verdict v;
   if (o->verdict == e->verdict) {
@@ -205,6 +206,20 @@ static void lc_on_done(size_t job, struct lc_proc_result *res, void *ud) {
   }
 }
 
+/* A cell expected with "may": only PASS and the expected verdict (XFAIL) happened. It is XFAIL
+ * if the deviation showed at least once, PASS otherwise, and its reason counts the runs it
+ * showed in. Returns 0 (and leaves the cell alone) for any other cell. */
+static int lc_finalize_may(const struct lc_matrix *m, size_t i, struct lc_cell *cell) {
+  const struct lc_expect *e =
+      lc_expect_find(&m->cols[i % m->ncols].expect, m->tests[i / m->ncols]->name);
+  unsigned shown = cell->counts[LC_XFAIL], passed = cell->counts[LC_PASS];
+  if (!e || !e->may || shown + passed != (unsigned)cell->runs) return 0;
+  cell->verdict = shown ? LC_XFAIL : LC_PASS;
+  cell->reason = xasprintf("may %s: showed in %u of %d run(s): %s", lc_verdict_name(e->verdict),
+                           shown, cell->runs, e->reason);
+  return 1;
+}
+
 /* After all repetitions: a cell whose verdict changed between them is FLAKY. */
 static void lc_finalize_cells(struct lc_matrix *m) {
   for (size_t i = 0; i < m->ntests * m->ncols; i++) {
@@ -212,6 +227,7 @@ static void lc_finalize_cells(struct lc_matrix *m) {
     int distinct = 0;
     for (int v = 0; v < LC_VERDICT_COUNT; v++) distinct += cell->counts[v] != 0;
     const char *why = cell->shown.reason;
+    if (lc_finalize_may(m, i, cell)) continue;
     if (distinct > 1) {
       struct strbuf sb = {0};
       sb_printf(&sb, "verdict changed between %d repetitions:", cell->runs);

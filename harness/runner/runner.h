@@ -178,6 +178,7 @@ struct lc_expect {
   char *test;
   enum lc_verdict verdict; /* FAIL, TIMEOUT or CRASH */
   char *reason;
+  int may; /* "<test> may <VERDICT> <reason>": expected whether it shows or not */
 };
 struct lc_expect_set {
   char *path;
