@@ -78,8 +78,9 @@ typedef struct lc_run_opts {
  * waiting tasks are cancelled (one line on stderr) and lc_run returns -EDEADLK. -EINVAL for a
  * NULL/incompatible backend, NULL fn or a negative option; -EBUSY if this thread already runs
  * one. A backend operation failing inside the runtime (loop_new, timer_new, timer_start, run)
- * stops it at once, with no fallback and no draining: lc_run returns that operation's code
- * and lc_run_error() names it. Tasks still referenced after lc_run returns stay valid until
+ * stops it at once, with no fallback: the tasks are cancelled and run only up to their next
+ * await (nothing can wait any more), lc_run returns that operation's code and lc_run_error()
+ * names it. Tasks still referenced after lc_run returns stay valid until
  * their last lc_task_unref.
  * LOOPCONF_CORO=ucontext in the environment runs tasks on the portable context switch. */
 int lc_run(const struct lc_backend *backend, const lc_run_opts *opts, lc_task_fn fn, void *arg,

@@ -678,14 +678,27 @@ static void rt_deadlock(lc_rt *rt) {
 }
 
 /* A backend operation failed: the loop can no longer be trusted to wait or to wake anything,
- * so nothing more runs (no fallback, no draining) and lc_run returns the backend's code with
- * the operation named in lc_run_error(). */
+ * so the scheduler stops (no fallback, no shutdown drain), the tasks are cancelled without it
+ * (rt_unwind_without_backend) and lc_run returns the backend's code with the operation named
+ * in lc_run_error(). */
 static void rt_backend_failed(lc_rt *rt, const char *op, int rc) {
   snprintf(tls_run_error, sizeof tls_run_error, "backend %s: %s failed: %d (%s)", rt->b->name,
            op, rc, strerror(-rc));
   fprintf(stderr, "loopconf runtime: %s; stopping\n", tls_run_error);
   rt->backend_rc = rc < 0 ? rc : -EIO;
   rt->gave_up = 1;
+}
+
+/* After a backend failure nothing can wait any more: cancel every live task and run only what
+ * that makes ready (never the backend), so their cleanup runs up to its next await and their
+ * memory is released. Tasks still waiting after 3 rounds stay, leaked as after a deadlock's
+ * give-up. The verdict is already lc_run's error. */
+static void rt_unwind_without_backend(lc_rt *rt) {
+  for (int round = 0; round < 3 && rt->live_count > 0; round++) {
+    for (lc_task *t = rt->live_head; t; t = t->live_next) lc_cancel(t);
+    for (int k = 0; k < 100 && rt->rq_len > 0; k++)
+      for (size_t n = rt->rq_len; n > 0; n--) rt_run_entry(rt, rq_pop(rt));
+  }
 }
 
 /* One loop iteration (asyncio's _run_once). */
@@ -1257,6 +1270,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
       }
       rt_iterate(rt);
     }
+    if (rt->backend_rc) rt_unwind_without_backend(rt);
   }
 
   lc__executor_shutdown(rt);
