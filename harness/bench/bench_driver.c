@@ -100,7 +100,7 @@ static int find_builtin(struct opts *o) {
                                "glib",      "sdevent", "tevent"};
   const int npref = (int)(sizeof pref / sizeof pref[0]);
   char dir[PATH_MAX / 2]; /* room for "/lcb_<name>.so" in a PATH_MAX path */
-  snprintf(dir, sizeof dir, "%s/backends", lcb_exe_dir());
+  snprintf(dir, sizeof dir, "%s/backends", lcbench_exe_dir());
   struct dirent **list;
   int n = scandir(dir, &list, NULL, alphasort);
   if (n < 0) {
@@ -189,7 +189,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     char *copy = strdup(backends), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       char path[PATH_MAX];
-      if (snprintf(path, sizeof path, "%s/backends/lcb_%s.so", lcb_exe_dir(), tok) >= PATH_MAX)
+      if (snprintf(path, sizeof path, "%s/backends/lcb_%s.so", lcbench_exe_dir(), tok) >= PATH_MAX)
         path[0] = '\0';
       if (access(path, R_OK) != 0 || o->nbe >= MAX_BACKENDS) {
         fprintf(stderr, "loopconf-bench: no backend '%s' (looked for %s)\n", tok, path);
@@ -492,7 +492,7 @@ static int bench_callgrind(struct opts *o, char *exe, lj *ctx, lj *benches, lj *
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", gmtime_r(&now, &tm));
   lj_set(ctx, "date", lj_new_str(date));
   lj_set(ctx, "num_cpus", lj_new_num((double)sysconf(_SC_NPROCESSORS_ONLN)));
-  lcb_host_context(ctx_add, ctx);
+  lcbench_host_context(ctx_add, ctx);
   lj_set(ctx, "valgrind", lj_new_str(vv));
   free(vv);
   regex_t re;
@@ -583,7 +583,7 @@ static int bench_callgrind(struct opts *o, char *exe, lj *ctx, lj *benches, lj *
   return failures;
 }
 
-int lcb_cmd_bench(int argc, char **argv) {
+int lcbench_cmd_bench(int argc, char **argv) {
   static struct opts o;
   memset(&o, 0, sizeof o);
   int p = parse_opts(argc, argv, &o);
@@ -594,7 +594,7 @@ int lcb_cmd_bench(int argc, char **argv) {
   }
   if (p < 0) return 2; /* parse_opts printed the one error line */
   char exe[PATH_MAX];
-  snprintf(exe, sizeof exe, "%s/loopconf-bench", lcb_exe_dir());
+  snprintf(exe, sizeof exe, "%s/loopconf-bench", lcbench_exe_dir());
   time_t t0 = time(NULL);
 
   lj *doc = lj_new(LJ_OBJ), *ctx = lj_new(LJ_OBJ), *benches = lj_new(LJ_ARR);
@@ -618,7 +618,7 @@ int lcb_cmd_bench(int argc, char **argv) {
     }
     lj_set(ctx, "bench_quick", lj_new(o.quick ? LJ_TRUE : LJ_FALSE));
     lj_set(ctx, "bench_filter", o.filter ? lj_new_str(o.filter) : lj_new(LJ_NULL));
-    lj_add(doc, "schema", lj_new_str(LCB_SCHEMA));
+    lj_add(doc, "schema", lj_new_str(LCBENCH_SCHEMA));
     lj_add(doc, "context", ctx);
     lj_add(doc, "benchmarks", benches);
     ctx = benches = NULL;

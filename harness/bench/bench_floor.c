@@ -15,9 +15,9 @@
 /* The same traffic as loop.pingpong (one byte in flight on each of P socketpairs, the A end
  * counts a round trip and sends again), driven by write + epoll_wait(timeout 0) + read with no
  * loop library: what the kernel allows, so each loop's figure reads as a fraction of it. */
-static void bm_floor_pingpong(lcb_state *st, void *arg) {
+static void bm_floor_pingpong(lcbench_state *st, void *arg) {
   (void)arg;
-  int64_t pairs = lcb_arg(st);
+  int64_t pairs = lcbench_arg(st);
   int *fds = malloc((size_t)pairs * 2 * sizeof *fds);
   struct epoll_event *evs = malloc((size_t)pairs * 2 * sizeof *evs);
   int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -40,7 +40,7 @@ static void bm_floor_pingpong(lcb_state *st, void *arg) {
   int64_t done = 0, launched = 0, target = 0;
   if (rc == 0) {
     int64_t n;
-    while (rc == 0 && lcb_next_batch(st, &n)) {
+    while (rc == 0 && lcbench_next_batch(st, &n)) {
       target += n * pairs;
       for (int64_t p = 0; p < pairs && rc == 0; p++) {
         launched++;
@@ -71,8 +71,8 @@ static void bm_floor_pingpong(lcb_state *st, void *arg) {
       }
     }
   }
-  if (rc < 0) lcb_fail(st, "floor ping-pong: %s", strerror(-rc));
-  else lcb_set_items(st, done);
+  if (rc < 0) lcbench_fail(st, "floor ping-pong: %s", strerror(-rc));
+  else lcbench_set_items(st, done);
   for (int64_t i = 0; i < made; i++) close(fds[i]);
   if (ep >= 0) close(ep);
   free(fds);
@@ -90,18 +90,18 @@ static void coro_bounce(void *arg) {
   for (;;) lc_coro_switch(cp->co, cp->main); /* never returns; freed while suspended */
 }
 
-static void bm_coro_switch(lcb_state *st, void *arg) {
+static void bm_coro_switch(lcbench_state *st, void *arg) {
   enum lc_coro_impl impl = (enum lc_coro_impl)(intptr_t)arg;
   struct coro_pair cp = {.main = lc_coro_main()};
   cp.co = cp.main ? lc_coro_new(coro_bounce, &cp, 64 * 1024, impl) : NULL;
   if (!cp.co) {
-    lcb_fail(st, "lc_coro_new: %s", strerror(errno));
+    lcbench_fail(st, "lc_coro_new: %s", strerror(errno));
     return;
   }
   int64_t n;
-  while (lcb_next_batch(st, &n))
+  while (lcbench_next_batch(st, &n))
     for (int64_t i = 0; i < n; i++) lc_coro_switch(cp.main, cp.co); /* there and back */
-  lcb_set_items(st, 2 * lcb_iterations(st)); /* items are single switches */
+  lcbench_set_items(st, 2 * lcbench_iterations(st)); /* items are single switches */
   lc_coro_free(cp.co);
   lc_coro_pool_trim();
 }
@@ -110,17 +110,17 @@ static void bm_coro_switch(lcb_state *st, void *arg) {
 
 void bench_floor_register(void) {
   static const int64_t pairs[] = {1, 100};
-  lcb_register(&(lcb_spec){.name = "floor.pingpong", .fn = bm_floor_pingpong,
+  lcbench_register(&(lcbench_spec){.name = "floor.pingpong", .fn = bm_floor_pingpong,
                            .arg_name = "pairs", .args = pairs, .nargs = 2, .unit = 'u',
                            .batch_max = 1000});
 }
 
 void bench_coro_register(void) {
   if (lc_coro_asm_available())
-    lcb_register(&(lcb_spec){.name = "coro.switch_asm", .fn = bm_coro_switch,
+    lcbench_register(&(lcbench_spec){.name = "coro.switch_asm", .fn = bm_coro_switch,
                              .arg = (void *)(intptr_t)LC_CORO_ASM, .batch_max = 100000,
                              .deterministic = 1, .cg_iterations = 100000});
-  lcb_register(&(lcb_spec){.name = "coro.switch_ucontext", .fn = bm_coro_switch,
+  lcbench_register(&(lcbench_spec){.name = "coro.switch_ucontext", .fn = bm_coro_switch,
                            .arg = (void *)(intptr_t)LC_CORO_UCONTEXT, .batch_max = 100000,
                            .deterministic = 1, .cg_iterations = 100000});
 }

@@ -10,15 +10,13 @@
 
 #include "bench_suite.h"
 
-#define MS 1000000LL
-#define US 1000LL
 
 /* Timers per iteration of the timer benchmarks (libuv's million_timers), and under callgrind,
  * where the per-timer instruction count is what is reported. */
 #define TIMERS 1000000
 #define CG_TIMERS 20000
 
-static int64_t timer_count(lcb_state *st) { return lcb_is_callgrind(st) ? CG_TIMERS : TIMERS; }
+static int64_t timer_count(lcbench_state *st) { return lcbench_is_callgrind(st) ? CG_TIMERS : TIMERS; }
 
 /* Deadline spread: `classes` distinct delays `step_ns` apart. Timed runs use fine steps (the
  * heap orders 1000 close deadlines). Under callgrind the steps are 1 s, far longer than it takes
@@ -28,8 +26,8 @@ struct spread {
   int64_t classes, step_ns;
 };
 
-static struct spread timer_spread(lcb_state *st, int64_t classes, int64_t step_ns) {
-  if (lcb_is_callgrind(st)) return (struct spread){classes < 3 ? classes : 3, 1000 * MS};
+static struct spread timer_spread(lcbench_state *st, int64_t classes, int64_t step_ns) {
+  if (lcbench_is_callgrind(st)) return (struct spread){classes < 3 ? classes : 3, 1000 * LC_MS};
   return (struct spread){classes, step_ns};
 }
 
@@ -43,17 +41,17 @@ static void count_cb(lc_timer *t, void *arg) {
 }
 
 /* Create a loop and `count` inactive timers calling count_cb(counter). Returns 0 or fails st. */
-static int make_timers(lcb_state *st, const struct lc_backend *b, int64_t count,
+static int make_timers(lcbench_state *st, const struct lc_backend *b, int64_t count,
                        int64_t *counter, lc_loop **loop, lc_timer ***timers) {
   int rc = b->loop_new(loop);
   if (rc < 0) {
-    lcb_fail(st, "loop_new: %s", strerror(-rc));
+    lcbench_fail(st, "loop_new: %s", strerror(-rc));
     return rc;
   }
   *timers = calloc((size_t)count, sizeof **timers);
   if (!*timers) {
     b->loop_free(*loop);
-    lcb_fail(st, "out of memory");
+    lcbench_fail(st, "out of memory");
     return -ENOMEM;
   }
   for (int64_t i = 0; i < count; i++) {
@@ -62,7 +60,7 @@ static int make_timers(lcb_state *st, const struct lc_backend *b, int64_t count,
       for (int64_t j = 0; j < i; j++) b->timer_free((*timers)[j]);
       free(*timers);
       b->loop_free(*loop);
-      lcb_fail(st, "timer_new: %s", strerror(-rc));
+      lcbench_fail(st, "timer_new: %s", strerror(-rc));
       return rc;
     }
   }
@@ -78,47 +76,47 @@ static void free_timers(const struct lc_backend *b, lc_loop *loop, lc_timer **ti
 
 /* ---- loop.timer_churn: start then stop every one of 1,000,000 timers ------------------ */
 
-static void bm_timer_churn(lcb_state *st, void *arg) {
+static void bm_timer_churn(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
   int64_t count = timer_count(st), fired = 0;
   lc_loop *loop;
   lc_timer **t;
   if (make_timers(st, b, count, &fired, &loop, &t) < 0) return;
   /* Far deadlines (10 s and more): none fires, the heap holds them all. */
-  struct spread sp = lcb_is_callgrind(st) ? (struct spread){1000, 1000 * MS}
-                                          : (struct spread){100000, 10 * US};
+  struct spread sp = lcbench_is_callgrind(st) ? (struct spread){1000, 1000 * LC_MS}
+                                          : (struct spread){100000, 10 * LC_US};
   int64_t n;
   int rc = 0;
-  while (rc == 0 && lcb_next_batch(st, &n)) {
+  while (rc == 0 && lcbench_next_batch(st, &n)) {
     for (int64_t k = 0; k < n && rc == 0; k++) {
       for (int64_t i = 0; i < count && rc == 0; i++)
-        rc = b->timer_start(t[i], 10000 * MS + scatter(i, sp.classes) * sp.step_ns, 0);
+        rc = b->timer_start(t[i], 10000 * LC_MS + scatter(i, sp.classes) * sp.step_ns, 0);
       for (int64_t i = 0; i < count && rc == 0; i++) rc = b->timer_stop(t[i]);
     }
   }
   if (rc < 0)
-    lcb_fail(st, "timer_start/stop: %s", strerror(-rc));
+    lcbench_fail(st, "timer_start/stop: %s", strerror(-rc));
   else if (fired != 0)
-    lcb_fail(st, "%lld stopped timers fired", (long long)fired);
+    lcbench_fail(st, "%lld stopped timers fired", (long long)fired);
   else
-    lcb_set_items(st, lcb_iterations(st) * count);
+    lcbench_set_items(st, lcbench_iterations(st) * count);
   free_timers(b, loop, t, count);
 }
 
 /* ---- loop.timer_dispatch: 1,000,000 timers with spread deadlines, all firing ------------ */
 
-static void bm_timer_dispatch(lcb_state *st, void *arg) {
+static void bm_timer_dispatch(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
   int64_t count = timer_count(st), fired = 0;
   lc_loop *loop;
   lc_timer **t;
   if (make_timers(st, b, count, &fired, &loop, &t) < 0) return;
   /* Timed: deadlines 0..10 ms after the start, 1000 distinct. */
-  struct spread sp = timer_spread(st, 1000, 10 * US);
+  struct spread sp = timer_spread(st, 1000, 10 * LC_US);
   const int64_t spread_ns = (sp.classes - 1) * sp.step_ns;
   int64_t n;
   int rc = 0;
-  while (rc == 0 && lcb_next_batch(st, &n)) {
+  while (rc == 0 && lcbench_next_batch(st, &n)) {
     for (int64_t k = 0; k < n && rc == 0; k++) {
       int64_t t0 = bench_now_ns();
       fired = 0;
@@ -127,9 +125,9 @@ static void bm_timer_dispatch(lcb_state *st, void *arg) {
       /* Let every deadline pass (units are rounded up to at most 1 ms) so one loop iteration
        * dispatches them all: the figure is the cost of the heap, not of waiting, and the
        * instruction count under callgrind does not depend on the clock. */
-      lcb_pause(st);
-      bench_sleep_until(t0 + spread_ns + 2 * MS);
-      lcb_resume(st);
+      lcbench_pause(st);
+      bench_sleep_until(t0 + spread_ns + 2 * LC_MS);
+      lcbench_resume(st);
       while (rc == 0 && fired < count) {
         rc = b->run(loop, LC_RUN_DEFAULT);
         if (rc == 0 && fired < count) rc = -ETIME; /* the loop went idle early */
@@ -138,12 +136,12 @@ static void bm_timer_dispatch(lcb_state *st, void *arg) {
     }
   }
   if (rc == -ETIME)
-    lcb_fail(st, "run returned idle with %lld of %lld timers fired", (long long)fired,
+    lcbench_fail(st, "run returned idle with %lld of %lld timers fired", (long long)fired,
              (long long)count);
   else if (rc < 0)
-    lcb_fail(st, "timer_start/run: %s", strerror(-rc));
+    lcbench_fail(st, "timer_start/run: %s", strerror(-rc));
   else
-    lcb_set_items(st, lcb_iterations(st) * count);
+    lcbench_set_items(st, lcbench_iterations(st) * count);
   free_timers(b, loop, t, count);
 }
 
@@ -182,9 +180,9 @@ static void pp_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   if (write(fd, &c, 1) != 1 && !pp->err) pp->err = errno;
 }
 
-static void bm_pingpong(lcb_state *st, void *arg) {
+static void bm_pingpong(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
-  int64_t pairs = lcb_arg(st);
+  int64_t pairs = lcbench_arg(st);
   struct pp pp = {.b = b};
   struct pp_end *ends = calloc((size_t)pairs * 2, sizeof *ends);
   lc_loop *loop = NULL;
@@ -206,10 +204,10 @@ static void bm_pingpong(lcb_state *st, void *arg) {
     }
   }
   if (rc < 0) {
-    lcb_fail(st, "setting up %lld socketpairs: %s", (long long)pairs, strerror(-rc));
+    lcbench_fail(st, "setting up %lld socketpairs: %s", (long long)pairs, strerror(-rc));
   } else {
     int64_t n;
-    while (rc == 0 && lcb_next_batch(st, &n)) {
+    while (rc == 0 && lcbench_next_batch(st, &n)) {
       pp.target += n * pairs;
       for (int64_t p = 0; p < pairs && rc == 0; p++) { /* one ping in flight per pair */
         pp.launched++;
@@ -223,9 +221,9 @@ static void bm_pingpong(lcb_state *st, void *arg) {
       if (pp.err) rc = -pp.err;
     }
     if (rc < 0)
-      lcb_fail(st, "ping-pong: %s", rc == -ETIME ? "the loop went idle" : strerror(-rc));
+      lcbench_fail(st, "ping-pong: %s", rc == -ETIME ? "the loop went idle" : strerror(-rc));
     else
-      lcb_set_items(st, pp.done);
+      lcbench_set_items(st, pp.done);
   }
   for (int64_t i = 0; i < made; i++) {
     if (ends[i].io) b->io_free(ends[i].io);
@@ -308,7 +306,7 @@ static void *wrt_peer(void *arg) {
   return pa.loop;
 }
 
-static void bm_wakeup_roundtrip(lcb_state *st, void *arg) {
+static void bm_wakeup_roundtrip(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
   struct wrt x = {.b = b};
   pthread_mutex_init(&x.mu, NULL);
@@ -319,7 +317,7 @@ static void bm_wakeup_roundtrip(lcb_state *st, void *arg) {
     if (rc < 0) b->loop_free(x.main_loop);
   }
   if (rc < 0) {
-    lcb_fail(st, "loop/wakeup_new: %s", strerror(-rc));
+    lcbench_fail(st, "loop/wakeup_new: %s", strerror(-rc));
     goto out;
   }
   pthread_t th;
@@ -334,10 +332,10 @@ static void bm_wakeup_roundtrip(lcb_state *st, void *arg) {
     }
   }
   if (rc < 0) {
-    lcb_fail(st, "starting the peer loop: %s", strerror(-rc));
+    lcbench_fail(st, "starting the peer loop: %s", strerror(-rc));
   } else {
     int64_t n;
-    while (rc == 0 && lcb_next_batch(st, &n)) {
+    while (rc == 0 && lcbench_next_batch(st, &n)) {
       x.target = x.count + n;
       rc = b->wakeup_send(x.peer_wk);
       while (rc == 0 && x.count < x.target && !atomic_load(&x.send_err)) {
@@ -346,8 +344,8 @@ static void bm_wakeup_roundtrip(lcb_state *st, void *arg) {
       }
       if (atomic_load(&x.send_err)) rc = atomic_load(&x.send_err);
     }
-    if (rc < 0) lcb_fail(st, "wakeup round trip: %s", strerror(-rc));
-    else lcb_set_items(st, x.count);
+    if (rc < 0) lcbench_fail(st, "wakeup round trip: %s", strerror(-rc));
+    else lcbench_set_items(st, x.count);
     atomic_store(&x.quit, 1);
     b->wakeup_send(x.peer_wk);
     void *peer_loop = NULL;
@@ -404,7 +402,7 @@ static void storm_cb(lc_wakeup *w, void *arg) {
     s->b->stop(s->loop);
 }
 
-static void bm_wakeup_storm(lcb_state *st, void *arg) {
+static void bm_wakeup_storm(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
   struct storm s = {.b = b};
   int rc = b->loop_new(&s.loop);
@@ -413,11 +411,11 @@ static void bm_wakeup_storm(lcb_state *st, void *arg) {
     if (rc < 0) b->loop_free(s.loop);
   }
   if (rc < 0) {
-    lcb_fail(st, "loop/wakeup_new: %s", strerror(-rc));
+    lcbench_fail(st, "loop/wakeup_new: %s", strerror(-rc));
     return;
   }
   int64_t n, sends = 0;
-  while (rc == 0 && lcb_next_batch(st, &n)) {
+  while (rc == 0 && lcbench_next_batch(st, &n)) {
     pthread_t th[STORM_THREADS];
     struct storm_sender ss[STORM_THREADS];
     atomic_store(&s.finished, 0);
@@ -445,13 +443,13 @@ static void bm_wakeup_storm(lcb_state *st, void *arg) {
     if (rc == 0 && atomic_load(&s.send_err)) rc = atomic_load(&s.send_err);
   }
   if (rc < 0) {
-    lcb_fail(st, "wakeup storm: %s", strerror(-rc));
+    lcbench_fail(st, "wakeup storm: %s", strerror(-rc));
   } else {
-    lcb_set_items(st, sends);
-    lcb_counter(st, "callbacks", (double)s.callbacks, LCB_COUNTER_RATE);
+    lcbench_set_items(st, sends);
+    lcbench_counter(st, "callbacks", (double)s.callbacks, LCBENCH_COUNTER_RATE);
     /* > 1 means sends were coalesced into fewer callbacks (allowed by the contract). */
-    lcb_counter(st, "sends_per_callback", s.callbacks ? (double)sends / (double)s.callbacks : 0,
-                LCB_COUNTER_PLAIN);
+    lcbench_counter(st, "sends_per_callback", s.callbacks ? (double)sends / (double)s.callbacks : 0,
+                LCBENCH_COUNTER_PLAIN);
   }
   b->wakeup_free(s.wk);
   b->loop_free(s.loop);
@@ -471,7 +469,7 @@ static void never_io_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   (*(int *)arg) = 1;
 }
 
-static void bm_idle_iteration(lcb_state *st, void *arg) {
+static void bm_idle_iteration(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
   lc_loop *loop;
   lc_timer *t = NULL;
@@ -479,27 +477,27 @@ static void bm_idle_iteration(lcb_state *st, void *arg) {
   int called = 0, sv[2] = {-1, -1};
   int rc = b->loop_new(&loop);
   if (rc < 0) {
-    lcb_fail(st, "loop_new: %s", strerror(-rc));
+    lcbench_fail(st, "loop_new: %s", strerror(-rc));
     return;
   }
   /* Something active so the loop really polls: a far timer and, if the backend has I/O, a
    * watcher on a quiet socket. */
   rc = b->timer_new(loop, never_cb, &called, &t);
-  if (rc == 0) rc = b->timer_start(t, 3600 * 1000 * MS, 0);
+  if (rc == 0) rc = b->timer_start(t, 3600 * 1000 * LC_MS, 0);
   if (rc == 0 && b->io_new) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) rc = -errno;
     if (rc == 0) rc = b->io_new(loop, sv[0], never_io_cb, &called, &io);
     if (rc == 0) rc = b->io_start(io, LC_READABLE);
   }
   if (rc < 0) {
-    lcb_fail(st, "setup: %s", strerror(-rc));
+    lcbench_fail(st, "setup: %s", strerror(-rc));
   } else {
     int64_t n;
-    while (rc >= 0 && lcb_next_batch(st, &n))
+    while (rc >= 0 && lcbench_next_batch(st, &n))
       for (int64_t i = 0; i < n && rc >= 0; i++) rc = b->run(loop, LC_RUN_NOWAIT);
-    if (rc < 0) lcb_fail(st, "run(NOWAIT): %s", strerror(-rc));
-    else if (rc == 0) lcb_fail(st, "run(NOWAIT) reported nothing active");
-    else if (called) lcb_fail(st, "a callback ran although nothing was ready");
+    if (rc < 0) lcbench_fail(st, "run(NOWAIT): %s", strerror(-rc));
+    else if (rc == 0) lcbench_fail(st, "run(NOWAIT) reported nothing active");
+    else if (called) lcbench_fail(st, "a callback ran although nothing was ready");
   }
   if (io) b->io_free(io);
   if (t) b->timer_free(t);
@@ -515,21 +513,21 @@ static void bm_idle_iteration(lcb_state *st, void *arg) {
 void bench_loop_register(const struct lc_backend *b) {
   static const int64_t pairs[] = {1, 100};
   void *arg = (void *)(uintptr_t)b; /* the bodies only read through it */
-  lcb_register(&(lcb_spec){.name = "loop.timer_churn", .fn = bm_timer_churn, .arg = arg,
+  lcbench_register(&(lcbench_spec){.name = "loop.timer_churn", .fn = bm_timer_churn, .arg = arg,
                            .unit = 'm', .batch_max = 1, .deterministic = 1});
-  lcb_register(&(lcb_spec){.name = "loop.timer_dispatch", .fn = bm_timer_dispatch, .arg = arg,
+  lcbench_register(&(lcbench_spec){.name = "loop.timer_dispatch", .fn = bm_timer_dispatch, .arg = arg,
                            .unit = 'm', .batch_max = 1, .deterministic = 1});
   if (b->io_new && b->io_start && b->io_stop && b->io_free)
-    lcb_register(&(lcb_spec){.name = "loop.pingpong", .fn = bm_pingpong, .arg = arg,
+    lcbench_register(&(lcbench_spec){.name = "loop.pingpong", .fn = bm_pingpong, .arg = arg,
                              .arg_name = "pairs", .args = pairs, .nargs = 2, .unit = 'u',
                              .batch_max = 1000});
   if (b->wakeup_new && b->wakeup_send && b->wakeup_free) {
-    lcb_register(&(lcb_spec){.name = "loop.wakeup_roundtrip", .fn = bm_wakeup_roundtrip,
+    lcbench_register(&(lcbench_spec){.name = "loop.wakeup_roundtrip", .fn = bm_wakeup_roundtrip,
                              .arg = arg, .unit = 'u', .batch_max = 10000});
-    lcb_register(&(lcb_spec){.name = "loop.wakeup_storm", .fn = bm_wakeup_storm, .arg = arg,
+    lcbench_register(&(lcbench_spec){.name = "loop.wakeup_storm", .fn = bm_wakeup_storm, .arg = arg,
                              .unit = 'n', .batch_max = 200000});
   }
   if (b->caps & LC_CAP_NOWAIT) /* an idle iteration that does not block needs NOWAIT */
-    lcb_register(&(lcb_spec){.name = "loop.idle_iteration", .fn = bm_idle_iteration, .arg = arg,
+    lcbench_register(&(lcbench_spec){.name = "loop.idle_iteration", .fn = bm_idle_iteration, .arg = arg,
                              .unit = 'n', .batch_max = 10000});
 }

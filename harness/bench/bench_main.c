@@ -21,13 +21,13 @@ static void usage(FILE *f) {
           "       loopconf-bench run (--adapter PATH | --independent) [--benchmark_* flags]\n"
           "\n"
           "bench    run the benchmarks, one child process per backend, and merge the results\n"
-          "         into one file (schema " LCB_SCHEMA ")\n"
+          "         into one file (schema " LCBENCH_SCHEMA ")\n"
           "compare  compare two results files; exit 1 if a benchmark regressed significantly\n"
           "run      one backend in this process (what bench starts; Google Benchmark's flags\n"
           "         work here, e.g. --benchmark_filter=loop.pingpong)\n");
 }
 
-const char *lcb_exe_dir(void) {
+const char *lcbench_exe_dir(void) {
   static char dir[PATH_MAX];
   if (dir[0]) return dir;
   ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
@@ -41,7 +41,7 @@ const char *lcb_exe_dir(void) {
   return dir;
 }
 
-const struct lc_backend *lcb_load_backend(const char *path) {
+const struct lc_backend *lcbench_load_backend(const char *path) {
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     fprintf(stderr, "loopconf-bench: cannot load backend: %s\n", dlerror());
@@ -75,7 +75,7 @@ static void command_line_out(const char *cmd, char *out, size_t len) {
   out[strcspn(out, "\n")] = '\0';
 }
 
-void lcb_host_context(void (*add)(const char *key, const char *value, void *ctx), void *ctx) {
+void lcbench_host_context(void (*add)(const char *key, const char *value, void *ctx), void *ctx) {
   char buf[512] = "unknown";
   FILE *f = fopen("/proc/cpuinfo", "r");
   if (f) {
@@ -96,25 +96,25 @@ void lcb_host_context(void (*add)(const char *key, const char *value, void *ctx)
     snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
     add("kernel", buf, ctx);
   }
-  add("compiler", LCB_C_COMPILER, ctx);
-  add("build_type", LCB_BUILD_TYPE, ctx);
+  add("compiler", LCBENCH_C_COMPILER, ctx);
+  add("build_type", LCBENCH_BUILD_TYPE, ctx);
   char commit[128], dirty[8];
-  command_line_out("git -C '" LCB_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit,
+  command_line_out("git -C '" LCBENCH_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit,
                    sizeof commit);
-  command_line_out("git -C '" LCB_SOURCE_DIR "' status --porcelain --untracked-files=no "
+  command_line_out("git -C '" LCBENCH_SOURCE_DIR "' status --porcelain --untracked-files=no "
                    "2>/dev/null | head -c 1", dirty, sizeof dirty);
   if (commit[0]) snprintf(buf, sizeof buf, "%s%s", commit, dirty[0] ? "-dirty" : "");
-  else snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LCB_SOURCE_DIR);
+  else snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LCBENCH_SOURCE_DIR);
   add("git_commit", buf, ctx);
 }
 
 static void add_gb_context(const char *key, const char *value, void *ctx) {
   (void)ctx;
-  lcb_add_context(key, value);
+  lcbench_add_context(key, value);
 }
 
 /* `run`: one backend (or the backend-independent set) in this process. */
-int lcb_cmd_run(int argc, char **argv) {
+int lcbench_cmd_run(int argc, char **argv) {
   const char *adapter = NULL, *cg_name = NULL;
   int independent = 0, list_det = 0;
   /* Our own options come first; everything else goes to Google Benchmark. */
@@ -135,37 +135,37 @@ int lcb_cmd_run(int argc, char **argv) {
     return 2;
   }
   if (adapter) {
-    const struct lc_backend *b = lcb_load_backend(adapter);
+    const struct lc_backend *b = lcbench_load_backend(adapter);
     if (!b) {
       free(gargv);
       return 2;
     }
     bench_loop_register(b);
     bench_runtime_register(b);
-    lcb_add_context("backend", b->name);
-    lcb_add_context("backend_version", b->version());
+    lcbench_add_context("backend", b->name);
+    lcbench_add_context("backend_version", b->version());
     if (cg_name || list_det) printf("backend %s\t%s\n", b->name, b->version());
   } else {
     bench_floor_register();
     bench_coro_register();
-    lcb_add_context("backend", "none");
-    lcb_add_context("backend_version", "none (bare syscalls, coroutine switch)");
+    lcbench_add_context("backend", "none");
+    lcbench_add_context("backend_version", "none (bare syscalls, coroutine switch)");
     if (cg_name || list_det) printf("backend none\tnone\n");
   }
   int rc;
   if (list_det) {
-    for (int i = 0; i < lcb_count(); i++)
-      if (lcb_deterministic(i)) printf("bench %s\n", lcb_name(i));
+    for (int i = 0; i < lcbench_count(); i++)
+      if (lcbench_deterministic(i)) printf("bench %s\n", lcbench_name(i));
     rc = 0;
   } else if (cg_name) {
     int64_t items = 0;
-    int r = lcb_run_callgrind(cg_name, &items);
+    int r = lcbench_run_callgrind(cg_name, &items);
     if (r == -ENOENT) fprintf(stderr, "loopconf-bench run: no benchmark '%s'\n", cg_name);
     if (r == 0) printf("items %lld\n", (long long)items);
     rc = r == 0 ? 0 : 1;
   } else {
-    lcb_host_context(add_gb_context, NULL);
-    rc = lcb_main(gargc, gargv);
+    lcbench_host_context(add_gb_context, NULL);
+    rc = lcbench_main(gargc, gargv);
   }
   fflush(stdout);
   free(gargv);
@@ -178,9 +178,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "bench") == 0) return lcb_cmd_bench(argc - 2, argv + 2);
-  if (strcmp(cmd, "compare") == 0) return lcb_cmd_compare(argc - 2, argv + 2);
-  if (strcmp(cmd, "run") == 0) return lcb_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0) return lcbench_cmd_bench(argc - 2, argv + 2);
+  if (strcmp(cmd, "compare") == 0) return lcbench_cmd_compare(argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0) return lcbench_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     usage(stdout);
     return 0;

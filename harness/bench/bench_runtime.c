@@ -6,11 +6,11 @@
 
 #include "bench_suite.h"
 #include "coro.h"
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* What a benchmark's main task gets. */
 struct rtb {
-  lcb_state *st;
+  lcbench_state *st;
   const struct lc_backend *b;
   int stop; /* tells helper tasks to finish */
 };
@@ -22,10 +22,10 @@ static int task_noop(void *arg, intptr_t *result) {
 }
 
 /* Run main_fn as the main task of lc_run on the benchmark's backend; failures fail st. */
-static void run_main(lcb_state *st, const struct lc_backend *b, lc_task_fn main_fn) {
+static void run_main(lcbench_state *st, const struct lc_backend *b, lc_task_fn main_fn) {
   struct rtb x = {.st = st, .b = b};
   int rc = lc_run(b, NULL, main_fn, &x, NULL);
-  if (rc < 0) lcb_fail(st, "lc_run: %s", strerror(-rc));
+  if (rc < 0) lcbench_fail(st, "lc_run: %s", strerror(-rc));
 }
 
 /* ---- runtime.spawn_join: lc_spawn + lc_await of a task that returns at once ------------- */
@@ -34,7 +34,7 @@ static int main_spawn_join(void *arg, intptr_t *result) {
   struct rtb *x = arg;
   int64_t n;
   (void)result;
-  while (lcb_next_batch(x->st, &n)) {
+  while (lcbench_next_batch(x->st, &n)) {
     for (int64_t i = 0; i < n; i++) {
       lc_task *t = lc_spawn(task_noop, NULL, "noop");
       if (!t) return -errno;
@@ -48,7 +48,7 @@ static int main_spawn_join(void *arg, intptr_t *result) {
   return 0;
 }
 
-static void bm_spawn_join(lcb_state *st, void *arg) { run_main(st, arg, main_spawn_join); }
+static void bm_spawn_join(lcbench_state *st, void *arg) { run_main(st, arg, main_spawn_join); }
 
 /* ---- runtime.yield: one task handing the thread to another ready task ------------------- */
 
@@ -69,17 +69,17 @@ static int main_yield(void *arg, intptr_t *result) {
   if (!peer) return -errno;
   int rc = lc_yield(); /* let the peer start */
   int64_t n;
-  while (rc == 0 && lcb_next_batch(x->st, &n))
+  while (rc == 0 && lcbench_next_batch(x->st, &n))
     for (int64_t i = 0; i < n && rc == 0; i++) rc = lc_yield(); /* to the peer and back */
   x->stop = 1;
   int prc = lc_await(peer, NULL);
   lc_task_unref(peer);
   /* Each iteration is two task switches: main -> peer -> main. */
-  lcb_set_items(x->st, 2 * lcb_iterations(x->st));
+  lcbench_set_items(x->st, 2 * lcbench_iterations(x->st));
   return rc < 0 ? rc : prc;
 }
 
-static void bm_yield(lcb_state *st, void *arg) { run_main(st, arg, main_yield); }
+static void bm_yield(lcbench_state *st, void *arg) { run_main(st, arg, main_yield); }
 
 /* ---- runtime.gather_10000: spawn 10,000 tasks and gather them --------------------------- */
 
@@ -92,7 +92,7 @@ static int main_gather(void *arg, intptr_t *result) {
   intptr_t *res = calloc(GATHER_N, sizeof *res);
   int rc = ts && res ? 0 : -ENOMEM;
   int64_t n;
-  while (rc == 0 && lcb_next_batch(x->st, &n)) {
+  while (rc == 0 && lcbench_next_batch(x->st, &n)) {
     for (int64_t k = 0; k < n && rc == 0; k++) {
       size_t made = 0;
       for (; made < GATHER_N; made++)
@@ -105,13 +105,13 @@ static int main_gather(void *arg, intptr_t *result) {
       if (rc == 0 && res[GATHER_N - 1] != 1) rc = -EPROTO;
     }
   }
-  lcb_set_items(x->st, lcb_iterations(x->st) * GATHER_N);
+  lcbench_set_items(x->st, lcbench_iterations(x->st) * GATHER_N);
   free(ts);
   free(res);
   return rc;
 }
 
-static void bm_gather(lcb_state *st, void *arg) { run_main(st, arg, main_gather); }
+static void bm_gather(lcbench_state *st, void *arg) { run_main(st, arg, main_gather); }
 
 /* ---- runtime.semaphore_handoff: two tasks passing control through semaphores ------------ */
 
@@ -138,7 +138,7 @@ static int main_handoff(void *arg, intptr_t *result) {
   lc_task *peer = h.to_peer && h.to_main ? lc_spawn(task_handoff_peer, &h, "peer") : NULL;
   int rc = peer ? 0 : -ENOMEM;
   int64_t n;
-  while (rc == 0 && lcb_next_batch(x->st, &n))
+  while (rc == 0 && lcbench_next_batch(x->st, &n))
     for (int64_t i = 0; i < n && rc == 0; i++) {
       lc_sem_release(h.to_peer);
       rc = lc_sem_acquire(h.to_main);
@@ -150,13 +150,13 @@ static int main_handoff(void *arg, intptr_t *result) {
     lc_task_unref(peer);
     if (rc == 0) rc = prc;
   }
-  lcb_set_items(x->st, 2 * lcb_iterations(x->st)); /* two hand-offs per iteration */
+  lcbench_set_items(x->st, 2 * lcbench_iterations(x->st)); /* two hand-offs per iteration */
   if (h.to_peer) lc_sem_free(h.to_peer);
   if (h.to_main) lc_sem_free(h.to_main);
   return rc;
 }
 
-static void bm_handoff(lcb_state *st, void *arg) { run_main(st, arg, main_handoff); }
+static void bm_handoff(lcbench_state *st, void *arg) { run_main(st, arg, main_handoff); }
 
 /* ---- runtime.queue_put_get: items through a bounded queue to a consumer task ------------ */
 
@@ -184,7 +184,7 @@ static int main_queue(void *arg, intptr_t *result) {
   lc_task *cons = qb.q ? lc_spawn(task_consumer, &qb, "consumer") : NULL;
   int rc = cons ? 0 : -ENOMEM;
   int64_t n, put = 0;
-  while (rc == 0 && lcb_next_batch(x->st, &n))
+  while (rc == 0 && lcbench_next_batch(x->st, &n))
     for (int64_t i = 0; i < n && rc == 0; i++, put++) rc = lc_queue_put(qb.q, (intptr_t)i);
   if (cons) {
     int prc = lc_queue_put(qb.q, -1); /* end marker */
@@ -197,7 +197,7 @@ static int main_queue(void *arg, intptr_t *result) {
   return rc;
 }
 
-static void bm_queue(lcb_state *st, void *arg) { run_main(st, arg, main_queue); }
+static void bm_queue(lcbench_state *st, void *arg) { run_main(st, arg, main_queue); }
 
 /* ---- runtime.executor_roundtrip: lc_run_in_thread of an empty job ----------------------- */
 
@@ -211,7 +211,7 @@ static int main_executor(void *arg, intptr_t *result) {
   (void)result;
   int rc = 0;
   int64_t n;
-  while (rc == 0 && lcb_next_batch(x->st, &n))
+  while (rc == 0 && lcbench_next_batch(x->st, &n))
     for (int64_t i = 0; i < n && rc == 0; i++) {
       intptr_t r = 0;
       rc = lc_run_in_thread(job_noop, NULL, &r);
@@ -220,7 +220,7 @@ static int main_executor(void *arg, intptr_t *result) {
   return rc;
 }
 
-static void bm_executor(lcb_state *st, void *arg) { run_main(st, arg, main_executor); }
+static void bm_executor(lcbench_state *st, void *arg) { run_main(st, arg, main_executor); }
 
 /* ---- runtime.memory_per_task: RSS per suspended task with 100,000 tasks ----------------- */
 
@@ -303,42 +303,42 @@ static size_t memory_task_count(void) {
   return fit > 1000 ? (size_t)fit : 1000;
 }
 
-static void bm_memory_per_task(lcb_state *st, void *arg) {
+static void bm_memory_per_task(lcbench_state *st, void *arg) {
   const struct lc_backend *b = arg;
   struct memb m = {.tasks = memory_task_count()};
   int64_t n;
-  while (lcb_next_batch(st, &n))
+  while (lcbench_next_batch(st, &n))
     for (int64_t i = 0; i < n; i++) {
       /* One lc_run per iteration: its shutdown returns the pooled stacks, so every
        * iteration starts from the same footing. */
       int rc = lc_run(b, NULL, main_memory, &m, NULL);
       if (rc < 0) {
-        lcb_fail(st, "lc_spawn failed after %zu of %zu tasks: %s (vm.max_map_count %lld)",
+        lcbench_fail(st, "lc_spawn failed after %zu of %zu tasks: %s (vm.max_map_count %lld)",
                  m.spawned, m.tasks, strerror(-rc),
                  read_number("/proc/sys/vm/max_map_count"));
         return;
       }
     }
-  lcb_set_items(st, lcb_iterations(st) * (int64_t)m.tasks);
-  lcb_counter(st, "tasks", (double)m.tasks, LCB_COUNTER_PLAIN);
-  lcb_counter(st, "rss_bytes_per_task", (double)m.rss_delta / (double)m.tasks,
-              LCB_COUNTER_AVG_ITERATIONS);
+  lcbench_set_items(st, lcbench_iterations(st) * (int64_t)m.tasks);
+  lcbench_counter(st, "tasks", (double)m.tasks, LCBENCH_COUNTER_PLAIN);
+  lcbench_counter(st, "rss_bytes_per_task", (double)m.rss_delta / (double)m.tasks,
+              LCBENCH_COUNTER_AVG_ITERATIONS);
 }
 
 /* ---- Registration ---------------------------------------------------------------------- */
 
 void bench_runtime_register(const struct lc_backend *b) {
   void *arg = (void *)(uintptr_t)b;
-  lcb_register(&(lcb_spec){.name = "runtime.spawn_join", .fn = bm_spawn_join, .arg = arg,
+  lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join", .fn = bm_spawn_join, .arg = arg,
                            .deterministic = 1, .cg_iterations = 20000});
-  lcb_register(&(lcb_spec){.name = "runtime.yield", .fn = bm_yield, .arg = arg,
+  lcbench_register(&(lcbench_spec){.name = "runtime.yield", .fn = bm_yield, .arg = arg,
                            .deterministic = 1, .cg_iterations = 100000});
-  lcb_register(&(lcb_spec){.name = "runtime.gather_10000", .fn = bm_gather, .arg = arg,
+  lcbench_register(&(lcbench_spec){.name = "runtime.gather_10000", .fn = bm_gather, .arg = arg,
                            .unit = 'u', .batch_max = 1});
-  lcb_register(&(lcb_spec){.name = "runtime.semaphore_handoff", .fn = bm_handoff, .arg = arg});
-  lcb_register(&(lcb_spec){.name = "runtime.queue_put_get", .fn = bm_queue, .arg = arg});
-  lcb_register(&(lcb_spec){.name = "runtime.executor_roundtrip", .fn = bm_executor, .arg = arg,
+  lcbench_register(&(lcbench_spec){.name = "runtime.semaphore_handoff", .fn = bm_handoff, .arg = arg});
+  lcbench_register(&(lcbench_spec){.name = "runtime.queue_put_get", .fn = bm_queue, .arg = arg});
+  lcbench_register(&(lcbench_spec){.name = "runtime.executor_roundtrip", .fn = bm_executor, .arg = arg,
                            .unit = 'u'});
-  lcb_register(&(lcb_spec){.name = "runtime.memory_per_task", .fn = bm_memory_per_task,
+  lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task", .fn = bm_memory_per_task,
                            .arg = arg, .unit = 'm', .batch_max = 1});
 }

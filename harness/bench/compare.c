@@ -96,9 +96,9 @@ static int load_results(const char *path, struct results *r) {
   }
   const char *schema = lj_get_str(r->doc, "schema");
   lj *benches = lj_get(r->doc, "benchmarks");
-  if (!schema || strcmp(schema, LCB_SCHEMA) != 0) {
+  if (!schema || strcmp(schema, LCBENCH_SCHEMA) != 0) {
     fprintf(stderr, "loopconf-bench compare: %s: not a %s results file (schema: %s)\n", path,
-            LCB_SCHEMA, schema ? schema : "missing");
+            LCBENCH_SCHEMA, schema ? schema : "missing");
     return -1;
   }
   if (!benches || benches->type != LJ_ARR || !lj_get(r->doc, "context")) {
@@ -167,7 +167,7 @@ static int compare_usage(void) {
   return 2;
 }
 
-int lcb_cmd_compare(int argc, char **argv) {
+int lcbench_cmd_compare(int argc, char **argv) {
   const char *files[2] = {NULL, NULL};
   int nfiles = 0;
   double alpha = 0.05, threshold = 10;

@@ -18,7 +18,7 @@ namespace {
 // One registered benchmark after expansion of its args.
 struct Entry {
   std::string name;
-  lcb_spec spec;
+  lcbench_spec spec;
   int64_t arg;
 };
 
@@ -57,14 +57,14 @@ double slowdown_for(const std::string &name) {
 
 }  // namespace
 
-struct lcb_state {
+struct lcbench_state {
   benchmark::State *gb = nullptr;  // NULL in callgrind mode
   const Entry *entry = nullptr;
   int64_t given = 0;       // iterations handed out
   int64_t items = -1;      // -1: not set, use the iteration count
   bool paused = false;
   bool failed = false;
-  bool finished = false;   // lcb_next_batch returned 0
+  bool finished = false;   // lcbench_next_batch returned 0
   bool started = false;
   // Callgrind mode.
   bool collecting = false;
@@ -76,14 +76,14 @@ struct lcb_state {
   int64_t pause_start = 0;
 };
 
-static void cg_collect(lcb_state *st, bool on) {
+static void cg_collect(lcbench_state *st, bool on) {
   if (st->collecting == on) return;
   CALLGRIND_TOGGLE_COLLECT;  // a no-op outside valgrind
   st->collecting = on;
 }
 
 // Spin for (slow - 1) times the timed span of the batch that just ended.
-static void inject_slowdown(lcb_state *st) {
+static void inject_slowdown(lcbench_state *st) {
   int64_t now = mono_ns();
   int64_t worked = now - st->batch_start - st->batch_paused;
   if (worked > 0) {
@@ -95,7 +95,7 @@ static void inject_slowdown(lcb_state *st) {
 
 extern "C" {
 
-int lcb_register(const lcb_spec *spec) {
+int lcbench_register(const lcbench_spec *spec) {
   if (!spec || !spec->name || !*spec->name || !spec->fn || (spec->nargs > 0 && !spec->args))
     return -EINVAL;
   if (spec->nargs <= 0) {
@@ -110,7 +110,7 @@ int lcb_register(const lcb_spec *spec) {
   return 0;
 }
 
-int lcb_next_batch(lcb_state *st, int64_t *n) {
+int lcbench_next_batch(lcbench_state *st, int64_t *n) {
   if (st->failed || st->finished) return 0;
   int64_t cap = st->entry->spec.batch_max > 0 ? st->entry->spec.batch_max : 10000;
   if (!st->gb) {  // callgrind mode: everything in one batch
@@ -143,7 +143,7 @@ int lcb_next_batch(lcb_state *st, int64_t *n) {
   return 1;
 }
 
-void lcb_pause(lcb_state *st) {
+void lcbench_pause(lcbench_state *st) {
   if (st->paused || st->failed || !st->started || st->finished) return;
   st->paused = true;
   if (!st->gb) {
@@ -154,7 +154,7 @@ void lcb_pause(lcb_state *st) {
   st->gb->PauseTiming();
 }
 
-void lcb_resume(lcb_state *st) {
+void lcbench_resume(lcbench_state *st) {
   if (!st->paused || st->failed) return;
   st->paused = false;
   if (!st->gb) {
@@ -165,20 +165,20 @@ void lcb_resume(lcb_state *st) {
   st->batch_paused += mono_ns() - st->pause_start;
 }
 
-int64_t lcb_iterations(const lcb_state *st) { return st->given; }
-int64_t lcb_arg(const lcb_state *st) { return st->entry->arg; }
-int lcb_is_callgrind(const lcb_state *st) { return st->gb == nullptr; }
-void lcb_set_items(lcb_state *st, int64_t items) { st->items = items; }
+int64_t lcbench_iterations(const lcbench_state *st) { return st->given; }
+int64_t lcbench_arg(const lcbench_state *st) { return st->entry->arg; }
+int lcbench_is_callgrind(const lcbench_state *st) { return st->gb == nullptr; }
+void lcbench_set_items(lcbench_state *st, int64_t items) { st->items = items; }
 
-void lcb_counter(lcb_state *st, const char *name, double value, unsigned flags) {
+void lcbench_counter(lcbench_state *st, const char *name, double value, unsigned flags) {
   if (!st->gb) return;  // callgrind mode reports instructions only
   int f = 0;
-  if (flags & LCB_COUNTER_RATE) f |= benchmark::Counter::kIsRate;
-  if (flags & LCB_COUNTER_AVG_ITERATIONS) f |= benchmark::Counter::kAvgIterations;
+  if (flags & LCBENCH_COUNTER_RATE) f |= benchmark::Counter::kIsRate;
+  if (flags & LCBENCH_COUNTER_AVG_ITERATIONS) f |= benchmark::Counter::kAvgIterations;
   st->gb->counters[name] = benchmark::Counter(value, (benchmark::Counter::Flags)f);
 }
 
-void lcb_fail(lcb_state *st, const char *fmt, ...) {
+void lcbench_fail(lcbench_state *st, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -199,23 +199,23 @@ void lcb_fail(lcb_state *st, const char *fmt, ...) {
   st->gb->SkipWithError(msg);
 }
 
-void lcb_add_context(const char *key, const char *value) {
+void lcbench_add_context(const char *key, const char *value) {
   benchmark::AddCustomContext(key, value);
 }
 
-int lcb_main(int argc, char **argv) {
+int lcbench_main(int argc, char **argv) {
   for (const Entry &e : registry()) {
     const Entry *ep = &e;
     benchmark::internal::Benchmark *b =
         benchmark::RegisterBenchmark(e.name.c_str(), [ep](benchmark::State &gbs) {
-          lcb_state st;
+          lcbench_state st;
           st.gb = &gbs;
           st.entry = ep;
           st.slow = slowdown_for(ep->name);
           ep->spec.fn(&st, ep->spec.arg);
           if (st.failed) return;
           if (!st.finished) {
-            lcb_fail(&st, "the body returned before lcb_next_batch returned 0");
+            lcbench_fail(&st, "the body returned before lcbench_next_batch returned 0");
             return;
           }
           gbs.SetItemsProcessed(st.items >= 0 ? st.items : st.given);
@@ -234,10 +234,10 @@ int lcb_main(int argc, char **argv) {
   return g_any_error ? 1 : 0;
 }
 
-int lcb_run_callgrind(const char *name, int64_t *items) {
+int lcbench_run_callgrind(const char *name, int64_t *items) {
   for (const Entry &e : registry()) {
     if (e.name != name) continue;
-    lcb_state st;
+    lcbench_state st;
     st.entry = &e;
     st.cg_left = e.spec.cg_iterations > 0 ? e.spec.cg_iterations : 1;
     e.spec.fn(&st, e.spec.arg);
@@ -253,8 +253,8 @@ int lcb_run_callgrind(const char *name, int64_t *items) {
   return -ENOENT;
 }
 
-int lcb_count(void) { return (int)registry().size(); }
-const char *lcb_name(int i) { return registry()[(size_t)i].name.c_str(); }
-int lcb_deterministic(int i) { return registry()[(size_t)i].spec.deterministic; }
+int lcbench_count(void) { return (int)registry().size(); }
+const char *lcbench_name(int i) { return registry()[(size_t)i].name.c_str(); }
+int lcbench_deterministic(int i) { return registry()[(size_t)i].spec.deterministic; }
 
 }  // extern "C"

@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MS 1000000LL
 
 static void make_pair(lc_ctx *ctx, int sv[2]) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
@@ -83,7 +82,7 @@ LC_TEST(loop_io_readiness, "loop.io.readiness",
   lc_assert_ok(ctx, b->io_new(loop, sv[1], rd_readable_cb, &st, &r));
 
   /* Writable at once: one blocking iteration must deliver it (the guard bounds a miss). */
-  lc_assert_ok(ctx, b->timer_start(st.guard, 1000 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.guard, 1000 * LC_MS, 0));
   lc_assert_ok(ctx, b->io_start(w, LC_WRITABLE));
   b->run(loop, LC_RUN_ONCE);
   if (st.w_count != 1)
@@ -96,7 +95,7 @@ LC_TEST(loop_io_readiness, "loop.io.readiness",
   if (b->caps & LC_CAP_NOWAIT) /* without it, the 20 ms run below is the only poll */
     for (int i = 0; i < 3; i++) b->run(loop, LC_RUN_NOWAIT);
   lc_assert_ok(ctx, b->timer_stop(st.guard)); /* re-armed without relying on a restart */
-  lc_assert_ok(ctx, b->timer_start(st.guard, 20 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.guard, 20 * LC_MS, 0));
   b->run(loop, LC_RUN_DEFAULT); /* the guard's stop() ends it */
   if (st.r_count != 0)
     lc_fail(ctx, "a socket nobody wrote to got %d readable callbacks (revents 0x%x)",
@@ -105,7 +104,7 @@ LC_TEST(loop_io_readiness, "loop.io.readiness",
   /* Readable after the write, level-triggered. */
   if (write(sv[0], "x", 1) != 1) lc_fail(ctx, "write: %s", strerror(errno));
   lc_assert_ok(ctx, b->timer_stop(st.guard));
-  lc_assert_ok(ctx, b->timer_start(st.guard, 1000 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.guard, 1000 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   if (st.r_count == 0) lc_fail(ctx, "no readable callback within 1 s of the peer's write");
   if (st.r_count < 3)
@@ -175,7 +174,7 @@ LC_TEST(loop_io_stop_in_callback, "loop.io.stop_in_callback", "LOOP-IO-STOP-SELF
   lc_assert_ok(ctx, b->timer_new(loop, iself_guard_cb, &st, &guard));
   lc_assert_ok(ctx, b->io_start(st.stopper, LC_WRITABLE));
   lc_assert_ok(ctx, b->io_start(freer, LC_WRITABLE));
-  lc_assert_ok(ctx, b->timer_start(guard, 20 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(guard, 20 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   assert_int_equal(st.stop_rc, 0);
@@ -377,7 +376,7 @@ static void close_scenario(const struct lc_backend *b, char *out, size_t outlen,
   close(sv[1]); /* the peer hangs up too: anything still polling sv[0] would see it */
   int run_rc = 0;
   if (rc == 0) {
-    b->timer_start(st.guard, 50 * MS, 0);
+    b->timer_start(st.guard, 50 * LC_MS, 0);
     run_rc = b->run(st.loop, LC_RUN_DEFAULT);
   }
   char ev[8];
@@ -412,8 +411,8 @@ static void close_unpolled(const struct lc_backend *b, char *out, size_t outlen)
 LC_TEST(loop_io_close_watched_fd, "loop.io.close_watched_fd", "LOOP-CHAR-CLOSE-WATCHED",
         LC_NEEDS_IO, 10000) {
   struct iso_result reg, unp;
-  iso_run(ctx, close_registered, lc_tol_ns(ctx, 2000 * MS), &reg);
-  iso_run(ctx, close_unpolled, lc_tol_ns(ctx, 2000 * MS), &unp);
+  iso_run(ctx, close_registered, lc_tol_ns(ctx, 2000 * LC_MS), &reg);
+  iso_run(ctx, close_unpolled, lc_tol_ns(ctx, 2000 * LC_MS), &unp);
   lc_characteristic(ctx, "close-watched-fd", "after a poll: %s; before the first poll: %s",
                     reg.text, unp.text);
   if (reg.kind == ISO_HANG || reg.kind == ISO_ERROR || strncmp(reg.text, "setup failed", 12) == 0)
@@ -443,7 +442,7 @@ static void shared_scenario(const struct lc_backend *b, char *out, size_t outlen
   } else if ((rc = b->io_start(st.w[1], LC_READABLE)) != 0) {
     snprintf(out, outlen, "refused: io_start %s", lc_strerr(rc));
   } else {
-    b->timer_start(st.guard, 200 * MS, 0);
+    b->timer_start(st.guard, 200 * LC_MS, 0);
     int run_rc = b->run(st.loop, LC_RUN_DEFAULT);
     if (run_rc < 0)
       snprintf(out, outlen, "run() returned %d", run_rc);
@@ -472,7 +471,7 @@ static void shared_scenario(const struct lc_backend *b, char *out, size_t outlen
 LC_TEST(loop_io_shared_fd, "loop.io.shared_fd", "LOOP-IO-SHARED-FD LOOP-CHAR-SHARED-FD",
         LC_NEEDS_IO, 10000) {
   struct iso_result res;
-  iso_run(ctx, shared_scenario, lc_tol_ns(ctx, 2000 * MS), &res);
+  iso_run(ctx, shared_scenario, lc_tol_ns(ctx, 2000 * LC_MS), &res);
   lc_characteristic(ctx, "shared-fd", "%s", res.text);
   if (res.kind != ISO_DONE) lc_fail(ctx, "two watchers on one fd: %s", res.text);
   if (strncmp(res.text, "refused", 7) != 0 && strcmp(res.text, "both called") != 0)

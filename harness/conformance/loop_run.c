@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MS 1000000LL
 
 static void spin_ns(int64_t ns) {
   int64_t end = lc_clock_ns() + ns;
@@ -39,12 +38,12 @@ LC_TEST(loop_run_nowait, "loop.run.nowait", "LOOP-RUN-NOWAIT LOOP-RUN-RETVAL", L
   lc_timer *t;
   lc_assert_ok(ctx, b->timer_new(loop, count_cb, &fired, &t));
   assert_int_equal(b->run(loop, LC_RUN_NOWAIT), 0); /* nothing active */
-  lc_assert_ok(ctx, b->timer_start(t, 2000 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(t, 2000 * LC_MS, 0));
   int64_t start = lc_clock_ns();
   int rc = b->run(loop, LC_RUN_NOWAIT);
   int64_t took = lc_clock_ns() - start;
-  if (took > lc_tol_ns(ctx, 50 * MS))
-    lc_fail(ctx, "run(NOWAIT) with a 2 s timer pending took %lld ms", (long long)(took / MS));
+  if (took > lc_tol_ns(ctx, 50 * LC_MS))
+    lc_fail(ctx, "run(NOWAIT) with a 2 s timer pending took %lld ms", (long long)(took / LC_MS));
   assert_int_equal(fired, 0);
   assert_int_equal(rc, 1);
   b->timer_free(t);
@@ -79,7 +78,7 @@ LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle",
         "LOOP-RUN-EMPTY LOOP-RUN-RETVAL", 0, 10000) {
   const struct lc_backend *b = ctx->b;
   lc_loop *loop = lc_loop_new_or_fail(ctx);
-  int64_t bound = lc_tol_ns(ctx, 300 * MS);
+  int64_t bound = lc_tol_ns(ctx, 300 * LC_MS);
   int fast = 0, slow = 0;
   lc_timer *tf, *ts, *tr;
   lc_assert_ok(ctx, b->timer_new(loop, count_cb, &fast, &tf));
@@ -93,7 +92,7 @@ LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle",
   if (lc_clock_ns() - start > bound) lc_fail(ctx, "run(DEFAULT) on an empty loop blocked");
 
   /* A stopped timer (and a stopped watcher) does not keep the loop alive. */
-  lc_assert_ok(ctx, b->timer_start(ts, 1000 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(ts, 1000 * LC_MS, 0));
   lc_assert_ok(ctx, b->timer_stop(ts));
   lc_io *io = NULL;
   int sv[2] = {-1, -1};
@@ -109,29 +108,29 @@ LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle",
   if (rc != 0) lc_fail(ctx, "run(DEFAULT) with only stopped handles returned %d", rc);
   if (lc_clock_ns() - start > bound)
     lc_fail(ctx, "run(DEFAULT) with only a stopped timer blocked for %lld ms",
-            (long long)((lc_clock_ns() - start) / MS));
+            (long long)((lc_clock_ns() - start) / LC_MS));
   assert_int_equal(slow, 0);
 
   /* After the last one-shot fires. */
-  lc_assert_ok(ctx, b->timer_start(tf, 5 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(tf, 5 * LC_MS, 0));
   rc = b->run(loop, LC_RUN_DEFAULT);
   if (rc != 0) lc_fail(ctx, "run(DEFAULT) after the last one-shot timer fired returned %d", rc);
   assert_int_equal(fast, 1);
 
   /* After a repeating timer stopped itself. */
-  lc_assert_ok(ctx, b->timer_start(tr, 1 * MS, 1 * MS));
+  lc_assert_ok(ctx, b->timer_start(tr, 1 * LC_MS, 1 * LC_MS));
   rc = b->run(loop, LC_RUN_DEFAULT);
   if (rc != 0) lc_fail(ctx, "run(DEFAULT) after a repeating timer stopped itself returned %d", rc);
   assert_int_equal(rep.ticks, 3);
 
   /* ONCE: one iteration; the 2 ms timer fires, the 1 s timer keeps the loop active -> 1. */
-  lc_assert_ok(ctx, b->timer_start(tf, 2 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(ts, 1000 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(tf, 2 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(ts, 1000 * LC_MS, 0));
   start = lc_clock_ns();
   rc = b->run(loop, LC_RUN_ONCE);
   if (lc_clock_ns() - start > bound)
     lc_fail(ctx, "run(ONCE) took %lld ms with a 2 ms timer due",
-            (long long)((lc_clock_ns() - start) / MS));
+            (long long)((lc_clock_ns() - start) / LC_MS));
   if (rc != 1) lc_fail(ctx, "run(ONCE) with a 1 s timer still pending returned %d", rc);
   assert_int_equal(fast, 2);
   assert_int_equal(slow, 0);
@@ -189,9 +188,9 @@ LC_TEST(loop_run_stop_from_callback, "loop.run.stop_from_callback",
   lc_timer *t[3], *keeper;
   for (int i = 0; i < 3; i++) lc_assert_ok(ctx, b->timer_new(st.loop, stopcb_cb, &st, &t[i]));
   lc_assert_ok(ctx, b->timer_new(st.loop, stopcb_keeper_cb, &st, &keeper));
-  for (int i = 0; i < 3; i++) lc_assert_ok(ctx, b->timer_start(t[i], (i + 1) * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(keeper, 1000 * MS, 0));
-  spin_ns(10 * MS);
+  for (int i = 0; i < 3; i++) lc_assert_ok(ctx, b->timer_start(t[i], (i + 1) * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(keeper, 1000 * LC_MS, 0));
+  spin_ns(10 * LC_MS);
   int rc = b->run(st.loop, LC_RUN_DEFAULT);
   if (st.keeper_fired)
     lc_fail(ctx, "stop() from a callback was ignored: run() went on to a timer 1 s later");
@@ -238,15 +237,15 @@ LC_TEST(loop_run_stop_before_run, "loop.run.stop_before_run", "LOOP-RUN-STOP-OUT
   lc_timer *guard;
   lc_assert_ok(ctx, b->timer_new(loop, stopbr_tick_cb, &st, &st.ticker));
   lc_assert_ok(ctx, b->timer_new(loop, stopbr_guard_cb, &st, &guard));
-  lc_assert_ok(ctx, b->timer_start(st.ticker, 1 * MS, 1 * MS));
-  lc_assert_ok(ctx, b->timer_start(guard, 200 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.ticker, 1 * LC_MS, 1 * LC_MS));
+  lc_assert_ok(ctx, b->timer_start(guard, 200 * LC_MS, 0));
   b->stop(loop);
   int64_t start = lc_clock_ns();
   int rc = b->run(loop, LC_RUN_DEFAULT);
   int64_t took = lc_clock_ns() - start;
   if (st.guard_fired)
     lc_fail(ctx, "stop() called before run() was lost: run() went on for %lld ms (%d ticks of a "
-            "1 ms timer) until a guard timer ended it", (long long)(took / MS), st.ticks);
+            "1 ms timer) until a guard timer ended it", (long long)(took / LC_MS), st.ticks);
   if (rc != 1) lc_fail(ctx, "run() after stop() with timers pending returned %d (expected 1)", rc);
   lc_note(ctx, "run() after stop() returned after %lld us and %d tick(s)",
           (long long)(took / 1000), st.ticks);
@@ -280,9 +279,9 @@ LC_TEST(loop_run_once_due_timer, "loop.run.once_due_timer", "LOOP-RUN-ONCE-DUE-T
   lc_timer *due, *guard;
   lc_assert_ok(ctx, b->timer_new(loop, count_cb, &due_fired, &due));
   lc_assert_ok(ctx, b->timer_new(loop, count_cb, &guard_fired, &guard));
-  lc_assert_ok(ctx, b->timer_start(guard, 1000 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(due, 1 * MS, 0));
-  spin_ns(10 * MS);
+  lc_assert_ok(ctx, b->timer_start(guard, 1000 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(due, 1 * LC_MS, 0));
+  spin_ns(10 * LC_MS);
   int64_t start = lc_clock_ns();
   int rc = b->run(loop, LC_RUN_ONCE);
   int64_t took = lc_clock_ns() - start;
@@ -290,11 +289,11 @@ LC_TEST(loop_run_once_due_timer, "loop.run.once_due_timer", "LOOP-RUN-ONCE-DUE-T
           (long long)(took / 1000), due_fired, guard_fired);
   if (due_fired != 1)
     lc_fail(ctx, "run(ONCE) with a timer already due ran it %d times", due_fired);
-  if (took > lc_tol_ns(ctx, 100 * MS))
+  if (took > lc_tol_ns(ctx, 100 * LC_MS))
     lc_fail(ctx,
             "run(ONCE) ran the due timer, then waited %lld ms more for I/O (guard timer fired: "
             "%s): a callback already ran, so it should have returned",
-            (long long)(took / MS), guard_fired ? "yes" : "no");
+            (long long)(took / LC_MS), guard_fired ? "yes" : "no");
   assert_int_equal(rc, 1); /* the guard is still active */
   b->timer_free(due);
   b->timer_free(guard);

@@ -14,8 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define US 1000LL
-#define MS 1000000LL
 
 /* Busy-wait for ns on the test's clock: a callback that "works" without yielding. */
 static void spin_ns(int64_t ns) {
@@ -96,7 +94,7 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
     lc_assert_ok(ctx, b->timer_new(loop, order_cb, &ot[i], &t[i]));
   }
   for (int i = 0; i < ORDER_N; i++)
-    lc_assert_ok(ctx, b->timer_start(t[i], (rank_by_start[i] + 1) * 3 * MS, 0));
+    lc_assert_ok(ctx, b->timer_start(t[i], (rank_by_start[i] + 1) * 3 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   assert_int_equal(st.nfired, ORDER_N);
@@ -149,8 +147,8 @@ struct ne_state {
   int err;             /* a timer_start error, reported after run */
 };
 
-static int64_t ne_delay(int i) { return 3050 * US + (int64_t)((i * 613) % 900) * US; }
-static int64_t ne_phase(int i) { return (int64_t)((i * 3793) % 4000) * US; }
+static int64_t ne_delay(int i) { return 3050 * LC_US + (int64_t)((i * 613) % 900) * LC_US; }
+static int64_t ne_phase(int i) { return (int64_t)((i * 3793) % 4000) * LC_US; }
 
 static void ne_hook(void *arg) {
   struct ne_state *st = arg;
@@ -173,7 +171,7 @@ static void ne_timer_cb(lc_timer *t, void *arg) {
   int64_t elapsed = lc_clock_ns() - st->start;
   (void)t;
   int64_t early = st->delay - elapsed;
-  if (early > lc_tol_ns(st->ctx, 10 * US)) st->early++;
+  if (early > lc_tol_ns(st->ctx, 10 * LC_US)) st->early++;
   if (early > st->worst_early) {
     st->worst_early = early;
     st->worst_i = st->i;
@@ -203,7 +201,7 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
   assert_int_equal(rc, 0);
   assert_true(ne_done(st.i, st.early));
   lc_note(ctx, "%d/%d timers early by more than %lld ns; worst: timer %d (delay %lld ns) %lld ns "
-          "%s", st.early, st.i, (long long)lc_tol_ns(ctx, 10 * US), st.worst_i,
+          "%s", st.early, st.i, (long long)lc_tol_ns(ctx, 10 * LC_US), st.worst_i,
           (long long)ne_delay(st.worst_i), (long long)(st.worst_early < 0 ? -st.worst_early
                                                                             : st.worst_early),
           st.worst_early > 0 ? "early" : "late (none early)");
@@ -223,8 +221,8 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
  * ======================================================================================== */
 
 #define STALE_ROUNDS 3
-#define STALE_BUSY (40 * MS)
-#define STALE_DELAY (20 * MS)
+#define STALE_BUSY (40 * LC_MS)
+#define STALE_DELAY (20 * LC_MS)
 
 struct stale_state {
   lc_ctx *ctx;
@@ -253,7 +251,7 @@ static void stale_probe_cb(lc_timer *t, void *arg) {
   (void)t;
   st->elapsed[st->round++] = lc_clock_ns() - st->start;
   if (st->round < STALE_ROUNDS) {
-    int rc = st->ctx->b->timer_start(st->busy, 1 * MS, 0);
+    int rc = st->ctx->b->timer_start(st->busy, 1 * LC_MS, 0);
     if (rc == 0) return;
     st->err = rc;
   }
@@ -270,7 +268,7 @@ LC_TEST(loop_timer_never_early_stale, "loop.timer.never_early_stale",
   lc_assert_ok(ctx, b->timer_new(loop, stale_busy_cb, &st, &st.busy));
   lc_assert_ok(ctx, b->timer_new(loop, stale_probe_cb, &st, &st.probe));
   awake_start(ctx, loop, &st.awake);
-  lc_assert_ok(ctx, b->timer_start(st.busy, 1 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.busy, 1 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   if (st.err) lc_fail(ctx, "timer_start returned %d (%s)", st.err, lc_strerr(st.err));
   assert_int_equal(rc, 0);
@@ -279,12 +277,12 @@ LC_TEST(loop_timer_never_early_stale, "loop.timer.never_early_stale",
   for (int i = 0; i < STALE_ROUNDS; i++)
     if (st.elapsed[i] < min) min = st.elapsed[i];
   lc_note(ctx, "a %lld ms timer started after a %lld ms callback fired after %lld us (shortest "
-          "of %d)", (long long)(STALE_DELAY / MS), (long long)(STALE_BUSY / MS),
-          (long long)(min / US), STALE_ROUNDS);
-  if (min < STALE_DELAY - lc_tol_ns(ctx, 10 * US))
+          "of %d)", (long long)(STALE_DELAY / LC_MS), (long long)(STALE_BUSY / LC_MS),
+          (long long)(min / LC_US), STALE_ROUNDS);
+  if (min < STALE_DELAY - lc_tol_ns(ctx, 10 * LC_US))
     lc_fail(ctx, "a %lld ns timer started at the end of a %lld ms callback fired after %lld ns "
             "(%lld ns early): the delay was measured from a stale cached time",
-            (long long)STALE_DELAY, (long long)(STALE_BUSY / MS), (long long)min,
+            (long long)STALE_DELAY, (long long)(STALE_BUSY / LC_MS), (long long)min,
             (long long)(STALE_DELAY - min));
   b->timer_free(st.busy);
   b->timer_free(st.probe);
@@ -350,10 +348,10 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
   struct drift_state st;
   memset(&st, 0, sizeof st);
   st.ctx = ctx;
-  st.period = lc_tol_ns(ctx, 40 * MS);
-  st.lead = lc_tol_ns(ctx, 5 * MS);
-  st.busy = lc_tol_ns(ctx, 15 * MS);
-  const int64_t threshold = lc_tol_ns(ctx, 5 * MS);
+  st.period = lc_tol_ns(ctx, 40 * LC_MS);
+  st.lead = lc_tol_ns(ctx, 5 * LC_MS);
+  st.busy = lc_tol_ns(ctx, 15 * LC_MS);
+  const int64_t threshold = lc_tol_ns(ctx, 5 * LC_MS);
   lc_loop *loop = lc_loop_new_or_fail(ctx);
   lc_assert_ok(ctx, b->timer_new(loop, drift_tick_cb, &st, &st.tick));
   lc_assert_ok(ctx, b->timer_new(loop, drift_blocker_cb, &st, &st.blocker));
@@ -374,19 +372,19 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
   int64_t mean = (st.at[DRIFT_TICKS - 1] - st.at[0]) / (DRIFT_TICKS - 1) - st.period;
   lc_note(ctx, "%d ticks of %lld us with a %lld us busy callback before each: median excess per "
           "period %+lld us (over pairs of intervals; min %+lld, max %+lld), mean %+lld us",
-          DRIFT_TICKS, (long long)(st.period / US), (long long)(st.busy / US),
-          (long long)(med / US), (long long)(pair[0] / US),
-          (long long)(pair[DRIFT_TICKS - 3] / US), (long long)(mean / US));
+          DRIFT_TICKS, (long long)(st.period / LC_US), (long long)(st.busy / LC_US),
+          (long long)(med / LC_US), (long long)(pair[0] / LC_US),
+          (long long)(pair[DRIFT_TICKS - 3] / LC_US), (long long)(mean / LC_US));
   if (med > threshold)
     lc_fail(ctx, "a %lld us repeating timer ticked every %lld us (median over pairs of "
             "intervals, %+lld us, threshold %lld us) when each tick was noticed late: the next "
             "tick is scheduled from the time the tick ran, so lateness accumulates",
-            (long long)(st.period / US), (long long)((st.period + med) / US),
-            (long long)(med / US), (long long)(threshold / US));
+            (long long)(st.period / LC_US), (long long)((st.period + med) / LC_US),
+            (long long)(med / LC_US), (long long)(threshold / LC_US));
   if (med < -threshold)
     lc_fail(ctx, "a %lld us repeating timer ticked every %lld us (median over pairs of "
-            "intervals): ticks come early", (long long)(st.period / US),
-            (long long)((st.period + med) / US));
+            "intervals): ticks come early", (long long)(st.period / LC_US),
+            (long long)((st.period + med) / LC_US));
   b->timer_free(st.tick);
   b->timer_free(st.blocker);
   lc_loop_free_or_fail(ctx, loop);
@@ -434,9 +432,9 @@ LC_TEST(loop_timer_stop_before_due, "loop.timer.stop_before_due", "LOOP-TIMER-ST
   lc_assert_ok(ctx, b->timer_new(loop, stopdue_stopped_cb, &st, &stopped));
   lc_assert_ok(ctx, b->timer_new(loop, stopdue_stopper_cb, &st, &stopper));
   lc_assert_ok(ctx, b->timer_new(loop, stopdue_guard_cb, &st, &guard));
-  lc_assert_ok(ctx, b->timer_start(st.victim, 30 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(stopper, 5 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(stopped, 10 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.victim, 30 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(stopper, 5 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(stopped, 10 * LC_MS, 0));
   lc_assert_ok(ctx, b->timer_stop(stopped));
   lc_assert_ok(ctx, b->timer_stop(stopped)); /* stopping an inactive timer is a no-op */
   int rc = b->run(loop, LC_RUN_DEFAULT);
@@ -444,7 +442,7 @@ LC_TEST(loop_timer_stop_before_due, "loop.timer.stop_before_due", "LOOP-TIMER-ST
   assert_int_equal(st.stopper_fired, 1);
   assert_int_equal(st.stop_rc, 0);
   /* Give both stopped timers 20 ms past their old deadlines to misbehave. */
-  lc_assert_ok(ctx, b->timer_start(guard, 50 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(guard, 50 * LC_MS, 0));
   rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   if (st.victim_fired) lc_fail(ctx, "a timer stopped from another callback still fired");
@@ -489,9 +487,9 @@ LC_TEST(loop_timer_stop_same_pass, "loop.timer.stop_same_pass", "LOOP-TIMER-STOP
   struct samepass_timer me[2] = {{&st, 0}, {&st, 1}};
   lc_loop *loop = lc_loop_new_or_fail(ctx);
   for (int i = 0; i < 2; i++) lc_assert_ok(ctx, b->timer_new(loop, samepass_cb, &me[i], &st.t[i]));
-  lc_assert_ok(ctx, b->timer_start(st.t[0], 1 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(st.t[1], 2 * MS, 0));
-  spin_ns(10 * MS);
+  lc_assert_ok(ctx, b->timer_start(st.t[0], 1 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.t[1], 2 * LC_MS, 0));
+  spin_ns(10 * LC_MS);
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   if (st.fired[0] + st.fired[1] != 1)
@@ -543,9 +541,9 @@ LC_TEST(loop_timer_stop_in_callback, "loop.timer.stop_in_callback", "LOOP-TIMER-
   lc_assert_ok(ctx, b->timer_new(loop, selffree_cb, &st, &freer));
   lc_assert_ok(ctx, b->timer_new(loop, selfstop_guard_cb, &st, &guard));
   st.stopper = stopper;
-  lc_assert_ok(ctx, b->timer_start(stopper, 1 * MS, 1 * MS));
-  lc_assert_ok(ctx, b->timer_start(freer, 1 * MS, 1 * MS));
-  lc_assert_ok(ctx, b->timer_start(guard, 30 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(stopper, 1 * LC_MS, 1 * LC_MS));
+  lc_assert_ok(ctx, b->timer_start(freer, 1 * LC_MS, 1 * LC_MS));
+  lc_assert_ok(ctx, b->timer_start(guard, 30 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   assert_int_equal(st.stop_rc, 0);
@@ -597,7 +595,7 @@ static void restart_b_cb(lc_timer *t, void *arg) {
 static void restart_c_cb(lc_timer *t, void *arg) {
   struct restart_state *st = arg;
   if (st->c_count++ == 0) {
-    int rc = st->ctx->b->timer_start(t, 3 * MS, 0);
+    int rc = st->ctx->b->timer_start(t, 3 * LC_MS, 0);
     if (rc) st->err = rc;
   }
   restart_maybe_done(st);
@@ -624,14 +622,14 @@ LC_TEST(loop_timer_restart, "loop.timer.restart", "LOOP-TIMER-RESTART", 0, 5000)
   lc_assert_ok(ctx, b->timer_new(loop, restart_c_cb, &st, &st.c));
   lc_assert_ok(ctx, b->timer_new(loop, restart_guard_cb, &st, &st.guard));
   b->update_time(loop);
-  lc_assert_ok(ctx, b->timer_start(st.a, 300 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(st.b, 5 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(st.c, 2 * MS, 0));
-  lc_assert_ok(ctx, b->timer_start(st.guard, 150 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.a, 300 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.b, 5 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.c, 2 * LC_MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.guard, 150 * LC_MS, 0));
   st.a_start = lc_clock_ns();
-  lc_assert_ok(ctx, b->timer_start(st.a, 5 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.a, 5 * LC_MS, 0));
   st.b_start = lc_clock_ns();
-  lc_assert_ok(ctx, b->timer_start(st.b, 60 * MS, 0));
+  lc_assert_ok(ctx, b->timer_start(st.b, 60 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   if (st.err) lc_fail(ctx, "timer_start from the timer's own callback returned %d (%s)", st.err,
@@ -640,16 +638,16 @@ LC_TEST(loop_timer_restart, "loop.timer.restart", "LOOP-TIMER-RESTART", 0, 5000)
    * coalescing) look the same from here. */
   if (st.a_count == 0)
     lc_fail(ctx, "a 300 ms timer re-started for 5 ms had not fired when the 150 ms guard fired "
-            "%lld us after the restart", (long long)(st.guard_elapsed / US));
+            "%lld us after the restart", (long long)(st.guard_elapsed / LC_US));
   /* Early-firing slack for coarse clocks (never-early is another clause); capped so that a
    * backend ignoring the restart (firing at 5 ms) can never pass. */
-  int64_t slack = lc_tol_ns(ctx, 10 * MS) < 30 * MS ? lc_tol_ns(ctx, 10 * MS) : 30 * MS;
-  if (st.b_elapsed < 60 * MS - slack)
+  int64_t slack = lc_tol_ns(ctx, 10 * LC_MS) < 30 * LC_MS ? lc_tol_ns(ctx, 10 * LC_MS) : 30 * LC_MS;
+  if (st.b_elapsed < 60 * LC_MS - slack)
     lc_fail(ctx, "a 5 ms timer re-started for 60 ms fired %lld us after the restart, before "
-            "the 60 ms it was re-started for (slack %lld us)", (long long)(st.b_elapsed / US),
-            (long long)(slack / US));
-  if (st.a_elapsed > 100 * MS)
-    lc_fail(ctx, "a timer re-started for 5 ms fired after %lld us", (long long)(st.a_elapsed / US));
+            "the 60 ms it was re-started for (slack %lld us)", (long long)(st.b_elapsed / LC_US),
+            (long long)(slack / LC_US));
+  if (st.a_elapsed > 100 * LC_MS)
+    lc_fail(ctx, "a timer re-started for 5 ms fired after %lld us", (long long)(st.a_elapsed / LC_US));
   assert_int_equal(st.a_count, 1);
   assert_int_equal(st.b_count, 1);
   if (st.c_count != 2)
@@ -714,7 +712,7 @@ LC_TEST(loop_timer_many, "loop.timer.many", "LOOP-TIMER-SCALE LOOP-TIMER-ORDER",
   b->update_time(loop);
   for (int i = 0; i < MANY_N; i++) {
     /* 7919 is prime and coprime with 100000: i -> delay is a permutation. */
-    int64_t delay = (int64_t)(((long long)i * 7919) % MANY_N) * US;
+    int64_t delay = (int64_t)(((long long)i * 7919) % MANY_N) * LC_US;
     st.deadline[i] = lc_clock_ns() + delay;
     lc_assert_ok(ctx, b->timer_start(t[i], delay, 0));
   }
@@ -724,7 +722,7 @@ LC_TEST(loop_timer_many, "loop.timer.many", "LOOP-TIMER-SCALE LOOP-TIMER-ORDER",
   assert_int_equal(rc, 0);
   if (st.dup) lc_fail(ctx, "%d callbacks were repeats of a one-shot timer", st.dup);
   if (st.nfired != MANY_N) lc_fail(ctx, "%d of %d timers fired", st.nfired, MANY_N);
-  int64_t tol = spread + lc_tol_ns(ctx, 5 * MS);
+  int64_t tol = spread + lc_tol_ns(ctx, 5 * LC_MS);
   int bad = 0, first_bad = -1;
   int64_t max_seen = INT64_MIN, worst = 0;
   for (int k = 0; k < MANY_N; k++) {
@@ -736,14 +734,14 @@ LC_TEST(loop_timer_many, "loop.timer.many", "LOOP-TIMER-SCALE LOOP-TIMER-ORDER",
     if (d > max_seen) max_seen = d;
   }
   lc_note(ctx, "starting %d timers took %lld us; all fired %lld ms after the first start",
-          MANY_N, (long long)(spread / US), (long long)(took / MS));
+          MANY_N, (long long)(spread / LC_US), (long long)(took / LC_MS));
   if (bad)
     lc_fail(ctx, "%d callbacks came after a timer with a later deadline (first at callback %d, "
             "worst %lld us out of order, tolerance %lld us)", bad, first_bad,
-            (long long)(worst / US), (long long)(tol / US));
-  if (took > 100 * MS + spread + lc_tol_ns(ctx, 5000 * MS))
+            (long long)(worst / LC_US), (long long)(tol / LC_US));
+  if (took > 100 * LC_MS + spread + lc_tol_ns(ctx, 5000 * LC_MS))
     lc_fail(ctx, "the last of %d timers due within 100 ms fired after %lld ms", MANY_N,
-            (long long)(took / MS));
+            (long long)(took / LC_MS));
   for (int i = 0; i < MANY_N; i++) b->timer_free(t[i]);
   lc_loop_free_or_fail(ctx, loop);
   free(t);
@@ -784,7 +782,7 @@ static void eq_starter_cb(lc_timer *t, void *arg) {
   struct eq_state *st = arg;
   (void)t;
   for (int i = 0; i < EQ_N; i++) {
-    int rc = st->ctx->b->timer_start(st->t[i], 5 * MS, 0);
+    int rc = st->ctx->b->timer_start(st->t[i], 5 * LC_MS, 0);
     if (rc) st->err = rc;
   }
 }

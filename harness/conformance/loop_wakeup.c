@@ -10,7 +10,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define MS 1000000LL
 #define WK_ROUNDS 300
 
 struct wk_state {
@@ -43,7 +42,7 @@ static void *wk_sender(void *arg) {
     int n = r % 2 ? 2 : 1 + (r / 2) % 8;
     for (int j = 0; j < n; j++) {
       if (r % 2 && j == 1) { /* wait (briefly) for the callback of the first send to run */
-        int64_t until = lc_clock_ns() + 50 * MS;
+        int64_t until = lc_clock_ns() + 50 * LC_MS;
         while (!atomic_load(&st->in_cb) && lc_clock_ns() < until) {
         }
         if (atomic_load(&st->in_cb)) st->raced++;
@@ -118,13 +117,13 @@ LC_TEST(loop_wakeup_after_last_send, "loop.wakeup.after_last_send",
   atomic_init(&st.in_cb, 0);
   st.ctx = ctx;
   st.lost_round = -1;
-  st.round_limit_ns = lc_tol_ns(ctx, 1000 * MS);
+  st.round_limit_ns = lc_tol_ns(ctx, 1000 * LC_MS);
   st.loop = lc_loop_new_or_fail(ctx);
   lc_timer *guard;
   lc_assert_ok(ctx, b->wakeup_new(st.loop, wk_cb, &st, &st.w));
   lc_assert_ok(ctx, b->timer_new(st.loop, wk_guard_cb, &st, &guard));
   /* Ends the run if the final wakeup is lost too: rounds plus the sender's own waits. */
-  lc_assert_ok(ctx, b->timer_start(guard, lc_tol_ns(ctx, 10000 * MS), 0));
+  lc_assert_ok(ctx, b->timer_start(guard, lc_tol_ns(ctx, 10000 * LC_MS), 0));
   pthread_t th;
   int perr = pthread_create(&th, NULL, wk_sender, &st);
   if (perr) lc_fail(ctx, "pthread_create: %s", strerror(perr));
@@ -134,7 +133,7 @@ LC_TEST(loop_wakeup_after_last_send, "loop.wakeup.after_last_send",
   if (st.send_err) lc_fail(ctx, "wakeup_send returned %d (%s)", st.send_err, lc_strerr(st.send_err));
   if (st.lost_round >= 0)
     lc_fail(ctx, "round %d: no callback observed send #%ld within %lld ms (callbacks so far: %ld)",
-            st.lost_round, st.lost_last, (long long)(st.round_limit_ns / MS), st.callbacks);
+            st.lost_round, st.lost_last, (long long)(st.round_limit_ns / LC_MS), st.callbacks);
   if (!st.final_seen)
     lc_fail(ctx, "the final send got no callback before the guard timer");
   lc_note(ctx, "%d sends landed while a callback was running", st.raced);

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS 1000000LL
 #define BLOCK_MS 150 /* the culprit's blocking work: above the default 100 ms threshold */
 #define TICK_MS 5
 
@@ -54,7 +53,7 @@ static int ticker_fn(void *arg, intptr_t *result) {
   struct bstate *st = arg;
   st->last_tick_ns = lc_clock_ns();
   while (!st->stop) {
-    int rc = lc_sleep(TICK_MS * MS);
+    int rc = lc_sleep(TICK_MS * LC_MS);
     if (rc) return rc;
     int64_t now = lc_clock_ns();
     if (now - st->last_tick_ns > st->max_gap_ns) st->max_gap_ns = now - st->last_tick_ns;
@@ -67,7 +66,7 @@ static int ticker_fn(void *arg, intptr_t *result) {
 
 static intptr_t sleep_job(void *arg) {
   struct bstate *st = arg;
-  block_nanosleep(BLOCK_MS * MS);
+  block_nanosleep(BLOCK_MS * LC_MS);
   atomic_store(&st->job_done, 1);
   return 42;
 }
@@ -78,9 +77,9 @@ static int culprit_fn(void *arg, intptr_t *result) {
   int64_t t0 = lc_clock_ns();
   lc_trace_at("culprit starts %d ms of work", BLOCK_MS);
   if (st->kind == BLOCK_NANOSLEEP) {
-    block_nanosleep(BLOCK_MS * MS);
+    block_nanosleep(BLOCK_MS * LC_MS);
   } else if (st->kind == BLOCK_CPU) {
-    block_cpu(BLOCK_MS * MS);
+    block_cpu(BLOCK_MS * LC_MS);
   } else {
     st->rc = lc_run_in_thread(sleep_job, st, &st->value);
     lc_trace_at("culprit: run_in_thread -> %s %ld", lc_trace_code(st->rc), (long)st->value);
@@ -95,11 +94,11 @@ static int block_main(void *arg, intptr_t *result) {
   struct bstate *st = arg;
   lc_task *ticker = lc_spawn(ticker_fn, st, "ticker");
   if (!ticker) return -errno;
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   lc_task *c = lc_spawn(culprit_fn, st, "culprit");
   if (!c) return -errno;
   lc_await(c, NULL);
-  lc_sleep(20 * MS); /* the ticker ticks again, closing the gap */
+  lc_sleep(20 * LC_MS); /* the ticker ticks again, closing the gap */
   st->stop = 1;
   lc_await(ticker, NULL);
   if (st->kind == BLOCK_THREAD)
@@ -124,21 +123,21 @@ static void block_freezes(lc_ctx *ctx, const char *scenario, enum block_kind kin
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
   assert_int_equal(lc_trace_run(ctx, scenario, &opts, &rep, block_main, &st, NULL), 0);
   lc_note(ctx, "block %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
-          (double)st.block_ns / MS, (double)st.max_gap_ns / MS, st.ticks,
-          (double)st.lag.max_ns / MS);
-  assert_true(st.block_ns >= BLOCK_MS * MS);
+          (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
+          (double)st.lag.max_ns / LC_MS);
+  assert_true(st.block_ns >= BLOCK_MS * LC_MS);
   /* The ticker's last tick before the block came before it started, the next one after it
    * ended: a frozen loop shows a gap at least as long as the block. */
-  if (st.max_gap_ns < BLOCK_MS * MS)
+  if (st.max_gap_ns < BLOCK_MS * LC_MS)
     lc_fail(ctx, "longest ticker gap %.1f ms < the %d ms block: the loop was not frozen?",
-            (double)st.max_gap_ns / MS, BLOCK_MS);
+            (double)st.max_gap_ns / LC_MS, BLOCK_MS);
   if (lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "culprit") != 1)
     lc_fail(ctx, "expected one slow-step report naming 'culprit', got %zu reports (first: %s)",
             rep.n, rep.n ? rep.v[0].task : "none");
   for (size_t i = 0; i < rep.n && i < LC_TRACE_MAX_REPORTS; i++)
-    if (strcmp(rep.v[i].task, "culprit") == 0 && rep.v[i].duration_ns < BLOCK_MS * MS)
+    if (strcmp(rep.v[i].task, "culprit") == 0 && rep.v[i].duration_ns < BLOCK_MS * LC_MS)
       lc_fail(ctx, "the report says %.1f ms, the step blocked %d ms",
-              (double)rep.v[i].duration_ns / MS, BLOCK_MS);
+              (double)rep.v[i].duration_ns / LC_MS, BLOCK_MS);
   assert_int_equal(rep.n, 1);
 }
 
@@ -172,24 +171,24 @@ LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPON
   struct bstate st;
   memset(&st, 0, sizeof st);
   st.kind = BLOCK_THREAD;
-  st.keep_ticking_ns = TICK_MS * MS + lc_tol_ns(ctx, 50 * MS);
+  st.keep_ticking_ns = TICK_MS * LC_MS + lc_tol_ns(ctx, 50 * LC_MS);
   lc_run_opts opts = {.debug = 1};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, "block_offload_thread", &opts, &rep, block_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL),
                    0);
   lc_note(ctx, "job %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
-          (double)st.block_ns / MS, (double)st.max_gap_ns / MS, st.ticks,
-          (double)st.lag.max_ns / MS);
+          (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
+          (double)st.lag.max_ns / LC_MS);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 42);
-  assert_true(st.block_ns >= BLOCK_MS * MS);
+  assert_true(st.block_ns >= BLOCK_MS * LC_MS);
   if (st.max_gap_ns > st.keep_ticking_ns)
     lc_fail(ctx, "the ticker stalled %.1f ms while the job ran on a thread",
-            (double)st.max_gap_ns / MS);
-  if (st.lag.max_ns > lc_tol_ns(ctx, 50 * MS))
+            (double)st.max_gap_ns / LC_MS);
+  if (st.lag.max_ns > lc_tol_ns(ctx, 50 * LC_MS))
     lc_fail(ctx, "loop lag reached %.1f ms while the job ran on a thread",
-            (double)st.lag.max_ns / MS);
+            (double)st.lag.max_ns / LC_MS);
   assert_true(st.ticks > 0);
   assert_int_equal(rep.n, 0);
 }
@@ -205,7 +204,7 @@ LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPON
 static intptr_t held_job(void *arg) {
   struct bstate *st = arg;
   atomic_store(&st->job_started, 1);
-  for (int i = 0; i < 30000 && !atomic_load(&st->job_release); i++) block_nanosleep(MS);
+  for (int i = 0; i < 30000 && !atomic_load(&st->job_release); i++) block_nanosleep(LC_MS);
   atomic_store(&st->job_done, 1);
   return 42;
 }
@@ -222,14 +221,14 @@ static int ec_main(void *arg, intptr_t *result) {
   struct bstate *st = arg;
   lc_task *w = lc_spawn(ec_waiter, st, "w");
   if (!w) return -errno;
-  while (!atomic_load(&st->job_started)) lc_sleep(MS); /* bounded by the cell's time limit */
+  while (!atomic_load(&st->job_started)) lc_sleep(LC_MS); /* bounded by the cell's time limit */
   lc_trace("main: job started; cancel(w) -> %d", lc_cancel(w));
   int rc = lc_await(w, NULL);
   st->job_done_at_cancel = atomic_load(&st->job_done);
   lc_trace("main: await w -> %s, job finished: %s", lc_trace_code(rc),
            st->job_done_at_cancel ? "yes" : "no");
   atomic_store(&st->job_release, 1);
-  while (!atomic_load(&st->job_done)) lc_sleep(MS);
+  while (!atomic_load(&st->job_done)) lc_sleep(LC_MS);
   lc_trace("job finished later: yes");
   lc_task_unref(w);
   *result = 0;
@@ -244,7 +243,7 @@ LC_TEST(sem_exec_cancel, "semantics.exec.cancel_running_job", "EXEC-CANCEL-RUNNI
   atomic_init(&st.job_started, 0);
   atomic_init(&st.job_release, 0);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "exec_cancel_running_job", NULL, &rep, ec_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ec_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.job_done_at_cancel, 0);
   assert_int_equal(atomic_load(&st.job_done), 1);
@@ -287,7 +286,7 @@ LC_TEST(sem_exec_process, "semantics.exec.process", "EXEC-PROCESS", LC_NEEDS_WAK
   struct bstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "exec_process", NULL, &rep, ep_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ep_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 332833500);
   assert_int_equal(st.job_done_at_cancel, 1);
@@ -308,8 +307,8 @@ struct dstate {
 static int dt_timer(void *arg, intptr_t *result) {
   struct dstate *st = arg;
   int64_t t0 = lc_clock_ns();
-  int rc = lc_sleep(10 * MS);
-  st->timer_late_ns = lc_clock_ns() - t0 - 10 * MS;
+  int rc = lc_sleep(10 * LC_MS);
+  st->timer_late_ns = lc_clock_ns() - t0 - 10 * LC_MS;
   lc_trace_at("timer (10 ms) woke");
   *result = 0;
   return rc;
@@ -318,7 +317,7 @@ static int dt_timer(void *arg, intptr_t *result) {
 static int dt_busy(void *arg, intptr_t *result) {
   int ms = (int)(intptr_t)arg;
   lc_trace("%s runs %d ms", lc_task_name(lc_current_task()), ms);
-  block_cpu(ms * MS);
+  block_cpu(ms * LC_MS);
   *result = 0;
   return 0;
 }
@@ -339,18 +338,18 @@ static int dt_main(void *arg, intptr_t *result) {
 LC_TEST(sem_debug_threshold, "semantics.debug.threshold", "DEBUG-THRESHOLD DEBUG-LAG", 0, 10000) {
   struct dstate st;
   memset(&st, 0, sizeof st);
-  lc_run_opts opts = {.debug = 1, .slow_step_ns = 30 * MS};
+  lc_run_opts opts = {.debug = 1, .slow_step_ns = 30 * LC_MS};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, "debug_threshold", &opts, &rep, dt_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, dt_main, &st, NULL), 0);
   lc_note(ctx, "timer late by %.1f ms; lag max %.1f ms over %llu samples",
-          (double)st.timer_late_ns / MS, (double)st.lag.max_ns / MS,
+          (double)st.timer_late_ns / LC_MS, (double)st.lag.max_ns / LC_MS,
           (unsigned long long)st.lag.samples);
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "a"), 1);
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "b"), 0);
   assert_int_equal(rep.n, 1);
   /* Physical floor: the timer was due at 10 ms and could not run before a (50 ms) ended. */
-  assert_true(st.timer_late_ns >= 35 * MS);
-  assert_true(st.lag.max_ns >= 35 * MS);
+  assert_true(st.timer_late_ns >= 35 * LC_MS);
+  assert_true(st.lag.max_ns >= 35 * LC_MS);
   assert_true(st.lag.samples > 0);
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 
 /* A worker: sleeps sleep_ms; if cancelled, runs a cleanup that sleeps cleanup_ms, then
  * returns -ECANCELED; with swallow it returns swallow_value instead (uncancelling `uncancel`
@@ -28,7 +27,7 @@ struct worker {
 static int worker_fn(void *arg, intptr_t *result) {
   struct worker *w = arg;
   lc_trace("%s start", w->name);
-  int rc = lc_sleep((int64_t)w->sleep_ms * MS);
+  int rc = lc_sleep((int64_t)w->sleep_ms * LC_MS);
   if (rc == 0) {
     w->after_await_ran = 1;
     lc_trace_at("%s done", w->name);
@@ -39,7 +38,7 @@ static int worker_fn(void *arg, intptr_t *result) {
   w->cancelling_seen = lc_cancelling(lc_current_task());
   lc_trace_at("%s cancelled, cancelling=%d", w->name, w->cancelling_seen);
   if (w->cleanup_ms) {
-    int crc = lc_sleep((int64_t)w->cleanup_ms * MS); /* cleanup may await */
+    int crc = lc_sleep((int64_t)w->cleanup_ms * LC_MS); /* cleanup may await */
     w->cleanup_done = 1;
     lc_trace_at("%s cleanup done -> %s", w->name, lc_trace_code(crc));
   }
@@ -70,7 +69,7 @@ static int cc_main(void *arg, intptr_t *result) {
   struct cstate *st = arg;
   lc_task *t = lc_spawn(worker_fn, &st->w, "t");
   if (!t) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("cancel(t) -> %d", lc_cancel(t));
   st->rc = lc_await(t, NULL);
   st->cancelled_flag = lc_task_cancelled(t);
@@ -88,7 +87,7 @@ LC_TEST(sem_cancel_cleanup, "semantics.cancel.cleanup_runs", "CANCEL-DELIVERED C
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "t", .sleep_ms = 1000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_cleanup_runs", NULL, &rep, cc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cc_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.w.after_await_ran, 0);
   assert_int_equal(st.w.cleanup_done, 1);
@@ -106,7 +105,7 @@ static int cu_main(void *arg, intptr_t *result) {
   struct cstate *st = arg;
   lc_task *t = lc_spawn(worker_fn, &st->w, "t");
   if (!t) return -errno;
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   int a = lc_cancel(t), b = lc_cancel(t);
   lc_trace("cancel(t) twice -> %d %d, cancelling(t)=%d", a, b, lc_cancelling(t));
   st->rc = lc_await(t, &st->v);
@@ -126,7 +125,7 @@ LC_TEST(sem_cancel_count, "semantics.cancel.count_uncancel", "CANCEL-COUNT CANCE
   st.w = (struct worker){
       .name = "t", .sleep_ms = 1000, .swallow = 1, .swallow_value = 5, .uncancel = 2};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_count_uncancel", NULL, &rep, cu_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cu_main, &st, NULL), 0);
   assert_int_equal(st.w.cancelling_seen, 2);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 5);
@@ -147,7 +146,7 @@ LC_TEST(sem_cancel_swallow, "semantics.cancel.swallow_reported", "CANCEL-SWALLOW
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "t", .sleep_ms = 1000, .swallow = 1, .swallow_value = 3};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_swallow_reported", NULL, &rep, cu_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cu_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 3);
   assert_int_equal(st.cancelling_after, 2);
@@ -176,7 +175,7 @@ static int ca_main(void *arg, intptr_t *result) {
   struct cstate *st = arg;
   lc_task *w = lc_spawn(ca_waiter, st, "w");
   if (!w) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("main: cancel(w) -> %d", lc_cancel(w));
   st->rc2 = lc_await(w, NULL);
   lc_trace_at("main: await w -> %s", lc_trace_code(st->rc2));
@@ -191,7 +190,7 @@ LC_TEST(sem_cancel_await, "semantics.cancel.await_propagates", "CANCEL-AWAIT-PRO
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "c", .sleep_ms = 1000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_await_propagates", NULL, &rep, ca_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ca_main, &st, NULL), 0);
   assert_int_equal(st.w.cancelled, 1);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
@@ -219,7 +218,7 @@ static int so_main(void *arg, intptr_t *result) {
   st->shielded = inner;
   lc_task *w = lc_spawn(so_waiter, st, "w");
   if (!w) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   if (st->cancel_again) /* inner_cancel variant: cancel the inner itself */
     lc_trace_at("main: cancel(inner) -> %d", lc_cancel(inner));
   else
@@ -241,7 +240,7 @@ LC_TEST(sem_shield_outer, "semantics.shield.outer_cancel", "SHIELD-OUTER-CANCEL"
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "inner", .sleep_ms = 30, .value = 9};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "shield_outer_cancel", NULL, &rep, so_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, so_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
   assert_int_equal(st.rc3, 0);
@@ -262,7 +261,7 @@ LC_TEST(sem_shield_inner, "semantics.shield.inner_cancel", "SHIELD-INNER-CANCEL"
   st.w = (struct worker){.name = "inner", .sleep_ms = 1000};
   st.cancel_again = 1; /* so_main cancels the inner instead of the waiter */
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "shield_inner_cancel", NULL, &rep, so_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, so_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
   assert_int_equal(st.rc3, -ECANCELED);
@@ -280,7 +279,7 @@ static int sp_main(void *arg, intptr_t *result) {
   lc_task *bg = lc_spawn(worker_fn, &st->w, "bg");
   if (!bg) return -errno;
   lc_task_unref(bg); /* detached */
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace("main returns 1");
   *result = 1;
   return 0;
@@ -293,7 +292,7 @@ LC_TEST(sem_shutdown_pending, "semantics.shutdown.cancels_pending", "SHUTDOWN-CA
   st.w = (struct worker){.name = "bg", .sleep_ms = 5000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
   intptr_t res = 0;
-  assert_int_equal(lc_trace_run(ctx, "shutdown_cancels_pending", NULL, &rep, sp_main, &st, &res),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sp_main, &st, &res),
                    0);
   assert_int_equal(res, 1);
   assert_int_equal(st.w.cancelled, 1);
@@ -311,7 +310,7 @@ LC_TEST(sem_shutdown_pending, "semantics.shutdown.cancels_pending", "SHUTDOWN-CA
 static int ue_fail(void *arg, intptr_t *result) {
   (void)arg;
   (void)result;
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace_at("bg fails EIO");
   return lc_error(-EIO, "bg gave up");
 }
@@ -321,7 +320,7 @@ static int ue_main(void *arg, intptr_t *result) {
   lc_task *bg = lc_spawn(ue_fail, NULL, "bg");
   if (!bg) return -errno;
   lc_task_unref(bg);
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   lc_trace_at("main returns");
   *result = 0;
   return 0;
@@ -331,7 +330,7 @@ LC_TEST(sem_shutdown_unretrieved, "semantics.shutdown.unretrieved_error",
         "SHUTDOWN-UNRETRIEVED-ERROR", 0, 10000) {
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_UNRETRIEVED_ERROR;
-  assert_int_equal(lc_trace_run(ctx, "shutdown_unretrieved_error", NULL, &rep, ue_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ue_main, NULL, NULL),
                    0);
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_UNRETRIEVED_ERROR, "bg"), 1);
   assert_int_equal(rep.n, 1);
@@ -369,7 +368,7 @@ static int dl_main(void *arg, intptr_t *result) {
 LC_TEST(sem_shutdown_deadlock, "semantics.shutdown.deadlock", "SHUTDOWN-DEADLOCK", 0, 10000) {
   int main_rc = 0;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "shutdown_deadlock", NULL, &rep, dl_main, &main_rc, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, dl_main, &main_rc, NULL);
   assert_int_equal(rc, -EDEADLK);
   assert_int_equal(main_rc, -ECANCELED);
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 #define GN_MAX 8
 
 /* A child: sleep delay_ms, then return value or fail with -fail. Traces start, end, cancel. */
@@ -29,7 +28,7 @@ struct gchild {
 static int gchild_fn(void *arg, intptr_t *result) {
   struct gchild *c = arg;
   if (!c->quiet) lc_trace("%s start", c->name);
-  int rc = lc_sleep((int64_t)c->delay_ms * MS);
+  int rc = lc_sleep((int64_t)c->delay_ms * LC_MS);
   c->finished = 1;
   if (rc == -ECANCELED) {
     c->cancelled = 1;
@@ -106,7 +105,7 @@ LC_TEST(sem_gather_order, "semantics.gather.order", "GATHER-ORDER", 0, 10000) {
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 10, .value = 2};
   st.c[2] = (struct gchild){.name = "c", .delay_ms = 20, .value = 3};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_order", NULL, &rep, go_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, go_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.res[0], 1);
   assert_int_equal(st.res[1], 2);
@@ -141,16 +140,16 @@ LC_TEST(sem_gather_max_not_sum, "semantics.gather.max_not_sum", "GATHER-MAX-NOT-
   for (int i = 0; i < GN_MAX; i++) {
     st.c[i] =
         (struct gchild){.name = names[i], .delay_ms = 10 * (GN_MAX - i), .value = i, .quiet = 1};
-    sum += st.c[i].delay_ms * MS;
-    if (st.c[i].delay_ms * MS > max) max = st.c[i].delay_ms * MS;
+    sum += st.c[i].delay_ms * LC_MS;
+    if (st.c[i].delay_ms * LC_MS > max) max = st.c[i].delay_ms * LC_MS;
   }
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_max_not_sum", NULL, &rep, gm_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gm_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   double ratio = (double)st.elapsed_ns / (double)max;
-  double allowed = 1.0 + (double)lc_tol_ns(ctx, 40 * MS) / (double)max;
+  double allowed = 1.0 + (double)lc_tol_ns(ctx, 40 * LC_MS) / (double)max;
   lc_note(ctx, "gather of 8: %.1f ms, max %.0f ms, sum %.0f ms, elapsed/max %.2f",
-          (double)st.elapsed_ns / MS, (double)max / MS, (double)sum / MS, ratio);
+          (double)st.elapsed_ns / LC_MS, (double)max / LC_MS, (double)sum / LC_MS, ratio);
   if (st.elapsed_ns < max) lc_fail(ctx, "gather returned before its longest child (%.2f)", ratio);
   if (ratio > allowed)
     lc_fail(ctx, "gather took %.2f x the longest child (allowed %.2f); sum/max is %.2f", ratio,
@@ -189,7 +188,7 @@ LC_TEST(sem_gather_error, "semantics.gather.error_siblings_continue",
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 30, .value = 2};
   lc_trace_reports rep = {0};
   assert_int_equal(
-      lc_trace_run(ctx, "gather_error_siblings_continue", NULL, &rep, ge_main, &st, NULL), 0);
+      lc_trace_run(ctx, NULL, &rep, ge_main, &st, NULL), 0);
   assert_int_equal(st.rc, -EIO);
   assert_int_equal(st.sibling_done_at_return, 0);
   assert_int_equal(st.rc2, 0);
@@ -224,7 +223,7 @@ LC_TEST(sem_gather_return_exc, "semantics.gather.return_exceptions", "GATHER-RET
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 20, .value = 2};
   st.c[2] = (struct gchild){.name = "c", .delay_ms = 30, .fail = EINVAL};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_return_exceptions", NULL, &rep, gr_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gr_main, &st, NULL),
                    0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.err[0], -EIO);
@@ -262,7 +261,7 @@ static int gc_main(void *arg, intptr_t *result) {
   struct gc_state *st = arg;
   lc_task *g = lc_spawn(gc_gatherer, st, "g");
   if (!g) return -errno;
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   lc_trace_at("main: cancel(g) -> %d", lc_cancel(g));
   st->g_rc = lc_await(g, NULL);
   lc_trace_at("main: await g -> %s", lc_trace_code(st->g_rc));
@@ -278,7 +277,7 @@ LC_TEST(sem_gather_cancel_outer, "semantics.gather.cancel_outer", "GATHER-CANCEL
   st.g.c[1] = (struct gchild){.name = "b", .delay_ms = 500, .value = 2};
   st.g.c[2] = (struct gchild){.name = "c", .delay_ms = 600, .value = 3};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_cancel_outer", NULL, &rep, gc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gc_main, &st, NULL), 0);
   assert_int_equal(st.g.rc, -ECANCELED);
   assert_int_equal(st.g_rc, -ECANCELED);
   assert_int_equal(st.g.c[0].cancelled, 0);
@@ -298,7 +297,7 @@ static int gk_main(void *arg, intptr_t *result) {
   lc_task *t[5];
   int rc = gspawn(st->c, 5, t);
   if (rc) return rc;
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace_at("cancel(b) -> %d", lc_cancel(t[1]));
   st->rc = lc_gather(t, 3, st->res, st->err, LC_GATHER_RETURN_EXCEPTIONS);
   char buf[128];
@@ -326,7 +325,7 @@ LC_TEST(sem_gather_child_cancelled, "semantics.gather.child_cancelled", "GATHER-
   st.c[3] = (struct gchild){.name = "d", .delay_ms = 500, .value = 4};
   st.c[4] = (struct gchild){.name = "e", .delay_ms = 40, .value = 5};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_child_cancelled", NULL, &rep, gk_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gk_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.err[1], -ECANCELED);
   assert_int_equal(st.res[0], 1);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 
 /* ==========================================================================================
  * semantics.sched.spawn_order: lc_spawn schedules but never runs the body inside the call;
@@ -71,7 +70,7 @@ LC_TEST(sem_sched_spawn_order, "semantics.sched.spawn_order",
   memset(&st, 0, sizeof st);
   so_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_spawn_order", NULL, &rep, so_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, so_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_int_equal(st.seen_at_spawn, 0); /* no body ran inside lc_spawn */
   assert_int_equal(st.started[1], 1);    /* FIFO: spawn order */
@@ -132,7 +131,7 @@ LC_TEST(sem_sched_yield_rr, "semantics.sched.yield_round_robin", "SCHED-YIELD SC
   memset(&st, 0, sizeof st);
   rr_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_yield_round_robin", NULL, &rep, rr_main, NULL, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, rr_main, NULL, NULL);
   assert_int_equal(rc, 0);
   assert_string_equal(st.order, "a0b0c0a1b1c1a2b2c2");
   assert_int_equal(rep.n, 0);
@@ -200,7 +199,7 @@ static int cs_main(void *arg, intptr_t *result) {
   if ((rc = lc_call_soon(cs_spin, NULL))) return rc;
   int64_t t0 = lc_clock_ns();
   lc_trace_at("main sleeps 10ms while a callback reschedules itself");
-  rc = lc_sleep(10 * MS);
+  rc = lc_sleep(10 * LC_MS);
   st->woke_after_ns = lc_clock_ns() - t0;
   st->spins_at_wake = st->spins;
   st->spin_stop = 1;
@@ -216,14 +215,14 @@ LC_TEST(sem_sched_call_soon, "semantics.sched.call_soon", "SCHED-CALL-SOON-FIFO 
   memset(&st, 0, sizeof st);
   cs_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_call_soon", NULL, &rep, cs_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, cs_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_string_equal(st.order, "12m3M");
   assert_true(st.spins_at_wake > 0);
   /* The timer was not starved: main woke within 10 ms plus a tolerance. */
-  if (st.woke_after_ns > 10 * MS + lc_tol_ns(ctx, 200 * MS))
+  if (st.woke_after_ns > 10 * LC_MS + lc_tol_ns(ctx, 200 * LC_MS))
     lc_fail(ctx, "a self-rescheduling callback delayed a 10 ms sleep to %.1f ms",
-            (double)st.woke_after_ns / MS);
+            (double)st.woke_after_ns / LC_MS);
   assert_int_equal(rep.n, 0);
 }
 
@@ -281,7 +280,7 @@ LC_TEST(sem_sched_await_done, "semantics.sched.await_done", "SCHED-AWAIT-DONE", 
   memset(&st, 0, sizeof st);
   ad_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_await_done", NULL, &rep, ad_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, ad_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 7);
@@ -311,7 +310,7 @@ static intptr_t sb_job(void *arg) {
 
 static int sb_sleeper(void *arg, intptr_t *result) {
   struct sb_state *st = arg;
-  int rc = lc_sleep(1 * MS);
+  int rc = lc_sleep(1 * LC_MS);
   st->woke_ns = lc_clock_ns();
   lc_trace("sleeper woke -> %s", lc_trace_code(rc));
   *result = 0;
@@ -325,7 +324,7 @@ static int sb_main(void *arg, intptr_t *result) {
   lc_task *s = lc_spawn(sb_sleeper, st, "sleeper");
   if (!s) return -errno;
   lc_yield(); /* the sleeper starts its 1 ms sleep */
-  int64_t until = lc_clock_ns() + 20 * MS;
+  int64_t until = lc_clock_ns() + 20 * LC_MS;
   while (lc_clock_ns() < until) {
   } /* a blocking step: the sleep falls due meanwhile */
   st->block_end_ns = lc_clock_ns();
@@ -342,13 +341,13 @@ LC_TEST(sem_sched_sleep_after_block, "semantics.sched.sleep_after_block",
   struct sb_state st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_sleep_after_block", NULL, &rep, sb_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, sb_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_int_equal(st.job_rc, 0);
   assert_int_equal(st.job, 1);
   assert_int_equal(st.await_rc, 0);
   int64_t late = st.woke_ns - st.block_end_ns;
-  if (late > lc_tol_ns(ctx, 100 * MS))
+  if (late > lc_tol_ns(ctx, 100 * LC_MS))
     lc_fail(ctx, "a sleep already due when a 20 ms blocking step ended woke %lld ms after it",
-            (long long)(late / MS));
+            (long long)(late / LC_MS));
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 #define NW 9
 
 struct sstate {
@@ -49,7 +48,7 @@ static int sb_worker(void *arg, intptr_t *result) {
   if (st->in_flight > st->max_in_flight) st->max_in_flight = st->in_flight;
   note_order(st, id);
   lc_trace_at("w%d in", id);
-  rc = lc_sleep(20 * MS);
+  rc = lc_sleep(20 * LC_MS);
   st->in_flight--;
   lc_sem_release(st->sem);
   *result = 0;
@@ -82,16 +81,16 @@ LC_TEST(sem_sem_bound_rounds, "semantics.sem.bound_rounds", "SEM-BOUND SEM-ROUND
   memset(&st, 0, sizeof st);
   sb_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_bound_rounds", NULL, &rep, sb_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sb_main, &st, NULL), 0);
   assert_int_equal(st.max_in_flight, 3);
   for (int i = 0; i < NW; i++) assert_int_equal(st.order[i], i); /* FIFO */
-  int64_t rounds = 3 * 20 * MS;
+  int64_t rounds = 3 * 20 * LC_MS;
   lc_note(ctx, "9 tasks, Semaphore(3), 20 ms each: %.1f ms (3 rounds = 60, serial = 180)",
-          (double)st.elapsed_ns / MS);
+          (double)st.elapsed_ns / LC_MS);
   if (st.elapsed_ns < rounds)
-    lc_fail(ctx, "done in %.1f ms, under 3 rounds", (double)st.elapsed_ns / MS);
-  if (st.elapsed_ns > rounds + lc_tol_ns(ctx, 60 * MS))
-    lc_fail(ctx, "took %.1f ms, expected about 3 rounds of 20 ms", (double)st.elapsed_ns / MS);
+    lc_fail(ctx, "done in %.1f ms, under 3 rounds", (double)st.elapsed_ns / LC_MS);
+  if (st.elapsed_ns > rounds + lc_tol_ns(ctx, 60 * LC_MS))
+    lc_fail(ctx, "took %.1f ms, expected about 3 rounds of 20 ms", (double)st.elapsed_ns / LC_MS);
   assert_int_equal(rep.n, 0);
 }
 
@@ -113,7 +112,7 @@ static int sf_worker(void *arg, intptr_t *result) {
   }
   note_order(st, id);
   lc_trace("w%d acquired", id);
-  rc = lc_sleep(10 * MS);
+  rc = lc_sleep(10 * LC_MS);
   lc_sem_release(st->sem);
   *result = 0;
   return rc;
@@ -130,7 +129,7 @@ static int sf_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(sf_worker, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_sem_release(st->sem);
   st->flag[0] = lc_sem_locked(st->sem);
   lc_trace("released; locked=%d", st->flag[0]);
@@ -142,7 +141,7 @@ static int sf_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(sf_worker, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_sem_release(st->sem);
   lc_trace("released; cancel(w4) -> %d", lc_cancel(t[4]));
   st->rc[4] = lc_await(t[4], NULL);
@@ -162,7 +161,7 @@ LC_TEST(sem_sem_fifo, "semantics.sem.fifo_no_barging", "SEM-FIFO SEM-NO-BARGING 
   memset(&st, 0, sizeof st);
   sf_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_fifo_no_barging", NULL, &rep, sf_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sf_main, &st, NULL), 0);
   assert_int_equal(st.norder, 4);
   assert_int_equal(st.order[0], 1);
   assert_int_equal(st.order[1], 2);
@@ -202,7 +201,7 @@ LC_TEST(sem_sem_bounded, "semantics.sem.bounded", "SEM-BOUNDED", 0, 10000) {
   struct sstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_bounded", NULL, &rep, sbd_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sbd_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_int_equal(st.rc[1], -EOVERFLOW);
   assert_int_equal(st.rc[2], 0);
@@ -244,7 +243,7 @@ static int lf_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(lf_worker, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_trace("cancel(w2) -> %d", lc_cancel(t[2]));
   lc_lock_release(st->lock);
   lc_trace("main released");
@@ -263,7 +262,7 @@ LC_TEST(sem_lock_fifo, "semantics.lock.fifo", "LOCK-FIFO LOCK-RELEASE-UNLOCKED",
   memset(&st, 0, sizeof st);
   lf_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "lock_fifo", NULL, &rep, lf_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, lf_main, &st, NULL), 0);
   assert_int_equal(st.norder, 2);
   assert_int_equal(st.order[0], 1);
   assert_int_equal(st.order[1], 3);
@@ -307,7 +306,7 @@ static int ew_main(void *arg, intptr_t *result) {
     snprintf(name, sizeof name, "w%d", i);
     if (!(t[i] = lc_spawn(ew_waiter, (void *)(intptr_t)i, name))) return -errno;
   }
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("set");
   lc_event_set(st->ev);
   st->flag[0] = lc_event_is_set(st->ev);
@@ -320,7 +319,7 @@ static int ew_main(void *arg, intptr_t *result) {
   lc_event_clear(st->ev);
   lc_trace("cleared; is_set=%d", lc_event_is_set(st->ev));
   if (!(t[3] = lc_spawn(ew_waiter, (void *)(intptr_t)3, "w3"))) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("set again");
   lc_event_set(st->ev);
   lc_await(t[3], NULL);
@@ -338,7 +337,7 @@ LC_TEST(sem_event_wait_set, "semantics.event.wait_set",
   memset(&st, 0, sizeof st);
   ew_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "event_wait_set", NULL, &rep, ew_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ew_main, &st, NULL), 0);
   assert_int_equal(st.norder, 4);
   for (int i = 0; i < 4; i++) assert_int_equal(st.order[i], i);
   assert_int_equal(st.flag[0], 1);
@@ -378,7 +377,7 @@ static int qb_consumer(void *arg, intptr_t *result) {
     st->gets++;
     note_order(st, (int)item);
     lc_trace_at("get %ld", (long)item);
-    lc_sleep(5 * MS);
+    lc_sleep(5 * LC_MS);
   }
   *result = 0;
   return 0;
@@ -411,7 +410,7 @@ LC_TEST(sem_queue_backpressure, "semantics.queue.backpressure",
   memset(&st, 0, sizeof st);
   qb_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_backpressure", NULL, &rep, qb_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, qb_main, &st, NULL), 0);
   assert_int_equal(st.max_ahead, 2);
   assert_int_equal(st.norder, 6);
   for (int i = 0; i < 6; i++) assert_int_equal(st.order[i], i);
@@ -435,7 +434,7 @@ static int qj_worker(void *arg, intptr_t *result) {
     int rc = lc_queue_get(st->q, &item);
     if (rc) return rc; /* cancelled when the work is over */
     lc_trace_at("w%d got %ld", id, (long)item);
-    lc_sleep(5 * MS);
+    lc_sleep(5 * LC_MS);
     lc_queue_task_done(st->q);
   }
   *result = 0;
@@ -468,7 +467,7 @@ LC_TEST(sem_queue_join, "semantics.queue.join", "QUEUE-JOIN QUEUE-TASK-DONE-EXCE
   memset(&st, 0, sizeof st);
   qj_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_join", NULL, &rep, qj_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, qj_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_int_equal(st.rc[1], -EINVAL);
   assert_int_equal(rep.n, 0);
@@ -548,7 +547,7 @@ LC_TEST(sem_queue_shutdown, "semantics.queue.shutdown", "QUEUE-SHUTDOWN", 0, 100
   memset(&st, 0, sizeof st);
   qs_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_shutdown", NULL, &rep, qs_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, qs_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ESHUTDOWN);
   assert_int_equal(st.rc[1], -ESHUTDOWN);
   assert_int_equal(st.rc[2], 0);
@@ -566,7 +565,7 @@ struct tgchild {
 
 static int tgchild_fn(void *arg, intptr_t *result) {
   struct tgchild *c = arg;
-  int rc = lc_sleep((int64_t)c->delay_ms * MS);
+  int rc = lc_sleep((int64_t)c->delay_ms * LC_MS);
   if (rc == -ECANCELED) {
     c->cancelled = 1;
     if (c->cleanup_fail) {
@@ -599,7 +598,7 @@ static int tg_main(void *arg, intptr_t *result) {
   if (!tg) return -ENOMEM;
   for (int i = 0; i < st->nchildren; i++)
     if (!lc_taskgroup_spawn(tg, tgchild_fn, &st->c[i], st->c[i].name)) return -errno;
-  int rc = lc_sleep((int64_t)st->body_ms * MS);
+  int rc = lc_sleep((int64_t)st->body_ms * LC_MS);
   st->body_rc = rc;
   if (rc == 0 && st->body_fail) {
     lc_trace_at("body fails %s", lc_trace_code(-st->body_fail));
@@ -646,7 +645,7 @@ LC_TEST(sem_tg_waits_all, "semantics.tg.waits_all", "TG-WAITS-ALL", 0, 10000) {
   st.nchildren = 3;
   st.body_ms = 0;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_waits_all", NULL, &rep, tg_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.nerrors, 0);
   assert_int_equal(st.c[1].cancelled, 0);
@@ -671,7 +670,7 @@ LC_TEST(sem_tg_child_failure, "semantics.tg.child_failure",
   st.nchildren = 2;
   st.body_ms = 1000;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_child_failure", NULL, &rep, tg_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.body_rc, -ECANCELED);
   assert_int_equal(st.spawn_refused, 1);
   assert_int_equal(st.rc, -EIO);
@@ -696,7 +695,7 @@ LC_TEST(sem_tg_body_failure, "semantics.tg.body_failure", "TG-BODY-FAILURE", 0, 
   st.body_ms = 10;
   st.body_fail = EIO;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_body_failure", NULL, &rep, tg_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.rc, -EIO);
   assert_int_equal(st.nerrors, 1);
   assert_int_equal(st.errcodes[0], -EIO);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MS 1000000LL
 
 /* An inner task for wait_for: sleeps sleep_ms; when cancelled, traces it, runs a cleanup that
  * sleeps cleanup_ms, then either re-raises (-ECANCELED) or, with swallow, withdraws the
@@ -28,7 +27,7 @@ static int inner_fn(void *arg, intptr_t *result) {
   struct inner *in = arg;
   in->started = 1;
   lc_trace("inner start");
-  int rc = lc_sleep((int64_t)in->sleep_ms * MS);
+  int rc = lc_sleep((int64_t)in->sleep_ms * LC_MS);
   if (rc == 0) {
     lc_trace_at("inner done");
     *result = in->value;
@@ -37,7 +36,7 @@ static int inner_fn(void *arg, intptr_t *result) {
   in->cancelled = 1;
   lc_trace_at("inner cancelled");
   if (in->cleanup_ms) {
-    lc_sleep((int64_t)in->cleanup_ms * MS); /* cleanup may await */
+    lc_sleep((int64_t)in->cleanup_ms * LC_MS); /* cleanup may await */
     in->cleanup_done = 1;
     lc_trace_at("inner cleanup done");
   }
@@ -65,7 +64,7 @@ static int wo_main(void *arg, intptr_t *result) {
   struct wstate *st = arg;
   lc_task *t = lc_spawn(inner_fn, &st->in, "inner");
   if (!t) return -errno;
-  st->rc = lc_wait_for(t, 200 * MS, &st->v);
+  st->rc = lc_wait_for(t, 200 * LC_MS, &st->v);
   lc_trace_at("wait_for -> %s %ld", lc_trace_code(st->rc), (long)st->v);
   lc_task_unref(t);
   *result = 0;
@@ -77,7 +76,7 @@ LC_TEST(sem_waitfor_ok, "semantics.waitfor.ok", "WAITFOR-IN-TIME", 0, 10000) {
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 10, .value = 5};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_ok", NULL, &rep, wo_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wo_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 5);
   assert_int_equal(st.in.cancelled, 0);
@@ -94,7 +93,7 @@ static int wt_main(void *arg, intptr_t *result) {
   lc_task *t = lc_spawn(inner_fn, &st->in, "inner");
   if (!t) return -errno;
   int64_t t0 = lc_clock_ns();
-  st->rc = lc_wait_for(t, 30 * MS, &st->v);
+  st->rc = lc_wait_for(t, 30 * LC_MS, &st->v);
   st->elapsed_ns = lc_clock_ns() - t0;
   lc_trace_at("wait_for -> %s, inner cleanup done: %s", lc_trace_code(st->rc),
               st->in.cleanup_done ? "yes" : "no");
@@ -110,14 +109,14 @@ LC_TEST(sem_waitfor_timeout, "semantics.waitfor.timeout_waits_cleanup",
   st.in = (struct inner){.sleep_ms = 1000, .cleanup_ms = 20};
   lc_trace_reports rep = {0};
   assert_int_equal(
-      lc_trace_run(ctx, "waitfor_timeout_waits_cleanup", NULL, &rep, wt_main, &st, NULL), 0);
+      lc_trace_run(ctx, NULL, &rep, wt_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ETIMEDOUT);
   assert_int_equal(st.in.cleanup_done, 1);
-  if (st.elapsed_ns < 50 * MS) /* 30 ms timeout + 20 ms cleanup: it must overrun */
+  if (st.elapsed_ns < 50 * LC_MS) /* 30 ms timeout + 20 ms cleanup: it must overrun */
     lc_fail(ctx, "wait_for returned after %.1f ms, before the inner's cleanup could finish",
-            (double)st.elapsed_ns / MS);
-  if (st.elapsed_ns > 50 * MS + lc_tol_ns(ctx, 200 * MS))
-    lc_fail(ctx, "wait_for returned after %.1f ms (expected about 50)", (double)st.elapsed_ns / MS);
+            (double)st.elapsed_ns / LC_MS);
+  if (st.elapsed_ns > 50 * LC_MS + lc_tol_ns(ctx, 200 * LC_MS))
+    lc_fail(ctx, "wait_for returned after %.1f ms (expected about 50)", (double)st.elapsed_ns / LC_MS);
   assert_int_equal(rep.n, 0);
 }
 
@@ -155,7 +154,7 @@ LC_TEST(sem_waitfor_zero, "semantics.waitfor.zero_timeout", "WAITFOR-ZERO", 0, 1
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 1000};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_zero_timeout", NULL, &rep, wz_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wz_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ETIMEDOUT);
   assert_int_equal(st.in.started, 0);
   assert_int_equal(st.rc2, 0);
@@ -173,7 +172,7 @@ LC_TEST(sem_waitfor_swallow, "semantics.waitfor.swallowed_cancel", "WAITFOR-SWAL
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 1000, .swallow = 1, .swallow_value = 7};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_swallowed_cancel", NULL, &rep, wo_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wo_main, &st, NULL),
                    0);
   /* wo_main's timeout is 200 ms: the inner is cancelled then and returns 7. */
   assert_int_equal(st.rc, 0);
@@ -191,7 +190,7 @@ static int wc_waiter(void *arg, intptr_t *result) {
   struct wstate *st = arg;
   lc_task *t = lc_spawn(inner_fn, &st->in, "inner");
   if (!t) return -errno;
-  st->rc = lc_wait_for(t, 1000 * MS, &st->v);
+  st->rc = lc_wait_for(t, 1000 * LC_MS, &st->v);
   lc_trace_at("w: wait_for -> %s", lc_trace_code(st->rc));
   lc_task_unref(t);
   *result = 0;
@@ -202,7 +201,7 @@ static int wc_main(void *arg, intptr_t *result) {
   struct wstate *st = arg;
   lc_task *w = lc_spawn(wc_waiter, st, "w");
   if (!w) return -errno;
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_trace_at("main: cancel(w) -> %d", lc_cancel(w));
   st->rc2 = lc_await(w, NULL);
   lc_trace_at("main: await w -> %s", lc_trace_code(st->rc2));
@@ -217,7 +216,7 @@ LC_TEST(sem_waitfor_outer_cancel, "semantics.waitfor.outer_cancel", "WAITFOR-OUT
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 2000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_outer_cancel", NULL, &rep, wc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wc_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
   assert_int_equal(st.in.cancelled, 1);
@@ -243,11 +242,11 @@ struct tstate {
 static int te_main(void *arg, intptr_t *result) {
   struct tstate *st = arg;
   lc_timeout to;
-  int rc = lc_timeout_enter(&to, 50 * MS);
+  int rc = lc_timeout_enter(&to, 50 * LC_MS);
   if (rc) return rc;
-  rc = lc_sleep(20 * MS);
+  rc = lc_sleep(20 * LC_MS);
   lc_trace_at("sleep(20ms) -> %s", lc_trace_code(rc));
-  rc = lc_sleep(1000 * MS);
+  rc = lc_sleep(1000 * LC_MS);
   st->rc[0] = rc;
   lc_trace_at("sleep(1s) -> %s", lc_trace_code(rc));
   st->rc[1] = lc_timeout_exit(&to, rc);
@@ -264,7 +263,7 @@ LC_TEST(sem_timeout_expire, "semantics.timeout.expire", "TIMEOUT-EXPIRE TIMEOUT-
   struct tstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "timeout_expire", NULL, &rep, te_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, te_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ECANCELED);
   assert_int_equal(st.rc[1], -ETIMEDOUT);
   assert_int_equal(st.expired[1], 1);
@@ -282,22 +281,22 @@ static int tn_main(void *arg, intptr_t *result) {
   struct tstate *st = arg;
   lc_timeout outer, inner;
   /* Part 1: outer 100 ms, inner 20 ms. */
-  int rc = lc_timeout_enter(&outer, 100 * MS);
-  if (!rc) rc = lc_timeout_enter(&inner, 20 * MS);
+  int rc = lc_timeout_enter(&outer, 100 * LC_MS);
+  if (!rc) rc = lc_timeout_enter(&inner, 20 * LC_MS);
   if (rc) return rc;
-  rc = lc_sleep(1000 * MS);
+  rc = lc_sleep(1000 * LC_MS);
   st->rc[0] = lc_timeout_exit(&inner, rc);
   lc_trace_at("inner(20ms) -> %s, inner expired=%d, outer expired=%d", lc_trace_code(st->rc[0]),
               lc_timeout_expired(&inner), lc_timeout_expired(&outer));
-  rc = lc_sleep(1000 * MS);
+  rc = lc_sleep(1000 * LC_MS);
   st->rc[1] = lc_timeout_exit(&outer, rc);
   st->expired[1] = lc_timeout_expired(&outer);
   lc_trace_at("outer(100ms) -> %s, outer expired=%d", lc_trace_code(st->rc[1]), st->expired[1]);
   /* Part 2: outer 20 ms, inner 100 ms: the outer fires first. */
-  rc = lc_timeout_enter(&outer, 20 * MS);
-  if (!rc) rc = lc_timeout_enter(&inner, 100 * MS);
+  rc = lc_timeout_enter(&outer, 20 * LC_MS);
+  if (!rc) rc = lc_timeout_enter(&inner, 100 * LC_MS);
   if (rc) return rc;
-  rc = lc_sleep(1000 * MS);
+  rc = lc_sleep(1000 * LC_MS);
   st->rc[2] = lc_timeout_exit(&inner, rc);
   st->expired[2] = lc_timeout_expired(&inner);
   lc_trace_at("inner(100ms) -> %s, inner expired=%d", lc_trace_code(st->rc[2]), st->expired[2]);
@@ -314,7 +313,7 @@ LC_TEST(sem_timeout_nested, "semantics.timeout.nested", "TIMEOUT-NESTED", 0, 100
   struct tstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "timeout_nested", NULL, &rep, tn_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tn_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ETIMEDOUT);
   assert_int_equal(st.rc[1], -ETIMEDOUT);
   assert_int_equal(st.expired[1], 1);
@@ -333,21 +332,21 @@ LC_TEST(sem_timeout_nested, "semantics.timeout.nested", "TIMEOUT-NESTED", 0, 100
 static int tr_main(void *arg, intptr_t *result) {
   struct tstate *st = arg;
   lc_timeout to;
-  int rc = lc_timeout_enter(&to, 20 * MS);
+  int rc = lc_timeout_enter(&to, 20 * LC_MS);
   if (rc) return rc;
-  rc = lc_timeout_reschedule(&to, lc_now() + 60 * MS);
+  rc = lc_timeout_reschedule(&to, lc_now() + 60 * LC_MS);
   lc_trace("reschedule(+60ms) -> %s", lc_trace_code(rc));
-  rc = lc_sleep(1000 * MS);
+  rc = lc_sleep(1000 * LC_MS);
   st->rc[0] = lc_timeout_exit(&to, rc);
   st->expired[0] = lc_timeout_expired(&to);
   lc_trace_at("scope -> %s, expired=%d", lc_trace_code(st->rc[0]), st->expired[0]);
-  st->resched_rc = lc_timeout_reschedule(&to, lc_now() + 60 * MS);
+  st->resched_rc = lc_timeout_reschedule(&to, lc_now() + 60 * LC_MS);
   lc_trace("reschedule after expiry refused: %s", st->resched_rc < 0 ? "yes" : "no");
-  rc = lc_timeout_enter(&to, 20 * MS);
+  rc = lc_timeout_enter(&to, 20 * LC_MS);
   if (rc) return rc;
   rc = lc_timeout_reschedule(&to, INT64_MAX);
   lc_trace("reschedule(never) -> %s", lc_trace_code(rc));
-  rc = lc_sleep(40 * MS);
+  rc = lc_sleep(40 * LC_MS);
   lc_trace_at("sleep(40ms) -> %s", lc_trace_code(rc));
   st->rc[1] = lc_timeout_exit(&to, rc);
   st->expired[1] = lc_timeout_expired(&to);
@@ -361,15 +360,15 @@ LC_TEST(sem_timeout_reschedule, "semantics.timeout.reschedule", "TIMEOUT-RESCHED
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
   int64_t t0 = lc_clock_ns();
-  assert_int_equal(lc_trace_run(ctx, "timeout_reschedule", NULL, &rep, tr_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tr_main, &st, NULL), 0);
   int64_t el = lc_clock_ns() - t0;
   assert_int_equal(st.rc[0], -ETIMEDOUT);
   assert_int_equal(st.expired[0], 1);
   assert_true(st.resched_rc < 0);
   assert_int_equal(st.rc[1], 0);
   assert_int_equal(st.expired[1], 0);
-  if (el < 100 * MS)
-    lc_fail(ctx, "the rescheduled scope fired early (run took %.1f ms)", (double)el / MS);
+  if (el < 100 * LC_MS)
+    lc_fail(ctx, "the rescheduled scope fired early (run took %.1f ms)", (double)el / LC_MS);
   assert_int_equal(rep.n, 0);
 }
 
@@ -380,7 +379,7 @@ LC_TEST(sem_timeout_reschedule, "semantics.timeout.reschedule", "TIMEOUT-RESCHED
 
 static int tc_canceller(void *arg, intptr_t *result) {
   lc_task *victim = arg;
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   lc_trace_at("canceller: cancel(main) -> %d", lc_cancel(victim));
   *result = 0;
   return 0;
@@ -391,9 +390,9 @@ static int tc_main(void *arg, intptr_t *result) {
   lc_task *c = lc_spawn(tc_canceller, lc_current_task(), "canceller");
   if (!c) return -errno;
   lc_timeout to;
-  int rc = lc_timeout_enter(&to, 100 * MS);
+  int rc = lc_timeout_enter(&to, 100 * LC_MS);
   if (rc) return rc;
-  rc = lc_sleep(1000 * MS);
+  rc = lc_sleep(1000 * LC_MS);
   st->rc[0] = lc_timeout_exit(&to, rc);
   st->expired[0] = lc_timeout_expired(&to);
   lc_trace_at("scope -> %s, expired=%d", lc_trace_code(st->rc[0]), st->expired[0]);
@@ -409,7 +408,7 @@ LC_TEST(sem_timeout_cancel_inside, "semantics.timeout.cancel_inside", "TIMEOUT-O
   struct tstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "timeout_cancel_inside", NULL, &rep, tc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tc_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ECANCELED);
   assert_int_equal(st.expired[0], 0);
   assert_int_equal(rep.n, 0);

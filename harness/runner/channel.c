@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* Undo the \\ \t \n \r escapes of one field in place. */
-static void lc_unescape(char *s) {
+static void lcr_unescape(char *s) {
   char *w = s;
   for (char *r = s; *r; r++) {
     if (*r == '\\' && r[1]) {
@@ -18,13 +18,13 @@ static void lc_unescape(char *s) {
   *w = '\0';
 }
 
-void lc_channel_parse(const char *text, size_t len, lc_channel_fn cb, void *ud) {
+void lcr_channel_parse(const char *text, size_t len, lcr_channel_fn cb, void *ud) {
   size_t start = 0;
   while (start < len) {
     const char *nl = memchr(text + start, '\n', len - start);
     /* A last line without a newline was cut short (the child died mid-write): ignore it. */
     if (!nl) break;
-    char *line = xstrndup(text + start, (size_t)(nl - (text + start)));
+    char *line = lch_xstrndup(text + start, (size_t)(nl - (text + start)));
     start = (size_t)(nl - text) + 1;
     char *fields[3] = {line, NULL, NULL};
     char *tab = strchr(line, '\t');
@@ -38,7 +38,7 @@ void lc_channel_parse(const char *text, size_t len, lc_channel_fn cb, void *ud) 
       }
     }
     for (int i = 1; i < 3; i++)
-      if (fields[i]) lc_unescape(fields[i]);
+      if (fields[i]) lcr_unescape(fields[i]);
     cb(fields[0], fields[1] ? fields[1] : "", fields[2] ? fields[2] : "", ud);
     free(line);
   }

@@ -7,46 +7,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lc_parse_multiplier(const char *s, const char *what, double *out) {
+int lcr_parse_multiplier(const char *s, const char *what, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
   if (errno || end == s || *end || !isfinite(v) || v < 1.0 || v > 1000.0) {
-    cli_error("%s '%s' is not a number from 1 to 1000", what, s);
+    lch_error("%s '%s' is not a number from 1 to 1000", what, s);
     return -1;
   }
   *out = v;
   return 0;
 }
 
-int lc_env_multiplier(double *out) {
+int lcr_env_multiplier(double *out) {
   const char *env = getenv("LOOPCONF_TIME_MULTIPLIER");
   *out = 1.0;
   if (!env || !*env) return 0;
-  return lc_parse_multiplier(env, "LOOPCONF_TIME_MULTIPLIER", out);
+  return lcr_parse_multiplier(env, "LOOPCONF_TIME_MULTIPLIER", out);
 }
 
 /* A whole number in [lo, hi]. */
-static int lc_parse_int(const char *s, const char *what, long lo, long hi, int *out) {
+static int lcr_parse_int(const char *s, const char *what, long lo, long hi, int *out) {
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno || end == s || *end || v < lo || v > hi) {
-    cli_error("%s '%s' is not a whole number from %ld to %ld", what, s, lo, hi);
+    lch_error("%s '%s' is not a whole number from %ld to %ld", what, s, lo, hi);
     return -1;
   }
   *out = (int)v;
   return 0;
 }
 
-void lc_run_opts_free(struct lc_run_opts *o) {
-  sl_free(&o->backends);
-  sl_free(&o->adapters);
-  sl_free(&o->expects);
-  sl_free(&o->patterns);
+void lcr_run_args_free(struct lcr_run_args *o) {
+  lch_strlist_free(&o->backends);
+  lch_strlist_free(&o->adapters);
+  lch_strlist_free(&o->expects);
+  lch_strlist_free(&o->patterns);
 }
 
-int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o) {
+int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
   enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_EXPECT, OPT_TEST, OPT_TIER, OPT_MULT, OPT_REPEAT,
          OPT_TAP, OPT_JUNIT, OPT_JOBS, OPT_SPEC };
   static const struct option longopts[] = {
@@ -68,37 +68,37 @@ int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o) {
   memset(o, 0, sizeof *o);
   o->repeat = 1;
   o->jobs = 1;
-  if (lc_env_multiplier(&o->multiplier) < 0) return -1;
+  if (lcr_env_multiplier(&o->multiplier) < 0) return -1;
   opterr = 0; /* our own one-line messages */
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "+:qh", longopts, NULL)) != -1) {
     switch (c) {
-    case OPT_BACKEND: sl_split_commas(&o->backends, optarg); break;
-    case OPT_ADAPTER: sl_push(&o->adapters, xstrdup(optarg)); break;
+    case OPT_BACKEND: lch_strlist_split_commas(&o->backends, optarg); break;
+    case OPT_ADAPTER: lch_strlist_push(&o->adapters, lch_xstrdup(optarg)); break;
     case OPT_EXPECT:
       if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1]) {
-        cli_error("--expect wants NAME=FILE, got '%s'", optarg);
+        lch_error("--expect wants NAME=FILE, got '%s'", optarg);
         return -1;
       }
-      sl_push(&o->expects, xstrdup(optarg));
+      lch_strlist_push(&o->expects, lch_xstrdup(optarg));
       break;
-    case OPT_TEST: sl_split_commas(&o->patterns, optarg); break;
+    case OPT_TEST: lch_strlist_split_commas(&o->patterns, optarg); break;
     case OPT_TIER:
       if (strcmp(optarg, "loop") != 0 && strcmp(optarg, "semantics") != 0) {
-        cli_error("--tier must be 'loop' or 'semantics', got '%s'", optarg);
+        lch_error("--tier must be 'loop' or 'semantics', got '%s'", optarg);
         return -1;
       }
-      sl_push(&o->patterns, xasprintf("%s.*", optarg));
+      lch_strlist_push(&o->patterns, lch_xasprintf("%s.*", optarg));
       break;
     case OPT_MULT:
-      if (lc_parse_multiplier(optarg, "--time-multiplier", &o->multiplier) < 0) return -1;
+      if (lcr_parse_multiplier(optarg, "--time-multiplier", &o->multiplier) < 0) return -1;
       break;
     case OPT_REPEAT:
-      if (lc_parse_int(optarg, "--repeat", 1, 100000, &o->repeat) < 0) return -1;
+      if (lcr_parse_int(optarg, "--repeat", 1, 100000, &o->repeat) < 0) return -1;
       break;
     case OPT_JOBS:
-      if (lc_parse_int(optarg, "--jobs", 1, 256, &o->jobs) < 0) return -1;
+      if (lcr_parse_int(optarg, "--jobs", 1, 256, &o->jobs) < 0) return -1;
       break;
     case OPT_TAP: o->tap = optarg; break;
     case OPT_JUNIT: o->junit = optarg; break;
@@ -106,18 +106,18 @@ int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o) {
     case 'q': o->quiet = 1; break;
     case 'h': o->help = 1; break;
     case ':':
-      cli_error("run: option '%s' needs a value", argv[optind - 1]);
+      lch_error("run: option '%s' needs a value", argv[optind - 1]);
       return -1;
     default:
       if (optopt)
-        cli_error("run: unknown option '-%c' (see loopconf --help)", optopt);
+        lch_error("run: unknown option '-%c' (see loopconf --help)", optopt);
       else
-        cli_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
+        lch_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
       return -1;
     }
   }
   if (optind < argc) {
-    cli_error("run: unexpected argument '%s' (see loopconf --help)", argv[optind]);
+    lch_error("run: unexpected argument '%s' (see loopconf --help)", argv[optind]);
     return -1;
   }
   return 0;

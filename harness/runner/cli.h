@@ -1,21 +1,21 @@
 /* cli.h: the parsed options of `loopconf run`. */
-#ifndef LC_CLI_H
-#define LC_CLI_H
+#ifndef LCR_CLI_H
+#define LCR_CLI_H
 
 #include "runner.h"
 
-struct lc_run_opts {
-  struct strlist backends; /* --backend names */
-  struct strlist adapters; /* --adapter paths */
-  struct strlist expects;  /* --expect NAME=FILE */
-  struct strlist patterns; /* --test / --tier */
+struct lcr_run_args {
+  struct lch_strlist backends; /* --backend names */
+  struct lch_strlist adapters; /* --adapter paths */
+  struct lch_strlist expects;  /* --expect NAME=FILE */
+  struct lch_strlist patterns; /* --test / --tier */
   double multiplier;       /* --time-multiplier or LOOPCONF_TIME_MULTIPLIER, >= 1 */
   int repeat, jobs, quiet, help;
   const char *tap, *junit, *spec_dir; /* borrowed from argv */
 };
 
 /* Parse argv (argv[0] is "run"). Returns 0, or -1 with one error line printed. */
-int lc_run_opts_parse(int argc, char **argv, struct lc_run_opts *o);
-void lc_run_opts_free(struct lc_run_opts *o);
+int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o);
+void lcr_run_args_free(struct lcr_run_args *o);
 
-#endif /* LC_CLI_H */
+#endif /* LCR_CLI_H */

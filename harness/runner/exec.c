@@ -14,27 +14,27 @@
 #include <unistd.h>
 
 /* Without a pidfd the loop wakes this often to notice a child's exit. */
-#define LC_REAP_POLL_MS 20
+#define REAP_POLL_MS 20
 
 /* Set by SIGINT/SIGTERM/SIGHUP while jobs run: kill the children, then give up. */
-static volatile sig_atomic_t lc_interrupted;
-static void lc_on_signal(int sig) { lc_interrupted = sig; }
-static const int lc_stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
-#define LC_NSTOP (sizeof lc_stop_signals / sizeof lc_stop_signals[0])
-/* The signal mask from before lc_exec_jobs blocked the stop signals; children get it back. */
-static sigset_t lc_child_mask;
+static volatile sig_atomic_t lcr_interrupted;
+static void lcr_on_signal(int sig) { lcr_interrupted = sig; }
+static const int lcr_stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define NSTOP (sizeof lcr_stop_signals / sizeof lcr_stop_signals[0])
+/* The signal mask from before lch_exec_jobs blocked the stop signals; children get it back. */
+static sigset_t lcr_child_mask;
 
-struct lc_running {
+struct lcr_running {
   size_t job;
   pid_t pid;
   int pidfd;  /* -1 if pidfd_open is unavailable */
   int logfd;  /* read ends, -1 once at EOF */
   int resfd;
   int64_t start_ns, deadline_ns;
-  struct lc_proc_result res;
+  struct lch_proc_result res;
 };
 
-static int64_t lc_now_ns(void) {
+static int64_t lcr_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -42,7 +42,7 @@ static int64_t lc_now_ns(void) {
 
 /* Read everything available on *fd without blocking; close it at EOF. The log keeps its
  * tail (trimmed in amortised steps), the result channel its head. */
-static void lc_drain(int *fd, struct strbuf *sb, size_t cap, int keep_tail, size_t *dropped) {
+static void lcr_drain(int *fd, struct lch_buf *sb, size_t cap, int keep_tail, size_t *dropped) {
   char buf[65536];
   while (*fd >= 0) {
     ssize_t n = read(*fd, buf, sizeof buf);
@@ -54,27 +54,27 @@ static void lc_drain(int *fd, struct strbuf *sb, size_t cap, int keep_tail, size
       return;
     }
     if (keep_tail) {
-      sb_append(sb, buf, (size_t)n);
+      lch_buf_append(sb, buf, (size_t)n);
       if (sb->len > 2 * cap) {
         *dropped += sb->len - cap;
-        sb_consume(sb, sb->len - cap);
+        lch_buf_consume(sb, sb->len - cap);
       }
     } else if (sb->len < cap) {
       size_t room = cap - sb->len;
-      sb_append(sb, buf, (size_t)n < room ? (size_t)n : room);
+      lch_buf_append(sb, buf, (size_t)n < room ? (size_t)n : room);
     }
   }
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void lc_child_exec(const char *exe, const struct lc_job *job, int devnull, int logw,
+static void lcr_child_exec(const char *exe, const struct lch_job *job, int devnull, int logw,
                           int resw) {
   setpgid(0, 0);
-  sigprocmask(SIG_SETMASK, &lc_child_mask, NULL);
+  sigprocmask(SIG_SETMASK, &lcr_child_mask, NULL);
   if (dup2(devnull, 0) < 0 || dup2(logw, 1) < 0 || dup2(logw, 2) < 0) _exit(127);
-  if (resw == LC_RESULT_FD) {
+  if (resw == LCH_RESULT_FD) {
     if (fcntl(resw, F_SETFD, 0) < 0) _exit(127);
-  } else if (dup2(resw, LC_RESULT_FD) < 0) {
+  } else if (dup2(resw, LCH_RESULT_FD) < 0) {
     _exit(127);
   }
   execv(exe, job->argv);
@@ -85,7 +85,7 @@ static void lc_child_exec(const char *exe, const struct lc_job *job, int devnull
 }
 
 /* Start a job. Returns 0, or -errno with nothing left open. */
-static int lc_start(const char *exe, const struct lc_job *job, struct lc_running *r) {
+static int lcr_start(const char *exe, const struct lch_job *job, struct lcr_running *r) {
   int logp[2], resp[2];
   if (pipe2(logp, O_CLOEXEC) < 0) return -errno;
   if (pipe2(resp, O_CLOEXEC) < 0) {
@@ -96,7 +96,7 @@ static int lc_start(const char *exe, const struct lc_job *job, struct lc_running
   }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   pid_t pid = devnull < 0 ? -1 : fork();
-  if (pid == 0) lc_child_exec(exe, job, devnull, logp[1], resp[1]);
+  if (pid == 0) lcr_child_exec(exe, job, devnull, logp[1], resp[1]);
   int e = errno;
   if (devnull >= 0) close(devnull);
   close(logp[1]);
@@ -120,14 +120,14 @@ static int lc_start(const char *exe, const struct lc_job *job, struct lc_running
 #else
   r->pidfd = -1;
 #endif
-  r->start_ns = lc_now_ns();
+  r->start_ns = lcr_now_ns();
   r->deadline_ns = r->start_ns + (int64_t)job->timeout_ms * 1000000;
   return 0;
 }
 
 /* Has the child exited? Checked without reaping, so its process group id stays reserved
  * until we have killed any leftovers in it. */
-static int lc_exited(const struct lc_running *r) {
+static int lcr_exited(const struct lcr_running *r) {
   siginfo_t info;
   memset(&info, 0, sizeof info);
   if (waitid(P_PID, (id_t)r->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0) return 1;
@@ -135,17 +135,17 @@ static int lc_exited(const struct lc_running *r) {
 }
 
 /* Finish a child that has exited or must be killed: kill its group, reap, drain. */
-static void lc_finish(struct lc_running *r, int timed_out) {
+static void lcr_finish(struct lcr_running *r, int timed_out) {
   kill(-r->pid, SIGKILL); /* leftovers (or the whole cell on timeout) */
   int status = 0;
   while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {
   }
   /* Everything the dead child wrote is in the pipes now; take what is there. */
-  lc_drain(&r->logfd, &r->res.log, LC_LOG_CAP, 1, &r->res.log_dropped);
-  lc_drain(&r->resfd, &r->res.result, LC_RESULT_CAP, 0, NULL);
-  if (r->res.log.len > LC_LOG_CAP) {
-    r->res.log_dropped += r->res.log.len - LC_LOG_CAP;
-    sb_consume(&r->res.log, r->res.log.len - LC_LOG_CAP);
+  lcr_drain(&r->logfd, &r->res.log, LCH_LOG_CAP, 1, &r->res.log_dropped);
+  lcr_drain(&r->resfd, &r->res.result, LCH_RESULT_CAP, 0, NULL);
+  if (r->res.log.len > LCH_LOG_CAP) {
+    r->res.log_dropped += r->res.log.len - LCH_LOG_CAP;
+    lch_buf_consume(&r->res.log, r->res.log.len - LCH_LOG_CAP);
   }
   if (r->logfd >= 0) close(r->logfd);
   if (r->resfd >= 0) close(r->resfd);
@@ -154,46 +154,46 @@ static void lc_finish(struct lc_running *r, int timed_out) {
   r->res.timed_out = timed_out;
   if (!timed_out && WIFSIGNALED(status)) r->res.signo = WTERMSIG(status);
   if (!timed_out && WIFEXITED(status)) r->res.exit_code = WEXITSTATUS(status);
-  r->res.seconds = (double)(lc_now_ns() - r->start_ns) / 1e9;
+  r->res.seconds = (double)(lcr_now_ns() - r->start_ns) / 1e9;
 }
 
-int lc_exec_jobs(const struct lc_job *jobs, size_t n, unsigned parallel, lc_job_start_fn on_start,
-                 lc_job_done_fn on_done, void *ud) {
+int lch_exec_jobs(const struct lch_job *jobs, size_t n, unsigned parallel, lch_job_start_fn on_start,
+                 lch_job_done_fn on_done, void *ud) {
   if (parallel == 0) parallel = 1;
-  char *exe = lc_exe_path();
+  char *exe = lch_exe_path();
   if (!exe) return -ENOENT;
   /* The children have their own process groups, so a terminal's ^C reaches only us: catch it
    * and take them down too. The signals stay blocked except inside ppoll(), so none is lost
    * between checking the flag and sleeping. */
-  struct sigaction sa, old_sa[LC_NSTOP];
+  struct sigaction sa, old_sa[NSTOP];
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = lc_on_signal;
+  sa.sa_handler = lcr_on_signal;
   sigemptyset(&sa.sa_mask);
   sigset_t block, old_mask;
   sigemptyset(&block);
-  for (size_t i = 0; i < LC_NSTOP; i++) {
-    sigaction(lc_stop_signals[i], &sa, &old_sa[i]);
-    sigaddset(&block, lc_stop_signals[i]);
+  for (size_t i = 0; i < NSTOP; i++) {
+    sigaction(lcr_stop_signals[i], &sa, &old_sa[i]);
+    sigaddset(&block, lcr_stop_signals[i]);
   }
   sigprocmask(SIG_BLOCK, &block, &old_mask);
-  lc_child_mask = old_mask;
-  lc_interrupted = 0;
-  struct lc_running *run = xcalloc(parallel, sizeof *run);
-  struct pollfd *pfds = xcalloc(3 * (size_t)parallel, sizeof *pfds);
+  lcr_child_mask = old_mask;
+  lcr_interrupted = 0;
+  struct lcr_running *run = lch_xcalloc(parallel, sizeof *run);
+  struct pollfd *pfds = lch_xcalloc(3 * (size_t)parallel, sizeof *pfds);
   size_t nrun = 0, next = 0;
   int rc = 0;
   while (next < n || nrun > 0) {
     while (nrun < parallel && next < n) {
-      struct lc_running *r = &run[nrun];
+      struct lcr_running *r = &run[nrun];
       memset(r, 0, sizeof *r);
       r->job = next++;
       if (on_start) on_start(r->job, ud);
-      int e = lc_start(exe, &jobs[r->job], r);
+      int e = lcr_start(exe, &jobs[r->job], r);
       if (e < 0) {
         r->res.spawn_errno = -e;
         on_done(r->job, &r->res, ud);
-        sb_free(&r->res.log);
-        sb_free(&r->res.result);
+        lch_buf_free(&r->res.log);
+        lch_buf_free(&r->res.result);
         continue;
       }
       nrun++;
@@ -202,10 +202,10 @@ int lc_exec_jobs(const struct lc_job *jobs, size_t n, unsigned parallel, lc_job_
 
     /* Wait for output, an exit, or the nearest deadline. */
     size_t np = 0;
-    int64_t now = lc_now_ns(), wait_ns = INT64_MAX;
+    int64_t now = lcr_now_ns(), wait_ns = INT64_MAX;
     int need_reap_poll = 0;
     for (size_t i = 0; i < nrun; i++) {
-      struct lc_running *r = &run[i];
+      struct lcr_running *r = &run[i];
       if (r->logfd >= 0) pfds[np++] = (struct pollfd){.fd = r->logfd, .events = POLLIN};
       if (r->resfd >= 0) pfds[np++] = (struct pollfd){.fd = r->resfd, .events = POLLIN};
       if (r->pidfd >= 0)
@@ -218,43 +218,43 @@ int lc_exec_jobs(const struct lc_job *jobs, size_t n, unsigned parallel, lc_job_
     if (wait_ns < 0) wait_ns = 0;
     int timeout_ms = (int)(wait_ns > (int64_t)INT32_MAX * 1000000 ? INT32_MAX
                                                                    : (wait_ns + 999999) / 1000000);
-    if (need_reap_poll && timeout_ms > LC_REAP_POLL_MS) timeout_ms = LC_REAP_POLL_MS;
+    if (need_reap_poll && timeout_ms > REAP_POLL_MS) timeout_ms = REAP_POLL_MS;
     struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
     sigset_t during = old_mask;
-    for (size_t i = 0; i < LC_NSTOP; i++) sigdelset(&during, lc_stop_signals[i]);
+    for (size_t i = 0; i < NSTOP; i++) sigdelset(&during, lcr_stop_signals[i]);
     int prc = ppoll(pfds, np, &ts, &during);
-    if ((prc < 0 && errno != EINTR) || lc_interrupted) {
-      rc = lc_interrupted ? -EINTR : -errno;
-      if (!lc_interrupted) cli_error("poll failed: %s", strerror(errno));
+    if ((prc < 0 && errno != EINTR) || lcr_interrupted) {
+      rc = lcr_interrupted ? -EINTR : -errno;
+      if (!lcr_interrupted) lch_error("poll failed: %s", strerror(errno));
       for (size_t i = 0; i < nrun; i++) { /* kill and reap what is running, report nothing */
-        lc_finish(&run[i], 1);
-        sb_free(&run[i].res.log);
-        sb_free(&run[i].res.result);
+        lcr_finish(&run[i], 1);
+        lch_buf_free(&run[i].res.log);
+        lch_buf_free(&run[i].res.result);
       }
       break;
     }
 
     /* Collect output; finish children that exited or ran out of time. */
-    now = lc_now_ns();
+    now = lcr_now_ns();
     for (size_t i = 0; i < nrun;) {
-      struct lc_running *r = &run[i];
-      lc_drain(&r->logfd, &r->res.log, LC_LOG_CAP, 1, &r->res.log_dropped);
-      lc_drain(&r->resfd, &r->res.result, LC_RESULT_CAP, 0, NULL);
-      int exited = lc_exited(r);
+      struct lcr_running *r = &run[i];
+      lcr_drain(&r->logfd, &r->res.log, LCH_LOG_CAP, 1, &r->res.log_dropped);
+      lcr_drain(&r->resfd, &r->res.result, LCH_RESULT_CAP, 0, NULL);
+      int exited = lcr_exited(r);
       int timed_out = !exited && now >= r->deadline_ns;
       if (!exited && !timed_out) {
         i++;
         continue;
       }
-      lc_finish(r, timed_out);
+      lcr_finish(r, timed_out);
       on_done(r->job, &r->res, ud);
-      sb_free(&r->res.log);
-      sb_free(&r->res.result);
+      lch_buf_free(&r->res.log);
+      lch_buf_free(&r->res.result);
       run[i] = run[--nrun]; /* order among running jobs does not matter */
     }
   }
   sigprocmask(SIG_SETMASK, &old_mask, NULL);
-  for (size_t i = 0; i < LC_NSTOP; i++) sigaction(lc_stop_signals[i], &old_sa[i], NULL);
+  for (size_t i = 0; i < NSTOP; i++) sigaction(lcr_stop_signals[i], &old_sa[i], NULL);
   free(pfds);
   free(run);
   free(exe);

@@ -5,45 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *lc_skip_blank(const char *p) {
+static const char *lcr_skip_blank(const char *p) {
   while (*p == ' ' || *p == '\t') p++;
   return p;
 }
 
-static const char *lc_token_end(const char *p) {
+static const char *lcr_token_end(const char *p) {
   while (*p && *p != ' ' && *p != '\t') p++;
   return p;
 }
 
 /* Parse one non-comment line into e. Returns NULL or a malloc'd description of the problem. */
-static char *lc_expect_parse_line(const char *line, struct lc_expect *e) {
-  const char *t0 = lc_skip_blank(line), *t1 = lc_token_end(t0);
-  const char *v0 = lc_skip_blank(t1), *v1 = lc_token_end(v0);
+static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
+  const char *t0 = lcr_skip_blank(line), *t1 = lcr_token_end(t0);
+  const char *v0 = lcr_skip_blank(t1), *v1 = lcr_token_end(v0);
   /* "may" before the verdict: a deviation whose visibility depends on scheduling. */
   int may = v1 - v0 == 3 && strncmp(v0, "may", 3) == 0;
   if (may) {
-    v0 = lc_skip_blank(v1);
-    v1 = lc_token_end(v0);
+    v0 = lcr_skip_blank(v1);
+    v1 = lcr_token_end(v0);
   }
-  const char *r0 = lc_skip_blank(v1);
+  const char *r0 = lcr_skip_blank(v1);
   if (t1 == t0 || v1 == v0 || !*r0)
-    return xstrdup("expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> <reason>\"");
-  char *verdict = xstrndup(v0, (size_t)(v1 - v0));
-  int v = lc_verdict_parse_expectable(verdict);
+    return lch_xstrdup("expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> <reason>\"");
+  char *verdict = lch_xstrndup(v0, (size_t)(v1 - v0));
+  int v = lcr_verdict_parse_expectable(verdict);
   if (v < 0) {
-    char *msg = xasprintf("verdict '%s' is not one of FAIL, TIMEOUT, CRASH", verdict);
+    char *msg = lch_xasprintf("verdict '%s' is not one of FAIL, TIMEOUT, CRASH", verdict);
     free(verdict);
     return msg;
   }
   free(verdict);
-  e->test = xstrndup(t0, (size_t)(t1 - t0));
-  e->verdict = (enum lc_verdict)v;
+  e->test = lch_xstrndup(t0, (size_t)(t1 - t0));
+  e->verdict = (enum lcr_verdict)v;
   e->may = may;
   const char *r1 = r0 + strlen(r0);
   while (r1 > r0 && (r1[-1] == ' ' || r1[-1] == '\t')) r1--;
-  e->reason = xstrndup(r0, (size_t)(r1 - r0));
+  e->reason = lch_xstrndup(r0, (size_t)(r1 - r0));
   if (!lc_test_find(e->test)) {
-    char *msg = xasprintf("no test named '%s'", e->test);
+    char *msg = lch_xasprintf("no test named '%s'", e->test);
     free(e->test);
     free(e->reason);
     return msg;
@@ -51,13 +51,13 @@ static char *lc_expect_parse_line(const char *line, struct lc_expect *e) {
   return NULL;
 }
 
-int lc_expect_load(const char *path, struct lc_expect_set *set) {
+int lcr_expect_load(const char *path, struct lcr_expect_set *set) {
   memset(set, 0, sizeof *set);
-  set->path = xstrdup(path);
+  set->path = lch_xstrdup(path);
   FILE *f = fopen(path, "r");
   if (!f) {
-    cli_error("cannot read expectations file %s: %s", path, strerror(errno));
-    lc_expect_free(set);
+    lch_error("cannot read expectations file %s: %s", path, strerror(errno));
+    lcr_expect_free(set);
     return -1;
   }
   char *line = NULL;
@@ -67,44 +67,44 @@ int lc_expect_load(const char *path, struct lc_expect_set *set) {
   char *problem = NULL;
   while (!problem && (len = getline(&line, &cap, f)) >= 0) {
     lineno++;
-    if (!lc_utf8_valid(line, (size_t)len)) {
-      problem = xstrdup("not valid UTF-8 text");
+    if (!lch_utf8_valid(line, (size_t)len)) {
+      problem = lch_xstrdup("not valid UTF-8 text");
       break;
     }
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-    const char *p = lc_skip_blank(line);
+    const char *p = lcr_skip_blank(line);
     if (*p == '\0' || *p == '#') continue;
-    struct lc_expect e;
-    problem = lc_expect_parse_line(line, &e);
+    struct lcr_expect e;
+    problem = lcr_expect_parse_line(line, &e);
     if (problem) break;
-    if (lc_expect_find(set, e.test)) {
-      problem = xasprintf("test '%s' is listed twice", e.test);
+    if (lcr_expect_find(set, e.test)) {
+      problem = lch_xasprintf("test '%s' is listed twice", e.test);
       free(e.test);
       free(e.reason);
       break;
     }
-    set->v = xrealloc(set->v, (set->n + 1) * sizeof *set->v);
+    set->v = lch_xrealloc(set->v, (set->n + 1) * sizeof *set->v);
     set->v[set->n++] = e;
   }
-  if (!problem && ferror(f)) problem = xasprintf("read error: %s", strerror(errno));
+  if (!problem && ferror(f)) problem = lch_xasprintf("read error: %s", strerror(errno));
   free(line);
   fclose(f);
   if (problem) {
-    cli_error("expectations file %s:%d: %s", path, lineno, problem);
+    lch_error("expectations file %s:%d: %s", path, lineno, problem);
     free(problem);
-    lc_expect_free(set);
+    lcr_expect_free(set);
     return -1;
   }
   return 0;
 }
 
-const struct lc_expect *lc_expect_find(const struct lc_expect_set *set, const char *test) {
+const struct lcr_expect *lcr_expect_find(const struct lcr_expect_set *set, const char *test) {
   for (size_t i = 0; i < set->n; i++)
     if (strcmp(set->v[i].test, test) == 0) return &set->v[i];
   return NULL;
 }
 
-void lc_expect_free(struct lc_expect_set *set) {
+void lcr_expect_free(struct lcr_expect_set *set) {
   for (size_t i = 0; i < set->n; i++) {
     free(set->v[i].test);
     free(set->v[i].reason);

@@ -4,20 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int lc_list_backends(void) {
-  char *dir = lc_backend_dir();
-  struct strlist names = {0}, paths = {0};
+static int lcr_list_backends(void) {
+  char *dir = lch_backend_dir();
+  struct lch_strlist names = {0}, paths = {0};
   int rc = 2;
-  if (!dir || lc_builtin_names(dir, &names) < 0) goto out;
-  for (size_t i = 0; i < names.n; i++) sl_push(&paths, xasprintf("%s/lcb_%s.so", dir, names.v[i]));
+  if (!dir || lch_builtin_names(dir, &names) < 0) goto out;
+  for (size_t i = 0; i < names.n; i++) lch_strlist_push(&paths, lch_xasprintf("%s/lcb_%s.so", dir, names.v[i]));
   double mult;
-  if (lc_env_multiplier(&mult) < 0) goto out;
-  struct lc_module_info *mods = xcalloc(paths.n, sizeof *mods);
-  if (lc_probe_modules(paths.v, paths.n, mult, mods) == 0) {
+  if (lcr_env_multiplier(&mult) < 0) goto out;
+  struct lcr_module_info *mods = lch_xcalloc(paths.n, sizeof *mods);
+  if (lcr_probe_modules(paths.v, paths.n, mult, mods) == 0) {
     printf("%-12s %-24s %s\n", "NAME", "VERSION", "MODULE");
     for (size_t i = 0; i < paths.n; i++) {
       printf("%-12s %-24s %s\n", mods[i].name, mods[i].version, mods[i].path);
-      lc_module_info_free(&mods[i]);
+      lcr_module_info_free(&mods[i]);
     }
     if (!paths.n) printf("(no lcb_*.so modules in %s)\n", dir);
     rc = 0;
@@ -25,77 +25,77 @@ static int lc_list_backends(void) {
   free(mods);
 out:
   free(dir);
-  sl_free(&names);
-  sl_free(&paths);
+  lch_strlist_free(&names);
+  lch_strlist_free(&paths);
   return rc;
 }
 
-static int lc_list_tests(void) {
+static int lcr_list_tests(void) {
   printf("%-40s %-8s %s\n", "TEST", "NEEDS", "CLAUSES");
   for (const struct lc_test_def *t = lc_test_first(); t; t = t->next)
-    if (!lc_test_hidden(t->name))
-      printf("%-40s %-8s %s\n", t->name, lc_needs_name(t->needs), *t->clauses ? t->clauses : "-");
+    if (!lcr_test_hidden(t->name))
+      printf("%-40s %-8s %s\n", t->name, lcr_needs_name(t->needs), *t->clauses ? t->clauses : "-");
   return 0;
 }
 
-static int lc_list_clauses(const char *dir) {
-  struct lc_spec spec;
-  if (lc_spec_load(dir, &spec) < 0) return 2;
+static int lcr_list_clauses(const char *dir) {
+  struct lcr_spec spec;
+  if (lcr_spec_load(dir, &spec) < 0) return 2;
   printf("%-32s %s\n", "CLAUSE", "TESTS");
   size_t untested = 0;
   for (size_t i = 0; i < spec.n; i++) {
-    size_t n = lc_spec_claimants(spec.v[i].id);
+    size_t n = lcr_spec_claimants(spec.v[i].id);
     printf("%-32s %zu\n", spec.v[i].id, n);
     untested += n == 0;
   }
   printf("\nclauses with no test yet (%zu):\n", untested);
   for (size_t i = 0; i < spec.n; i++)
-    if (lc_spec_claimants(spec.v[i].id) == 0)
+    if (lcr_spec_claimants(spec.v[i].id) == 0)
       printf("  %s  (%s:%d)\n", spec.v[i].id, spec.v[i].file, spec.v[i].line);
-  lc_spec_free(&spec);
+  lcr_spec_free(&spec);
   return 0;
 }
 
 /* Parse "[--spec DIR]" for list clauses and spec-check. Returns 0 or -1 (error printed). */
-static int lc_spec_arg(int argc, char **argv, int first, const char **dir) {
-  *dir = lc_spec_default_dir();
+static int lcr_spec_arg(int argc, char **argv, int first, const char **dir) {
+  *dir = lcr_spec_default_dir();
   for (int i = first; i < argc; i++) {
     if (strcmp(argv[i], "--spec") == 0 && i + 1 < argc) {
       *dir = argv[++i];
     } else if (strncmp(argv[i], "--spec=", 7) == 0) {
       *dir = argv[i] + 7;
     } else {
-      cli_error("%s: unexpected argument '%s' (see loopconf --help)", argv[0], argv[i]);
+      lch_error("%s: unexpected argument '%s' (see loopconf --help)", argv[0], argv[i]);
       return -1;
     }
   }
   return 0;
 }
 
-int lc_cmd_list(int argc, char **argv) {
-  if (lc_registry_check() < 0) return 2;
+int lcr_cmd_list(int argc, char **argv) {
+  if (lcr_registry_check() < 0) return 2;
   if (argc < 2) {
-    cli_error("list: what? backends, tests or clauses");
+    lch_error("list: what? backends, tests or clauses");
     return 2;
   }
   const char *dir;
   if (strcmp(argv[1], "clauses") == 0)
-    return lc_spec_arg(argc, argv, 2, &dir) < 0 ? 2 : lc_list_clauses(dir);
+    return lcr_spec_arg(argc, argv, 2, &dir) < 0 ? 2 : lcr_list_clauses(dir);
   if (argc > 2) {
-    cli_error("list %s: unexpected argument '%s'", argv[1], argv[2]);
+    lch_error("list %s: unexpected argument '%s'", argv[1], argv[2]);
     return 2;
   }
-  if (strcmp(argv[1], "backends") == 0) return lc_list_backends();
-  if (strcmp(argv[1], "tests") == 0) return lc_list_tests();
-  cli_error("list: unknown kind '%s' (backends, tests or clauses)", argv[1]);
+  if (strcmp(argv[1], "backends") == 0) return lcr_list_backends();
+  if (strcmp(argv[1], "tests") == 0) return lcr_list_tests();
+  lch_error("list: unknown kind '%s' (backends, tests or clauses)", argv[1]);
   return 2;
 }
 
-int lc_cmd_spec_check(int argc, char **argv) {
+int lcr_cmd_spec_check(int argc, char **argv) {
   const char *dir;
-  struct lc_spec spec;
-  if (lc_registry_check() < 0 || lc_spec_arg(argc, argv, 1, &dir) < 0) return 2;
-  if (lc_spec_load(dir, &spec) < 0) return 2;
+  struct lcr_spec spec;
+  if (lcr_registry_check() < 0 || lcr_spec_arg(argc, argv, 1, &dir) < 0) return 2;
+  if (lcr_spec_load(dir, &spec) < 0) return 2;
   size_t problems = 0, ntests = 0;
   if (spec.nfiles == 0) {
     printf("%s: no *.tsv spec index file\n", dir);
@@ -103,7 +103,7 @@ int lc_cmd_spec_check(int argc, char **argv) {
   }
   /* Every clause a test names exists. */
   for (const struct lc_test_def *t = lc_test_first(); t; t = t->next) {
-    if (lc_test_hidden(t->name)) continue;
+    if (lcr_test_hidden(t->name)) continue;
     ntests++;
     if (t->clauses[strspn(t->clauses, " ")] == '\0') {
       printf("test %s names no clause\n", t->name);
@@ -114,8 +114,8 @@ int lc_cmd_spec_check(int argc, char **argv) {
       const char *e = p;
       while (*e && *e != ' ') e++;
       if (e > p) {
-        char *id = xstrndup(p, (size_t)(e - p));
-        if (!lc_spec_find(&spec, id)) {
+        char *id = lch_xstrndup(p, (size_t)(e - p));
+        if (!lcr_spec_find(&spec, id)) {
           printf("test %s names clause %s, which no spec/*.tsv defines\n", t->name, id);
           problems++;
         }
@@ -126,26 +126,26 @@ int lc_cmd_spec_check(int argc, char **argv) {
   }
   /* Every test a clause lists exists and claims it; every clause has a test. */
   for (size_t i = 0; i < spec.n; i++) {
-    const struct lc_clause *c = &spec.v[i];
+    const struct lcr_clause *c = &spec.v[i];
     for (size_t k = 0; k < c->tests.n; k++) {
       const struct lc_test_def *t = lc_test_find(c->tests.v[k]);
-      if (!t || lc_test_hidden(t->name)) {
+      if (!t || lcr_test_hidden(t->name)) {
         printf("%s:%d: clause %s lists test %s, which does not exist\n", c->file, c->line, c->id,
                c->tests.v[k]);
         problems++;
-      } else if (!lc_clauses_contain(t->clauses, c->id)) {
+      } else if (!lcr_clauses_contain(t->clauses, c->id)) {
         printf("%s:%d: clause %s lists test %s, which does not claim it\n", c->file, c->line,
                c->id, t->name);
         problems++;
       }
     }
-    if (lc_spec_claimants(c->id) == 0) {
+    if (lcr_spec_claimants(c->id) == 0) {
       printf("%s:%d: clause %s has no test\n", c->file, c->line, c->id);
       problems++;
     }
   }
   printf("spec-check: %zu clause(s) in %zu file(s), %zu test(s): %s\n", spec.n, spec.nfiles,
          ntests, problems ? "problems found" : "OK");
-  lc_spec_free(&spec);
+  lcr_spec_free(&spec);
   return problems ? 1 : 0;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void lc_usage(FILE *out) {
+void lcr_usage(FILE *out) {
   fputs(
       "loopconf " LOOPCONF_VERSION ": conformance suite and benchmarks for event loops\n"
       "\n"
@@ -41,22 +41,22 @@ void lc_usage(FILE *out) {
 }
 
 /* Replace this process with <exe dir>/loopconf-bench, passing our arguments through. */
-static int lc_exec_bench(int argc, char **argv) {
-  char *dir = lc_exe_dir();
+static int lcr_exec_bench(int argc, char **argv) {
+  char *dir = lch_exe_dir();
   if (!dir) return 2;
-  char *path = xasprintf("%s/loopconf-bench", dir);
+  char *path = lch_xasprintf("%s/loopconf-bench", dir);
   free(dir);
   if (access(path, X_OK) != 0) {
-    cli_error("%s: the benchmark program %s is missing (%s); build the loopconf-bench target",
+    lch_error("%s: the benchmark program %s is missing (%s); build the loopconf-bench target",
              argv[1], path, strerror(errno));
     free(path);
     return 2;
   }
-  char **args = xcalloc((size_t)argc + 1, sizeof *args);
+  char **args = lch_xcalloc((size_t)argc + 1, sizeof *args);
   args[0] = path;
   for (int i = 1; i < argc; i++) args[i] = argv[i];
   execv(path, args);
-  cli_error("cannot run %s: %s", path, strerror(errno));
+  lch_error("cannot run %s: %s", path, strerror(errno));
   free(args);
   free(path);
   return 2;
@@ -64,7 +64,7 @@ static int lc_exec_bench(int argc, char **argv) {
 
 /* Children get fds 0-2 by dup2 and the result channel on fd 3; a closed 0-2 in the runner
  * would let a pipe land there, so make sure they are open. */
-static void lc_ensure_std_fds(void) {
+static void lcr_ensure_std_fds(void) {
   for (int fd = 0; fd < 3; fd++)
     if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
       int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
@@ -73,26 +73,26 @@ static void lc_ensure_std_fds(void) {
 }
 
 int main(int argc, char **argv) {
-  lc_ensure_std_fds();
+  lcr_ensure_std_fds();
   if (argc < 2) {
-    lc_usage(stderr);
+    lcr_usage(stderr);
     return 2;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "__cell") == 0) return lc_cell_main(argc - 1, argv + 1);
-  if (strcmp(cmd, "__probe") == 0) return lc_probe_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "__cell") == 0) return lcr_cell_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "__probe") == 0) return lcr_probe_main(argc - 1, argv + 1);
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-    lc_usage(stdout);
+    lcr_usage(stdout);
     return 0;
   }
   if (strcmp(cmd, "--version") == 0) {
     printf("loopconf %s\n", LOOPCONF_VERSION);
     return 0;
   }
-  if (strcmp(cmd, "run") == 0) return lc_cmd_run(argc - 1, argv + 1);
-  if (strcmp(cmd, "list") == 0) return lc_cmd_list(argc - 1, argv + 1);
-  if (strcmp(cmd, "spec-check") == 0) return lc_cmd_spec_check(argc - 1, argv + 1);
-  if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0) return lc_exec_bench(argc, argv);
-  cli_error("unknown command '%s' (see loopconf --help)", cmd);
+  if (strcmp(cmd, "run") == 0) return lcr_cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "list") == 0) return lcr_cmd_list(argc - 1, argv + 1);
+  if (strcmp(cmd, "spec-check") == 0) return lcr_cmd_spec_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0) return lcr_exec_bench(argc, argv);
+  lch_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }

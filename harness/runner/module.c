@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* A name usable as a column header, a TAP prefix and a JUnit class name. */
-static int lc_name_ok(const char *name) {
+static int lcr_name_ok(const char *name) {
   size_t n = strlen(name);
   if (n == 0 || n > 64) return 0;
   for (const char *p = name; *p; p++)
@@ -15,33 +15,33 @@ static int lc_name_ok(const char *name) {
   return 1;
 }
 
-const struct lc_backend *lc_module_load(const char *path, char **err) {
+const struct lc_backend *lch_backend_load(const char *path, char **err) {
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char *why = dlerror();
-    *err = xasprintf("cannot load %s: %s", path, why ? why : "unknown dlopen error");
+    *err = lch_xasprintf("cannot load %s: %s", path, why ? why : "unknown dlopen error");
     return NULL;
   }
   /* The handle stays open for the life of the (short-lived) child process. */
   lc_backend_entry_fn entry;
   void *sym = dlsym(h, LC_BACKEND_ENTRY);
   if (!sym) {
-    *err = xasprintf("%s does not export %s()", path, LC_BACKEND_ENTRY);
+    *err = lch_xasprintf("%s does not export %s()", path, LC_BACKEND_ENTRY);
     return NULL;
   }
   memcpy(&entry, &sym, sizeof entry); /* object pointer -> function pointer, ISO C-clean */
   const struct lc_backend *b = entry();
   if (!b) {
-    *err = xasprintf("%s: %s() returned NULL", path, LC_BACKEND_ENTRY);
+    *err = lch_xasprintf("%s: %s() returned NULL", path, LC_BACKEND_ENTRY);
     return NULL;
   }
   if (b->abi_version != LC_BACKEND_ABI_VERSION) {
-    *err = xasprintf("%s has backend ABI version %u, this runner needs %d", path,
+    *err = lch_xasprintf("%s has backend ABI version %u, this runner needs %d", path,
                      (unsigned)b->abi_version, LC_BACKEND_ABI_VERSION);
     return NULL;
   }
-  if (!b->name || !lc_name_ok(b->name)) {
-    *err = xasprintf("%s: lc_backend.name must be 1-64 characters of [A-Za-z0-9._-]", path);
+  if (!b->name || !lcr_name_ok(b->name)) {
+    *err = lch_xasprintf("%s: lc_backend.name must be 1-64 characters of [A-Za-z0-9._-]", path);
     return NULL;
   }
   struct {
@@ -57,7 +57,7 @@ const struct lc_backend *lc_module_load(const char *path, char **err) {
   };
   for (size_t i = 0; i < sizeof mandatory / sizeof mandatory[0]; i++) {
     if (!mandatory[i].set) {
-      *err = xasprintf("%s: backend '%s' lacks the mandatory operation %s", path, b->name,
+      *err = lch_xasprintf("%s: backend '%s' lacks the mandatory operation %s", path, b->name,
                        mandatory[i].what);
       return NULL;
     }
@@ -65,13 +65,13 @@ const struct lc_backend *lc_module_load(const char *path, char **err) {
   int io = !!b->io_new + !!b->io_start + !!b->io_stop + !!b->io_free;
   int wk = !!b->wakeup_new + !!b->wakeup_send + !!b->wakeup_free;
   if ((io != 0 && io != 4) || (wk != 0 && wk != 3)) {
-    *err = xasprintf("%s: backend '%s' sets only part of an optional group (io: all four or "
+    *err = lch_xasprintf("%s: backend '%s' sets only part of an optional group (io: all four or "
                      "none, wakeup: all three or none)",
                      path, b->name);
     return NULL;
   }
   if (!b->version()) {
-    *err = xasprintf("%s: backend '%s' version() returned NULL", path, b->name);
+    *err = lch_xasprintf("%s: backend '%s' version() returned NULL", path, b->name);
     return NULL;
   }
   return b;

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-int lc_outfile_open(struct lc_outfile *o, const char *path) {
+int lch_outfile_open(struct lch_outfile *o, const char *path) {
   memset(o, 0, sizeof *o);
-  o->path = xstrdup(path);
-  o->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+  o->path = lch_xstrdup(path);
+  o->tmp = lch_xasprintf("%s.tmp.%ld", path, (long)getpid());
   o->f = fopen(o->tmp, "we"); /* close-on-exec: cell children must not inherit it */
   if (!o->f) {
-    cli_error("cannot create %s: %s", o->tmp, strerror(errno));
+    lch_error("cannot create %s: %s", o->tmp, strerror(errno));
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);
@@ -23,9 +23,9 @@ int lc_outfile_open(struct lc_outfile *o, const char *path) {
 }
 
 /* fsync the directory holding path so the rename itself is durable. */
-static void lc_sync_dir(const char *path) {
+static void sync_dir(const char *path) {
   const char *slash = strrchr(path, '/');
-  char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+  char *dir = slash ? lch_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : lch_xstrdup(".");
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);
@@ -34,7 +34,7 @@ static void lc_sync_dir(const char *path) {
   free(dir);
 }
 
-int lc_outfile_commit(struct lc_outfile *o) {
+int lch_outfile_commit(struct lch_outfile *o) {
   if (!o->f) return 0;
   int ok = fflush(o->f) == 0 && !ferror(o->f) && fsync(fileno(o->f)) == 0;
   int e = errno;
@@ -48,10 +48,10 @@ int lc_outfile_commit(struct lc_outfile *o) {
     e = errno;
   }
   if (!ok) {
-    cli_error("cannot write %s: %s", o->path, strerror(e));
+    lch_error("cannot write %s: %s", o->path, strerror(e));
     unlink(o->tmp);
   } else {
-    lc_sync_dir(o->path);
+    sync_dir(o->path);
   }
   free(o->path);
   free(o->tmp);
@@ -59,7 +59,7 @@ int lc_outfile_commit(struct lc_outfile *o) {
   return ok ? 0 : -1;
 }
 
-void lc_outfile_abort(struct lc_outfile *o) {
+void lch_outfile_abort(struct lch_outfile *o) {
   if (o->f) {
     fclose(o->f);
     unlink(o->tmp);

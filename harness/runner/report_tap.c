@@ -5,16 +5,16 @@
 #include <string.h>
 
 /* Text for a directive or description: one line, no '#' (it would start a new directive). */
-static char *lc_tap_text(const char *s) {
-  char *c = lc_text_clean(s, strlen(s));
+static char *lcr_tap_text(const char *s) {
+  char *c = lch_text_clean(s, strlen(s));
   for (char *p = c; *p; p++)
     if (*p == '\t' || *p == '\n' || *p == '#') *p = *p == '#' ? '_' : ' ';
   return c;
 }
 
 /* A YAML literal block scalar "key: |" with every line indented under the key. */
-static void lc_tap_block(FILE *out, const char *key, const char *text) {
-  char *c = lc_text_clean(text, strlen(text));
+static void lcr_tap_block(FILE *out, const char *key, const char *text) {
+  char *c = lch_text_clean(text, strlen(text));
   size_t n = strlen(c);
   while (n && c[n - 1] == '\n') c[--n] = '\0';
   /* An explicit indentation indicator when the first line starts with a blank. */
@@ -28,28 +28,28 @@ static void lc_tap_block(FILE *out, const char *key, const char *text) {
   free(c);
 }
 
-void lc_report_tap(FILE *out, const struct lc_matrix *m) {
+void lcr_report_tap(FILE *out, const struct lcr_matrix *m) {
   fprintf(out, "TAP version 13\n1..%zu\n", m->ntests * m->ncols);
   size_t k = 0;
   for (size_t c = 0; c < m->ncols; c++)
     for (size_t t = 0; t < m->ntests; t++) {
-      const struct lc_cell *cell = lc_matrix_cell(m, t, c);
+      const struct lcr_cell *cell = lcr_matrix_cell(m, t, c);
       const char *name = m->cols[c].mod.name, *test = m->tests[t]->name;
-      char *why = lc_tap_text(cell->reason ? cell->reason : "");
+      char *why = lcr_tap_text(cell->reason ? cell->reason : "");
       k++;
       switch (cell->verdict) {
-      case LC_PASS: fprintf(out, "ok %zu - %s/%s\n", k, name, test); break;
-      case LC_SKIP: fprintf(out, "ok %zu - %s/%s # SKIP %s\n", k, name, test, why); break;
-      case LC_XFAIL:
+      case LCR_PASS: fprintf(out, "ok %zu - %s/%s\n", k, name, test); break;
+      case LCR_SKIP: fprintf(out, "ok %zu - %s/%s # SKIP %s\n", k, name, test, why); break;
+      case LCR_XFAIL:
         fprintf(out, "not ok %zu - %s/%s # TODO xfail %s\n", k, name, test, why);
         break;
       default:
         fprintf(out, "not ok %zu - %s/%s\n", k, name, test);
         fputs("  ---\n", out);
-        fprintf(out, "  verdict: %s\n", lc_verdict_name(cell->verdict));
-        lc_tap_block(out, "reason", cell->reason ? cell->reason : "");
-        lc_tap_block(out, "backend_version", m->cols[c].mod.version);
-        lc_tap_block(out, "log", cell->shown.log ? cell->shown.log : "");
+        fprintf(out, "  verdict: %s\n", lcr_verdict_name(cell->verdict));
+        lcr_tap_block(out, "reason", cell->reason ? cell->reason : "");
+        lcr_tap_block(out, "backend_version", m->cols[c].mod.version);
+        lcr_tap_block(out, "log", cell->shown.log ? cell->shown.log : "");
         fputs("  ...\n", out);
       }
       free(why);

@@ -7,102 +7,102 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LC_DEFAULT_TIMEOUT_MS 10000
+#define LCR_DEFAULT_TIMEOUT_MS 10000
 
 /* ---- Resolving the columns ---------------------------------------------------------------- */
 
 /* Module paths for the selected built-ins and adapters. Returns 0 or -1 (error printed). */
-static int lc_resolve_paths(const struct lc_run_opts *o, struct strlist *paths) {
-  struct strlist names = {0}, available = {0};
+static int lcr_resolve_paths(const struct lcr_run_args *o, struct lch_strlist *paths) {
+  struct lch_strlist names = {0}, available = {0};
   char *dir = NULL;
   int rc = 0;
   if (o->backends.n || !o->adapters.n) {
-    dir = lc_backend_dir();
-    if (!dir || lc_builtin_names(dir, &available) < 0) {
+    dir = lch_backend_dir();
+    if (!dir || lch_builtin_names(dir, &available) < 0) {
       rc = -1;
       goto out;
     }
     /* No --backend and no --adapter: every built-in found. */
-    const struct strlist *want = o->backends.n ? &o->backends : &available;
+    const struct lch_strlist *want = o->backends.n ? &o->backends : &available;
     for (size_t i = 0; i < want->n; i++) {
-      if (!sl_contains(&available, want->v[i])) {
-        char *list = xstrdup("");
+      if (!lch_strlist_contains(&available, want->v[i])) {
+        char *list = lch_xstrdup("");
         for (size_t k = 0; k < available.n; k++) {
-          char *more = xasprintf("%s%s%s", list, k ? ", " : "", available.v[k]);
+          char *more = lch_xasprintf("%s%s%s", list, k ? ", " : "", available.v[k]);
           free(list);
           list = more;
         }
-        cli_error("unknown backend '%s' (no lcb_%s.so in %s; available: %s)", want->v[i],
+        lch_error("unknown backend '%s' (no lcb_%s.so in %s; available: %s)", want->v[i],
                  want->v[i], dir, *list ? list : "none");
         free(list);
         rc = -1;
         goto out;
       }
-      if (!sl_contains(&names, want->v[i])) sl_push(&names, xstrdup(want->v[i]));
+      if (!lch_strlist_contains(&names, want->v[i])) lch_strlist_push(&names, lch_xstrdup(want->v[i]));
     }
     if (!names.n && !o->adapters.n) {
-      cli_error("no backend modules (lcb_*.so) in %s", dir);
+      lch_error("no backend modules (lcb_*.so) in %s", dir);
       rc = -1;
       goto out;
     }
     for (size_t i = 0; i < names.n; i++)
-      sl_push(paths, xasprintf("%s/lcb_%s.so", dir, names.v[i]));
+      lch_strlist_push(paths, lch_xasprintf("%s/lcb_%s.so", dir, names.v[i]));
   }
   for (size_t i = 0; i < o->adapters.n; i++) {
     struct stat st;
     errno = 0;
     if (stat(o->adapters.v[i], &st) < 0 || !S_ISREG(st.st_mode)) {
-      cli_error("adapter file '%s': %s", o->adapters.v[i],
+      lch_error("adapter file '%s': %s", o->adapters.v[i],
                errno ? strerror(errno) : "not a regular file");
       rc = -1;
       goto out;
     }
     char *abs = realpath(o->adapters.v[i], NULL);
     if (!abs) {
-      cli_error("adapter file '%s': %s", o->adapters.v[i], strerror(errno));
+      lch_error("adapter file '%s': %s", o->adapters.v[i], strerror(errno));
       rc = -1;
       goto out;
     }
-    sl_push(paths, xstrdup(abs));
+    lch_strlist_push(paths, lch_xstrdup(abs));
     free(abs);
   }
 out:
   free(dir);
-  sl_free(&names);
-  sl_free(&available);
+  lch_strlist_free(&names);
+  lch_strlist_free(&available);
   return rc;
 }
 
 /* "<path without .so>.expect", or NULL if there is no such file. */
-static char *lc_default_expect_path(const char *module) {
+static char *lcr_default_expect_path(const char *module) {
   size_t n = strlen(module);
   if (n > 3 && strcmp(module + n - 3, ".so") == 0) n -= 3;
-  char *p = xasprintf("%.*s.expect", (int)n, module);
+  char *p = lch_xasprintf("%.*s.expect", (int)n, module);
   if (access(p, F_OK) == 0) return p;
   free(p);
   return NULL;
 }
 
 /* Probe the modules, then attach expectations. Returns 0 or -1 (error printed). */
-static int lc_build_columns(const struct lc_run_opts *o, struct lc_matrix *m) {
-  struct strlist paths = {0};
-  if (lc_resolve_paths(o, &paths) < 0) return -1;
-  struct lc_module_info *mods = xcalloc(paths.n, sizeof *mods);
-  int rc = lc_probe_modules(paths.v, paths.n, o->multiplier, mods);
+static int lcr_build_columns(const struct lcr_run_args *o, struct lcr_matrix *m) {
+  struct lch_strlist paths = {0};
+  if (lcr_resolve_paths(o, &paths) < 0) return -1;
+  struct lcr_module_info *mods = lch_xcalloc(paths.n, sizeof *mods);
+  int rc = lcr_probe_modules(paths.v, paths.n, o->multiplier, mods);
   size_t n = paths.n;
-  sl_free(&paths);
+  lch_strlist_free(&paths);
   if (rc < 0) {
     free(mods);
     return -1;
   }
-  m->cols = xcalloc(n, sizeof *m->cols);
+  m->cols = lch_xcalloc(n, sizeof *m->cols);
   m->ncols = n;
   for (size_t i = 0; i < n; i++) m->cols[i].mod = mods[i];
   free(mods);
   for (size_t i = 0; i < n; i++)
     for (size_t k = 0; k < i; k++)
       if (strcmp(m->cols[i].mod.name, m->cols[k].mod.name) == 0) {
-        cli_error("backend name '%s' is used by both %s and %s", m->cols[i].mod.name,
+        lch_error("backend name '%s' is used by both %s and %s", m->cols[i].mod.name,
                  m->cols[k].mod.path, m->cols[i].mod.path);
         return -1;
       }
@@ -114,23 +114,23 @@ static int lc_build_columns(const struct lc_run_opts *o, struct lc_matrix *m) {
       if (strlen(m->cols[i].mod.name) == len && strncmp(m->cols[i].mod.name, spec, len) == 0)
         found = 1;
     if (!found) {
-      cli_error("--expect %s: no selected backend is named '%.*s'", spec, (int)len, spec);
+      lch_error("--expect %s: no selected backend is named '%.*s'", spec, (int)len, spec);
       return -1;
     }
   }
   for (size_t i = 0; i < n; i++) {
-    struct lc_column *col = &m->cols[i];
+    struct lcr_column *col = &m->cols[i];
     char *path = NULL;
     for (size_t e = 0; e < o->expects.n; e++) {
       const char *spec = o->expects.v[e], *eq = strchr(spec, '=');
       if (strlen(col->mod.name) == (size_t)(eq - spec) &&
           strncmp(col->mod.name, spec, (size_t)(eq - spec)) == 0) {
         free(path);
-        path = xstrdup(eq + 1); /* the last --expect for a backend wins */
+        path = lch_xstrdup(eq + 1); /* the last --expect for a backend wins */
       }
     }
-    if (!path) path = lc_default_expect_path(col->mod.path);
-    if (path && lc_expect_load(path, &col->expect) < 0) {
+    if (!path) path = lcr_default_expect_path(col->mod.path);
+    if (path && lcr_expect_load(path, &col->expect) < 0) {
       free(path);
       return -1;
     }
@@ -141,115 +141,115 @@ static int lc_build_columns(const struct lc_run_opts *o, struct lc_matrix *m) {
 
 /* ---- Running the cells -------------------------------------------------------------------- */
 
-struct lc_run_state {
-  struct lc_matrix *m;
-  const struct lc_job *jobs;
+struct lcr_run_state {
+  struct lcr_matrix *m;
+  const struct lch_job *jobs;
   size_t njobs, started;
   int progress;
 };
 
-static size_t lc_job_cell(const struct lc_run_state *st, size_t job) {
+static size_t lcr_job_cell(const struct lcr_run_state *st, size_t job) {
   return job % (st->m->ntests * st->m->ncols);
 }
 
-static void lc_on_start(size_t job, void *ud) {
-  struct lc_run_state *st = ud;
+static void lcr_on_start(size_t job, void *ud) {
+  struct lcr_run_state *st = ud;
   st->started++;
   if (!st->progress) return;
-  size_t cell = lc_job_cell(st, job);
+  size_t cell = lcr_job_cell(st, job);
   fprintf(stderr, "\r\033[K[%zu/%zu] %s %s", st->started, st->njobs,
           st->m->cols[cell % st->m->ncols].mod.name, st->m->tests[cell / st->m->ncols]->name);
   fflush(stderr);
 }
 
 /* Apply the expectation to one run's outcome; the reason becomes what the report shows. */
-static enum lc_verdict lc_expect_apply(const struct lc_expect *e, struct lc_outcome *o) {
-  if (!e || o->verdict == LC_SKIP) return o->verdict;
-  if (e->may && o->verdict == LC_PASS) return LC_PASS; /* it may or may not show */
+static enum lcr_verdict lcr_expect_apply(const struct lcr_expect *e, struct lcr_outcome *o) {
+  if (!e || o->verdict == LCR_SKIP) return o->verdict;
+  if (e->may && o->verdict == LCR_PASS) return LCR_PASS; /* it may or may not show */
   char *reason;
-  enum lc_verdict v;
+  enum lcr_verdict v;
   if (o->verdict == e->verdict) {
-    v = LC_XFAIL;
-    reason = xstrdup(e->reason);
-  } else if (o->verdict == LC_PASS) {
-    v = LC_XPASS;
-    reason = xasprintf("expected %s (%s) but the test passed", lc_verdict_name(e->verdict),
+    v = LCR_XFAIL;
+    reason = lch_xstrdup(e->reason);
+  } else if (o->verdict == LCR_PASS) {
+    v = LCR_XPASS;
+    reason = lch_xasprintf("expected %s (%s) but the test passed", lcr_verdict_name(e->verdict),
                        e->reason);
   } else {
     v = o->verdict;
-    reason = xasprintf("expected %s (%s) but got %s: %s", lc_verdict_name(e->verdict), e->reason,
-                       lc_verdict_name(o->verdict), o->reason ? o->reason : "");
+    reason = lch_xasprintf("expected %s (%s) but got %s: %s", lcr_verdict_name(e->verdict), e->reason,
+                       lcr_verdict_name(o->verdict), o->reason ? o->reason : "");
   }
   free(o->reason);
   o->reason = reason;
   return v;
 }
 
-static void lc_on_done(size_t job, struct lc_proc_result *res, void *ud) {
-  struct lc_run_state *st = ud;
-  struct lc_matrix *m = st->m;
-  size_t idx = lc_job_cell(st, job);
-  struct lc_cell *cell = &m->cells[idx];
+static void lcr_on_done(size_t job, struct lch_proc_result *res, void *ud) {
+  struct lcr_run_state *st = ud;
+  struct lcr_matrix *m = st->m;
+  size_t idx = lcr_job_cell(st, job);
+  struct lcr_cell *cell = &m->cells[idx];
   size_t col = idx % m->ncols;
-  struct lc_outcome o;
-  lc_outcome_from_proc(&o, res, st->jobs[job].timeout_ms);
-  enum lc_verdict v =
-      lc_expect_apply(lc_expect_find(&m->cols[col].expect, m->tests[idx / m->ncols]->name), &o);
+  struct lcr_outcome o;
+  lcr_outcome_from_proc(&o, res, st->jobs[job].timeout_ms);
+  enum lcr_verdict v =
+      lcr_expect_apply(lcr_expect_find(&m->cols[col].expect, m->tests[idx / m->ncols]->name), &o);
   cell->counts[v]++;
   /* Show the first run, unless a later one went wrong where the shown one did not. */
-  if (cell->runs++ == 0 || (lc_verdict_expected(cell->verdict) && !lc_verdict_expected(v))) {
-    lc_outcome_free(&cell->shown);
+  if (cell->runs++ == 0 || (lcr_verdict_expected(cell->verdict) && !lcr_verdict_expected(v))) {
+    lcr_outcome_free(&cell->shown);
     cell->shown = o;
     cell->verdict = v;
   } else {
-    lc_outcome_free(&o);
+    lcr_outcome_free(&o);
   }
 }
 
 /* A cell expected with "may": only PASS and the expected verdict (XFAIL) happened. It is XFAIL
  * if the deviation showed at least once, PASS otherwise, and its reason counts the runs it
  * showed in. Returns 0 (and leaves the cell alone) for any other cell. */
-static int lc_finalize_may(const struct lc_matrix *m, size_t i, struct lc_cell *cell) {
-  const struct lc_expect *e =
-      lc_expect_find(&m->cols[i % m->ncols].expect, m->tests[i / m->ncols]->name);
-  unsigned shown = cell->counts[LC_XFAIL], passed = cell->counts[LC_PASS];
+static int lc_finalize_may(const struct lcr_matrix *m, size_t i, struct lcr_cell *cell) {
+  const struct lcr_expect *e =
+      lcr_expect_find(&m->cols[i % m->ncols].expect, m->tests[i / m->ncols]->name);
+  unsigned shown = cell->counts[LCR_XFAIL], passed = cell->counts[LCR_PASS];
   if (!e || !e->may || shown + passed != (unsigned)cell->runs) return 0;
-  cell->verdict = shown ? LC_XFAIL : LC_PASS;
-  cell->reason = xasprintf("may %s: showed in %u of %d run(s): %s", lc_verdict_name(e->verdict),
+  cell->verdict = shown ? LCR_XFAIL : LCR_PASS;
+  cell->reason = lch_xasprintf("may %s: showed in %u of %d run(s): %s", lcr_verdict_name(e->verdict),
                            shown, cell->runs, e->reason);
   return 1;
 }
 
 /* After all repetitions: a cell whose verdict changed between them is FLAKY. */
-static void lc_finalize_cells(struct lc_matrix *m) {
+static void lcr_finalize_cells(struct lcr_matrix *m) {
   for (size_t i = 0; i < m->ntests * m->ncols; i++) {
-    struct lc_cell *cell = &m->cells[i];
+    struct lcr_cell *cell = &m->cells[i];
     int distinct = 0;
-    for (int v = 0; v < LC_VERDICT_COUNT; v++) distinct += cell->counts[v] != 0;
+    for (int v = 0; v < LCR_VERDICT_COUNT; v++) distinct += cell->counts[v] != 0;
     const char *why = cell->shown.reason;
     if (lc_finalize_may(m, i, cell)) continue;
     if (distinct > 1) {
-      struct strbuf sb = {0};
-      sb_printf(&sb, "verdict changed between %d repetitions:", cell->runs);
-      for (int v = 0, first = 1; v < LC_VERDICT_COUNT; v++)
+      struct lch_buf sb = {0};
+      lch_buf_printf(&sb, "verdict changed between %d repetitions:", cell->runs);
+      for (int v = 0, first = 1; v < LCR_VERDICT_COUNT; v++)
         if (cell->counts[v]) {
-          sb_printf(&sb, "%s %s x%u", first ? "" : ",", lc_verdict_name((enum lc_verdict)v),
+          lch_buf_printf(&sb, "%s %s x%u", first ? "" : ",", lcr_verdict_name((enum lcr_verdict)v),
                     cell->counts[v]);
           first = 0;
         }
-      if (why) sb_printf(&sb, "; %s: %s", lc_verdict_name(cell->verdict), why);
-      cell->verdict = LC_FLAKY;
+      if (why) lch_buf_printf(&sb, "; %s: %s", lcr_verdict_name(cell->verdict), why);
+      cell->verdict = LCR_FLAKY;
       cell->reason = sb.data;
     } else {
-      cell->reason = why ? xstrdup(why) : NULL;
+      cell->reason = why ? lch_xstrdup(why) : NULL;
     }
   }
 }
 
-static int lc_run_cells(const struct lc_run_opts *o, struct lc_matrix *m) {
+static int lcr_run_cells(const struct lcr_run_args *o, struct lcr_matrix *m) {
   size_t ncells = m->ntests * m->ncols, njobs = ncells * (size_t)o->repeat;
-  struct lc_job *jobs = xcalloc(njobs, sizeof *jobs);
-  char **argvs = xcalloc(ncells * 6, sizeof *argvs);
+  struct lch_job *jobs = lch_xcalloc(njobs, sizeof *jobs);
+  char **argvs = lch_xcalloc(ncells * 6, sizeof *argvs);
   for (size_t i = 0; i < ncells; i++) {
     const struct lc_test_def *t = m->tests[i / m->ncols];
     char **argv = &argvs[i * 6];
@@ -259,93 +259,93 @@ static int lc_run_cells(const struct lc_run_opts *o, struct lc_matrix *m) {
     argv[3] = (char *)t->name;
     argv[4] = "3";
     argv[5] = NULL;
-    long limit = (long)((t->timeout_ms > 0 ? t->timeout_ms : LC_DEFAULT_TIMEOUT_MS) *
+    long limit = (long)((t->timeout_ms > 0 ? t->timeout_ms : LCR_DEFAULT_TIMEOUT_MS) *
                         m->multiplier);
-    for (int r = 0; r < o->repeat; r++) jobs[(size_t)r * ncells + i] = (struct lc_job){argv, limit};
+    for (int r = 0; r < o->repeat; r++) jobs[(size_t)r * ncells + i] = (struct lch_job){argv, limit};
   }
-  struct lc_run_state st = {.m = m, .jobs = jobs, .njobs = njobs,
+  struct lcr_run_state st = {.m = m, .jobs = jobs, .njobs = njobs,
                             .progress = !o->quiet && isatty(2)};
-  int rc = lc_exec_jobs(jobs, njobs, (unsigned)o->jobs, lc_on_start, lc_on_done, &st);
+  int rc = lch_exec_jobs(jobs, njobs, (unsigned)o->jobs, lcr_on_start, lcr_on_done, &st);
   if (st.progress) fputs("\r\033[K", stderr);
   free(argvs);
   free(jobs);
-  if (rc == -EINTR) cli_error("interrupted: the running cells were killed, no report written");
+  if (rc == -EINTR) lch_error("interrupted: the running cells were killed, no report written");
   if (rc < 0) return rc == -EINTR ? -2 : -1;
-  lc_finalize_cells(m);
+  lcr_finalize_cells(m);
   return 0;
 }
 
 /* ---- The command -------------------------------------------------------------------------- */
 
-static void lc_matrix_free(struct lc_matrix *m) {
+static void lcr_matrix_free(struct lcr_matrix *m) {
   for (size_t i = 0; m->cells && i < m->ntests * m->ncols; i++) {
-    lc_outcome_free(&m->cells[i].shown);
+    lcr_outcome_free(&m->cells[i].shown);
     free(m->cells[i].reason);
   }
   free(m->cells);
   for (size_t i = 0; i < m->ncols; i++) {
-    lc_module_info_free(&m->cols[i].mod);
-    lc_expect_free(&m->cols[i].expect);
+    lcr_module_info_free(&m->cols[i].mod);
+    lcr_expect_free(&m->cols[i].expect);
   }
   free(m->cols);
   free(m->tests);
 }
 
-int lc_cmd_run(int argc, char **argv) {
-  struct lc_run_opts o;
-  struct lc_matrix m = {0};
-  struct lc_spec spec = {0};
-  struct lc_outfile tap = {0}, junit = {0};
+int lcr_cmd_run(int argc, char **argv) {
+  struct lcr_run_args o;
+  struct lcr_matrix m = {0};
+  struct lcr_spec spec = {0};
+  struct lch_outfile tap = {0}, junit = {0};
   int status = 2;
-  if (lc_run_opts_parse(argc, argv, &o) < 0) goto out;
+  if (lcr_run_args_parse(argc, argv, &o) < 0) goto out;
   if (o.help) {
-    lc_usage(stdout);
+    lcr_usage(stdout);
     status = 0;
     goto out;
   }
-  if (lc_registry_check() < 0) goto out;
+  if (lcr_registry_check() < 0) goto out;
   /* The children read the multiplier from the environment. */
   char mult[64];
   snprintf(mult, sizeof mult, "%.17g", o.multiplier);
   if (setenv("LOOPCONF_TIME_MULTIPLIER", mult, 1) < 0) {
-    cli_error("setenv: %s", strerror(errno));
+    lch_error("setenv: %s", strerror(errno));
     goto out;
   }
   m.multiplier = o.multiplier;
   m.repeat = o.repeat;
-  if (lc_select_tests(&o.patterns, &m.tests, &m.ntests) < 0) goto out;
+  if (lcr_select_tests(&o.patterns, &m.tests, &m.ntests) < 0) goto out;
   if (m.ntests == 0) {
-    cli_error("no tests are registered in this build");
+    lch_error("no tests are registered in this build");
     goto out;
   }
-  if (lc_spec_load(o.spec_dir ? o.spec_dir : lc_spec_default_dir(), &spec) < 0) goto out;
+  if (lcr_spec_load(o.spec_dir ? o.spec_dir : lcr_spec_default_dir(), &spec) < 0) goto out;
   m.spec = &spec;
-  if (lc_build_columns(&o, &m) < 0) goto out;
-  if (o.tap && lc_outfile_open(&tap, o.tap) < 0) goto out;
-  if (o.junit && lc_outfile_open(&junit, o.junit) < 0) goto out;
-  m.cells = xcalloc(m.ntests * m.ncols, sizeof *m.cells);
-  int cells_rc = lc_run_cells(&o, &m);
+  if (lcr_build_columns(&o, &m) < 0) goto out;
+  if (o.tap && lch_outfile_open(&tap, o.tap) < 0) goto out;
+  if (o.junit && lch_outfile_open(&junit, o.junit) < 0) goto out;
+  m.cells = lch_xcalloc(m.ntests * m.ncols, sizeof *m.cells);
+  int cells_rc = lcr_run_cells(&o, &m);
   if (cells_rc == -2) status = 130; /* interrupted */
   if (cells_rc < 0) goto out;
 
-  lc_report_text(stdout, &m);
+  lcr_report_text(stdout, &m);
   fflush(stdout);
   if (tap.f) {
-    lc_report_tap(tap.f, &m);
-    if (lc_outfile_commit(&tap) < 0) goto out;
+    lcr_report_tap(tap.f, &m);
+    if (lch_outfile_commit(&tap) < 0) goto out;
   }
   if (junit.f) {
-    lc_report_junit(junit.f, &m);
-    if (lc_outfile_commit(&junit) < 0) goto out;
+    lcr_report_junit(junit.f, &m);
+    if (lch_outfile_commit(&junit) < 0) goto out;
   }
   status = 0;
   for (size_t i = 0; i < m.ntests * m.ncols; i++)
-    if (!lc_verdict_expected(m.cells[i].verdict)) status = 1;
+    if (!lcr_verdict_expected(m.cells[i].verdict)) status = 1;
 out:
-  lc_outfile_abort(&tap);
-  lc_outfile_abort(&junit);
-  lc_matrix_free(&m);
-  lc_spec_free(&spec);
-  lc_run_opts_free(&o);
+  lch_outfile_abort(&tap);
+  lch_outfile_abort(&junit);
+  lcr_matrix_free(&m);
+  lcr_spec_free(&spec);
+  lcr_run_args_free(&o);
   return status;
 }

@@ -7,63 +7,63 @@
 #include <string.h>
 #include <unistd.h>
 
-static void lc_oom(void) {
+static void oom(void) {
   static const char msg[] = "loopconf: error: out of memory\n";
   ssize_t ignored = write(2, msg, sizeof msg - 1);
   (void)ignored;
   _exit(2);
 }
 
-void *xmalloc(size_t n) {
+void *lch_xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
-  if (!p) lc_oom();
+  if (!p) oom();
   return p;
 }
 
-void *xcalloc(size_t n, size_t size) {
+void *lch_xcalloc(size_t n, size_t size) {
   void *p = calloc(n ? n : 1, size ? size : 1);
-  if (!p) lc_oom();
+  if (!p) oom();
   return p;
 }
 
-void *xrealloc(void *p, size_t n) {
+void *lch_xrealloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
-  if (!q) lc_oom();
+  if (!q) oom();
   return q;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *lch_xstrdup(const char *s) { return lch_xstrndup(s, strlen(s)); }
 
-char *xstrndup(const char *s, size_t n) {
-  char *p = xmalloc(n + 1);
+char *lch_xstrndup(const char *s, size_t n) {
+  char *p = lch_xmalloc(n + 1);
   memcpy(p, s, n);
   p[n] = '\0';
   return p;
 }
 
-static char *xvasprintf(const char *fmt, va_list ap) {
+static char *lch_xvasprintf(const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
   int n = vsnprintf(NULL, 0, fmt, ap2);
   va_end(ap2);
   if (n < 0) n = 0;
-  char *s = xmalloc((size_t)n + 1);
+  char *s = lch_xmalloc((size_t)n + 1);
   vsnprintf(s, (size_t)n + 1, fmt, ap);
   return s;
 }
 
-char *xasprintf(const char *fmt, ...) {
+char *lch_xasprintf(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *s = xvasprintf(fmt, ap);
+  char *s = lch_xvasprintf(fmt, ap);
   va_end(ap);
   return s;
 }
 
-void cli_error(const char *fmt, ...) {
+void lch_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *msg = xvasprintf(fmt, ap);
+  char *msg = lch_xvasprintf(fmt, ap);
   va_end(ap);
   for (char *p = msg; *p; p++) /* keep it to exactly one line */
     if (*p == '\n' || *p == '\r') *p = ' ';
@@ -71,13 +71,13 @@ void cli_error(const char *fmt, ...) {
   free(msg);
 }
 
-/* ---- strbuf ----------------------------------------------------------------------------- */
+/* ---- lch_buf ----------------------------------------------------------------------------- */
 
-void sb_append(struct strbuf *sb, const void *data, size_t n) {
+void lch_buf_append(struct lch_buf *sb, const void *data, size_t n) {
   if (sb->len + n + 1 > sb->cap) {
     size_t cap = sb->cap ? sb->cap : 256;
     while (cap < sb->len + n + 1) cap *= 2;
-    sb->data = xrealloc(sb->data, cap);
+    sb->data = lch_xrealloc(sb->data, cap);
     sb->cap = cap;
   }
   if (n) memcpy(sb->data + sb->len, data, n);
@@ -85,56 +85,56 @@ void sb_append(struct strbuf *sb, const void *data, size_t n) {
   sb->data[sb->len] = '\0';
 }
 
-void sb_puts(struct strbuf *sb, const char *s) { sb_append(sb, s, strlen(s)); }
+void lch_buf_puts(struct lch_buf *sb, const char *s) { lch_buf_append(sb, s, strlen(s)); }
 
-void sb_printf(struct strbuf *sb, const char *fmt, ...) {
+void lch_buf_printf(struct lch_buf *sb, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *s = xvasprintf(fmt, ap);
+  char *s = lch_xvasprintf(fmt, ap);
   va_end(ap);
-  sb_puts(sb, s);
+  lch_buf_puts(sb, s);
   free(s);
 }
 
-void sb_consume(struct strbuf *sb, size_t n) {
+void lch_buf_consume(struct lch_buf *sb, size_t n) {
   if (n >= sb->len) n = sb->len;
   memmove(sb->data, sb->data + n, sb->len - n);
   sb->len -= n;
   if (sb->data) sb->data[sb->len] = '\0';
 }
 
-void sb_free(struct strbuf *sb) {
+void lch_buf_free(struct lch_buf *sb) {
   free(sb->data);
   sb->data = NULL;
   sb->len = sb->cap = 0;
 }
 
-/* ---- strlist ---------------------------------------------------------------------------- */
+/* ---- lch_strlist ---------------------------------------------------------------------------- */
 
-void sl_push(struct strlist *l, char *owned) {
-  l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+void lch_strlist_push(struct lch_strlist *l, char *owned) {
+  l->v = lch_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
   l->v[l->n++] = owned;
 }
 
-void sl_split_commas(struct strlist *l, const char *s) {
+void lch_strlist_split_commas(struct lch_strlist *l, const char *s) {
   while (*s) {
     const char *end = strchr(s, ',');
     if (!end) end = s + strlen(s);
     const char *a = s, *b = end;
     while (a < b && (*a == ' ' || *a == '\t')) a++;
     while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-    if (b > a) sl_push(l, xstrndup(a, (size_t)(b - a)));
+    if (b > a) lch_strlist_push(l, lch_xstrndup(a, (size_t)(b - a)));
     s = *end ? end + 1 : end;
   }
 }
 
-int sl_contains(const struct strlist *l, const char *s) {
+int lch_strlist_contains(const struct lch_strlist *l, const char *s) {
   for (size_t i = 0; i < l->n; i++)
     if (strcmp(l->v[i], s) == 0) return 1;
   return 0;
 }
 
-void sl_free(struct strlist *l) {
+void lch_strlist_free(struct lch_strlist *l) {
   for (size_t i = 0; i < l->n; i++) free(l->v[i]);
   free(l->v);
   l->v = NULL;
@@ -143,13 +143,13 @@ void sl_free(struct strlist *l) {
 
 /* ---- misc ------------------------------------------------------------------------------- */
 
-char *lc_exe_path(void) {
+char *lch_exe_path(void) {
   size_t cap = 256;
   for (;;) {
-    char *buf = xmalloc(cap);
+    char *buf = lch_xmalloc(cap);
     ssize_t n = readlink("/proc/self/exe", buf, cap);
     if (n < 0) {
-      cli_error("cannot read /proc/self/exe: %s", strerror(errno));
+      lch_error("cannot read /proc/self/exe: %s", strerror(errno));
       free(buf);
       return NULL;
     }
@@ -162,14 +162,14 @@ char *lc_exe_path(void) {
   }
 }
 
-char *lc_exe_dir(void) {
-  char *path = lc_exe_path();
+char *lch_exe_dir(void) {
+  char *path = lch_exe_path();
   char *slash = path ? strrchr(path, '/') : NULL;
   if (slash) *(slash == path ? slash + 1 : slash) = '\0';
   return path;
 }
 
-int lc_utf8_valid(const char *s, size_t n) {
+int lch_utf8_valid(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
   while (p < end) {
     unsigned c = *p;

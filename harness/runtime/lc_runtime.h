@@ -184,7 +184,7 @@ int lc_gather(lc_task *const *tasks, size_t n, intptr_t *results, int *errors, i
 int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result);
 
 /* asyncio.timeout scope, on the caller's stack:
- *     lc_timeout to; lc_timeout_enter(&to, 50 * MS);
+ *     lc_timeout to; lc_timeout_enter(&to, 50 * LC_MS);
  *     int rc = work();               // awaits return -ECANCELED when the deadline passes
  *     rc = lc_timeout_exit(&to, rc); // -ETIMEDOUT if this scope expired and cancelled us
  * Scopes nest; an inner scope's expiry is never reported as the outer's. Only from a task.

@@ -146,7 +146,6 @@ struct lc_rt {
 static _Thread_local lc_rt *tls_rt;
 static _Thread_local char tls_run_error[256]; /* lc_run_error(): "" when the run did not fail */
 
-#define MS_NS ((int64_t)1000000)
 
 static void rt_finish(lc_rt *rt, lc_task *t);
 static void rt_backend_failed(lc_rt *rt, const char *op, int rc);
@@ -336,7 +335,7 @@ static void btimer_cb(lc_timer *timer, void *arg) {
 static void rt_arm(lc_rt *rt) {
   int64_t want = rt->heap_len ? rt->heap[0]->deadline_ns : INT64_MAX;
   if (rt->poll_for_holds) {
-    int64_t poll = add_sat(lc_now(), MS_NS);
+    int64_t poll = add_sat(lc_now(), LC_MS);
     if (poll < want) want = poll;
   }
   if (want == rt->armed_deadline) return;
@@ -1209,7 +1208,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   lc_rt *rt = calloc(1, sizeof *rt);
   if (!rt) return -ENOMEM;
   if (opts) rt->opts = *opts;
-  if (rt->opts.slow_step_ns == 0) rt->opts.slow_step_ns = 100 * MS_NS;
+  if (rt->opts.slow_step_ns == 0) rt->opts.slow_step_ns = 100 * LC_MS;
   if (rt->opts.stack_size == 0) rt->opts.stack_size = 64 * 1024;
   if (rt->opts.executor_threads == 0) rt->opts.executor_threads = default_executor_threads();
   if (rt->opts.process_workers == 0) {

@@ -28,7 +28,6 @@
 #include "ref_heap.h"
 #include "ref_loop.h"
 
-#define MS 1000000LL
 
 static const struct lc_backend *B;
 static double multiplier = 1.0; /* LOOPCONF_TIME_MULTIPLIER: widens every upper time bound */
@@ -153,7 +152,7 @@ int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_
   int saved = errno;
   plog.calls++;
   plog.entered = at;
-  plog.timeout_ns = timeout_ms < 0 ? -1 : timeout_ms * MS;
+  plog.timeout_ns = timeout_ms < 0 ? -1 : timeout_ms * LC_MS;
   errno = saved;
   return n;
 }
@@ -337,10 +336,10 @@ static void run_returns_and_busy(void **state) {
   assert_int_equal(B->timer_start(t, -1, 0), -EINVAL);
   assert_int_equal(B->timer_start(t, 0, -1), -EINVAL);
   assert_int_equal(B->loop_free(loop), -EBUSY); /* inactive but not freed */
-  assert_int_equal(B->timer_start(t, 1000 * MS, 0), 0);
+  assert_int_equal(B->timer_start(t, 1000 * LC_MS, 0), 0);
   assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 1);
   assert_int_equal(fired, 0);
-  assert_int_equal(B->timer_start(t, 1 * MS, 0), 0); /* re-arm shorter */
+  assert_int_equal(B->timer_start(t, 1 * LC_MS, 0), 0); /* re-arm shorter */
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
   assert_int_equal(fired, 1);
   assert_int_equal(B->timer_stop(t), 0); /* inactive: no-op */
@@ -406,7 +405,7 @@ static void timers_100k_order(void **state) {
     struct order_rec *r = &order_st.recs[i];
     r->index = i;
     assert_int_equal(B->timer_new(loop, order_cb, r, &timers[i]), 0);
-    int64_t delay = i % 10 == 0 ? 3 * MS : (int64_t)(rng() % (5 * MS));
+    int64_t delay = i % 10 == 0 ? 3 * LC_MS : (int64_t)(rng() % (5 * LC_MS));
     r->lo = mono_ns() + delay;
     assert_int_equal(B->timer_start(timers[i], delay, 0), 0);
     r->hi = mono_ns() + delay;
@@ -450,7 +449,7 @@ static void timers_churn(void **state) {
   for (int op = 0; op < OPS; op++) {
     int i = (int)(rng() % N);
     if (rng() % 3) {
-      assert_int_equal(B->timer_start(timers[i], (int64_t)(rng() % (2 * MS)), 0), 0);
+      assert_int_equal(B->timer_start(timers[i], (int64_t)(rng() % (2 * LC_MS)), 0), 0);
       active[i] = true;
     } else {
       assert_int_equal(B->timer_stop(timers[i]), 0);
@@ -513,7 +512,7 @@ static void timers_due_pass_semantics(void **state) {
   assert_int_equal(B->timer_start(ps.b, 0, 0), 0);
   assert_int_equal(B->timer_start(ps.c, 0, 0), 0);
   assert_int_equal(B->timer_start(ps.d, 0, 0), 0);
-  sleep_ns(1 * MS); /* all four are due before the first poll */
+  sleep_ns(1 * LC_MS); /* all four are due before the first poll */
   assert_int_equal(B->run(ps.loop, LC_RUN_NOWAIT), 1); /* late is still armed */
   assert_int_equal(ps.a_calls, 1);
   assert_int_equal(ps.b_calls, 0);
@@ -544,7 +543,7 @@ static void timers_restart_while_due(void **state) {
   assert_int_equal(B->timer_new(loop, restart_due_cb, b, &a), 0);
   assert_int_equal(B->timer_start(a, 0, 0), 0);
   assert_int_equal(B->timer_start(b, 0, 0), 0);
-  sleep_ns(1 * MS);
+  sleep_ns(1 * LC_MS);
   assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 1);
   assert_int_equal(b_calls, 0); /* re-armed by a: waits for the next pass */
   assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
@@ -564,10 +563,10 @@ static struct long_state ls;
 static void long_a_cb(lc_timer *t, void *arg) {
   (void)t, (void)arg;
   int64_t cached = B->now(ls.loop);
-  spin_ns(30 * MS);
+  spin_ns(30 * LC_MS);
   assert_true(B->now(ls.loop) == cached); /* the cache is not refreshed by itself */
   ls.started_before = mono_ns();
-  assert_int_equal(B->timer_start(ls.b, 10 * MS, 0), 0);
+  assert_int_equal(B->timer_start(ls.b, 10 * LC_MS, 0), 0);
   int64_t before_update = mono_ns();
   B->update_time(ls.loop);
   assert_true(B->now(ls.loop) >= before_update);
@@ -585,7 +584,7 @@ static void timers_never_early_after_long_callback(void **state) {
   assert_int_equal(B->timer_new(ls.loop, long_b_cb, NULL, &ls.b), 0);
   assert_int_equal(B->timer_start(a, 0, 0), 0);
   assert_int_equal(B->run(ls.loop, LC_RUN_DEFAULT), 0);
-  assert_true(ls.fired_at - ls.started_before >= 10 * MS);
+  assert_true(ls.fired_at - ls.started_before >= 10 * LC_MS);
   B->timer_free(a);
   B->timer_free(ls.b);
   free_loop(ls.loop);
@@ -603,7 +602,7 @@ static void rep_cb(lc_timer *t, void *arg) {
   (void)arg;
   rs.at[rs.n++] = mono_ns() - rs.t0;
   if (rs.n == 1)
-    spin_ns(75 * MS); /* miss the ticks at 40 and 60 (and most of 80) */
+    spin_ns(75 * LC_MS); /* miss the ticks at 40 and 60 (and most of 80) */
   if (rs.n == 4)
     B->timer_stop(t);
 }
@@ -613,15 +612,15 @@ static void timers_repeat_phase_and_catch_up(void **state) {
   lc_loop *loop = new_loop();
   assert_int_equal(B->timer_new(loop, rep_cb, NULL, &rs.t), 0);
   rs.t0 = mono_ns();
-  assert_int_equal(B->timer_start(rs.t, 20 * MS, 20 * MS), 0);
+  assert_int_equal(B->timer_start(rs.t, 20 * LC_MS, 20 * LC_MS), 0);
   assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
   assert_int_equal(rs.n, 4);
-  assert_true(rs.at[0] >= 20 * MS);
-  assert_true(rs.at[1] >= 40 * MS); /* the late tick fires once ... */
+  assert_true(rs.at[0] >= 20 * LC_MS);
+  assert_true(rs.at[1] >= 40 * LC_MS); /* the late tick fires once ... */
   /* ... then the phase resumes at the first multiple of 20 ms after the loop caught up (>= 100
    * ms since t0), not at 60 or 80 (a burst of missed ticks). */
-  assert_true(rs.at[2] >= 100 * MS);
-  assert_true(rs.at[3] >= 120 * MS);
+  assert_true(rs.at[2] >= 100 * LC_MS);
+  assert_true(rs.at[3] >= 120 * LC_MS);
   B->timer_free(rs.t);
   free_loop(loop);
 }
@@ -632,7 +631,7 @@ static void timers_repeat_phase_and_catch_up(void **state) {
  * that they never fire, never decide the poll timeout, never keep the loop alive, and that a
  * restart or a free deals with them. Late bounds are scaled by LOOPCONF_TIME_MULTIPLIER. */
 
-#define LATE_NS ((int64_t)(100 * MS * multiplier)) /* how late a timer may fire on a noisy VM */
+#define LATE_NS ((int64_t)(100 * LC_MS * multiplier)) /* how late a timer may fire on a noisy VM */
 
 struct fire_rec {
   int calls;
@@ -671,17 +670,17 @@ static void timers_stale_entries_do_not_disturb_near(void **state) {
   for (int i = 0; i < FAR; i++) {
     assert_int_equal(B->timer_new(loop, count_cb, &far_calls[i], &far[i]), 0);
     /* 10-11 s, a few repeating; every one stopped at once */
-    assert_int_equal(B->timer_start(far[i], 10000 * MS + (int64_t)(rng() % (1000 * MS)),
-                                    i % 7 == 0 ? 5 * MS : 0),
+    assert_int_equal(B->timer_start(far[i], 10000 * LC_MS + (int64_t)(rng() % (1000 * LC_MS)),
+                                    i % 7 == 0 ? 5 * LC_MS : 0),
                      0);
   }
   for (int i = 0; i < STALE_TOP; i++) {
     assert_int_equal(B->timer_new(loop, count_cb, &top_calls[i], &top[i]), 0);
-    assert_int_equal(B->timer_start(top[i], (i + 1) * 2 * MS, 0), 0); /* 2..16 ms */
+    assert_int_equal(B->timer_start(top[i], (i + 1) * 2 * LC_MS, 0), 0); /* 2..16 ms */
   }
   assert_int_equal(B->timer_new(loop, fire_rec_cb, &nr, &near), 0);
   int64_t lo, hi;
-  start_bounded(near, 30 * MS, &lo, &hi);
+  start_bounded(near, 30 * LC_MS, &lo, &hi);
   for (int i = 0; i < FAR; i++)
     assert_int_equal(B->timer_stop(far[i]), 0);
   for (int i = 0; i < STALE_TOP; i++)
@@ -728,10 +727,10 @@ static void timers_restart_stale_top(void **state) {
   assert_int_equal(B->timer_new(loop, count_cb, &other_calls, &other), 0);
 
   /* Later: old deadline 10 ms (heap top), an armed timer at 25 ms, new deadline 40 ms. */
-  assert_int_equal(B->timer_start(other, 25 * MS, 0), 0);
-  assert_int_equal(B->timer_start(t, 10 * MS, 0), 0);
+  assert_int_equal(B->timer_start(other, 25 * LC_MS, 0), 0);
+  assert_int_equal(B->timer_start(t, 10 * LC_MS, 0), 0);
   assert_int_equal(B->timer_stop(t), 0);
-  start_bounded(t, 40 * MS, &lo, &hi);
+  start_bounded(t, 40 * LC_MS, &lo, &hi);
   poll_log_reset();
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 1); /* `other` fires first, t stays armed */
   assert_int_equal(other_calls, 1);
@@ -746,38 +745,38 @@ static void timers_restart_stale_top(void **state) {
   assert_true(poll_log_end() >= lo);
 
   /* Earlier: old deadline 2 s (heap top, the only entry), new deadline 5 ms. */
-  assert_int_equal(B->timer_start(t, 2000 * MS, 0), 0);
+  assert_int_equal(B->timer_start(t, 2000 * LC_MS, 0), 0);
   assert_int_equal(B->timer_stop(t), 0);
-  start_bounded(t, 5 * MS, &lo, &hi);
+  start_bounded(t, 5 * LC_MS, &lo, &hi);
   poll_log_reset();
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
   assert_int_equal(r.calls, 2);
   assert_true(r.fired_at >= lo);
   assert_true(r.fired_at <= hi + LATE_NS);
   assert_int_equal(plog.calls, 1);
-  assert_true(plog.timeout_ns > 0 && plog.timeout_ns <= 5 * MS); /* not the old 2 s */
+  assert_true(plog.timeout_ns > 0 && plog.timeout_ns <= 5 * LC_MS); /* not the old 2 s */
   assert_true(poll_log_end() >= lo);
 
   /* Both again after run() dropped the stale top entry, so that the restart pushes a new one.
    * An armed far timer keeps the loop alive: run() iterates (and drops) only then. */
-  assert_int_equal(B->timer_start(other, 10000 * MS, 0), 0);
-  assert_int_equal(B->timer_start(t, 2000 * MS, 0), 0);
+  assert_int_equal(B->timer_start(other, 10000 * LC_MS, 0), 0);
+  assert_int_equal(B->timer_start(t, 2000 * LC_MS, 0), 0);
   assert_int_equal(B->timer_stop(t), 0);
   assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 1);
-  start_bounded(t, 5 * MS, &lo, &hi);
+  start_bounded(t, 5 * LC_MS, &lo, &hi);
   poll_log_reset();
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 1);
   assert_int_equal(r.calls, 3);
   assert_true(r.fired_at >= lo);
   assert_true(r.fired_at <= hi + LATE_NS);
   assert_int_equal(plog.calls, 1);
-  assert_true(plog.timeout_ns > 0 && plog.timeout_ns <= 5 * MS);
-  assert_int_equal(B->timer_start(t, 1 * MS, 0), 0);
+  assert_true(plog.timeout_ns > 0 && plog.timeout_ns <= 5 * LC_MS);
+  assert_int_equal(B->timer_start(t, 1 * LC_MS, 0), 0);
   assert_int_equal(B->timer_stop(t), 0);
-  sleep_ns(2 * MS); /* the stale entry is due and at the top: dropped, not fired */
+  sleep_ns(2 * LC_MS); /* the stale entry is due and at the top: dropped, not fired */
   assert_int_equal(B->run(loop, LC_RUN_NOWAIT), 1);
   assert_int_equal(r.calls, 3);
-  start_bounded(t, 20 * MS, &lo, &hi);
+  start_bounded(t, 20 * LC_MS, &lo, &hi);
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 1);
   assert_int_equal(r.calls, 4);
   assert_true(r.fired_at >= lo);
@@ -811,11 +810,11 @@ static void timers_stop_then_free_many(void **state) {
   lc_loop *loop = new_loop();
   for (int i = 0; i < N; i++) {
     assert_int_equal(B->timer_new(loop, count_cb, &calls[i], &t[i]), 0);
-    int64_t delay = i % 4 == 0 ? 0 : i % 4 == 1 ? (int64_t)(rng() % (1 * MS))
-                                               : 1000 * MS + (int64_t)(rng() % (1000 * MS));
-    assert_int_equal(B->timer_start(t[i], delay, i % 8 == 3 ? 1 * MS : 0), 0);
+    int64_t delay = i % 4 == 0 ? 0 : i % 4 == 1 ? (int64_t)(rng() % (1 * LC_MS))
+                                               : 1000 * LC_MS + (int64_t)(rng() % (1000 * LC_MS));
+    assert_int_equal(B->timer_start(t[i], delay, i % 8 == 3 ? 1 * LC_MS : 0), 0);
   }
-  sleep_ns(2 * MS); /* the first two quarters are due now */
+  sleep_ns(2 * LC_MS); /* the first two quarters are due now */
   for (int i = N - 1; i >= 0; i--)
     assert_int_equal(B->timer_stop(t[i]), 0);
   /* Free the zero-delay quarter before any run(): their stale entries are at the top. */
@@ -834,7 +833,7 @@ static void timers_stop_then_free_many(void **state) {
   /* Restart the second quarter (stale entries dropped by run() or still deep in the heap),
    * stop every other one again, then free the far quarter from all over the heap. */
   for (int i = 1; i < N; i += 4) {
-    assert_int_equal(B->timer_start(t[i], (int64_t)(rng() % (1 * MS)), 0), 0);
+    assert_int_equal(B->timer_start(t[i], (int64_t)(rng() % (1 * LC_MS)), 0), 0);
     armed[i] = true;
     if (i % 8 == 1) {
       assert_int_equal(B->timer_stop(t[i]), 0);
@@ -859,7 +858,7 @@ static void timers_stop_then_free_many(void **state) {
   /* Free the rest in an order unrelated to the heap's, with one left stopped-but-armed last. */
   for (int k = 0; k < FRESH; k++)
     B->timer_free(fresh[k]);
-  assert_int_equal(B->timer_start(t[3], 5000 * MS, 0), 0);
+  assert_int_equal(B->timer_start(t[3], 5000 * LC_MS, 0), 0);
   assert_int_equal(B->timer_stop(t[3]), 0);
   for (int i = N - 1; i >= 0; i--)
     if (!freed[i] && i != 3) {
@@ -897,14 +896,14 @@ static void upd_first_cb(lc_timer *t, void *arg) {
   us.first_iter = us.iter;
   us.pass_now = B->now(us.loop);
   /* Run past pre's deadline, then refresh the cached time: pre is due at the new time. */
-  while (mono_ns() < us.pre_hi + 1 * MS)
+  while (mono_ns() < us.pre_hi + 1 * LC_MS)
     ;
   B->update_time(us.loop);
   assert_int_equal(B->timer_start(us.started[0], 0, 0), 0);
   assert_int_equal(B->timer_start(us.started[1], 0, 0), 0);
   B->update_time(us.loop);
   assert_int_equal(B->timer_start(us.started[2], 1000, 0), 0);
-  spin_ns(1 * MS);
+  spin_ns(1 * LC_MS);
   B->update_time(us.loop);
   assert_true(B->now(us.loop) > us.pass_now);
 }
@@ -914,7 +913,7 @@ static void upd_rep_cb(lc_timer *t, void *arg) {
   if (us.iter == 1)
     us.rep_iter1_calls++;
   if (us.rep_calls == 1) { /* let the next 1 ms tick pass, and make the cache see it */
-    spin_ns(3 * MS);
+    spin_ns(3 * LC_MS);
     B->update_time(us.loop);
   }
 }
@@ -933,8 +932,8 @@ static void timers_update_time_inside_pass(void **state) {
     assert_int_equal(B->timer_new(us.loop, upd_started_cb, (void *)(intptr_t)k, &us.started[k]),
                      0);
   assert_int_equal(B->timer_start(us.first, 0, 0), 0);
-  assert_int_equal(B->timer_start(us.rep, 0, 1 * MS), 0);
-  start_bounded(us.pre, 20 * MS, &us.pre_lo, &us.pre_hi);
+  assert_int_equal(B->timer_start(us.rep, 0, 1 * LC_MS), 0);
+  start_bounded(us.pre, 20 * LC_MS, &us.pre_lo, &us.pre_hi);
 
   us.iter = 1;
   assert_int_equal(B->run(us.loop, LC_RUN_NOWAIT), 1);
@@ -1209,7 +1208,7 @@ static void wakeups_coalesce_and_follow_last_send(void **state) {
     assert_int_equal(B->wakeup_new(loop, wake_seen_cb, &ws[i], &ws[i].w), 0);
   }
   struct watchdog wd;
-  watchdog_start(&wd, loop, 20000 * MS);
+  watchdog_start(&wd, loop, 20000 * LC_MS);
   for (int i = 0; i < 2; i++)
     assert_int_equal(pthread_create(&th[i], NULL, sender, &ws[i]), 0);
   while (!wd.fired && (ws[0].last_seen < SENDS || ws[1].last_seen < SENDS))
@@ -1333,7 +1332,7 @@ static void chain_cb(lc_wakeup *w, void *arg) {
   /* Odd rounds send to this wakeup, even rounds to the other one. */
   atomic_store(&cs.target, cs.w[r % 2 ? me : 1 - me]);
   atomic_store(&cs.request, r);
-  int64_t give_up = mono_ns() + (int64_t)(5000 * MS * multiplier);
+  int64_t give_up = mono_ns() + (int64_t)(5000 * LC_MS * multiplier);
   while (atomic_load(&cs.done) != r) { /* the sends land while this callback runs */
     if (mono_ns() > give_up) {
       cs.stuck = 1;
@@ -1356,7 +1355,7 @@ static void wakeups_send_while_callback_runs(void **state) {
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, chain_helper, NULL), 0);
   struct watchdog wd;
-  watchdog_start(&wd, cs.loop, 5000 * MS);
+  watchdog_start(&wd, cs.loop, 5000 * LC_MS);
   assert_int_equal(B->wakeup_send(cs.w[1]), 0); /* the second in the scan starts the chain */
   assert_int_equal(B->run(cs.loop, LC_RUN_DEFAULT), 1);
   atomic_store(&cs.quit, 1);
@@ -1376,7 +1375,7 @@ static void wakeups_send_while_callback_runs(void **state) {
   lc_timer *t;
   int64_t lo, hi;
   assert_int_equal(B->timer_new(cs.loop, fire_rec_cb, &r, &t), 0);
-  start_bounded(t, 20 * MS, &lo, &hi);
+  start_bounded(t, 20 * LC_MS, &lo, &hi);
   poll_log_reset();
   assert_int_equal(B->run(cs.loop, LC_RUN_ONCE), 1);
   assert_int_equal(r.calls, 1);
@@ -1417,10 +1416,10 @@ static void stop_semantics(void **state) {
   assert_int_equal(B->timer_new(ss.loop, stop_a_cb, NULL, &a), 0);
   assert_int_equal(B->timer_new(ss.loop, stop_b_cb, NULL, &b), 0);
   assert_int_equal(B->timer_new(ss.loop, count_cb, &far_calls, &far), 0);
-  assert_int_equal(B->timer_start(far, 10000 * MS, 0), 0);
+  assert_int_equal(B->timer_start(far, 10000 * LC_MS, 0), 0);
   assert_int_equal(B->timer_start(a, 0, 0), 0);
   assert_int_equal(B->timer_start(b, 0, 0), 0);
-  sleep_ns(1 * MS);
+  sleep_ns(1 * LC_MS);
   assert_int_equal(B->run(ss.loop, LC_RUN_DEFAULT), 1); /* far is still armed */
   assert_int_equal(ss.nested_rc, -EBUSY);
   assert_int_equal(ss.a_calls, 1);

@@ -6,14 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
-#define MS 1000000LL
 
 /* async def fetch(delay): await asyncio.sleep(delay); return delay */
 static int fetch(void *arg, intptr_t *result) {
   intptr_t delay_ms = (intptr_t)arg;
-  int rc = lc_sleep(delay_ms * MS);
+  int rc = lc_sleep(delay_ms * LC_MS);
   if (rc < 0)
     return rc; /* cancelled: -ECANCELED, after any cleanup */
   *result = delay_ms;
@@ -27,12 +26,12 @@ static int amain(void *arg, intptr_t *result) {
   intptr_t r[2];
   int rc = lc_gather(t, 2, r, NULL, 0); /* results in argument order */
   printf("gather -> [%ld, %ld] rc=%d after %lld ms (max, not sum)\n", (long)r[0], (long)r[1],
-         rc, (long long)((lc_now() - t0) / MS));
+         rc, (long long)((lc_now() - t0) / LC_MS));
   lc_task_unref(t[0]);
   lc_task_unref(t[1]);
 
   lc_task *slow = lc_spawn(fetch, (void *)1000, "slow");
-  rc = lc_wait_for(slow, 100 * MS, NULL); /* cancels slow and waits for its cleanup */
+  rc = lc_wait_for(slow, 100 * LC_MS, NULL); /* cancels slow and waits for its cleanup */
   printf("wait_for -> %s\n", rc == -ETIMEDOUT ? "ETIMEDOUT" : strerror(-rc));
   lc_task_unref(slow);
   *result = rc == -ETIMEDOUT && r[0] == 200 && r[1] == 100;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "rt_test.h"
 
 static struct lc_backend g_wrapped;
@@ -50,7 +50,7 @@ static int body_steps(void *arg, intptr_t *result) {
   (void)arg;
   for (int i = 0; i < 20; i++) {
     g_steps++;
-    int rc = i % 2 ? lc_yield() : lc_sleep(MS);
+    int rc = i % 2 ? lc_yield() : lc_sleep(LC_MS);
     if (rc) return rc;
   }
   *result = 7;

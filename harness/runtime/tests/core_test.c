@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "rt_internal.h"
 
 #define RT_TEST_OWN_RUN_HELPERS
@@ -86,7 +86,7 @@ static int body_log(void *arg, intptr_t *result) {
 }
 
 static int body_sleep_value(void *arg, intptr_t *result) { /* arg: ms to sleep, result = ms */
-  int rc = lc_sleep((intptr_t)arg * MS);
+  int rc = lc_sleep((intptr_t)arg * LC_MS);
   if (rc) return rc;
   *result = (intptr_t)arg;
   return 0;
@@ -94,7 +94,7 @@ static int body_sleep_value(void *arg, intptr_t *result) { /* arg: ms to sleep, 
 
 static int body_fail_after(void *arg, intptr_t *result) { /* fails with -EIO after arg ms */
   (void)result;
-  int rc = lc_sleep((intptr_t)arg * MS);
+  int rc = lc_sleep((intptr_t)arg * LC_MS);
   if (rc) return rc;
   return lc_error(-EIO, "failed after %d ms", (int)(intptr_t)arg);
 }
@@ -104,9 +104,9 @@ static int body_fail_after(void *arg, intptr_t *result) { /* fails with -EIO aft
 static int g_cleanup_done;
 static int body_slow_cleanup(void *arg, intptr_t *result) {
   (void)result;
-  int rc = lc_sleep(10000 * MS);
+  int rc = lc_sleep(10000 * LC_MS);
   if (rc == -ECANCELED) {
-    int rc2 = lc_sleep((arg ? (intptr_t)arg : 20) * MS); /* cleanup may await again */
+    int rc2 = lc_sleep((arg ? (intptr_t)arg : 20) * LC_MS); /* cleanup may await again */
     g_cleanup_done = rc2 == 0 ? 1 : -1;
   }
   return rc;
@@ -114,7 +114,7 @@ static int body_slow_cleanup(void *arg, intptr_t *result) {
 
 /* Swallows its cancellation and returns 42 (uncancels when arg != NULL). */
 static int body_swallow(void *arg, intptr_t *result) {
-  int rc = lc_sleep(10000 * MS);
+  int rc = lc_sleep(10000 * LC_MS);
   if (rc == -ECANCELED && arg) lc_uncancel(lc_current_task());
   *result = 42;
   return 0;
@@ -203,7 +203,7 @@ static int starve_main(void *arg, intptr_t *result) {
   g_rounds = 0;
   g_stop = 0;
   lc_call_soon(respawning_cb, NULL);
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   logf_("%s", g_rounds < 2000000 ? "timer-fired" : "STARVED");
   g_stop = 1;
   return 0;
@@ -251,7 +251,7 @@ static int sleep_order_main(void *arg, intptr_t *result) {
   int rc = lc_gather(t, 4, res, NULL, 0);
   int64_t el = lc_now() - t0;
   logf_("rc=%d res=%d,%d,%d,%d %s %s", rc, (int)res[0], (int)res[1], (int)res[2], (int)res[3],
-        el >= 30 * MS ? "notearly" : "EARLY", el < tol(30 * MS) + 1000 * MS ? "bounded" : "SLOW");
+        el >= 30 * LC_MS ? "notearly" : "EARLY", el < tol(30 * LC_MS) + 1000 * LC_MS ? "bounded" : "SLOW");
   for (int i = 0; i < 4; i++) lc_task_unref(t[i]);
   return 0;
 }
@@ -265,7 +265,7 @@ static void test_sleep_and_gather_order(void **state) {
 
 static int wake_logger(void *arg, intptr_t *result) {
   (void)result;
-  if (lc_sleep((intptr_t)arg * MS) == 0) logf_("%d ", (int)(intptr_t)arg);
+  if (lc_sleep((intptr_t)arg * LC_MS) == 0) logf_("%d ", (int)(intptr_t)arg);
   return 0;
 }
 static int wake_order_main(void *arg, intptr_t *result) {
@@ -301,7 +301,7 @@ static int cancel_basic_main(void *arg, intptr_t *result) {
   /* Delivered at the await point; cleanup may await again; cancelling() counts requests. */
   g_cleanup_done = 0;
   lc_task *b = lc_spawn(body_slow_cleanup, NULL, "slow-cleanup");
-  lc_sleep(5 * MS);
+  lc_sleep(5 * LC_MS);
   lc_cancel(b);
   lc_cancel(b);
   logf_("cancelling=%d ", lc_cancelling(b));
@@ -324,7 +324,7 @@ static void test_cancel_delivery(void **state) {
  * still swallowed, and still reported. */
 static int body_withdraw(void *arg, intptr_t *result) {
   (void)arg;
-  if (lc_sleep(10000 * MS) == -ECANCELED) lc__withdraw_cancel(lc_current_task());
+  if (lc_sleep(10000 * LC_MS) == -ECANCELED) lc__withdraw_cancel(lc_current_task());
   *result = 1;
   return 0;
 }
@@ -334,7 +334,7 @@ static int swallow_main(void *arg, intptr_t *result) {
   lc_task *s = lc_spawn(body_swallow, NULL, "swallower");
   lc_task *u = lc_spawn(body_swallow, (void *)1, "uncanceller");
   lc_task *w = lc_spawn(body_withdraw, NULL, "withdrawer");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(s);
   lc_cancel(u);
   lc_cancel(w);
@@ -389,7 +389,7 @@ static int await_cancel_main(void *arg, intptr_t *result) {
   (void)result;
   lc_task *b = lc_spawn(body_sleep_value, (void *)(intptr_t)10000, "b");
   lc_task *a = lc_spawn(awaiter, b, "a");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(a);
   int ra = lc_await(a, NULL);
   logf_("a=%d b=%d ", ra == -ECANCELED, lc_task_cancelled(b));
@@ -399,7 +399,7 @@ static int await_cancel_main(void *arg, intptr_t *result) {
   /* B swallows: A gets B's value (CPython 3.11 does the same). */
   b = lc_spawn(body_swallow, (void *)1, "b2");
   a = lc_spawn(awaiter, b, "a2");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(a);
   intptr_t v = 0;
   ra = lc_await(a, &v);
@@ -411,7 +411,7 @@ static int await_cancel_main(void *arg, intptr_t *result) {
   memset(&g_gate, 0, sizeof g_gate);
   b = lc_spawn(body_gated, (void *)(intptr_t)20, "inner");
   a = lc_spawn(shielder, b, "shield");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(a);
   ra = lc_await(a, NULL);
   logf_("shield=%d innerdone=%d ", ra == -ECANCELED, lc_task_done(b));
@@ -425,7 +425,7 @@ static int await_cancel_main(void *arg, intptr_t *result) {
   /* Shield, inner cancelled by other means: the shielding task gets -ECANCELED too. */
   b = lc_spawn(body_sleep_value, (void *)(intptr_t)10000, "inner2");
   a = lc_spawn(shielder, b, "shield2");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(b);
   ra = lc_await(a, NULL);
   logf_("shield2=%d", ra == -ECANCELED);
@@ -446,7 +446,7 @@ static void test_await_forwards_cancel_shield_does_not(void **state) {
 static lc_task *g_chain[CHAIN];
 static int chain_link(void *arg, intptr_t *result) {
   intptr_t i = (intptr_t)arg;
-  if (i == CHAIN - 1) return lc_sleep(10000 * MS);
+  if (i == CHAIN - 1) return lc_sleep(10000 * LC_MS);
   g_chain[i + 1] = lc_spawn(chain_link, (void *)(i + 1), NULL);
   return lc_await(g_chain[i + 1], result);
 }
@@ -455,7 +455,7 @@ static int chain_main(void *arg, intptr_t *result) {
   (void)result;
   g_chain[0] = lc_spawn(chain_link, (void *)0, "head");
   while (!g_chain[CHAIN - 1] || lc_cancelling(g_chain[CHAIN - 1]) == 0) {
-    lc_sleep(1 * MS);
+    lc_sleep(1 * LC_MS);
     if (g_chain[CHAIN - 1]) lc_cancel(g_chain[0]);
   }
   int rc = lc_await(g_chain[0], NULL);
@@ -573,7 +573,7 @@ static int gather_cancel_main(void *arg, intptr_t *result) {
   g_children[0] = lc_spawn(body_slow_cleanup, (void *)(intptr_t)300, "c0");
   g_children[1] = lc_spawn(body_sleep_value, (void *)(intptr_t)10000, "c1");
   lc_task *g = lc_spawn(gatherer, arg, "gatherer");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(g);
   int rc = lc_await(g, NULL);
   logf_("%d c0done=%d c1=%d ", rc == -ECANCELED, lc_task_done(g_children[0]),
@@ -635,7 +635,7 @@ static int wait_for_main(void *arg, intptr_t *result) {
   intptr_t v = -1;
   /* in time */
   lc_task *t = lc_spawn(body_sleep_value, (void *)(intptr_t)2, NULL);
-  int rc = lc_wait_for(t, 5000 * MS, &v);
+  int rc = lc_wait_for(t, 5000 * LC_MS, &v);
   logf_("ok=%d,%d ", rc, (int)v);
   lc_task_unref(t);
 
@@ -643,10 +643,10 @@ static int wait_for_main(void *arg, intptr_t *result) {
   g_cleanup_done = 0;
   t = lc_spawn(body_slow_cleanup, NULL, "inner");
   int64_t t0 = lc_now();
-  rc = lc_wait_for(t, 5 * MS, &v);
+  rc = lc_wait_for(t, 5 * LC_MS, &v);
   int64_t el = lc_now() - t0;
   logf_("exp=%d done=%d cleanup=%d waited=%d ", rc == -ETIMEDOUT, lc_task_done(t),
-        g_cleanup_done, el >= 25 * MS);
+        g_cleanup_done, el >= 25 * LC_MS);
   lc_task_unref(t);
 
   /* timeout <= 0: cancels at once (a task not started never runs) and still waits */
@@ -658,7 +658,7 @@ static int wait_for_main(void *arg, intptr_t *result) {
   /* the inner swallows the cancel: its value is returned */
   t = lc_spawn(body_swallow, (void *)1, NULL);
   v = 0;
-  rc = lc_wait_for(t, 3 * MS, &v);
+  rc = lc_wait_for(t, 3 * LC_MS, &v);
   logf_("swallow=%d,%d", rc, (int)v);
   lc_task_unref(t);
   return 0;
@@ -673,7 +673,7 @@ static void test_wait_for(void **state) {
 static lc_task *g_inner;
 static int wait_forer(void *arg, intptr_t *result) {
   (void)arg;
-  return lc_wait_for(g_inner, 10000 * MS, result);
+  return lc_wait_for(g_inner, 10000 * LC_MS, result);
 }
 static int wait_for_cancel_main(void *arg, intptr_t *result) {
   (void)arg;
@@ -681,7 +681,7 @@ static int wait_for_cancel_main(void *arg, intptr_t *result) {
   g_cleanup_done = 0;
   g_inner = lc_spawn(body_slow_cleanup, NULL, "inner");
   lc_task *w = lc_spawn(wait_forer, NULL, "waiter");
-  lc_sleep(2 * MS);
+  lc_sleep(2 * LC_MS);
   lc_cancel(w);
   int rc = lc_await(w, NULL);
   logf_("%d %d %d", rc == -ECANCELED, lc_task_cancelled(g_inner), g_cleanup_done);
@@ -705,46 +705,46 @@ static int timeout_main(void *arg, intptr_t *result) {
   lc_timeout to;
 
   /* expires: the sleep is cancelled, exit turns it into -ETIMEDOUT and uncancels */
-  lc_timeout_enter(&to, 5 * MS);
-  int rc = lc_sleep(10000 * MS);
+  lc_timeout_enter(&to, 5 * LC_MS);
+  int rc = lc_sleep(10000 * LC_MS);
   int was = rc == -ECANCELED;
   rc = lc_timeout_exit(&to, rc);
   logf_("a=%d,%d,%d,%d ", was, rc == -ETIMEDOUT, lc_timeout_expired(&to), lc_cancelling(self));
 
   /* does not expire */
-  lc_timeout_enter(&to, 1000 * MS);
-  rc = lc_timeout_exit(&to, lc_sleep(1 * MS));
+  lc_timeout_enter(&to, 1000 * LC_MS);
+  rc = lc_timeout_exit(&to, lc_sleep(1 * LC_MS));
   logf_("b=%d,%d ", rc, lc_timeout_expired(&to));
 
   /* no deadline, then rescheduled to one in the past: fires at the next iteration */
   lc_timeout_enter(&to, -1);
   lc_timeout_reschedule(&to, lc_now() - 1);
-  rc = lc_timeout_exit(&to, lc_sleep(1000 * MS));
+  rc = lc_timeout_exit(&to, lc_sleep(1000 * LC_MS));
   logf_("c=%d ", rc == -ETIMEDOUT);
 
   /* nested: the inner expires first; only the inner reports it */
   lc_timeout outer, inner;
-  lc_timeout_enter(&outer, 2000 * MS);
-  lc_timeout_enter(&inner, 3 * MS);
-  rc = lc_timeout_exit(&inner, lc_sleep(10000 * MS));
+  lc_timeout_enter(&outer, 2000 * LC_MS);
+  lc_timeout_enter(&inner, 3 * LC_MS);
+  rc = lc_timeout_exit(&inner, lc_sleep(10000 * LC_MS));
   int inner_rc = rc;
-  rc = lc_timeout_exit(&outer, lc_sleep(1 * MS));
+  rc = lc_timeout_exit(&outer, lc_sleep(1 * LC_MS));
   logf_("d=%d,%d,%d ", inner_rc == -ETIMEDOUT, rc, lc_timeout_expired(&outer));
 
   /* nested: the outer expires while inside the inner: the inner passes -ECANCELED through,
    * the outer reports the timeout */
-  lc_timeout_enter(&outer, 3 * MS);
-  lc_timeout_enter(&inner, 2000 * MS);
-  rc = lc_timeout_exit(&inner, lc_sleep(10000 * MS));
+  lc_timeout_enter(&outer, 3 * LC_MS);
+  lc_timeout_enter(&inner, 2000 * LC_MS);
+  rc = lc_timeout_exit(&inner, lc_sleep(10000 * LC_MS));
   inner_rc = rc;
   rc = lc_timeout_exit(&outer, rc);
   logf_("e=%d,%d,%d ", inner_rc == -ECANCELED, lc_timeout_expired(&inner), rc == -ETIMEDOUT);
 
   /* a cancellation from outside during a scope that also expired is not a timeout */
-  lc_timeout_enter(&to, 1 * MS);
+  lc_timeout_enter(&to, 1 * LC_MS);
   lc_cancel(self);                /* somebody else's request */
-  rc = lc_sleep(10000 * MS);      /* delivered at once */
-  lc_sleep(5 * MS);               /* let the scope expire too (cleanup awaits) */
+  rc = lc_sleep(10000 * LC_MS);      /* delivered at once */
+  lc_sleep(5 * LC_MS);               /* let the scope expire too (cleanup awaits) */
   rc = lc_timeout_exit(&to, rc);
   logf_("f=%d,%d", rc == -ECANCELED, lc_cancelling(self));
   lc_uncancel(self);
@@ -761,7 +761,7 @@ static void test_timeout_scopes(void **state) {
  * deadline must not fire into the finished task or touch its dead stack. */
 static void enter_and_forget(void) {
   lc_timeout to;
-  lc_timeout_enter(&to, 3 * MS);
+  lc_timeout_enter(&to, 3 * LC_MS);
 }
 static int forgets_exit(void *arg, intptr_t *result) {
   (void)arg;
@@ -776,7 +776,7 @@ static int scope_left_open_main(void *arg, intptr_t *result) {
   intptr_t v = 0;
   int rc = lc_await(t, &v);
   lc_task_unref(t);
-  rc = rc ? rc : lc_sleep(20 * MS); /* past the forgotten deadline: nothing fires */
+  rc = rc ? rc : lc_sleep(20 * LC_MS); /* past the forgotten deadline: nothing fires */
   logf_("%d %d", rc, (int)v);
   return 0;
 }
@@ -793,8 +793,8 @@ static int g_leftover_cleanup;
 static int leftover(void *arg, intptr_t *result) {
   (void)arg;
   (void)result;
-  int rc = lc_sleep(10000 * MS);
-  if (rc == -ECANCELED && lc_sleep(2 * MS) == 0) g_leftover_cleanup++; /* cleanup runs */
+  int rc = lc_sleep(10000 * LC_MS);
+  if (rc == -ECANCELED && lc_sleep(2 * LC_MS) == 0) g_leftover_cleanup++; /* cleanup runs */
   return rc;
 }
 static int g_late_cb;
@@ -809,7 +809,7 @@ static int shutdown_main(void *arg, intptr_t *result) {
   lc_task_unref(lc_spawn(leftover, NULL, "left1"));
   lc_task_unref(lc_spawn(leftover, NULL, "left2"));
   lc_task_unref(lc_spawn(body_fail_after, (void *)(intptr_t)1, "orphan-fails"));
-  lc_sleep(10 * MS);
+  lc_sleep(10 * LC_MS);
   lc_call_soon(late_cb, NULL); /* queued as main returns: still runs during the shutdown */
   *result = 99;
   return 0;
@@ -872,7 +872,7 @@ static void test_run_errors(void **state) {
   errno = 0;
   assert_null(lc_spawn(body_log, "x", NULL));
   assert_int_equal(errno, EPERM);
-  assert_int_equal(lc_sleep(MS), -EPERM);
+  assert_int_equal(lc_sleep(LC_MS), -EPERM);
   assert_int_equal(lc_yield(), -EPERM);
   assert_int_equal(lc_call_soon(cb2, NULL), -EPERM);
   assert_null(lc_rt_current());
@@ -887,7 +887,7 @@ static void busy_ns(int64_t ns) {
 }
 static int hog(void *arg, intptr_t *result) {
   (void)result;
-  busy_ns((intptr_t)arg * MS); /* blocks the loop: one slow step */
+  busy_ns((intptr_t)arg * LC_MS); /* blocks the loop: one slow step */
   return 0;
 }
 static int lag_main(void *arg, intptr_t *result) {
@@ -901,7 +901,7 @@ static int lag_main(void *arg, intptr_t *result) {
   lc_gather(t, 2, NULL, NULL, 0);
   lc_lag_stats st;
   lc_rt_lag(rt, &st);
-  logf_("%d %d", st.samples > 0, st.max_ns >= 30 * MS); /* the sleeper woke >= 30 ms late */
+  logf_("%d %d", st.samples > 0, st.max_ns >= 30 * LC_MS); /* the sleeper woke >= 30 ms late */
   lc_task_unref(s);
   lc_task_unref(h);
   return 0;
@@ -909,14 +909,14 @@ static int lag_main(void *arg, intptr_t *result) {
 
 static void test_debug_slow_step_and_lag(void **state) {
   (void)state;
-  assert_int_equal(run_main(lag_main, NULL, NULL, 1, 10 * MS), 0);
+  assert_int_equal(run_main(lag_main, NULL, NULL, 1, 10 * LC_MS), 0);
   assert_string_equal(g_log.s, "1 1");
   assert_true(count_reports(LC_REPORT_SLOW_STEP, "hog") == 1);
   for (int i = 0; i < g_rep.n; i++)
     if (g_rep.kind[i] == LC_REPORT_SLOW_STEP && strcmp(g_rep.name[i], "hog") == 0)
-      assert_true(g_rep.dur[i] >= 40 * MS);
+      assert_true(g_rep.dur[i] >= 40 * LC_MS);
   /* Without debug mode nothing is timed or reported. */
-  assert_int_equal(run_main(lag_main, NULL, NULL, 0, 10 * MS), 0);
+  assert_int_equal(run_main(lag_main, NULL, NULL, 0, 10 * LC_MS), 0);
   assert_int_equal(count_reports(LC_REPORT_SLOW_STEP, NULL), 0);
 }
 

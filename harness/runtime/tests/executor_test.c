@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 #include "rt_test.h"
 
@@ -91,7 +91,7 @@ static void test_thread_outside_task(void **state) {
 }
 
 static intptr_t sleep_job(void *arg) {
-  sleep_ns((int64_t)(intptr_t)arg * MS);
+  sleep_ns((int64_t)(intptr_t)arg * LC_MS);
   return 42;
 }
 
@@ -106,7 +106,7 @@ static int ticker_task(void *arg, intptr_t *result) {
   (void)result;
   int64_t last = lc_now();
   while (!tk->stop) {
-    int rc = lc_sleep(5 * MS);
+    int rc = lc_sleep(5 * LC_MS);
     if (rc) return rc;
     int64_t now = lc_now();
     if (now - last > tk->max_gap) tk->max_gap = now - last;
@@ -133,11 +133,11 @@ static int t_thread_responsive(void *arg, intptr_t *result) {
   CHECK_EQ(lc_await(tt, &v), 0);
   lc_task_unref(tt);
   CHECK_EQ(r, 42);
-  CHECK(took >= 200 * MS);
+  CHECK(took >= 200 * LC_MS);
   /* 5 ms ticks over 200 ms: about 40 if the loop ran freely, at most 1 if the job blocked it.
    * Require a fraction of that, widened by the multiplier; a gap never near the job's length. */
   CHECK(ticks >= (int)(10 / g_mult) + 1);
-  CHECK(tk.max_gap < tol(150 * MS));
+  CHECK(tk.max_gap < tol(150 * LC_MS));
   return 0;
 }
 
@@ -151,7 +151,7 @@ static atomic_int g_started, g_finished;
 
 static intptr_t flag_job(void *arg) {
   atomic_fetch_add(&g_started, 1);
-  sleep_ns((int64_t)(intptr_t)arg * MS);
+  sleep_ns((int64_t)(intptr_t)arg * LC_MS);
   atomic_fetch_add(&g_finished, 1);
   return 1;
 }
@@ -164,7 +164,7 @@ static int t_thread_cancel_started(void *arg, intptr_t *result) {
   atomic_store(&g_finished, 0);
   struct runner rn = {flag_job, (void *)(intptr_t)200, -1, -1};
   lc_task *t = lc_spawn(in_thread_task, &rn, "awaiter");
-  while (atomic_load(&g_started) == 0) lc_sleep(MS);
+  while (atomic_load(&g_started) == 0) lc_sleep(LC_MS);
   int64_t t0 = lc_now();
   lc_cancel(t);
   intptr_t v;
@@ -172,10 +172,10 @@ static int t_thread_cancel_started(void *arg, intptr_t *result) {
   lc_task_unref(t);
   CHECK_EQ(rn.rc, -ECANCELED);
   CHECK_EQ(rn.result, -1); /* the result is dropped */
-  CHECK(lc_now() - t0 < tol(100 * MS)); /* did not wait for the 200 ms job */
+  CHECK(lc_now() - t0 < tol(100 * LC_MS)); /* did not wait for the 200 ms job */
   CHECK_EQ(atomic_load(&g_finished), 0);
-  int64_t deadline = lc_now() + tol(5000 * MS);
-  while (atomic_load(&g_finished) == 0 && lc_now() < deadline) lc_sleep(5 * MS);
+  int64_t deadline = lc_now() + tol(5000 * LC_MS);
+  while (atomic_load(&g_finished) == 0 && lc_now() < deadline) lc_sleep(5 * LC_MS);
   CHECK_EQ(atomic_load(&g_finished), 1); /* ran to completion anyway */
   /* The pool still works afterwards. */
   intptr_t r = 0;
@@ -199,7 +199,7 @@ static int t_thread_cancel_queued(void *arg, intptr_t *result) {
   struct runner busy = {flag_job, (void *)(intptr_t)100, -1, -1};
   struct runner queued = {flag_job, (void *)(intptr_t)0, -1, -1};
   lc_task *tb = lc_spawn(in_thread_task, &busy, "busy");
-  while (atomic_load(&g_started) == 0) lc_sleep(MS);
+  while (atomic_load(&g_started) == 0) lc_sleep(LC_MS);
   lc_task *tq = lc_spawn(in_thread_task, &queued, "queued");
   lc_yield();
   lc_yield();
@@ -208,7 +208,7 @@ static int t_thread_cancel_queued(void *arg, intptr_t *result) {
   CHECK_EQ(lc_await(tq, &v), -ECANCELED);
   CHECK_EQ(lc_await(tb, &v), 0);
   CHECK_EQ(busy.result, 1);
-  lc_sleep(20 * MS);
+  lc_sleep(20 * LC_MS);
   CHECK_EQ(atomic_load(&g_started), 1); /* the cancelled job was dropped */
   lc_task_unref(tq);
   lc_task_unref(tb);
@@ -230,7 +230,7 @@ static intptr_t concurrency_job(void *arg) {
   int m = atomic_load(&g_max_inside);
   while (now > m && !atomic_compare_exchange_weak(&g_max_inside, &m, now)) {
   }
-  sleep_ns((int64_t)(intptr_t)arg * MS);
+  sleep_ns((int64_t)(intptr_t)arg * LC_MS);
   atomic_fetch_sub(&g_inside, 1);
   return 0;
 }
@@ -334,7 +334,7 @@ static void test_process_basic(void **state) {
 static intptr_t proc_sleep_job(void *arg) {
   int32_t ms;
   memcpy(&ms, arg, sizeof ms);
-  sleep_ns(ms * MS);
+  sleep_ns(ms * LC_MS);
   return ms;
 }
 
@@ -357,12 +357,12 @@ static int t_process_cancel(void *arg, intptr_t *result) {
   (void)result;
   struct sleep_runner sr = {200, -1, -1};
   lc_task *t = lc_spawn(proc_sleep_task, &sr, "awaiter");
-  CHECK_EQ(lc_sleep(20 * MS), 0); /* the job is in the worker now */
+  CHECK_EQ(lc_sleep(20 * LC_MS), 0); /* the job is in the worker now */
   int64_t t0 = lc_now();
   lc_cancel(t);
   intptr_t v;
   CHECK_EQ(lc_await(t, &v), -ECANCELED);
-  CHECK(lc_now() - t0 < tol(100 * MS));
+  CHECK(lc_now() - t0 < tol(100 * LC_MS));
   CHECK_EQ(sr.result, -1);
   lc_task_unref(t);
   int32_t ms = 1;
@@ -388,7 +388,7 @@ static int t_process_after_thread(void *arg, intptr_t *result) {
   atomic_store(&g_finished, 0);
   struct runner rn = {flag_job, (void *)(intptr_t)100, -1, -1};
   lc_task *t = lc_spawn(in_thread_task, &rn, "thread-job");
-  while (atomic_load(&g_started) == 0) lc_sleep(MS);
+  while (atomic_load(&g_started) == 0) lc_sleep(LC_MS);
   struct proc_runner pr;
   memset(&pr, 0, sizeof pr);
   pr.a.n = 3;

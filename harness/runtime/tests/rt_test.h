@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
-#define MS (INT64_C(1000000))
 #define RT_TEST_UNUSED __attribute__((unused))
 
 static const struct lc_backend *g_backend;

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 #include "rt_test.h"
 
@@ -381,7 +381,7 @@ static int bp_consumer(void *arg, intptr_t *result) {
     if (v != i) c->order_ok = 0;
     c->consumed++;
     CHECK(lc_queue_size(c->q) <= BP_MAX);
-    if (i % 4 == 0) lc_sleep(MS / 2); /* a slow consumer now and then */
+    if (i % 4 == 0) lc_sleep(LC_MS / 2); /* a slow consumer now and then */
     else lc_yield();
     CHECK_EQ(lc_queue_task_done(c->q), 0);
   }
@@ -634,7 +634,7 @@ struct sleeper {
 static int tg_sleeper(void *arg, intptr_t *result) {
   struct sleeper *s = arg;
   s->c->started++;
-  int rc = lc_sleep(s->ms * MS);
+  int rc = lc_sleep(s->ms * LC_MS);
   if (rc == -ECANCELED) {
     s->c->cancelled++;
     return s->cleanup_code ? lc_error(s->cleanup_code, "cleanup failed") : rc;
@@ -687,14 +687,14 @@ static int t_tg_failure(void *arg, intptr_t *result) {
   lc_taskgroup *tg = lc_taskgroup_new();
   lc_task *t[3];
   for (int i = 0; i < 3; i++) t[i] = lc_taskgroup_spawn(tg, tg_sleeper, &s[i], NULL);
-  int body = lc_sleep(10000 * MS); /* cancelled by the group */
+  int body = lc_sleep(10000 * LC_MS); /* cancelled by the group */
   CHECK_EQ(body, -ECANCELED);
   errno = 0;
   CHECK(lc_taskgroup_spawn(tg, tg_sleeper, &s[1], "late") == NULL);
   CHECK_EQ(errno, ESHUTDOWN);
   int rc = lc_taskgroup_wait(tg, body);
   CHECK_EQ(rc, -EIO);
-  CHECK(lc_now() - t0 < tol(5000 * MS)); /* nobody slept 10 s */
+  CHECK(lc_now() - t0 < tol(5000 * LC_MS)); /* nobody slept 10 s */
   CHECK_EQ(c.started, 3);
   CHECK_EQ(c.cancelled, 2);
   CHECK(lc_task_cancelled(t[1]) && lc_task_cancelled(t[2]));
@@ -703,7 +703,7 @@ static int t_tg_failure(void *arg, intptr_t *result) {
   CHECK_EQ(errs[0].code, -EIO);
   CHECK(strstr(errs[0].message, "boom") != NULL);
   CHECK_EQ(lc_cancelling(lc_current_task()), 0); /* the group's cancel was withdrawn */
-  CHECK_EQ(lc_sleep(MS), 0);                     /* and is not delivered later */
+  CHECK_EQ(lc_sleep(LC_MS), 0);                     /* and is not delivered later */
   lc_taskgroup_free(tg);
   return 0;
 }
@@ -732,7 +732,7 @@ static int t_tg_two_failures(void *arg, intptr_t *result) {
   CHECK(strcmp(errs[1].task_name, "second") == 0);
   CHECK(strstr(errs[1].message, "cleanup") != NULL);
   CHECK_EQ(lc_cancelling(lc_current_task()), 0);
-  CHECK_EQ(lc_sleep(MS), 0);
+  CHECK_EQ(lc_sleep(LC_MS), 0);
   lc_taskgroup_free(tg);
   return 0;
 }
@@ -772,7 +772,7 @@ static int tg_outer(void *arg, intptr_t *result) {
   struct sleeper s = {c, 10000, 0, 0};
   lc_taskgroup *tg = lc_taskgroup_new();
   lc_taskgroup_spawn(tg, tg_sleeper, &s, NULL);
-  int body = lc_sleep(10000 * MS);
+  int body = lc_sleep(10000 * LC_MS);
   int rc = lc_taskgroup_wait(tg, body);
   lc_taskgroup_free(tg);
   return rc;
@@ -797,7 +797,7 @@ static int t_tg_external_cancel(void *arg, intptr_t *result) {
   for (int i = 0; i < 2; i++) {
     struct tg_ctx c = {0};
     lc_task *o = lc_spawn(fns[i], &c, "outer");
-    CHECK_EQ(lc_sleep(2 * MS), 0);
+    CHECK_EQ(lc_sleep(2 * LC_MS), 0);
     CHECK_EQ(c.started, 1);
     lc_cancel(o);
     intptr_t r;
