@@ -341,6 +341,7 @@ static const struct lc_backend evb_backend = {
     .wakeup_new = evb_wakeup_new,
     .wakeup_send = evb_wakeup_send,
     .wakeup_free = evb_wakeup_free,
+    .caps = LC_CAP_NOWAIT,
 };
 
 /* The module's only export: the libev backend table. */

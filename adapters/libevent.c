@@ -413,6 +413,7 @@ static const struct lc_backend leb_backend = {
     .wakeup_new = leb_wakeup_new,
     .wakeup_send = leb_wakeup_send,
     .wakeup_free = leb_wakeup_free,
+    .caps = LC_CAP_NOWAIT,
 };
 
 /* The module's only export: the libevent backend table. */

@@ -279,6 +279,7 @@ static const struct lc_backend uvb_backend = {
     .wakeup_new = uvb_wakeup_new,
     .wakeup_send = uvb_wakeup_send,
     .wakeup_free = uvb_wakeup_free,
+    .caps = LC_CAP_NOWAIT,
 };
 
 /* The module's only export: the libuv backend table. */

@@ -717,6 +717,7 @@ static const struct lc_backend ref_backend = {
     .wakeup_new = ref_wakeup_new,
     .wakeup_send = ref_wakeup_send,
     .wakeup_free = ref_wakeup_free,
+    .caps = LC_CAP_NOWAIT,
 };
 
 /* Contract: see LC_BACKEND_ENTRY in backend.h. */

@@ -20,6 +20,10 @@ packages=(
 on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
 on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)
 on "${LOOPCONF_WITH_LIBEVENT:-ON}" && packages+=(libevent-dev)
+# GLib, sd-event, tevent default to AUTO in CMake (built when found): installed unless OFF.
+[ "${LOOPCONF_WITH_GLIB:-AUTO}" != OFF ] && packages+=(libglib2.0-dev)
+[ "${LOOPCONF_WITH_SDEVENT:-AUTO}" != OFF ] && packages+=(libsystemd-dev)
+[ "${LOOPCONF_WITH_TEVENT:-AUTO}" != OFF ] && packages+=(libtevent-dev)
 on "${LOOPCONF_BENCHMARKS:-ON}" && packages+=(libbenchmark-dev libbenchmark-tools)
 on "${LOOPCONF_HTTP_FALLBACK:-OFF}" && packages+=(libhttp-parser-dev) # only to test the HTTP parser fallback
 

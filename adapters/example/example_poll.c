@@ -529,6 +529,7 @@ static const struct lc_backend ex_backend = {
     .wakeup_new = ex_wakeup_new,
     .wakeup_send = ex_wakeup_send,
     .wakeup_free = ex_wakeup_free,
+    .caps = LC_CAP_NOWAIT,
 };
 
 /* The module's only export: the example-poll backend table. */

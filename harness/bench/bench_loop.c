@@ -527,6 +527,7 @@ void bench_loop_register(const struct lc_backend *b) {
     lcbench_register(&(lcbench_spec){.name = "loop.wakeup_storm", .fn = bm_wakeup_storm, .arg = arg,
                              .unit = 'n', .batch_max = 200000});
   }
-  lcbench_register(&(lcbench_spec){.name = "loop.idle_iteration", .fn = bm_idle_iteration, .arg = arg,
-                           .unit = 'n', .batch_max = 10000});
+  if (b->caps & LC_CAP_NOWAIT) /* an idle iteration that does not block needs NOWAIT */
+    lcbench_register(&(lcbench_spec){.name = "loop.idle_iteration", .fn = bm_idle_iteration, .arg = arg,
+                             .unit = 'n', .batch_max = 10000});
 }

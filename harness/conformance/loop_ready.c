@@ -258,7 +258,8 @@ static void nwc_io_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   ++*(int *)arg;
 }
 
-LC_TEST(loop_run_nowait_cost, "loop.run.nowait_cost", "LOOP-RUN-NOWAIT-CHEAP", 0, 10000) {
+LC_TEST(loop_run_nowait_cost, "loop.run.nowait_cost", "LOOP-RUN-NOWAIT-CHEAP", LC_NEEDS_NOWAIT,
+        10000) {
   const struct lc_backend *b = ctx->b;
   lc_loop *loop = lc_loop_new_or_fail(ctx);
   int fired = 0, io_calls = 0;

@@ -307,6 +307,8 @@ LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
     return NULL;
   }
   fault = (enum fault)f;
+  mutant.caps = b->caps; /* what the wrapped backend declares (ABI 2), unchanged */
+  mutant.settings = b->settings;
   if (b->io_new) {
     mutant.io_new = m_io_new;
     mutant.io_start = m_io_start;

@@ -54,7 +54,7 @@ faults=${*:-$all}
 
 export LOOPCONF_MUTANT_OF=$backend
 run() { # fault tests [jobs] -> output in $out, status in $rc
-  out=$(LOOPCONF_MUTANT=$1 "$loopconf" run -q --jobs "${3:-2}" --adapter "$mutant" \
+  out=$(LOOPCONF_MUTANT=$1 "$loopconf" run -q --jobs "${3:-2}" --backend "$mutant" \
         --expect "mutant=$expect" --test "$2" 2>&1)
   rc=$?
 }

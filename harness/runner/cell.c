@@ -60,10 +60,12 @@ int lcr_cell_main(int argc, char **argv) {
   }
   lc__channel_write(fd, "backend", b->name, b->version());
 
-  /* Capabilities: an optional group left NULL makes the tests that need it SKIP. */
+  /* Capabilities: an optional group left NULL, or a capability not declared in caps, makes the
+   * tests that need it SKIP. */
   unsigned needs = lcr_cell_test->needs, absent = 0;
   if ((needs & LC_NEEDS_IO) && !b->io_new) absent |= LC_NEEDS_IO;
   if ((needs & LC_NEEDS_WAKEUP) && !b->wakeup_new) absent |= LC_NEEDS_WAKEUP;
+  if ((needs & LC_NEEDS_NOWAIT) && !(b->caps & LC_CAP_NOWAIT)) absent |= LC_NEEDS_NOWAIT;
   if (absent) {
     char *reason = lch_xasprintf("capability absent: %s", lcr_needs_name(absent));
     lc__channel_write(fd, "skip", reason, NULL);

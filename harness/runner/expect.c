@@ -1,4 +1,4 @@
-/* expect.c: read a backend's expectations file ("<test> <FAIL|TIMEOUT|CRASH> <reason>"). */
+/* expect.c: read a backend's expectations file ("<test> [may] <FAIL|TIMEOUT|CRASH> <reason>"). */
 #include "runner.h"
 
 #include <errno.h>
@@ -19,9 +19,15 @@ static const char *lcr_token_end(const char *p) {
 static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
   const char *t0 = lcr_skip_blank(line), *t1 = lcr_token_end(t0);
   const char *v0 = lcr_skip_blank(t1), *v1 = lcr_token_end(v0);
+  /* "may" before the verdict: a deviation whose visibility depends on scheduling. */
+  int may = v1 - v0 == 3 && strncmp(v0, "may", 3) == 0;
+  if (may) {
+    v0 = lcr_skip_blank(v1);
+    v1 = lcr_token_end(v0);
+  }
   const char *r0 = lcr_skip_blank(v1);
   if (t1 == t0 || v1 == v0 || !*r0)
-    return lch_xstrdup("expected \"<test-name> <FAIL|TIMEOUT|CRASH> <reason>\"");
+    return lch_xstrdup("expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> <reason>\"");
   char *verdict = lch_xstrndup(v0, (size_t)(v1 - v0));
   int v = lcr_verdict_parse_expectable(verdict);
   if (v < 0) {
@@ -32,6 +38,7 @@ static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
   free(verdict);
   e->test = lch_xstrndup(t0, (size_t)(t1 - t0));
   e->verdict = (enum lcr_verdict)v;
+  e->may = may;
   const char *r1 = r0 + strlen(r0);
   while (r1 > r0 && (r1[-1] == ' ' || r1[-1] == '\t')) r1--;
   e->reason = lch_xstrndup(r0, (size_t)(r1 - r0));

@@ -118,7 +118,7 @@ static void lcr_text_reasons(FILE *out, const struct lcr_matrix *m) {
   for (size_t c = 0; c < m->ncols; c++)
     for (size_t t = 0; t < m->ntests; t++) {
       const struct lcr_cell *cell = lcr_matrix_cell(m, t, c);
-      if (cell->verdict == LCR_PASS) continue;
+      if (cell->verdict == LCR_PASS && !cell->reason) continue; /* a "may" PASS has one */
       if (!any++) fputs("\nreasons:\n", out);
       char *why = lcr_oneline(cell->reason ? cell->reason : "");
       fprintf(out, "  %s %s %s: %s\n", m->cols[c].mod.name, m->tests[t]->name,

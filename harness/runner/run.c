@@ -142,6 +142,7 @@ static void lcr_on_start(size_t job, void *ud) {
 /* Apply the expectation to one run's outcome; the reason becomes what the report shows. */
 static enum lcr_verdict lcr_expect_apply(const struct lcr_expect *e, struct lcr_outcome *o) {
   if (!e || o->verdict == LCR_SKIP) return o->verdict;
+  if (e->may && o->verdict == LCR_PASS) return LCR_PASS; /* it may or may not show */
   char *reason;
   enum lcr_verdict v;
   if (o->verdict == e->verdict) {
@@ -183,6 +184,20 @@ static void lcr_on_done(size_t job, struct lch_proc_result *res, void *ud) {
   }
 }
 
+/* A cell expected with "may": only PASS and the expected verdict (XFAIL) happened. It is XFAIL
+ * if the deviation showed at least once, PASS otherwise, and its reason counts the runs it
+ * showed in. Returns 0 (and leaves the cell alone) for any other cell. */
+static int lc_finalize_may(const struct lcr_matrix *m, size_t i, struct lcr_cell *cell) {
+  const struct lcr_expect *e =
+      lcr_expect_find(&m->cols[i % m->ncols].expect, m->tests[i / m->ncols]->name);
+  unsigned shown = cell->counts[LCR_XFAIL], passed = cell->counts[LCR_PASS];
+  if (!e || !e->may || shown + passed != (unsigned)cell->runs) return 0;
+  cell->verdict = shown ? LCR_XFAIL : LCR_PASS;
+  cell->reason = lch_xasprintf("may %s: showed in %u of %d run(s): %s", lcr_verdict_name(e->verdict),
+                           shown, cell->runs, e->reason);
+  return 1;
+}
+
 /* After all repetitions: a cell whose verdict changed between them is FLAKY. */
 static void lcr_finalize_cells(struct lcr_matrix *m) {
   for (size_t i = 0; i < m->ntests * m->ncols; i++) {
@@ -190,6 +205,7 @@ static void lcr_finalize_cells(struct lcr_matrix *m) {
     int distinct = 0;
     for (int v = 0; v < LCR_VERDICT_COUNT; v++) distinct += cell->counts[v] != 0;
     const char *why = cell->shown.reason;
+    if (lc_finalize_may(m, i, cell)) continue;
     if (distinct > 1) {
       struct lch_buf sb = {0};
       lch_buf_printf(&sb, "verdict changed between %d repetitions:", cell->runs);

@@ -80,6 +80,7 @@ struct lcr_expect {
   char *test;
   enum lcr_verdict verdict; /* FAIL, TIMEOUT or CRASH */
   char *reason;
+  int may; /* "<test> may <VERDICT> <reason>": expected whether it shows or not */
 };
 /* "<test> CHAR <key> <value>": the characteristic `key` recorded by `test` is pinned. */
 struct lcr_pin {

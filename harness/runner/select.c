@@ -8,12 +8,9 @@
 int lcr_test_hidden(const char *name) { return strncmp(name, "selftest.", 9) == 0; }
 
 const char *lcr_needs_name(unsigned needs) {
-  switch (needs & (LC_NEEDS_IO | LC_NEEDS_WAKEUP)) {
-  case LC_NEEDS_IO: return "io";
-  case LC_NEEDS_WAKEUP: return "wakeup";
-  case LC_NEEDS_IO | LC_NEEDS_WAKEUP: return "io,wakeup";
-  default: return "-";
-  }
+  static const char *const names[8] = {"-",      "io",          "wakeup",        "io,wakeup",
+                                       "nowait", "io,nowait", "wakeup,nowait", "io,wakeup,nowait"};
+  return names[needs & (LC_NEEDS_IO | LC_NEEDS_WAKEUP | LC_NEEDS_NOWAIT)];
 }
 
 int lcr_registry_check(void) {

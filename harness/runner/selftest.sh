@@ -196,6 +196,28 @@ run_lc stable run --backend "$B" --test selftest.pass --repeat 3 -q
 expect_rc stable 0
 expect_verdict stable selftest.pass PASS
 
+# ---- 4b. "may": expected whether it shows or not, and counted over the repetitions -------
+cat >"$T/may.expect" <<'EOF'
+selftest.flaky may FAIL fails on even runs only (selftest_verdicts.c)
+selftest.pass  may FAIL never shows here
+selftest.crash may FAIL listed as a failure, but it crashes
+EOF
+LOOPCONF_SELFTEST_FLAKY_FILE="$T/may.count" run_lc may run --backend "$B" \
+  --test selftest.flaky --test selftest.pass --test selftest.crash --repeat 4 \
+  --expect "$B=$T/may.expect" -q
+expect_rc may 1
+expect_verdict may selftest.flaky XFAIL
+expect_grep may out "selftest.flaky XFAIL: may FAIL: showed in 2 of 4 run\(s\): fails on even runs"
+expect_verdict may selftest.pass PASS
+expect_grep may out "selftest.pass PASS: may FAIL: showed in 0 of 4 run\(s\)"
+expect_verdict may selftest.crash CRASH
+# The same flaky cell without "may" is FLAKY: the reason "may" exists.
+grep flaky "$T/may.expect" | sed 's/ may FAIL / FAIL /' >"$T/nomay.expect"
+LOOPCONF_SELFTEST_FLAKY_FILE="$T/nomay.count" run_lc nomay run --backend "$B" \
+  --test selftest.flaky --repeat 2 --expect "$B=$T/nomay.expect" -q
+expect_rc nomay 1
+expect_verdict nomay selftest.flaky FLAKY
+
 # ---- 5. The time multiplier scales the limit (flag and environment) ---------------------
 run_lc mult run --backend "$B" --test selftest.hang --time-multiplier 2 -q
 expect_rc mult 1
@@ -245,6 +267,7 @@ printf 'selftest.pass PASSED not a verdict\n' >"$T/badverdict.expect"
 printf 'selftest.no-such-test FAIL names a test that does not exist\n' >"$T/badtest.expect"
 printf 'selftest.pass FAIL\n' >"$T/noreason.expect"
 printf 'selftest.pass FAIL one\nselftest.pass FAIL two\n' >"$T/dup.expect"
+printf 'selftest.pass may PASS a pass cannot be expected\n' >"$T/maypass.expect"
 mkdir -p "$T/badspec" "$T/dupspec"
 printf 'id\tbehavior\tsource\ttests\n' >"$T/badspec/x.tsv"
 printf 'id\tbehaviour\tsource\ttests\nA-1\tx\ty\t\nA-1\tx\ty\t\n' >"$T/dupspec/x.tsv"
@@ -278,6 +301,7 @@ bad bad-expect-test "badtest.expect:1: no test named 'selftest.no-such-test'" \
 bad bad-expect-reason "noreason.expect:1: expected" run "${sel[@]}" --expect "$B=$T/noreason.expect"
 bad bad-expect-dup "dup.expect:2: test 'selftest.pass' is listed twice" \
   run "${sel[@]}" --expect "$B=$T/dup.expect"
+bad bad-expect-may "maypass.expect:1: verdict 'PASS'" run "${sel[@]}" --expect "$B=$T/maypass.expect"
 bad bad-spec-dir "cannot read the spec directory" run "${sel[@]}" --spec "$T/no-such-dir"
 bad bad-spec-header "x.tsv:1: the first line must be the header" run "${sel[@]}" --spec "$T/badspec"
 bad bad-spec-dup "x.tsv:3: clause A-1 is already defined" spec-check --spec "$T/dupspec"

@@ -131,13 +131,14 @@ struct lc_rt {
   int draining;       /* main returned: cancelling and draining the leftovers */
   int deadlocks;      /* times nothing could ever wake the waiting tasks */
   int gave_up;
-  int backend_failed; /* run() failed: waits fall back to nanosleep */
+  int backend_rc;      /* a backend operation failed: lc_run stops and returns this */
   uint64_t cancel_gen; /* numbers lc_cancel calls, for cancel_mark */
 
   lc_lag_stats lag;
 };
 
 extern _Thread_local lc_rt *lc__tls_rt;
+extern _Thread_local char lc__run_error[256]; /* lc_run_error(): "" when the run did not fail */
 
 /* A timer that wakes a waiter with rc (sleep, wait_for's deadline). */
 typedef struct rt_wake_timer {
@@ -173,5 +174,7 @@ void lc__done_wake(rt_done *d, lc_task *t);
 int lc__uncancel(lc_task *t);
 int lc__take_result(lc_task *t, intptr_t *result);
 void lc__scopes_fire(lc__tnode *n);
+void lc__backend_failed(lc_rt *rt, const char *op, int rc);
+void lc__unwind_without_backend(lc_rt *rt);
 
 #endif /* LC_RT_CORE_H */

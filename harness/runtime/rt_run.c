@@ -69,14 +69,19 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   rt->coro_impl = impl && strcmp(impl, "ucontext") == 0 ? LC_CORO_UCONTEXT : LC_CORO_ASM;
   rt->b = b;
   rt->armed_deadline = INT64_MAX;
+  lc__run_error[0] = '\0';
   int rc = b->loop_new(&rt->loop);
   if (rc) {
-    fprintf(stderr, "lc_run: backend %s: loop_new failed: %s\n", b->name, strerror(-rc));
+    snprintf(lc__run_error, sizeof lc__run_error, "backend %s: loop_new failed: %d (%s)",
+             b->name, rc, strerror(-rc));
+    fprintf(stderr, "lc_run: %s\n", lc__run_error);
     free(rt);
     return rc;
   }
   if ((rc = b->timer_new(rt->loop, lc__btimer_cb, rt, &rt->btimer)) != 0) {
-    fprintf(stderr, "lc_run: backend %s: timer_new failed: %s\n", b->name, strerror(-rc));
+    snprintf(lc__run_error, sizeof lc__run_error, "backend %s: timer_new failed: %d (%s)",
+             b->name, rc, strerror(-rc));
+    fprintf(stderr, "lc_run: %s\n", lc__run_error);
     b->loop_free(rt->loop);
     free(rt);
     return rc;
@@ -96,6 +101,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     int deadlocked = rt->deadlocks > 0;
     if (main_task->state == T_DONE) main_rc = lc_task_result(main_task, &main_result);
     if (deadlocked || rt->gave_up) main_rc = -EDEADLK;
+    if (rt->backend_rc) main_rc = rt->backend_rc;
 
     /* asyncio.run's shutdown: cancel the leftovers and let their cleanup run; tasks spawned
      * by the cleanup get their turn once the first leftovers are done. */
@@ -119,6 +125,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
       }
       lc__iterate(rt);
     }
+    if (rt->backend_rc) lc__unwind_without_backend(rt);
   }
 
   lc__threadsafe_shutdown(rt);

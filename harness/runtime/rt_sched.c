@@ -12,6 +12,7 @@
 #include "loopconf/clock.h"
 
 _Thread_local lc_rt *lc__tls_rt;
+_Thread_local char lc__run_error[256];
 
 /* ==== Small helpers ======================================================================== */
 
@@ -21,6 +22,7 @@ int64_t lc_now(void) { return lc_clock_ns(); }
 int64_t lc__add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
 
 lc_rt *lc_rt_current(void) { return lc__tls_rt; }
+const char *lc_run_error(void) { return lc__run_error[0] ? lc__run_error : NULL; }
 const struct lc_backend *lc_rt_backend(lc_rt *rt) { return rt ? rt->b : NULL; }
 lc_loop *lc_rt_loop(lc_rt *rt) { return rt ? rt->loop : NULL; }
 const lc_run_opts *lc_rt_opts(lc_rt *rt) { return rt ? &rt->opts : NULL; }
@@ -217,7 +219,11 @@ static void rt_arm(lc_rt *rt) {
    * (LOOP-TIMER-RESTART: ev_timer_start ignores an active watcher), and the runtime must rely
    * only on what every backend does. */
   rt->b->timer_stop(rt->btimer);
-  if (rt->b->timer_start(rt->btimer, delay, 0) == 0) rt->armed_deadline = want;
+  int rc = rt->b->timer_start(rt->btimer, delay, 0);
+  if (rc)
+    lc__backend_failed(rt, "timer_start", rc);
+  else
+    rt->armed_deadline = want;
 }
 
 
@@ -350,26 +356,54 @@ static void timer_entry(void *arg) {
   n->fire(n);
 }
 
+/* A backend operation failed: the loop can no longer be trusted to wait or to wake anything,
+ * so the scheduler stops (no fallback, no shutdown drain), the tasks are cancelled without it
+ * (lc__unwind_without_backend) and lc_run returns the backend's code with the operation named
+ * in lc_run_error(). */
+void lc__backend_failed(lc_rt *rt, const char *op, int rc) {
+  snprintf(lc__run_error, sizeof lc__run_error, "backend %s: %s failed: %d (%s)", rt->b->name,
+           op, rc, strerror(-rc));
+  fprintf(stderr, "loopconf runtime: %s; stopping\n", lc__run_error);
+  rt->backend_rc = rc < 0 ? rc : -EIO;
+  rt->gave_up = 1;
+}
+
+/* After a backend failure nothing can wait any more: cancel every live task and run only what
+ * that makes ready (never the backend), so their cleanup runs up to its next await and their
+ * memory is released. Tasks still waiting after 3 rounds stay, leaked as after a deadlock's
+ * give-up. The verdict is already lc_run's error. */
+void lc__unwind_without_backend(lc_rt *rt) {
+  for (int round = 0; round < 3 && rt->live_count > 0; round++) {
+    for (lc_task *t = rt->live_head; t; t = t->live_next) lc_cancel(t);
+    for (int k = 0; k < 100 && rt->rq_len > 0; k++)
+      for (size_t n = rt->rq_len; n > 0; n--) rt_run_entry(rt, rq_pop(rt));
+  }
+}
+
 /* One loop iteration (asyncio's _run_once). */
 void lc__iterate(lc_rt *rt) {
   int had_ready = rt->rq_len > 0;
   rt_arm(rt);
+  if (rt->gave_up) return;
   int64_t t0 = lc_now();
-  int r = 1;
-  if (rt->backend_failed) {
-    /* Degraded mode: wait for the next deadline ourselves (at most 10 ms at a time). */
-    if (!had_ready) {
-      int64_t d = rt->heap_len ? rt->heap[0]->deadline_ns - t0 : 10 * LC_MS;
-      if (d > 10 * LC_MS) d = 10 * LC_MS;
-      if (d > 0) nanosleep(&(struct timespec){0, (long)d}, NULL);
+  int mode = had_ready ? LC_RUN_NOWAIT : LC_RUN_ONCE;
+  const char *op = had_ready ? "run(LC_RUN_NOWAIT)" : "run(LC_RUN_ONCE)";
+  if (had_ready && !(rt->b->caps & LC_CAP_NOWAIT)) {
+    /* No non-blocking poll (backend.h LC_CAP_NOWAIT): ONCE with our timer due at once. */
+    rt->b->timer_stop(rt->btimer);
+    int rc = rt->b->timer_start(rt->btimer, 0, 0);
+    if (rc) {
+      lc__backend_failed(rt, "timer_start", rc);
+      return;
     }
-  } else {
-    r = rt->b->run(rt->loop, had_ready ? LC_RUN_NOWAIT : LC_RUN_ONCE);
-    if (r < 0) {
-      fprintf(stderr, "loopconf runtime: backend %s: run() failed: %s; continuing without it\n",
-              rt->b->name, strerror(-r));
-      rt->backend_failed = 1;
-    }
+    rt->armed_deadline = INT64_MIN; /* not a deadline: rt_arm re-arms next time */
+    mode = LC_RUN_ONCE;
+    op = "run(LC_RUN_ONCE) with a zero timer (no LC_CAP_NOWAIT)";
+  }
+  int r = rt->b->run(rt->loop, mode);
+  if (r < 0) {
+    lc__backend_failed(rt, op, r);
+    return;
   }
   int64_t now = lc_now();
 

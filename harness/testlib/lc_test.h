@@ -26,10 +26,12 @@
 #include "loopconf/backend.h"
 #include "loopconf/clock.h"
 
-/* Capabilities a test needs; a backend whose optional ops are NULL gets SKIP. */
+/* Capabilities a test needs; a backend whose optional ops are NULL (or that does not declare
+ * the capability in caps) gets SKIP. */
 enum lc_needs {
   LC_NEEDS_IO = 1u << 0,     /* io_new/io_start/io_stop/io_free */
   LC_NEEDS_WAKEUP = 1u << 1, /* wakeup_new/wakeup_send/wakeup_free */
+  LC_NEEDS_NOWAIT = 1u << 2, /* run(LC_RUN_NOWAIT): caps has LC_CAP_NOWAIT */
 };
 
 typedef struct lc_ctx {

@@ -156,5 +156,7 @@ int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports
   lc_trace("run -> %s", lc_trace_code(rc));
   lc_trace_end();
   if (result) *result = res;
+  /* A failed backend voids the scenario whatever it expected of lc_run: say which operation. */
+  if (rc < 0 && lc_run_error()) lc_fail(ctx, "lc_run stopped: %s", lc_run_error());
   return rc;
 }

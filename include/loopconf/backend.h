@@ -32,7 +32,7 @@ extern "C" {
 
 /* Bumped whenever struct lc_backend changes incompatibly. A backend built against another
  * version is refused at load time with one clear error. */
-#define LC_BACKEND_ABI_VERSION 1
+#define LC_BACKEND_ABI_VERSION 2 /* 2: caps and settings */
 
 /* The symbol every backend module exports. */
 #define LC_BACKEND_ENTRY "loopconf_backend"
@@ -55,7 +55,15 @@ enum lc_run_mode {
   LC_RUN_ONCE = 1,    /* one iteration: if no callback is due, wait (for I/O or the next
                          timer) until one is; run what is due and return. A timer already due
                          on entry runs without any wait (clause LOOP-RUN-ONCE-DUE-TIMER) */
-  LC_RUN_NOWAIT = 2   /* one iteration without blocking: poll with a zero timeout */
+  LC_RUN_NOWAIT = 2   /* one iteration without blocking: poll with a zero timeout. Only if the
+                         backend declares LC_CAP_NOWAIT; otherwise run() returns -ENOTSUP */
+};
+
+/* Capabilities beyond the mandatory operations, for struct lc_backend's caps. */
+enum lc_backend_caps {
+  LC_CAP_NOWAIT = 1u << 0 /* run(LC_RUN_NOWAIT) polls without blocking. A backend without it
+                             makes the tests that need NOWAIT SKIP; the task runtime then
+                             polls with LC_RUN_ONCE and its timer due at once */
 };
 
 typedef void (*lc_timer_cb)(lc_timer *timer, void *arg);
@@ -160,7 +168,46 @@ struct lc_backend {
   /* Free a wakeup, from the loop thread. No other thread may be inside wakeup_send or call it
    * afterwards. */
   void (*wakeup_free)(lc_wakeup *wakeup);
+
+  /* ---- Declarations (ABI 2) ---------------------------------------------------------------- */
+
+  /* enum lc_backend_caps bits. */
+  uint32_t caps;
+
+  /* The library settings the adapter chose where it did not keep the library's default, with
+   * the default, e.g. "timer accuracy 1 us (library default 250 ms)"; NULL if it keeps every
+   * default. Recorded as a characteristic (loop.backend.settings). Static storage. */
+  const char *settings;
 };
+
+/* ---- When the library lacks a concept ----------------------------------------------------
+ * The contract's operations assume a libuv-shaped loop. An adapter whose library has no
+ * equivalent supplies the concept itself, in the adapter, the same way every time, and says so
+ * in a comment and in adapters/README.md (adapters/glib.c, sdevent.c, tevent.c do all four):
+ *   - No "active" count (run()'s 1/0 answer, DEFAULT's "until nothing is active"): count the
+ *     handles that can still call back (armed timers, started watchers, existing wakeups) in
+ *     the loop; run() in any mode returns 0 at once when the count is 0, without asking the
+ *     library to wait (it may wait forever or for a default tick), and DEFAULT iterates (or
+ *     quits the library's loop) while the count is non-zero.
+ *   - No resumable stop (the library's exit is final, sd_event_exit, or there is none,
+ *     tevent): stop() sets a flag in the loop; DEFAULT checks it before each iteration and
+ *     every run() clears it when it returns. So stop() from a callback ends run() before the
+ *     next wait, and stop() outside run() makes the next run() return after at most one
+ *     iteration (DEFAULT: none). A library with a real stop keeps its own (g_main_loop_quit),
+ *     with whatever it does before run().
+ *   - No repeating timer: re-arm in the adapter's callback at the elapsed deadline plus the
+ *     period (no drift added by the adapter), before calling the user.
+ *   - No loop time (now/update_time): now() reads the clock the library's timers use, live, in
+ *     the contract's unit; update_time does nothing. A library that caches a time with no call
+ *     to refresh it (sd_event_now) returns the cached value and update_time does nothing: the
+ *     staleness shows in the matrix.
+ *   - No version call: report the real file name of the loaded shared object
+ *     (lc_version_from_library in loopconf/adapter.h), which carries the version the system
+ *     installed; never the headers' version.
+ *   - No non-blocking iteration: leave LC_CAP_NOWAIT out and return -ENOTSUP for NOWAIT.
+ *   - No thread-safe wakeup: an eventfd (or pipe) watched by the library's fd watcher; the
+ *     callback drains it before calling the user, so a send during the callback brings another.
+ */
 
 /* Every backend module defines this function with default visibility. The returned struct has
  * static storage duration. */

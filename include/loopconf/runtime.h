@@ -78,10 +78,19 @@ typedef struct lc_run_opts {
  * is pending, nothing holds the loop (lc_rt_hold) and the backend has nothing active, the
  * waiting tasks are cancelled (one line on stderr) and lc_run returns -EDEADLK. -EINVAL for a
  * NULL/incompatible backend, NULL fn or a negative option; -EBUSY if this thread already runs
- * one. Tasks still referenced after lc_run returns stay valid until their last lc_task_unref.
+ * one. A backend operation failing inside the runtime (loop_new, timer_new, timer_start, run)
+ * stops it at once, with no fallback: the tasks are cancelled and run only up to their next
+ * await (nothing can wait any more), lc_run returns that operation's code and lc_run_error()
+ * names it. Tasks still referenced after lc_run returns stay valid until
+ * their last lc_task_unref.
  * LOOPCONF_CORO=ucontext in the environment runs tasks on the portable context switch. */
 int lc_run(const struct lc_backend *backend, const lc_run_opts *opts, lc_task_fn fn, void *arg,
            intptr_t *result);
+
+/* After lc_run returned because a backend operation failed: one line naming the operation and
+ * its code ("backend X: run(LC_RUN_ONCE) failed: -5 (Input/output error)"); otherwise NULL.
+ * Thread-local; valid until the next lc_run on this thread. */
+const char *lc_run_error(void);
 
 lc_rt *lc_rt_current(void);                 /* the runtime of the calling thread, or NULL */
 const struct lc_backend *lc_rt_backend(lc_rt *rt);

@@ -1,0 +1,392 @@
+/* adapters/tevent.c: the loopconf backend contract translated to Samba's tevent
+ * (tevent_loop_once, tevent_add_timer, tevent_add_fd). */
+#define _GNU_SOURCE
+#include <loopconf/adapter.h>
+#include <loopconf/backend.h>
+#include <loopconf/clock.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/time.h>
+#include <talloc.h>
+#include <tevent.h>
+#include <unistd.h>
+
+/* tevent_loop_wait runs while any fd event exists, even one whose flags are 0 (tevent.c
+ * tevent_common_have_events), and there is no call that stops it. So the adapter counts the
+ * active handles and keeps a stop flag (backend.h, "When the library lacks a concept"). */
+struct lc_loop {
+  struct tevent_context *ev;
+  int live, active, stop;
+};
+
+/* tevent timers are one-shot and freed by tevent after their handler (tevent_timed.c
+ * tevent_common_invoke_timer_handler). A repeating timer is re-added by the adapter at the
+ * elapsed deadline plus the period. */
+struct lc_timer {
+  lc_loop *loop;
+  struct tevent_timer *te; /* NULL when inactive */
+  struct timeval deadline;
+  int64_t repeat_ns;
+  int in_cb, freed;
+  lc_timer_cb cb;
+  void *arg;
+};
+
+struct lc_io {
+  lc_loop *loop;
+  int fd;
+  struct tevent_fd *fde; /* flags 0 while stopped */
+  int started, in_cb, freed;
+  lc_io_cb cb;
+  void *arg;
+};
+
+/* No cross-thread wakeup in the adapter's reach without a threaded context and one
+ * tevent_immediate per send: an eventfd watched by a tevent_fd instead. */
+struct lc_wakeup {
+  lc_loop *loop;
+  int efd;
+  struct tevent_fd *fde;
+  int in_cb, freed;
+  lc_wakeup_cb cb;
+  void *arg;
+};
+
+/* ---- Version ------------------------------------------------------------------------------ */
+
+static char version_buf[128];
+static pthread_once_t version_once = PTHREAD_ONCE_INIT;
+
+/* tevent has no version call: the loaded file's name (libtevent.so.0.14.1 on Debian 12). */
+static void version_init(void) {
+  lc_version_from_library((const void *)tevent_context_init, "tevent", version_buf,
+                          sizeof version_buf);
+}
+
+static const char *tv_version(void) {
+  pthread_once(&version_once, version_init);
+  return version_buf;
+}
+
+/* ---- Loop --------------------------------------------------------------------------------- */
+
+/* tevent_context_init: the default backend ("standard": epoll, falling back to poll). */
+static int tv_loop_new(lc_loop **out) {
+  lc_loop *loop = calloc(1, sizeof *loop);
+  if (loop == NULL)
+    return -ENOMEM;
+  loop->ev = tevent_context_init(NULL);
+  if (loop->ev == NULL) {
+    free(loop);
+    return -ENOMEM;
+  }
+  *out = loop;
+  return 0;
+}
+
+static int tv_loop_free(lc_loop *loop) {
+  if (loop->live > 0)
+    return -EBUSY;
+  talloc_free(loop->ev);
+  free(loop);
+  return 0;
+}
+
+/* tevent keeps no loop time (every timer computation calls gettimeofday, tevent_timed.c): the
+ * monotonic clock, read live. Nothing to refresh. */
+static int64_t tv_now(lc_loop *loop) {
+  (void)loop;
+  return lc_clock_ns();
+}
+
+static void tv_update_time(lc_loop *loop) {
+  (void)loop;
+}
+
+/* ONCE is tevent_loop_once: one immediate, one due timer, or one epoll_wait for one event
+ * (tevent_epoll.c, MAXEVENTS 1). tevent cannot iterate without blocking: the backend declares
+ * no LC_CAP_NOWAIT, and NOWAIT is -ENOTSUP. DEFAULT repeats ONCE while anything is active. */
+static int tv_run(lc_loop *loop, int mode) {
+  if (mode == LC_RUN_NOWAIT)
+    return -ENOTSUP;
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE)
+    return -EINVAL;
+  int r = 0;
+  if (mode == LC_RUN_DEFAULT) {
+    while (r == 0 && !loop->stop && loop->active > 0)
+      r = tevent_loop_once(loop->ev);
+  } else if (loop->active > 0) {
+    r = tevent_loop_once(loop->ev);
+  }
+  loop->stop = 0;
+  if (r != 0)
+    return errno ? -errno : -EIO;
+  return loop->active > 0;
+}
+
+static void tv_stop(lc_loop *loop) {
+  loop->stop = 1;
+}
+
+/* ---- Timers ------------------------------------------------------------------------------- */
+
+static void on_timer(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+                     void *private_data);
+
+static int timer_add(lc_timer *timer) {
+  timer->te = tevent_add_timer(timer->loop->ev, NULL, timer->deadline, on_timer, timer);
+  return timer->te == NULL ? -ENOMEM : 0;
+}
+
+static struct timeval tv_add_ns(struct timeval tv, int64_t ns) {
+  int64_t us = lc_ns_to_us_ceil(ns);
+  int64_t sec = tv.tv_sec + us / 1000000;
+  int64_t usec = tv.tv_usec + us % 1000000;
+  if (usec >= 1000000) {
+    sec++;
+    usec -= 1000000;
+  }
+  tv.tv_sec = (time_t)sec;
+  tv.tv_usec = (suseconds_t)usec;
+  return tv;
+}
+
+static void on_timer(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+                     void *private_data) {
+  (void)ev;
+  (void)te;
+  (void)now;
+  lc_timer *timer = private_data;
+  timer->te = NULL; /* tevent frees it when this handler returns */
+  if (timer->repeat_ns > 0) {
+    timer->deadline = tv_add_ns(timer->deadline, timer->repeat_ns);
+    if (timer_add(timer) != 0)
+      timer->loop->active--;
+  } else {
+    timer->loop->active--;
+  }
+  timer->in_cb = 1;
+  timer->cb(timer, timer->arg);
+  timer->in_cb = 0;
+  if (timer->freed)
+    free(timer);
+}
+
+static int tv_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
+  lc_timer *timer = calloc(1, sizeof *timer);
+  if (timer == NULL)
+    return -ENOMEM;
+  timer->loop = loop;
+  timer->cb = cb;
+  timer->arg = arg;
+  loop->live++;
+  *out = timer;
+  return 0;
+}
+
+static int tv_timer_stop(lc_timer *timer) {
+  if (timer->te != NULL) {
+    TALLOC_FREE(timer->te);
+    timer->loop->active--;
+  }
+  return 0;
+}
+
+/* The deadline is gettimeofday() now plus the delay in µs, rounded up (what
+ * tevent_timeval_current_ofs computes): tevent timers run on the realtime clock. A restart
+ * replaces the timer. */
+static int tv_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
+  if (delay_ns < 0 || repeat_ns < 0)
+    return -EINVAL;
+  tv_timer_stop(timer);
+  timer->deadline = tv_add_ns(tevent_timeval_current(), delay_ns);
+  timer->repeat_ns = repeat_ns;
+  int err = timer_add(timer);
+  if (err == 0)
+    timer->loop->active++;
+  return err;
+}
+
+static void tv_timer_free(lc_timer *timer) {
+  tv_timer_stop(timer);
+  timer->loop->live--;
+  if (timer->in_cb)
+    timer->freed = 1;
+  else
+    free(timer);
+}
+
+/* ---- I/O ---------------------------------------------------------------------------------- */
+
+/* The epoll backend turns EPOLLHUP/EPOLLERR into TEVENT_FD_READ and passes only the flags the
+ * handler asked for (tevent_epoll.c epoll_event_loop): no error bit reaches the adapter. */
+static void on_fd(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
+                  void *private_data) {
+  (void)ev;
+  (void)fde;
+  lc_io *io = private_data;
+  unsigned revents = 0;
+  if (flags & TEVENT_FD_READ)
+    revents |= LC_READABLE;
+  if (flags & TEVENT_FD_WRITE)
+    revents |= LC_WRITABLE;
+  io->in_cb = 1;
+  io->cb(io, io->fd, revents, io->arg);
+  io->in_cb = 0;
+  if (io->freed)
+    free(io);
+}
+
+/* tevent_add_fd with no flags: registered, not watched. */
+static int tv_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
+  if (fd < 0)
+    return -EBADF;
+  lc_io *io = calloc(1, sizeof *io);
+  if (io == NULL)
+    return -ENOMEM;
+  io->loop = loop;
+  io->fd = fd;
+  io->cb = cb;
+  io->arg = arg;
+  io->fde = tevent_add_fd(loop->ev, NULL, fd, 0, on_fd, io);
+  if (io->fde == NULL) {
+    free(io);
+    return -ENOMEM;
+  }
+  loop->live++;
+  *out = io;
+  return 0;
+}
+
+static int tv_io_start(lc_io *io, unsigned events) {
+  if (!lc_io_events_valid(events))
+    return -EINVAL;
+  uint16_t flags = 0;
+  if (events & LC_READABLE)
+    flags |= TEVENT_FD_READ;
+  if (events & LC_WRITABLE)
+    flags |= TEVENT_FD_WRITE;
+  tevent_fd_set_flags(io->fde, flags);
+  if (!io->started) {
+    io->started = 1;
+    io->loop->active++;
+  }
+  return 0;
+}
+
+static int tv_io_stop(lc_io *io) {
+  if (io->started) {
+    tevent_fd_set_flags(io->fde, 0);
+    io->started = 0;
+    io->loop->active--;
+  }
+  return 0;
+}
+
+/* Freeing an fde from its own handler is safe: tevent defers it while the handler is busy
+ * (tevent_fd.c). */
+static void tv_io_free(lc_io *io) {
+  tv_io_stop(io);
+  TALLOC_FREE(io->fde);
+  io->loop->live--;
+  if (io->in_cb)
+    io->freed = 1;
+  else
+    free(io);
+}
+
+/* ---- Wakeup ------------------------------------------------------------------------------- */
+
+/* The counter is read before the callback, so a send during the callback brings another. */
+static void on_wakeup(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
+                      void *private_data) {
+  (void)ev;
+  (void)fde;
+  (void)flags;
+  lc_wakeup *w = private_data;
+  uint64_t n;
+  if (read(w->efd, &n, sizeof n) < 0) {
+    /* EAGAIN: nothing to read; the callback still runs, as a spurious wakeup would */
+  }
+  w->in_cb = 1;
+  w->cb(w, w->arg);
+  w->in_cb = 0;
+  if (w->freed)
+    free(w);
+}
+
+static int tv_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
+  lc_wakeup *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return -ENOMEM;
+  w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->efd < 0) {
+    int err = -errno;
+    free(w);
+    return err;
+  }
+  w->fde = tevent_add_fd(loop->ev, NULL, w->efd, TEVENT_FD_READ, on_wakeup, w);
+  if (w->fde == NULL) {
+    close(w->efd);
+    free(w);
+    return -ENOMEM;
+  }
+  w->loop = loop;
+  w->cb = cb;
+  w->arg = arg;
+  loop->live++;
+  loop->active++;
+  *out = w;
+  return 0;
+}
+
+/* Thread-safe: one write(2) on the eventfd. */
+static int tv_wakeup_send(lc_wakeup *w) {
+  uint64_t one = 1;
+  return write(w->efd, &one, sizeof one) < 0 && errno != EAGAIN ? -errno : 0;
+}
+
+static void tv_wakeup_free(lc_wakeup *w) {
+  TALLOC_FREE(w->fde);
+  close(w->efd);
+  w->loop->live--;
+  w->loop->active--;
+  if (w->in_cb)
+    w->freed = 1;
+  else
+    free(w);
+}
+
+/* ---- Entry point -------------------------------------------------------------------------- */
+
+static const struct lc_backend tv_backend = {
+    .abi_version = LC_BACKEND_ABI_VERSION,
+    .name = "tevent",
+    .version = tv_version,
+    .loop_new = tv_loop_new,
+    .loop_free = tv_loop_free,
+    .now = tv_now,
+    .update_time = tv_update_time,
+    .run = tv_run,
+    .stop = tv_stop,
+    .timer_new = tv_timer_new,
+    .timer_start = tv_timer_start,
+    .timer_stop = tv_timer_stop,
+    .timer_free = tv_timer_free,
+    .io_new = tv_io_new,
+    .io_start = tv_io_start,
+    .io_stop = tv_io_stop,
+    .io_free = tv_io_free,
+    .wakeup_new = tv_wakeup_new,
+    .wakeup_send = tv_wakeup_send,
+    .wakeup_free = tv_wakeup_free,
+    .caps = 0, /* no non-blocking iteration: tevent_loop_once always may wait */
+};
+
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
+  return &tv_backend;
+}
