@@ -43,5 +43,6 @@ double lcbench_rounds_needed(const struct lcbench_ci *ci) {
   if (c == 0) return 0;
   double h = (log(ci->hi) - log(ci->lo)) / 2;
   double need = ceil((double)ci->n * (h / c) * (h / c));
-  return need > (double)ci->n ? need : (double)ci->n + 1;
+  if (need < (double)ci->n + 1) need = (double)ci->n + 1;
+  return need < 6 ? 6 : need; /* fewer than 6 rounds never reach 95% */
 }

@@ -22,7 +22,7 @@ void lcbench_median_ci(double *v, size_t n, double level, struct lcbench_ci *ci)
 
 /* Rounds an interval of ratios around 1 would need to exclude 1, from the observed spread: the
  * half-width in log space shrinks like 1/sqrt(n), so n * (half-width / |log median|)^2.
- * Returns at least n + 1; 0 when the median is exactly 1 (no finite number). */
+ * Returns at least n + 1 and 6; 0 when the median is exactly 1 (no finite number). */
 double lcbench_rounds_needed(const struct lcbench_ci *ci);
 
 #endif /* LCBENCH_PAIRED_H */
