@@ -604,6 +604,26 @@ static int bench_timing(struct opts *o, json_t *ctx, json_t **benches, json_t **
     json_object_set_new(rl, "order", order);
     json_array_append_new(rounds_log, rl);
   }
+  /* The order for reports: backends as selected, benchmarks as registered (the entries come
+   * in shuffled order). */
+  json_t *border = json_array(), *norder = json_array();
+  for (int i = 0; i < o->nbe; i++) {
+    struct child_spec *c = &o->be[i];
+    if (c->other || !c->name[0]) continue;
+    json_array_append_new(border, json_string(c->name));
+    char *list = lch_xstrdup(c->expected ? c->expected : ""), *save = NULL;
+    for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+      strip_real_time(line);
+      size_t j;
+      json_t *v;
+      int seen = 0;
+      json_array_foreach(norder, j, v) seen |= strcmp(json_string_value(v), line) == 0;
+      if (*line && !seen) json_array_append_new(norder, json_string(line));
+    }
+    free(list);
+  }
+  json_object_set_new(ctx, "bench_backend_order", border);
+  json_object_set_new(ctx, "bench_order", norder);
   return failures;
 }
 

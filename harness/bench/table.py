@@ -121,6 +121,21 @@ def collect(doc):
         for c in COUNTERS:
             if isinstance(e.get(c), (int, float)):
                 s.counters.setdefault(c, []).append(float(e[c]))
+    # Report order: as the run recorded it (backends as selected, benchmarks as registered);
+    # older files: the built-in backends first, benchmarks grouped by area, then by name.
+    ctx = doc["context"]
+    border = ctx.get("bench_backend_order") or []
+    pref = border + [b for b in ("reference", "libuv", "libev", "libevent") if b not in border]
+    first = list(backends)
+    backends.sort(key=lambda b: (pref.index(b) if b in pref else len(pref), first.index(b)))
+    norder = ctx.get("bench_order") or []
+    if norder:
+        key = lambda n: (norder.index(n) if n in norder else len(norder), n)
+    else:
+        groups = ("loop.", "runtime.", "floor.", "coro.")
+        key = lambda n: (next((i for i, g in enumerate(groups) if n.startswith(g)), 9),
+                         n.split("/")[0], len(n), n)
+    data = {n: data[n] for n in sorted(data, key=key)}
     return callgrind, data, backends
 
 
