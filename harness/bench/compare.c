@@ -226,7 +226,7 @@ static int paired_compare(struct results *old, struct results *new, double alpha
     char so[32], sn[32], sci[40], verdict[96];
     fmt_value(so, sizeof so, lcbench_median(o->v, o->n), 0);
     fmt_value(sn, sizeof sn, lcbench_median(n->v, n->n), 0);
-    snprintf(sci, sizeof sci, "[%.3f, %.3f]", ci.lo, ci.hi);
+    snprintf(sci, sizeof sci, ci.hi < 100 ? "[%.3f, %.3f]" : "[%.3g, %.3g]", ci.lo, ci.hi);
     if (k < 6) { /* 6 rounds: the range is the first interval with 95% coverage */
       snprintf(verdict, sizeof verdict, "too few rounds to test (%zu; use --rounds 10)", k);
     } else if (ci.lo > 1) {

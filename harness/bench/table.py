@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """table.py: a markdown table from a loopconf-bench results file (python3 stdlib only).
 
-usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--agree OTHER.json]
+usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--agree OTHER.json [--differences]]
 
 Without --update the table goes to stdout. With --update FILE, the text between the lines
 "<!-- bench-table:begin -->" and "<!-- bench-table:end -->" in FILE is replaced by the table
@@ -368,11 +368,11 @@ def verdicts(doc):
     return res
 
 
-def agree(doc1, doc2, path1, path2):
+def agree(doc1, doc2, path1, path2, only_differences=False):
     v1, v2 = verdicts(doc1), verdicts(doc2)
     out = [f"| benchmark | pair | run 1 ({os.path.basename(path1)}) | run 2 "
            f"({os.path.basename(path2)}) | agree |", "|---|---|---|---|---|"]
-    counts = {"agree": 0, "flagged by both": 0, "DISAGREE": 0}
+    counts = {"agree": 0, "flagged by both": 0, "flagged by one": 0, "CONTRADICT": 0}
     for key in v1:
         if key not in v2:
             continue
@@ -380,24 +380,34 @@ def agree(doc1, doc2, path1, path2):
         a, b = p.verdict(), q.verdict()
         if a == b:
             res = "flagged by both" if a == "noisy" else "agree"
+        elif "noisy" in (a, b):
+            res = "flagged by one"  # one run could not decide: no contradiction, not agreement
         else:
-            res = "DISAGREE"
+            res = "CONTRADICT"  # both decided, differently
         counts[res] += 1
         name, x, y = key
-        out.append(f"| {name} | {x} / {y} | {a} {p.fmt()} | {b} {q.fmt()} | {res} |")
+        if not only_differences or res != "agree":
+            out.append(f"| {name} | {x} / {y} | {a} {p.fmt()} | {b} {q.fmt()} | {res} |")
     out.append("")
     out.append(f"{sum(counts.values())} pairwise verdicts: " +
-               ", ".join(f"{v} {k}" for k, v in counts.items()) + ".")
+               ", ".join(f"{v} {k}" for k, v in counts.items()) + ". (ahead = the first of "
+               "the pair is faster; noisy = too noisy to rank; flagged by one = one run decided, "
+               "the other could not; CONTRADICT = both decided, differently.)")
     return out, counts
 
 
 def main():
     args = sys.argv[1:]
     target = cgpath = agree_path = None
+    only_diff = False
     pos = []
     i = 0
     while i < len(args):
         a = args[i]
+        if a == "--differences":
+            only_diff = True
+            i += 1
+            continue
         if a in ("--update", "--callgrind", "--agree"):
             if i + 1 >= len(args):
                 die(f"option {a} needs a value")
@@ -420,7 +430,7 @@ def main():
         die("want one results file (see --help)")
     doc = load(pos[0])
     if agree_path:
-        lines, counts = agree(doc, load(agree_path), pos[0], agree_path)
+        lines, counts = agree(doc, load(agree_path), pos[0], agree_path, only_diff)
         print("\n".join(lines))
         sys.exit(0)
     ctx = doc["context"]
