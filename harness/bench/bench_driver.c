@@ -46,7 +46,7 @@ struct opts {
 };
 
 #define DEFAULT_TIMEOUT_S 600 /* per backend child, times the slow-machine multiplier */
-#define DEFAULT_ROUNDS 15      /* a full default run: 15 rounds of ~30 s on 2 busy cores */
+#define DEFAULT_ROUNDS 12      /* a full run: 12 rounds of 30-50 s on 2 busy cores, 6-10 min */
 
 /* Temporary files this command made, removed on every exit path (signals included: the
  * host's child runner turns them into -EINTR and we come back here). */
