@@ -339,7 +339,8 @@ def timed_tables(doc, data, loops, cg):
                     continue
                 p = Paired(s, floor, invert=True)
                 v = p.verdict()
-                mark = {"behind": "", "ahead": " (above the floor?!)", "tie": " (at the floor)",
+                # p is floor/loop: "ahead" = a share below 100% (the usual), "behind" = above
+                mark = {"ahead": "", "behind": " (above the floor?!)", "tie": " (at the floor)",
                         "noisy": " " + need_text(p)}[v]
                 row.append(p.fmt(pct=True) + mark)
             out.append(f"| {name} (floor {fmt_time(statistics.median(floor.values))}) | "
