@@ -456,7 +456,7 @@ static void utc_now(char *buf, size_t len) {
 /* One child of one round: run it, check every listed benchmark produced a figure, and append
  * its entries (tagged with backend and round) to benches[c->other]. Returns the number of
  * problems, or -1 / -EINTR. */
-static int run_round_child(struct opts *o, struct child_spec *c, int round, int pos,
+static int run_round_child(struct opts *o, struct child_spec *c, int round, int pos, int npos,
                            json_t *ctx, json_t **benches, json_t **versions) {
   int failures = 0;
   char *tmp = make_temp("results");
@@ -482,7 +482,7 @@ static int run_round_child(struct opts *o, struct child_spec *c, int round, int 
   }
   av[ac] = NULL;
   /* One progress line per child on stderr, on a terminal or not. */
-  fprintf(stderr, "== round %d/%d [%d/%d] %s%s\n", round + 1, o->rounds, pos + 1, o->nbe,
+  fprintf(stderr, "== round %d/%d [%d/%d] %s%s\n", round + 1, o->rounds, pos + 1, npos,
           c->path[0] ? c->path : "backend-independent set", c->other ? " (--vs build)" : "");
   /* On a TTY the child's console output (progress, context banner) is shown as it comes;
    * otherwise it is captured and shown only if the child crashed or refused its arguments
@@ -590,7 +590,7 @@ static int bench_timing(struct opts *o, json_t *ctx, json_t **benches, json_t **
     json_object_set_new(rl, "load_avg", load_avg_json());
     for (int i = 0; i < nactive; i++) {
       struct child_spec *c = &o->be[active[i]];
-      int f = run_round_child(o, c, r, i, ctx, benches, versions);
+      int f = run_round_child(o, c, r, i, nactive, ctx, benches, versions);
       if (f < 0) {
         json_decref(order);
         json_decref(rl);
