@@ -260,7 +260,8 @@ def timed_tables(doc, data, loops, cg):
     out.append("Cell: rank (1 + backends significantly ahead; equal ranks are ties) : median "
                "time, then the median over rounds of the per-round ratio to the fastest backend "
                "with its exact 95% interval; `?` = the interval includes 1.0 but is wider than "
-               "+-5%: too noisy to rank, with the rounds it would take to decide."
+               "+-5%: too noisy to rank, with the rounds it would take to decide. (The fastest is the "
+               "lowest median time; a median of per-round ratios can still fall below 1.00x.)"
                + (" Ir = callgrind instructions per item, as a ratio to the fastest backend's."
                   if cg else ""))
     out.append("")
