@@ -227,8 +227,13 @@ static int paired_compare(struct results *old, struct results *new, double alpha
     fmt_value(so, sizeof so, lcbench_median(o->v, o->n), 0);
     fmt_value(sn, sizeof sn, lcbench_median(n->v, n->n), 0);
     snprintf(sci, sizeof sci, ci.hi < 100 ? "[%.3f, %.3f]" : "[%.3g, %.3g]", ci.lo, ci.hi);
-    if (k < 6) { /* 6 rounds: the range is the first interval with 95% coverage */
-      snprintf(verdict, sizeof verdict, "too few rounds to test (%zu; use --rounds 10)", k);
+    /* The fewest rounds whose range reaches the level: 1 - 2^(1-n) >= level. */
+    int want = (int)ceil(1 - log2(1 - level) - 1e-9);
+    if (k < 6 || ci.level < level) {
+      /* The interval cannot have the coverage the family needs: no verdict is claimed. */
+      snprintf(verdict, sizeof verdict, "too few rounds to test (%zu; %d needed for %zu rows)",
+               k, want < 6 ? 6 : want, m);
+      capped = 1;
     } else if (ci.lo > 1) {
       if (ci.median > 1 + thr) {
         snprintf(verdict, sizeof verdict, "REGRESSED");
@@ -257,7 +262,7 @@ static int paired_compare(struct results *old, struct results *new, double alpha
   printf("paired by round (one interleaved run); ratio = median of per-round NEW/OLD; interval:"
          " exact, %.4g%% per row (alpha %g over %zu rows)%s; threshold %g%%\n",
          100 * level, alpha, m,
-         capped ? "; some rows have too few rounds for that level and use their range" : "",
+         capped ? "; rows with too few rounds for that level are not tested" : "",
          100 * thr);
   printf("%d regressed\n", regressed);
   return regressed;
@@ -272,7 +277,8 @@ static const char compare_help[] =
     "When OLD and NEW come from one `bench --vs` run (the same vs_run_id), the comparison is\n"
     "paired by round instead: the median of the per-round ratios NEW/OLD with an exact\n"
     "(order-statistic) confidence interval at 1 - alpha/rows per row; REGRESSED when the\n"
-    "interval lies above 1 and the median ratio beyond the threshold (default 5% there).\n"
+    "interval lies above 1 and the median ratio beyond the threshold (defaults there: alpha\n"
+    "0.01, threshold 5%; rows whose rounds cannot reach 1 - alpha/rows are not tested).\n"
     "  --alpha A        significance level, 0 < A < 1 (default 0.05)\n"
     "  --threshold PCT  smallest slowdown that counts, in percent (default 10)\n";
 
@@ -285,7 +291,7 @@ int lcbench_cmd_compare(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   double alpha = 0.05, threshold = 10;
-  int threshold_given = 0;
+  int threshold_given = 0, alpha_given = 0;
   opterr = 0;
   optind = 1;
   int c;
@@ -293,6 +299,7 @@ int lcbench_cmd_compare(int argc, char **argv) {
     switch (c) {
     case OPT_ALPHA:
       if (lch_parse_double(optarg, "compare: --alpha", 1e-9, 1 - 1e-9, &alpha) < 0) return 2;
+      alpha_given = 1;
       break;
     case OPT_THRESHOLD:
       if (lch_parse_double(optarg, "compare: --threshold", 0, 1e6, &threshold) < 0) return 2;
@@ -335,7 +342,10 @@ int lcbench_cmd_compare(int argc, char **argv) {
                 files[1], old.role);
       goto out;
     }
-    rc = paired_compare(&old, &new, alpha, (threshold_given ? threshold : 5) / 100) ? 1 : 0;
+    /* Paired mode defaults to alpha 0.01 per report: a gate run 20 times in a row on one
+     * build should stay silent every time (0.99^20 = 0.82; 0.95^20 would be 0.36). */
+    rc = paired_compare(&old, &new, alpha_given ? alpha : 0.01,
+                        (threshold_given ? threshold : 5) / 100) ? 1 : 0;
     goto out;
   }
   double thr = threshold / 100;
