@@ -17,15 +17,26 @@
 
 struct child_spec {
   char path[PATH_MAX]; /* module path, or "" for the backend-independent set */
+  char *exe;           /* the loopconf-bench that runs it (this build's, or --vs's) */
+  int other;           /* 1: a child of the --vs build ("old"), 0: of this build ("new") */
+  char *expected;      /* the names it runs (--benchmark_list_tests), after listing */
   char name[64];       /* learnt from the child */
   char version[256];
 };
 
 struct opts {
-  struct child_spec be[MAX_BACKENDS + 1];
+  struct child_spec be[2 * (MAX_BACKENDS + 1)];
   int nbe;
   const char *filter;
-  int repetitions;
+  int repetitions; /* per child, i.e. per round */
+  int rounds;
+  unsigned long long seed;
+  int seed_given;
+  const char *vs;      /* --vs OTHER_BUILD_DIR */
+  char *vs_exe;        /* its loopconf-bench */
+  const char *vs_out;  /* results of the other build */
+  const char *threshold; /* --threshold for the --vs comparison */
+  char *vs_out_buf;
   double min_time;
   double timeout_s; /* per child, before the multiplier */
   long timeout_ms;  /* per child, multiplied */
@@ -35,6 +46,7 @@ struct opts {
 };
 
 #define DEFAULT_TIMEOUT_S 600 /* per backend child, times the slow-machine multiplier */
+#define DEFAULT_ROUNDS 12      /* a full run: 12 rounds of 30-50 s on 2 busy cores, 6-10 min */
 
 /* Temporary files this command made, removed on every exit path (signals included: the
  * host's child runner turns them into -EINTR and we come back here). */
@@ -74,12 +86,14 @@ static int run_child(char **argv, const char *path, unsigned flags, long timeout
 }
 
 static const char *child_what(const struct child_spec *c) {
+  if (c->other) return c->path[0] ? c->path : "the --vs build's independent set";
   return c->path[0] ? c->path : "the independent set";
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
   enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_FILTER, OPT_OUT, OPT_REPS, OPT_MIN_TIME,
-         OPT_TIMEOUT, OPT_QUICK, OPT_CALLGRIND };
+         OPT_TIMEOUT, OPT_QUICK, OPT_CALLGRIND, OPT_ROUNDS, OPT_SEED, OPT_VS,
+         OPT_VS_OUT, OPT_THRESHOLD };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"adapter", required_argument, NULL, OPT_ADAPTER},
@@ -90,10 +104,16 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       {"timeout", required_argument, NULL, OPT_TIMEOUT},
       {"quick", no_argument, NULL, OPT_QUICK},
       {"callgrind", no_argument, NULL, OPT_CALLGRIND},
+      {"rounds", required_argument, NULL, OPT_ROUNDS},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"vs", required_argument, NULL, OPT_VS},
+      {"vs-out", required_argument, NULL, OPT_VS_OUT},
+      {"threshold", required_argument, NULL, OPT_THRESHOLD},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   o->repetitions = -1;
+  o->rounds = -1;
   o->min_time = -1;
   o->timeout_s = DEFAULT_TIMEOUT_S;
   o->out = "loopconf-bench-results.json";
@@ -119,6 +139,21 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     case OPT_REPS:
       if (lch_parse_long(optarg, "--repetitions", 1, 1000, &lv) < 0) rc = -1;
       o->repetitions = (int)lv;
+      break;
+    case OPT_ROUNDS:
+      if (lch_parse_long(optarg, "--rounds", 1, 1000, &lv) < 0) rc = -1;
+      o->rounds = (int)lv;
+      break;
+    case OPT_SEED:
+      if (lch_parse_long(optarg, "--seed", 0, LONG_MAX, &lv) < 0) rc = -1;
+      o->seed = (unsigned long long)lv;
+      o->seed_given = 1;
+      break;
+    case OPT_VS: o->vs = optarg; break;
+    case OPT_VS_OUT: o->vs_out = optarg; break;
+    case OPT_THRESHOLD:
+      if (lch_parse_double(optarg, "--threshold", 0, 1e6, &dv) < 0) rc = -1;
+      o->threshold = optarg;
       break;
     case OPT_MIN_TIME:
       if (lch_parse_double(optarg, "--min-time", 0.001, 60, &dv) < 0) rc = -1;
@@ -156,6 +191,32 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     }
   }
   if (rc == 0 && lch_outfile_check(o->out, "--out") < 0) rc = -1;
+  if (rc == 0 && (o->vs_out || o->threshold) && !o->vs) {
+    lch_error("bench: --%s needs --vs OTHER_BUILD_DIR", o->vs_out ? "vs-out" : "threshold");
+    rc = -1;
+  }
+  if (rc == 0 && o->vs && o->callgrind) {
+    lch_error("bench: --vs compares timings; it does not combine with --callgrind");
+    rc = -1;
+  }
+  if (rc == 0 && o->vs) {
+    o->vs_exe = lch_xasprintf("%s/loopconf-bench", o->vs);
+    if (access(o->vs_exe, X_OK) != 0) {
+      lch_error("bench: --vs %s: no executable %s (give another build directory)", o->vs,
+                o->vs_exe);
+      rc = -1;
+    }
+    if (!o->vs_out) {
+      const char *dot = strrchr(o->out, '.');
+      size_t stem = dot && !strchr(dot, '/') ? (size_t)(dot - o->out) : strlen(o->out);
+      o->vs_out = o->vs_out_buf = lch_xasprintf("%.*s.vs.json", (int)stem, o->out);
+    }
+    if (rc == 0 && strcmp(o->vs_out, o->out) == 0) {
+      lch_error("bench: --vs-out and --out are the same file %s", o->out);
+      rc = -1;
+    }
+    if (rc == 0 && lch_outfile_check(o->vs_out, "--vs-out") < 0) rc = -1;
+  }
   char *dir = rc == 0 ? lch_backend_dir() : NULL;
   if (rc == 0 && !dir) rc = -1;
   if (rc == 0 && wanted.n == 0 && lch_builtin_names(dir, &wanted) < 0) rc = -1;
@@ -181,9 +242,26 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
   free(dir);
   lch_strlist_free(&wanted);
   if (rc != 0) return rc;
-  o->be[o->nbe++].path[0] = '\0'; /* the backend-independent set, run last */
-  if (o->repetitions < 0) o->repetitions = o->quick ? 1 : 9;
-  if (o->min_time < 0) o->min_time = o->quick ? 0.01 : 0.2;
+  o->be[o->nbe++].path[0] = '\0'; /* the backend-independent set */
+  if (o->vs) { /* the same children from the other build, its modules by the same file name */
+    int n = o->nbe;
+    for (int k = 0; k < n; k++) {
+      struct child_spec *c = &o->be[o->nbe++];
+      c->other = 1;
+      c->exe = o->vs_exe;
+      if (o->be[k].path[0]) {
+        const char *base = strrchr(o->be[k].path, '/');
+        char *p = lch_xasprintf("%s/backends/%s", o->vs, base ? base + 1 : o->be[k].path);
+        /* An out-of-tree module (not in this build's backends) is the same file for both. */
+        snprintf(c->path, PATH_MAX, "%s", access(p, R_OK) == 0 ? p : o->be[k].path);
+        free(p);
+      }
+    }
+  }
+  if (o->repetitions < 0) o->repetitions = 1;
+  if (o->rounds < 0) o->rounds = o->quick ? 1 : DEFAULT_ROUNDS;
+  if (o->min_time < 0) o->min_time = o->quick ? 0.01 : 0.1;
+  if (!o->seed_given) o->seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
   o->tty = isatty(1);
   double mult;
   if (lch_env_multiplier(&mult) < 0) return -1;
@@ -193,16 +271,18 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 
 /* Every backend must load in a child before any benchmark runs (an unloadable one is refused
  * up front, like `loopconf run` does). Returns 0 or -1 with the child's error line. */
-static int check_backends(struct opts *o, char *exe) {
+static int check_backends(struct opts *o) {
   for (int k = 0; k < o->nbe; k++) {
     if (!o->be[k].path[0]) continue;
+    char *exe = o->be[k].exe;
     char *av[] = {exe, "run", "--backend", o->be[k].path, "--list-deterministic", NULL};
     struct lch_proc_result res;
     int rc = run_child(av, exe, LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &res);
     if (rc != 0) {
       const char *log = res.log.data ? res.log.data : "";
       const char *line = strstr(log, "error: ");
-      lch_error("bench: backend %s cannot be used: %.*s", o->be[k].path,
+      lch_error("bench: backend %s%s cannot be used: %.*s", o->be[k].path,
+                o->be[k].other ? " (--vs build)" : "",
                 line ? (int)strcspn(line + 7, "\n") : (int)strcspn(log, "\n"),
                 line ? line + 7 : log);
       lch_proc_result_free(&res);
@@ -215,7 +295,7 @@ static int check_backends(struct opts *o, char *exe) {
 
 /* argv for `<exe> run --adapter P` or `<exe> run --independent`, plus extra (NULL-ended). */
 static void child_argv(char **av, int *ac, char *exe, struct child_spec *c) {
-  av[(*ac)++] = exe;
+  av[(*ac)++] = exe ? exe : c->exe;
   av[(*ac)++] = "run";
   if (c->path[0]) {
     av[(*ac)++] = "--backend";
@@ -275,7 +355,8 @@ static void gb_filter_arg(char *out, size_t len, const char *filter) {
 
 /* Names the child would run (Google Benchmark's --benchmark_list_tests), malloc'd in *out.
  * Returns 0, -EINTR, or -1 (reported). */
-static int list_expected(struct opts *o, char *exe, struct child_spec *c, char **out) {
+static int list_expected(struct opts *o, struct child_spec *c, char **out) {
+  char *exe = c->exe;
   char *av[12];
   int ac = 0;
   char fbuf[4096];
@@ -350,118 +431,199 @@ static int has_figure(const json_t *benches, const char *name) {
   return 0;
 }
 
-/* Returns the number of problems, or -1 (reported) / -EINTR. */
-static int bench_timing(struct opts *o, char *exe, json_t *ctx, json_t *benches,
-                        json_t *versions) {
-  int failures = 0, children = 0;
+/* splitmix64: the round order's shuffle, reproducible from the recorded seed. */
+static unsigned long long next_rand(unsigned long long *state) {
+  unsigned long long z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static json_t *load_avg_json(void) {
+  double la[3];
+  json_t *a = json_array();
+  if (getloadavg(la, 3) == 3)
+    for (int i = 0; i < 3; i++) json_array_append_new(a, json_real(la[i]));
+  return a;
+}
+
+static void utc_now(char *buf, size_t len) {
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(buf, len, "%Y-%m-%dT%H:%M:%S+00:00", gmtime_r(&now, &tm));
+}
+
+/* One child of one round: run it, check every listed benchmark produced a figure, and append
+ * its entries (tagged with backend and round) to benches[c->other]. Returns the number of
+ * problems, or -1 / -EINTR. */
+static int run_round_child(struct opts *o, struct child_spec *c, int round, int pos, int npos,
+                           json_t *ctx, json_t **benches, json_t **versions) {
+  int failures = 0;
+  char *tmp = make_temp("results");
+  if (!tmp) return -1;
+  char a_out[PATH_MAX + 32], a_rep[64], a_min[64], a_filter[4096];
+  snprintf(a_out, sizeof a_out, "--benchmark_out=%s", tmp);
+  snprintf(a_rep, sizeof a_rep, "--benchmark_repetitions=%d", o->repetitions);
+  snprintf(a_min, sizeof a_min, "--benchmark_min_time=%g", o->min_time);
+  char *av[20];
+  int ac = 0;
+  child_argv(av, &ac, NULL, c);
+  av[ac++] = a_out;
+  av[ac++] = "--benchmark_out_format=json";
+  av[ac++] = a_rep;
+  av[ac++] = a_min;
+  av[ac++] = "--benchmark_counters_tabular=true";
+  /* Google Benchmark's own interleaving: benchmarks (and repetitions) of this child in a
+   * random order, so no benchmark always runs right after the expensive one. */
+  av[ac++] = "--benchmark_enable_random_interleaving=true";
+  if (o->filter) {
+    gb_filter_arg(a_filter, sizeof a_filter, o->filter);
+    av[ac++] = a_filter;
+  }
+  av[ac] = NULL;
+  /* One progress line per child on stderr, on a terminal or not. */
+  fprintf(stderr, "== round %d/%d [%d/%d] %s%s\n", round + 1, o->rounds, pos + 1, npos,
+          c->path[0] ? c->path : "backend-independent set", c->other ? " (--vs build)" : "");
+  /* On a TTY the child's console output (progress, context banner) is shown as it comes;
+   * otherwise it is captured and shown only if the child crashed or refused its arguments
+   * (benchmark errors come back in the JSON and are reported below). */
+  struct lch_proc_result res;
+  int rc = run_child(av, c->exe, o->tty ? LCH_JOB_INHERIT_OUTPUT : 0, o->timeout_ms, NULL, &res);
+  if (rc == -EINTR) {
+    lch_proc_result_free(&res);
+    free(tmp);
+    return -EINTR;
+  }
+  if (rc != 0 && rc != 1) { /* 1: a benchmark failed; reported per benchmark below */
+    if (!o->tty && res.log.len) fputs(res.log.data, stderr);
+    report_child(c, "the benchmark run", rc, &res, o->timeout_ms);
+  }
+  lch_proc_result_free(&res);
+  if (rc != 0) failures++;
+  json_error_t jerr;
+  json_t *doc = json_load_file(tmp, 0, &jerr);
+  unlink(tmp);
+  free(tmp);
+  if (!doc) {
+    lch_error("no results from %s in round %d: %s", child_what(c), round + 1, jerr.text);
+    return failures + 1;
+  }
+  json_t *rctx = json_object_get(doc, "context"), *rb = json_object_get(doc, "benchmarks");
+  const char *bname = lch_json_str(rctx, "backend");
+  if (!bname || !json_is_array(rb)) {
+    lch_error("results of %s lack context.backend or benchmarks", child_what(c));
+    json_decref(doc);
+    return failures + 1;
+  }
+  snprintf(c->name, sizeof c->name, "%s", bname);
+  size_t i;
+  json_t *e;
+  json_array_foreach(rb, i, e) if (json_is_object(e)) strip_real_time_fields(e);
+  if (json_object_size(ctx) == 0) { /* the first child's context is the file's */
+    const char *key;
+    json_t *val;
+    json_object_foreach(rctx, key, val) if (strcmp(key, "backend") && strcmp(key, "backend_version"))
+        json_object_set(ctx, key, val);
+  }
+  const char *bver = lch_json_str(rctx, "backend_version");
+  json_object_set_new(versions[c->other], bname, bver ? json_string(bver) : json_null());
+  /* Every benchmark the child listed must have produced a figure. */
+  char *expected = lch_xstrdup(c->expected), *save = NULL;
+  for (char *line = strtok_r(expected, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (!*line) continue;
+    strip_real_time(line);
+    if (!has_figure(rb, line)) {
+      lch_error("%s on %s%s produced no figure in round %d: %s", line, bname,
+                c->other ? " (--vs build)" : "", round + 1, error_of(rb, line));
+      failures++;
+    }
+  }
+  free(expected);
+  json_array_foreach(rb, i, e) {
+    json_t *copy = json_deep_copy(e);
+    if (json_is_object(copy)) {
+      json_object_set_new(copy, "backend", json_string(bname));
+      json_object_set_new(copy, "round", json_integer(round));
+    }
+    json_array_append_new(benches[c->other], copy);
+  }
+  json_decref(doc);
+  return failures;
+}
+
+/* The timed run in rounds: each round runs every child once (every backend of this build, of
+ * the --vs build if any, and the backend-independent sets) in an order shuffled per round,
+ * so machine drift lands on every backend alike and each round's ratios are paired.
+ * benches[0]/versions[0]: this build, [1]: the --vs build. rounds_log gets one object per
+ * round (order, load average, start time). Returns the number of problems, or -1 / -EINTR. */
+static int bench_timing(struct opts *o, json_t *ctx, json_t **benches, json_t **versions,
+                        json_t *rounds_log) {
+  int failures = 0, active[2 * (MAX_BACKENDS + 1)], nactive = 0;
   for (int k = 0; k < o->nbe; k++) {
     struct child_spec *c = &o->be[k];
-    char *expected;
-    int lrc = list_expected(o, exe, c, &expected);
+    int lrc = list_expected(o, c, &c->expected);
     if (lrc == -EINTR) return -EINTR;
     if (lrc < 0) {
       failures++;
       continue;
     }
-    if (!expected[strspn(expected, " \n")]) { /* the filter leaves nothing here */
-      free(expected);
-      continue;
-    }
-    char *tmp = make_temp("results");
-    if (!tmp) {
-      free(expected);
-      return -1;
-    }
-    char a_out[PATH_MAX + 32], a_rep[64], a_min[64], a_filter[4096];
-    snprintf(a_out, sizeof a_out, "--benchmark_out=%s", tmp);
-    snprintf(a_rep, sizeof a_rep, "--benchmark_repetitions=%d", o->repetitions);
-    snprintf(a_min, sizeof a_min, "--benchmark_min_time=%g", o->min_time);
-    char *av[16];
-    int ac = 0;
-    child_argv(av, &ac, exe, c);
-    av[ac++] = a_out;
-    av[ac++] = "--benchmark_out_format=json";
-    av[ac++] = a_rep;
-    av[ac++] = a_min;
-    av[ac++] = "--benchmark_counters_tabular=true";
-    if (o->filter) {
-      gb_filter_arg(a_filter, sizeof a_filter, o->filter);
-      av[ac++] = a_filter;
-    }
-    av[ac] = NULL;
-    /* One progress line per backend on stderr, on a terminal or not. */
-    fprintf(stderr, "== [%d/%d] %s\n", k + 1, o->nbe,
-            c->path[0] ? c->path : "backend-independent set");
-    /* On a TTY the child's console output (progress, context banner) is shown as it comes;
-     * otherwise it is captured and shown only if the child crashed or refused its arguments
-     * (benchmark errors come back in the JSON and are reported below). */
-    struct lch_proc_result res;
-    int rc = run_child(av, exe, o->tty ? LCH_JOB_INHERIT_OUTPUT : 0, o->timeout_ms, NULL, &res);
-    if (rc == -EINTR) {
-      lch_proc_result_free(&res);
-      free(tmp);
-      free(expected);
-      return -EINTR;
-    }
-    children++;
-    if (rc != 0 && rc != 1) { /* 1: a benchmark failed; reported per benchmark below */
-      if (!o->tty && res.log.len) fputs(res.log.data, stderr);
-      report_child(c, "the benchmark run", rc, &res, o->timeout_ms);
-    }
-    lch_proc_result_free(&res);
-    if (rc != 0) failures++;
-    json_error_t jerr;
-    json_t *doc = json_load_file(tmp, 0, &jerr);
-    unlink(tmp);
-    free(tmp);
-    if (!doc) {
-      lch_error("no results from %s: %s", child_what(c), jerr.text);
-      failures++;
-      free(expected);
-      continue;
-    }
-    json_t *rctx = json_object_get(doc, "context"), *rb = json_object_get(doc, "benchmarks");
-    const char *bname = lch_json_str(rctx, "backend");
-    if (!bname || !json_is_array(rb)) {
-      lch_error("results of %s lack context.backend or benchmarks", child_what(c));
-      failures++;
-      json_decref(doc);
-      free(expected);
-      continue;
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(rb, i, e) if (json_is_object(e)) strip_real_time_fields(e);
-    if (json_object_size(ctx) == 0) { /* the first child's context is the file's */
-      const char *key;
-      json_t *val;
-      json_object_foreach(rctx, key, val) if (strcmp(key, "backend") && strcmp(key, "backend_version"))
-          json_object_set(ctx, key, val);
-    }
-    const char *bver = lch_json_str(rctx, "backend_version");
-    json_object_set_new(versions, bname, bver ? json_string(bver) : json_null());
-    /* Every benchmark the child listed must have produced a figure. */
-    char *save = NULL;
-    for (char *line = strtok_r(expected, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-      if (!*line) continue;
-      strip_real_time(line);
-      if (!has_figure(rb, line)) {
-        lch_error("%s on %s produced no figure: %s", line, bname, error_of(rb, line));
-        failures++;
-      }
-    }
-    free(expected);
-    json_array_foreach(rb, i, e) {
-      json_t *copy = json_deep_copy(e);
-      if (json_is_object(copy)) json_object_set_new(copy, "backend", json_string(bname));
-      json_array_append_new(benches, copy);
-    }
-    json_decref(doc);
+    if (!c->expected[strspn(c->expected, " \n")]) continue; /* the filter leaves nothing */
+    active[nactive++] = k;
   }
-  if (children == 0 && failures == 0) {
+  if (nactive == 0 && failures == 0) {
     lch_error("bench: the filter matches no benchmark");
     return -1;
   }
+  unsigned long long rng = o->seed;
+  for (int r = 0; r < o->rounds; r++) {
+    for (int i = nactive - 1; i > 0; i--) { /* Fisher-Yates */
+      int j = (int)(next_rand(&rng) % (unsigned long long)(i + 1));
+      int t = active[i];
+      active[i] = active[j];
+      active[j] = t;
+    }
+    json_t *rl = json_object(), *order = json_array();
+    char date[64];
+    utc_now(date, sizeof date);
+    json_object_set_new(rl, "round", json_integer(r));
+    json_object_set_new(rl, "start", json_string(date));
+    json_object_set_new(rl, "load_avg", load_avg_json());
+    for (int i = 0; i < nactive; i++) {
+      struct child_spec *c = &o->be[active[i]];
+      int f = run_round_child(o, c, r, i, nactive, ctx, benches, versions);
+      if (f < 0) {
+        json_decref(order);
+        json_decref(rl);
+        return f;
+      }
+      failures += f;
+      char label[96];
+      snprintf(label, sizeof label, "%s%s", c->name[0] ? c->name : "?", c->other ? "@vs" : "");
+      json_array_append_new(order, json_string(label));
+    }
+    json_object_set_new(rl, "order", order);
+    json_array_append_new(rounds_log, rl);
+  }
+  /* The order for reports: backends as selected, benchmarks as registered (the entries come
+   * in shuffled order). */
+  json_t *border = json_array(), *norder = json_array();
+  for (int i = 0; i < o->nbe; i++) {
+    struct child_spec *c = &o->be[i];
+    if (c->other || !c->name[0]) continue;
+    json_array_append_new(border, json_string(c->name));
+    char *list = lch_xstrdup(c->expected ? c->expected : ""), *save = NULL;
+    for (char *line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+      strip_real_time(line);
+      size_t j;
+      json_t *v;
+      int seen = 0;
+      json_array_foreach(norder, j, v) seen |= strcmp(json_string_value(v), line) == 0;
+      if (*line && !seen) json_array_append_new(norder, json_string(line));
+    }
+    free(list);
+  }
+  json_object_set_new(ctx, "bench_backend_order", border);
+  json_object_set_new(ctx, "bench_order", norder);
   return failures;
 }
 
@@ -481,8 +643,7 @@ static double callgrind_total(const char *path) {
   return totals >= 0 ? totals : summary;
 }
 
-static int bench_callgrind(struct opts *o, char *exe, json_t *ctx, json_t *benches,
-                           json_t *versions) {
+static int bench_callgrind(struct opts *o, json_t *ctx, json_t *benches, json_t *versions) {
   char *vav[] = {"valgrind", "--version", NULL};
   struct lch_proc_result vres;
   int vrc = run_child(vav, "valgrind", LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &vres);
@@ -511,11 +672,11 @@ static int bench_callgrind(struct opts *o, char *exe, json_t *ctx, json_t *bench
     struct child_spec *c = &o->be[k];
     char *av[16];
     int ac = 0;
-    child_argv(av, &ac, exe, c);
+    child_argv(av, &ac, NULL, c);
     av[ac++] = "--list-deterministic";
     av[ac] = NULL;
     struct lch_proc_result lres;
-    int lrc = run_child(av, exe, LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &lres);
+    int lrc = run_child(av, c->exe, LCH_JOB_STDOUT_RESULT, o->timeout_ms, NULL, &lres);
     if (lrc == -EINTR) {
       lch_proc_result_free(&lres);
       interrupted = 1;
@@ -555,7 +716,7 @@ static int bench_callgrind(struct opts *o, char *exe, json_t *ctx, json_t *bench
       cav[cac++] = "--collect-atstart=no";
       cav[cac++] = "-q";
       cav[cac++] = a_out;
-      child_argv(cav, &cac, exe, c);
+      child_argv(cav, &cac, NULL, c);
       cav[cac++] = "--callgrind";
       cav[cac++] = (char *)name;
       cav[cac] = NULL;
@@ -608,31 +769,73 @@ static int bench_callgrind(struct opts *o, char *exe, json_t *ctx, json_t *bench
   return failures;
 }
 
+/* The file of one build: schema, context (shared keys plus this build's versions and role),
+ * benchmarks. */
+static int write_results(struct opts *o, const char *path, json_t *ctx, json_t *benches,
+                         json_t *versions, json_t *rounds_log, const char *run_id, int other) {
+  json_t *doc = json_object(), *c = json_deep_copy(ctx);
+  json_object_set_new(c, "mode", json_string(o->callgrind ? "callgrind" : "time"));
+  json_object_set(c, "backends", versions);
+  if (!o->callgrind) {
+    json_object_set_new(c, "bench_rounds", json_integer(o->rounds));
+    json_object_set_new(c, "bench_round_seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(c, "bench_repetitions", json_integer(o->repetitions));
+    json_object_set_new(c, "bench_min_time_s", json_real(o->min_time));
+    json_object_set_new(c, "bench_rounds_log", json_deep_copy(rounds_log));
+    json_object_set_new(c, "load_avg_end", load_avg_json());
+    if (o->vs) {
+      /* Both files of one --vs run carry the same run_id: compare pairs them by round. */
+      json_object_set_new(c, "vs_run_id", json_string(run_id));
+      json_object_set_new(c, "vs_role", json_string(other ? "old" : "new"));
+      json_object_set_new(c, "vs_build_dir", json_string(other ? o->vs : "."));
+    }
+  }
+  json_object_set_new(c, "bench_quick", json_boolean(o->quick));
+  json_object_set_new(c, "bench_filter", o->filter ? json_string(o->filter) : json_null());
+  json_object_set_new(doc, "schema", json_string(LCBENCH_SCHEMA));
+  json_object_set_new(doc, "context", c);
+  json_object_set(doc, "benchmarks", benches);
+  int rc = lch_json_write(path, doc);
+  json_decref(doc);
+  return rc;
+}
+
 int lcbench_cmd_bench(int argc, char **argv) {
   static struct opts o;
   memset(&o, 0, sizeof o);
   int p = parse_opts(argc, argv, &o);
   if (p > 0) {
     printf("usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]...\n"
-           "        [--filter REGEX] [--repetitions N] [--min-time S] [--timeout S] [--quick]\n"
-           "        [--callgrind] [--out FILE]\n"
-           "Runs every benchmark on each selected backend (default: every built-in one), one\n"
-           "child process per backend, then the backend-independent set, and writes one results\n"
-           "file (schema " LCBENCH_SCHEMA ") atomically.\n"
+           "        [--filter REGEX] [--rounds N] [--seed N] [--repetitions N] [--min-time S]\n"
+           "        [--timeout S] [--quick] [--callgrind]\n"
+           "        [--vs OTHER_BUILD_DIR [--vs-out FILE] [--threshold PCT]]\n"
+           "        [--out FILE]\n"
+           "Runs every benchmark on each selected backend (default: every built-in one) and the\n"
+           "backend-independent set in rounds: each round starts one child process per backend\n"
+           "in an order shuffled per round, so machine drift hits every backend alike and the\n"
+           "ratios of one round are paired. Writes one results file (schema " LCBENCH_SCHEMA ")\n"
+           "atomically.\n"
            "  --backend NAME|PATH  built-in names or module paths, comma-separated\n"
            "  --adapter PATH       add an out-of-tree backend module (repeatable)\n"
            "  --filter REGEX       only benchmarks whose name matches (POSIX ERE)\n"
-           "  --repetitions N      repetitions per benchmark (default 9; --quick: 1)\n"
-           "  --min-time S         Google Benchmark's minimum time per repetition (default 0.2)\n"
-           "  --timeout S          time limit per backend child (default %d, times\n"
+           "  --rounds N           rounds (default %d; --quick: 1)\n"
+           "  --seed N             seed of the per-round order (default: from the clock; recorded)\n"
+           "  --repetitions N      repetitions per benchmark in each round's child (default 1)\n"
+           "  --min-time S         Google Benchmark's minimum time per repetition (default 0.1)\n"
+           "  --timeout S          time limit per child (default %d, times\n"
            "                       $LOOPCONF_TIME_MULTIPLIER); a child over it is killed and\n"
            "                       reported as a failure\n"
-           "  --quick              one short repetition: checks every figure, for CI\n"
+           "  --quick              one short round: checks every figure, for CI\n"
            "  --callgrind          instruction counts of the deterministic benchmarks\n"
+           "  --vs DIR             also run DIR/loopconf-bench (another build) in the same rounds,\n"
+           "                       write its results to --vs-out (default OUT with .vs.json), and\n"
+           "                       print the paired comparison (OLD = DIR, NEW = this build)\n"
+           "  --threshold PCT      with --vs: smallest slowdown that counts (default 5)\n"
            "  --out FILE           results file (default loopconf-bench-results.json)\n"
-           "exit status: 0 every benchmark produced its figure; 1 a backend or benchmark failed;\n"
-           "2 bad usage or input; 128+N interrupted by signal N.\n",
-           DEFAULT_TIMEOUT_S);
+           "exit status: 0 every benchmark produced its figure (and, with --vs, none regressed);\n"
+           "1 a backend or benchmark failed (or, with --vs, regressed); 2 bad usage or input;\n"
+           "128+N interrupted by signal N.\n",
+           DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S);
     return 0;
   }
   if (p < 0) return 2; /* parse_opts printed the one error line */
@@ -641,16 +844,23 @@ int lcbench_cmd_bench(int argc, char **argv) {
   char exe[PATH_MAX];
   snprintf(exe, sizeof exe, "%s/loopconf-bench", dir);
   free(dir);
-  if (check_backends(&o, exe) < 0) {
+  for (int k = 0; k < o.nbe; k++)
+    if (!o.be[k].other) o.be[k].exe = exe;
+  if (check_backends(&o) < 0) {
     int sig = lch_interrupted();
+    free(o.vs_exe);
+    free(o.vs_out_buf);
     return sig ? 128 + sig : 2;
   }
   time_t t0 = time(NULL);
 
-  json_t *doc = json_object(), *ctx = json_object(), *benches = json_array();
-  json_t *versions = json_object();
-  int failures = o.callgrind ? bench_callgrind(&o, exe, ctx, benches, versions)
-                             : bench_timing(&o, exe, ctx, benches, versions);
+  json_t *ctx = json_object(), *benches[2] = {json_array(), json_array()};
+  json_t *versions[2] = {json_object(), json_object()}, *rounds_log = json_array();
+  if (!o.callgrind)
+    fprintf(stderr, "bench: %d round(s), seed %llu (--seed to repeat the order)\n", o.rounds,
+            o.seed);
+  int failures = o.callgrind ? bench_callgrind(&o, ctx, benches[0], versions[0])
+                             : bench_timing(&o, ctx, benches, versions, rounds_log);
   remove_temps();
   int rc = 0;
   if (failures == -EINTR) {
@@ -660,30 +870,37 @@ int lcbench_cmd_bench(int argc, char **argv) {
   } else if (failures < 0) {
     rc = 2;
   } else {
-    json_object_set_new(ctx, "mode", json_string(o.callgrind ? "callgrind" : "time"));
-    json_object_set(ctx, "backends", versions);
-    if (!o.callgrind) {
-      json_object_set_new(ctx, "bench_repetitions", json_integer(o.repetitions));
-      json_object_set_new(ctx, "bench_min_time_s", json_real(o.min_time));
-    }
-    json_object_set_new(ctx, "bench_quick", json_boolean(o.quick));
-    json_object_set_new(ctx, "bench_filter", o.filter ? json_string(o.filter) : json_null());
-    json_object_set_new(doc, "schema", json_string(LCBENCH_SCHEMA));
-    json_object_set(doc, "context", ctx);
-    json_object_set(doc, "benchmarks", benches);
-    if (lch_json_write(o.out, doc) < 0)
+    char run_id[64];
+    snprintf(run_id, sizeof run_id, "%llx-%lld-%d", o.seed, (long long)t0, (int)getpid());
+    if (write_results(&o, o.out, ctx, benches[0], versions[0], rounds_log, run_id, 0) < 0 ||
+        (o.vs &&
+         write_results(&o, o.vs_out, ctx, benches[1], versions[1], rounds_log, run_id, 1) < 0)) {
       rc = 1;
-    else
-      printf("wrote %s (%zu entries, %lld s)\n", o.out, json_array_size(benches),
+    } else {
+      printf("wrote %s (%zu entries, %lld s)\n", o.out, json_array_size(benches[0]),
              (long long)(time(NULL) - t0));
+      if (o.vs) printf("wrote %s (the --vs build, %zu entries)\n", o.vs_out,
+                       json_array_size(benches[1]));
+    }
     if (failures) {
       lch_error("bench: %d problem(s), see above", failures);
       rc = 1;
     }
+    if (rc == 0 && o.vs) { /* the paired verdict: OLD = the --vs build, NEW = this one */
+      printf("\n");
+      char *cav[] = {"compare", (char *)o.vs_out, (char *)o.out, "--threshold",
+                     (char *)o.threshold, NULL};
+      rc = lcbench_cmd_compare(o.threshold ? 5 : 3, cav);
+    }
   }
-  json_decref(doc);
   json_decref(ctx);
-  json_decref(benches);
-  json_decref(versions);
+  json_decref(benches[0]);
+  json_decref(benches[1]);
+  json_decref(versions[0]);
+  json_decref(versions[1]);
+  json_decref(rounds_log);
+  for (int k = 0; k < o.nbe; k++) free(o.be[k].expected);
+  free(o.vs_exe);
+  free(o.vs_out_buf);
   return rc;
 }

@@ -6,7 +6,9 @@
 #include "loopconf/backend.h"
 
 /* The schema name of merged results files. */
-#define LCBENCH_SCHEMA "loopconf-bench/1"
+#define LCBENCH_SCHEMA "loopconf-bench/2"
+/* The schema before rounds (no "round" per entry); compare and table.py still read it. */
+#define LCBENCH_SCHEMA_V1 "loopconf-bench/1"
 
 /* `loopconf-bench bench ...`, `compare ...`, `run ...` (argv[0] is the subcommand). Each
  * returns the process exit code. */

@@ -9,11 +9,13 @@
 
 #include "bench_main.h"
 #include "mann_whitney.h"
+#include "paired.h"
 
 /* All samples of one (backend, benchmark) in one file. */
 struct series {
   char *backend, *name;
   double *v;
+  int *round;       /* the round of each sample (schema 2), -1 if none */
   size_t n, cap;
   int errors;       /* repetitions that reported an error */
   char *error_msg;  /* the first error message */
@@ -22,6 +24,7 @@ struct series {
 struct results {
   json_t *doc;
   int callgrind;    /* 1: instruction counts, 0: timings */
+  const char *run_id, *role; /* of a `bench --vs` run (both NULL otherwise) */
   struct series *s;
   size_t n, cap;
 };
@@ -62,14 +65,18 @@ static struct series *add_series(struct results *r, const char *backend, const c
   return s;
 }
 
-static int push_sample(struct series *s, double v) {
+static int push_sample(struct series *s, double v, int round) {
   if (s->n == s->cap) {
     size_t cap = s->cap ? 2 * s->cap : 16;
     double *nv = realloc(s->v, cap * sizeof *nv);
     if (!nv) return -ENOMEM;
     s->v = nv;
+    int *nr = realloc(s->round, cap * sizeof *nr);
+    if (!nr) return -ENOMEM;
+    s->round = nr;
     s->cap = cap;
   }
+  s->round[s->n] = round;
   s->v[s->n++] = v;
   return 0;
 }
@@ -79,6 +86,7 @@ static void free_results(struct results *r) {
     free(r->s[i].backend);
     free(r->s[i].name);
     free(r->s[i].v);
+    free(r->s[i].round);
     free(r->s[i].error_msg);
   }
   free(r->s);
@@ -92,9 +100,9 @@ static int load_results(const char *path, struct results *r) {
   if (!r->doc) return -1;
   const char *schema = lch_json_str(r->doc, "schema");
   json_t *benches = json_object_get(r->doc, "benchmarks");
-  if (!schema || strcmp(schema, LCBENCH_SCHEMA) != 0) {
-    lch_error("compare: %s: not a %s results file (schema: %s)", path, LCBENCH_SCHEMA,
-              schema ? schema : "missing");
+  if (!schema || (strcmp(schema, LCBENCH_SCHEMA) != 0 && strcmp(schema, LCBENCH_SCHEMA_V1) != 0)) {
+    lch_error("compare: %s: not a %s (or %s) results file (schema: %s)", path, LCBENCH_SCHEMA,
+              LCBENCH_SCHEMA_V1, schema ? schema : "missing");
     return -1;
   }
   if (!json_is_array(benches) || !json_is_object(json_object_get(r->doc, "context"))) {
@@ -103,6 +111,8 @@ static int load_results(const char *path, struct results *r) {
   }
   const char *mode = lch_json_str(json_object_get(r->doc, "context"), "mode");
   r->callgrind = mode && strcmp(mode, "callgrind") == 0;
+  r->run_id = lch_json_str(json_object_get(r->doc, "context"), "vs_run_id");
+  r->role = lch_json_str(json_object_get(r->doc, "context"), "vs_role");
   size_t i;
   json_t *e;
   json_array_foreach(benches, i, e) {
@@ -139,7 +149,8 @@ static int load_results(const char *path, struct results *r) {
                 r->callgrind ? "instructions_per_item" : "real_time/time_unit");
       return -1;
     }
-    if (push_sample(s, v) < 0) {
+    json_t *jr = json_object_get(e, "round");
+    if (push_sample(s, v, json_is_integer(jr) ? (int)json_integer_value(jr) : -1) < 0) {
       lch_error("compare: out of memory");
       return -1;
     }
@@ -155,12 +166,119 @@ static void fmt_value(char *buf, size_t len, double v, int callgrind) {
   else snprintf(buf, len, "%.1f ns", v);
 }
 
+/* The value of each round (the median of that round's repetitions) into out[round], NAN where
+ * the round has none. Returns the number of rounds (max index + 1). */
+static size_t per_round(const struct series *s, double *out, size_t cap) {
+  size_t nr = 0;
+  for (size_t i = 0; i < s->n; i++)
+    if (s->round[i] >= 0 && (size_t)s->round[i] + 1 > nr) nr = (size_t)s->round[i] + 1;
+  if (nr > cap) nr = cap;
+  double *tmp = lch_xcalloc(s->n ? s->n : 1, sizeof *tmp);
+  for (size_t r = 0; r < nr; r++) {
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++)
+      if (s->round[i] == (int)r) tmp[m++] = s->v[i];
+    out[r] = m ? lcbench_median(tmp, m) : NAN;
+  }
+  free(tmp);
+  return nr;
+}
+
+/* OLD and NEW from one `bench --vs` run: per round the ratio NEW/OLD (both ran in that round,
+ * shuffled among the other children), the median ratio with an exact confidence interval for
+ * it at 1 - alpha/m per row (Bonferroni over the m rows compared, so a family of rows is
+ * wrongly flagged with probability at most alpha), and a verdict. Returns the number of
+ * regressions. */
+static int paired_compare(struct results *old, struct results *new, double alpha, double thr) {
+  size_t m = 0;
+  for (size_t i = 0; i < old->n; i++) {
+    struct series *n = find_series(new, old->s[i].backend, old->s[i].name);
+    if (n && !n->errors && n->n && old->s[i].n) m++;
+  }
+  double level = 1 - alpha / (double)(m ? m : 1);
+  int regressed = 0, capped = 0;
+  printf("%-10s %-32s %12s %12s %7s %17s %6s  %s\n", "backend", "benchmark", "old", "new",
+         "ratio", "interval", "rounds", "verdict");
+  enum { MAXR = 4096 };
+  static double vo[MAXR], vn[MAXR], ratios[MAXR];
+  for (size_t i = 0; i < old->n; i++) {
+    struct series *o = &old->s[i], *n = find_series(new, o->backend, o->name);
+    if (!n) {
+      printf("%-10s %-32s %s\n", o->backend, o->name, "missing in NEW");
+      continue;
+    }
+    if (n->errors || n->n == 0) {
+      printf("%-10s %-32s ERROR in NEW: %s\n", o->backend, o->name,
+             n->error_msg ? n->error_msg : "no figure");
+      regressed++;
+      continue;
+    }
+    if (o->n == 0) {
+      printf("%-10s %-32s %s\n", o->backend, o->name, "no figure in OLD");
+      continue;
+    }
+    size_t ro = per_round(o, vo, MAXR), rn = per_round(n, vn, MAXR), k = 0;
+    for (size_t r = 0; r < ro && r < rn; r++)
+      if (!isnan(vo[r]) && !isnan(vn[r]) && vo[r] > 0) ratios[k++] = vn[r] / vo[r];
+    struct lcbench_ci ci;
+    lcbench_median_ci(ratios, k, level, &ci);
+    if (ci.level < level) capped = 1;
+    char so[32], sn[32], sci[40], verdict[96];
+    fmt_value(so, sizeof so, lcbench_median(o->v, o->n), 0);
+    fmt_value(sn, sizeof sn, lcbench_median(n->v, n->n), 0);
+    snprintf(sci, sizeof sci, ci.hi < 100 ? "[%.3f, %.3f]" : "[%.3g, %.3g]", ci.lo, ci.hi);
+    /* The fewest rounds whose range reaches the level: 1 - 2^(1-n) >= level. */
+    int want = (int)ceil(1 - log2(1 - level) - 1e-9);
+    if (k < 6 || ci.level < level) {
+      /* The interval cannot have the coverage the family needs: no verdict is claimed. */
+      snprintf(verdict, sizeof verdict, "too few rounds to test (%zu; %d needed for %zu rows)",
+               k, want < 6 ? 6 : want, m);
+      capped = 1;
+    } else if (ci.lo > 1) {
+      if (ci.median > 1 + thr) {
+        snprintf(verdict, sizeof verdict, "REGRESSED");
+        regressed++;
+      } else {
+        snprintf(verdict, sizeof verdict, "slower (within threshold)");
+      }
+    } else if (ci.hi < 1) {
+      snprintf(verdict, sizeof verdict, ci.median < 1 / (1 + thr) ? "improved"
+                                                                  : "faster (within threshold)");
+    } else if (ci.lo >= 1 / (1 + thr) && ci.hi <= 1 + thr) {
+      snprintf(verdict, sizeof verdict, "same");
+    } else {
+      double need = lcbench_rounds_needed(&ci);
+      if (need > 0 && need < 1e5)
+        snprintf(verdict, sizeof verdict, "noisy (not significant; ~%.0f rounds to decide)", need);
+      else
+        snprintf(verdict, sizeof verdict, "noisy (not significant)");
+    }
+    printf("%-10s %-32s %12s %12s %7.3f %17s %6zu  %s\n", o->backend, o->name, so, sn,
+           ci.median, sci, k, verdict);
+  }
+  for (size_t i = 0; i < new->n; i++)
+    if (!find_series(old, new->s[i].backend, new->s[i].name))
+      printf("%-10s %-32s %s\n", new->s[i].backend, new->s[i].name, "new (not in OLD)");
+  printf("paired by round (one interleaved run); ratio = median of per-round NEW/OLD; interval:"
+         " exact, %.4g%% per row (alpha %g over %zu rows)%s; threshold %g%%\n",
+         100 * level, alpha, m,
+         capped ? "; rows with too few rounds for that level are not tested" : "",
+         100 * thr);
+  printf("%d regressed\n", regressed);
+  return regressed;
+}
+
 static const char compare_help[] =
     "usage: loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n"
     "Per (backend, benchmark): the ratio of NEW's median to OLD's, a two-sided Mann-Whitney U\n"
     "test over the repetitions (instruction counts: no test, the threshold decides), and a\n"
     "verdict. Exit 1 when a benchmark regressed significantly beyond the threshold or erred in\n"
     "NEW, 0 otherwise, 2 for bad usage or input.\n"
+    "When OLD and NEW come from one `bench --vs` run (the same vs_run_id), the comparison is\n"
+    "paired by round instead: the median of the per-round ratios NEW/OLD with an exact\n"
+    "(order-statistic) confidence interval at 1 - alpha/rows per row; REGRESSED when the\n"
+    "interval lies above 1 and the median ratio beyond the threshold (defaults there: alpha\n"
+    "0.01, threshold 5%; rows whose rounds cannot reach 1 - alpha/rows are not tested).\n"
     "  --alpha A        significance level, 0 < A < 1 (default 0.05)\n"
     "  --threshold PCT  smallest slowdown that counts, in percent (default 10)\n";
 
@@ -173,6 +291,7 @@ int lcbench_cmd_compare(int argc, char **argv) {
       {NULL, 0, NULL, 0},
   };
   double alpha = 0.05, threshold = 10;
+  int threshold_given = 0, alpha_given = 0;
   opterr = 0;
   optind = 1;
   int c;
@@ -180,9 +299,11 @@ int lcbench_cmd_compare(int argc, char **argv) {
     switch (c) {
     case OPT_ALPHA:
       if (lch_parse_double(optarg, "compare: --alpha", 1e-9, 1 - 1e-9, &alpha) < 0) return 2;
+      alpha_given = 1;
       break;
     case OPT_THRESHOLD:
       if (lch_parse_double(optarg, "compare: --threshold", 0, 1e6, &threshold) < 0) return 2;
+      threshold_given = 1;
       break;
     case 'h': fputs(compare_help, stdout); return 0;
     case ':': lch_error("compare: option '%s' needs a value", argv[optind - 1]); return 2;
@@ -215,6 +336,18 @@ int lcbench_cmd_compare(int argc, char **argv) {
     goto out;
   }
   int cg = old.callgrind;
+  if (!cg && old.run_id && new.run_id && strcmp(old.run_id, new.run_id) == 0) {
+    if (old.role && new.role && strcmp(old.role, new.role) == 0) {
+      lch_error("compare: %s and %s are the same build of one --vs run (both \"%s\")", files[0],
+                files[1], old.role);
+      goto out;
+    }
+    /* Paired mode defaults to alpha 0.01 per report: a gate run 20 times in a row on one
+     * build should stay silent every time (0.99^20 = 0.82; 0.95^20 would be 0.36). */
+    rc = paired_compare(&old, &new, alpha_given ? alpha : 0.01,
+                        (threshold_given ? threshold : 5) / 100) ? 1 : 0;
+    goto out;
+  }
   double thr = threshold / 100;
   int regressed = 0, few_reps = 0;
   printf("%-10s %-32s %14s %14s %7s %8s  %s\n", "backend", "benchmark", "old", "new", "ratio",
@@ -279,7 +412,7 @@ int lcbench_cmd_compare(int argc, char **argv) {
       printf("%-10s %-32s %14s %14s %7s %8s  %s\n", new.s[i].backend, new.s[i].name, "", "", "",
              "", "new (not in OLD)");
   if (few_reps)
-    printf("note: some benchmarks have too few repetitions for p < %g; use --repetitions 9\n",
+    printf("note: some benchmarks have too few repetitions for p < %g; use --rounds 9 (or --repetitions 9)\n",
            alpha);
   if (cg) printf("threshold %g%% (instruction counts: no statistical test)\n", threshold);
   else printf("alpha %g, threshold %g%%\n", alpha, threshold);

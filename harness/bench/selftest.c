@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mann_whitney.h"
+#include "paired.h"
 
 static int failures;
 
@@ -71,8 +72,50 @@ static void test_mw(void) {
   CHECK(lcbench_mwu_test(x, 0, y, 4, &u, &exact) == 1);
 }
 
+/* The exact median interval: coverage 1 - 2 P(Bin(n, 1/2) < k), enumerated by hand. */
+static void test_median_ci(void) {
+  struct lcbench_ci ci;
+  double v10[] = {10, 1, 9, 2, 8, 3, 7, 4, 6, 5}; /* 1..10 shuffled */
+  lcbench_median_ci(v10, 10, 0.95, &ci);
+  CHECK(ci.n == 10 && ci.k == 2); /* k = 3 would cover 1 - 2 * 56/1024 = 0.8906 */
+  CHECK_NEAR(ci.level, 1 - 2 * 11.0 / 1024, 1e-12);
+  CHECK_NEAR(ci.median, 5.5, 0);
+  CHECK_NEAR(ci.lo, 2, 0);
+  CHECK_NEAR(ci.hi, 9, 0);
+  double v6[] = {1.1, 0.9, 1.2, 1.0, 1.3, 1.05};
+  lcbench_median_ci(v6, 6, 0.95, &ci); /* six rounds: only the range reaches 95% */
+  CHECK(ci.k == 1);
+  CHECK_NEAR(ci.level, 1 - 2.0 / 64, 1e-12);
+  CHECK_NEAR(ci.lo, 0.9, 0);
+  CHECK_NEAR(ci.hi, 1.3, 0);
+  double v5[] = {1, 2, 3, 4, 5};
+  lcbench_median_ci(v5, 5, 0.95, &ci); /* five cannot: the range, with what it covers */
+  CHECK(ci.k == 1);
+  CHECK_NEAR(ci.level, 1 - 2.0 / 32, 1e-12);
+  double v15[15];
+  for (int i = 0; i < 15; i++) v15[i] = 15 - i;
+  lcbench_median_ci(v15, 15, 0.95, &ci);
+  CHECK(ci.k == 4); /* 1 - 2 * 576/32768 = 0.9648; k = 5: 0.8815 */
+  CHECK_NEAR(ci.lo, 4, 0);
+  CHECK_NEAR(ci.hi, 12, 0);
+  lcbench_median_ci(v15, 15, 1 - 0.05 / 60, &ci); /* Bonferroni over 60 rows: k = 1 */
+  CHECK(ci.k == 1);
+  lcbench_median_ci(NULL, 0, 0.95, &ci);
+  CHECK(ci.n == 0);
+  /* Rounds to decide: median 1.02 with the interval [0.98, 1.06] over 10 rounds: half-width
+   * in log space ~0.0392, centre log 1.02 ~0.0198: 10 * (0.0392 / 0.0198)^2 ~ 39.2 -> 40. */
+  struct lcbench_ci w = {.n = 10, .median = 1.02, .lo = 0.98, .hi = 1.06};
+  double need = lcbench_rounds_needed(&w);
+  CHECK(need >= 39 && need <= 41);
+  w.median = 1;
+  CHECK(lcbench_rounds_needed(&w) == 0);
+  struct lcbench_ci narrow = {.n = 3, .median = 1.5, .lo = 1.4, .hi = 1.6};
+  CHECK(lcbench_rounds_needed(&narrow) == 6);
+}
+
 int main(void) {
   test_mw();
+  test_median_ci();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

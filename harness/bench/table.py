@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """table.py: a markdown table from a loopconf-bench results file (python3 stdlib only).
 
-usage: table.py RESULTS.json [--update FILE]
+usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--agree OTHER.json [--differences]]
 
 Without --update the table goes to stdout. With --update FILE, the text between the lines
 "<!-- bench-table:begin -->" and "<!-- bench-table:end -->" in FILE is replaced by the table
@@ -12,13 +12,27 @@ each loop's ping-pong as a fraction of the bare-syscall floor; the coroutine swi
 backend-independent figures; custom counters (wakeup coalescing, RSS per task). A cell is
 marked ~ when its spread (median absolute deviation / median, nanobench's "err%") is above 5%.
 Callgrind results files give instructions per item instead of times.
+
+Files from interleaved rounds (schema loopconf-bench/2) are read as paired rounds: per benchmark
+and backend pair, the ratio of their times in each round, summarised as the median with an
+exact 95% confidence interval for it (order statistics of the binomial, as in paired.c). A
+backend is ahead of another only when that interval excludes 1.0; rank = 1 + the number of
+backends significantly ahead of it (ties share a rank). A comparison whose interval includes
+1.0 is a tie when the interval lies within +-5%, otherwise it is flagged "?" (too noisy to
+rank) with the rounds it would take to decide, estimated from the observed spread. Ping-pong
+shares of the kernel floor get the same treatment. --callgrind adds each backend's instruction
+ratio (to the fastest backend's) next to its time, so a tie in time with a clear difference in
+instructions shows. --agree OTHER.json prints, for two runs, every pairwise verdict of both
+and whether they agree (the check that rankings survive a noisy machine).
+Schema 1 files (no rounds) pair repetitions by index: not interleaved, say so.
 """
 import json
+import math
 import os
 import statistics
 import sys
 
-SCHEMA = "loopconf-bench/1"
+SCHEMAS = ("loopconf-bench/2", "loopconf-bench/1")
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 NOISY = 0.05
 
@@ -34,8 +48,8 @@ def load(path):
             doc = json.load(f)
     except (OSError, ValueError) as e:
         die(f"{path}: {e}")
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        die(f"{path}: not a {SCHEMA} results file")
+    if not isinstance(doc, dict) or doc.get("schema") not in SCHEMAS:
+        die(f"{path}: not a {' or '.join(SCHEMAS)} results file")
     if not isinstance(doc.get("benchmarks"), list) or not isinstance(doc.get("context"), dict):
         die(f"{path}: missing context or benchmarks")
     return doc
@@ -53,11 +67,19 @@ class Series:
 
     def __init__(self):
         self.values = []    # ns per iteration, or instructions per item
+        self.rounds = []    # the round of each value
         self.counters = {}  # name -> list of values
         self.error = None
 
     def median(self):
         return statistics.median(self.values)
+
+    def per_round(self):
+        """round -> median of that round's values."""
+        by = {}
+        for r, v in zip(self.rounds, self.values):
+            by.setdefault(r, []).append(v)
+        return {r: statistics.median(vs) for r, vs in by.items()}
 
     def err(self):
         m = self.median()
@@ -94,9 +116,26 @@ def collect(doc):
         if not isinstance(v, (int, float)):
             die(f"{name} on {be}: no figure")
         s.values.append(float(v))
+        r = e.get("round", e.get("repetition_index", 0))
+        s.rounds.append(r if isinstance(r, int) else 0)
         for c in COUNTERS:
             if isinstance(e.get(c), (int, float)):
                 s.counters.setdefault(c, []).append(float(e[c]))
+    # Report order: as the run recorded it (backends as selected, benchmarks as registered);
+    # older files: the built-in backends first, benchmarks grouped by area, then by name.
+    ctx = doc["context"]
+    border = ctx.get("bench_backend_order") or []
+    pref = border + [b for b in ("reference", "libuv", "libev", "libevent") if b not in border]
+    first = list(backends)
+    backends.sort(key=lambda b: (pref.index(b) if b in pref else len(pref), first.index(b)))
+    norder = ctx.get("bench_order") or []
+    if norder:
+        key = lambda n: (norder.index(n) if n in norder else len(norder), n)
+    else:
+        groups = ("loop.", "runtime.", "floor.", "coro.")
+        key = lambda n: (next((i for i, g in enumerate(groups) if n.startswith(g)), 9),
+                         n.split("/")[0], len(n), n)
+    data = {n: data[n] for n in sorted(data, key=key)}
     return callgrind, data, backends
 
 
@@ -127,20 +166,286 @@ def update(path, table):
         die(f"{path}: {e}")
 
 
+LEVEL = 0.95
+TIE_BAND = 0.05
+
+
+def median_ci(values, level=LEVEL):
+    """(median, lo, hi, coverage) of values: the exact distribution-free interval for the
+    median from order statistics x(k), x(n+1-k), the largest k with coverage >= level."""
+    v = sorted(values)
+    n = len(v)
+    if n == 0:
+        return None
+    med = statistics.median(v)
+    k, cov, cdf = 1, 1 - 2 * 0.5 ** n, 0.0
+    for j in range(1, (n + 1) // 2 + 1):
+        cdf += math.comb(n, j - 1) / 2 ** n
+        if 1 - 2 * cdf >= level:
+            k, cov = j, 1 - 2 * cdf
+        else:
+            break
+    return med, v[k - 1], v[n - k], cov
+
+
+def rounds_needed(n, med, lo, hi):
+    """Rounds an interval around 1 would need to exclude it: the log half-width shrinks like
+    1/sqrt(n). None when the median is exactly 1."""
+    if med <= 0 or lo <= 0 or med == 1:
+        return None
+    c = abs(math.log(med))
+    h = (math.log(hi) - math.log(lo)) / 2
+    return max(n + 1, 6, math.ceil(n * (h / c) ** 2))
+
+
+class Paired:
+    """The per-round ratio a/b of two series, summarised."""
+
+    def __init__(self, a, b, invert=False):
+        ra, rb = a.per_round(), b.per_round()
+        common = sorted(set(ra) & set(rb))
+        self.ratios = [(rb[r] / ra[r]) if invert else (ra[r] / rb[r]) for r in common
+                       if ra[r] > 0 and rb[r] > 0]
+        self.n = len(self.ratios)
+        ci = median_ci(self.ratios)
+        self.med, self.lo, self.hi, self.cov = ci if ci else (1.0, 0.0, math.inf, 0.0)
+
+    def verdict(self):
+        """'ahead' (a lower than b), 'behind', 'tie', or 'noisy' (undecided, wide)."""
+        if self.n >= 6 and self.hi < 1:
+            return "ahead"
+        if self.n >= 6 and self.lo > 1:
+            return "behind"
+        if self.n >= 6 and self.lo >= 1 / (1 + TIE_BAND) and self.hi <= 1 + TIE_BAND:
+            return "tie"
+        return "noisy"
+
+    def need(self):
+        return rounds_needed(self.n, self.med, self.lo, self.hi) if self.n else None
+
+    def fmt(self, pct=False):
+        if pct:
+            return f"{self.med:.0%} [{self.lo:.0%}, {self.hi:.0%}]"
+        return f"{self.med:.2f}x [{self.lo:.2f}, {self.hi:.2f}]"
+
+
+def need_text(p):
+    need = p.need()
+    if need is None:
+        return "?"
+    return f"? ~{need} rounds" if need < 10000 else "? >10k rounds"
+
+
+def timed_tables(doc, data, loops, cg):
+    """The paired tables of a timed results file. cg: (data, backends) of a callgrind file."""
+    ctx = doc["context"]
+    out = []
+    nrounds = ctx.get("bench_rounds")
+    if nrounds is None:
+        out.append(f"Schema 1 file: {ctx.get('bench_repetitions', '?')} repetitions per backend, "
+                   "NOT interleaved; ratios pair repetitions by index and carry the drift between "
+                   "backends.")
+    else:
+        logs = ctx.get("bench_rounds_log") or []
+        loads = [r["load_avg"][0] for r in logs if r.get("load_avg")]
+        end = ctx.get("load_avg_end") or []
+        load = (f"1-minute load average {min(loads):.1f}-{max(loads):.1f} at the round starts"
+                if loads else "load average not recorded")
+        if end:
+            load += f", {end[0]:.1f} at the end"
+        out.append(f"{nrounds} interleaved rounds (seed {ctx.get('bench_round_seed')}; each round "
+                   f"runs every backend once, in a shuffled order, {ctx.get('bench_repetitions', 1)}"
+                   f" repetition(s) of at least {ctx.get('bench_min_time_s', 0):g} s per "
+                   f"benchmark); {load} on {ctx.get('num_cpus', '?')} CPUs.")
+    out.append("Cell: rank (1 + backends significantly ahead; equal ranks are ties) : median "
+               "time, then the median over rounds of the per-round ratio to the fastest backend "
+               "with its exact 95% interval; `?` = the interval includes 1.0 but is wider than "
+               "+-5%: too noisy to rank, with the rounds it would take to decide. (The fastest is the "
+               "lowest median time; a median of per-round ratios can still fall below 1.00x.)"
+               + (" Ir = callgrind instructions per item, as a ratio to the fastest backend's."
+                  if cg else ""))
+    out.append("")
+    cgdata = cg[0] if cg else {}
+    loop_names = [n for n in data if any(b in data[n] for b in loops)]
+    if loop_names:
+        out.append("| benchmark | rounds | " + " | ".join(loops) + " |")
+        out.append("|---|---|" + "---|" * len(loops))
+        for name in loop_names:
+            cells = data[name]
+            have = [b for b in loops if b in cells and cells[b].values]
+            if not have:
+                out.append(f"| {name} | 0 | " + " | ".join("error" if b in cells else "n/a"
+                                                          for b in loops) + " |")
+                continue
+            meds = {b: statistics.median(cells[b].per_round().values()) for b in have}
+            best = min(have, key=lambda b: meds[b])
+            pair = {(a, b): Paired(cells[a], cells[b]) for a in have for b in have if a != b}
+            rank = {b: 1 + sum(1 for a in have if a != b and pair[(a, b)].verdict() == "ahead")
+                    for b in have}
+            cgc = cgdata.get(name, {})
+            cg_best = cgc.get(best)
+            row = []
+            for b in loops:
+                if b not in cells:
+                    row.append("n/a")
+                    continue
+                if b not in have:
+                    row.append("error")
+                    continue
+                cell = f"{rank[b]}: {fmt_time(meds[b])}"
+                if b == best:
+                    cell += " (fastest)"
+                else:
+                    p = pair[(b, best)]
+                    cell += f", {p.fmt()}"
+                    if p.verdict() == "noisy":
+                        cell += " " + need_text(p)
+                s = cgc.get(b)
+                if s and s.values and cg_best and cg_best.values:
+                    cell += f"; Ir {s.median() / cg_best.median():.2f}x"
+                row.append(cell)
+            n = min(p.n for p in pair.values()) if pair else len(cells[best].per_round())
+            out.append(f"| {name} | {n} | " + " | ".join(row) + " |")
+        out.append("")
+
+    indep = [n for n in data if "none" in data[n]]
+    if indep:
+        out.append("| backend-independent | median | 95% interval | rounds |")
+        out.append("|---|---|---|---|")
+        for name in indep:
+            s = data[name]["none"]
+            if not s.values:
+                out.append(f"| {name} | error | | |")
+                continue
+            pr = list(s.per_round().values())
+            med, lo, hi, _ = median_ci(pr)
+            out.append(f"| {name} | {fmt_time(med)} | {fmt_time(lo)} - {fmt_time(hi)} | "
+                       f"{len(pr)} |")
+        out.append("")
+
+    floors = {n.split("/", 1)[1]: data[n]["none"] for n in data
+              if n.startswith("floor.pingpong/") and "none" in data[n] and data[n]["none"].values}
+    pp = [n for n in data if n.startswith("loop.pingpong/") and n.split("/", 1)[1] in floors]
+    if pp:
+        out.append("| ping-pong, share of the kernel floor (floor time / loop time, per round) | "
+                   + " | ".join(loops) + " |")
+        out.append("|---|" + "---|" * len(loops))
+        for name in pp:
+            floor = floors[name.split("/", 1)[1]]
+            row = []
+            for b in loops:
+                s = data[name].get(b)
+                if not s or not s.values:
+                    row.append("n/a")
+                    continue
+                p = Paired(s, floor, invert=True)
+                v = p.verdict()
+                # p is floor/loop: "ahead" = a share below 100% (the usual), "behind" = above
+                mark = {"ahead": "", "behind": " (above the floor?!)", "tie": " (at the floor)",
+                        "noisy": " " + need_text(p)}[v]
+                row.append(p.fmt(pct=True) + mark)
+            out.append(f"| {name} (floor {fmt_time(statistics.median(floor.values))}) | "
+                       + " | ".join(row) + " |")
+        out.append("")
+    return out
+
+
+def verdicts(doc):
+    """(benchmark, a, b) -> Paired of a/b for every backend pair (a before b in file order)."""
+    callgrind, data, backends = collect(doc)
+    if callgrind:
+        die("--agree compares timed runs, not callgrind files")
+    loops = [b for b in backends if b != "none"]
+    res = {}
+    for name, cells in data.items():
+        have = [b for b in loops if b in cells and cells[b].values]
+        for i, a in enumerate(have):
+            for b in have[i + 1:]:
+                res[(name, a, b)] = Paired(cells[a], cells[b])
+        floor = data.get("floor." + name.split(".", 1)[1], {}).get("none") \
+            if name.startswith("loop.pingpong/") else None
+        if floor and floor.values:
+            for a in have:
+                res[(name, a, "floor")] = Paired(cells[a], floor)
+    return res
+
+
+def agree(doc1, doc2, path1, path2, only_differences=False):
+    v1, v2 = verdicts(doc1), verdicts(doc2)
+    out = [f"| benchmark | pair | run 1 ({os.path.basename(path1)}) | run 2 "
+           f"({os.path.basename(path2)}) | agree |", "|---|---|---|---|---|"]
+    counts = {"agree": 0, "flagged by both": 0, "flagged by one": 0, "CONTRADICT": 0}
+    for key in v1:
+        if key not in v2:
+            continue
+        p, q = v1[key], v2[key]
+        a, b = p.verdict(), q.verdict()
+        if a == b:
+            res = "flagged by both" if a == "noisy" else "agree"
+        elif "noisy" in (a, b):
+            res = "flagged by one"  # one run could not decide: no contradiction, not agreement
+        else:
+            res = "CONTRADICT"  # both decided, differently
+        counts[res] += 1
+        name, x, y = key
+        if not only_differences or res != "agree":
+            out.append(f"| {name} | {x} / {y} | {a} {p.fmt()} | {b} {q.fmt()} | {res} |")
+    out.append("")
+    out.append(f"{sum(counts.values())} pairwise verdicts: " +
+               ", ".join(f"{v} {k}" for k, v in counts.items()) + ". (ahead = the first of "
+               "the pair is faster; noisy = too noisy to rank; flagged by one = one run decided, "
+               "the other could not; CONTRADICT = both decided, differently.)")
+    return out, counts
+
+
 def main():
     args = sys.argv[1:]
-    target = None
-    if len(args) == 3 and args[1] == "--update":
-        target = args[2]
-        args = args[:1]
-    if len(args) != 1 or args[0] in ("-h", "--help") or args[0].startswith("-"):
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        sys.exit(2)
-    doc = load(args[0])
+    target = cgpath = agree_path = None
+    only_diff = False
+    pos = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--differences":
+            only_diff = True
+            i += 1
+            continue
+        if a in ("--update", "--callgrind", "--agree"):
+            if i + 1 >= len(args):
+                die(f"option {a} needs a value")
+            if a == "--update":
+                target = args[i + 1]
+            elif a == "--callgrind":
+                cgpath = args[i + 1]
+            else:
+                agree_path = args[i + 1]
+            i += 2
+        elif a in ("-h", "--help"):
+            print(__doc__.strip())
+            sys.exit(0)
+        elif a.startswith("-"):
+            die(f"unknown option {a} (see --help)")
+        else:
+            pos.append(a)
+            i += 1
+    if len(pos) != 1:
+        die("want one results file (see --help)")
+    doc = load(pos[0])
+    if agree_path:
+        lines, counts = agree(doc, load(agree_path), pos[0], agree_path, only_diff)
+        print("\n".join(lines))
+        sys.exit(0)
     ctx = doc["context"]
     callgrind, data, backends = collect(doc)
     loops = [b for b in backends if b != "none"]
     fmt = (lambda v: f"{v:,.1f} Ir") if callgrind else fmt_time
+    cg = None
+    if cgpath:
+        cgdoc = load(cgpath)
+        cgc, cgd, cgb = collect(cgdoc)
+        if not cgc or callgrind:
+            die(f"--callgrind wants a callgrind results file and RESULTS a timed one")
+        cg = (cgd, cgb)
 
     out = []
     versions = ctx.get("backends", {})
@@ -151,58 +456,39 @@ def main():
     out.append("Backends: " + "; ".join(f"{b} = {versions.get(b, '?')}" for b in loops) + ".")
     if callgrind:
         out.append("Instructions per item under callgrind (user space only; lower is better).")
+        out.append("")
     else:
-        out.append(f"Median wall time per iteration over {ctx.get('bench_repetitions', '?')} "
-                   "repetitions; (x) = ratio to the best backend; ~ = spread above 5%.")
-    out.append("")
+        out += timed_tables(doc, data, loops, cg)
 
-    loop_names = [n for n in data if any(b in data[n] for b in loops)]
-    if loop_names:
-        out.append("| benchmark | " + " | ".join(loops) + " |")
-        out.append("|---|" + "---|" * len(loops))
-        for name in loop_names:
-            cells = data[name]
-            meds = {b: cells[b].median() for b in loops if b in cells and cells[b].values}
-            best = min(meds.values()) if meds else 0
-            row = []
-            for b in loops:
-                s = cells.get(b)
-                if s is None:
-                    row.append("n/a")
-                elif not s.values:
-                    row.append("error")
-                else:
-                    mark = " ~" if s.err() > NOISY else ""
-                    ratio = meds[b] / best if best > 0 else 1.0
-                    row.append(f"{fmt(meds[b])} ({ratio:.2f}x){mark}")
-            out.append(f"| {name} | " + " | ".join(row) + " |")
-        out.append("")
-
-    indep = [n for n in data if "none" in data[n]]
-    if indep:
-        out.append("| backend-independent | median |")
-        out.append("|---|---|")
-        for name in indep:
-            s = data[name]["none"]
-            cell = "error" if not s.values else fmt(s.median()) + (" ~" if s.err() > NOISY else "")
-            out.append(f"| {name} | {cell} |")
-        out.append("")
-
-    # Each loop's ping-pong as a fraction of the bare-syscall floor (time_floor / time_loop).
-    floors = {n.split("/", 1)[1]: data[n]["none"] for n in data
-              if n.startswith("floor.pingpong/") and "none" in data[n] and data[n]["none"].values}
-    pp = [n for n in data if n.startswith("loop.pingpong/") and n.split("/", 1)[1] in floors]
-    if pp and not callgrind:
-        out.append("| ping-pong, share of the kernel floor | " + " | ".join(loops) + " |")
-        out.append("|---|" + "---|" * len(loops))
-        for name in pp:
-            floor = floors[name.split("/", 1)[1]].median()
-            row = []
-            for b in loops:
-                s = data[name].get(b)
-                row.append(f"{floor / s.median():.0%}" if s and s.values else "n/a")
-            out.append(f"| {name} (floor {fmt(floor)}) | " + " | ".join(row) + " |")
-        out.append("")
+    if callgrind:
+        loop_names = [n for n in data if any(b in data[n] for b in loops)]
+        if loop_names:
+            out.append("| benchmark | " + " | ".join(loops) + " |")
+            out.append("|---|" + "---|" * len(loops))
+            for name in loop_names:
+                cells = data[name]
+                meds = {b: cells[b].median() for b in loops if b in cells and cells[b].values}
+                best = min(meds.values()) if meds else 0
+                row = []
+                for b in loops:
+                    s = cells.get(b)
+                    if s is None:
+                        row.append("n/a")
+                    elif not s.values:
+                        row.append("error")
+                    else:
+                        ratio = meds[b] / best if best > 0 else 1.0
+                        row.append(f"{fmt(meds[b])} ({ratio:.2f}x)")
+                out.append(f"| {name} | " + " | ".join(row) + " |")
+            out.append("")
+        indep = [n for n in data if "none" in data[n]]
+        if indep:
+            out.append("| backend-independent | median |")
+            out.append("|---|---|")
+            for name in indep:
+                s = data[name]["none"]
+                out.append(f"| {name} | {'error' if not s.values else fmt(s.median())} |")
+            out.append("")
 
     counter_rows = []
     for name in data:

@@ -1,0 +1,48 @@
+/* paired.c: median and its exact order-statistic confidence interval (see paired.h). */
+#include "paired.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+void lcbench_median_ci(double *v, size_t n, double level, struct lcbench_ci *ci) {
+  *ci = (struct lcbench_ci){.n = n};
+  if (n == 0) return;
+  qsort(v, n, sizeof *v, cmp_double);
+  ci->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  /* cdf[j] = P(Bin(n, 1/2) <= j), summed in log space so large n does not overflow. */
+  double cdf = 0;
+  size_t best = 1;
+  double best_level = 1 - 2 * exp(-(double)n * log(2)); /* k = 1: 1 - 2 P(X = 0) */
+  for (size_t k = 1; k <= (n + 1) / 2; k++) {
+    /* P(X = k - 1) = C(n, k-1) / 2^n */
+    double lp = lgamma((double)n + 1) - lgamma((double)k) - lgamma((double)(n - k + 2)) -
+                (double)n * log(2);
+    cdf += exp(lp);
+    double lev = 1 - 2 * cdf;
+    if (lev >= level) {
+      best = k;
+      best_level = lev;
+    } else {
+      break;
+    }
+  }
+  ci->k = (int)best;
+  ci->level = best_level;
+  ci->lo = v[best - 1];
+  ci->hi = v[n - best];
+}
+
+double lcbench_rounds_needed(const struct lcbench_ci *ci) {
+  if (ci->n == 0 || !(ci->lo > 0) || !(ci->median > 0)) return 0;
+  double c = fabs(log(ci->median));
+  if (c == 0) return 0;
+  double h = (log(ci->hi) - log(ci->lo)) / 2;
+  double need = ceil((double)ci->n * (h / c) * (h / c));
+  if (need < (double)ci->n + 1) need = (double)ci->n + 1;
+  return need < 6 ? 6 : need; /* fewer than 6 rounds never reach 95% */
+}
