@@ -31,6 +31,8 @@ void lcr_usage(FILE *out) {
       "  --repeat N             run the selection N times; changing verdicts are FLAKY\n"
       "  --tap FILE             also write TAP version 13\n"
       "  --junit FILE           also write JUnit XML\n"
+      "  --json FILE            also write the results as JSON (loopconf-run/1, for\n"
+      "                         loopconf report)\n"
       "  --jobs N               cells in parallel (default 1)\n"
       "  --spec DIR             spec directory (default: the installed or source spec/)\n"
       "  -q, --quiet            no progress on stderr\n"
