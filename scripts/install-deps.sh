@@ -21,7 +21,7 @@ on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
 on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)
 on "${LOOPCONF_WITH_LIBEVENT:-ON}" && packages+=(libevent-dev)
 on "${LOOPCONF_BENCHMARKS:-ON}" && packages+=(libbenchmark-dev libbenchmark-tools)
-on "${LOOPCONF_BROWSER_TEST:-ON}" && packages+=(chromium)           # optional: the report's browser test (issue 14)
+on "${LOOPCONF_BROWSER_TEST:-ON}" && packages+=(chromium cmark-gfm) # optional: the report's browser and markdown tests (issue 14)
 on "${LOOPCONF_HTTP_FALLBACK:-OFF}" && packages+=(libhttp-parser-dev) # only to test the HTTP parser fallback
 
 missing=()

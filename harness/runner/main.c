@@ -17,6 +17,7 @@ void lcr_usage(FILE *out) {
       "  loopconf spec-check [--spec DIR]       cross-check tests against spec/*.tsv\n"
       "  loopconf bench ... | compare ...       run loopconf-bench with these arguments\n"
       "  loopconf http [options]                HTTP servers under wrk (loopconf-http)\n"
+      "  loopconf report [FILES] [--out DIR]    the HTML + markdown report of results files\n"
       "\n"
       "run options:\n"
       "  --backend a,b,...      built-in backends (default: every lcb_<name>.so in\n"
@@ -99,6 +100,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "bench") == 0 || strcmp(cmd, "compare") == 0)
     return lcr_exec_tool("loopconf-bench", argc, argv);
   if (strcmp(cmd, "http") == 0) return lcr_exec_tool("loopconf-http", argc, argv);
+  if (strcmp(cmd, "report") == 0) return lcr_exec_tool("loopconf-report", argc, argv);
   lch_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }
