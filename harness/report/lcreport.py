@@ -160,7 +160,7 @@ class Charts:
         self.outdir = outdir
         self.made = []
 
-    def plot(self, name, title, footer, script, data):
+    def plot(self, name, title, footer, script, data, bmargin=6, height=480):
         """Draw name.svg and name.png from data (text) with the gnuplot script body."""
         dat = os.path.join(self.outdir, name + ".dat")
         with open(dat, "w", encoding="utf-8") as f:
@@ -168,10 +168,10 @@ class Charts:
         foot = footer.replace('"', "'")
         common = (f'set title "{title}"\n'
                   f'set label 99 "{foot}" at screen 0.01, screen 0.025 font ",8"\n'
-                  'set bmargin 6\nset key outside right top\nset grid ytics\n')
-        for term, ext in (('svg size 960,480 font "sans,11" background "#ffffff"', "svg"),
-                          ('pngcairo size 960,480 font "sans,10"', "png")):
-            gp = (f"set terminal {term}\nset output '{name}.{ext}'\n{common}"
+                  f'set bmargin {bmargin}\nset key outside right top\nset grid ytics\n')
+        for term, ext in ((f'svg size 960,{height} font "sans,11" background "#ffffff"', "svg"),
+                          (f'pngcairo size 960,{height} font "sans,10"', "png")):
+            gp = (f"set terminal {term}\nset termoption noenhanced\nset output '{name}.{ext}'\n{common}"
                   + script.replace("DATA", f"'{name}.dat'") + "\nunset output\n")
             r = subprocess.run(["gnuplot"], input=gp, text=True, cwd=self.outdir,
                                capture_output=True)
@@ -274,7 +274,7 @@ def conformance_sections(model):
              '<span class="differs">differ between machines</span> for the same backend '
              'version are marked; [n] links to the reason.</p>')
     h.append('<div class="scroll"><table id="matrix" class="matrix"><thead><tr>'
-             '<th rowspan="2">test</th><th rowspan="2">clauses</th>')
+             '<th rowspan="2">test</th><th rowspan="2" class="clauses">clauses</th>')
     for k in model["mkeys"]:
         n = sum(1 for c in cols if c.mkey == k)
         h.append(f'<th colspan="{n}" class="machine" title="{esc(model["machines"][k][0])}">'
@@ -440,13 +440,14 @@ def bench_section(r, idx, charts):
                     f"{med[n][b] / best:.4f}" if b in med[n] else "NaN" for b in loops))
             script = ("set style data histograms\nset style histogram clustered gap 1\n"
                       "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
-                      "set ylabel 'median time / best backend (lower is better)'\n"
-                      "set xtics rotate by -40 font ',8'\nset yrange [0:*]\n"
+                      "set ylabel 'median time / best backend (log scale, lower is better)'\n"
+                      "set logscale y\nset yrange [0.9:*]\n"
+                      "set xtics rotate by 35 right font ',8'\n"
                       "plot " + ", ".join(f"DATA using {i + 2}:xtic(1) title '{b}'"
                                           for i, b in enumerate(loops)))
             name = charts.plot(f"bench-{idx}", "Benchmarks: ratio to the best backend",
                                context_line(doc["context"]),
-                               script, "\n".join(rows) + "\n")
+                               script, "\n".join(rows) + "\n", bmargin=12, height=600)
             md.append(f"![benchmark ratios]({name}.svg)\n")
             h.append(figure(name, "Benchmark medians as a ratio to the best backend"))
     h.append("</section>")
@@ -718,7 +719,8 @@ thead th{background:#f2f2f2;position:sticky;top:0}
 .scroll{overflow-x:auto;max-width:100%}
 .matrix td{text-align:center;white-space:nowrap}
 .matrix .tname{white-space:nowrap;font-weight:normal}
-.clauses{font-size:.8em;color:#555;max-width:16em}
+.matrix td.clauses{font-size:.75em;color:#555;max-width:16em;white-space:normal;text-align:left;
+overflow-wrap:anywhere}
 .ver{font-weight:normal;font-size:.8em;color:#555}
 .v-pass{background:#dff0d8}.v-xfail{background:#fcf3cf}.v-skip{background:#eee}
 .v-fail,.v-timeout,.v-crash,.v-xpass,.v-flaky{background:#f5c6cb;font-weight:bold}
@@ -727,7 +729,7 @@ thead th{background:#f2f2f2;position:sticky;top:0}
 span.differs{padding:0 .2em}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
 code{font-size:.9em}.notes li{margin:.2em 0}
-@media (max-width:700px){body{padding:0 .4em}.clauses{display:none}table{font-size:.75em}}
+@media (max-width:700px){body{padding:0 .4em}.matrix .clauses{display:none}table{font-size:.75em}}
 """
 
 
