@@ -14,8 +14,8 @@ benchmark tables (harness/bench/table.py), the sweep and HTTP sections and their
 (gnuplot, SVG with PNG beside, the machine context in each chart's footer).
 
 Without FILES the published results under results/ are read (results/conformance/*.json,
-results/baseline/bench.json, results/sweep/*.json, results/http/http.json) and DIR defaults to
-results/report. The output is deterministic: same inputs, same bytes (no generation time).
+results/baseline/bench.json and callgrind.json, results/sweep/*.json, results/http/http.json)
+and DIR defaults to results/report. The output is deterministic: same inputs, same bytes (no generation time).
 
 --diff OLD NEW   two conformance results (or two benchmark files): the cells that changed
                  verdict, new and vanished tests, changed characteristics (benchmarks: the
@@ -111,7 +111,7 @@ def default_files():
     d = os.path.join(SRC, "results", "conformance")
     if os.path.isdir(d):
         out += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".json")]
-    for p in ("results/baseline/bench.json",):
+    for p in ("results/baseline/bench.json", "results/baseline/callgrind.json"):
         if os.path.exists(os.path.join(SRC, p)):
             out.append(os.path.join(SRC, p))
     d = os.path.join(SRC, "results", "sweep")
