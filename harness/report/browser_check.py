@@ -7,7 +7,8 @@ usage: browser_check.py INDEX.html --rows N [--shots DIR] [--chromium PATH]
 Checks: the page loads from the file system with no console errors, no uncaught exceptions
 and no failed requests; every <img> loaded (complete, non-zero natural size); the conformance
 matrix (table#matrix) has exactly N test rows; nothing fetched from the network. Keeps a
-screenshot at 1280 px (DIR/report-1280.png) and at phone width (DIR/report-390.png), and checks
+screenshot at 1280 px (DIR/report-1280.png) and at phone width (DIR/report-390.png), the page
+down to the matrix's end (report-*-matrix.png), and checks
 that at phone width the page does not scroll sideways (wide tables scroll in their own box).
 Exit 0 all good, 1 a check failed (one line per problem), 2 bad usage / no Chromium, 77 skip.
 """
@@ -230,6 +231,14 @@ def main(argv):
                 problems.append(f"{width}px: the page scrolls sideways (something is too wide)")
             shot = cdp.call("Page.captureScreenshot", format="png")["data"]
             shots[width] = base64.b64decode(shot)
+            # and the whole page down to the end of the matrix, for a reader's look
+            box = cdp.call("Runtime.evaluate", returnByValue=True, expression=
+                           "(() => { const r = document.querySelector('table#matrix')"
+                           ".getBoundingClientRect(); return r.bottom + window.scrollY; })()")
+            h = min(int(box["result"].get("value") or 2000) + 20, 6000)
+            full = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                            clip={"x": 0, "y": 0, "width": width, "height": h, "scale": 1})
+            shots[f"{width}-matrix"] = base64.b64decode(full["data"])
             print(f"browser_check: {width}px: {res['images']} images loaded, "
                   f"{res['rows']} matrix rows, title '{res['title']}'")
         if args["--shots"]:

@@ -719,7 +719,7 @@ thead th{background:#f2f2f2;position:sticky;top:0}
 .scroll{overflow-x:auto;max-width:100%}
 .matrix td{text-align:center;white-space:nowrap}
 .matrix .tname{white-space:nowrap;font-weight:normal}
-.matrix td.clauses{font-size:.75em;color:#555;max-width:16em;white-space:normal;text-align:left;
+.matrix td.clauses{font-size:.75em;color:#555;min-width:14em;max-width:20em;white-space:normal;text-align:left;
 overflow-wrap:anywhere}
 .ver{font-weight:normal;font-size:.8em;color:#555}
 .v-pass{background:#dff0d8}.v-xfail{background:#fcf3cf}.v-skip{background:#eee}
