@@ -186,7 +186,10 @@ elif CHECK == "malformed":
              "unknown schema": write("schema.json", {"schema": "nope/1", "context": {}}),
              "cell without verdict": write("nocell.json", bad_cell),
              "unknown verdict": write("verdict.json", bad_verdict),
-             "missing file": os.path.join(WORK, "does-not-exist.json")}
+             "missing file": os.path.join(WORK, "does-not-exist.json"),
+             # well-formed JSON that fails half-way through the build (table.py rejects it)
+             "bad benchmark entry": write("bench-bad.json", {
+                 "schema": "loopconf-bench/1", "context": {}, "benchmarks": [{"name": "x"}]})}
     for what, p in cases.items():
         r = report(M1, p, "--out", out)
         lines = r.stderr.strip().splitlines()
