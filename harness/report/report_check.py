@@ -2,7 +2,8 @@
 """report_check.py: CTest checks of `loopconf report` as a user runs it (python3 stdlib only).
 
 usage: report_check.py LOOPCONF SRCDIR WORKDIR CHECK
-CHECK: merge      two machines' runs (different time multipliers) in one report, both shown
+CHECK: runjson    loopconf run --json: schema, context, expectations, characteristics and pins
+       merge      two machines' runs (different time multipliers) in one report, both shown
        differs    a cell that differs between machines for the same backend version is marked
        diff       --diff: regressions exit 1, new/vanished tests, changed characteristics
        malformed  bad results files: one error line, exit 2, no report (and an old one kept)
@@ -243,6 +244,39 @@ elif CHECK == "markdown":
         else:
             cur = None
     check(rows_ok, "every table row has as many cells as its header")
+
+elif CHECK == "runjson":
+    p = os.path.join(WORK, "run.json")
+    if os.path.exists(p):
+        os.unlink(p)
+    r = subprocess.run([LOOPCONF, "run", "-q", "--backend", "reference,libuv", "--test",
+                        "loop.run.once_due_timer,loop.io.close_watched_fd", "--json", p],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"run --json exits 0 ({r.returncode}: {r.stderr.strip()})")
+    doc = json.load(open(p))
+    check(doc.get("schema") == "loopconf-run/1", "schema loopconf-run/1")
+    ctx = doc.get("context", {})
+    for k in ("cpu_model", "kernel", "compiler", "build_type", "git_commit", "time_multiplier",
+              "date", "num_cpus"):
+        check(k in ctx, f"context has {k}")
+    cells = {(c["backend"], c["test"]): c for c in doc["cells"]}
+    check(len(cells) == 4, "one cell per backend and test")
+    x = cells.get(("libuv", "loop.run.once_due_timer"), {})
+    check(x.get("verdict") == "XFAIL" and (x.get("expected") or {}).get("verdict") == "FAIL"
+          and "uv_run" in (x.get("expected") or {}).get("reason", ""),
+          "an expected failure carries the expectation and its reason")
+    check(x.get("backend_version", "").startswith("libuv 1."), "the library version really run")
+    c = cells.get(("reference", "loop.io.close_watched_fd"), {})
+    check(c.get("characteristics", {}).get("close-watched-fd")
+          and c.get("pins", {}).get("close-watched-fd"), "characteristics and their pins")
+    check(all(isinstance(c.get("duration_s"), float) and c.get("clauses") for c in cells.values()),
+          "every cell has a duration and its clauses")
+    ids = {cl["id"] for cl in doc.get("spec_clauses", [])}
+    check("LOOP-RUN-ONCE-DUE-TIMER" in ids, "the spec's clauses are listed for coverage")
+    r = subprocess.run([LOOPCONF, "run", "-q", "--json", os.path.join(WORK, "nodir", "x.json")],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not r.stdout,
+          f"an unwritable --json path: exit 2, one line, before any cell runs ({r.stderr.strip()})")
 
 elif CHECK == "browser":
     out = fresh("browser")
