@@ -149,8 +149,16 @@ def context_line(ctx):
     commit = commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
     return (f"{ctx.get('cpu_model', '?')}, {cpus} CPUs, Linux {kernel_release(ctx)}, "
             f"{ctx.get('compiler', '?')}, {ctx.get('build_type', '?')}, commit {commit}, "
-            f"time multiplier {float(ctx.get('time_multiplier', 1) or 1):g}, "
-            f"{str(ctx.get('date', '?'))[:10]}")
+            f"time multiplier {mult_text(ctx)}, {str(ctx.get('date', '?'))[:10]}")
+
+
+def mult_text(ctx):
+    """The recorded time multiplier, or 'not recorded' (files older than the shared context)."""
+    m = ctx.get("time_multiplier")
+    try:
+        return f"{float(m):g}"
+    except (TypeError, ValueError):
+        return "not recorded" if m is None else str(m)
 
 
 # ---- gnuplot -----------------------------------------------------------------------------------
@@ -695,7 +703,19 @@ def md_to_html(text):
         if items:
             out.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in items) + "</ul>")
             items.clear()
+    pre = None
     for line in text.splitlines():
+        if line.startswith("```"):
+            if pre is None:
+                flush()
+                pre = []
+            else:
+                out.append("<pre>" + esc("\n".join(pre)) + "</pre>")
+                pre = None
+            continue
+        if pre is not None:
+            pre.append(line)
+            continue
         if line.startswith("|"):
             rows.append(line)
             continue
@@ -728,7 +748,7 @@ overflow-wrap:anywhere}
 .differs{outline:3px solid #8e44ad;outline-offset:-3px}
 span.differs{padding:0 .2em}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
-code{font-size:.9em}.notes li{margin:.2em 0}
+code{font-size:.9em}pre{overflow-x:auto;font-size:.8em;background:#f6f6f6;padding:.5em}.notes li{margin:.2em 0}
 @media (max-width:700px){body{padding:0 .4em}.matrix .clauses{display:none}table{font-size:.75em}}
 """
 
@@ -760,24 +780,24 @@ def build(files, outdir, diff_pair, exe_dir):
         md.append("## Changes between runs\n")
         md += diff_md
         h.append('<section id="diff"><h2>Changes between runs</h2>' +
-                 md_to_html("\n".join(l for l in diff_md if not l.startswith("```"))) +
+                 md_to_html("\n".join(diff_md)) +
                  "</section>")
         toc.append(("diff", "Changes between runs"))
     for i, f in enumerate([f for f in files if f["kind"] == "bench"], 1):
         a, b = bench_section(f, i, charts)
         md.append(a)
         h.append(b.replace('<section class="bench">', f'<section class="bench" id="bench-{i}">'))
-        toc.append((f"bench-{i}", f"Benchmarks {i}"))
+        toc.append((f"bench-{i}", f"Benchmarks: {rel(f['path'])}"))
     for i, f in enumerate([f for f in files if f["kind"] == "sweep"], 1):
         a, b = sweep_section(f, i, charts)
         md.append(a)
         h.append(b.replace('<section class="sweep">', f'<section class="sweep" id="sweep-{i}">'))
-        toc.append((f"sweep-{i}", f"Sweep {i}"))
+        toc.append((f"sweep-{i}", f"Sweep: {rel(f['path'])}"))
     for i, f in enumerate([f for f in files if f["kind"] == "http"], 1):
         a, b = http_section(f, i, charts)
         md.append(a)
         h.append(b.replace('<section class="http">', f'<section class="http" id="http-{i}">'))
-        toc.append((f"http-{i}", f"HTTP {i}"))
+        toc.append((f"http-{i}", f"HTTP: {rel(f['path'])}"))
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             "<title>loopconf report</title>\n<style>" + CSS + "</style></head><body>\n"
