@@ -475,7 +475,7 @@ def sweep_section(r, idx, charts):
           "Median wall time per cell vs N (fresh child per cell); `busy` = the machine's load "
           "was above its CPU count when the cell ran.\n"]
     h = [f'<section class="sweep"><h2>Sweep: <code>{esc(rel(r["path"]))}</code></h2>',
-         f"<p>{esc(md[1].strip())}</p>"]
+         md_to_html(md[1].strip())]
     for w in workloads:
         wc = [c for c in cells if c.get("workload") == w]
         models = []
@@ -560,7 +560,7 @@ def http_section(r, idx, charts):
                      "".join(f"<td>{esc(x)}</td>" for x in row) + "</tr>")
     md.append("")
     h = [f'<section class="http"><h2>HTTP: <code>{esc(rel(r["path"]))}</code></h2>',
-         f"<p>{esc(md[1].strip())}</p>",
+         md_to_html(md[1].strip()),
          '<div class="scroll"><table><tr><th>server</th>' +
          "".join(f"<th>c={n}</th>" for n in levels) + "</tr>" + "".join(hrows) + "</table></div>"]
     # open-loop p99
