@@ -76,5 +76,11 @@ json_t *lch_context_json(void) {
   struct tm tm;
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
   json_object_set_new(c, "date", json_string(date));
+  double load[3];
+  if (getloadavg(load, 3) == 3) { /* how busy the machine was when the results were written */
+    json_t *l = json_array();
+    for (int i = 0; i < 3; i++) json_array_append_new(l, json_real(load[i]));
+    json_object_set_new(c, "load_avg", l);
+  }
   return c;
 }

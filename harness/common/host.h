@@ -200,8 +200,8 @@ typedef void (*lch_context_fn)(const char *key, const char *value, void *ud);
 /* Call add for cpu_model, kernel, compiler, build_type, git_commit and time_multiplier
  * (LOOPCONF_TIME_MULTIPLIER, "1" if unset), each as a string. */
 void lch_host_context(lch_context_fn add, void *ud);
-/* Those keys as a JSON object (time_multiplier a number), plus num_cpus and date (UTC, ISO
- * 8601: when the results were taken). */
+/* Those keys as a JSON object (time_multiplier a number), plus num_cpus, date (UTC, ISO
+ * 8601: when the results were taken) and load_avg (1, 5 and 15 minutes, at that time). */
 json_t *lch_context_json(void);
 
 #endif /* LCH_HOST_H */

@@ -149,7 +149,16 @@ def context_line(ctx):
     commit = commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
     return (f"{ctx.get('cpu_model', '?')}, {cpus} CPUs, Linux {kernel_release(ctx)}, "
             f"{ctx.get('compiler', '?')}, {ctx.get('build_type', '?')}, commit {commit}, "
-            f"time multiplier {mult_text(ctx)}, {str(ctx.get('date', '?'))[:10]}")
+            f"time multiplier {mult_text(ctx)}, {str(ctx.get('date', '?'))[:10]}"
+            + load_text(ctx))
+
+
+def load_text(ctx):
+    """', load 5.2 (1 min)' when the file recorded the machine's load average."""
+    la = ctx.get("load_avg")
+    if isinstance(la, list) and la and isinstance(la[0], (int, float)):
+        return f", load {la[0]:.1f} (1 min)"
+    return ""
 
 
 def mult_text(ctx):
