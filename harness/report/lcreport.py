@@ -326,6 +326,13 @@ def conformance_sections(model):
                  f'<td class="clauses">{esc(cl)}</td>{"".join(row_h)}</tr>')
     md.append("")
     h.append("</tbody></table></div>")
+    dtests = sorted({t for t in tests for c in cols if (id(c), t) in model["differs"]})
+    if len(model["mkeys"]) > 1:
+        line = (f"Tests whose verdict differs between machines for the same backend version: "
+                f"{len(dtests)}" + (" (" + ", ".join(f"`{t}`" for t in dtests) + ")."
+                                    if dtests else "."))
+        md.append(line + "\n")
+        h.append(md_to_html(line))
     # Summary per column.
     md.append("| machine | backend | version | pass | xfail | skip | unexpected |")
     md.append("|---|---|---|---:|---:|---:|---:|")
