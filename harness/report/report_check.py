@@ -218,32 +218,38 @@ elif CHECK == "markdown":
                os.path.join(TD, "sweep-quick.json"), os.path.join(SRC, "results/http/http.json"),
                "--out", out)
     check(r.returncode == 0, "report written")
-    md = read(os.path.join(out, "report.md"))
-    r = subprocess.run([cmark, "--extension", "table", "--validate-utf8"], input=md,
-                       capture_output=True, text=True)
-    check(r.returncode == 0, "cmark-gfm renders report.md")
-    html = r.stdout
-    want = len(re.findall(r"^\|(?: ?:?-+:? ?\|)+\s*$", md, re.M))
-    check(html.count("<table>") == want, f"every markdown table renders as a table "
-          f"({html.count('<table>')} of {want})")
-    check(not re.search(r"^<p>\|", html, re.M), "no table row is left as a paragraph")
-    imgs = re.findall(r'<img src="([^"]+)"', html)
-    check(imgs and all(os.path.exists(os.path.join(out, i)) for i in imgs),
-          f"every image the markdown shows exists ({len(imgs)})")
-    # Every row of a table has as many cells as its header.
-    rows_ok = True
-    cur = None
-    for l in md.splitlines():
-        if l.startswith("|"):
-            n = len(re.sub(r"`[^`]*`", "", l).strip().strip("|").split("|"))
-            if cur is None:
-                cur = n
-            elif n != cur:
-                rows_ok = False
-                print(f"row with {n} cells, header {cur}: {l[:100]}", file=sys.stderr)
-        else:
-            cur = None
-    check(rows_ok, "every table row has as many cells as its header")
+    for mdpath in (os.path.join(out, "report.md"),
+                   os.path.join(SRC, "results", "report", "report.md")):
+        if not os.path.exists(mdpath):
+            continue
+        out = os.path.dirname(mdpath)
+        md = read(mdpath)
+        r = subprocess.run([cmark, "--extension", "table", "--validate-utf8"], input=md,
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "cmark-gfm renders report.md")
+        html = r.stdout
+        want = len(re.findall(r"^\|(?: ?:?-+:? ?\|)+\s*$", md, re.M))
+        check(html.count("<table>") == want, f"every markdown table renders as a table "
+              f"({html.count('<table>')} of {want})")
+        check(not re.search(r"^<p>\|", html, re.M), "no table row is left as a paragraph")
+        imgs = re.findall(r'<img src="([^"]+)"', html)
+        check(imgs and all(os.path.exists(os.path.join(out, i)) for i in imgs),
+              f"every image the markdown shows exists ({len(imgs)})")
+        # Every row of a table has as many cells as its header.
+        rows_ok = True
+        cur = None
+        for l in md.splitlines():
+            if l.startswith("|"):
+                n = len(re.sub(r"`[^`]*`", "", l).strip().strip("|").split("|"))
+                if cur is None:
+                    cur = n
+                elif n != cur:
+                    rows_ok = False
+                    print(f"row with {n} cells, header {cur}: {l[:100]}", file=sys.stderr)
+            else:
+                cur = None
+        check(rows_ok, "every table row has as many cells as its header")
+
 
 elif CHECK == "runjson":
     p = os.path.join(WORK, "run.json")
