@@ -30,9 +30,18 @@ static void usage(FILE *f) {
 }
 
 /* The shared host context (harness/common/context.c), so bench, run --json and http results
- * carry the same keys. */
+ * carry the same keys; the compiler names the C++ one too (Google Benchmark is C++). */
+struct host_ctx_fwd {
+  void (*add)(const char *key, const char *value, void *ctx);
+  void *ctx;
+};
+static void host_ctx_add(const char *key, const char *value, void *ud) {
+  struct host_ctx_fwd *f = ud;
+  f->add(key, strcmp(key, "compiler") == 0 ? LOOPCONF_COMPILER : value, f->ctx);
+}
 void lcbench_host_context(void (*add)(const char *key, const char *value, void *ctx), void *ctx) {
-  lch_host_context(add, ctx);
+  struct host_ctx_fwd f = {add, ctx};
+  lch_host_context(host_ctx_add, &f);
 }
 
 static void add_gb_context(const char *key, const char *value, void *ctx) {
