@@ -274,13 +274,18 @@ def conformance_sections(model):
     md.append("")
     h.append("</ul>")
     # Notes: each failing cell (expected or not) gets a numbered reason.
-    notes, note_of = [], {}
+    notes, note_of, same = [], {}, {}
     for t in tests:
         for c in cols:
             cell = c.cells.get(t)
             if cell and cell["verdict"] in FAILURES:
-                notes.append((t, c, cell))
-                note_of[(id(c), t)] = len(notes)
+                # one note for the same verdict and reason of a backend on several machines
+                key = (t, c.backend, cell["verdict"], one_line(cell.get("reason") or ""))
+                if key not in same:
+                    notes.append((t, c, cell, []))
+                    same[key] = len(notes)
+                notes[same[key] - 1][3].append(mname[c.mkey])
+                note_of[(id(c), t)] = same[key]
     head = [f"{mname[c.mkey]} {c.backend}" for c in cols]
     md.append("Verdicts per test and backend (`!` unexpected, `≠` differs between machines for "
               "the same backend version, `[n]` the reason below).\n")
@@ -351,11 +356,12 @@ def conformance_sections(model):
     if notes:
         md.append("### Failures and expected failures\n")
         h.append("<h3>Failures and expected failures</h3><ol class=\"notes\">")
-        for i, (t, c, cell) in enumerate(notes, 1):
+        for i, (t, c, cell, where) in enumerate(notes, 1):
             exp = cell.get("expected")
             why = one_line(cell.get("reason") or (exp or {}).get("reason") or "no reason recorded")
-            md.append(f"{i}. `{t}` on {mname[c.mkey]} {c.backend}: **{cell['verdict']}**: {why}")
-            h.append(f'<li id="note-{i}"><code>{esc(t)}</code> on {mname[c.mkey]} '
+            on = ", ".join(where)
+            md.append(f"{i}. `{t}` on {on} {c.backend}: **{cell['verdict']}**: {why}")
+            h.append(f'<li id="note-{i}"><code>{esc(t)}</code> on {esc(on)} '
                      f'{esc(c.backend)}: <b class="v-{cell["verdict"].lower()}">'
                      f'{cell["verdict"]}</b>: {esc(why)}</li>')
         md.append("")
