@@ -29,47 +29,19 @@ static void usage(FILE *f) {
           "<exe dir>/backends.\n");
 }
 
-/* First line of a command's output, or "" (trailing newline removed). */
-static void command_line_out(const char *cmd, char *out, size_t len) {
-  out[0] = '\0';
-  FILE *p = popen(cmd, "r");
-  if (!p) return;
-  if (!fgets(out, (int)len, p)) out[0] = '\0';
-  pclose(p);
-  out[strcspn(out, "\n")] = '\0';
+/* The shared host context (harness/common/context.c), so bench, run --json and http results
+ * carry the same keys; the compiler names the C++ one too (Google Benchmark is C++). */
+struct host_ctx_fwd {
+  void (*add)(const char *key, const char *value, void *ctx);
+  void *ctx;
+};
+static void host_ctx_add(const char *key, const char *value, void *ud) {
+  struct host_ctx_fwd *f = ud;
+  f->add(key, strcmp(key, "compiler") == 0 ? LOOPCONF_COMPILER : value, f->ctx);
 }
-
 void lcbench_host_context(void (*add)(const char *key, const char *value, void *ctx), void *ctx) {
-  char buf[512] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-      if (strncmp(line, "model name", 10) != 0) continue;
-      char *colon = strchr(line, ':');
-      if (!colon) continue;
-      snprintf(buf, sizeof buf, "%s", colon + 2);
-      buf[strcspn(buf, "\n")] = '\0';
-      break;
-    }
-    fclose(f);
-  }
-  add("cpu_model", buf, ctx);
-  struct utsname u;
-  if (uname(&u) == 0) {
-    snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
-    add("kernel", buf, ctx);
-  }
-  add("compiler", LOOPCONF_COMPILER, ctx);
-  add("build_type", LOOPCONF_BUILD_TYPE, ctx);
-  char commit[128], dirty[8];
-  command_line_out("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit,
-                   sizeof commit);
-  command_line_out("git -C '" LOOPCONF_SOURCE_DIR "' status --porcelain --untracked-files=no "
-                   "2>/dev/null | head -c 1", dirty, sizeof dirty);
-  if (commit[0]) snprintf(buf, sizeof buf, "%s%s", commit, dirty[0] ? "-dirty" : "");
-  else snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LOOPCONF_SOURCE_DIR);
-  add("git_commit", buf, ctx);
+  struct host_ctx_fwd f = {add, ctx};
+  lch_host_context(host_ctx_add, &f);
 }
 
 static void add_gb_context(const char *key, const char *value, void *ctx) {

@@ -193,4 +193,15 @@ const char *lch_json_str(const json_t *obj, const char *key);
 /* A number member (integer or real) of an object, or dflt. */
 double lch_json_num(const json_t *obj, const char *key, double dflt);
 
+/* ---- context.c: the machine a results file came from ---------------------------------------
+ * Every results file (run --json, bench, http) carries the same context keys. */
+
+typedef void (*lch_context_fn)(const char *key, const char *value, void *ud);
+/* Call add for cpu_model, kernel, compiler, build_type, git_commit and time_multiplier
+ * (LOOPCONF_TIME_MULTIPLIER, "1" if unset), each as a string. */
+void lch_host_context(lch_context_fn add, void *ud);
+/* Those keys as a JSON object (time_multiplier a number), plus num_cpus, date (UTC, ISO
+ * 8601: when the results were taken) and load_avg (1, 5 and 15 minutes, at that time). */
+json_t *lch_context_json(void);
+
 #endif /* LCH_HOST_H */

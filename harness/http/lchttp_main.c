@@ -340,34 +340,9 @@ static json_t *run_open_loop(int port, double rate) {
 /* ---- context ----------------------------------------------------------------------------- */
 
 static json_t *context(void) {
-  json_t *c = json_object();
-  char buf[512] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-        snprintf(buf, sizeof buf, "%s", strchr(line, ':') + 2);
-        buf[strcspn(buf, "\n")] = 0;
-        break;
-      }
-    fclose(f);
-  }
-  json_object_set_new(c, "cpu_model", json_string(buf));
+  json_t *c = lch_context_json(); /* the shared keys: cpu, kernel, compiler, commit, date */
+  char buf[512];
   json_object_set_new(c, "num_cpus", json_integer(G.n_cpus));
-  struct utsname u;
-  if (uname(&u) == 0) {
-    snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
-    json_object_set_new(c, "kernel", json_string(buf));
-  }
-  json_object_set_new(c, "compiler", json_string(LOOPCONF_COMPILER));
-  json_object_set_new(c, "build_type", json_string(LOOPCONF_BUILD_TYPE));
-  char commit[128], dirty[8];
-  first_line("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit, sizeof commit);
-  first_line("git -C '" LOOPCONF_SOURCE_DIR "' status --porcelain --untracked-files=no 2>/dev/null"
-             " | head -c 1", dirty, sizeof dirty);
-  snprintf(buf, sizeof buf, "%s%s", commit[0] ? commit : "unknown", dirty[0] ? "-dirty" : "");
-  json_object_set_new(c, "git_commit", json_string(buf));
   first_line("wrk -v 2>&1", buf, sizeof buf);
   json_object_set_new(c, "wrk_version", json_string(buf));
   char *cmd = lch_xasprintf("'%s' -c 'import sys; print(sys.version.split()[0])' 2>&1", G.python);
@@ -391,11 +366,6 @@ static json_t *context(void) {
   json_object_set_new(c, "open_loop_connections", json_integer(G.ol_conns));
   json_object_set_new(c, "open_loop_duration_s", json_integer(G.ol_duration));
   json_object_set_new(c, "cores", json_string(G.pin_note));
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json_object_set_new(c, "date", json_string(buf));
   return c;
 }
 

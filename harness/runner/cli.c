@@ -16,7 +16,7 @@ void lcr_run_args_free(struct lcr_run_args *o) {
 
 int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
   enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_EXPECT, OPT_TEST, OPT_TIER, OPT_MULT, OPT_REPEAT,
-         OPT_TAP, OPT_JUNIT, OPT_JOBS, OPT_SPEC };
+         OPT_TAP, OPT_JUNIT, OPT_JOBS, OPT_SPEC, OPT_JSON };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"adapter", required_argument, NULL, OPT_ADAPTER},
@@ -27,6 +27,7 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
       {"repeat", required_argument, NULL, OPT_REPEAT},
       {"tap", required_argument, NULL, OPT_TAP},
       {"junit", required_argument, NULL, OPT_JUNIT},
+      {"json", required_argument, NULL, OPT_JSON},
       {"jobs", required_argument, NULL, OPT_JOBS},
       {"spec", required_argument, NULL, OPT_SPEC},
       {"quiet", no_argument, NULL, 'q'},
@@ -83,6 +84,10 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
       break;
     case OPT_TAP: o->tap = optarg; break;
     case OPT_JUNIT: o->junit = optarg; break;
+    case OPT_JSON:
+      if (lch_outfile_check(optarg, "--json") < 0) return -1;
+      o->json = optarg;
+      break;
     case OPT_SPEC: o->spec_dir = optarg; break;
     case 'q': o->quiet = 1; break;
     case 'h': o->help = 1; break;

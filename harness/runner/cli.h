@@ -11,7 +11,7 @@ struct lcr_run_args {
   struct lch_strlist patterns; /* --test / --tier */
   double multiplier;       /* --time-multiplier or LOOPCONF_TIME_MULTIPLIER, >= 1 */
   int repeat, jobs, quiet, help;
-  const char *tap, *junit, *spec_dir; /* borrowed from argv */
+  const char *tap, *junit, *json, *spec_dir; /* borrowed from argv */
 };
 
 /* Parse argv (argv[0] is "run"). Returns 0, or -1 with one error line printed. */

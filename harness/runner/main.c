@@ -19,6 +19,7 @@ void lcr_usage(FILE *out) {
       "  loopconf bench ... | compare ...       run loopconf-bench with these arguments\n"
       "  loopconf http [options]                HTTP servers under wrk (loopconf-http)\n"
       "  loopconf sweep [options] | plot ...    the concurrency sweep (see loopconf sweep --help)\n"
+      "  loopconf report [FILES] [--out DIR]    the HTML + markdown report of results files\n"
       "\n"
       "run options:\n"
       "  --backend a,b,...      built-in backends (default: every lcb_<name>.so in\n"
@@ -33,6 +34,8 @@ void lcr_usage(FILE *out) {
       "  --repeat N             run the selection N times; changing verdicts are FLAKY\n"
       "  --tap FILE             also write TAP version 13\n"
       "  --junit FILE           also write JUnit XML\n"
+      "  --json FILE            also write the results as JSON (loopconf-run/1, for\n"
+      "                         loopconf report)\n"
       "  --jobs N               cells in parallel (default 1)\n"
       "  --spec DIR             spec directory (default: the installed or source spec/)\n"
       "  -q, --quiet            no progress on stderr\n"
@@ -100,6 +103,7 @@ int main(int argc, char **argv) {
     return lcr_exec_tool("loopconf-bench", argc, argv);
   if (strcmp(cmd, "http") == 0) return lcr_exec_tool("loopconf-http", argc, argv);
   if (strcmp(cmd, "sweep") == 0) return lcsweep_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "report") == 0) return lcr_exec_tool("loopconf-report", argc, argv);
   lch_error("unknown command '%s' (see loopconf --help)", cmd);
   return 2;
 }

@@ -316,6 +316,7 @@ int lcr_cmd_run(int argc, char **argv) {
     lcr_report_junit(junit.f, &m);
     if (lch_outfile_commit(&junit) < 0) goto out;
   }
+  if (o.json && lcr_report_json(o.json, &m) < 0) goto out;
   status = 0;
   for (size_t i = 0; i < m.ntests * m.ncols; i++)
     if (!lcr_verdict_expected(m.cells[i].verdict)) status = 1;

@@ -179,6 +179,10 @@ void lcr_report_text(FILE *out, const struct lcr_matrix *m);
 /* TAP version 13 and JUnit XML, written into an already open stream. */
 void lcr_report_tap(FILE *out, const struct lcr_matrix *m);
 void lcr_report_junit(FILE *out, const struct lcr_matrix *m);
+/* The machine-readable results (report_json.c), written atomically to path. 0 or -1 (error
+ * printed). */
+#define LCR_JSON_SCHEMA "loopconf-run/1"
+int lcr_report_json(const char *path, const struct lcr_matrix *m);
 
 /* ---- subcommands -------------------------------------------------------------------------- */
 

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""report_check.py: CTest checks of `loopconf report` as a user runs it (python3 stdlib only).
+
+usage: report_check.py LOOPCONF SRCDIR WORKDIR CHECK
+CHECK: runjson    loopconf run --json: schema, context, expectations, characteristics and pins
+       merge      two machines' runs (different time multipliers) in one report, both shown
+       differs    a cell that differs between machines for the same backend version is marked
+       diff       --diff: regressions exit 1, new/vanished tests, changed characteristics
+       malformed  bad results files: one error line, exit 2, no report (and an old one kept)
+       markdown   report.md through cmark-gfm (GitHub's markdown): every table renders
+       browser    the merged report in headless Chromium (browser_check.py), screenshots kept
+       published  results/report and the README's tables are what the command produces now
+"""
+import copy
+import filecmp
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+LOOPCONF, SRC, WORK, CHECK = sys.argv[1:5]
+TD = os.path.join(SRC, "harness", "report", "testdata")
+M1, M2 = os.path.join(TD, "run-m1.json"), os.path.join(TD, "run-m2.json")
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print(f"FAIL: {msg}", file=sys.stderr)
+    else:
+        print(f"ok: {msg}")
+
+
+def report(*args):
+    return subprocess.run([LOOPCONF, "report", *args], capture_output=True, text=True)
+
+
+def fresh(name):
+    d = os.path.join(WORK, name)
+    shutil.rmtree(d, ignore_errors=True)
+    return d
+
+
+def write(name, doc):
+    p = os.path.join(WORK, name)
+    with open(p, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    return p
+
+
+def read(p):
+    with open(p, encoding="utf-8") as f:
+        return f.read()
+
+
+def tree_digest(d):
+    h = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(d)):
+        dirs.sort()
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            h.update(os.path.relpath(p, d).encode())
+            with open(p, "rb") as fh:
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+m1 = json.load(open(M1, encoding="utf-8"))
+os.makedirs(WORK, exist_ok=True)
+
+if CHECK == "merge":
+    out = fresh("merge")
+    r = report(M1, M2, os.path.join(SRC, "results/baseline/bench.json"),
+               os.path.join(TD, "sweep-quick.json"), os.path.join(SRC, "results/http/http.json"),
+               "--out", out)
+    check(r.returncode == 0, f"report of two machines exits 0 (got {r.returncode}: {r.stderr})")
+    md = read(os.path.join(out, "report.md"))
+    page = read(os.path.join(out, "index.html"))
+    check(re.search(r"\*\*m1\*\*: .*time multiplier 1,", md) is not None, "m1 (x1) listed")
+    check(re.search(r"\*\*m2\*\*: .*time multiplier 3,", md) is not None, "m2 (x3) listed")
+    head = next(l for l in md.splitlines() if l.startswith("| test | clauses |"))
+    ncols = len(json.load(open(M1))["backends"]) + len(json.load(open(M2))["backends"])
+    check(head.count(" m1 ") + head.count(" m2 ") == ncols,
+          f"one matrix column per machine and backend ({ncols})")
+    check(page.count('class="machine"') == 2, "two machine column groups in the HTML")
+    tests = {c["test"] for c in m1["cells"]}
+    rows = [l for l in md.splitlines() if l.startswith("| `")]
+    check(len([l for l in rows if l.split("|")[1].strip().strip("`") in tests]) == len(tests),
+          f"one matrix row per test ({len(tests)})")
+    for sec in ("## Benchmarks", "## Sweep", "## HTTP", "### Clause coverage",
+                "### Characteristics per backend"):
+        check(sec in md, f"section '{sec}' present")
+    imgs = re.findall(r'<img src="([^"]+)"', page)
+    check(imgs and all(os.path.exists(os.path.join(out, i)) and
+                       os.path.exists(os.path.join(out, i[:-4] + ".png")) for i in imgs),
+          f"every chart exists as SVG and PNG ({len(imgs)})")
+    check(all("AMD" in read(os.path.join(out, i)) or "CPUs" in read(os.path.join(out, i))
+              for i in imgs), "every chart carries the machine context in its footer")
+    check("<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
+          and "https://" not in page, "the page is static: no scripts, nothing remote")
+
+elif CHECK == "differs":
+    m3 = copy.deepcopy(m1)
+    m3["context"]["kernel"] = "Linux 9.9.9-other #1 SMP x86_64"
+    victim = next(c for c in m3["cells"] if c["verdict"] == "PASS" and c["backend"] == "reference")
+    victim["verdict"], victim["reason"], victim["unexpected"] = "FAIL", "planted failure", True
+    p3 = write("run-m3.json", m3)
+    out = fresh("differs")
+    r = report(M1, p3, "--out", out)
+    check(r.returncode == 0, f"report exits 0 ({r.stderr})")
+    page = read(os.path.join(out, "index.html"))
+    md = read(os.path.join(out, "report.md"))
+    check(page.count("differs\" title=") == 2 and page.count("v-pass differs") == 1
+          and page.count("v-fail differs") == 1,
+          "exactly the two cells of the planted difference are highlighted")
+    row = next(l for l in md.splitlines() if l.startswith(f"| `{victim['test']}` |"))
+    check(row.count("≠") == 2 and md.count("≠") == 3, "the markdown marks the same two cells")
+    # A different backend version is not a difference between machines.
+    for c in m3["cells"]:
+        if c["backend"] == "reference":
+            c["backend_version"] = "loopconf-reference 9.9"
+    p3 = write("run-m3.json", m3)
+    out = fresh("differs2")
+    report(M1, p3, "--out", out)
+    check("differs\" title=" not in read(os.path.join(out, "index.html")),
+          "no highlight when the backend version differs")
+
+elif CHECK == "diff":
+    r = report("--diff", M1, M1)
+    check(r.returncode == 0 and "No cell changed verdict" in r.stdout,
+          f"a run against itself: exit 0, no change (got {r.returncode})")
+    new = copy.deepcopy(m1)
+    victim = next(c for c in new["cells"] if c["verdict"] == "PASS")
+    victim["verdict"], victim["reason"] = "TIMEOUT", "planted timeout"
+    gone = new["cells"][-1]["test"]
+    new["cells"] = [c for c in new["cells"] if c["test"] != gone]
+    added = copy.deepcopy(new["cells"][0])
+    added["test"] = "loop.timer.planted_new"
+    new["cells"].append(added)
+    ch = next(c for c in new["cells"] if c.get("characteristics"))
+    key = sorted(ch["characteristics"])[0]
+    ch["characteristics"][key] = "planted value"
+    pn = write("run-new.json", new)
+    out = fresh("diff")
+    r = report(M1, "--diff", M1, pn, "--out", out)
+    check(r.returncode == 1, f"a regressed cell makes --diff exit 1 (got {r.returncode})")
+    check(re.search(rf"\| `{re.escape(victim['test'])}` \| {victim['backend']} \| PASS \| "
+                    r"TIMEOUT \| \*\*regression\*\*", r.stdout) is not None,
+          "the regressed cell is named with old and new verdicts")
+    check(f"New tests: `loop.timer.planted_new`" in r.stdout, "the new test is listed")
+    check(f"Vanished tests: `{gone}`" in r.stdout, "the vanished test is listed")
+    check("planted value" in r.stdout and key in r.stdout, "the changed characteristic is listed")
+    check("Changes between runs" in read(os.path.join(out, "report.md")),
+          "the diff is in the report too")
+    fixed = copy.deepcopy(m1)
+    x = next(c for c in fixed["cells"] if c["verdict"] == "PASS")
+    x["verdict"] = "XFAIL"
+    r = report("--diff", write("run-fixed.json", fixed), M1)
+    check(r.returncode == 0, "a change to an expected verdict is not a regression (exit 0)")
+    bench = os.path.join(SRC, "results/baseline/bench.json")
+    if os.access(os.path.join(os.path.dirname(LOOPCONF), "loopconf-bench"), os.X_OK):
+        r = report("--diff", bench, bench)
+        check(r.returncode == 0 and "compare" in r.stdout,
+              f"two benchmark files: compare's verdicts, exit 0 for the same file "
+              f"({r.returncode}: {r.stderr.strip()})")
+    r = report("--diff", M1, bench)
+    check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1,
+          "--diff of a run and a bench file is bad usage (exit 2, one line)")
+
+elif CHECK == "malformed":
+    out = fresh("malformed")
+    r = report(M1, "--out", out)
+    check(r.returncode == 0, "a good report first")
+    before = tree_digest(out)
+    trunc = os.path.join(WORK, "truncated.json")
+    with open(trunc, "w") as f:
+        f.write(read(M1)[:5000])
+    bad_cell = copy.deepcopy(m1)
+    del bad_cell["cells"][3]["verdict"]
+    bad_verdict = copy.deepcopy(m1)
+    bad_verdict["cells"][0]["verdict"] = "MAYBE"
+    cases = {"truncated JSON": trunc,
+             "unknown schema": write("schema.json", {"schema": "nope/1", "context": {}}),
+             "cell without verdict": write("nocell.json", bad_cell),
+             "unknown verdict": write("verdict.json", bad_verdict),
+             "missing file": os.path.join(WORK, "does-not-exist.json"),
+             # well-formed JSON that fails half-way through the build (table.py rejects it)
+             "bad benchmark entry": write("bench-bad.json", {
+                 "schema": "loopconf-bench/1", "context": {}, "benchmarks": [{"name": "x"}]})}
+    for what, p in cases.items():
+        r = report(M1, p, "--out", out)
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode == 2 and len(lines) == 1 and os.path.basename(p) in lines[0],
+              f"{what}: exit 2 and one error line naming the file ({r.returncode}: {lines})")
+        check(tree_digest(out) == before, f"{what}: the previous report is left as it was")
+        nf = fresh("never")
+        report(p, "--out", nf)
+        check(not os.path.exists(nf), f"{what}: no partial report is written")
+    left = [f for f in os.listdir(WORK) if f.startswith(".report-")]
+    check(not left, f"no temporary report directories are left behind ({left})")
+    r = report(M1, "--out", os.path.join(WORK, "no-such-dir", "out"))
+    check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1,
+          "an --out whose parent is missing: exit 2, one line")
+    r = report("--bogus")
+    check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, "unknown option: exit 2")
+
+elif CHECK == "markdown":
+    cmark = shutil.which("cmark-gfm")
+    if not cmark:
+        print("cmark-gfm not installed (scripts/install-deps.sh); skipped")
+        sys.exit(77)
+    out = fresh("markdown")
+    r = report(M1, M2, os.path.join(SRC, "results/baseline/bench.json"),
+               os.path.join(TD, "sweep-quick.json"), os.path.join(SRC, "results/http/http.json"),
+               "--out", out)
+    check(r.returncode == 0, "report written")
+    for mdpath in (os.path.join(out, "report.md"),
+                   os.path.join(SRC, "results", "report", "report.md")):
+        if not os.path.exists(mdpath):
+            continue
+        out = os.path.dirname(mdpath)
+        md = read(mdpath)
+        r = subprocess.run([cmark, "--extension", "table", "--validate-utf8"], input=md,
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "cmark-gfm renders report.md")
+        html = r.stdout
+        want = len(re.findall(r"^\|(?: ?:?-+:? ?\|)+\s*$", md, re.M))
+        check(html.count("<table>") == want, f"every markdown table renders as a table "
+              f"({html.count('<table>')} of {want})")
+        check(not re.search(r"^<p>\|", html, re.M), "no table row is left as a paragraph")
+        imgs = re.findall(r'<img src="([^"]+)"', html)
+        check(imgs and all(os.path.exists(os.path.join(out, i)) for i in imgs),
+              f"every image the markdown shows exists ({len(imgs)})")
+        # Every row of a table has as many cells as its header.
+        rows_ok = True
+        cur = None
+        for l in md.splitlines():
+            if l.startswith("|"):
+                n = len(re.sub(r"`[^`]*`", "", l).strip().strip("|").split("|"))
+                if cur is None:
+                    cur = n
+                elif n != cur:
+                    rows_ok = False
+                    print(f"row with {n} cells, header {cur}: {l[:100]}", file=sys.stderr)
+            else:
+                cur = None
+        check(rows_ok, "every table row has as many cells as its header")
+
+
+elif CHECK == "runjson":
+    p = os.path.join(WORK, "run.json")
+    if os.path.exists(p):
+        os.unlink(p)
+    libuv = os.path.exists(os.path.join(os.path.dirname(LOOPCONF), "backends", "lcb_libuv.so"))
+    r = subprocess.run([LOOPCONF, "run", "-q", "--backend",
+                        "reference,libuv" if libuv else "reference", "--test",
+                        "loop.run.once_due_timer,loop.io.close_watched_fd", "--json", p],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"run --json exits 0 ({r.returncode}: {r.stderr.strip()})")
+    doc = json.load(open(p))
+    check(doc.get("schema") == "loopconf-run/1", "schema loopconf-run/1")
+    ctx = doc.get("context", {})
+    for k in ("cpu_model", "kernel", "compiler", "build_type", "git_commit", "time_multiplier",
+              "date", "num_cpus"):
+        check(k in ctx, f"context has {k}")
+    cells = {(c["backend"], c["test"]): c for c in doc["cells"]}
+    check(len(cells) == (4 if libuv else 2), "one cell per backend and test")
+    if libuv:  # (a build without libuv has no expected failure to look at)
+        x = cells.get(("libuv", "loop.run.once_due_timer"), {})
+        check(x.get("verdict") == "XFAIL" and (x.get("expected") or {}).get("verdict") == "FAIL"
+              and "uv_run" in (x.get("expected") or {}).get("reason", ""),
+              "an expected failure carries the expectation and its reason")
+        check(x.get("backend_version", "").startswith("libuv 1."),
+              "the library version really run")
+    c = cells.get(("reference", "loop.io.close_watched_fd"), {})
+    check(c.get("characteristics", {}).get("close-watched-fd")
+          and c.get("pins", {}).get("close-watched-fd"), "characteristics and their pins")
+    check(all(isinstance(c.get("duration_s"), float) and c.get("clauses") for c in cells.values()),
+          "every cell has a duration and its clauses")
+    ids = {cl["id"] for cl in doc.get("spec_clauses", [])}
+    check("LOOP-RUN-ONCE-DUE-TIMER" in ids, "the spec's clauses are listed for coverage")
+    r = subprocess.run([LOOPCONF, "run", "-q", "--json", os.path.join(WORK, "nodir", "x.json")],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not r.stdout,
+          f"an unwritable --json path: exit 2, one line, before any cell runs ({r.stderr.strip()})")
+
+elif CHECK == "browser":
+    out = fresh("browser")
+    r = report(M1, M2, os.path.join(SRC, "results/baseline/bench.json"),
+               os.path.join(TD, "sweep-quick.json"), os.path.join(SRC, "results/http/http.json"),
+               "--out", out)
+    check(r.returncode == 0, f"report written ({r.stderr.strip()})")
+    tests = {c["test"] for p in (M1, M2) for c in json.load(open(p))["cells"]}
+    r = subprocess.run([sys.executable, os.path.join(SRC, "harness/report/browser_check.py"),
+                        os.path.join(out, "index.html"), "--rows", str(len(tests)),
+                        "--shots", os.path.join(WORK, "screenshots")])
+    if r.returncode == 77:
+        sys.exit(77)
+    check(r.returncode == 0, "headless Chromium: no console errors, every image loads, one "
+          f"matrix row per test; screenshots in {os.path.join(WORK, 'screenshots')}")
+
+elif CHECK == "published":
+    pub = os.path.join(SRC, "results", "report")
+    if not os.path.isdir(pub):
+        check(False, "results/report exists")
+    else:
+        out = fresh("published")
+        r = report("--out", out)
+        check(r.returncode == 0, f"the default report builds ({r.stderr.strip()})")
+        cmp = filecmp.dircmp(pub, out)
+        diffs = cmp.left_only + cmp.right_only + [
+            f for f in cmp.common_files if not filecmp.cmp(os.path.join(pub, f),
+                                                           os.path.join(out, f), shallow=False)]
+        check(not diffs, "results/report is what `loopconf report` produces from results/ "
+              f"(regenerate with: loopconf report; differing: {diffs})")
+        readme = os.path.join(WORK, "README.md")
+        shutil.copy(os.path.join(SRC, "README.md"), readme)
+        r = report("--out", fresh("published2"), "--readme", readme)
+        check(r.returncode == 0 and read(readme) == read(os.path.join(SRC, "README.md")),
+              "README.md's generated tables are up to date (loopconf report --readme README.md)")
+else:
+    print(__doc__.strip(), file=sys.stderr)
+    sys.exit(2)
+
+sys.exit(1 if failures else 0)
