@@ -60,3 +60,13 @@ if(_lc_selftest_backend)
                    $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
   set_tests_properties(runner.selftest_pins PROPERTIES LABELS runner TIMEOUT 60)
 endif()
+
+# install (sdk): cmake --install to a temporary prefix, the example adapter built from a copy
+# outside the tree with find_package(loopconf) (ci/loop-maintainer.sh) and with pkg-config,
+# the installed loopconf run on it (loop tier) with its installed data.
+if(TARGET example_poll_adapter)
+  add_test(NAME install.sdk
+           COMMAND bash ${PROJECT_SOURCE_DIR}/ci/selftest_install.sh ${PROJECT_BINARY_DIR}
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(install.sdk PROPERTIES LABELS "install;plugin" TIMEOUT 300)
+endif()

@@ -12,7 +12,7 @@
 /* ---- Resolving the columns ---------------------------------------------------------------- */
 
 /* Module paths for the selection: the --backend names and paths (every built-in when there is
- * no --backend), then each --adapter. Returns 0 or -1 (error printed). */
+ * neither --backend nor --adapter), then each --adapter. Returns 0 or -1 (error printed). */
 static int lcr_resolve_paths(const struct lcr_run_args *o, struct lch_strlist *paths) {
   struct lch_strlist want = {0};
   char *dir = lch_backend_dir();
@@ -20,7 +20,7 @@ static int lcr_resolve_paths(const struct lcr_run_args *o, struct lch_strlist *p
   if (!dir) return -1;
   if (o->backends.n) {
     for (size_t i = 0; i < o->backends.n; i++) lch_strlist_push(&want, lch_xstrdup(o->backends.v[i]));
-  } else if (lch_builtin_names(dir, &want) < 0) {
+  } else if (!o->adapters.n && lch_builtin_names(dir, &want) < 0) {
     rc = -1;
     goto out;
   }
