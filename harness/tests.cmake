@@ -70,3 +70,11 @@ if(TARGET example_poll_adapter)
                    ${PROJECT_SOURCE_DIR})
   set_tests_properties(install.sdk PROPERTIES LABELS "install;plugin" TIMEOUT 300)
 endif()
+
+# Expectations conditioned on the library version actually run ("version<1.48").
+if(_lc_selftest_backend)
+  add_test(NAME runner.selftest_version
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_version.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
+  set_tests_properties(runner.selftest_version PROPERTIES LABELS runner TIMEOUT 60)
+endif()

@@ -107,7 +107,8 @@ static int lcr_build_columns(const struct lcr_run_args *o, struct lcr_matrix *m)
       }
     }
     if (!path) path = lcr_default_expect_path(col->mod.path);
-    if (path && lcr_expect_load(path, &col->expect) < 0) {
+    if (path && (lcr_expect_load(path, &col->expect) < 0 ||
+                 lcr_expect_select_version(&col->expect, col->mod.name, col->mod.version) < 0)) {
       free(path);
       return -1;
     }
