@@ -57,6 +57,10 @@ expect_grep() { # expect_grep NAME FILE-SUFFIX REGEX
   grep -Eq -- "$3" "$T/$1.$2" || fail "$1: no line matching '$3' in $2"
 }
 
+# The verdict tests of selftest_verdicts.c (other selftest.* tests have their own scripts).
+VT=selftest.characteristic,selftest.crash,selftest.early-exit,selftest.fail.assert
+VT=$VT,selftest.fail.message,selftest.flaky,selftest.flood,selftest.hang,selftest.pass,selftest.skip
+
 # ---- 1. Every verdict, with an expectations file ----------------------------------------
 cat >"$T/all.expect" <<'EOF'
 # A comment, then a blank line.
@@ -67,7 +71,7 @@ selftest.hang         TIMEOUT deliberate pause() forever
 selftest.pass         FAIL   listed so that its pass is an XPASS
 selftest.early-exit   CRASH  listed as a crash, but it fails another way
 EOF
-run_lc all run --backend "$B" --test 'selftest.*' --expect "$B=$T/all.expect" \
+run_lc all run --backend "$B" --test "$VT" --expect "$B=$T/all.expect" \
   --tap "$T/all.tap" --junit "$T/all.xml" -q
 expect_rc all 1
 expect_verdict all selftest.characteristic PASS
@@ -153,7 +157,7 @@ EOF
 
 # ---- 2. Raw verdicts, no expectations: FAIL, CRASH, TIMEOUT, SKIP are detected ---------
 : >"$T/empty.expect"
-run_lc raw run --backend "$B" --test 'selftest.*' --expect "$B=$T/empty.expect" -q
+run_lc raw run --backend "$B" --test "$VT" --expect "$B=$T/empty.expect" -q
 expect_rc raw 1
 expect_verdict raw selftest.crash CRASH
 expect_verdict raw selftest.hang TIMEOUT
@@ -171,7 +175,7 @@ expect_grep raw out "selftest.skip SKIP: deliberate skip"
 expect_last_line raw "conformance: 2 passed, 6 failed, 2 skipped"
 
 # Parallel cells give the same verdicts.
-run_lc par run --backend "$B" --test 'selftest.*' --expect "$B=$T/empty.expect" --jobs 4 -q
+run_lc par run --backend "$B" --test "$VT" --expect "$B=$T/empty.expect" --jobs 4 -q
 expect_rc par 1
 check "par: --jobs 4 changed the matrix" \
   cmp -s <(grep '^selftest\.' "$T/raw.out") <(grep '^selftest\.' "$T/par.out")
