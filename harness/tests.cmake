@@ -78,3 +78,13 @@ if(_lc_selftest_backend)
                    $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
   set_tests_properties(runner.selftest_version PROPERTIES LABELS runner TIMEOUT 60)
 endif()
+
+# CI formats (issue 15): prove(1) reads the TAP file, xmllint validates the JUnit file against
+# our junit-10 schema, over PASS, FAIL, XFAIL, XPASS, SKIP, CRASH and TIMEOUT cells.
+if(_lc_selftest_backend)
+  add_test(NAME runner.ci_formats
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_ci_formats.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend}
+                   ${PROJECT_SOURCE_DIR}/harness/runner/junit-10.xsd)
+  set_tests_properties(runner.ci_formats PROPERTIES LABELS runner TIMEOUT 60)
+endif()

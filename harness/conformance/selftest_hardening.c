@@ -45,3 +45,18 @@ LC_TEST(selftest_orphan, "selftest.orphan", "", 0, 5000) {
   close(p[0]);
   lc_note(ctx, "left a grandchild in its own session");
 }
+
+/* Floods the result channel: many long notes and characteristics with terminal escapes,
+ * control characters and invalid UTF-8, then fails with a huge reason. The text report must
+ * stay bounded and print none of those bytes raw. */
+LC_TEST(selftest_noisy, "selftest.noisy", "", 0, 10000) {
+  static char big[20000];
+  for (size_t i = 0; i < sizeof big - 1; i++) big[i] = (char)('a' + i % 26);
+  big[sizeof big - 1] = '\0';
+  for (int i = 0; i < 300; i++) {
+    lc_note(ctx, "note %d \x1b[2J\x1b]0;title\x07 \x01\xff\xfe %s", i, big);
+    lc_characteristic(ctx, "noisy-key", "v%d \x1b[31mred\x1b[0m %.*s", i, 2000, big);
+  }
+  for (int i = 0; i < 200; i++) lc_characteristic(ctx, "noisy-many", "k%d", i);
+  lc_fail(ctx, "flooded the channel \x1b[2J\x9b\xc3\x28 %s", big);
+}

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -288,9 +289,17 @@ int lcr_cmd_run(int argc, char **argv) {
   if (o.junit && lch_outfile_open(&junit, o.junit) < 0) goto out;
   m.cells = lch_xcalloc(m.ntests * m.ncols, sizeof *m.cells);
   int cells_rc = lcr_run_cells(&o, &m);
-  if (cells_rc == -2) status = 130; /* interrupted */
+  if (cells_rc == -2) status = 128 + (lch_interrupted() ? lch_interrupted() : SIGINT); /* interrupted */
   if (cells_rc < 0) goto out;
 
+  m.text_clauses = o.clauses;
+  m.text_unexpected = o.unexpected_only;
+  if (o.color < 0) { /* https://no-color.org: set and not empty disables colour */
+    const char *nc = getenv("NO_COLOR");
+    m.text_color = isatty(1) && !(nc && *nc);
+  } else {
+    m.text_color = o.color;
+  }
   lcr_report_text(stdout, &m);
   fflush(stdout);
   if (tap.f) {

@@ -174,6 +174,9 @@ struct lcr_matrix {
   const struct lcr_spec *spec;
   double multiplier;
   int repeat;
+  /* The text report (report_text.c): clause column, only rows with an unexpected verdict,
+   * colour (ANSI; decided by the caller: --color, a TTY, NO_COLOR). */
+  int text_clauses, text_unexpected, text_color;
 };
 static inline struct lcr_cell *lcr_matrix_cell(const struct lcr_matrix *m, size_t t, size_t c) {
   return &m->cells[t * m->ncols + c];
