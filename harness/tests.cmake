@@ -88,3 +88,13 @@ if(_lc_selftest_backend)
                    ${PROJECT_SOURCE_DIR}/harness/runner/junit-10.xsd)
   set_tests_properties(runner.ci_formats PROPERTIES LABELS runner TIMEOUT 60)
 endif()
+
+# Containment and terminal safety (issue 15): setsid grandchildren killed, nohup kept, SIGQUIT
+# leaves no temporary files, bad output options refused up front, a flooding cell bounded and
+# cleaned in the text report, --unexpected / --clauses / --color and NO_COLOR.
+if(_lc_selftest_backend)
+  add_test(NAME runner.selftest_hardening
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_hardening.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
+  set_tests_properties(runner.selftest_hardening PROPERTIES LABELS runner TIMEOUT 60)
+endif()
