@@ -12,6 +12,10 @@
 set -u
 LC=$1
 B=$2
+# Waits below scale with the slow-machine multiplier; the runs themselves use 1.
+MULT=${LOOPCONF_TIME_MULTIPLIER:-1}
+WAIT_STEPS=$(python3 -c "import math; print(math.ceil(100 * float('$MULT')))")
+REFUSE_S=$(python3 -c "import math; print(math.ceil(3 * float('$MULT')))")
 unset LOOPCONF_TIME_MULTIPLIER NO_COLOR
 T=$(mktemp -d "${TMPDIR:-/tmp}/loopconf-hard.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -25,7 +29,7 @@ mod=$("$LC" list backends | awk -v b="$B" '$1 == b { print $NF }')
 cp "$mod" "$T/hard_$B.so" || { echo "selftest_hardening.sh: cannot copy $mod" >&2; exit 2; }
 M=$T/hard_$B.so
 cells_alive() { pgrep -f "__cell $M" >/dev/null; }
-wait_cell() { for _ in $(seq 100); do cells_alive && return 0; sleep 0.05; done; return 1; }
+wait_cell() { for _ in $(seq "$WAIT_STEPS"); do cells_alive && return 0; sleep 0.05; done; return 1; }
 
 # ---- a setsid grandchild is killed ----
 LOOPCONF_SELFTEST_ORPHAN_FILE=$T/orphan.pid "$LC" run -q --backend "$M" --test selftest.orphan \
@@ -52,7 +56,7 @@ bad() { # NAME REGEX ARGS...
   local rc=$?
   [ $rc -eq 2 ] && [ "$(wc -l <"$T/bad.err")" -eq 1 ] && grep -qE -- "$re" "$T/bad.err" ||
     fail "$name: exit $rc, stderr: $(cat "$T/bad.err")"
-  [ $((SECONDS - t0)) -lt 3 ] || fail "$name: refused only after the run"
+  [ $((SECONDS - t0)) -lt "$REFUSE_S" ] || fail "$name: refused only after the run"
 }
 bad same-file "same file" run --backend "$M" --test selftest.hang --repeat 20 --tap "$T/r" --junit "$T/./r"
 bad same-file-abs "same file" run --backend "$M" --test selftest.hang --repeat 20 --tap "$T/r" --junit "$T/../$(basename "$T")/r"
