@@ -95,6 +95,6 @@ endif()
 if(_lc_selftest_backend)
   add_test(NAME runner.selftest_hardening
            COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_hardening.sh
-                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend} ${PROJECT_SOURCE_DIR})
   set_tests_properties(runner.selftest_hardening PROPERTIES LABELS runner TIMEOUT 60)
 endif()

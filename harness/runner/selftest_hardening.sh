@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # selftest_hardening.sh: the runner contains its cells and stays safe on a terminal (issue 15).
 #
-# usage: selftest_hardening.sh LOOPCONF BACKEND
+# usage: selftest_hardening.sh LOOPCONF BACKEND [SOURCE_DIR]
 #   - a grandchild that left the cell's session (setsid) does not outlive the run;
 #   - --tap and --junit naming one file, an empty --backend/--test: exit 2 before any cell;
 #   - an ignored SIGHUP (nohup) stays ignored: the run finishes and reports;
 #   - SIGQUIT kills the cells, exits 131 and leaves no temporary files;
 #   - a cell flooding its channel with escapes and invalid UTF-8: the text report stays small,
 #     valid UTF-8 and free of control characters;
-#   - --unexpected, --color always/never/auto with NO_COLOR on a terminal.
+#   - --unexpected, --color always/never/auto with NO_COLOR on a terminal;
+#   - with SOURCE_DIR and cc: an adapter whose version() holds escapes and invalid UTF-8 is
+#     shown cleaned by `list backends` and `run`.
 set -u
 LC=$1
 B=$2
+SRC=${3:-}
 # Waits below scale with the slow-machine multiplier; the runs themselves use 1.
 MULT=${LOOPCONF_TIME_MULTIPLIER:-1}
 WAIT_STEPS=$(python3 -c "import math; print(math.ceil(100 * float('$MULT')))")
@@ -125,6 +128,29 @@ if command -v script >/dev/null; then
 fi
 "$LC" run --backend "$M" --test selftest.pass >"$T/pipe.out" 2>/dev/null
 grep -q $'\033' "$T/pipe.out" && fail "colour into a pipe"
+
+# ---- a backend's version() is untrusted text ----
+if [ -n "$SRC" ] && command -v cc >/dev/null; then
+  sed 's|return "example-poll 1.0";|return "evil 1.0 \\033[2J\\033]0;pwned\\007 \\377\\001 end";|' \
+    "$SRC/adapters/example/example_poll.c" >"$T/evil.c"
+  grep -q pwned "$T/evil.c" || fail "could not make the evil adapter"
+  if cc -std=c11 -shared -fPIC -fvisibility=hidden -I"$SRC/include" "$T/evil.c" -o "$T/evil.so"; then
+    "$LC" run --adapter "$T/evil.so" --test loop.timer.order >"$T/evil.out" 2>&1
+    mkdir "$T/bdir" && cp "$T/evil.so" "$T/bdir/lcb_evil.so"
+    LOOPCONF_BACKEND_DIR=$T/bdir "$LC" list backends >>"$T/evil.out" 2>&1
+    [ "$(grep -c "evil 1.0 .*pwned.* end" "$T/evil.out")" -ge 3 ] ||
+      fail "evil: the version is not in the legend, the summary and the listing: $(cat "$T/evil.out")"
+    grep -q "evil 1.0 .*pwned.* end" "$T/evil.out" || fail "evil: the version is not shown: $(head -5 "$T/evil.out")"
+    python3 - "$T/evil.out" <<'EOF2' || fail "evil: raw control bytes or invalid UTF-8 from version()"
+import sys
+d = open(sys.argv[1], "rb").read()
+d.decode("utf-8")
+assert not [b for b in d if (b < 32 and b not in (9, 10)) or b == 127]
+EOF2
+  else
+    fail "could not compile the evil adapter"
+  fi
+fi
 
 if [ $failures -ne 0 ]; then
   echo "selftest_hardening.sh: $failures check(s) failed" >&2
