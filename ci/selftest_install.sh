@@ -48,6 +48,13 @@ if "$prefix/bin/loopconf" spec-check >"$tmp/spec.log" 2>&1; then
 fi
 cp "$src/spec/loop-contract.tsv" "$prefix/share/loopconf/spec/loop-contract.tsv"
 
+# the installed oracle finds the installed loopconf and spec/ by itself
+if command -v python3 >/dev/null; then
+  (cd "$tmp" && env -u LOOPCONF python3 "$prefix/share/loopconf/oracle/oracle.py" --backend "$first" \
+     --test semantics.sched.call_soon >"$tmp/oracle.log" 2>&1) ||
+    { cat "$tmp/oracle.log" >&2; fail "the installed oracle does not run"; }
+fi
+
 # 3. the CI recipe with find_package(loopconf), from a copy outside the tree
 cp -r "$prefix/share/loopconf/example" "$tmp/adapter"
 rc=0
