@@ -8,7 +8,7 @@
 
 #include "bench_suite.h"
 #include "coro.h"
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* What a benchmark's main task gets. */
 struct rtb {

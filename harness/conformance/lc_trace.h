@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "lc_test.h"
 
 /* Start the trace of `scenario` (its twin's file name without ".py", e.g. "gather_order")

@@ -78,7 +78,7 @@ LC_TEST(sem_cancel_message, "semantics.cancel.message", "CANCEL-MESSAGE", 0, 100
   struct astate st;
   memset(&st, 0, sizeof st);
   as_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "cancel_message", NULL, NULL, cm_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, cm_main, NULL, NULL), 0);
   assert_string_equal(st.msg[0], "shutting down");
   assert_string_equal(st.msg[1], "stop");
   assert_string_equal(st.msg[2], "stop");
@@ -117,7 +117,7 @@ LC_TEST(sem_timeout_at_when, "semantics.timeout.at_when", "TIMEOUT-AT-WHEN", 0, 
   struct astate st;
   memset(&st, 0, sizeof st);
   as_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "timeout_at_when", NULL, NULL, ta_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, ta_main, NULL, NULL), 0);
   assert_int_equal(st.v[0], 20);
   assert_int_equal(st.rc[0], -ETIMEDOUT);
   assert_int_equal(st.v[1], 1);
@@ -187,7 +187,7 @@ LC_TEST(sem_waitfor_no_timeout, "semantics.waitfor.no_timeout", "WAITFOR-NO-TIME
   memset(&st, 0, sizeof st);
   as_ = &st;
   lc_trace_reports rep = {0}; /* the caller swallows the cancel it handed on: reported */
-  assert_int_equal(lc_trace_run(ctx, "waitfor_no_timeout", NULL, &rep, wn_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wn_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_int_equal(st.v[0], 5);
   assert_int_equal(st.rc[2], 0);
@@ -249,7 +249,7 @@ LC_TEST(sem_shield_wait_for, "semantics.shield.wait_for", "SHIELD-WAIT-FOR", 0, 
   struct astate st;
   memset(&st, 0, sizeof st);
   as_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "shield_wait_for", NULL, NULL, sw_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, sw_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], -ETIMEDOUT);
   assert_int_equal(st.rc[1], 0);
   assert_int_equal(st.v[0], 9);
@@ -286,7 +286,7 @@ LC_TEST(sem_sched_set_name, "semantics.sched.set_name", "SCHED-SET-NAME", 0, 100
   struct astate st;
   memset(&st, 0, sizeof st);
   as_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "sched_set_name", NULL, NULL, sn_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, sn_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_string_equal(st.msg[0], "a-much-longer-name-than-the-inline-buffer-holds");
 }

@@ -175,7 +175,7 @@ LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPON
   lc_run_opts opts = {.debug = 1};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, "block_offload_thread", &opts, &rep, block_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL),
                    0);
   lc_note(ctx, "job %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
           (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
@@ -243,7 +243,7 @@ LC_TEST(sem_exec_cancel, "semantics.exec.cancel_running_job", "EXEC-CANCEL-RUNNI
   atomic_init(&st.job_started, 0);
   atomic_init(&st.job_release, 0);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "exec_cancel_running_job", NULL, &rep, ec_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ec_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.job_done_at_cancel, 0);
   assert_int_equal(atomic_load(&st.job_done), 1);
@@ -286,7 +286,7 @@ LC_TEST(sem_exec_process, "semantics.exec.process", "EXEC-PROCESS", LC_NEEDS_WAK
   struct bstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "exec_process", NULL, &rep, ep_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ep_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 332833500);
   assert_int_equal(st.job_done_at_cancel, 1);
@@ -341,7 +341,7 @@ LC_TEST(sem_debug_threshold, "semantics.debug.threshold", "DEBUG-THRESHOLD DEBUG
   lc_run_opts opts = {.debug = 1, .slow_step_ns = 30 * LC_MS};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, "debug_threshold", &opts, &rep, dt_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, dt_main, &st, NULL), 0);
   lc_note(ctx, "timer late by %.1f ms; lag max %.1f ms over %llu samples",
           (double)st.timer_late_ns / LC_MS, (double)st.lag.max_ns / LC_MS,
           (unsigned long long)st.lag.samples);

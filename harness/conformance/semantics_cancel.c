@@ -87,7 +87,7 @@ LC_TEST(sem_cancel_cleanup, "semantics.cancel.cleanup_runs", "CANCEL-DELIVERED C
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "t", .sleep_ms = 1000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_cleanup_runs", NULL, &rep, cc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cc_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.w.after_await_ran, 0);
   assert_int_equal(st.w.cleanup_done, 1);
@@ -125,7 +125,7 @@ LC_TEST(sem_cancel_count, "semantics.cancel.count_uncancel", "CANCEL-COUNT CANCE
   st.w = (struct worker){
       .name = "t", .sleep_ms = 1000, .swallow = 1, .swallow_value = 5, .uncancel = 2};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_count_uncancel", NULL, &rep, cu_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cu_main, &st, NULL), 0);
   assert_int_equal(st.w.cancelling_seen, 2);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 5);
@@ -146,7 +146,7 @@ LC_TEST(sem_cancel_swallow, "semantics.cancel.swallow_reported", "CANCEL-SWALLOW
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "t", .sleep_ms = 1000, .swallow = 1, .swallow_value = 3};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_swallow_reported", NULL, &rep, cu_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cu_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 3);
   assert_int_equal(st.cancelling_after, 2);
@@ -190,7 +190,7 @@ LC_TEST(sem_cancel_await, "semantics.cancel.await_propagates", "CANCEL-AWAIT-PRO
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "c", .sleep_ms = 1000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "cancel_await_propagates", NULL, &rep, ca_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ca_main, &st, NULL), 0);
   assert_int_equal(st.w.cancelled, 1);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
@@ -240,7 +240,7 @@ LC_TEST(sem_shield_outer, "semantics.shield.outer_cancel", "SHIELD-OUTER-CANCEL"
   memset(&st, 0, sizeof st);
   st.w = (struct worker){.name = "inner", .sleep_ms = 30, .value = 9};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "shield_outer_cancel", NULL, &rep, so_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, so_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
   assert_int_equal(st.rc3, 0);
@@ -261,7 +261,7 @@ LC_TEST(sem_shield_inner, "semantics.shield.inner_cancel", "SHIELD-INNER-CANCEL"
   st.w = (struct worker){.name = "inner", .sleep_ms = 1000};
   st.cancel_again = 1; /* so_main cancels the inner instead of the waiter */
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "shield_inner_cancel", NULL, &rep, so_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, so_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
   assert_int_equal(st.rc3, -ECANCELED);
@@ -292,7 +292,7 @@ LC_TEST(sem_shutdown_pending, "semantics.shutdown.cancels_pending", "SHUTDOWN-CA
   st.w = (struct worker){.name = "bg", .sleep_ms = 5000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
   intptr_t res = 0;
-  assert_int_equal(lc_trace_run(ctx, "shutdown_cancels_pending", NULL, &rep, sp_main, &st, &res),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sp_main, &st, &res),
                    0);
   assert_int_equal(res, 1);
   assert_int_equal(st.w.cancelled, 1);
@@ -330,7 +330,7 @@ LC_TEST(sem_shutdown_unretrieved, "semantics.shutdown.unretrieved_error",
         "SHUTDOWN-UNRETRIEVED-ERROR", 0, 10000) {
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_UNRETRIEVED_ERROR;
-  assert_int_equal(lc_trace_run(ctx, "shutdown_unretrieved_error", NULL, &rep, ue_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ue_main, NULL, NULL),
                    0);
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_UNRETRIEVED_ERROR, "bg"), 1);
   assert_int_equal(rep.n, 1);
@@ -368,7 +368,7 @@ static int dl_main(void *arg, intptr_t *result) {
 LC_TEST(sem_shutdown_deadlock, "semantics.shutdown.deadlock", "SHUTDOWN-DEADLOCK", 0, 10000) {
   int main_rc = 0;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "shutdown_deadlock", NULL, &rep, dl_main, &main_rc, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, dl_main, &main_rc, NULL);
   assert_int_equal(rc, -EDEADLK);
   assert_int_equal(main_rc, -ECANCELED);
 }

@@ -133,7 +133,7 @@ LC_TEST(sem_cond_notify, "semantics.cond.notify",
   struct cdstate st;
   memset(&st, 0, sizeof st);
   cs = &st;
-  assert_int_equal(lc_trace_run(ctx, "cond_notify", NULL, NULL, cd_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, cd_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], -EPERM);
   assert_int_equal(st.rc[7], -EPERM);
   if (strcmp(st.order, "n1N23") != 0)
@@ -232,7 +232,7 @@ LC_TEST(sem_barrier_wait, "semantics.barrier.wait",
   struct cdstate st;
   memset(&st, 0, sizeof st);
   cs = &st;
-  assert_int_equal(lc_trace_run(ctx, "barrier_wait", NULL, NULL, bw_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, bw_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], 2);
   for (int i = 0; i < 3; i++) assert_int_equal(bw_p[i].rc, i); /* arrival index */
   assert_int_equal(bw_p[3].rc, -EPIPE);

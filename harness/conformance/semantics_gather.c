@@ -105,7 +105,7 @@ LC_TEST(sem_gather_order, "semantics.gather.order", "GATHER-ORDER", 0, 10000) {
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 10, .value = 2};
   st.c[2] = (struct gchild){.name = "c", .delay_ms = 20, .value = 3};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_order", NULL, &rep, go_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, go_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.res[0], 1);
   assert_int_equal(st.res[1], 2);
@@ -144,7 +144,7 @@ LC_TEST(sem_gather_max_not_sum, "semantics.gather.max_not_sum", "GATHER-MAX-NOT-
     if (st.c[i].delay_ms * LC_MS > max) max = st.c[i].delay_ms * LC_MS;
   }
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_max_not_sum", NULL, &rep, gm_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gm_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   double ratio = (double)st.elapsed_ns / (double)max;
   double allowed = 1.0 + (double)lc_tol_ns(ctx, 40 * LC_MS) / (double)max;
@@ -188,7 +188,7 @@ LC_TEST(sem_gather_error, "semantics.gather.error_siblings_continue",
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 30, .value = 2};
   lc_trace_reports rep = {0};
   assert_int_equal(
-      lc_trace_run(ctx, "gather_error_siblings_continue", NULL, &rep, ge_main, &st, NULL), 0);
+      lc_trace_run(ctx, NULL, &rep, ge_main, &st, NULL), 0);
   assert_int_equal(st.rc, -EIO);
   assert_int_equal(st.sibling_done_at_return, 0);
   assert_int_equal(st.rc2, 0);
@@ -223,7 +223,7 @@ LC_TEST(sem_gather_return_exc, "semantics.gather.return_exceptions", "GATHER-RET
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 20, .value = 2};
   st.c[2] = (struct gchild){.name = "c", .delay_ms = 30, .fail = EINVAL};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_return_exceptions", NULL, &rep, gr_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gr_main, &st, NULL),
                    0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.err[0], -EIO);
@@ -277,7 +277,7 @@ LC_TEST(sem_gather_cancel_outer, "semantics.gather.cancel_outer", "GATHER-CANCEL
   st.g.c[1] = (struct gchild){.name = "b", .delay_ms = 500, .value = 2};
   st.g.c[2] = (struct gchild){.name = "c", .delay_ms = 600, .value = 3};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_cancel_outer", NULL, &rep, gc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gc_main, &st, NULL), 0);
   assert_int_equal(st.g.rc, -ECANCELED);
   assert_int_equal(st.g_rc, -ECANCELED);
   assert_int_equal(st.g.c[0].cancelled, 0);
@@ -326,7 +326,7 @@ LC_TEST(sem_gather_child_cancelled, "semantics.gather.child_cancelled", "GATHER-
   st.c[3] = (struct gchild){.name = "d", .delay_ms = 500, .value = 4};
   st.c[4] = (struct gchild){.name = "e", .delay_ms = 120, .value = 5};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "gather_child_cancelled", NULL, &rep, gk_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gk_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.err[1], -ECANCELED);
   assert_int_equal(st.res[0], 1);

@@ -81,7 +81,7 @@ LC_TEST(sem_sched_timer_ready_order, "semantics.sched.timer_ready_order",
   memset(&st, 0, sizeof st);
   os_ = &st;
   assert_int_equal(
-      lc_trace_run(ctx, "sched_timer_ready_order", NULL, NULL, tro_main, NULL, NULL), 0);
+      lc_trace_run(ctx, NULL, NULL, tro_main, NULL, NULL), 0);
   if (strcmp(st.order, "12S34") != 0)
     lc_fail(ctx, "order '%s', expected '12S34' (1-4: main's yields, S: the sleeper woke)",
             st.order);
@@ -158,7 +158,7 @@ LC_TEST(sem_gather_done_suspends, "semantics.gather.done_suspends", "GATHER-DONE
   struct ostate st;
   memset(&st, 0, sizeof st);
   os_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "gather_done_suspends", NULL, NULL, gd_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, gd_main, NULL, NULL),
                    0);
   assert_int_equal(st.rc[0], 0);
   if (strcmp(st.order, "123G12G341A234") != 0)
@@ -219,7 +219,7 @@ LC_TEST(sem_shutdown_cleanup_spawn, "semantics.shutdown.cleanup_spawn", "SHUTDOW
   os_ = &st;
   lc_trace_reports rep = {0};
   assert_int_equal(
-      lc_trace_run(ctx, "shutdown_cleanup_spawn", NULL, &rep, cs_main, NULL, NULL), 0);
+      lc_trace_run(ctx, NULL, &rep, cs_main, NULL, NULL), 0);
   if (strcmp(st.order, "SsL") != 0)
     lc_fail(ctx, "order '%s', expected 'SsL' (S: leftover, s: last, L: late started)",
             st.order);
@@ -270,7 +270,7 @@ LC_TEST(sem_waitfor_done_task, "semantics.waitfor.done_task", "WAITFOR-DONE-VERS
   struct ostate st;
   memset(&st, 0, sizeof st);
   os_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "waitfor_done_task", NULL, NULL, wd_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, wd_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_int_equal(st.rc[1], 0);
 }

@@ -105,7 +105,7 @@ LC_TEST(sem_cancel_parked_uncancel, "semantics.cancel.parked_uncancel",
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, "cancel_parked_uncancel", NULL, NULL, pu_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pu_main, NULL, NULL),
                    0);
   for (int k = 0; k < NKINDS; k++) {
     if (st.rc[k] != -ECANCELED)
@@ -188,7 +188,7 @@ LC_TEST(sem_cancel_parked_lock, "semantics.cancel.parked_lock", "CANCEL-PARKED-S
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, "cancel_parked_lock", NULL, NULL, pl_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pl_main, NULL, NULL), 0);
   if (st.max_holders != 1) lc_fail(ctx, "%d tasks held the lock at once", st.max_holders);
   assert_int_equal(st.flag[0], 0); /* no release failed with -EPERM */
   assert_int_equal(st.flag[1], 0); /* unlocked after the release */
@@ -263,7 +263,7 @@ LC_TEST(sem_cancel_parked_sem, "semantics.cancel.parked_sem", "CANCEL-PARKED-STI
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, "cancel_parked_sem", NULL, NULL, psm_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, psm_main, NULL, NULL), 0);
   assert_int_equal(st.flag[0], 1); /* the unit was not handed to the cancelled waiter */
   assert_int_equal(st.flag[1], 0);
   assert_int_equal(st.flag[2], 0);
@@ -345,7 +345,7 @@ LC_TEST(sem_cancel_parked_queue, "semantics.cancel.parked_queue", "CANCEL-PARKED
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, "cancel_parked_queue", NULL, NULL, pq_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pq_main, NULL, NULL),
                    0);
   assert_int_equal(st.flag[0], 0);
   assert_int_equal(st.item[0], 5); /* the item was not handed to the cancelled getter */
@@ -430,7 +430,7 @@ LC_TEST(sem_queue_no_reservation, "semantics.queue.no_reservation", "QUEUE-NO-RE
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, "queue_no_reservation", NULL, NULL, nr_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, nr_main, NULL, NULL),
                    0);
   assert_int_equal(st.flag[0], 1); /* size counts the real item only */
   assert_int_equal(st.flag[1], 0); /* the newcomer took it */
@@ -493,7 +493,7 @@ LC_TEST(sem_queue_priority_lifo, "semantics.queue.priority_lifo", "QUEUE-PRIORIT
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, "queue_priority_lifo", NULL, NULL, plq_main, NULL, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, plq_main, NULL, NULL),
                    0);
   assert_string_equal(plq_out[0], "[1, 1, 2, 3, 4, 5]");
   assert_string_equal(plq_out[1], "[3, 2, 1]");
@@ -538,7 +538,7 @@ LC_TEST(sem_cancel_uncancel_pending, "semantics.cancel.uncancel_pending",
   memset(&st, 0, sizeof st);
   ps = &st;
   assert_int_equal(
-      lc_trace_run(ctx, "cancel_uncancel_pending", NULL, NULL, up_main, NULL, NULL), 0);
+      lc_trace_run(ctx, NULL, NULL, up_main, NULL, NULL), 0);
   assert_int_equal(st.flag[0], 0);
   assert_int_equal(st.flag[1], 0);
 }

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* ==========================================================================================
  * semantics.queue.getters_fifo: four getters park on an empty queue in the order g1..g4; then
@@ -72,7 +72,7 @@ LC_TEST(sem_queue_getters_fifo, "semantics.queue.getters_fifo", "QUEUE-GETTERS-F
   memset(&st, 0, sizeof st);
   gf_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_getters_fifo", NULL, &rep, gf_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gf_main, &st, NULL), 0);
   for (int i = 1; i <= GF_GETTERS; i++) {
     assert_int_equal(st.rc[i], 0);
     if (st.got[i] != i)
@@ -166,7 +166,7 @@ LC_TEST(sem_sched_sleep_zero_yields, "semantics.sched.sleep_zero_yields",
   memset(&st, 0, sizeof st);
   sz_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sched_sleep_zero_yields", NULL, &rep, sz_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sz_main, &st, NULL),
                    0);
   assert_int_equal(st.rc_sleep0, 0);
   if (strcmp(st.order, "a0b0a1b1a2b2") != 0)
@@ -244,7 +244,7 @@ LC_TEST(sem_sem_cancel_queued, "semantics.sem.cancel_queued", "SEM-CANCEL-QUEUED
   memset(&st, 0, sizeof st);
   cq_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_cancel_queued", NULL, &rep, cq_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cq_main, &st, NULL), 0);
   assert_int_equal(st.rc[2], -ECANCELED);
   assert_int_equal(st.rc[1], 0);
   assert_int_equal(st.rc[3], 0);

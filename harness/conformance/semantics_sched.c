@@ -70,7 +70,7 @@ LC_TEST(sem_sched_spawn_order, "semantics.sched.spawn_order",
   memset(&st, 0, sizeof st);
   so_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_spawn_order", NULL, &rep, so_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, so_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_int_equal(st.seen_at_spawn, 0); /* no body ran inside lc_spawn */
   assert_int_equal(st.started[1], 1);    /* FIFO: spawn order */
@@ -131,7 +131,7 @@ LC_TEST(sem_sched_yield_rr, "semantics.sched.yield_round_robin", "SCHED-YIELD SC
   memset(&st, 0, sizeof st);
   rr_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_yield_round_robin", NULL, &rep, rr_main, NULL, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, rr_main, NULL, NULL);
   assert_int_equal(rc, 0);
   assert_string_equal(st.order, "a0b0c0a1b1c1a2b2c2");
   assert_int_equal(rep.n, 0);
@@ -215,7 +215,7 @@ LC_TEST(sem_sched_call_soon, "semantics.sched.call_soon", "SCHED-CALL-SOON-FIFO 
   memset(&st, 0, sizeof st);
   cs_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_call_soon", NULL, &rep, cs_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, cs_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_string_equal(st.order, "12m3M");
   assert_true(st.spins_at_wake > 0);
@@ -280,7 +280,7 @@ LC_TEST(sem_sched_await_done, "semantics.sched.await_done", "SCHED-AWAIT-DONE", 
   memset(&st, 0, sizeof st);
   ad_st = &st;
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_await_done", NULL, &rep, ad_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, ad_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 7);
@@ -341,7 +341,7 @@ LC_TEST(sem_sched_sleep_after_block, "semantics.sched.sleep_after_block",
   struct sb_state st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  int rc = lc_trace_run(ctx, "sched_sleep_after_block", NULL, &rep, sb_main, &st, NULL);
+  int rc = lc_trace_run(ctx, NULL, &rep, sb_main, &st, NULL);
   assert_int_equal(rc, 0);
   assert_int_equal(st.job_rc, 0);
   assert_int_equal(st.job, 1);

@@ -81,7 +81,7 @@ LC_TEST(sem_sem_bound_rounds, "semantics.sem.bound_rounds", "SEM-BOUND SEM-ROUND
   memset(&st, 0, sizeof st);
   sb_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_bound_rounds", NULL, &rep, sb_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sb_main, &st, NULL), 0);
   assert_int_equal(st.max_in_flight, 3);
   for (int i = 0; i < NW; i++) assert_int_equal(st.order[i], i); /* FIFO */
   int64_t rounds = 3 * 20 * LC_MS;
@@ -161,7 +161,7 @@ LC_TEST(sem_sem_fifo, "semantics.sem.fifo_no_barging", "SEM-FIFO SEM-NO-BARGING 
   memset(&st, 0, sizeof st);
   sf_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_fifo_no_barging", NULL, &rep, sf_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sf_main, &st, NULL), 0);
   assert_int_equal(st.norder, 4);
   assert_int_equal(st.order[0], 1);
   assert_int_equal(st.order[1], 2);
@@ -201,7 +201,7 @@ LC_TEST(sem_sem_bounded, "semantics.sem.bounded", "SEM-BOUNDED", 0, 10000) {
   struct sstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "sem_bounded", NULL, &rep, sbd_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sbd_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_int_equal(st.rc[1], -EOVERFLOW);
   assert_int_equal(st.rc[2], 0);
@@ -262,7 +262,7 @@ LC_TEST(sem_lock_fifo, "semantics.lock.fifo", "LOCK-FIFO LOCK-RELEASE-UNLOCKED",
   memset(&st, 0, sizeof st);
   lf_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "lock_fifo", NULL, &rep, lf_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, lf_main, &st, NULL), 0);
   assert_int_equal(st.norder, 2);
   assert_int_equal(st.order[0], 1);
   assert_int_equal(st.order[1], 3);
@@ -337,7 +337,7 @@ LC_TEST(sem_event_wait_set, "semantics.event.wait_set",
   memset(&st, 0, sizeof st);
   ew_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "event_wait_set", NULL, &rep, ew_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ew_main, &st, NULL), 0);
   assert_int_equal(st.norder, 4);
   for (int i = 0; i < 4; i++) assert_int_equal(st.order[i], i);
   assert_int_equal(st.flag[0], 1);
@@ -410,7 +410,7 @@ LC_TEST(sem_queue_backpressure, "semantics.queue.backpressure",
   memset(&st, 0, sizeof st);
   qb_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_backpressure", NULL, &rep, qb_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, qb_main, &st, NULL), 0);
   assert_int_equal(st.max_ahead, 2);
   assert_int_equal(st.norder, 6);
   for (int i = 0; i < 6; i++) assert_int_equal(st.order[i], i);
@@ -467,7 +467,7 @@ LC_TEST(sem_queue_join, "semantics.queue.join", "QUEUE-JOIN QUEUE-TASK-DONE-EXCE
   memset(&st, 0, sizeof st);
   qj_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_join", NULL, &rep, qj_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, qj_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   assert_int_equal(st.rc[1], -EINVAL);
   assert_int_equal(rep.n, 0);
@@ -547,7 +547,7 @@ LC_TEST(sem_queue_shutdown, "semantics.queue.shutdown", "QUEUE-SHUTDOWN", 0, 100
   memset(&st, 0, sizeof st);
   qs_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "queue_shutdown", NULL, &rep, qs_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, qs_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ESHUTDOWN);
   assert_int_equal(st.rc[1], -ESHUTDOWN);
   assert_int_equal(st.rc[2], 0);
@@ -645,7 +645,7 @@ LC_TEST(sem_tg_waits_all, "semantics.tg.waits_all", "TG-WAITS-ALL", 0, 10000) {
   st.nchildren = 3;
   st.body_ms = 0;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_waits_all", NULL, &rep, tg_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.nerrors, 0);
   assert_int_equal(st.c[1].cancelled, 0);
@@ -670,7 +670,7 @@ LC_TEST(sem_tg_child_failure, "semantics.tg.child_failure",
   st.nchildren = 2;
   st.body_ms = 1000;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_child_failure", NULL, &rep, tg_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.body_rc, -ECANCELED);
   assert_int_equal(st.spawn_refused, 1);
   assert_int_equal(st.rc, -EIO);
@@ -699,7 +699,7 @@ LC_TEST(sem_tg_late_child_failure, "semantics.tg.late_child_failure", "TG-LATE-F
   st.nchildren = 1;
   st.body_ms = 0;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_late_child_failure", NULL, &rep, tg_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL),
                    0);
   assert_int_equal(st.body_rc, 0);
   assert_int_equal(st.rc, -EIO);
@@ -721,7 +721,7 @@ LC_TEST(sem_tg_body_failure, "semantics.tg.body_failure", "TG-BODY-FAILURE", 0, 
   st.body_ms = 10;
   st.body_fail = EIO;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "tg_body_failure", NULL, &rep, tg_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.rc, -EIO);
   assert_int_equal(st.nerrors, 1);
   assert_int_equal(st.errcodes[0], -EIO);

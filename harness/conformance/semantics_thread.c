@@ -94,7 +94,7 @@ LC_TEST(sem_thread_threadsafe, "semantics.thread.threadsafe",
   struct tstate st;
   memset(&st, 0, sizeof st);
   ts_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "thread_threadsafe", NULL, NULL, tt_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, tt_main, &st, NULL), 0);
   assert_int_equal(st.r_code, 0);
   assert_int_equal(st.r, 42);
   assert_int_equal(st.cancel_rc, 1);

@@ -76,7 +76,7 @@ LC_TEST(sem_waitfor_ok, "semantics.waitfor.ok", "WAITFOR-IN-TIME", 0, 10000) {
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 10, .value = 5};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_ok", NULL, &rep, wo_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wo_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 5);
   assert_int_equal(st.in.cancelled, 0);
@@ -109,7 +109,7 @@ LC_TEST(sem_waitfor_timeout, "semantics.waitfor.timeout_waits_cleanup",
   st.in = (struct inner){.sleep_ms = 1000, .cleanup_ms = 20};
   lc_trace_reports rep = {0};
   assert_int_equal(
-      lc_trace_run(ctx, "waitfor_timeout_waits_cleanup", NULL, &rep, wt_main, &st, NULL), 0);
+      lc_trace_run(ctx, NULL, &rep, wt_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ETIMEDOUT);
   assert_int_equal(st.in.cleanup_done, 1);
   if (st.elapsed_ns < 50 * LC_MS) /* 30 ms timeout + 20 ms cleanup: it must overrun */
@@ -154,7 +154,7 @@ LC_TEST(sem_waitfor_zero, "semantics.waitfor.zero_timeout", "WAITFOR-ZERO", 0, 1
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 1000};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_zero_timeout", NULL, &rep, wz_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wz_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ETIMEDOUT);
   assert_int_equal(st.in.started, 0);
   assert_int_equal(st.rc2, 0);
@@ -172,7 +172,7 @@ LC_TEST(sem_waitfor_swallow, "semantics.waitfor.swallowed_cancel", "WAITFOR-SWAL
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 1000, .swallow = 1, .swallow_value = 7};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_swallowed_cancel", NULL, &rep, wo_main, &st, NULL),
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wo_main, &st, NULL),
                    0);
   /* wo_main's timeout is 200 ms: the inner is cancelled then and returns 7. */
   assert_int_equal(st.rc, 0);
@@ -216,7 +216,7 @@ LC_TEST(sem_waitfor_outer_cancel, "semantics.waitfor.outer_cancel", "WAITFOR-OUT
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 2000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "waitfor_outer_cancel", NULL, &rep, wc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wc_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ECANCELED);
   assert_int_equal(st.rc2, -ECANCELED);
   assert_int_equal(st.in.cancelled, 1);
@@ -263,7 +263,7 @@ LC_TEST(sem_timeout_expire, "semantics.timeout.expire", "TIMEOUT-EXPIRE TIMEOUT-
   struct tstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "timeout_expire", NULL, &rep, te_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, te_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ECANCELED);
   assert_int_equal(st.rc[1], -ETIMEDOUT);
   assert_int_equal(st.expired[1], 1);
@@ -313,7 +313,7 @@ LC_TEST(sem_timeout_nested, "semantics.timeout.nested", "TIMEOUT-NESTED", 0, 100
   struct tstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "timeout_nested", NULL, &rep, tn_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tn_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ETIMEDOUT);
   assert_int_equal(st.rc[1], -ETIMEDOUT);
   assert_int_equal(st.expired[1], 1);
@@ -360,7 +360,7 @@ LC_TEST(sem_timeout_reschedule, "semantics.timeout.reschedule", "TIMEOUT-RESCHED
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
   int64_t t0 = lc_clock_ns();
-  assert_int_equal(lc_trace_run(ctx, "timeout_reschedule", NULL, &rep, tr_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tr_main, &st, NULL), 0);
   int64_t el = lc_clock_ns() - t0;
   assert_int_equal(st.rc[0], -ETIMEDOUT);
   assert_int_equal(st.expired[0], 1);
@@ -408,7 +408,7 @@ LC_TEST(sem_timeout_cancel_inside, "semantics.timeout.cancel_inside", "TIMEOUT-O
   struct tstate st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, "timeout_cancel_inside", NULL, &rep, tc_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tc_main, &st, NULL), 0);
   assert_int_equal(st.rc[0], -ECANCELED);
   assert_int_equal(st.expired[0], 0);
   assert_int_equal(rep.n, 0);

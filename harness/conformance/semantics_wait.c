@@ -130,7 +130,7 @@ LC_TEST(sem_wait_modes, "semantics.wait.modes",
   struct wstate st;
   memset(&st, 0, sizeof st);
   ws_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "wait_modes", NULL, NULL, wm_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, wm_main, NULL, NULL), 0);
   assert_string_equal(st.flags[0], "[1, 0, 0]");
   assert_string_equal(st.flags[1], "[1, 0]");
   assert_string_equal(st.flags[2], "[0]"); /* timed out: returned, not -ETIMEDOUT */
@@ -192,7 +192,7 @@ LC_TEST(sem_wait_as_completed, "semantics.wait.as_completed", "ASCOMPLETED-ORDER
   struct wstate st;
   memset(&st, 0, sizeof st);
   ws_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "wait_as_completed", NULL, NULL, ac_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, ac_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], 1);
   assert_int_equal(st.rc[1], -EIO);
   assert_int_equal(st.rc[2], 3);
@@ -237,7 +237,7 @@ LC_TEST(sem_sched_call_later, "semantics.sched.call_later", "SCHED-CALL-LATER", 
   struct wstate st;
   memset(&st, 0, sizeof st);
   ws_ = &st;
-  assert_int_equal(lc_trace_run(ctx, "sched_call_later", NULL, NULL, cl_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, cl_main, NULL, NULL), 0);
   assert_string_equal(st.order, "BA");
   assert_int_equal(st.rc[0], 1);
   assert_int_equal(st.rc[1], 0);

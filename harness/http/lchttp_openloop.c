@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "loopconf/clock.h"
 
 struct ol {

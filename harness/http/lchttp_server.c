@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "lchttp_proto.h"
 #include "loopconf/clock.h"
 

@@ -8,7 +8,7 @@
 #ifndef LC_RT_INTERNAL_H
 #define LC_RT_INTERNAL_H
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* A parked task. Lives on the parked task's stack for the duration of lc_park. Primitives keep
  * waiters in their own FIFO lists through next/prev. */

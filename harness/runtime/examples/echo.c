@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "host.h"
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* async def handle(reader, writer): echo each line until EOF */
 static int handle(lc_stream *s, void *arg) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "host.h"
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 /* async def fetch(delay): await asyncio.sleep(delay); return delay */
 static int fetch(void *arg, intptr_t *result) {

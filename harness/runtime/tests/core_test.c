@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "rt_internal.h"
 
 #define RT_TEST_OWN_RUN_HELPERS

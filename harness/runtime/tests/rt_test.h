@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "host.h"
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 #include "loopconf/clock.h"
 
 #define RT_TEST_UNUSED __attribute__((unused))

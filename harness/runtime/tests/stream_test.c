@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "lc_runtime.h"
+#include "loopconf/runtime.h"
 
 #include "rt_test.h"
 
