@@ -72,3 +72,41 @@ if(_lc_selftest_backend)
                    $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
   set_tests_properties(runner.selftest_pins PROPERTIES LABELS runner TIMEOUT 60)
 endif()
+
+# install (sdk): cmake --install to a temporary prefix, the example adapter built from a copy
+# outside the tree with find_package(loopconf) (ci/loop-maintainer.sh) and with pkg-config,
+# the installed loopconf run on it (loop tier) with its installed data.
+if(TARGET example_poll_adapter)
+  add_test(NAME install.sdk
+           COMMAND bash ${PROJECT_SOURCE_DIR}/ci/selftest_install.sh ${PROJECT_BINARY_DIR}
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(install.sdk PROPERTIES LABELS "install;plugin" TIMEOUT 300)
+endif()
+
+# Expectations conditioned on the library version actually run ("version<1.48").
+if(_lc_selftest_backend)
+  add_test(NAME runner.selftest_version
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_version.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend})
+  set_tests_properties(runner.selftest_version PROPERTIES LABELS runner TIMEOUT 60)
+endif()
+
+# CI formats (issue 15): prove(1) reads the TAP file, xmllint validates the JUnit file against
+# our junit-10 schema, over PASS, FAIL, XFAIL, XPASS, SKIP, CRASH and TIMEOUT cells.
+if(_lc_selftest_backend)
+  add_test(NAME runner.ci_formats
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_ci_formats.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend}
+                   ${PROJECT_SOURCE_DIR}/harness/runner/junit-10.xsd)
+  set_tests_properties(runner.ci_formats PROPERTIES LABELS runner TIMEOUT 60)
+endif()
+
+# Containment and terminal safety (issue 15): setsid grandchildren killed, nohup kept, SIGQUIT
+# leaves no temporary files, bad output options refused up front, a flooding cell bounded and
+# cleaned in the text report, --unexpected / --clauses / --color and NO_COLOR.
+if(_lc_selftest_backend)
+  add_test(NAME runner.selftest_hardening
+           COMMAND bash ${PROJECT_SOURCE_DIR}/harness/runner/selftest_hardening.sh
+                   $<TARGET_FILE:loopconf> ${_lc_selftest_backend} ${PROJECT_SOURCE_DIR})
+  set_tests_properties(runner.selftest_hardening PROPERTIES LABELS runner TIMEOUT 60)
+endif()

@@ -16,6 +16,7 @@ packages=(
   valgrind                                                     # deterministic mode, leak checks
   wrk gnuplot-nox                                              # HTTP load and plots
   node-llhttp python3-uvloop                                   # HTTP parser sources (issue 13), uvloop cross-check
+  libxml2-utils perl bsdutils                                  # CI formats: xmllint, prove (issue 15); script
 )
 on "${LOOPCONF_WITH_LIBUV:-ON}" && packages+=(libuv1-dev)
 on "${LOOPCONF_WITH_LIBEV:-ON}" && packages+=(libev-dev)

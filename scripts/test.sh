@@ -22,7 +22,7 @@ build_and_test() { # name cmake-args... -- ctest-args...
   [ $# -gt 0 ] && shift
   ct=("$@")
   echo "== test.sh: $name build" >&2
-  cmake -S "$root" -B "$dir" -G Ninja -DLOOPCONF_WERROR=ON \
+  cmake -S "$root" -B "$dir" -G Ninja -DLOOPCONF_WERROR=ON -DLOOPCONF_TEST_TIME_MULTIPLIER="$mult" \
     ${loopconf_cmake_options[@]+"${loopconf_cmake_options[@]}"} "${cm[@]}" >/dev/null
   cmake --build "$dir" -j "$jobs"
   echo "== test.sh: $name tests" >&2
@@ -30,7 +30,9 @@ build_and_test() { # name cmake-args... -- ctest-args...
 }
 
 # Sanitizers slow everything down 2-10x: widen every time limit and tolerance for them
-# (verdicts were checked not to change with multipliers up to 3).
+# (verdicts were checked not to change with multipliers up to 3). The one multiplier sets
+# both the cells' limits (LOOPCONF_TIME_MULTIPLIER at run time) and every CTest TIMEOUT
+# (LOOPCONF_TEST_TIME_MULTIPLIER at configure time, cmake/test_timeouts.cmake).
 base_mult=${LOOPCONF_TIME_MULTIPLIER:-1}
 for s in $stages; do
   case $s in

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,9 +30,18 @@ int lch_interrupted(void) { return interrupted; }
 /* The signal mask from before lch_exec_jobs blocked the stop signals; children get it back. */
 static sigset_t child_mask;
 
+/* Every child carries LOOPCONF_JOB_TOKEN=<our pid>:<serial> in its environment, and so does
+ * everything it starts: after the child is gone, whatever still carries its token (a process
+ * that called setsid() or left its process group, a double-forked daemon) is killed. We are a
+ * child subreaper, so those orphans are reparented to us and reaped here. A descendant that
+ * replaces its whole environment escapes this; only a cgroup per job would catch it. */
+#define TOKEN_VAR "LOOPCONF_JOB_TOKEN"
+static unsigned long token_serial;
+
 struct running {
   size_t job;
   pid_t pid;
+  char token[64];
   int pidfd;  /* -1 if pidfd_open is unavailable */
   int logfd;  /* read ends, -1 once at EOF */
   int resfd;
@@ -69,8 +80,9 @@ static void drain(int *fd, struct lch_buf *sb, size_t cap, int keep_tail, size_t
 /* In the child between fork and exec: only async-signal-safe calls (and setenv, which is
  * safe here because this process has one thread). */
 static void child_exec(const char *exe, const struct lch_job *job, int devnull, int logw,
-                       int resw) {
+                       int resw, char *token) {
   setpgid(0, 0);
+  putenv(token);
   sigprocmask(SIG_SETMASK, &child_mask, NULL);
   if (dup2(devnull, 0) < 0) _exit(127);
   if (!(job->flags & LCH_JOB_INHERIT_OUTPUT)) {
@@ -108,8 +120,9 @@ static int start(const char *exe, const struct lch_job *job, struct running *r) 
     return -e;
   }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  snprintf(r->token, sizeof r->token, TOKEN_VAR "=%ld:%lu", (long)getpid(), ++token_serial);
   pid_t pid = devnull < 0 ? -1 : fork();
-  if (pid == 0) child_exec(exe, job, devnull, logp[1], resp[1]);
+  if (pid == 0) child_exec(exe, job, devnull, logp[1], resp[1], r->token);
   int e = errno;
   if (devnull >= 0) close(devnull);
   close(logp[1]);
@@ -148,12 +161,73 @@ static int child_exited(const struct running *r) {
   return info.si_pid == r->pid;
 }
 
+/* Does /proc/<pid>/environ hold exactly this "NAME=value" entry? */
+static int environ_has(const char *pid, const char *entry) {
+  char path[64], buf[8192];
+  snprintf(path, sizeof path, "/proc/%s/environ", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0; /* gone, or not ours to read (so not our descendant) */
+  size_t want = strlen(entry) + 1, have = 0; /* the entry and its NUL */
+  int found = 0;
+  ssize_t n;
+  /* Entries may straddle reads: keep the unfinished tail at the front of buf. */
+  while (!found && (n = read(fd, buf + have, sizeof buf - have)) > 0) {
+    have += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < have; i++)
+      if (buf[i] == '\0') {
+        if (i + 1 - start == want && memcmp(buf + start, entry, want) == 0) found = 1;
+        start = i + 1;
+      }
+    memmove(buf, buf + start, have - start);
+    have -= start;
+    if (have == sizeof buf) have = 0; /* an entry longer than buf: not ours */
+  }
+  close(fd);
+  return found;
+}
+
+/* Kill every process still carrying r's token, and reap those that were reparented to us.
+ * Returns how many were killed. */
+static int kill_leftovers(const struct running *r) {
+  int killed = 0;
+  for (int round = 0; round < 8; round++) { /* new ones may appear while we scan */
+    DIR *d = opendir("/proc");
+    if (!d) return killed;
+    pid_t found[64];
+    int nfound = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && nfound < 64) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+      if (environ_has(e->d_name, r->token)) found[nfound++] = (pid_t)atol(e->d_name);
+    }
+    closedir(d);
+    if (nfound == 0) break;
+    for (int i = 0; i < nfound; i++) {
+      kill(found[i], SIGKILL);
+      kill(-found[i], SIGKILL); /* its own group, if it made one */
+    }
+    killed += nfound;
+    /* Reap those that are (or become, as their parents die) our children; give the rest a
+     * moment to be reaped by their parents. A zombie's environ is empty, so they drop out. */
+    for (int i = 0; i < nfound; i++)
+      for (int tries = 0; tries < 50; tries++) {
+        pid_t w = waitpid(found[i], NULL, WNOHANG);
+        if (w == found[i] || (w < 0 && errno == ECHILD && kill(found[i], 0) < 0)) break;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+      }
+  }
+  return killed;
+}
+
 /* Finish a child that has exited or must be killed: kill its group, reap, drain. */
 static void finish(struct running *r, int timed_out) {
   kill(-r->pid, SIGKILL); /* leftovers (or the whole cell on timeout) */
   int status = 0;
   while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {
   }
+  r->res.leftovers_killed = kill_leftovers(r);
   /* Everything the dead child wrote is in the pipes now; take what is there. */
   drain(&r->logfd, &r->res.log, LCH_LOG_CAP, 1, &r->res.log_dropped);
   drain(&r->resfd, &r->res.result, LCH_RESULT_CAP, 0, NULL);
@@ -176,6 +250,9 @@ int lch_exec_jobs(const struct lch_job *jobs, size_t n, unsigned parallel, lch_j
   if (parallel == 0) parallel = 1;
   char *exe = lch_exe_path();
   if (!exe) return -ENOENT;
+  /* Orphans of our children are reparented to us instead of init, so kill_leftovers can
+   * reap them (and a daemonising child cannot hide under init). */
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   /* The children have their own process groups, so a terminal's ^C reaches only us: catch it
    * and take them down too. The signals stay blocked except inside ppoll(), so none is lost
    * between checking the flag and sleeping. */

@@ -125,6 +125,7 @@ struct lch_proc_result {
   int timed_out;         /* killed because the time limit passed */
   int exit_code;         /* valid when signo == 0 and !timed_out */
   int signo;             /* the signal that ended it, or 0 */
+  int leftovers_killed;  /* processes it started that outlived it and were killed */
   struct lch_buf log;    /* stdout+stderr (stderr only with LCH_JOB_STDOUT_RESULT), the tail */
   size_t log_dropped;    /* bytes dropped from the front of the log */
   struct lch_buf result; /* the result channel (fd 3, or stdout with LCH_JOB_STDOUT_RESULT) */

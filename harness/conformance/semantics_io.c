@@ -902,9 +902,16 @@ static void lat_scenario(lc_ctx *ctx, enum lat_kind kind) {
     if (best < l.block_ns)
       lc_fail(ctx, "a connection's worst round trip %.1f ms < the %.1f ms block: was the loop "
               "not blocked?", (double)best / LC_MS, (double)l.block_ns / LC_MS);
-    if (lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "echo-9") != 1 || rep.n != 1)
-      lc_fail(ctx, "expected one slow-step report naming 'echo-9', got %zu (first: %s)", rep.n,
-              rep.n ? rep.v[0].task : "none");
+    /* Exactly one report for the blocking step. On a slow machine (multiplier > 1: a loaded
+     * or sanitized run) another task's step can also pass the 100 ms threshold in wall time
+     * because the process was not running; those are noted, not failed. */
+    size_t mine = lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "echo-9");
+    if (mine != 1 || (rep.n != 1 && ctx->multiplier <= 1.0))
+      lc_fail(ctx, "expected one slow-step report naming 'echo-9', got %zu (%zu for echo-9; "
+              "first: %s)", rep.n, mine, rep.n ? rep.v[0].task : "none");
+    if (rep.n != mine)
+      lc_note(ctx, "%zu other slow-step report(s) tolerated at time multiplier %g (first: %s)",
+              rep.n - mine, ctx->multiplier, rep.v[0].task);
   }
 }
 

@@ -157,8 +157,12 @@ def main(argv):
     ap = argparse.ArgumentParser(
         prog="oracle.py", description="Compare the semantic traces of the C runtime on every "
         "backend with CPython asyncio twins.")
-    ap.add_argument("--loopconf", default=os.environ.get("LOOPCONF"),
-                    help="the loopconf executable (default: $LOOPCONF)")
+    # Installed as <prefix>/share/loopconf/oracle: the loopconf of that prefix by default.
+    installed = os.path.join(HERE, "..", "..", "..", "bin", "loopconf")
+    ap.add_argument("--loopconf", default=os.environ.get("LOOPCONF") or
+                    (installed if os.access(installed, os.X_OK) else None),
+                    help="the loopconf executable (default: $LOOPCONF, or <prefix>/bin/loopconf "
+                    "when installed)")
     ap.add_argument("--backend", help="comma-separated built-in backends (default: all)")
     ap.add_argument("--adapter", action="append", default=[],
                     help="also run an out-of-tree adapter module (repeatable)")
@@ -166,7 +170,10 @@ def main(argv):
     ap.add_argument("--time-multiplier", help="scale tolerances (default: "
                     "$LOOPCONF_TIME_MULTIPLIER or 1)")
     ap.add_argument("--jobs", default="1", help="cells in parallel in loopconf run")
-    ap.add_argument("--spec", default=os.path.join(SOURCE_DIR, "spec"), help="spec directory")
+    spec = os.path.join(SOURCE_DIR, "spec")  # the source tree's, or <prefix>/share/loopconf/spec
+    if not os.path.isdir(spec):
+        spec = os.path.join(HERE, "..", "spec")
+    ap.add_argument("--spec", default=spec, help="spec directory")
     ap.add_argument("--keep", help="keep the traces in this directory (created)")
     args = ap.parse_args(argv)
     try:

@@ -6,6 +6,27 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* Do two output paths name the same file (also through "./", "..", symlinks or hard links)? */
+static int same_output(const char *a, const char *b) {
+  if (strcmp(a, b) == 0) return 1;
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+  ba = ba ? ba + 1 : a;
+  bb = bb ? bb + 1 : b;
+  if (strcmp(ba, bb) != 0) return 0;
+  char *da = ba == a ? lch_xstrdup(".") : lch_xstrndup(a, (size_t)(ba - a));
+  char *db = bb == b ? lch_xstrdup(".") : lch_xstrndup(b, (size_t)(bb - b));
+  char *ra = realpath(da, NULL), *rb = realpath(db, NULL);
+  int same = ra && rb && strcmp(ra, rb) == 0;
+  free(da);
+  free(db);
+  free(ra);
+  free(rb);
+  return same;
+}
 
 void lcr_run_args_free(struct lcr_run_args *o) {
   lch_strlist_free(&o->backends);
@@ -16,7 +37,8 @@ void lcr_run_args_free(struct lcr_run_args *o) {
 
 int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
   enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_EXPECT, OPT_TEST, OPT_TIER, OPT_MULT, OPT_REPEAT,
-         OPT_TAP, OPT_JUNIT, OPT_JOBS, OPT_SPEC, OPT_JSON };
+         OPT_TAP, OPT_JUNIT, OPT_JOBS, OPT_SPEC, OPT_JSON, OPT_CLAUSES, OPT_UNEXPECTED,
+         OPT_COLOR };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"adapter", required_argument, NULL, OPT_ADAPTER},
@@ -30,6 +52,9 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
       {"json", required_argument, NULL, OPT_JSON},
       {"jobs", required_argument, NULL, OPT_JOBS},
       {"spec", required_argument, NULL, OPT_SPEC},
+      {"clauses", no_argument, NULL, OPT_CLAUSES},
+      {"unexpected", no_argument, NULL, OPT_UNEXPECTED},
+      {"color", required_argument, NULL, OPT_COLOR},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -37,6 +62,7 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
   memset(o, 0, sizeof *o);
   o->repeat = 1;
   o->jobs = 1;
+  o->color = -1;
   if (lch_env_multiplier(&o->multiplier) < 0) return -1;
   opterr = 0; /* our own one-line messages */
   optind = 1;
@@ -89,6 +115,17 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
       o->json = optarg;
       break;
     case OPT_SPEC: o->spec_dir = optarg; break;
+    case OPT_CLAUSES: o->clauses = 1; break;
+    case OPT_UNEXPECTED: o->unexpected_only = 1; break;
+    case OPT_COLOR:
+      if (strcmp(optarg, "auto") == 0) o->color = -1;
+      else if (strcmp(optarg, "always") == 0) o->color = 1;
+      else if (strcmp(optarg, "never") == 0) o->color = 0;
+      else {
+        lch_error("run: --color must be auto, always or never, got '%s'", optarg);
+        return -1;
+      }
+      break;
     case 'q': o->quiet = 1; break;
     case 'h': o->help = 1; break;
     case ':':
@@ -104,6 +141,10 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
   }
   if (optind < argc) {
     lch_error("run: unexpected argument '%s' (see loopconf --help)", argv[optind]);
+    return -1;
+  }
+  if (o->tap && o->junit && same_output(o->tap, o->junit)) {
+    lch_error("run: --tap %s and --junit %s are the same file", o->tap, o->junit);
     return -1;
   }
   return 0;

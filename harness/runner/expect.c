@@ -26,8 +26,14 @@ static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
     v1 = lcr_token_end(v0);
   }
   const char *r0 = lcr_skip_blank(v1);
+  const char *c0 = NULL, *c1 = NULL; /* an optional version condition */
+  if (lcr_version_cond_is(r0, (size_t)(lcr_token_end(r0) - r0))) {
+    c0 = r0;
+    c1 = lcr_token_end(r0);
+    r0 = lcr_skip_blank(c1);
+  }
   if (t1 == t0 || v1 == v0 || !*r0)
-    return lch_xstrdup("expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> <reason>\"");
+    return lch_xstrdup("expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> [version<OP><N>] <reason>\"");
   char *verdict = lch_xstrndup(v0, (size_t)(v1 - v0));
   int v = lcr_verdict_parse_expectable(verdict);
   if (v < 0) {
@@ -42,10 +48,14 @@ static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
   const char *r1 = r0 + strlen(r0);
   while (r1 > r0 && (r1[-1] == ' ' || r1[-1] == '\t')) r1--;
   e->reason = lch_xstrndup(r0, (size_t)(r1 - r0));
-  if (!lc_test_find(e->test)) {
-    char *msg = lch_xasprintf("no test named '%s'", e->test);
+  e->cond = c0 ? lch_xstrndup(c0, (size_t)(c1 - c0)) : NULL;
+  char *msg = NULL;
+  if (!lc_test_find(e->test)) msg = lch_xasprintf("no test named '%s'", e->test);
+  else if (e->cond) msg = lcr_version_cond_check(e->cond);
+  if (msg) {
     free(e->test);
     free(e->reason);
+    free(e->cond);
     return msg;
   }
   return NULL;
@@ -123,10 +133,12 @@ int lcr_expect_load(const char *path, struct lcr_expect_set *set) {
     struct lcr_expect e;
     problem = lcr_expect_parse_line(line, &e);
     if (problem) break;
-    if (lcr_expect_find(set, e.test)) {
+    const struct lcr_expect *dup = lcr_expect_find(set, e.test);
+    if (dup && (!dup->cond || !e.cond)) { /* conditioned lines are told apart later */
       problem = lch_xasprintf("test '%s' is listed twice", e.test);
       free(e.test);
       free(e.reason);
+      free(e.cond);
       break;
     }
     set->v = lch_xrealloc(set->v, (set->n + 1) * sizeof *set->v);
@@ -154,6 +166,7 @@ void lcr_expect_free(struct lcr_expect_set *set) {
   for (size_t i = 0; i < set->n; i++) {
     free(set->v[i].test);
     free(set->v[i].reason);
+    free(set->v[i].cond);
   }
   free(set->v);
   for (size_t i = 0; i < set->npins; i++) pin_free(&set->pins[i]);

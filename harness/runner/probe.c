@@ -23,11 +23,26 @@ struct lcr_probe_record {
   char *name, *version, *error;
 };
 
+/* A backend's name or version() as every report shows it: cleaned of control characters and
+ * invalid UTF-8 (lch_text_clean), on one line, at most 200 bytes. */
+static char *lcr_probe_text(const char *s) {
+  char *c = lch_text_clean(s, strlen(s));
+  for (char *p = c; *p; p++)
+    if (*p == '\t' || *p == '\n') *p = ' ';
+  size_t n = strlen(c);
+  if (n > 200) {
+    n = 200;
+    while (n && ((unsigned char)c[n] & 0xc0) == 0x80) n--; /* a code point boundary */
+    c[n] = '\0';
+  }
+  return c;
+}
+
 static void lcr_probe_record_fn(const char *kind, const char *f1, const char *f2, void *ud) {
   struct lcr_probe_record *rec = ud;
   if (strcmp(kind, "backend") == 0 && !rec->name) {
-    rec->name = lch_xstrdup(f1);
-    rec->version = lch_xstrdup(f2);
+    rec->name = lcr_probe_text(f1);
+    rec->version = lcr_probe_text(f2);
   } else if (strcmp(kind, "error") == 0 && !rec->error) {
     rec->error = lch_xstrdup(f1);
   }

@@ -4,12 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Text for a directive or description: one line, no '#' (it would start a new directive). */
+/* Text for a description or a directive's reason: one line, with '#' written "\#" and a
+ * backslash written "\\", as TAP requires (an unescaped '#' would start a directive). */
 static char *lcr_tap_text(const char *s) {
   char *c = lch_text_clean(s, strlen(s));
-  for (char *p = c; *p; p++)
-    if (*p == '\t' || *p == '\n' || *p == '#') *p = *p == '#' ? '_' : ' ';
-  return c;
+  struct lch_buf b = {0};
+  lch_buf_puts(&b, "");
+  for (const char *p = c; *p; p++) {
+    if (*p == '#' || *p == '\\') lch_buf_append(&b, "\\", 1);
+    lch_buf_append(&b, *p == '\t' || *p == '\n' ? " " : p, 1);
+  }
+  free(c);
+  return b.data;
 }
 
 /* A YAML literal block scalar "key: |" with every line indented under the key. */
@@ -34,7 +40,8 @@ void lcr_report_tap(FILE *out, const struct lcr_matrix *m) {
   for (size_t c = 0; c < m->ncols; c++)
     for (size_t t = 0; t < m->ntests; t++) {
       const struct lcr_cell *cell = lcr_matrix_cell(m, t, c);
-      const char *name = m->cols[c].mod.name, *test = m->tests[t]->name;
+      char *name = lcr_tap_text(m->cols[c].mod.name);
+      const char *test = m->tests[t]->name;
       char *why = lcr_tap_text(cell->reason ? cell->reason : "");
       k++;
       switch (cell->verdict) {
@@ -53,5 +60,6 @@ void lcr_report_tap(FILE *out, const struct lcr_matrix *m) {
         fputs("  ...\n", out);
       }
       free(why);
+      free(name);
     }
 }

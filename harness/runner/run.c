@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,7 +13,8 @@
 /* ---- Resolving the columns ---------------------------------------------------------------- */
 
 /* Module paths for the selection: the --backend names and paths (every built-in when there is
- * no --backend), then each --adapter. Returns 0 or -1 (error printed). */
+ * no --backend), then each --adapter, which adds to that selection. Returns 0 or -1 (error
+ * printed). */
 static int lcr_resolve_paths(const struct lcr_run_args *o, struct lch_strlist *paths) {
   struct lch_strlist want = {0};
   char *dir = lch_backend_dir();
@@ -107,7 +109,8 @@ static int lcr_build_columns(const struct lcr_run_args *o, struct lcr_matrix *m)
       }
     }
     if (!path) path = lcr_default_expect_path(col->mod.path);
-    if (path && lcr_expect_load(path, &col->expect) < 0) {
+    if (path && (lcr_expect_load(path, &col->expect) < 0 ||
+                 lcr_expect_select_version(&col->expect, col->mod.name, col->mod.version) < 0)) {
       free(path);
       return -1;
     }
@@ -303,9 +306,17 @@ int lcr_cmd_run(int argc, char **argv) {
   if (o.junit && lch_outfile_open(&junit, o.junit) < 0) goto out;
   m.cells = lch_xcalloc(m.ntests * m.ncols, sizeof *m.cells);
   int cells_rc = lcr_run_cells(&o, &m);
-  if (cells_rc == -2) status = 130; /* interrupted */
+  if (cells_rc == -2) status = 128 + (lch_interrupted() ? lch_interrupted() : SIGINT); /* interrupted */
   if (cells_rc < 0) goto out;
 
+  m.text_clauses = o.clauses;
+  m.text_unexpected = o.unexpected_only;
+  if (o.color < 0) { /* https://no-color.org: set and not empty disables colour */
+    const char *nc = getenv("NO_COLOR");
+    m.text_color = isatty(1) && !(nc && *nc);
+  } else {
+    m.text_color = o.color;
+  }
   lcr_report_text(stdout, &m);
   fflush(stdout);
   if (tap.f) {

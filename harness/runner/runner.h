@@ -81,6 +81,7 @@ struct lcr_expect {
   enum lcr_verdict verdict; /* FAIL, TIMEOUT or CRASH */
   char *reason;
   int may; /* "<test> may <VERDICT> <reason>": expected whether it shows or not */
+  char *cond; /* "version<1.48" or NULL (expect_version.c) */
 };
 /* "<test> CHAR <key> <value>": the characteristic `key` recorded by `test` is pinned. */
 struct lcr_pin {
@@ -99,6 +100,13 @@ struct lcr_expect_set {
 int lcr_expect_load(const char *path, struct lcr_expect_set *set);
 const struct lcr_expect *lcr_expect_find(const struct lcr_expect_set *set, const char *test);
 void lcr_expect_free(struct lcr_expect_set *set);
+/* expect_version.c: "<test> <VERDICT> version<1.48 <reason>". lcr_version_cond_is: does this
+ * token look like a condition; lcr_version_cond_check: NULL or a malloc'd problem;
+ * lcr_expect_select_version: drop the lines whose condition does not hold for the backend's
+ * version() string (0, or -1 with one error line: no version number, two lines hold). */
+int lcr_version_cond_is(const char *token, size_t len);
+char *lcr_version_cond_check(const char *cond);
+int lcr_expect_select_version(struct lcr_expect_set *set, const char *backend, const char *version);
 /* Hold a finished test's recorded characteristics to the set's pins for it: a pinned key whose
  * value changed (or was not recorded by a passing test) makes the outcome FAIL, with the pinned
  * and the recorded value in the reason. A pinned value matches the recorded one exactly, or the
@@ -167,6 +175,9 @@ struct lcr_matrix {
   const struct lcr_spec *spec;
   double multiplier;
   int repeat;
+  /* The text report (report_text.c): clause column, only rows with an unexpected verdict,
+   * colour (ANSI; decided by the caller: --color, a TTY, NO_COLOR). */
+  int text_clauses, text_unexpected, text_color;
 };
 static inline struct lcr_cell *lcr_matrix_cell(const struct lcr_matrix *m, size_t t, size_t c) {
   return &m->cells[t * m->ncols + c];
