@@ -90,6 +90,7 @@ struct lc_coro {
   char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
   size_t stack_size;
   lc_coro *next_free;        /* pool free-list link */
+  struct slab *slab;         /* the slab this stack was carved from, or NULL (own mapping) */
 #if LC_VALGRIND
   unsigned vg_stack_id;
 #endif
@@ -120,6 +121,27 @@ static _Thread_local struct {
   lc_coro *head;
 } tl_pool[LC_POOL_BUCKETS];
 static _Thread_local unsigned tl_pool_count;
+
+/* Slabs: with guard regions (MADV_GUARD_INSTALL), stacks are carved from mappings of
+ * LC_SLAB_STACKS stacks each, every guard installed once when the slab is mapped. A carved stack
+ * is never unmapped alone: freed, it goes back on its size's slab free list (no limit), and
+ * lc_coro_pool_trim unmaps the slabs none of whose stacks is in use. So creating and freeing a
+ * coroutine costs no system call except for one mmap + LC_SLAB_STACKS madvise per slab. */
+struct slab {
+  char *base;
+  size_t len;
+  size_t map_size;  /* of each stack */
+  unsigned carved;  /* stacks handed out at least once (carving is lazy, low to high) */
+  unsigned live;    /* stacks in use now */
+  struct slab *next;
+};
+enum { LC_SLAB_STACKS = 64 };
+static _Thread_local struct {
+  size_t map_size; /* 0: bucket unused */
+  lc_coro *head;   /* freed stacks of this size */
+  struct slab *open; /* the slab still being carved */
+} tl_slab_free[LC_POOL_BUCKETS];
+static _Thread_local struct slab *tl_slabs; /* every slab of this thread */
 static _Thread_local int tl_pool_registered;
 
 static pthread_key_t pool_key;
@@ -198,12 +220,47 @@ void lc_coro_pool_trim(void) {
     tl_pool[b].map_size = 0;
   }
   tl_pool_count = 0;
+  /* Slabs with no stack in use go; the free stacks of the others stay listed. */
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    lc_coro **link = &tl_slab_free[b].head;
+    while (*link) {
+      if ((*link)->slab->live == 0) {
+#if LC_VALGRIND
+        VALGRIND_STACK_DEREGISTER((*link)->vg_stack_id);
+#endif
+        *link = (*link)->next_free;
+      } else
+        link = &(*link)->next_free;
+    }
+    if (tl_slab_free[b].open && tl_slab_free[b].open->live == 0)
+      tl_slab_free[b].open = NULL;
+  }
+  struct slab **sl = &tl_slabs;
+  while (*sl) {
+    struct slab *s = *sl;
+    if (s->live == 0) {
+      *sl = s->next;
+      munmap(s->base, s->len);
+      free(s);
+    } else {
+      sl = &s->next;
+    }
+  }
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    int used = 0;
+    for (struct slab *s = tl_slabs; s && !used; s = s->next)
+      used = s->map_size == tl_slab_free[b].map_size;
+    if (!used) /* a bucket stays while a slab of its size has stacks out (slab_put needs it) */
+      tl_slab_free[b].map_size = 0;
+  }
 }
 
 static void pool_thread_exit(void *unused) {
   (void)unused;
   lc_coro_pool_trim();
 }
+
+static int pool_register_exit(void);
 
 static void pool_key_create(void) {
   if (pthread_key_create(&pool_key, pool_thread_exit) != 0)
@@ -238,11 +295,7 @@ static int pool_put(lc_coro *co) {
   }
   if (slot < 0)
     return 0;
-  if (!tl_pool_registered) { /* first stack pooled on this thread: trim at thread exit */
-    pthread_once(&pool_key_once, pool_key_create);
-    if (pool_key != (pthread_key_t)-1 && pthread_setspecific(pool_key, &tl_pool_count) == 0)
-      tl_pool_registered = 1;
-  }
+  pool_register_exit();
   tl_pool[slot].map_size = co->map_size;
   co->next_free = tl_pool[slot].head;
   tl_pool[slot].head = co;
@@ -304,6 +357,96 @@ static lc_coro *mapping_new(size_t map_size) {
   return co;
 }
 
+
+static int pool_register_exit(void) {
+  if (!tl_pool_registered) { /* first stack pooled on this thread: trim at thread exit */
+    pthread_once(&pool_key_once, pool_key_create);
+    if (pool_key != (pthread_key_t)-1 && pthread_setspecific(pool_key, &tl_pool_count) == 0)
+      tl_pool_registered = 1;
+  }
+  return tl_pool_registered;
+}
+
+/* The slab bucket for map_size (taking an unused one), or -1 if 8 other sizes hold them all. */
+static int slab_bucket(size_t map_size) {
+  int slot = -1;
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    if (tl_slab_free[b].map_size == map_size)
+      return b;
+    if (slot < 0 && tl_slab_free[b].map_size == 0)
+      slot = b;
+  }
+  if (slot >= 0)
+    tl_slab_free[slot].map_size = map_size;
+  return slot;
+}
+
+/* A stack carved from (or returned to) a slab: header placed at its top, or NULL with errno.
+ * Only with guard regions: a PROT_NONE guard would split the slab into two mappings per stack
+ * anyway, so without them every stack keeps its own mapping (mapping_new). */
+static lc_coro *slab_take(size_t map_size) {
+  if (!madvise_guards)
+    return NULL;
+  int b = slab_bucket(map_size);
+  if (b < 0)
+    return NULL;
+  lc_coro *co = tl_slab_free[b].head;
+  if (co) {
+    tl_slab_free[b].head = co->next_free;
+    co->slab->live++;
+    return co;
+  }
+  struct slab *s = tl_slab_free[b].open;
+  if (s == NULL || s->carved == LC_SLAB_STACKS) {
+    size_t page = page_size();
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+      return NULL;
+    s->map_size = map_size;
+    s->len = map_size * LC_SLAB_STACKS;
+    s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (s->base == MAP_FAILED) {
+      free(s);
+      errno = ENOMEM;
+      return NULL;
+    }
+    for (unsigned i = 0; i < LC_SLAB_STACKS; i++)
+      if (madvise(s->base + (size_t)i * map_size, page, MADV_GUARD_INSTALL) != 0) {
+        int err = errno;
+        munmap(s->base, s->len);
+        free(s);
+        if (err == EINVAL) /* no guard regions after all: per-stack mappings from now on */
+          madvise_guards = 0;
+        errno = err == EINVAL ? err : ENOMEM;
+        return NULL;
+      }
+    pool_register_exit();
+    s->next = tl_slabs;
+    tl_slabs = s;
+    tl_slab_free[b].open = s;
+  }
+  char *map = s->base + (size_t)s->carved++ * map_size;
+  co = (lc_coro *)(map + map_size - header_size(LC_CORO_ASM));
+  co->map = map;
+  co->map_size = map_size;
+  co->slab = s;
+#if LC_VALGRIND
+  co->vg_stack_id = VALGRIND_STACK_REGISTER(map + page_size(), map + map_size);
+#endif
+  s->live++;
+  return co;
+}
+
+/* A carved stack goes back to its slab's free list (never unmapped alone). */
+static void slab_put(lc_coro *co) {
+  struct slab *s = co->slab;
+  int b = slab_bucket(s->map_size); /* the bucket exists while the slab has a stack out */
+  s->live--;
+  co->next_free = tl_slab_free[b].head;
+  tl_slab_free[b].head = co;
+}
+
 /* ---- Public API ---------------------------------------------------------------------------- */
 
 /* The calling thread's main context (created on first use). */
@@ -346,9 +489,12 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
 
   /* The header's address depends on impl, so place it afresh on every use of a mapping. */
   lc_coro *slot = pool_take(map_size);
+  if (slot == NULL)
+    slot = slab_take(map_size);
   if (slot == NULL && (slot = mapping_new(map_size)) == NULL)
     return NULL;
   char *map = slot->map;
+  struct slab *slab = slot->slab;
   size_t page = page_size();
 #if LC_VALGRIND
   unsigned vg_stack_id = slot->vg_stack_id;
@@ -359,6 +505,7 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
   memset(co, 0, sizeof *co);
   co->map = map;
   co->map_size = map_size;
+  co->slab = slab;
 #if LC_VALGRIND
   co->vg_stack_id = vg_stack_id;
 #endif
@@ -404,7 +551,9 @@ void lc_coro_free(lc_coro *co) {
   /* The coroutine never returned from its frames: clear their redzones for the next user. */
   ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, co->stack_size);
 #endif
-  if (!pool_put(co))
+  if (co->slab)
+    slab_put(co);
+  else if (!pool_put(co))
     mapping_release(co);
 }
 
