@@ -271,12 +271,74 @@ static void test_bad_args(void **state) {
 #endif
 }
 
+
+/* ---- Slabs: creation from a warm pool maps nothing; trim keeps stacks in use ------------- */
+
+static long long maps_lines(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  long long n = 0;
+  int c;
+  if (!f)
+    return -1;
+  while ((c = getc(f)) != EOF)
+    n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+static void slab_entry(void *arg) {
+  struct where *w = arg;
+  for (;;) {
+    volatile char mark[64];
+    mark[0] = 1;
+    w->frame = (uintptr_t)mark;
+    lc_coro_switch(w->co, w->main);
+  }
+}
+
+enum { SLAB_N = 200 }; /* more than three slabs of 64 */
+
+static void test_slab(void **state) {
+  enum lc_coro_impl impl = impl_of(state);
+  lc_coro *main = lc_coro_main();
+  static lc_coro *cos[SLAB_N];
+  static struct where ws[SLAB_N];
+  lc_coro_pool_trim();
+  long long base = maps_lines();
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < SLAB_N; i++) {
+      ws[i].main = main;
+      cos[i] = ws[i].co = lc_coro_new(slab_entry, &ws[i], STACK, impl);
+      assert_non_null(cos[i]);
+      lc_coro_switch(main, cos[i]);
+    }
+    for (int i = 0; i < SLAB_N; i++)
+      lc_coro_free(cos[i]);
+  }
+  /* With guard regions, 200 live stacks cost a handful of mappings, not 200 or 400. */
+  if (lc_coro_light_guards())
+    assert_true(maps_lines() - base < 16);
+
+  /* A trim while a coroutine is alive must not unmap its stack: it keeps running. */
+  ws[0].main = main;
+  cos[0] = ws[0].co = lc_coro_new(slab_entry, &ws[0], STACK, impl);
+  assert_non_null(cos[0]);
+  lc_coro_switch(main, cos[0]);
+  lc_coro_pool_trim();
+  lc_coro_switch(main, cos[0]); /* would fault on an unmapped stack */
+  lc_coro_free(cos[0]);
+  lc_coro_pool_trim();
+  if (lc_coro_light_guards())
+    assert_true(maps_lines() - base < 4);
+}
+
 /* ---- Guard page: overflowing the stack faults on a PROT_NONE page ------------------------- */
 
 enum { GUARD_HIT = 42, GUARD_OTHER_FAULT = 43 };
 
 static volatile uintptr_t deepest;  /* lowest frame reached by overflow_recurse */
 static volatile int stop_recursing; /* never set: keeps the compiler from proving recursion */
+static volatile uintptr_t entry_top; /* a local of overflow_entry: the top of the stack */
 
 static int overflow_recurse(int depth) {
   volatile char buf[256];
@@ -294,12 +356,19 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx) {
   (void)sig;
   (void)uctx;
   uintptr_t addr = (uintptr_t)si->si_addr;
-  int hit = (si->si_code == SEGV_ACCERR || si->si_code == SEGV_MAPERR) && addr < deepest + 4096 && deepest - addr < 64 * 1024;
+  /* ...and within this coroutine's own guard: a stack of STACK bytes ends less than STACK plus
+   * one page below its top (with stacks carved side by side from a slab, a missing guard would
+   * let the overflow run on through the neighbour below and fault much further down). */
+  int hit = (si->si_code == SEGV_ACCERR || si->si_code == SEGV_MAPERR) &&
+            addr < deepest + 4096 && deepest - addr < 64 * 1024 && entry_top > addr &&
+            entry_top - addr <= STACK + 4096;
   _exit(hit ? GUARD_HIT : GUARD_OTHER_FAULT);
 }
 
 static void overflow_entry(void *arg) {
+  volatile char here = 0;
   (void)arg;
+  entry_top = (uintptr_t)&here;
   overflow_recurse(0);
   abort();
 }
@@ -319,6 +388,11 @@ static void test_guard_page(void **state) {
     sigemptyset(&sa.sa_mask);
     if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGSEGV, &sa, NULL) != 0)
       _exit(2);
+    /* Fillers first, so the stack that overflows sits in the middle of a slab with a
+     * neighbour below it (stacks are carved from the low end). */
+    for (int i = 0; i < 37; i++)
+      if (lc_coro_new(overflow_entry, NULL, STACK, impl) == NULL)
+        _exit(3);
     lc_coro *co = lc_coro_new(overflow_entry, NULL, STACK, impl);
     if (co == NULL)
       _exit(3);
@@ -750,6 +824,7 @@ int main(void) {
       BOTH(test_nested),
       BOTH(test_many),
       BOTH(test_stack_reuse),
+      BOTH(test_slab),
       cmocka_unit_test(test_footprint),
       cmocka_unit_test(test_bad_args),
       BOTH(test_guard_page),
