@@ -91,6 +91,10 @@ struct lc_coro {
   size_t stack_size;
   lc_coro *next_free;        /* pool free-list link */
   struct slab *slab;         /* the slab this stack was carved from, or NULL (own mapping) */
+  lc_coro_shared *shared;    /* copy-stack coroutine: the stack it runs on (header malloc'ed) */
+  char *save;                /* copy-stack: its image [sp, top) while another owns the stack */
+  size_t save_len, save_cap;
+  int fresh;                 /* copy-stack: not started yet (its first frame is built on entry) */
 #if LC_VALGRIND
   unsigned vg_stack_id;
 #endif
@@ -447,6 +451,142 @@ static void slab_put(lc_coro *co) {
   tl_slab_free[b].head = co;
 }
 
+
+/* ---- Copy-stack coroutines ------------------------------------------------------------------
+ *
+ * Every coroutine of an lc_coro_shared runs on the same stack (one mapping with a guard, like
+ * any other). The stack holds the image of one of them, its owner; switching to another first
+ * copies the owner's used part [sp, top) into the owner's own buffer and copies the incoming
+ * one's buffer back to the same addresses. So a suspended coroutine costs its header plus the
+ * bytes its frames used, and an address on a suspended coroutine's stack means nothing until it
+ * runs again (it may hold another coroutine's frames meanwhile). The copy is made from the
+ * context that switches, which therefore must not run on that shared stack itself. */
+
+struct lc_coro_shared {
+  lc_coro *stack; /* a plain coroutine header owning the mapping (never run) */
+  char *lo, *top; /* usable stack */
+  lc_coro *owner; /* whose image is on the stack now, or NULL */
+};
+
+static void shared_entry_unused(void *arg) {
+  (void)arg;
+  abort();
+}
+
+lc_coro_shared *lc_coro_shared_new(size_t stack_size) {
+  lc_coro_shared *sh = calloc(1, sizeof *sh);
+  if (sh == NULL)
+    return NULL;
+  sh->stack = lc_coro_new(shared_entry_unused, NULL, stack_size, LC_CORO_ASM);
+  if (sh->stack == NULL) {
+    int err = errno;
+    free(sh);
+    errno = err;
+    return NULL;
+  }
+  sh->lo = sh->stack->stack_lo;
+  sh->top = sh->stack->stack_lo + sh->stack->stack_size;
+  return sh;
+}
+
+void lc_coro_shared_free(lc_coro_shared *sh) {
+  if (sh == NULL)
+    return;
+  if (sh->owner)
+    sh->owner->shared = NULL; /* misuse guard: its coroutines must be freed first */
+  lc_coro_free(sh->stack);
+  free(sh);
+}
+
+/* Byte copy the sanitizers do not instrument: a suspended image holds ASan's redzones and the
+ * bytes below a frame are nobody's business; it is raw memory here, copied whole. */
+#if LC_ASAN
+__attribute__((no_sanitize_address))
+#endif
+static void raw_copy(char *dst, const char *src, size_t n) {
+  volatile char *d = dst;
+  while (n--)
+    *d++ = *src++;
+}
+
+/* Make `to` the owner of its shared stack; called on another stack. 0 or -1 (ENOMEM). */
+static int shared_acquire(lc_coro *to) {
+  lc_coro_shared *sh = to->shared;
+  if (sh->owner == to)
+    return 0;
+  lc_coro *o = sh->owner;
+  if (o) {
+    size_t len = (size_t)(sh->top - (char *)o->sp);
+    if (len > o->save_cap) {
+      size_t cap = (len + 255) & ~(size_t)255;
+      char *buf = realloc(o->save, cap);
+      if (buf == NULL)
+        return -1;
+      o->save = buf;
+      o->save_cap = cap;
+    }
+    raw_copy(o->save, o->sp, len);
+    o->save_len = len;
+  }
+#if LC_ASAN
+  /* The shadow describes the previous owner's frames: clear it for the incoming image. */
+  ASAN_UNPOISON_MEMORY_REGION(sh->lo, (size_t)(sh->top - sh->lo));
+#endif
+  sh->owner = to;
+  if (to->fresh) {
+    to->fresh = 0;
+#if LC_HAVE_ASM
+    to->sp = lc__coro_asm_make(sh->top, lc__coro_start, to);
+#endif
+  } else {
+    raw_copy(sh->top - to->save_len, to->save, to->save_len);
+  }
+  return 0;
+}
+
+lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared *sh) {
+  if (entry == NULL || sh == NULL || !LC_HAVE_ASM) {
+    errno = LC_HAVE_ASM ? EINVAL : ENOTSUP;
+    return NULL;
+  }
+  lc_coro_main();
+  lc_coro *co = calloc(1, sizeof *co);
+  if (co == NULL)
+    return NULL;
+  co->impl = LC_CORO_ASM;
+  co->entry = entry;
+  co->arg = arg;
+  co->shared = sh;
+  co->fresh = 1;
+  co->stack_lo = sh->lo;
+  co->stack_size = (size_t)(sh->top - sh->lo);
+#if LC_ASAN
+  co->asan_bottom = co->stack_lo;
+  co->asan_size = co->stack_size;
+#endif
+#if LC_TSAN
+  co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  return co;
+}
+
+size_t lc_coro_saved_bytes(const lc_coro *co) {
+  if (co == NULL || co->shared == NULL || co->fresh)
+    return 0;
+  return co->shared->owner == co ? (size_t)(co->shared->top - (char *)co->sp) : co->save_len;
+}
+
+static void shared_free(lc_coro *co) {
+#if LC_TSAN
+  if (co->tsan_fiber)
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+  if (co->shared && co->shared->owner == co)
+    co->shared->owner = NULL;
+  free(co->save);
+  free(co);
+}
+
 /* ---- Public API ---------------------------------------------------------------------------- */
 
 /* The calling thread's main context (created on first use). */
@@ -542,6 +682,10 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
 void lc_coro_free(lc_coro *co) {
   if (co == NULL || co->is_main)
     return;
+  if (co->map == NULL) { /* copy-stack coroutine: its header and image are malloc'ed */
+    shared_free(co);
+    return;
+  }
 #if LC_TSAN
   if (co->tsan_fiber)
     __tsan_destroy_fiber(co->tsan_fiber);
@@ -572,6 +716,17 @@ void lc_coro_switch(lc_coro *from, lc_coro *to) {
     from->impl = to->impl; /* the main context adapts to whatever it switches to */
   else if (from->impl != to->impl)
     impl_mismatch(from, to);
+  if (to->shared) {
+    if (from->shared == to->shared) {
+      fprintf(stderr, "loopconf: lc_coro_switch between two coroutines of one shared stack; "
+                      "switch through a context on another stack (see coro.h)\n");
+      abort();
+    }
+    if (shared_acquire(to) != 0) {
+      fprintf(stderr, "loopconf: out of memory saving a copy-stack coroutine's stack\n");
+      abort();
+    }
+  }
   hook_before_switch(from, to);
 #if LC_HAVE_ASM
   if (to->impl == LC_CORO_ASM)
