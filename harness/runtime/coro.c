@@ -137,6 +137,7 @@ struct slab {
   size_t map_size;  /* of each stack */
   unsigned carved;  /* stacks handed out at least once (carving is lazy, low to high) */
   unsigned live;    /* stacks in use now */
+  int bucket;       /* its index in tl_slab_free */
   struct slab *next;
 };
 enum { LC_SLAB_STACKS = 64 };
@@ -253,7 +254,7 @@ void lc_coro_pool_trim(void) {
   for (int b = 0; b < LC_POOL_BUCKETS; b++) {
     int used = 0;
     for (struct slab *s = tl_slabs; s && !used; s = s->next)
-      used = s->map_size == tl_slab_free[b].map_size;
+      used = s->bucket == b;
     if (!used) /* a bucket stays while a slab of its size has stacks out (slab_put needs it) */
       tl_slab_free[b].map_size = 0;
   }
@@ -407,6 +408,7 @@ static lc_coro *slab_take(size_t map_size) {
     if (s == NULL)
       return NULL;
     s->map_size = map_size;
+    s->bucket = b;
     s->len = map_size * LC_SLAB_STACKS;
     s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
@@ -445,7 +447,7 @@ static lc_coro *slab_take(size_t map_size) {
 /* A carved stack goes back to its slab's free list (never unmapped alone). */
 static void slab_put(lc_coro *co) {
   struct slab *s = co->slab;
-  int b = slab_bucket(s->map_size); /* the bucket exists while the slab has a stack out */
+  int b = s->bucket; /* the bucket keeps its size while the slab has a stack out */
   s->live--;
   co->next_free = tl_slab_free[b].head;
   tl_slab_free[b].head = co;
@@ -628,9 +630,9 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
   lc_coro_main(); /* make sure this thread's main context exists before any switch */
 
   /* The header's address depends on impl, so place it afresh on every use of a mapping. */
-  lc_coro *slot = pool_take(map_size);
+  lc_coro *slot = slab_take(map_size);
   if (slot == NULL)
-    slot = slab_take(map_size);
+    slot = pool_take(map_size);
   if (slot == NULL && (slot = mapping_new(map_size)) == NULL)
     return NULL;
   char *map = slot->map;
@@ -701,6 +703,20 @@ void lc_coro_free(lc_coro *co) {
     mapping_release(co);
 }
 
+/* Before switching to a copy-stack coroutine: put its image on the stack (out of line, so
+ * the plain switch pays one predictable branch). */
+static void shared_enter(lc_coro *from, lc_coro *to) {
+  if (from->shared == to->shared) {
+    fprintf(stderr, "loopconf: lc_coro_switch between two coroutines of one shared stack; "
+                    "switch through a context on another stack (see coro.h)\n");
+    abort();
+  }
+  if (shared_acquire(to) != 0) {
+    fprintf(stderr, "loopconf: out of memory saving a copy-stack coroutine's stack\n");
+    abort();
+  }
+}
+
 static void impl_mismatch(lc_coro *from, lc_coro *to) {
   fprintf(stderr,
           "loopconf: lc_coro_switch between different implementations (%s -> %s); a chain of "
@@ -710,23 +726,12 @@ static void impl_mismatch(lc_coro *from, lc_coro *to) {
   abort();
 }
 
-/* Suspend `from`, resume `to`; returns when something switches back to `from`. */
-void lc_coro_switch(lc_coro *from, lc_coro *to) {
+/* The switch itself, shared by the plain and the copy-stack paths. */
+static inline __attribute__((always_inline)) void switch_body(lc_coro *from, lc_coro *to) {
   if (from->is_main)
     from->impl = to->impl; /* the main context adapts to whatever it switches to */
   else if (from->impl != to->impl)
     impl_mismatch(from, to);
-  if (to->shared) {
-    if (from->shared == to->shared) {
-      fprintf(stderr, "loopconf: lc_coro_switch between two coroutines of one shared stack; "
-                      "switch through a context on another stack (see coro.h)\n");
-      abort();
-    }
-    if (shared_acquire(to) != 0) {
-      fprintf(stderr, "loopconf: out of memory saving a copy-stack coroutine's stack\n");
-      abort();
-    }
-  }
   hook_before_switch(from, to);
 #if LC_HAVE_ASM
   if (to->impl == LC_CORO_ASM)
@@ -735,6 +740,22 @@ void lc_coro_switch(lc_coro *from, lc_coro *to) {
 #endif
     lc__coro_uc_swap(from->uc, to->uc);
   hook_after_switch(from);
+}
+
+/* To a copy-stack coroutine: put its image on the stack first. Out of line (and reached by a
+ * tail call), so the plain switch pays one predictable branch and no extra frame. */
+__attribute__((noinline, cold)) static void shared_switch(lc_coro *from, lc_coro *to) {
+  shared_enter(from, to);
+  switch_body(from, to);
+}
+
+/* Suspend `from`, resume `to`; returns when something switches back to `from`. */
+void lc_coro_switch(lc_coro *from, lc_coro *to) {
+  if (__builtin_expect(to->shared != NULL, 0)) {
+    shared_switch(from, to);
+    return;
+  }
+  switch_body(from, to);
 }
 
 /* Entered once per coroutine from the trampoline, on its own stack. */
