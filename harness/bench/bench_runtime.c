@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -327,6 +328,84 @@ static void bm_memory_per_task(lcbench_state *st, void *arg) {
               LCBENCH_COUNTER_AVG_ITERATIONS);
 }
 
+/* ---- runtime.gather_100k_sleep: 100,000 tasks that each sleep 50 ms, gathered ------------
+ * The seeds' claim in one figure, measured the same way as harness/bench/py_tasks.py measures
+ * CPython asyncio and uvloop: one lc_run per iteration, wall time from the first spawn to the
+ * gather's return, CPU time (user + system) of the process over the same span, and the RSS
+ * grown meanwhile (pooled stacks stay resident until lc_run ends, so this is the peak) per
+ * task. beyond_50ms_ms is the wall time beyond the 50 ms every task sleeps. */
+
+#define SLEEP_TASKS 100000
+#define SLEEP_NS (50 * LC_MS)
+
+static int task_sleep50(void *arg, intptr_t *result) {
+  (void)arg;
+  *result = 1;
+  return lc_sleep(SLEEP_NS);
+}
+
+struct sleepb {
+  size_t tasks;
+  int64_t wall_ns, cpu_ns, rss_delta; /* summed over iterations */
+  size_t spawned;
+};
+
+static int64_t cpu_ns_now(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * LC_S +
+         (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * LC_US;
+}
+
+static int main_sleep_gather(void *arg, intptr_t *result) {
+  struct sleepb *m = arg;
+  (void)result;
+  lc_task **ts = calloc(m->tasks, sizeof *ts);
+  if (!ts) return -ENOMEM;
+  int64_t rss0 = bench_rss_bytes(), cpu0 = cpu_ns_now(), t0 = lc_now();
+  int rc = 0;
+  size_t made = 0;
+  for (; made < m->tasks; made++)
+    if (!(ts[made] = lc_spawn(task_sleep50, NULL, "s"))) {
+      rc = -errno;
+      break;
+    }
+  m->spawned = made;
+  if (rc == 0) rc = lc_gather(ts, made, NULL, NULL, 0);
+  int64_t t1 = lc_now(), cpu1 = cpu_ns_now(), rss1 = bench_rss_bytes();
+  m->wall_ns += t1 - t0;
+  m->cpu_ns += cpu1 - cpu0;
+  if (rss0 >= 0 && rss1 >= 0) m->rss_delta += rss1 - rss0;
+  for (size_t i = 0; i < made; i++) lc_task_unref(ts[i]);
+  free(ts);
+  return rc;
+}
+
+static void bm_gather_sleep(lcbench_state *st, void *arg) {
+  const struct lc_backend *b = arg;
+  struct sleepb m = {.tasks = memory_task_count()};
+  int64_t n;
+  while (lcbench_next_batch(st, &n))
+    for (int64_t i = 0; i < n; i++) {
+      int rc = lc_run(b, NULL, main_sleep_gather, &m, NULL);
+      if (rc < 0) {
+        lcbench_fail(st, "100k sleep: failed after spawning %zu of %zu tasks: %s", m.spawned,
+                     m.tasks, strerror(-rc));
+        return;
+      }
+    }
+  int64_t it = lcbench_iterations(st);
+  if (it < 1) it = 1;
+  lcbench_set_items(st, it * (int64_t)m.tasks);
+  lcbench_counter(st, "tasks", (double)m.tasks, LCBENCH_COUNTER_PLAIN);
+  lcbench_counter(st, "gather_wall_ms", (double)m.wall_ns / 1e6, LCBENCH_COUNTER_AVG_ITERATIONS);
+  lcbench_counter(st, "beyond_50ms_ms", (double)(m.wall_ns - it * SLEEP_NS) / 1e6,
+                  LCBENCH_COUNTER_AVG_ITERATIONS);
+  lcbench_counter(st, "cpu_ms", (double)m.cpu_ns / 1e6, LCBENCH_COUNTER_AVG_ITERATIONS);
+  lcbench_counter(st, "rss_bytes_per_task", (double)m.rss_delta / (double)m.tasks,
+                  LCBENCH_COUNTER_AVG_ITERATIONS);
+}
+
 /* ---- runtime.stream_pingpong: one byte bouncing between two tasks over a socketpair ----
  * The traffic of loop.pingpong/pairs:1 and floor.pingpong/pairs:1, through lc_stream_write +
  * lc_stream_readexactly on both ends, so the difference is the runtime's cost per I/O await. */
@@ -403,6 +482,8 @@ void bench_runtime_register(const struct lc_backend *b) {
                            .unit = 'u'});
   lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task", .fn = bm_memory_per_task,
                            .arg = arg, .unit = 'm', .batch_max = 1});
+  lcbench_register(&(lcbench_spec){.name = "runtime.gather_100k_sleep", .fn = bm_gather_sleep,
+                                   .arg = arg, .unit = 'm', .batch_max = 1});
   if (b->io_new && b->io_start && b->io_stop && b->io_free)
     lcbench_register(&(lcbench_spec){.name = "runtime.stream_pingpong", .fn = bm_stream_pingpong,
                              .arg = arg, .unit = 'u', .batch_max = 1000});

@@ -90,6 +90,11 @@ struct lc_coro {
   char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
   size_t stack_size;
   lc_coro *next_free;        /* pool free-list link */
+  struct slab *slab;         /* the slab this stack was carved from, or NULL (own mapping) */
+  lc_coro_shared *shared;    /* copy-stack coroutine: the stack it runs on (header malloc'ed) */
+  char *save;                /* copy-stack: its image [sp, top) while another owns the stack */
+  size_t save_len, save_cap;
+  int fresh;                 /* copy-stack: not started yet (its first frame is built on entry) */
 #if LC_VALGRIND
   unsigned vg_stack_id;
 #endif
@@ -120,6 +125,28 @@ static _Thread_local struct {
   lc_coro *head;
 } tl_pool[LC_POOL_BUCKETS];
 static _Thread_local unsigned tl_pool_count;
+
+/* Slabs: with guard regions (MADV_GUARD_INSTALL), stacks are carved from mappings of
+ * LC_SLAB_STACKS stacks each, every guard installed once when the slab is mapped. A carved stack
+ * is never unmapped alone: freed, it goes back on its size's slab free list (no limit), and
+ * lc_coro_pool_trim unmaps the slabs none of whose stacks is in use. So creating and freeing a
+ * coroutine costs no system call except for one mmap + LC_SLAB_STACKS madvise per slab. */
+struct slab {
+  char *base;
+  size_t len;
+  size_t map_size;  /* of each stack */
+  unsigned carved;  /* stacks handed out at least once (carving is lazy, low to high) */
+  unsigned live;    /* stacks in use now */
+  int bucket;       /* its index in tl_slab_free */
+  struct slab *next;
+};
+enum { LC_SLAB_STACKS = 64 };
+static _Thread_local struct {
+  size_t map_size; /* 0: bucket unused */
+  lc_coro *head;   /* freed stacks of this size */
+  struct slab *open; /* the slab still being carved */
+} tl_slab_free[LC_POOL_BUCKETS];
+static _Thread_local struct slab *tl_slabs; /* every slab of this thread */
 static _Thread_local int tl_pool_registered;
 
 static pthread_key_t pool_key;
@@ -198,12 +225,47 @@ void lc_coro_pool_trim(void) {
     tl_pool[b].map_size = 0;
   }
   tl_pool_count = 0;
+  /* Slabs with no stack in use go; the free stacks of the others stay listed. */
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    lc_coro **link = &tl_slab_free[b].head;
+    while (*link) {
+      if ((*link)->slab->live == 0) {
+#if LC_VALGRIND
+        VALGRIND_STACK_DEREGISTER((*link)->vg_stack_id);
+#endif
+        *link = (*link)->next_free;
+      } else
+        link = &(*link)->next_free;
+    }
+    if (tl_slab_free[b].open && tl_slab_free[b].open->live == 0)
+      tl_slab_free[b].open = NULL;
+  }
+  struct slab **sl = &tl_slabs;
+  while (*sl) {
+    struct slab *s = *sl;
+    if (s->live == 0) {
+      *sl = s->next;
+      munmap(s->base, s->len);
+      free(s);
+    } else {
+      sl = &s->next;
+    }
+  }
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    int used = 0;
+    for (struct slab *s = tl_slabs; s && !used; s = s->next)
+      used = s->bucket == b;
+    if (!used) /* a bucket stays while a slab of its size has stacks out (slab_put needs it) */
+      tl_slab_free[b].map_size = 0;
+  }
 }
 
 static void pool_thread_exit(void *unused) {
   (void)unused;
   lc_coro_pool_trim();
 }
+
+static int pool_register_exit(void);
 
 static void pool_key_create(void) {
   if (pthread_key_create(&pool_key, pool_thread_exit) != 0)
@@ -238,11 +300,7 @@ static int pool_put(lc_coro *co) {
   }
   if (slot < 0)
     return 0;
-  if (!tl_pool_registered) { /* first stack pooled on this thread: trim at thread exit */
-    pthread_once(&pool_key_once, pool_key_create);
-    if (pool_key != (pthread_key_t)-1 && pthread_setspecific(pool_key, &tl_pool_count) == 0)
-      tl_pool_registered = 1;
-  }
+  pool_register_exit();
   tl_pool[slot].map_size = co->map_size;
   co->next_free = tl_pool[slot].head;
   tl_pool[slot].head = co;
@@ -304,6 +362,239 @@ static lc_coro *mapping_new(size_t map_size) {
   return co;
 }
 
+
+static int pool_register_exit(void) {
+  if (!tl_pool_registered) { /* first stack pooled on this thread: trim at thread exit */
+    pthread_once(&pool_key_once, pool_key_create);
+    if (pool_key != (pthread_key_t)-1 && pthread_setspecific(pool_key, &tl_pool_count) == 0)
+      tl_pool_registered = 1;
+  }
+  return tl_pool_registered;
+}
+
+/* The slab bucket for map_size (taking an unused one), or -1 if 8 other sizes hold them all. */
+static int slab_bucket(size_t map_size) {
+  int slot = -1;
+  for (int b = 0; b < LC_POOL_BUCKETS; b++) {
+    if (tl_slab_free[b].map_size == map_size)
+      return b;
+    if (slot < 0 && tl_slab_free[b].map_size == 0)
+      slot = b;
+  }
+  if (slot >= 0)
+    tl_slab_free[slot].map_size = map_size;
+  return slot;
+}
+
+/* A stack carved from (or returned to) a slab: header placed at its top, or NULL with errno.
+ * Only with guard regions: a PROT_NONE guard would split the slab into two mappings per stack
+ * anyway, so without them every stack keeps its own mapping (mapping_new). */
+static lc_coro *slab_take(size_t map_size) {
+  if (!madvise_guards)
+    return NULL;
+  int b = slab_bucket(map_size);
+  if (b < 0)
+    return NULL;
+  lc_coro *co = tl_slab_free[b].head;
+  if (co) {
+    tl_slab_free[b].head = co->next_free;
+    co->slab->live++;
+    return co;
+  }
+  struct slab *s = tl_slab_free[b].open;
+  if (s == NULL || s->carved == LC_SLAB_STACKS) {
+    size_t page = page_size();
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+      return NULL;
+    s->map_size = map_size;
+    s->bucket = b;
+    s->len = map_size * LC_SLAB_STACKS;
+    s->base = mmap(NULL, s->len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (s->base == MAP_FAILED) {
+      free(s);
+      errno = ENOMEM;
+      return NULL;
+    }
+    for (unsigned i = 0; i < LC_SLAB_STACKS; i++)
+      if (madvise(s->base + (size_t)i * map_size, page, MADV_GUARD_INSTALL) != 0) {
+        int err = errno;
+        munmap(s->base, s->len);
+        free(s);
+        if (err == EINVAL) /* no guard regions after all: per-stack mappings from now on */
+          madvise_guards = 0;
+        errno = err == EINVAL ? err : ENOMEM;
+        return NULL;
+      }
+    pool_register_exit();
+    s->next = tl_slabs;
+    tl_slabs = s;
+    tl_slab_free[b].open = s;
+  }
+  char *map = s->base + (size_t)s->carved++ * map_size;
+  co = (lc_coro *)(map + map_size - header_size(LC_CORO_ASM));
+  co->map = map;
+  co->map_size = map_size;
+  co->slab = s;
+#if LC_VALGRIND
+  co->vg_stack_id = VALGRIND_STACK_REGISTER(map + page_size(), map + map_size);
+#endif
+  s->live++;
+  return co;
+}
+
+/* A carved stack goes back to its slab's free list (never unmapped alone). */
+static void slab_put(lc_coro *co) {
+  struct slab *s = co->slab;
+  int b = s->bucket; /* the bucket keeps its size while the slab has a stack out */
+  s->live--;
+  co->next_free = tl_slab_free[b].head;
+  tl_slab_free[b].head = co;
+}
+
+
+/* ---- Copy-stack coroutines ------------------------------------------------------------------
+ *
+ * Every coroutine of an lc_coro_shared runs on the same stack (one mapping with a guard, like
+ * any other). The stack holds the image of one of them, its owner; switching to another first
+ * copies the owner's used part [sp, top) into the owner's own buffer and copies the incoming
+ * one's buffer back to the same addresses. So a suspended coroutine costs its header plus the
+ * bytes its frames used, and an address on a suspended coroutine's stack means nothing until it
+ * runs again (it may hold another coroutine's frames meanwhile). The copy is made from the
+ * context that switches, which therefore must not run on that shared stack itself. */
+
+struct lc_coro_shared {
+  lc_coro *stack; /* a plain coroutine header owning the mapping (never run) */
+  char *lo, *top; /* usable stack */
+  lc_coro *owner; /* whose image is on the stack now, or NULL */
+};
+
+static void shared_entry_unused(void *arg) {
+  (void)arg;
+  abort();
+}
+
+lc_coro_shared *lc_coro_shared_new(size_t stack_size) {
+  lc_coro_shared *sh = calloc(1, sizeof *sh);
+  if (sh == NULL)
+    return NULL;
+  sh->stack = lc_coro_new(shared_entry_unused, NULL, stack_size, LC_CORO_ASM);
+  if (sh->stack == NULL) {
+    int err = errno;
+    free(sh);
+    errno = err;
+    return NULL;
+  }
+  sh->lo = sh->stack->stack_lo;
+  sh->top = sh->stack->stack_lo + sh->stack->stack_size;
+  return sh;
+}
+
+void lc_coro_shared_free(lc_coro_shared *sh) {
+  if (sh == NULL)
+    return;
+  if (sh->owner)
+    sh->owner->shared = NULL; /* misuse guard: its coroutines must be freed first */
+  lc_coro_free(sh->stack);
+  free(sh);
+}
+
+/* Copy a stack image. Under ASan it is a word loop the sanitizer does not instrument (an image
+ * holds ASan's redzones; here it is raw memory, copied whole; volatile so that the loop does not
+ * become a call to the intercepted memcpy). Images start at a saved stack pointer and end at
+ * the 16-byte aligned top, so their length is a multiple of 8. */
+#if LC_ASAN
+__attribute__((no_sanitize_address)) static void raw_copy(char *dst, const char *src, size_t n) {
+  volatile uint64_t *d = (volatile uint64_t *)(void *)dst;
+  const volatile uint64_t *s = (const volatile uint64_t *)(const void *)src;
+  for (size_t i = 0; i < n / 8; i++)
+    d[i] = s[i];
+}
+#else
+static void raw_copy(char *dst, const char *src, size_t n) {
+  memcpy(dst, src, n);
+}
+#endif
+
+/* Make `to` the owner of its shared stack; called on another stack. 0 or -1 (ENOMEM). */
+static int shared_acquire(lc_coro *to) {
+  lc_coro_shared *sh = to->shared;
+  if (sh->owner == to)
+    return 0;
+  lc_coro *o = sh->owner;
+  if (o) {
+    size_t len = (size_t)(sh->top - (char *)o->sp);
+    if (len > o->save_cap) {
+      size_t cap = (len + 255) & ~(size_t)255;
+      char *buf = realloc(o->save, cap);
+      if (buf == NULL)
+        return -1;
+      o->save = buf;
+      o->save_cap = cap;
+    }
+    raw_copy(o->save, o->sp, len);
+    o->save_len = len;
+  }
+#if LC_ASAN
+  /* The shadow describes the previous owner's frames: clear it for the incoming image. */
+  ASAN_UNPOISON_MEMORY_REGION(sh->lo, (size_t)(sh->top - sh->lo));
+#endif
+  sh->owner = to;
+  if (to->fresh) {
+    to->fresh = 0;
+#if LC_HAVE_ASM
+    to->sp = lc__coro_asm_make(sh->top, lc__coro_start, to);
+#endif
+  } else {
+    raw_copy(sh->top - to->save_len, to->save, to->save_len);
+  }
+  return 0;
+}
+
+lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared *sh) {
+  if (entry == NULL || sh == NULL || !LC_HAVE_ASM) {
+    errno = LC_HAVE_ASM ? EINVAL : ENOTSUP;
+    return NULL;
+  }
+  lc_coro_main();
+  lc_coro *co = calloc(1, sizeof *co);
+  if (co == NULL)
+    return NULL;
+  co->impl = LC_CORO_ASM;
+  co->entry = entry;
+  co->arg = arg;
+  co->shared = sh;
+  co->fresh = 1;
+  co->stack_lo = sh->lo;
+  co->stack_size = (size_t)(sh->top - sh->lo);
+#if LC_ASAN
+  co->asan_bottom = co->stack_lo;
+  co->asan_size = co->stack_size;
+#endif
+#if LC_TSAN
+  co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  return co;
+}
+
+size_t lc_coro_saved_bytes(const lc_coro *co) {
+  if (co == NULL || co->shared == NULL || co->fresh)
+    return 0;
+  return co->shared->owner == co ? (size_t)(co->shared->top - (char *)co->sp) : co->save_len;
+}
+
+static void shared_free(lc_coro *co) {
+#if LC_TSAN
+  if (co->tsan_fiber)
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+  if (co->shared && co->shared->owner == co)
+    co->shared->owner = NULL;
+  free(co->save);
+  free(co);
+}
+
 /* ---- Public API ---------------------------------------------------------------------------- */
 
 /* The calling thread's main context (created on first use). */
@@ -345,10 +636,13 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
   lc_coro_main(); /* make sure this thread's main context exists before any switch */
 
   /* The header's address depends on impl, so place it afresh on every use of a mapping. */
-  lc_coro *slot = pool_take(map_size);
+  lc_coro *slot = slab_take(map_size);
+  if (slot == NULL)
+    slot = pool_take(map_size);
   if (slot == NULL && (slot = mapping_new(map_size)) == NULL)
     return NULL;
   char *map = slot->map;
+  struct slab *slab = slot->slab;
   size_t page = page_size();
 #if LC_VALGRIND
   unsigned vg_stack_id = slot->vg_stack_id;
@@ -359,6 +653,7 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
   memset(co, 0, sizeof *co);
   co->map = map;
   co->map_size = map_size;
+  co->slab = slab;
 #if LC_VALGRIND
   co->vg_stack_id = vg_stack_id;
 #endif
@@ -395,6 +690,10 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
 void lc_coro_free(lc_coro *co) {
   if (co == NULL || co->is_main)
     return;
+  if (co->map == NULL) { /* copy-stack coroutine: its header and image are malloc'ed */
+    shared_free(co);
+    return;
+  }
 #if LC_TSAN
   if (co->tsan_fiber)
     __tsan_destroy_fiber(co->tsan_fiber);
@@ -404,8 +703,24 @@ void lc_coro_free(lc_coro *co) {
   /* The coroutine never returned from its frames: clear their redzones for the next user. */
   ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, co->stack_size);
 #endif
-  if (!pool_put(co))
+  if (co->slab)
+    slab_put(co);
+  else if (!pool_put(co))
     mapping_release(co);
+}
+
+/* Before switching to a copy-stack coroutine: put its image on the stack (out of line, so
+ * the plain switch pays one predictable branch). */
+static void shared_enter(lc_coro *from, lc_coro *to) {
+  if (from->shared == to->shared) {
+    fprintf(stderr, "loopconf: lc_coro_switch between two coroutines of one shared stack; "
+                    "switch through a context on another stack (see coro.h)\n");
+    abort();
+  }
+  if (shared_acquire(to) != 0) {
+    fprintf(stderr, "loopconf: out of memory saving a copy-stack coroutine's stack\n");
+    abort();
+  }
 }
 
 static void impl_mismatch(lc_coro *from, lc_coro *to) {
@@ -417,8 +732,8 @@ static void impl_mismatch(lc_coro *from, lc_coro *to) {
   abort();
 }
 
-/* Suspend `from`, resume `to`; returns when something switches back to `from`. */
-void lc_coro_switch(lc_coro *from, lc_coro *to) {
+/* The switch itself, shared by the plain and the copy-stack paths. */
+static inline __attribute__((always_inline)) void switch_body(lc_coro *from, lc_coro *to) {
   if (from->is_main)
     from->impl = to->impl; /* the main context adapts to whatever it switches to */
   else if (from->impl != to->impl)
@@ -431,6 +746,22 @@ void lc_coro_switch(lc_coro *from, lc_coro *to) {
 #endif
     lc__coro_uc_swap(from->uc, to->uc);
   hook_after_switch(from);
+}
+
+/* To a copy-stack coroutine: put its image on the stack first. Out of line (and reached by a
+ * tail call), so the plain switch pays one predictable branch and no extra frame. */
+__attribute__((noinline, cold)) static void shared_switch(lc_coro *from, lc_coro *to) {
+  shared_enter(from, to);
+  switch_body(from, to);
+}
+
+/* Suspend `from`, resume `to`; returns when something switches back to `from`. */
+void lc_coro_switch(lc_coro *from, lc_coro *to) {
+  if (__builtin_expect(to->shared != NULL, 0)) {
+    shared_switch(from, to);
+    return;
+  }
+  switch_body(from, to);
 }
 
 /* Entered once per coroutine from the trampoline, on its own stack. */

@@ -75,6 +75,23 @@ int lc_coro_light_guards(void);
  * plus the guard page), or 0 if stack_size is absurdly large. Only touched pages are resident. */
 size_t lc_coro_footprint(size_t stack_size);
 
+/* ---- Copy-stack (shared-stack) coroutines ----
+ * Coroutines of one lc_coro_shared all run on its one stack; the stack holds the frames of the
+ * one that ran last, and switching to another copies the used part of the stack out to the
+ * previous one's heap buffer and the incoming one's buffer in. A suspended coroutine then costs
+ * its header (~200 bytes, malloc'ed) plus the bytes its frames use, instead of a page or more.
+ * THE RULE: an address inside a suspended copy-stack coroutine's stack is invalid until that
+ * coroutine runs again (another one's frames are there meanwhile): nothing may read or write a
+ * suspended coroutine's locals through a pointer. Switching from one coroutine of a shared stack
+ * straight to another of the same stack aborts with a message (switch through the main context
+ * or a coroutine on another stack). asm impl only: ENOTSUP where it is missing. */
+typedef struct lc_coro_shared lc_coro_shared;
+lc_coro_shared *lc_coro_shared_new(size_t stack_size); /* NULL with errno */
+void lc_coro_shared_free(lc_coro_shared *sh);          /* after all of its coroutines */
+lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared *sh);
+/* Bytes of stack image a started copy-stack coroutine holds now (0 for others). */
+size_t lc_coro_saved_bytes(const lc_coro *co);
+
 /* Unmap every pooled stack of this thread (at runtime shutdown; also done at thread exit). */
 void lc_coro_pool_trim(void);
 

@@ -40,6 +40,21 @@
 #define UNDER_TSAN 0
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#if defined(UNDER_ASAN)
+#include <sanitizer/asan_interface.h>
+/* ASAN_OPTIONS=detect_stack_use_after_return=1: locals live on ASan's heap "fake stack". */
+#define FAKE_STACKS() (__asan_get_current_fake_stack() != NULL)
+#else
+#define FAKE_STACKS() 0
+#endif
+
 static const enum lc_coro_impl impl_asm = LC_CORO_ASM;
 static const enum lc_coro_impl impl_uc = LC_CORO_UCONTEXT;
 
@@ -271,12 +286,76 @@ static void test_bad_args(void **state) {
 #endif
 }
 
+
+/* ---- Slabs: creation from a warm pool maps nothing; trim keeps stacks in use ------------- */
+
+static long long maps_lines(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  long long n = 0;
+  int c;
+  if (!f)
+    return -1;
+  while ((c = getc(f)) != EOF)
+    n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+static void slab_entry(void *arg) {
+  struct where *w = arg;
+  for (;;) {
+    volatile char mark[64];
+    mark[0] = 1;
+    w->frame = (uintptr_t)mark;
+    lc_coro_switch(w->co, w->main);
+  }
+}
+
+enum { SLAB_N = 200 }; /* more than three slabs of 64 */
+
+static void test_slab(void **state) {
+  enum lc_coro_impl impl = impl_of(state);
+  lc_coro *main = lc_coro_main();
+  static lc_coro *cos[SLAB_N];
+  static struct where ws[SLAB_N];
+  lc_coro_pool_trim();
+  long long base = maps_lines();
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < SLAB_N; i++) {
+      ws[i].main = main;
+      cos[i] = ws[i].co = lc_coro_new(slab_entry, &ws[i], STACK, impl);
+      assert_non_null(cos[i]);
+      lc_coro_switch(main, cos[i]);
+    }
+    for (int i = 0; i < SLAB_N; i++)
+      lc_coro_free(cos[i]);
+  }
+  /* With guard regions, 200 live stacks cost a handful of mappings, not 200 or 400. (TSan
+   * maps its own state per fiber, so the count means nothing there.) */
+  int count_maps = lc_coro_light_guards() && !UNDER_TSAN && !FAKE_STACKS();
+  if (count_maps)
+    assert_true(maps_lines() - base < 16);
+
+  /* A trim while a coroutine is alive must not unmap its stack: it keeps running. */
+  ws[0].main = main;
+  cos[0] = ws[0].co = lc_coro_new(slab_entry, &ws[0], STACK, impl);
+  assert_non_null(cos[0]);
+  lc_coro_switch(main, cos[0]);
+  lc_coro_pool_trim();
+  lc_coro_switch(main, cos[0]); /* would fault on an unmapped stack */
+  lc_coro_free(cos[0]);
+  lc_coro_pool_trim();
+  if (count_maps)
+    assert_true(maps_lines() - base < 4);
+}
+
 /* ---- Guard page: overflowing the stack faults on a PROT_NONE page ------------------------- */
 
 enum { GUARD_HIT = 42, GUARD_OTHER_FAULT = 43 };
 
 static volatile uintptr_t deepest;  /* lowest frame reached by overflow_recurse */
 static volatile int stop_recursing; /* never set: keeps the compiler from proving recursion */
+static volatile uintptr_t entry_top; /* a local of overflow_entry: the top of the stack */
 
 static int overflow_recurse(int depth) {
   volatile char buf[256];
@@ -294,12 +373,18 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx) {
   (void)sig;
   (void)uctx;
   uintptr_t addr = (uintptr_t)si->si_addr;
-  int hit = (si->si_code == SEGV_ACCERR || si->si_code == SEGV_MAPERR) && addr < deepest + 4096 && deepest - addr < 64 * 1024;
+  /* ...and within this coroutine's own guard: a stack of STACK bytes ends less than STACK plus
+   * one page below its top (with stacks carved side by side from a slab, a missing guard would
+   * let the overflow run on through the neighbour below and fault much further down). */
+  int hit = (si->si_code == SEGV_ACCERR || si->si_code == SEGV_MAPERR) &&
+            addr < deepest + 4096 && deepest - addr < 64 * 1024 && entry_top > addr &&
+            entry_top - addr <= STACK + 4096;
   _exit(hit ? GUARD_HIT : GUARD_OTHER_FAULT);
 }
 
 static void overflow_entry(void *arg) {
   (void)arg;
+  entry_top = (uintptr_t)__builtin_frame_address(0); /* the real stack, even with fake stacks */
   overflow_recurse(0);
   abort();
 }
@@ -319,6 +404,11 @@ static void test_guard_page(void **state) {
     sigemptyset(&sa.sa_mask);
     if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGSEGV, &sa, NULL) != 0)
       _exit(2);
+    /* Fillers first, so the stack that overflows sits in the middle of a slab with a
+     * neighbour below it (stacks are carved from the low end). */
+    for (int i = 0; i < 37; i++)
+      if (lc_coro_new(overflow_entry, NULL, STACK, impl) == NULL)
+        _exit(3);
     lc_coro *co = lc_coro_new(overflow_entry, NULL, STACK, impl);
     if (co == NULL)
       _exit(3);
@@ -737,6 +827,177 @@ static void test_resident_memory(void **state) {
   assert_true(rss1 - rss0 < (size_t)made * STACK / 2); /* only touched pages are resident */
 }
 
+
+/* ---- Copy-stack coroutines ---------------------------------------------------------------- */
+
+struct cs {
+  lc_coro *main, *co;
+  int id, rounds, bad;
+  int *volatile published; /* the rule test: the address of a local */
+};
+
+/* Keeps state in locals across switches and checks it each time it resumes. */
+static void cs_entry(void *arg) {
+  struct cs *c = arg;
+  int vals[100];
+  for (int i = 0; i < 100; i++)
+    vals[i] = c->id * 1000 + i;
+  for (;;) {
+    c->rounds++;
+    lc_coro_switch(c->co, c->main);
+    for (int i = 0; i < 100; i++)
+      if (vals[i] != c->id * 1000 + i)
+        c->bad++;
+  }
+}
+
+static void test_copy_stack(void **state) {
+  (void)state;
+  if (!lc_coro_asm_available())
+    skip();
+  lc_coro_shared *sh = lc_coro_shared_new(STACK);
+  assert_non_null(sh);
+  struct cs c[3];
+  for (int i = 0; i < 3; i++) {
+    c[i] = (struct cs){.main = lc_coro_main(), .id = i + 1};
+    c[i].co = lc_coro_new_shared(cs_entry, &c[i], sh);
+    assert_non_null(c[i].co);
+  }
+  for (int r = 0; r < 100; r++)
+    for (int i = 0; i < 3; i++)
+      lc_coro_switch(c[i].main, c[(i + r) % 3].co);
+  /* Cost of a switch that copies (two coroutines taking turns: every resume swaps images of
+   * ~500 bytes), printed for COROUTINES.md; speed is not asserted. */
+  enum { TURNS = 20000 };
+  int64_t t0 = lc_clock_ns();
+  for (int r = 0; r < TURNS; r++)
+    lc_coro_switch(c[0].main, c[r & 1].co);
+  int64_t t1 = lc_clock_ns();
+  print_message("[ INFO     ] copy-stack: %.0f ns per resume+suspend with an image swap\n",
+                (double)(t1 - t0) / TURNS);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(c[i].bad, 0);
+    assert_int_equal(c[i].rounds, 100 + (i < 2 ? TURNS / 2 : 0));
+    /* a suspended one holds only what its frames used: 400 bytes of vals and a little more */
+    size_t saved = lc_coro_saved_bytes(c[i].co);
+    assert_true(saved >= 400 && saved < 1024);
+    lc_coro_free(c[i].co);
+  }
+  lc_coro_shared_free(sh);
+}
+
+/* THE RULE, shown: a pointer into a suspended copy-stack coroutine's stack points at whatever
+ * runs on the shared stack now; the coroutine's own value is back only when it runs again. */
+static void rule_entry(void *arg) {
+  struct cs *c = arg;
+  int local = c->id * 111;
+  c->published = &local;
+  for (;;) {
+    lc_coro_switch(c->co, c->main);
+    if (local != c->id * 111)
+      c->bad++;
+  }
+}
+
+static void test_copy_stack_rule(void **state) {
+  (void)state;
+  if (!lc_coro_asm_available())
+    skip();
+  lc_coro_shared *sh = lc_coro_shared_new(STACK);
+  assert_non_null(sh);
+  struct cs a = {.main = lc_coro_main(), .id = 1}, b = {.main = lc_coro_main(), .id = 2};
+  a.co = lc_coro_new_shared(rule_entry, &a, sh);
+  b.co = lc_coro_new_shared(rule_entry, &b, sh);
+  lc_coro_switch(a.main, a.co);
+  assert_int_equal(*a.published, 111); /* a's image is still on the stack (nobody else ran) */
+  lc_coro_switch(b.main, b.co);
+  if (a.published != b.published) { /* ASan's fake stacks keep locals off the real stack */
+    assert_true(FAKE_STACKS());
+    lc_coro_switch(a.main, a.co);
+    lc_coro_free(a.co);
+    lc_coro_free(b.co);
+    lc_coro_shared_free(sh);
+    skip();
+  }
+  /* The same function at the same depth: b's local sits at the address a published. */
+  assert_ptr_equal(a.published, b.published);
+  assert_int_equal(*a.published, 222); /* reading a's local through a pointer sees b's */
+  lc_coro_switch(a.main, a.co);          /* a runs again: its own value is back */
+  assert_int_equal(a.bad, 0);
+  assert_int_equal(*a.published, 111);
+  lc_coro_free(a.co);
+  lc_coro_free(b.co);
+  lc_coro_shared_free(sh);
+}
+
+/* Straight from one coroutine of a shared stack to another of the same stack: abort. */
+static lc_coro *shx_a, *shx_b;
+static void shx_entry(void *arg) {
+  (void)arg;
+  lc_coro_switch(shx_a, shx_b);
+  abort();
+}
+static void run_shared_direct(enum lc_coro_impl impl) {
+  (void)impl;
+  lc_coro_shared *sh = lc_coro_shared_new(STACK);
+  shx_a = lc_coro_new_shared(shx_entry, NULL, sh);
+  shx_b = lc_coro_new_shared(shx_entry, NULL, sh);
+  if (shx_a && shx_b)
+    lc_coro_switch(lc_coro_main(), shx_a);
+  _exit(0); /* not aborted: the test fails */
+}
+static void test_copy_stack_direct_aborts(void **state) {
+  (void)state;
+  if (!lc_coro_asm_available())
+    skip();
+  int status = in_child(run_shared_direct, LC_CORO_ASM);
+  assert_true(WIFSIGNALED(status));
+  assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/* Memory: suspended copy-stack coroutines cost their header and saved image (printed; the
+ * under-1-KiB target is a benchmark's business, but the image size itself is deterministic). */
+static void park_entry(void *arg) {
+  struct cs *c = arg;
+  for (;;)
+    lc_coro_switch(c->co, c->main);
+}
+
+static void test_copy_stack_memory(void **state) {
+  (void)state;
+  if (!lc_coro_asm_available())
+    skip();
+  if (UNDER_TSAN)
+    skip(); /* TSan keeps ~800 KiB per fiber */
+  enum { N = 20000 };
+  lc_coro_shared *sh = lc_coro_shared_new(STACK);
+  assert_non_null(sh);
+  static struct cs c[N];
+  size_t vsz0, rss0, vsz1, rss1;
+  statm(&vsz0, &rss0);
+  for (int i = 0; i < N; i++) {
+    c[i] = (struct cs){.main = lc_coro_main(), .id = i};
+    c[i].co = lc_coro_new_shared(park_entry, &c[i], sh);
+    assert_non_null(c[i].co);
+    lc_coro_switch(c[i].main, c[i].co);
+  }
+  lc_coro_switch(c[0].main, c[0].co); /* the last one's image is saved too */
+  statm(&vsz1, &rss1);
+  size_t max_saved = 0;
+  for (int i = 0; i < N; i++) {
+    size_t s = lc_coro_saved_bytes(c[i].co);
+    if (s > max_saved)
+      max_saved = s;
+  }
+  print_message("[ INFO     ] copy-stack: %d suspended coroutines: %zu bytes resident each, "
+                "largest saved image %zu bytes\n",
+                N, (rss1 - rss0) / N, max_saved);
+  assert_true(max_saved < 1024);
+  for (int i = 0; i < N; i++)
+    lc_coro_free(c[i].co);
+  lc_coro_shared_free(sh);
+}
+
 /* ---- Registry ------------------------------------------------------------------------------ */
 
 /* One body, two entries: "<test>/asm" and "<test>/ucontext". */
@@ -750,6 +1011,7 @@ int main(void) {
       BOTH(test_nested),
       BOTH(test_many),
       BOTH(test_stack_reuse),
+      BOTH(test_slab),
       cmocka_unit_test(test_footprint),
       cmocka_unit_test(test_bad_args),
       BOTH(test_guard_page),
@@ -760,6 +1022,10 @@ int main(void) {
       BOTH(test_threads),
       cmocka_unit_test(test_switch_cost),
       BOTH(test_resident_memory),
+      cmocka_unit_test(test_copy_stack),
+      cmocka_unit_test(test_copy_stack_rule),
+      cmocka_unit_test(test_copy_stack_direct_aborts),
+      cmocka_unit_test(test_copy_stack_memory),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   lc_coro_pool_trim();
