@@ -222,8 +222,9 @@ static void tv_timer_free(lc_timer *timer) {
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
 
-/* The epoll backend turns EPOLLHUP/EPOLLERR into TEVENT_FD_READ and passes only the flags the
- * handler asked for (tevent_epoll.c epoll_event_loop): no error bit reaches the adapter. */
+/* The epoll backend turns EPOLLHUP/EPOLLERR into TEVENT_FD_READ for an fde that waits for
+ * reading, and reports nothing to one that waits only for writing (it clears TEVENT_FD_WRITE,
+ * tevent_epoll.c epoll_handle_hup_or_err): no error bit reaches the adapter. */
 static void on_fd(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
                   void *private_data) {
   (void)ev;
