@@ -18,7 +18,7 @@ fail() {
   failures=$((failures + 1))
 }
 
-"$LC" run --adapter "$FIX/lcfix_run_fails.so" >"$T/out" 2>"$T/err"
+"$LC" run --backend "$FIX/lcfix_run_fails.so" >"$T/out" 2>"$T/err"
 rc=$?
 [ "$rc" -eq 1 ] || fail "exit status $rc, wanted 1 (stderr: $(head -c 300 "$T/err"))"
 
