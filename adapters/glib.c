@@ -78,8 +78,7 @@ static const char *gl_version(void) {
 
 static int gl_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   loop->ctx = g_main_context_new();
   loop->ml = g_main_loop_new(loop->ctx, FALSE);
   *out = loop;
@@ -87,8 +86,7 @@ static int gl_loop_new(lc_loop **out) {
 }
 
 static int gl_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
+  if (loop->live > 0) return -EBUSY;
   g_main_loop_unref(loop->ml);
   g_main_context_unref(loop->ctx);
   free(loop);
@@ -103,9 +101,7 @@ static int64_t gl_now(lc_loop *loop) {
   return g_get_monotonic_time() * LC_US;
 }
 
-static void gl_update_time(lc_loop *loop) {
-  (void)loop;
-}
+static void gl_update_time(lc_loop *loop) { (void)loop; }
 
 /* DEFAULT is g_main_loop_run until the last active handle goes (the adapter quits the loop
  * then) or stop() quits it. NOWAIT is g_main_context_iteration(FALSE). ONCE is
@@ -115,14 +111,10 @@ static void gl_update_time(lc_loop *loop) {
  * signalled by the last quit, and the contract's ONCE waits until a callback ran. With nothing
  * active there is nothing to wait for, and run() returns 0 at once. */
 static int gl_run(lc_loop *loop, int mode) {
-  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT)
-    return -EINVAL;
-  if (loop->active == 0)
-    return 0;
-  if (mode == LC_RUN_DEFAULT)
-    g_main_loop_run(loop->ml);
-  else if (mode == LC_RUN_NOWAIT)
-    g_main_context_iteration(loop->ctx, FALSE);
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT) return -EINVAL;
+  if (loop->active == 0) return 0;
+  if (mode == LC_RUN_DEFAULT) g_main_loop_run(loop->ml);
+  else if (mode == LC_RUN_NOWAIT) g_main_context_iteration(loop->ctx, FALSE);
   else
     while (!g_main_context_iteration(loop->ctx, TRUE) && loop->active > 0) {
     }
@@ -131,15 +123,12 @@ static int gl_run(lc_loop *loop, int mode) {
 
 /* g_main_loop_quit. Not resumable before run(): g_main_loop_run sets is_running = TRUE on entry
  * (gmain.c), so a quit made while the loop was not running is lost. */
-static void gl_stop(lc_loop *loop) {
-  g_main_loop_quit(loop->ml);
-}
+static void gl_stop(lc_loop *loop) { g_main_loop_quit(loop->ml); }
 
 /* After a callback: DEFAULT ends when no handle is left active (checked only once the user's
  * callback has returned, since it may arm new ones). */
 static void quit_if_idle(lc_loop *loop) {
-  if (loop->active == 0 && g_main_loop_is_running(loop->ml))
-    g_main_loop_quit(loop->ml);
+  if (loop->active == 0 && g_main_loop_is_running(loop->ml)) g_main_loop_quit(loop->ml);
 }
 
 /* Detach and drop a source (safe from its own dispatch: GLib holds a reference meanwhile). */
@@ -159,8 +148,7 @@ static void timer_arm(lc_timer *timer, guint ms) {
 }
 
 static void timer_disarm(lc_timer *timer) {
-  if (timer->src == NULL)
-    return;
+  if (timer->src == NULL) return;
   source_drop(timer->src);
   timer->src = NULL;
   timer->loop->active--;
@@ -181,16 +169,14 @@ static gboolean on_timeout(gpointer data) {
   timer->cb(timer, timer->arg);
   timer->in_cb = 0;
   int again = !timer->freed && timer->src == fired; /* not stopped, re-armed or freed */
-  if (timer->freed)
-    free(timer);
+  if (timer->freed) free(timer);
   quit_if_idle(loop);
   return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static int gl_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   timer->loop = loop;
   timer->cb = cb;
   timer->arg = arg;
@@ -208,8 +194,7 @@ static guint ms_of(int64_t ns) {
 
 /* Re-arming an active timer replaces its source: a restart. */
 static int gl_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   timer_disarm(timer);
   timer->repeat_ms = ms_of(repeat_ns);
   guint first = ms_of(delay_ns);
@@ -227,10 +212,8 @@ static int gl_timer_stop(lc_timer *timer) {
 static void gl_timer_free(lc_timer *timer) {
   timer_disarm(timer);
   timer->loop->live--;
-  if (timer->in_cb)
-    timer->freed = 1; /* on_timeout frees it when the callback returns */
-  else
-    free(timer);
+  if (timer->in_cb) timer->freed = 1; /* on_timeout frees it when the callback returns */
+  else free(timer);
 }
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
@@ -243,21 +226,16 @@ static gboolean io_dispatch(GSource *source, GSourceFunc callback, gpointer user
   lc_io *io = s->io;
   GIOCondition c = g_source_query_unix_fd(source, s->tag);
   unsigned revents = 0;
-  if (c & G_IO_IN)
-    revents |= LC_READABLE;
-  if (c & G_IO_OUT)
-    revents |= LC_WRITABLE;
-  if (c & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
-    revents |= LC_IO_ERROR;
-  if (revents == 0)
-    return G_SOURCE_CONTINUE;
+  if (c & G_IO_IN) revents |= LC_READABLE;
+  if (c & G_IO_OUT) revents |= LC_WRITABLE;
+  if (c & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) revents |= LC_IO_ERROR;
+  if (revents == 0) return G_SOURCE_CONTINUE;
   io->in_cb = 1;
   io->cb(io, io->fd, revents, io->arg);
   io->in_cb = 0;
   lc_loop *loop = io->loop;
   int again = !io->freed && io->src == s;
-  if (io->freed)
-    free(io);
+  if (io->freed) free(io);
   quit_if_idle(loop);
   return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
@@ -265,11 +243,9 @@ static gboolean io_dispatch(GSource *source, GSourceFunc callback, gpointer user
 static GSourceFuncs io_funcs = {NULL, NULL, io_dispatch, NULL, NULL, NULL};
 
 static int gl_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0)
-    return -EBADF;
+  if (fd < 0) return -EBADF;
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   io->loop = loop;
   io->fd = fd;
   io->cb = cb;
@@ -281,13 +257,10 @@ static int gl_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out)
 
 /* A started watcher's interest is changed in place (g_source_modify_unix_fd). */
 static int gl_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   GIOCondition c = 0;
-  if (events & LC_READABLE)
-    c |= G_IO_IN;
-  if (events & LC_WRITABLE)
-    c |= G_IO_OUT;
+  if (events & LC_READABLE) c |= G_IO_IN;
+  if (events & LC_WRITABLE) c |= G_IO_OUT;
   if (io->src) {
     g_source_modify_unix_fd(&io->src->base, io->src->tag, c);
     return 0;
@@ -312,10 +285,8 @@ static int gl_io_stop(lc_io *io) {
 static void gl_io_free(lc_io *io) {
   gl_io_stop(io);
   io->loop->live--;
-  if (io->in_cb)
-    io->freed = 1;
-  else
-    free(io);
+  if (io->in_cb) io->freed = 1;
+  else free(io);
 }
 
 /* ---- Wakeup ------------------------------------------------------------------------------- */
@@ -331,8 +302,7 @@ static gboolean wakeup_dispatch(GSource *source, GSourceFunc callback, gpointer 
   w->cb(w, w->arg);
   w->in_cb = 0;
   int again = !w->freed;
-  if (w->freed)
-    free(w);
+  if (w->freed) free(w);
   quit_if_idle(loop);
   return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
@@ -341,8 +311,7 @@ static GSourceFuncs wakeup_funcs = {NULL, NULL, wakeup_dispatch, NULL, NULL, NUL
 
 static int gl_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *w = calloc(1, sizeof *w);
-  if (w == NULL)
-    return -ENOMEM;
+  if (w == NULL) return -ENOMEM;
   w->loop = loop;
   w->cb = cb;
   w->arg = arg;
@@ -365,10 +334,8 @@ static void gl_wakeup_free(lc_wakeup *w) {
   source_drop(&w->src->base);
   w->loop->live--;
   w->loop->active--;
-  if (w->in_cb)
-    w->freed = 1;
-  else
-    free(w);
+  if (w->in_cb) w->freed = 1;
+  else free(w);
 }
 
 /* ---- Entry point -------------------------------------------------------------------------- */
@@ -397,6 +364,4 @@ static const struct lc_backend gl_backend = {
     .caps = LC_CAP_NOWAIT,
 };
 
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &gl_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &gl_backend; }

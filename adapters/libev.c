@@ -52,13 +52,10 @@ struct lc_wakeup {
  * exactly, so fma() gives the exact sign of s*1e9 - ns and we step up by ulps until it is >= 0.
  * Beyond that, one whole second is added: lengthening a 104-day timer by 1 s does not matter. */
 static double ns_to_s_ceil(int64_t ns) {
-  if (ns <= 0)
-    return 0.0;
-  if (ns > (INT64_C(1) << 53))
-    return (double)(ns / 1000000000) + 1.0;
+  if (ns <= 0) return 0.0;
+  if (ns > (INT64_C(1) << 53)) return (double)(ns / 1000000000) + 1.0;
   double s = (double)ns / 1e9;
-  while (fma(s, 1e9, -(double)ns) < 0.0)
-    s = nextafter(s, INFINITY);
+  while (fma(s, 1e9, -(double)ns) < 0.0) s = nextafter(s, INFINITY);
   return s;
 }
 
@@ -74,8 +71,7 @@ static char version_buf[64];
 static pthread_once_t version_once = PTHREAD_ONCE_INIT;
 
 static void version_init(void) {
-  snprintf(version_buf, sizeof version_buf, "libev %d.%d", ev_version_major(),
-           ev_version_minor());
+  snprintf(version_buf, sizeof version_buf, "libev %d.%d", ev_version_major(), ev_version_minor());
 }
 
 /* "libev X.Y" from the running library. */
@@ -90,8 +86,7 @@ static const char *evb_version(void) {
  * can be initialised, which in practice means the fds or memory ran out. */
 static int evb_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   errno = 0;
   loop->ev = ev_loop_new(EVFLAG_AUTO);
   if (loop->ev == NULL) {
@@ -104,8 +99,7 @@ static int evb_loop_new(lc_loop **out) {
 }
 
 static int evb_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
+  if (loop->live > 0) return -EBUSY;
   ev_loop_destroy(loop->ev);
   free(loop);
   return 0;
@@ -151,9 +145,7 @@ static int64_t evb_now(lc_loop *loop) {
   return v;
 }
 
-static void evb_update_time(lc_loop *loop) {
-  ev_now_update(loop->ev);
-}
+static void evb_update_time(lc_loop *loop) { ev_now_update(loop->ev); }
 
 /* ev_run returns the number of active watchers (ev.c ev_run: "return activecnt"). */
 static int evb_run(lc_loop *loop, int mode) {
@@ -169,9 +161,7 @@ static int evb_run(lc_loop *loop, int mode) {
 
 /* ev_break(EVBREAK_ONE) ends ev_run after the current iteration. Called outside ev_run it is
  * lost: ev_run starts by resetting loop_done (ev.c ev_run). Forwarded as is. */
-static void evb_stop(lc_loop *loop) {
-  ev_break(loop->ev, EVBREAK_ONE);
-}
+static void evb_stop(lc_loop *loop) { ev_break(loop->ev, EVBREAK_ONE); }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
 
@@ -184,8 +174,7 @@ static void on_timer(struct ev_loop *ev, ev_timer *w, int revents) {
 
 static int evb_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   ev_timer_init(&timer->w, on_timer, 0.0, 0.0);
   timer->loop = loop;
   timer->cb = cb;
@@ -200,8 +189,7 @@ static int evb_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **ou
  * (ev.pod, "WATCHER STATES"), so on an active timer the new values are dropped: the contract's
  * re-arm (LOOP-TIMER-RESTART) deviates here on purpose, to show libev's behaviour. */
 static int evb_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   if (!ev_is_active(&timer->w))
     ev_timer_set(&timer->w, ns_to_s_ceil(delay_ns), ns_to_s_ceil(repeat_ns));
   ev_timer_start(timer->loop->ev, &timer->w);
@@ -230,23 +218,18 @@ static void on_io(struct ev_loop *ev, ev_io *w, int events) {
   (void)ev;
   lc_io *io = (lc_io *)w;
   unsigned revents = 0;
-  if (events & EV_READ)
-    revents |= LC_READABLE;
-  if (events & EV_WRITE)
-    revents |= LC_WRITABLE;
-  if (events & EV_ERROR)
-    revents |= LC_IO_ERROR;
+  if (events & EV_READ) revents |= LC_READABLE;
+  if (events & EV_WRITE) revents |= LC_WRITABLE;
+  if (events & EV_ERROR) revents |= LC_IO_ERROR;
   io->cb(io, w->fd, revents, io->arg);
 }
 
 /* libev accepts any fd here and asserts fd >= 0 only in ev_io_start, so a negative fd is
  * refused up front with -EBADF instead of an abort. Several watchers per fd are allowed. */
 static int evb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0)
-    return -EBADF;
+  if (fd < 0) return -EBADF;
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   ev_io_init(&io->w, on_io, fd, 0);
   io->loop = loop;
   io->cb = cb;
@@ -258,13 +241,10 @@ static int evb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 
 /* libev changes a watcher's events only while it is stopped: stop, set, start. */
 static int evb_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   int evevents = 0;
-  if (events & LC_READABLE)
-    evevents |= EV_READ;
-  if (events & LC_WRITABLE)
-    evevents |= EV_WRITE;
+  if (events & LC_READABLE) evevents |= EV_READ;
+  if (events & LC_WRITABLE) evevents |= EV_WRITE;
   ev_io_stop(io->loop->ev, &io->w);
   ev_io_set(&io->w, io->w.fd, evevents);
   ev_io_start(io->loop->ev, &io->w);
@@ -294,8 +274,7 @@ static void on_async(struct ev_loop *ev, ev_async *w, int revents) {
 /* A started ev_async counts as an active watcher, so it keeps ev_run alive. */
 static int evb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *wakeup = calloc(1, sizeof *wakeup);
-  if (wakeup == NULL)
-    return -ENOMEM;
+  if (wakeup == NULL) return -ENOMEM;
   ev_async_init(&wakeup->w, on_async);
   ev_async_start(loop->ev, &wakeup->w);
   wakeup->loop = loop;
@@ -345,6 +324,4 @@ static const struct lc_backend evb_backend = {
 };
 
 /* The module's only export: the libev backend table. */
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &evb_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &evb_backend; }

@@ -51,9 +51,7 @@ struct lc_wakeup {
 };
 
 /* libevent reports failure as -1 and sets errno only when a system call failed. */
-static int fail_errno(void) {
-  return errno != 0 ? -errno : -EIO;
-}
+static int fail_errno(void) { return errno != 0 ? -errno : -EIO; }
 
 static struct timeval ns_to_timeval_ceil(int64_t ns) {
   int64_t us = lc_ns_to_us_ceil(ns);
@@ -89,8 +87,7 @@ static const char *leb_version(void) {
  * EVENT_BASE_FLAG_PRECISE_TIMER). */
 static int leb_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   loop->base = event_base_new();
   if (loop->base == NULL) {
     free(loop);
@@ -101,8 +98,7 @@ static int leb_loop_new(lc_loop **out) {
 }
 
 static int leb_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
+  if (loop->live > 0) return -EBUSY;
   event_base_free(loop->base);
   free(loop);
   return 0;
@@ -150,9 +146,7 @@ static int64_t leb_now(lc_loop *loop) {
 }
 
 /* A no-op outside the loop, where libevent keeps no cached time (event.h). */
-static void leb_update_time(lc_loop *loop) {
-  event_base_update_cache_time(loop->base);
-}
+static void leb_update_time(lc_loop *loop) { event_base_update_cache_time(loop->base); }
 
 /* NOWAIT is EVLOOP_NONBLOCK|EVLOOP_ONCE: EVLOOP_NONBLOCK alone keeps iterating as long as the
  * last pass ran callbacks (event.c event_base_loop sets `done` only when nothing was active),
@@ -170,10 +164,8 @@ static int leb_run(lc_loop *loop, int mode) {
   }
   errno = 0;
   int r = event_base_loop(loop->base, flags);
-  if (r < 0)
-    return fail_errno();
-  if (r == 1)
-    return 0;
+  if (r < 0) return fail_errno();
+  if (r == 1) return 0;
   unsigned what = EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE | EVENT_BASE_COUNT_VIRTUAL;
   return event_base_get_num_events(loop->base, what) > 0 ? 1 : 0;
 }
@@ -183,8 +175,7 @@ static int leb_run(lc_loop *loop, int mode) {
  * event_break, event.c). It allocates a one-shot event; should that fail, loopbreak is the
  * only way left to stop. */
 static void leb_stop(lc_loop *loop) {
-  if (event_base_loopexit(loop->base, NULL) != 0)
-    event_base_loopbreak(loop->base);
+  if (event_base_loopexit(loop->base, NULL) != 0) event_base_loopbreak(loop->base);
 }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
@@ -208,8 +199,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
 
 static int leb_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   if (event_assign(&timer->ev, loop->base, -1, 0, on_timer, timer) != 0) {
     free(timer);
     return -EINVAL;
@@ -227,8 +217,7 @@ static int leb_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **ou
  * already due, as event_add on a pending timer does too; the flags can change only while the
  * event is not pending (event_assign). */
 static int leb_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   struct timeval delay = ns_to_timeval_ceil(delay_ns);
   short flags = 0;
   event_del(&timer->ev);
@@ -237,21 +226,18 @@ static int leb_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns)
   if (repeat_ns > 0) {
     if (delay.tv_sec == timer->period.tv_sec && delay.tv_usec == timer->period.tv_usec)
       flags = EV_PERSIST;
-    else
-      timer->to_periodic = 1;
+    else timer->to_periodic = 1;
   }
   event_assign(&timer->ev, timer->loop->base, -1, flags, on_timer, timer);
   errno = 0;
-  if (event_add(&timer->ev, &delay) != 0)
-    return fail_errno();
+  if (event_add(&timer->ev, &delay) != 0) return fail_errno();
   return 0;
 }
 
 /* event_del also removes an event already made active, so no callback follows. */
 static int leb_timer_stop(lc_timer *timer) {
   errno = 0;
-  if (event_del(&timer->ev) != 0)
-    return fail_errno();
+  if (event_del(&timer->ev) != 0) return fail_errno();
   return 0;
 }
 
@@ -269,23 +255,18 @@ static void leb_timer_free(lc_timer *timer) {
 static void on_io(evutil_socket_t fd, short what, void *arg) {
   lc_io *io = arg;
   unsigned revents = 0;
-  if (what & EV_READ)
-    revents |= LC_READABLE;
-  if (what & EV_WRITE)
-    revents |= LC_WRITABLE;
-  if (what & EV_CLOSED)
-    revents |= LC_IO_ERROR;
+  if (what & EV_READ) revents |= LC_READABLE;
+  if (what & EV_WRITE) revents |= LC_WRITABLE;
+  if (what & EV_CLOSED) revents |= LC_IO_ERROR;
   io->cb(io, (int)fd, revents, io->arg);
 }
 
 /* libevent treats fd -1 as "no fd" (a pure timeout or user event), so a negative fd is refused
  * here with -EBADF rather than turned into a watcher that can never fire. */
 static int leb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0)
-    return -EBADF;
+  if (fd < 0) return -EBADF;
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   if (event_assign(&io->ev, loop->base, fd, EV_READ | EV_PERSIST, on_io, io) != 0) {
     free(io);
     return -EINVAL;
@@ -301,25 +282,20 @@ static int leb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* A persistent, level-triggered event; the interest changes only while the event is deleted.
  * Hang-ups (EV_CLOSED) are asked for together with readability, the side they concern. */
 static int leb_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   short what = EV_PERSIST;
-  if (events & LC_READABLE)
-    what |= EV_READ | EV_CLOSED;
-  if (events & LC_WRITABLE)
-    what |= EV_WRITE;
+  if (events & LC_READABLE) what |= EV_READ | EV_CLOSED;
+  if (events & LC_WRITABLE) what |= EV_WRITE;
   event_del(&io->ev);
   event_assign(&io->ev, io->loop->base, event_get_fd(&io->ev), what, on_io, io);
   errno = 0;
-  if (event_add(&io->ev, NULL) != 0)
-    return fail_errno();
+  if (event_add(&io->ev, NULL) != 0) return fail_errno();
   return 0;
 }
 
 static int leb_io_stop(lc_io *io) {
   errno = 0;
-  if (event_del(&io->ev) != 0)
-    return fail_errno();
+  if (event_del(&io->ev) != 0) return fail_errno();
   return 0;
 }
 
@@ -351,8 +327,7 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg) {
  * the process, changing what the benchmarks measure. */
 static int leb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *wakeup = calloc(1, sizeof *wakeup);
-  if (wakeup == NULL)
-    return -ENOMEM;
+  if (wakeup == NULL) return -ENOMEM;
   wakeup->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wakeup->efd < 0) {
     int err = -errno;
@@ -378,8 +353,7 @@ static int leb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup *
 /* Thread-safe: one write(2). EAGAIN means the counter is saturated, so a callback is due. */
 static int leb_wakeup_send(lc_wakeup *wakeup) {
   uint64_t one = 1;
-  if (write(wakeup->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-    return -errno;
+  if (write(wakeup->efd, &one, sizeof one) < 0 && errno != EAGAIN) return -errno;
   return 0;
 }
 
@@ -417,6 +391,4 @@ static const struct lc_backend leb_backend = {
 };
 
 /* The module's only export: the libevent backend table. */
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &leb_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &leb_backend; }

@@ -58,8 +58,7 @@ static const char *uvb_version(void) {
 /* uv_loop_init with libuv's defaults (no uv_loop_configure). */
 static int uvb_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   int err = uv_loop_init(&loop->uv);
   if (err < 0) {
     free(loop);
@@ -73,26 +72,19 @@ static int uvb_loop_new(lc_loop **out) {
  * (handles freed since the last run), then closes the loop. A stop() never followed by run()
  * leaves uv_run's stop flag set: uv_run then returns at once, clearing it, hence a second call. */
 static int uvb_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
-  if (uv_run(&loop->uv, UV_RUN_NOWAIT) != 0)
-    uv_run(&loop->uv, UV_RUN_NOWAIT);
+  if (loop->live > 0) return -EBUSY;
+  if (uv_run(&loop->uv, UV_RUN_NOWAIT) != 0) uv_run(&loop->uv, UV_RUN_NOWAIT);
   int err = uv_loop_close(&loop->uv);
-  if (err < 0)
-    return err;
+  if (err < 0) return err;
   free(loop);
   return 0;
 }
 
 /* uv_now is the cached loop time in whole milliseconds of CLOCK_MONOTONIC (src/unix/core.c,
  * uv__update_time); converted as is, so its resolution and staleness show. */
-static int64_t uvb_now(lc_loop *loop) {
-  return (int64_t)uv_now(&loop->uv) * 1000000;
-}
+static int64_t uvb_now(lc_loop *loop) { return (int64_t)uv_now(&loop->uv) * 1000000; }
 
-static void uvb_update_time(lc_loop *loop) {
-  uv_update_time(&loop->uv);
-}
+static void uvb_update_time(lc_loop *loop) { uv_update_time(&loop->uv); }
 
 /* uv_run returns non-zero while handles (or pending closes) keep the loop alive. */
 static int uvb_run(lc_loop *loop, int mode) {
@@ -106,14 +98,10 @@ static int uvb_run(lc_loop *loop, int mode) {
   return uv_run(&loop->uv, uvmode) != 0 ? 1 : 0;
 }
 
-static void uvb_stop(lc_loop *loop) {
-  uv_stop(&loop->uv);
-}
+static void uvb_stop(lc_loop *loop) { uv_stop(&loop->uv); }
 
 /* Close callback shared by all handle types: the memory is released only here. */
-static void on_close_free(uv_handle_t *handle) {
-  free(handle);
-}
+static void on_close_free(uv_handle_t *handle) { free(handle); }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
 
@@ -124,8 +112,7 @@ static void on_timer(uv_timer_t *handle) {
 
 static int uvb_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   int err = uv_timer_init(&loop->uv, &timer->uv);
   if (err < 0) {
     free(timer);
@@ -142,15 +129,12 @@ static int uvb_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **ou
 /* uv_timer_start takes whole ms (rounded up here) and counts from the cached uv_now, which is
  * deliberately not refreshed. On an active timer libuv stops and re-arms it (src/timer.c). */
 static int uvb_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   return uv_timer_start(&timer->uv, on_timer, lc_ns_to_ms_ceil(delay_ns),
                         lc_ns_to_ms_ceil(repeat_ns));
 }
 
-static int uvb_timer_stop(lc_timer *timer) {
-  return uv_timer_stop(&timer->uv);
-}
+static int uvb_timer_stop(lc_timer *timer) { return uv_timer_stop(&timer->uv); }
 
 /* uv_close stops the timer now; the memory goes in the close callback at the end of the
  * iteration (or in loop_free), so this is safe from any callback. */
@@ -169,12 +153,9 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (status < 0) {
     revents = LC_IO_ERROR;
   } else {
-    if (events & UV_READABLE)
-      revents |= LC_READABLE;
-    if (events & UV_WRITABLE)
-      revents |= LC_WRITABLE;
-    if (events & UV_DISCONNECT)
-      revents |= LC_IO_ERROR;
+    if (events & UV_READABLE) revents |= LC_READABLE;
+    if (events & UV_WRITABLE) revents |= LC_WRITABLE;
+    if (events & UV_DISCONNECT) revents |= LC_IO_ERROR;
   }
   io->cb(io, io->fd, revents, io->arg);
 }
@@ -183,8 +164,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
  * non-blocking mode: both are libuv's behaviour, forwarded. */
 static int uvb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   int err = uv_poll_init(&loop->uv, &io->uv, fd);
   if (err < 0) { /* uv_poll_init fails before it registers the handle: plain free is right */
     free(io);
@@ -202,19 +182,14 @@ static int uvb_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* uv_poll_start replaces the earlier interest. Hang-ups are asked for (UV_DISCONNECT) together
  * with readability, the side of the fd they concern. */
 static int uvb_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   int uvevents = 0;
-  if (events & LC_READABLE)
-    uvevents |= UV_READABLE | UV_DISCONNECT;
-  if (events & LC_WRITABLE)
-    uvevents |= UV_WRITABLE;
+  if (events & LC_READABLE) uvevents |= UV_READABLE | UV_DISCONNECT;
+  if (events & LC_WRITABLE) uvevents |= UV_WRITABLE;
   return uv_poll_start(&io->uv, uvevents, on_poll);
 }
 
-static int uvb_io_stop(lc_io *io) {
-  return uv_poll_stop(&io->uv);
-}
+static int uvb_io_stop(lc_io *io) { return uv_poll_stop(&io->uv); }
 
 static void uvb_io_free(lc_io *io) {
   io->loop->live--;
@@ -231,8 +206,7 @@ static void on_async(uv_async_t *handle) {
 /* uv_async_init: active and referenced at once, so it keeps uv_run alive. */
 static int uvb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *wakeup = calloc(1, sizeof *wakeup);
-  if (wakeup == NULL)
-    return -ENOMEM;
+  if (wakeup == NULL) return -ENOMEM;
   int err = uv_async_init(&loop->uv, &wakeup->uv, on_async);
   if (err < 0) {
     free(wakeup);
@@ -247,9 +221,7 @@ static int uvb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup *
 }
 
 /* uv_async_send is the one thread-safe libuv call; sends before the callback coalesce. */
-static int uvb_wakeup_send(lc_wakeup *wakeup) {
-  return uv_async_send(&wakeup->uv);
-}
+static int uvb_wakeup_send(lc_wakeup *wakeup) { return uv_async_send(&wakeup->uv); }
 
 static void uvb_wakeup_free(lc_wakeup *wakeup) {
   wakeup->loop->live--;
@@ -283,6 +255,4 @@ static const struct lc_backend uvb_backend = {
 };
 
 /* The module's only export: the libuv backend table. */
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &uvb_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &uvb_backend; }

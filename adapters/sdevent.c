@@ -66,8 +66,7 @@ static pthread_once_t version_once = PTHREAD_ONCE_INIT;
 
 /* libsystemd has no version call: the loaded file's name (libsystemd.so.0.35.0 on Debian 12). */
 static void version_init(void) {
-  lc_version_from_library((const void *)sd_event_new, "sd-event", version_buf,
-                          sizeof version_buf);
+  lc_version_from_library((const void *)sd_event_new, "sd-event", version_buf, sizeof version_buf);
 }
 
 static const char *sde_version(void) {
@@ -79,8 +78,7 @@ static const char *sde_version(void) {
 
 static int sde_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   int err = sd_event_new(&loop->e);
   if (err < 0) {
     free(loop);
@@ -91,8 +89,7 @@ static int sde_loop_new(lc_loop **out) {
 }
 
 static int sde_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
+  if (loop->live > 0) return -EBUSY;
   sd_event_unref(loop->e);
   free(loop);
   return 0;
@@ -102,26 +99,21 @@ static int sde_loop_free(lc_loop *loop) {
  * the first iteration, the current time. No call refreshes it. */
 static int64_t sde_now(lc_loop *loop) {
   uint64_t us = 0;
-  if (sd_event_now(loop->e, CLOCK_MONOTONIC, &us) < 0)
-    return lc_clock_ns();
+  if (sd_event_now(loop->e, CLOCK_MONOTONIC, &us) < 0) return lc_clock_ns();
   return (int64_t)us * LC_US;
 }
 
 /* sd-event has no call that refreshes its cached time outside an iteration: nothing to do. */
-static void sde_update_time(lc_loop *loop) {
-  (void)loop;
-}
+static void sde_update_time(lc_loop *loop) { (void)loop; }
 
 /* ONCE is sd_event_run(UINT64_MAX), NOWAIT sd_event_run(0): one iteration, which dispatches
  * one event source, the first pending by priority (sd_event_run(3), sd_event_dispatch(3)).
  * DEFAULT repeats ONCE while anything is active and stop() was not called. */
 static int sde_run(lc_loop *loop, int mode) {
-  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT)
-    return -EINVAL;
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT) return -EINVAL;
   int r = 0;
   if (mode == LC_RUN_DEFAULT) {
-    while (r >= 0 && !loop->stop && loop->active > 0)
-      r = sd_event_run(loop->e, UINT64_MAX);
+    while (r >= 0 && !loop->stop && loop->active > 0) r = sd_event_run(loop->e, UINT64_MAX);
   } else if (loop->active > 0) {
     r = sd_event_run(loop->e, mode == LC_RUN_ONCE ? UINT64_MAX : 0);
   }
@@ -129,9 +121,7 @@ static int sde_run(lc_loop *loop, int mode) {
   return r < 0 ? r : loop->active > 0;
 }
 
-static void sde_stop(lc_loop *loop) {
-  loop->stop = 1;
-}
+static void sde_stop(lc_loop *loop) { loop->stop = 1; }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
 
@@ -147,15 +137,13 @@ static int on_time(sd_event_source *s, uint64_t usec, void *userdata) {
   timer->in_cb = 1;
   timer->cb(timer, timer->arg);
   timer->in_cb = 0;
-  if (timer->freed)
-    free(timer);
+  if (timer->freed) free(timer);
   return 0;
 }
 
 static int sde_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   timer->loop = loop;
   timer->cb = cb;
   timer->arg = arg;
@@ -167,8 +155,7 @@ static int sde_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **ou
 /* µs rounded up, relative to sd_event_now (sd_event_add_time_relative(3)): the cached time of
  * the current iteration, not the clock. A restart moves the deadline (set_time_relative). */
 static int sde_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   uint64_t us = (uint64_t)lc_ns_to_us_ceil(delay_ns);
   int err;
   if (timer->src == NULL) {
@@ -176,11 +163,9 @@ static int sde_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns)
                                      SDE_ACCURACY_USEC, on_time, timer);
   } else {
     err = sd_event_source_set_time_relative(timer->src, us);
-    if (err >= 0)
-      err = sd_event_source_set_enabled(timer->src, SD_EVENT_ONESHOT);
+    if (err >= 0) err = sd_event_source_set_enabled(timer->src, SD_EVENT_ONESHOT);
   }
-  if (err < 0)
-    return err;
+  if (err < 0) return err;
   timer->repeat_us = (uint64_t)lc_ns_to_us_ceil(repeat_ns);
   if (!timer->armed) {
     timer->armed = 1;
@@ -190,8 +175,7 @@ static int sde_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns)
 }
 
 static int sde_timer_stop(lc_timer *timer) {
-  if (!timer->armed)
-    return 0;
+  if (!timer->armed) return 0;
   timer->armed = 0;
   timer->loop->active--;
   int err = sd_event_source_set_enabled(timer->src, SD_EVENT_OFF);
@@ -204,10 +188,8 @@ static void sde_timer_free(lc_timer *timer) {
   sde_timer_stop(timer);
   sd_event_source_disable_unref(timer->src);
   timer->loop->live--;
-  if (timer->in_cb)
-    timer->freed = 1;
-  else
-    free(timer);
+  if (timer->in_cb) timer->freed = 1;
+  else free(timer);
 }
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
@@ -216,26 +198,20 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
   (void)s;
   lc_io *io = userdata;
   unsigned ev = 0;
-  if (revents & EPOLLIN)
-    ev |= LC_READABLE;
-  if (revents & EPOLLOUT)
-    ev |= LC_WRITABLE;
-  if (revents & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-    ev |= LC_IO_ERROR;
+  if (revents & EPOLLIN) ev |= LC_READABLE;
+  if (revents & EPOLLOUT) ev |= LC_WRITABLE;
+  if (revents & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ev |= LC_IO_ERROR;
   io->in_cb = 1;
   io->cb(io, fd, ev, io->arg);
   io->in_cb = 0;
-  if (io->freed)
-    free(io);
+  if (io->freed) free(io);
   return 0;
 }
 
 static int sde_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0)
-    return -EBADF;
+  if (fd < 0) return -EBADF;
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   io->loop = loop;
   io->fd = fd;
   io->cb = cb;
@@ -248,23 +224,18 @@ static int sde_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* sd-event's io sources are level-triggered epoll registrations; EPOLLRDHUP comes with
  * readability, the side of the fd a hang-up concerns. */
 static int sde_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   uint32_t ep = 0;
-  if (events & LC_READABLE)
-    ep |= EPOLLIN | EPOLLRDHUP;
-  if (events & LC_WRITABLE)
-    ep |= EPOLLOUT;
+  if (events & LC_READABLE) ep |= EPOLLIN | EPOLLRDHUP;
+  if (events & LC_WRITABLE) ep |= EPOLLOUT;
   int err;
   if (io->src == NULL) {
     err = sd_event_add_io(io->loop->e, &io->src, io->fd, ep, on_io, io);
   } else {
     err = sd_event_source_set_io_events(io->src, ep);
-    if (err >= 0)
-      err = sd_event_source_set_enabled(io->src, SD_EVENT_ON);
+    if (err >= 0) err = sd_event_source_set_enabled(io->src, SD_EVENT_ON);
   }
-  if (err < 0)
-    return err;
+  if (err < 0) return err;
   if (!io->started) {
     io->started = 1;
     io->loop->active++;
@@ -273,8 +244,7 @@ static int sde_io_start(lc_io *io, unsigned events) {
 }
 
 static int sde_io_stop(lc_io *io) {
-  if (!io->started)
-    return 0;
+  if (!io->started) return 0;
   io->started = 0;
   io->loop->active--;
   int err = sd_event_source_set_enabled(io->src, SD_EVENT_OFF);
@@ -285,10 +255,8 @@ static void sde_io_free(lc_io *io) {
   sde_io_stop(io);
   sd_event_source_disable_unref(io->src);
   io->loop->live--;
-  if (io->in_cb)
-    io->freed = 1;
-  else
-    free(io);
+  if (io->in_cb) io->freed = 1;
+  else free(io);
 }
 
 /* ---- Wakeup ------------------------------------------------------------------------------- */
@@ -299,25 +267,21 @@ static int on_wakeup(sd_event_source *s, int fd, uint32_t revents, void *userdat
   (void)revents;
   lc_wakeup *w = userdata;
   uint64_t n;
-  if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
-    return -errno;
+  if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN) return -errno;
   w->in_cb = 1;
   w->cb(w, w->arg);
   w->in_cb = 0;
-  if (w->freed)
-    free(w);
+  if (w->freed) free(w);
   return 0;
 }
 
 static int sde_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *w = calloc(1, sizeof *w);
-  if (w == NULL)
-    return -ENOMEM;
+  if (w == NULL) return -ENOMEM;
   w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   int err = w->efd < 0 ? -errno : sd_event_add_io(loop->e, &w->src, w->efd, EPOLLIN, on_wakeup, w);
   if (err < 0) {
-    if (w->efd >= 0)
-      close(w->efd);
+    if (w->efd >= 0) close(w->efd);
     free(w);
     return err;
   }
@@ -341,10 +305,8 @@ static void sde_wakeup_free(lc_wakeup *w) {
   close(w->efd);
   w->loop->live--;
   w->loop->active--;
-  if (w->in_cb)
-    w->freed = 1;
-  else
-    free(w);
+  if (w->in_cb) w->freed = 1;
+  else free(w);
 }
 
 /* ---- Entry point -------------------------------------------------------------------------- */
@@ -374,6 +336,4 @@ static const struct lc_backend sde_backend = {
     .settings = "timer accuracy 1 us (library default 250 ms)",
 };
 
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &sde_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &sde_backend; }

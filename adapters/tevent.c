@@ -77,8 +77,7 @@ static const char *tv_version(void) {
 /* tevent_context_init: the default backend ("standard": epoll, falling back to poll). */
 static int tv_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   loop->ev = tevent_context_init(NULL);
   if (loop->ev == NULL) {
     free(loop);
@@ -89,8 +88,7 @@ static int tv_loop_new(lc_loop **out) {
 }
 
 static int tv_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
+  if (loop->live > 0) return -EBUSY;
   talloc_free(loop->ev);
   free(loop);
   return 0;
@@ -103,34 +101,26 @@ static int64_t tv_now(lc_loop *loop) {
   return lc_clock_ns();
 }
 
-static void tv_update_time(lc_loop *loop) {
-  (void)loop;
-}
+static void tv_update_time(lc_loop *loop) { (void)loop; }
 
 /* ONCE is tevent_loop_once: one immediate, one due timer, or one epoll_wait for one event
  * (tevent_epoll.c, MAXEVENTS 1). tevent cannot iterate without blocking: the backend declares
  * no LC_CAP_NOWAIT, and NOWAIT is -ENOTSUP. DEFAULT repeats ONCE while anything is active. */
 static int tv_run(lc_loop *loop, int mode) {
-  if (mode == LC_RUN_NOWAIT)
-    return -ENOTSUP;
-  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE)
-    return -EINVAL;
+  if (mode == LC_RUN_NOWAIT) return -ENOTSUP;
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE) return -EINVAL;
   int r = 0;
   if (mode == LC_RUN_DEFAULT) {
-    while (r == 0 && !loop->stop && loop->active > 0)
-      r = tevent_loop_once(loop->ev);
+    while (r == 0 && !loop->stop && loop->active > 0) r = tevent_loop_once(loop->ev);
   } else if (loop->active > 0) {
     r = tevent_loop_once(loop->ev);
   }
   loop->stop = 0;
-  if (r != 0)
-    return errno ? -errno : -EIO;
+  if (r != 0) return errno ? -errno : -EIO;
   return loop->active > 0;
 }
 
-static void tv_stop(lc_loop *loop) {
-  loop->stop = 1;
-}
+static void tv_stop(lc_loop *loop) { loop->stop = 1; }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
 
@@ -164,22 +154,19 @@ static void on_timer(struct tevent_context *ev, struct tevent_timer *te, struct 
   timer->te = NULL; /* tevent frees it when this handler returns */
   if (timer->repeat_ns > 0) {
     timer->deadline = tv_add_ns(timer->deadline, timer->repeat_ns);
-    if (timer_add(timer) != 0)
-      timer->loop->active--;
+    if (timer_add(timer) != 0) timer->loop->active--;
   } else {
     timer->loop->active--;
   }
   timer->in_cb = 1;
   timer->cb(timer, timer->arg);
   timer->in_cb = 0;
-  if (timer->freed)
-    free(timer);
+  if (timer->freed) free(timer);
 }
 
 static int tv_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   timer->loop = loop;
   timer->cb = cb;
   timer->arg = arg;
@@ -200,24 +187,20 @@ static int tv_timer_stop(lc_timer *timer) {
  * tevent_timeval_current_ofs computes): tevent timers run on the realtime clock. A restart
  * replaces the timer. */
 static int tv_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   tv_timer_stop(timer);
   timer->deadline = tv_add_ns(tevent_timeval_current(), delay_ns);
   timer->repeat_ns = repeat_ns;
   int err = timer_add(timer);
-  if (err == 0)
-    timer->loop->active++;
+  if (err == 0) timer->loop->active++;
   return err;
 }
 
 static void tv_timer_free(lc_timer *timer) {
   tv_timer_stop(timer);
   timer->loop->live--;
-  if (timer->in_cb)
-    timer->freed = 1;
-  else
-    free(timer);
+  if (timer->in_cb) timer->freed = 1;
+  else free(timer);
 }
 
 /* ---- I/O ---------------------------------------------------------------------------------- */
@@ -231,24 +214,19 @@ static void on_fd(struct tevent_context *ev, struct tevent_fd *fde, uint16_t fla
   (void)fde;
   lc_io *io = private_data;
   unsigned revents = 0;
-  if (flags & TEVENT_FD_READ)
-    revents |= LC_READABLE;
-  if (flags & TEVENT_FD_WRITE)
-    revents |= LC_WRITABLE;
+  if (flags & TEVENT_FD_READ) revents |= LC_READABLE;
+  if (flags & TEVENT_FD_WRITE) revents |= LC_WRITABLE;
   io->in_cb = 1;
   io->cb(io, io->fd, revents, io->arg);
   io->in_cb = 0;
-  if (io->freed)
-    free(io);
+  if (io->freed) free(io);
 }
 
 /* tevent_add_fd with no flags: registered, not watched. */
 static int tv_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0)
-    return -EBADF;
+  if (fd < 0) return -EBADF;
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   io->loop = loop;
   io->fd = fd;
   io->cb = cb;
@@ -264,13 +242,10 @@ static int tv_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out)
 }
 
 static int tv_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   uint16_t flags = 0;
-  if (events & LC_READABLE)
-    flags |= TEVENT_FD_READ;
-  if (events & LC_WRITABLE)
-    flags |= TEVENT_FD_WRITE;
+  if (events & LC_READABLE) flags |= TEVENT_FD_READ;
+  if (events & LC_WRITABLE) flags |= TEVENT_FD_WRITE;
   tevent_fd_set_flags(io->fde, flags);
   if (!io->started) {
     io->started = 1;
@@ -294,10 +269,8 @@ static void tv_io_free(lc_io *io) {
   tv_io_stop(io);
   TALLOC_FREE(io->fde);
   io->loop->live--;
-  if (io->in_cb)
-    io->freed = 1;
-  else
-    free(io);
+  if (io->in_cb) io->freed = 1;
+  else free(io);
 }
 
 /* ---- Wakeup ------------------------------------------------------------------------------- */
@@ -316,14 +289,12 @@ static void on_wakeup(struct tevent_context *ev, struct tevent_fd *fde, uint16_t
   w->in_cb = 1;
   w->cb(w, w->arg);
   w->in_cb = 0;
-  if (w->freed)
-    free(w);
+  if (w->freed) free(w);
 }
 
 static int tv_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *w = calloc(1, sizeof *w);
-  if (w == NULL)
-    return -ENOMEM;
+  if (w == NULL) return -ENOMEM;
   w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->efd < 0) {
     int err = -errno;
@@ -356,10 +327,8 @@ static void tv_wakeup_free(lc_wakeup *w) {
   close(w->efd);
   w->loop->live--;
   w->loop->active--;
-  if (w->in_cb)
-    w->freed = 1;
-  else
-    free(w);
+  if (w->in_cb) w->freed = 1;
+  else free(w);
 }
 
 /* ---- Entry point -------------------------------------------------------------------------- */
@@ -388,6 +357,4 @@ static const struct lc_backend tv_backend = {
     .caps = 0, /* no non-blocking iteration: tevent_loop_once always may wait */
 };
 
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &tv_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &tv_backend; }

@@ -17,8 +17,7 @@ _Static_assert(sizeof(struct ref_heap_entry) * REF_HEAP_ARITY == REF_HEAP_LINE,
 
 /* (deadline, seq) order; seq is read through the node only when the deadlines are equal. */
 static inline bool entry_less(const struct ref_heap_entry *a, const struct ref_heap_entry *b) {
-  return a->deadline < b->deadline ||
-         (a->deadline == b->deadline && a->node->seq < b->node->seq);
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->node->seq < b->node->seq);
 }
 
 /* Put `e` at slot `i` and record the position in its node. */
@@ -31,8 +30,7 @@ static inline void place(struct ref_heap *heap, size_t i, struct ref_heap_entry 
 static void sift_up(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
   while (i > 0) {
     size_t parent = (i - 1) / REF_HEAP_ARITY;
-    if (!entry_less(&e, &heap->entries[parent]))
-      break;
+    if (!entry_less(&e, &heap->entries[parent])) break;
     place(heap, i, heap->entries[parent]);
     i = parent;
   }
@@ -45,8 +43,7 @@ static void sift_down(struct ref_heap *heap, size_t i, struct ref_heap_entry e) 
   size_t len = heap->len;
   for (;;) {
     size_t first = i * REF_HEAP_ARITY + 1;
-    if (first >= len)
-      break;
+    if (first >= len) break;
     size_t best = first;
     if (first + REF_HEAP_ARITY <= len) { /* all four children: the common case, unrolled */
       size_t b1 = entry_less(&ent[first + 1], &ent[first]) ? first + 1 : first;
@@ -54,11 +51,9 @@ static void sift_down(struct ref_heap *heap, size_t i, struct ref_heap_entry e) 
       best = entry_less(&ent[b2], &ent[b1]) ? b2 : b1;
     } else {
       for (size_t c = first + 1; c < len; c++)
-        if (entry_less(&ent[c], &ent[best]))
-          best = c;
+        if (entry_less(&ent[c], &ent[best])) best = c;
     }
-    if (!entry_less(&ent[best], &e))
-      break;
+    if (!entry_less(&ent[best], &e)) break;
     place(heap, i, ent[best]);
     i = best;
   }
@@ -67,10 +62,8 @@ static void sift_down(struct ref_heap *heap, size_t i, struct ref_heap_entry e) 
 
 /* Put `e` into slot i, which currently holds a stale entry, moving whichever way it must. */
 static void fix_at(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
-  if (i > 0 && entry_less(&e, &heap->entries[(i - 1) / REF_HEAP_ARITY]))
-    sift_up(heap, i, e);
-  else
-    sift_down(heap, i, e);
+  if (i > 0 && entry_less(&e, &heap->entries[(i - 1) / REF_HEAP_ARITY])) sift_up(heap, i, e);
+  else sift_down(heap, i, e);
 }
 
 void ref_heap_init(struct ref_heap *heap) {
@@ -86,23 +79,19 @@ void ref_heap_destroy(struct ref_heap *heap) {
 }
 
 int ref_heap_reserve(struct ref_heap *heap, size_t cap) {
-  if (cap <= heap->cap)
-    return 0;
+  if (cap <= heap->cap) return 0;
   size_t ncap = heap->cap ? heap->cap : 16;
   while (ncap < cap) {
-    if (ncap > SIZE_MAX / 4 / sizeof(struct ref_heap_entry))
-      return -ENOMEM;
+    if (ncap > SIZE_MAX / 4 / sizeof(struct ref_heap_entry)) return -ENOMEM;
     ncap *= 2;
   }
   /* ncap is a power of two >= 16, so (ncap + PAD) entries round up to whole lines. */
   size_t bytes = (ncap + REF_HEAP_PAD) * sizeof(struct ref_heap_entry);
   bytes = (bytes + REF_HEAP_LINE - 1) / REF_HEAP_LINE * REF_HEAP_LINE;
   void *block = aligned_alloc(REF_HEAP_LINE, bytes);
-  if (!block)
-    return -ENOMEM;
+  if (!block) return -ENOMEM;
   struct ref_heap_entry *entries = (struct ref_heap_entry *)block + REF_HEAP_PAD;
-  if (heap->len)
-    memcpy(entries, heap->entries, heap->len * sizeof *entries);
+  if (heap->len) memcpy(entries, heap->entries, heap->len * sizeof *entries);
   free(heap->block);
   heap->block = block;
   heap->entries = entries;
@@ -133,19 +122,16 @@ void ref_heap_update(struct ref_heap *heap, struct ref_heap_node *node, int64_t 
 }
 
 struct ref_heap_node *ref_heap_pop(struct ref_heap *heap) {
-  if (heap->len == 0)
-    return NULL;
+  if (heap->len == 0) return NULL;
   struct ref_heap_node *top = heap->entries[0].node;
   ref_heap_remove(heap, top);
   return top;
 }
 
 bool ref_heap_valid(const struct ref_heap *heap) {
-  if (heap->len > heap->cap)
-    return false;
+  if (heap->len > heap->cap) return false;
   for (size_t i = 0; i < heap->len; i++) {
-    if (heap->entries[i].node == NULL || heap->entries[i].node->index != i)
-      return false;
+    if (heap->entries[i].node == NULL || heap->entries[i].node->index != i) return false;
     if (i > 0 && entry_less(&heap->entries[i], &heap->entries[(i - 1) / REF_HEAP_ARITY]))
       return false;
   }

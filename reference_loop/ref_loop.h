@@ -15,8 +15,7 @@ static inline int64_t ref_add_sat(int64_t a, int64_t b) {
  * prev and now are non-negative instants. Saturates at INT64_MAX. */
 static inline int64_t ref_next_deadline(int64_t prev, int64_t period, int64_t now) {
   int64_t next = ref_add_sat(prev, period);
-  if (next > now || next == INT64_MAX)
-    return next;
+  if (next > now || next == INT64_MAX) return next;
   /* Here prev < now: skip every whole period that has already passed. */
   int64_t behind = now - prev;
   int64_t skipped = behind / period * period; /* prev + skipped <= now */

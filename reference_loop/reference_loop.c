@@ -51,8 +51,8 @@ struct lc_timer {
   lc_loop *loop;
   lc_timer_cb cb;
   void *arg;
-  int64_t deadline;          /* current (or last) deadline, absolute ns */
-  int64_t repeat_ns;         /* period; 0 for a one-shot */
+  int64_t deadline;  /* current (or last) deadline, absolute ns */
+  int64_t repeat_ns; /* period; 0 for a one-shot */
   enum ref_timer_state state;
 };
 
@@ -133,8 +133,7 @@ static void version_init(void) {
   if (uname(&u) == 0)
     snprintf(version_text, sizeof version_text, "loopconf-reference %s (epoll, Linux %s)",
              REF_VERSION, u.release);
-  else
-    snprintf(version_text, sizeof version_text, "loopconf-reference %s (epoll)", REF_VERSION);
+  else snprintf(version_text, sizeof version_text, "loopconf-reference %s (epoll)", REF_VERSION);
 }
 
 /* Contract: see lc_backend.version. Thread-safe; the string lives as long as the module. */
@@ -151,16 +150,14 @@ static const char *ref_version(void) {
  * line), starting on a line. Released with free(). NULL if out of memory. */
 static void *alloc_lines(size_t size) {
   void *p = aligned_alloc(REF_CACHE_LINE, size);
-  if (p)
-    memset(p, 0, size);
+  if (p) memset(p, 0, size);
   return p;
 }
 
 /* Contract: see lc_backend.loop_new. */
 static int ref_loop_new(lc_loop **out) {
   lc_loop *loop = alloc_lines(sizeof *loop);
-  if (!loop)
-    return -ENOMEM;
+  if (!loop) return -ENOMEM;
   loop->events = malloc(REF_EVENTS_MIN * sizeof *loop->events);
   if (!loop->events) {
     free(loop);
@@ -184,10 +181,8 @@ static int ref_loop_new(lc_loop **out) {
 
 /* Contract: see lc_backend.loop_free. -EBUSY while handles exist or from inside run(). */
 static int ref_loop_free(lc_loop *loop) {
-  if (loop->in_run || loop->timers || loop->ios || loop->wakeups)
-    return -EBUSY;
-  if (loop->wake_fd >= 0)
-    close(loop->wake_fd);
+  if (loop->in_run || loop->timers || loop->ios || loop->wakeups) return -EBUSY;
+  if (loop->wake_fd >= 0) close(loop->wake_fd);
   close(loop->epfd);
   ref_heap_destroy(&loop->heap);
   free(loop->slots);
@@ -198,19 +193,13 @@ static int ref_loop_free(lc_loop *loop) {
 }
 
 /* Contract: see lc_backend.now. The cached time; O(1), no syscall. */
-static int64_t ref_now(lc_loop *loop) {
-  return loop->now;
-}
+static int64_t ref_now(lc_loop *loop) { return loop->now; }
 
 /* Contract: see lc_backend.update_time. */
-static void ref_update_time(lc_loop *loop) {
-  loop->now = lc_clock_ns();
-}
+static void ref_update_time(lc_loop *loop) { loop->now = lc_clock_ns(); }
 
 /* Contract: see lc_backend.stop. */
-static void ref_stop(lc_loop *loop) {
-  loop->stop_requested = true;
-}
+static void ref_stop(lc_loop *loop) { loop->stop_requested = true; }
 
 static bool loop_alive(const lc_loop *loop) {
   return loop->active_timers || loop->active_ios || loop->wakeups;
@@ -222,14 +211,11 @@ static bool loop_alive(const lc_loop *loop) {
 
 /* Contract: see lc_backend.timer_new. Reserves a heap slot so start never allocates. */
 static int ref_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
-  if (!cb)
-    return -EINVAL;
+  if (!cb) return -EINVAL;
   int err = ref_heap_reserve(&loop->heap, loop->timers + 1);
-  if (err)
-    return err;
+  if (err) return err;
   lc_timer *t = calloc(1, sizeof *t);
-  if (!t)
-    return -ENOMEM;
+  if (!t) return -ENOMEM;
   t->hnode.index = REF_HEAP_NONE;
   t->loop = loop;
   t->cb = cb;
@@ -243,15 +229,12 @@ static int ref_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **ou
 /* Contract: see lc_backend.timer_start. The deadline is measured from a live clock reading
  * (REF-4); re-arms an active timer (REF-13). O(log n), no allocation. */
 static int ref_timer_start(lc_timer *t, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   lc_loop *loop = t->loop;
   int64_t deadline = ref_add_sat(lc_clock_ns(), delay_ns);
   uint64_t seq = loop->next_seq++;
   switch (t->state) {
-  case REF_TIMER_HEAP:
-    ref_heap_update(&loop->heap, &t->hnode, deadline, seq);
-    break;
+  case REF_TIMER_HEAP: ref_heap_update(&loop->heap, &t->hnode, deadline, seq); break;
   case REF_TIMER_STALE: /* stopped, entry still in the heap: re-key it, no remove + push */
     ref_heap_update(&loop->heap, &t->hnode, deadline, seq);
     loop->active_timers++;
@@ -341,32 +324,26 @@ static int run_timers(lc_loop *loop) {
 
 /* Contract: see lc_backend.io_new. Allocates the watcher, its slot and the fd table entry. */
 static int ref_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0 || !cb)
-    return fd < 0 ? -EBADF : -EINVAL;
+  if (fd < 0 || !cb) return fd < 0 ? -EBADF : -EINVAL;
   if ((size_t)fd >= loop->fd_cap) {
     size_t ncap = loop->fd_cap ? loop->fd_cap : 64;
-    while (ncap <= (size_t)fd)
-      ncap *= 2;
+    while (ncap <= (size_t)fd) ncap *= 2;
     lc_io **p = realloc(loop->fd_owner, ncap * sizeof *p);
-    if (!p)
-      return -ENOMEM;
+    if (!p) return -ENOMEM;
     memset(p + loop->fd_cap, 0, (ncap - loop->fd_cap) * sizeof *p);
     loop->fd_owner = p;
     loop->fd_cap = ncap;
   }
   if (!loop->free_slot && loop->slot_count == loop->slot_cap) {
     size_t ncap = loop->slot_cap ? loop->slot_cap * 2 : 64;
-    if (ncap >= UINT32_MAX)
-      return -ENOMEM;
+    if (ncap >= UINT32_MAX) return -ENOMEM;
     struct ref_io_slot *p = realloc(loop->slots, ncap * sizeof *p);
-    if (!p)
-      return -ENOMEM;
+    if (!p) return -ENOMEM;
     loop->slots = p;
     loop->slot_cap = ncap;
   }
   lc_io *io = calloc(1, sizeof *io);
-  if (!io)
-    return -ENOMEM;
+  if (!io) return -ENOMEM;
   uint32_t slot;
   if (loop->free_slot) {
     slot = loop->free_slot - 1;
@@ -390,32 +367,27 @@ static int ref_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out
 /* Contract: see lc_backend.io_start. EPOLL_CTL_MOD if registered, else EPOLL_CTL_ADD. Only one
  * watcher per open file may be active: another gets -EEXIST (REF-14). */
 static int ref_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   lc_loop *loop = io->loop;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = ((events & LC_READABLE) ? EPOLLIN : 0) | ((events & LC_WRITABLE) ? EPOLLOUT : 0);
   ev.data.u64 = (uint64_t)loop->slots[io->slot].gen << 32 | io->slot;
   if (io->registered) {
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == 0)
-      goto started;
-    if (errno != ENOENT)
-      return -errno;
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == 0) goto started;
+    if (errno != ENOENT) return -errno;
     /* The fd was closed (and maybe reused): epoll forgot the entry. Register afresh. */
     io->registered = false;
     loop->fd_owner[io->fd] = NULL;
   }
-  if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) != 0)
-    return -errno;
+  if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) != 0) return -errno;
   lc_io *owner = loop->fd_owner[io->fd];
   if (owner && owner != io)
     owner->registered = false; /* its file was closed: epoll had already dropped it */
   loop->fd_owner[io->fd] = io;
   io->registered = true;
 started:
-  if (!io->interest)
-    loop->active_ios++;
+  if (!io->interest) loop->active_ios++;
   io->interest = events;
   return 0;
 }
@@ -424,8 +396,7 @@ started:
  * this watcher are dropped (REF-9). A closed fd is not an error. */
 static int ref_io_stop(lc_io *io) {
   lc_loop *loop = io->loop;
-  if (!io->interest)
-    return 0;
+  if (!io->interest) return 0;
   if (io->registered) {
     /* Errors mean the fd was closed and the entry is gone already (EBADF, ENOENT). */
     (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
@@ -457,12 +428,10 @@ static void ref_io_free(lc_io *io) {
 
 /* Contract: see lc_backend.wakeup_new. Creates the loop's eventfd on first use. */
 static int ref_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
-  if (!cb)
-    return -EINVAL;
+  if (!cb) return -EINVAL;
   if (loop->wake_fd < 0) {
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0)
-      return -errno;
+    if (fd < 0) return -errno;
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     /* Edge-triggered: every write to an eventfd wakes its waiters, so each write made after
@@ -479,18 +448,15 @@ static int ref_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup *
     loop->wake_fd = fd;
   }
   lc_wakeup *w = alloc_lines(sizeof *w);
-  if (!w)
-    return -ENOMEM;
+  if (!w) return -ENOMEM;
   w->fd = loop->wake_fd;
   w->loop = loop;
   w->cb = cb;
   w->arg = arg;
   atomic_init(&w->pending, 0);
   w->prev = loop->wake_tail;
-  if (loop->wake_tail)
-    loop->wake_tail->next = w;
-  else
-    loop->wake_head = w;
+  if (loop->wake_tail) loop->wake_tail->next = w;
+  else loop->wake_head = w;
   loop->wake_tail = w;
   loop->wakeups++;
   *out = w;
@@ -509,14 +475,11 @@ static int ref_wakeup_send(lc_wakeup *w) {
    * exchange (or store) comes later in the single total order. */
   if (atomic_load(&w->pending) || atomic_exchange(&w->pending, 1))
     return 0; /* not yet claimed: its callback has not started, so it starts after us */
-  if (atomic_load(&loop->wake_signalled) || atomic_exchange(&loop->wake_signalled, 1))
-    return 0;
+  if (atomic_load(&loop->wake_signalled) || atomic_exchange(&loop->wake_signalled, 1)) return 0;
   uint64_t one = 1;
   for (;;) {
-    if (write(w->fd, &one, sizeof one) == (ssize_t)sizeof one)
-      return 0;
-    if (errno == EINTR)
-      continue;
+    if (write(w->fd, &one, sizeof one) == (ssize_t)sizeof one) return 0;
+    if (errno == EINTR) continue;
     if (errno == EAGAIN) /* counter saturated (cannot happen, see wakeup_new): still readable */
       return 0;
     int err = -errno;
@@ -529,16 +492,11 @@ static int ref_wakeup_send(lc_wakeup *w) {
 /* Contract: see lc_backend.wakeup_free. Safe from any callback, including a wakeup callback. */
 static void ref_wakeup_free(lc_wakeup *w) {
   lc_loop *loop = w->loop;
-  if (loop->wake_cursor == w)
-    loop->wake_cursor = w->next;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    loop->wake_head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    loop->wake_tail = w->prev;
+  if (loop->wake_cursor == w) loop->wake_cursor = w->next;
+  if (w->prev) w->prev->next = w->next;
+  else loop->wake_head = w->next;
+  if (w->next) w->next->prev = w->prev;
+  else loop->wake_tail = w->prev;
   loop->wakeups--;
   free(w);
 }
@@ -578,10 +536,8 @@ static int poll_events(lc_loop *loop, int64_t timeout_ns) {
     if (!atomic_load_explicit(&pwait2_missing, memory_order_relaxed)) {
       struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
       int n = epoll_pwait2(loop->epfd, loop->events, loop->events_cap, &ts, NULL);
-      if (n >= 0)
-        return n;
-      if (errno != ENOSYS)
-        return errno == EINTR ? 0 : -errno;
+      if (n >= 0) return n;
+      if (errno != ENOSYS) return errno == EINTR ? 0 : -errno;
       atomic_store_explicit(&pwait2_missing, true, memory_order_relaxed);
     }
 #endif
@@ -594,21 +550,17 @@ static int poll_events(lc_loop *loop, int64_t timeout_ns) {
    * nanoseconds: plain epoll_wait says the same and costs ~50 ns less per call than
    * epoll_pwait2 with a zero timespec (measured on the 2-core VM, 111 vs 160 ns). */
   int n = epoll_wait(loop->epfd, loop->events, loop->events_cap, ms);
-  if (n >= 0)
-    return n;
+  if (n >= 0) return n;
   return errno == EINTR ? 0 : -errno;
 }
 
 /* Map epoll bits to LC bits, keeping only what the watcher asked for, plus errors. */
 static unsigned revents_of(uint32_t ev, unsigned interest) {
   unsigned r = 0;
-  if (ev & EPOLLIN)
-    r |= LC_READABLE;
-  if (ev & EPOLLOUT)
-    r |= LC_WRITABLE;
+  if (ev & EPOLLIN) r |= LC_READABLE;
+  if (ev & EPOLLOUT) r |= LC_WRITABLE;
   r &= interest;
-  if (ev & (EPOLLERR | EPOLLHUP))
-    r |= LC_IO_ERROR;
+  if (ev & (EPOLLERR | EPOLLHUP)) r |= LC_IO_ERROR;
   return r;
 }
 
@@ -623,14 +575,11 @@ static int run_io(lc_loop *loop, int n) {
       continue;
     }
     uint32_t slot = (uint32_t)data, gen = (uint32_t)(data >> 32);
-    if (slot >= loop->slot_count)
-      continue;
+    if (slot >= loop->slot_count) continue;
     lc_io *io = loop->slots[slot].io;
-    if (!io || loop->slots[slot].gen != gen || !io->interest)
-      continue;
+    if (!io || loop->slots[slot].gen != gen || !io->interest) continue;
     unsigned revents = revents_of(loop->events[i].events, io->interest);
-    if (!revents)
-      continue;
+    if (!revents) continue;
     io->cb(io, io->fd, revents, io->arg);
     ran++;
   }
@@ -660,8 +609,7 @@ static int run_iteration(lc_loop *loop, bool may_block) {
     }
   }
   int n = poll_events(loop, timeout_ns);
-  if (n < 0)
-    return n;
+  if (n < 0) return n;
   loop->now = lc_clock_ns();
   int ran = run_timers(loop);
   return ran + run_io(loop, n);
@@ -669,10 +617,8 @@ static int run_iteration(lc_loop *loop, bool may_block) {
 
 /* Contract: see lc_backend.run and REF-11, REF-12. */
 static int ref_run(lc_loop *loop, int mode) {
-  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT)
-    return -EINVAL;
-  if (loop->in_run)
-    return -EBUSY;
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT) return -EINVAL;
+  if (loop->in_run) return -EBUSY;
   loop->in_run = true;
   int err = 0;
   /* A stop() requested while run() was not running makes this call return at once. */
@@ -687,8 +633,7 @@ static int ref_run(lc_loop *loop, int mode) {
   }
   loop->stop_requested = false;
   loop->in_run = false;
-  if (err)
-    return err;
+  if (err) return err;
   return loop_alive(loop) ? 1 : 0;
 }
 
@@ -721,6 +666,4 @@ static const struct lc_backend ref_backend = {
 };
 
 /* Contract: see LC_BACKEND_ENTRY in backend.h. */
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &ref_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &ref_backend; }

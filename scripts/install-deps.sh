@@ -11,7 +11,7 @@ set -euo pipefail
 on() { case "${1:-ON}" in ON|on|1|YES|yes|TRUE|true) return 0 ;; *) return 1 ;; esac; }
 
 packages=(
-  build-essential cmake ninja-build pkg-config git python3   # toolchain
+  build-essential cmake ninja-build pkg-config git python3 clang-format   # toolchain, style check
   libcmocka-dev libjansson-dev                                 # runner, results files
   valgrind                                                     # deterministic mode, leak checks
   wrk gnuplot-nox                                              # HTTP load and plots

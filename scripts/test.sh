@@ -15,6 +15,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 "$root/scripts/install-deps.sh"
 . "$root/scripts/cmake-options.sh"
 
+# Style first (seconds): every tracked C/C++ file as .clang-format says.
+echo "== test.sh: clang-format check" >&2
+(cd "$root" && git ls-files '*.c' '*.h' '*.cc' | xargs clang-format --dry-run --Werror --style=file) ||
+  { echo "test.sh: files differ from .clang-format (run: git ls-files '*.c' '*.h' '*.cc' | xargs clang-format -i)" >&2; exit 1; }
+
 build_and_test() { # name cmake-args... -- ctest-args...
   local name=$1; shift
   local dir="$root/build-$name" cm=() ct=()

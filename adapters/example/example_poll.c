@@ -31,13 +31,9 @@ struct link {
   struct link *prev, *next;
 };
 
-static void list_init(struct link *head) {
-  head->prev = head->next = head;
-}
+static void list_init(struct link *head) { head->prev = head->next = head; }
 
-static bool list_empty(const struct link *head) {
-  return head->next == head;
-}
+static bool list_empty(const struct link *head) { return head->next == head; }
 
 static void list_insert_before(struct link *pos, struct link *node) {
   node->prev = pos->prev;
@@ -57,7 +53,7 @@ static void list_unlink(struct link *node) {
 /* ---- Types -------------------------------------------------------------------------------- */
 
 struct lc_loop {
-  lc_timer **timers;       /* armed timers, sorted by (deadline, seq) descending: next is last */
+  lc_timer **timers; /* armed timers, sorted by (deadline, seq) descending: next is last */
   size_t n_armed, cap_armed;
   uint64_t next_seq;       /* start counter: equal deadlines fire in start order */
   struct link due;         /* timers taken off `timers` in this iteration, waiting to run */
@@ -70,8 +66,8 @@ struct lc_loop {
   struct pollfd *fds;      /* scratch for poll(2); fds[0] is pipe_r */
   lc_io **fd_owner;        /* fd_owner[i] is the watcher of fds[i], i >= 1 */
   size_t fds_cap;
-  int n_ios, n_wakeups;    /* started watchers and wakeups: with the timers, keep run() going */
-  int live;                /* handles not yet freed */
+  int n_ios, n_wakeups; /* started watchers and wakeups: with the timers, keep run() going */
+  int live;             /* handles not yet freed */
   bool running, stop;
 };
 
@@ -108,9 +104,7 @@ struct lc_wakeup {
 };
 
 /* a + b for b >= 0, saturating at INT64_MAX: "never" rather than overflow. */
-static int64_t add_sat(int64_t a, int64_t b) {
-  return b > INT64_MAX - a ? INT64_MAX : a + b;
-}
+static int64_t add_sat(int64_t a, int64_t b) { return b > INT64_MAX - a ? INT64_MAX : a + b; }
 
 static int set_flags(int fd) {
   int fl = fcntl(fd, F_GETFL);
@@ -121,14 +115,11 @@ static int set_flags(int fd) {
 
 /* ---- Version and loop --------------------------------------------------------------------- */
 
-static const char *ex_version(void) {
-  return "example-poll 1.0";
-}
+static const char *ex_version(void) { return "example-poll 1.0"; }
 
 static int ex_loop_new(lc_loop **out) {
   lc_loop *loop = calloc(1, sizeof *loop);
-  if (loop == NULL)
-    return -ENOMEM;
+  if (loop == NULL) return -ENOMEM;
   int p[2];
   if (pipe(p) < 0) {
     int err = -errno;
@@ -136,8 +127,7 @@ static int ex_loop_new(lc_loop **out) {
     return err;
   }
   int err = set_flags(p[0]);
-  if (err == 0)
-    err = set_flags(p[1]);
+  if (err == 0) err = set_flags(p[1]);
   if (err < 0) {
     close(p[0]);
     close(p[1]);
@@ -157,8 +147,7 @@ static int ex_loop_new(lc_loop **out) {
 }
 
 static int ex_loop_free(lc_loop *loop) {
-  if (loop->live > 0)
-    return -EBUSY;
+  if (loop->live > 0) return -EBUSY;
   close(loop->pipe_r);
   close(loop->pipe_w);
   free(loop->timers);
@@ -168,13 +157,9 @@ static int ex_loop_free(lc_loop *loop) {
   return 0;
 }
 
-static int64_t ex_now(lc_loop *loop) {
-  return loop->now;
-}
+static int64_t ex_now(lc_loop *loop) { return loop->now; }
 
-static void ex_update_time(lc_loop *loop) {
-  loop->now = lc_clock_ns();
-}
+static void ex_update_time(lc_loop *loop) { loop->now = lc_clock_ns(); }
 
 /* ---- Timers ------------------------------------------------------------------------------- */
 
@@ -194,8 +179,7 @@ static void heap_sift_up(lc_loop *loop, size_t i) {
   lc_timer *t = loop->timers[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!fires_after(loop->timers[parent], t))
-      break;
+    if (!fires_after(loop->timers[parent], t)) break;
     heap_set(loop, i, loop->timers[parent]);
     i = parent;
   }
@@ -206,12 +190,10 @@ static void heap_sift_down(lc_loop *loop, size_t i) {
   lc_timer *t = loop->timers[i];
   for (;;) {
     size_t child = 2 * i + 1;
-    if (child >= loop->n_armed)
-      break;
+    if (child >= loop->n_armed) break;
     if (child + 1 < loop->n_armed && fires_after(loop->timers[child], loop->timers[child + 1]))
       child++;
-    if (!fires_after(t, loop->timers[child]))
-      break;
+    if (!fires_after(t, loop->timers[child])) break;
     heap_set(loop, i, loop->timers[child]);
     i = child;
   }
@@ -221,8 +203,7 @@ static void heap_sift_down(lc_loop *loop, size_t i) {
 /* Take the timer at index i out of the heap. */
 static void heap_remove(lc_loop *loop, size_t i) {
   lc_timer *last = loop->timers[--loop->n_armed];
-  if (i == loop->n_armed)
-    return;
+  if (i == loop->n_armed) return;
   heap_set(loop, i, last);
   heap_sift_down(loop, i);
   heap_sift_up(loop, last->heap_idx);
@@ -230,12 +211,10 @@ static void heap_remove(lc_loop *loop, size_t i) {
 
 /* The array never shrinks, so timers that were armed can always be re-armed without growing. */
 static int armed_reserve(lc_loop *loop) {
-  if (loop->n_armed < loop->cap_armed)
-    return 0;
+  if (loop->n_armed < loop->cap_armed) return 0;
   size_t cap = loop->cap_armed ? 2 * loop->cap_armed : 16;
   lc_timer **timers = realloc(loop->timers, cap * sizeof *timers);
-  if (timers == NULL)
-    return -ENOMEM;
+  if (timers == NULL) return -ENOMEM;
   loop->timers = timers;
   loop->cap_armed = cap;
   return 0;
@@ -260,8 +239,7 @@ static void timer_deactivate(lc_timer *timer) {
 
 static int ex_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out) {
   lc_timer *timer = calloc(1, sizeof *timer);
-  if (timer == NULL)
-    return -ENOMEM;
+  if (timer == NULL) return -ENOMEM;
   list_init(&timer->node);
   timer->loop = loop;
   timer->cb = cb;
@@ -274,12 +252,10 @@ static int ex_timer_new(lc_loop *loop, lc_timer_cb cb, void *arg, lc_timer **out
 /* The delay counts from a fresh clock reading, so a timer never fires early relative to the
  * caller's clock, however stale the cached time is. Re-arming replaces the old deadline. */
 static int ex_timer_start(lc_timer *timer, int64_t delay_ns, int64_t repeat_ns) {
-  if (delay_ns < 0 || repeat_ns < 0)
-    return -EINVAL;
+  if (delay_ns < 0 || repeat_ns < 0) return -EINVAL;
   lc_loop *loop = timer->loop;
   int err = armed_reserve(loop);
-  if (err < 0)
-    return err;
+  if (err < 0) return err;
   timer_deactivate(timer);
   timer->deadline = add_sat(lc_clock_ns(), delay_ns);
   timer->repeat = repeat_ns;
@@ -329,11 +305,9 @@ static void run_timers(lc_loop *loop) {
 /* ---- I/O ---------------------------------------------------------------------------------- */
 
 static int ex_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out) {
-  if (fd < 0)
-    return -EBADF;
+  if (fd < 0) return -EBADF;
   lc_io *io = calloc(1, sizeof *io);
-  if (io == NULL)
-    return -ENOMEM;
+  if (io == NULL) return -ENOMEM;
   list_init(&io->node);
   list_init(&io->ready);
   io->loop = loop;
@@ -346,8 +320,7 @@ static int ex_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out)
 }
 
 static int ex_io_start(lc_io *io, unsigned events) {
-  if (!lc_io_events_valid(events))
-    return -EINVAL;
+  if (!lc_io_events_valid(events)) return -EINVAL;
   if (io->events == 0) {
     list_insert_before(&io->loop->ios, &io->node);
     io->loop->n_ios++;
@@ -375,18 +348,14 @@ static void ex_io_free(lc_io *io) {
 
 /* Make room for `n` pollfd entries (slot 0 is the self-pipe). */
 static int reserve_fds(lc_loop *loop, size_t n) {
-  if (n <= loop->fds_cap)
-    return 0;
+  if (n <= loop->fds_cap) return 0;
   size_t cap = loop->fds_cap ? loop->fds_cap : 16;
-  while (cap < n)
-    cap *= 2;
+  while (cap < n) cap *= 2;
   struct pollfd *fds = realloc(loop->fds, cap * sizeof *fds);
-  if (fds == NULL)
-    return -ENOMEM;
+  if (fds == NULL) return -ENOMEM;
   loop->fds = fds;
   lc_io **owner = realloc(loop->fd_owner, cap * sizeof *owner);
-  if (owner == NULL)
-    return -ENOMEM;
+  if (owner == NULL) return -ENOMEM;
   loop->fd_owner = owner;
   loop->fds_cap = cap;
   return 0;
@@ -399,8 +368,7 @@ static void run_ios(lc_loop *loop) {
     lc_io *io = CONTAINER_OF(loop->ready_ios.next, lc_io, ready);
     list_unlink(&io->ready);
     unsigned revents = io->revents & (io->events | LC_IO_ERROR); /* interest may have changed */
-    if (revents != 0)
-      io->cb(io, io->fd, revents, io->arg);
+    if (revents != 0) io->cb(io, io->fd, revents, io->arg);
   }
 }
 
@@ -408,8 +376,7 @@ static void run_ios(lc_loop *loop) {
 
 static int ex_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *wakeup = calloc(1, sizeof *wakeup);
-  if (wakeup == NULL)
-    return -ENOMEM;
+  if (wakeup == NULL) return -ENOMEM;
   list_init(&wakeup->ready);
   atomic_init(&wakeup->pending, 0);
   wakeup->loop = loop;
@@ -428,8 +395,7 @@ static int ex_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **
 static int ex_wakeup_send(lc_wakeup *wakeup) {
   atomic_store_explicit(&wakeup->pending, 1, memory_order_release);
   char byte = 1;
-  if (write(wakeup->loop->pipe_w, &byte, 1) < 0 && errno != EAGAIN)
-    return -errno;
+  if (write(wakeup->loop->pipe_w, &byte, 1) < 0 && errno != EAGAIN) return -errno;
   return 0;
 }
 
@@ -460,19 +426,17 @@ static void run_wakeups(lc_loop *loop) {
 /* ---- Run ---------------------------------------------------------------------------------- */
 
 static bool loop_alive(const lc_loop *loop) {
-  return !list_empty(&loop->due) || loop->n_armed + (size_t)loop->n_ios + (size_t)loop->n_wakeups > 0;
+  return !list_empty(&loop->due) ||
+         loop->n_armed + (size_t)loop->n_ios + (size_t)loop->n_wakeups > 0;
 }
 
 /* poll(2) timeout in ms: 0 when not allowed to block, -1 with no timer, else the time to the
  * first deadline rounded up (poll never wakes before it, so the timer is due afterwards). */
 static int poll_timeout(const lc_loop *loop, bool may_block) {
-  if (!may_block || loop->stop)
-    return 0;
-  if (loop->n_armed == 0)
-    return -1;
+  if (!may_block || loop->stop) return 0;
+  if (loop->n_armed == 0) return -1;
   int64_t wait = loop->timers[0]->deadline - loop->now;
-  if (wait <= 0)
-    return 0;
+  if (wait <= 0) return 0;
   int64_t ms = (wait + 999999) / 1000000;
   return ms > INT_MAX ? INT_MAX : (int)ms;
 }
@@ -480,8 +444,7 @@ static int poll_timeout(const lc_loop *loop, bool may_block) {
 /* One iteration: poll, then I/O callbacks, wakeups, due timers. */
 static int iterate(lc_loop *loop, bool may_block) {
   int err = reserve_fds(loop, (size_t)loop->n_ios + 1);
-  if (err < 0)
-    return err;
+  if (err < 0) return err;
   loop->fds[0] = (struct pollfd){.fd = loop->pipe_r, .events = POLLIN};
   nfds_t n = 1;
   for (struct link *l = loop->ios.next; l != &loop->ios; l = l->next, n++) {
@@ -492,13 +455,11 @@ static int iterate(lc_loop *loop, bool may_block) {
     loop->fd_owner[n] = io;
   }
   int nready = poll(loop->fds, n, poll_timeout(loop, may_block));
-  if (nready < 0 && errno != EINTR)
-    return -errno;
+  if (nready < 0 && errno != EINTR) return -errno;
   loop->now = lc_clock_ns();
   for (nfds_t i = 1; nready > 0 && i < n; i++) {
     short re = loop->fds[i].revents;
-    if (re == 0)
-      continue;
+    if (re == 0) continue;
     lc_io *io = loop->fd_owner[i];
     io->revents = ((re & POLLIN) ? LC_READABLE : 0u) | ((re & POLLOUT) ? LC_WRITABLE : 0u) |
                   ((re & (POLLERR | POLLHUP | POLLNVAL)) ? LC_IO_ERROR : 0u);
@@ -513,28 +474,22 @@ static int iterate(lc_loop *loop, bool may_block) {
 /* DEFAULT iterates while handles are active and stop() was not called; ONCE blocks for events
  * once, NOWAIT polls once with a zero timeout. stop() before run() makes it return at once. */
 static int ex_run(lc_loop *loop, int mode) {
-  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT)
-    return -EINVAL;
-  if (loop->running)
-    return -EBUSY;
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT) return -EINVAL;
+  if (loop->running) return -EBUSY;
   loop->running = true;
   loop->now = lc_clock_ns();
   int err = 0;
   while (loop_alive(loop) && !loop->stop) {
     err = iterate(loop, mode != LC_RUN_NOWAIT);
-    if (err < 0 || mode != LC_RUN_DEFAULT)
-      break;
+    if (err < 0 || mode != LC_RUN_DEFAULT) break;
   }
   loop->stop = false;
   loop->running = false;
-  if (err < 0)
-    return err;
+  if (err < 0) return err;
   return loop_alive(loop) ? 1 : 0;
 }
 
-static void ex_stop(lc_loop *loop) {
-  loop->stop = true;
-}
+static void ex_stop(lc_loop *loop) { loop->stop = true; }
 
 /* ---- Entry point -------------------------------------------------------------------------- */
 
@@ -563,6 +518,4 @@ static const struct lc_backend ex_backend = {
 };
 
 /* The module's only export: the example-poll backend table. */
-LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) {
-  return &ex_backend;
-}
+LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &ex_backend; }

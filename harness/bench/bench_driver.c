@@ -32,9 +32,9 @@ struct opts {
   int rounds;
   unsigned long long seed;
   int seed_given;
-  const char *vs;      /* --vs OTHER_BUILD_DIR */
-  char *vs_exe;        /* its loopconf-bench */
-  const char *vs_out;  /* results of the other build */
+  const char *vs;        /* --vs OTHER_BUILD_DIR */
+  char *vs_exe;          /* its loopconf-bench */
+  const char *vs_out;    /* results of the other build */
   const char *threshold; /* --threshold for the --vs comparison */
   char *vs_out_buf;
   double min_time;
@@ -46,7 +46,7 @@ struct opts {
 };
 
 #define DEFAULT_TIMEOUT_S 600 /* per backend child, times the slow-machine multiplier */
-#define DEFAULT_ROUNDS 12      /* a full run: 12 rounds of 30-50 s on 2 busy cores, 6-10 min */
+#define DEFAULT_ROUNDS 12     /* a full run: 12 rounds of 30-50 s on 2 busy cores, 6-10 min */
 
 /* Temporary files this command made, removed on every exit path (signals included: the
  * host's child runner turns them into -EINTR and we come back here). */
@@ -75,8 +75,8 @@ static void remove_temps(void) {
  * gone) or -errno if it could not start. res gets its output (free it). */
 static int run_child(char **argv, const char *path, unsigned flags, long timeout_ms,
                      const char *const *env, struct lch_proc_result *res) {
-  struct lch_job job = {.argv = argv, .path = path, .timeout_ms = timeout_ms, .flags = flags,
-                        .env = env};
+  struct lch_job job = {
+      .argv = argv, .path = path, .timeout_ms = timeout_ms, .flags = flags, .env = env};
   int rc = lch_exec_one(&job, res);
   if (rc < 0) return rc;
   if (res->spawn_errno) return -res->spawn_errno;
@@ -91,9 +91,22 @@ static const char *child_what(const struct child_spec *c) {
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
-  enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_FILTER, OPT_OUT, OPT_REPS, OPT_MIN_TIME,
-         OPT_TIMEOUT, OPT_QUICK, OPT_CALLGRIND, OPT_ROUNDS, OPT_SEED, OPT_VS,
-         OPT_VS_OUT, OPT_THRESHOLD };
+  enum {
+    OPT_BACKEND = 256,
+    OPT_ADAPTER,
+    OPT_FILTER,
+    OPT_OUT,
+    OPT_REPS,
+    OPT_MIN_TIME,
+    OPT_TIMEOUT,
+    OPT_QUICK,
+    OPT_CALLGRIND,
+    OPT_ROUNDS,
+    OPT_SEED,
+    OPT_VS,
+    OPT_VS_OUT,
+    OPT_THRESHOLD
+  };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"adapter", required_argument, NULL, OPT_ADAPTER},
@@ -261,7 +274,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
   if (o->repetitions < 0) o->repetitions = 1;
   if (o->rounds < 0) o->rounds = o->quick ? 1 : DEFAULT_ROUNDS;
   if (o->min_time < 0) o->min_time = o->quick ? 0.01 : 0.1;
-  if (!o->seed_given) o->seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
+  if (!o->seed_given)
+    o->seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
   o->tty = isatty(1);
   double mult;
   if (lch_env_multiplier(&mult) < 0) return -1;
@@ -325,8 +339,7 @@ static void report_child(const struct child_spec *c, const char *doing, int rc,
   if (rc == -ETIMEDOUT)
     lch_error("%s of %s did not finish within %ld s (--timeout); killed", doing, child_what(c),
               timeout_ms / 1000);
-  else if (rc < 0)
-    lch_error("%s of %s could not run: %s", doing, child_what(c), strerror(-rc));
+  else if (rc < 0) lch_error("%s of %s could not run: %s", doing, child_what(c), strerror(-rc));
   else if (rc >= 128)
     lch_error("%s of %s died of signal %d (%s)%s", doing, child_what(c), rc - 128,
               strsignal(rc - 128), why_failed(res, why, sizeof why));
@@ -420,8 +433,8 @@ static int has_figure(const json_t *benches, const char *name) {
   size_t i;
   json_t *e;
   json_array_foreach(benches, i, e) {
-    const char *rn = lch_json_str(e, "run_name") ? lch_json_str(e, "run_name")
-                                                 : lch_json_str(e, "name");
+    const char *rn =
+        lch_json_str(e, "run_name") ? lch_json_str(e, "run_name") : lch_json_str(e, "name");
     const char *rt = lch_json_str(e, "run_type");
     if (rn && strcmp(rn, name) == 0 && (!rt || strcmp(rt, "iteration") == 0) &&
         !json_is_true(json_object_get(e, "error_occurred")) &&
@@ -522,7 +535,8 @@ static int run_round_child(struct opts *o, struct child_spec *c, int round, int 
   if (json_object_size(ctx) == 0) { /* the first child's context is the file's */
     const char *key;
     json_t *val;
-    json_object_foreach(rctx, key, val) if (strcmp(key, "backend") && strcmp(key, "backend_version"))
+    json_object_foreach(rctx, key,
+                        val) if (strcmp(key, "backend") && strcmp(key, "backend_version"))
         json_object_set(ctx, key, val);
   }
   const char *bver = lch_json_str(rctx, "backend_version");
@@ -805,37 +819,39 @@ int lcbench_cmd_bench(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   int p = parse_opts(argc, argv, &o);
   if (p > 0) {
-    printf("usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]...\n"
-           "        [--filter REGEX] [--rounds N] [--seed N] [--repetitions N] [--min-time S]\n"
-           "        [--timeout S] [--quick] [--callgrind]\n"
-           "        [--vs OTHER_BUILD_DIR [--vs-out FILE] [--threshold PCT]]\n"
-           "        [--out FILE]\n"
-           "Runs every benchmark on each selected backend (default: every built-in one) and the\n"
-           "backend-independent set in rounds: each round starts one child process per backend\n"
-           "in an order shuffled per round, so machine drift hits every backend alike and the\n"
-           "ratios of one round are paired. Writes one results file (schema " LCBENCH_SCHEMA ")\n"
-           "atomically.\n"
-           "  --backend NAME|PATH  built-in names or module paths, comma-separated\n"
-           "  --adapter PATH       add an out-of-tree backend module (repeatable)\n"
-           "  --filter REGEX       only benchmarks whose name matches (POSIX ERE)\n"
-           "  --rounds N           rounds (default %d; --quick: 1)\n"
-           "  --seed N             seed of the per-round order (default: from the clock; recorded)\n"
-           "  --repetitions N      repetitions per benchmark in each round's child (default 1)\n"
-           "  --min-time S         Google Benchmark's minimum time per repetition (default 0.1)\n"
-           "  --timeout S          time limit per child (default %d, times\n"
-           "                       $LOOPCONF_TIME_MULTIPLIER); a child over it is killed and\n"
-           "                       reported as a failure\n"
-           "  --quick              one short round: checks every figure, for CI\n"
-           "  --callgrind          instruction counts of the deterministic benchmarks\n"
-           "  --vs DIR             also run DIR/loopconf-bench (another build) in the same rounds,\n"
-           "                       write its results to --vs-out (default OUT with .vs.json), and\n"
-           "                       print the paired comparison (OLD = DIR, NEW = this build)\n"
-           "  --threshold PCT      with --vs: smallest slowdown that counts (default 5)\n"
-           "  --out FILE           results file (default loopconf-bench-results.json)\n"
-           "exit status: 0 every benchmark produced its figure (and, with --vs, none regressed);\n"
-           "1 a backend or benchmark failed (or, with --vs, regressed); 2 bad usage or input;\n"
-           "128+N interrupted by signal N.\n",
-           DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S);
+    printf(
+        "usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]...\n"
+        "        [--filter REGEX] [--rounds N] [--seed N] [--repetitions N] [--min-time S]\n"
+        "        [--timeout S] [--quick] [--callgrind]\n"
+        "        [--vs OTHER_BUILD_DIR [--vs-out FILE] [--threshold PCT]]\n"
+        "        [--out FILE]\n"
+        "Runs every benchmark on each selected backend (default: every built-in one) and the\n"
+        "backend-independent set in rounds: each round starts one child process per backend\n"
+        "in an order shuffled per round, so machine drift hits every backend alike and the\n"
+        "ratios of one round are paired. Writes one results file (schema " LCBENCH_SCHEMA
+        ")\n"
+        "atomically.\n"
+        "  --backend NAME|PATH  built-in names or module paths, comma-separated\n"
+        "  --adapter PATH       add an out-of-tree backend module (repeatable)\n"
+        "  --filter REGEX       only benchmarks whose name matches (POSIX ERE)\n"
+        "  --rounds N           rounds (default %d; --quick: 1)\n"
+        "  --seed N             seed of the per-round order (default: from the clock; recorded)\n"
+        "  --repetitions N      repetitions per benchmark in each round's child (default 1)\n"
+        "  --min-time S         Google Benchmark's minimum time per repetition (default 0.1)\n"
+        "  --timeout S          time limit per child (default %d, times\n"
+        "                       $LOOPCONF_TIME_MULTIPLIER); a child over it is killed and\n"
+        "                       reported as a failure\n"
+        "  --quick              one short round: checks every figure, for CI\n"
+        "  --callgrind          instruction counts of the deterministic benchmarks\n"
+        "  --vs DIR             also run DIR/loopconf-bench (another build) in the same rounds,\n"
+        "                       write its results to --vs-out (default OUT with .vs.json), and\n"
+        "                       print the paired comparison (OLD = DIR, NEW = this build)\n"
+        "  --threshold PCT      with --vs: smallest slowdown that counts (default 5)\n"
+        "  --out FILE           results file (default loopconf-bench-results.json)\n"
+        "exit status: 0 every benchmark produced its figure (and, with --vs, none regressed);\n"
+        "1 a backend or benchmark failed (or, with --vs, regressed); 2 bad usage or input;\n"
+        "128+N interrupted by signal N.\n",
+        DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S);
     return 0;
   }
   if (p < 0) return 2; /* parse_opts printed the one error line */
@@ -879,8 +895,8 @@ int lcbench_cmd_bench(int argc, char **argv) {
     } else {
       printf("wrote %s (%zu entries, %lld s)\n", o.out, json_array_size(benches[0]),
              (long long)(time(NULL) - t0));
-      if (o.vs) printf("wrote %s (the --vs build, %zu entries)\n", o.vs_out,
-                       json_array_size(benches[1]));
+      if (o.vs)
+        printf("wrote %s (the --vs build, %zu entries)\n", o.vs_out, json_array_size(benches[1]));
     }
     if (failures) {
       lch_error("bench: %d problem(s), see above", failures);
@@ -888,8 +904,8 @@ int lcbench_cmd_bench(int argc, char **argv) {
     }
     if (rc == 0 && o.vs) { /* the paired verdict: OLD = the --vs build, NEW = this one */
       printf("\n");
-      char *cav[] = {"compare", (char *)o.vs_out, (char *)o.out, "--threshold",
-                     (char *)o.threshold, NULL};
+      char *cav[] = {"compare",     (char *)o.vs_out,    (char *)o.out,
+                     "--threshold", (char *)o.threshold, NULL};
       rc = lcbench_cmd_compare(o.threshold ? 5 : 3, cav);
     }
   }

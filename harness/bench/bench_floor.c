@@ -101,7 +101,7 @@ static void bm_coro_switch(lcbench_state *st, void *arg) {
   int64_t n;
   while (lcbench_next_batch(st, &n))
     for (int64_t i = 0; i < n; i++) lc_coro_switch(cp.main, cp.co); /* there and back */
-  lcbench_set_items(st, 2 * lcbench_iterations(st)); /* items are single switches */
+  lcbench_set_items(st, 2 * lcbench_iterations(st));                /* items are single switches */
   lc_coro_free(cp.co);
   lc_coro_pool_trim();
 }
@@ -110,17 +110,27 @@ static void bm_coro_switch(lcbench_state *st, void *arg) {
 
 void bench_floor_register(void) {
   static const int64_t pairs[] = {1, 100};
-  lcbench_register(&(lcbench_spec){.name = "floor.pingpong", .fn = bm_floor_pingpong,
-                           .arg_name = "pairs", .args = pairs, .nargs = 2, .unit = 'u',
-                           .batch_max = 1000});
+  lcbench_register(&(lcbench_spec){.name = "floor.pingpong",
+                                   .fn = bm_floor_pingpong,
+                                   .arg_name = "pairs",
+                                   .args = pairs,
+                                   .nargs = 2,
+                                   .unit = 'u',
+                                   .batch_max = 1000});
 }
 
 void bench_coro_register(void) {
   if (lc_coro_asm_available())
-    lcbench_register(&(lcbench_spec){.name = "coro.switch_asm", .fn = bm_coro_switch,
-                             .arg = (void *)(intptr_t)LC_CORO_ASM, .batch_max = 100000,
-                             .deterministic = 1, .cg_iterations = 100000});
-  lcbench_register(&(lcbench_spec){.name = "coro.switch_ucontext", .fn = bm_coro_switch,
-                           .arg = (void *)(intptr_t)LC_CORO_UCONTEXT, .batch_max = 100000,
-                           .deterministic = 1, .cg_iterations = 100000});
+    lcbench_register(&(lcbench_spec){.name = "coro.switch_asm",
+                                     .fn = bm_coro_switch,
+                                     .arg = (void *)(intptr_t)LC_CORO_ASM,
+                                     .batch_max = 100000,
+                                     .deterministic = 1,
+                                     .cg_iterations = 100000});
+  lcbench_register(&(lcbench_spec){.name = "coro.switch_ucontext",
+                                   .fn = bm_coro_switch,
+                                   .arg = (void *)(intptr_t)LC_CORO_UCONTEXT,
+                                   .batch_max = 100000,
+                                   .deterministic = 1,
+                                   .cg_iterations = 100000});
 }

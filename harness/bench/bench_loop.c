@@ -10,13 +10,14 @@
 
 #include "bench_suite.h"
 
-
 /* Timers per iteration of the timer benchmarks (libuv's million_timers), and under callgrind,
  * where the per-timer instruction count is what is reported. */
 #define TIMERS 1000000
 #define CG_TIMERS 20000
 
-static int64_t timer_count(lcbench_state *st) { return lcbench_is_callgrind(st) ? CG_TIMERS : TIMERS; }
+static int64_t timer_count(lcbench_state *st) {
+  return lcbench_is_callgrind(st) ? CG_TIMERS : TIMERS;
+}
 
 /* Deadline spread: `classes` distinct delays `step_ns` apart. Timed runs use fine steps (the
  * heap orders 1000 close deadlines). Under callgrind the steps are 1 s, far longer than it takes
@@ -84,7 +85,7 @@ static void bm_timer_churn(lcbench_state *st, void *arg) {
   if (make_timers(st, b, count, &fired, &loop, &t) < 0) return;
   /* Far deadlines (10 s and more): none fires, the heap holds them all. */
   struct spread sp = lcbench_is_callgrind(st) ? (struct spread){1000, 1000 * LC_MS}
-                                          : (struct spread){100000, 10 * LC_US};
+                                              : (struct spread){100000, 10 * LC_US};
   int64_t n;
   int rc = 0;
   while (rc == 0 && lcbench_next_batch(st, &n)) {
@@ -94,12 +95,9 @@ static void bm_timer_churn(lcbench_state *st, void *arg) {
       for (int64_t i = 0; i < count && rc == 0; i++) rc = b->timer_stop(t[i]);
     }
   }
-  if (rc < 0)
-    lcbench_fail(st, "timer_start/stop: %s", strerror(-rc));
-  else if (fired != 0)
-    lcbench_fail(st, "%lld stopped timers fired", (long long)fired);
-  else
-    lcbench_set_items(st, lcbench_iterations(st) * count);
+  if (rc < 0) lcbench_fail(st, "timer_start/stop: %s", strerror(-rc));
+  else if (fired != 0) lcbench_fail(st, "%lld stopped timers fired", (long long)fired);
+  else lcbench_set_items(st, lcbench_iterations(st) * count);
   free_timers(b, loop, t, count);
 }
 
@@ -137,11 +135,9 @@ static void bm_timer_dispatch(lcbench_state *st, void *arg) {
   }
   if (rc == -ETIME)
     lcbench_fail(st, "run returned idle with %lld of %lld timers fired", (long long)fired,
-             (long long)count);
-  else if (rc < 0)
-    lcbench_fail(st, "timer_start/run: %s", strerror(-rc));
-  else
-    lcbench_set_items(st, lcbench_iterations(st) * count);
+                 (long long)count);
+  else if (rc < 0) lcbench_fail(st, "timer_start/run: %s", strerror(-rc));
+  else lcbench_set_items(st, lcbench_iterations(st) * count);
   free_timers(b, loop, t, count);
 }
 
@@ -222,8 +218,7 @@ static void bm_pingpong(lcbench_state *st, void *arg) {
     }
     if (rc < 0)
       lcbench_fail(st, "ping-pong: %s", rc == -ETIME ? "the loop went idle" : strerror(-rc));
-    else
-      lcbench_set_items(st, pp.done);
+    else lcbench_set_items(st, pp.done);
   }
   for (int64_t i = 0; i < made; i++) {
     if (ends[i].io) b->io_free(ends[i].io);
@@ -238,8 +233,8 @@ static void bm_pingpong(lcbench_state *st, void *arg) {
 struct wrt {
   const struct lc_backend *b;
   lc_loop *main_loop;
-  lc_wakeup *main_wk;   /* owned by the benchmark thread */
-  lc_wakeup *peer_wk;   /* owned by the peer thread */
+  lc_wakeup *main_wk; /* owned by the benchmark thread */
+  lc_wakeup *peer_wk; /* owned by the peer thread */
   atomic_int quit;
   int64_t count, target;
   pthread_mutex_t mu;
@@ -371,7 +366,7 @@ struct storm {
   const struct lc_backend *b;
   lc_loop *loop;
   lc_wakeup *wk;
-  atomic_int finished;   /* senders that are about to make their last send */
+  atomic_int finished; /* senders that are about to make their last send */
   atomic_int send_err;
   int64_t callbacks;
 };
@@ -398,8 +393,7 @@ static void storm_cb(lc_wakeup *w, void *arg) {
   (void)w;
   struct storm *s = arg;
   s->callbacks++;
-  if (atomic_load(&s->finished) == STORM_THREADS || atomic_load(&s->send_err))
-    s->b->stop(s->loop);
+  if (atomic_load(&s->finished) == STORM_THREADS || atomic_load(&s->send_err)) s->b->stop(s->loop);
 }
 
 static void bm_wakeup_storm(lcbench_state *st, void *arg) {
@@ -449,7 +443,7 @@ static void bm_wakeup_storm(lcbench_state *st, void *arg) {
     lcbench_counter(st, "callbacks", (double)s.callbacks, LCBENCH_COUNTER_RATE);
     /* > 1 means sends were coalesced into fewer callbacks (allowed by the contract). */
     lcbench_counter(st, "sends_per_callback", s.callbacks ? (double)sends / (double)s.callbacks : 0,
-                LCBENCH_COUNTER_PLAIN);
+                    LCBENCH_COUNTER_PLAIN);
   }
   b->wakeup_free(s.wk);
   b->loop_free(s.loop);
@@ -513,21 +507,43 @@ static void bm_idle_iteration(lcbench_state *st, void *arg) {
 void bench_loop_register(const struct lc_backend *b) {
   static const int64_t pairs[] = {1, 100};
   void *arg = (void *)(uintptr_t)b; /* the bodies only read through it */
-  lcbench_register(&(lcbench_spec){.name = "loop.timer_churn", .fn = bm_timer_churn, .arg = arg,
-                           .unit = 'm', .batch_max = 1, .deterministic = 1});
-  lcbench_register(&(lcbench_spec){.name = "loop.timer_dispatch", .fn = bm_timer_dispatch, .arg = arg,
-                           .unit = 'm', .batch_max = 1, .deterministic = 1});
+  lcbench_register(&(lcbench_spec){.name = "loop.timer_churn",
+                                   .fn = bm_timer_churn,
+                                   .arg = arg,
+                                   .unit = 'm',
+                                   .batch_max = 1,
+                                   .deterministic = 1});
+  lcbench_register(&(lcbench_spec){.name = "loop.timer_dispatch",
+                                   .fn = bm_timer_dispatch,
+                                   .arg = arg,
+                                   .unit = 'm',
+                                   .batch_max = 1,
+                                   .deterministic = 1});
   if (b->io_new && b->io_start && b->io_stop && b->io_free)
-    lcbench_register(&(lcbench_spec){.name = "loop.pingpong", .fn = bm_pingpong, .arg = arg,
-                             .arg_name = "pairs", .args = pairs, .nargs = 2, .unit = 'u',
-                             .batch_max = 1000});
+    lcbench_register(&(lcbench_spec){.name = "loop.pingpong",
+                                     .fn = bm_pingpong,
+                                     .arg = arg,
+                                     .arg_name = "pairs",
+                                     .args = pairs,
+                                     .nargs = 2,
+                                     .unit = 'u',
+                                     .batch_max = 1000});
   if (b->wakeup_new && b->wakeup_send && b->wakeup_free) {
-    lcbench_register(&(lcbench_spec){.name = "loop.wakeup_roundtrip", .fn = bm_wakeup_roundtrip,
-                             .arg = arg, .unit = 'u', .batch_max = 10000});
-    lcbench_register(&(lcbench_spec){.name = "loop.wakeup_storm", .fn = bm_wakeup_storm, .arg = arg,
-                             .unit = 'n', .batch_max = 200000});
+    lcbench_register(&(lcbench_spec){.name = "loop.wakeup_roundtrip",
+                                     .fn = bm_wakeup_roundtrip,
+                                     .arg = arg,
+                                     .unit = 'u',
+                                     .batch_max = 10000});
+    lcbench_register(&(lcbench_spec){.name = "loop.wakeup_storm",
+                                     .fn = bm_wakeup_storm,
+                                     .arg = arg,
+                                     .unit = 'n',
+                                     .batch_max = 200000});
   }
   if (b->caps & LC_CAP_NOWAIT) /* an idle iteration that does not block needs NOWAIT */
-    lcbench_register(&(lcbench_spec){.name = "loop.idle_iteration", .fn = bm_idle_iteration, .arg = arg,
-                             .unit = 'n', .batch_max = 10000});
+    lcbench_register(&(lcbench_spec){.name = "loop.idle_iteration",
+                                     .fn = bm_idle_iteration,
+                                     .arg = arg,
+                                     .unit = 'n',
+                                     .batch_max = 10000});
 }

@@ -13,20 +13,22 @@
 #include "lcbench.h"
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]... [--filter REGEX]\n"
-          "                            [--repetitions N] [--min-time S] [--timeout S] [--quick]\n"
-          "                            [--callgrind] [--out FILE]\n"
-          "       loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n"
-          "       loopconf-bench run (--backend NAME|PATH | --independent) [--benchmark_*...]\n"
-          "\n"
-          "bench    run the benchmarks, one child process per backend, and merge the results\n"
-          "         into one file (schema " LCBENCH_SCHEMA ")\n"
-          "compare  compare two results files; exit 1 if a benchmark regressed significantly\n"
-          "run      one backend in this process (what bench starts; Google Benchmark's flags\n"
-          "         work here, e.g. --benchmark_filter=loop.pingpong)\n"
-          "Each subcommand takes --help. Built-in backends are found in $LOOPCONF_BACKEND_DIR or\n"
-          "<exe dir>/backends.\n");
+  fprintf(
+      f,
+      "usage: loopconf-bench bench [--backend NAME|PATH,...] [--adapter PATH]... [--filter REGEX]\n"
+      "                            [--repetitions N] [--min-time S] [--timeout S] [--quick]\n"
+      "                            [--callgrind] [--out FILE]\n"
+      "       loopconf-bench compare OLD NEW [--alpha A] [--threshold PCT]\n"
+      "       loopconf-bench run (--backend NAME|PATH | --independent) [--benchmark_*...]\n"
+      "\n"
+      "bench    run the benchmarks, one child process per backend, and merge the results\n"
+      "         into one file (schema " LCBENCH_SCHEMA
+      ")\n"
+      "compare  compare two results files; exit 1 if a benchmark regressed significantly\n"
+      "run      one backend in this process (what bench starts; Google Benchmark's flags\n"
+      "         work here, e.g. --benchmark_filter=loop.pingpong)\n"
+      "Each subcommand takes --help. Built-in backends are found in $LOOPCONF_BACKEND_DIR or\n"
+      "<exe dir>/backends.\n");
 }
 
 /* The shared host context (harness/common/context.c), so bench, run --json and http results
@@ -77,11 +79,12 @@ int lcbench_cmd_run(int argc, char **argv) {
     case OPT_CALLGRIND: cg_name = optarg; break;
     case OPT_LIST_DET: list_det = 1; break;
     case 'h':
-      printf("usage: loopconf-bench run (--backend NAME|PATH | --independent)\n"
-             "                          [--callgrind NAME | --list-deterministic] [--benchmark_*...]\n"
-             "One backend's benchmarks (or the backend-independent set) in this process: what\n"
-             "`bench` starts once per backend. Google Benchmark's own --benchmark_* options work\n"
-             "here (e.g. --benchmark_filter=loop.pingpong).\n");
+      printf(
+          "usage: loopconf-bench run (--backend NAME|PATH | --independent)\n"
+          "                          [--callgrind NAME | --list-deterministic] [--benchmark_*...]\n"
+          "One backend's benchmarks (or the backend-independent set) in this process: what\n"
+          "`bench` starts once per backend. Google Benchmark's own --benchmark_* options work\n"
+          "here (e.g. --benchmark_filter=loop.pingpong).\n");
       free(gargv);
       return 0;
     case ':':

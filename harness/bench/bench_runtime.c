@@ -317,15 +317,14 @@ static void bm_memory_per_task(lcbench_state *st, void *arg) {
       int rc = lc_run(b, NULL, main_memory, &m, NULL);
       if (rc < 0) {
         lcbench_fail(st, "lc_spawn failed after %zu of %zu tasks: %s (vm.max_map_count %lld)",
-                 m.spawned, m.tasks, strerror(-rc),
-                 read_number("/proc/sys/vm/max_map_count"));
+                     m.spawned, m.tasks, strerror(-rc), read_number("/proc/sys/vm/max_map_count"));
         return;
       }
     }
   lcbench_set_items(st, lcbench_iterations(st) * (int64_t)m.tasks);
   lcbench_counter(st, "tasks", (double)m.tasks, LCBENCH_COUNTER_PLAIN);
   lcbench_counter(st, "rss_bytes_per_task", (double)m.rss_delta / (double)m.tasks,
-              LCBENCH_COUNTER_AVG_ITERATIONS);
+                  LCBENCH_COUNTER_AVG_ITERATIONS);
 }
 
 /* ---- runtime.gather_100k_sleep: 100,000 tasks that each sleep 50 ms, gathered ------------
@@ -436,8 +435,10 @@ static int main_stream_pingpong(void *arg, intptr_t *result) {
   struct spp p = {.peer = lc_stream_adopt(sv[1])};
   if (!a || !p.peer) {
     int e = errno;
-    if (a) lc_stream_free(a); else close(sv[0]);
-    if (p.peer) lc_stream_free(p.peer); else close(sv[1]);
+    if (a) lc_stream_free(a);
+    else close(sv[0]);
+    if (p.peer) lc_stream_free(p.peer);
+    else close(sv[1]);
     return -e;
   }
   lc_task *t = lc_spawn(task_stream_echo, &p, "echo");
@@ -470,21 +471,37 @@ static void bm_stream_pingpong(lcbench_state *st, void *arg) {
 
 void bench_runtime_register(const struct lc_backend *b) {
   void *arg = (void *)(uintptr_t)b;
-  lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join", .fn = bm_spawn_join, .arg = arg,
-                           .deterministic = 1, .cg_iterations = 20000});
-  lcbench_register(&(lcbench_spec){.name = "runtime.yield", .fn = bm_yield, .arg = arg,
-                           .deterministic = 1, .cg_iterations = 100000});
-  lcbench_register(&(lcbench_spec){.name = "runtime.gather_10000", .fn = bm_gather, .arg = arg,
-                           .unit = 'u', .batch_max = 1});
-  lcbench_register(&(lcbench_spec){.name = "runtime.semaphore_handoff", .fn = bm_handoff, .arg = arg});
+  lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join",
+                                   .fn = bm_spawn_join,
+                                   .arg = arg,
+                                   .deterministic = 1,
+                                   .cg_iterations = 20000});
+  lcbench_register(&(lcbench_spec){.name = "runtime.yield",
+                                   .fn = bm_yield,
+                                   .arg = arg,
+                                   .deterministic = 1,
+                                   .cg_iterations = 100000});
+  lcbench_register(&(lcbench_spec){
+      .name = "runtime.gather_10000", .fn = bm_gather, .arg = arg, .unit = 'u', .batch_max = 1});
+  lcbench_register(
+      &(lcbench_spec){.name = "runtime.semaphore_handoff", .fn = bm_handoff, .arg = arg});
   lcbench_register(&(lcbench_spec){.name = "runtime.queue_put_get", .fn = bm_queue, .arg = arg});
-  lcbench_register(&(lcbench_spec){.name = "runtime.executor_roundtrip", .fn = bm_executor, .arg = arg,
-                           .unit = 'u'});
-  lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task", .fn = bm_memory_per_task,
-                           .arg = arg, .unit = 'm', .batch_max = 1});
-  lcbench_register(&(lcbench_spec){.name = "runtime.gather_100k_sleep", .fn = bm_gather_sleep,
-                                   .arg = arg, .unit = 'm', .batch_max = 1});
+  lcbench_register(&(lcbench_spec){
+      .name = "runtime.executor_roundtrip", .fn = bm_executor, .arg = arg, .unit = 'u'});
+  lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task",
+                                   .fn = bm_memory_per_task,
+                                   .arg = arg,
+                                   .unit = 'm',
+                                   .batch_max = 1});
+  lcbench_register(&(lcbench_spec){.name = "runtime.gather_100k_sleep",
+                                   .fn = bm_gather_sleep,
+                                   .arg = arg,
+                                   .unit = 'm',
+                                   .batch_max = 1});
   if (b->io_new && b->io_start && b->io_stop && b->io_free)
-    lcbench_register(&(lcbench_spec){.name = "runtime.stream_pingpong", .fn = bm_stream_pingpong,
-                             .arg = arg, .unit = 'u', .batch_max = 1000});
+    lcbench_register(&(lcbench_spec){.name = "runtime.stream_pingpong",
+                                     .fn = bm_stream_pingpong,
+                                     .arg = arg,
+                                     .unit = 'u',
+                                     .batch_max = 1000});
 }

@@ -15,15 +15,15 @@
 struct series {
   char *backend, *name;
   double *v;
-  int *round;       /* the round of each sample (schema 2), -1 if none */
+  int *round; /* the round of each sample (schema 2), -1 if none */
   size_t n, cap;
-  int errors;       /* repetitions that reported an error */
-  char *error_msg;  /* the first error message */
+  int errors;      /* repetitions that reported an error */
+  char *error_msg; /* the first error message */
 };
 
 struct results {
   json_t *doc;
-  int callgrind;    /* 1: instruction counts, 0: timings */
+  int callgrind;             /* 1: instruction counts, 0: timings */
   const char *run_id, *role; /* of a `bench --vs` run (both NULL otherwise) */
   struct series *s;
   size_t n, cap;
@@ -39,8 +39,7 @@ static double unit_to_ns(const char *unit) {
 
 static struct series *find_series(struct results *r, const char *backend, const char *name) {
   for (size_t i = 0; i < r->n; i++)
-    if (strcmp(r->s[i].backend, backend) == 0 && strcmp(r->s[i].name, name) == 0)
-      return &r->s[i];
+    if (strcmp(r->s[i].backend, backend) == 0 && strcmp(r->s[i].name, name) == 0) return &r->s[i];
   return NULL;
 }
 
@@ -197,8 +196,8 @@ static int paired_compare(struct results *old, struct results *new, double alpha
   }
   double level = 1 - alpha / (double)(m ? m : 1);
   int regressed = 0, capped = 0;
-  printf("%-10s %-32s %12s %12s %7s %17s %6s  %s\n", "backend", "benchmark", "old", "new",
-         "ratio", "interval", "rounds", "verdict");
+  printf("%-10s %-32s %12s %12s %7s %17s %6s  %s\n", "backend", "benchmark", "old", "new", "ratio",
+         "interval", "rounds", "verdict");
   enum { MAXR = 4096 };
   static double vo[MAXR], vn[MAXR], ratios[MAXR];
   for (size_t i = 0; i < old->n; i++) {
@@ -231,8 +230,8 @@ static int paired_compare(struct results *old, struct results *new, double alpha
     int want = (int)ceil(1 - log2(1 - level) - 1e-9);
     if (k < 6 || ci.level < level) {
       /* The interval cannot have the coverage the family needs: no verdict is claimed. */
-      snprintf(verdict, sizeof verdict, "too few rounds to test (%zu; %d needed for %zu rows)",
-               k, want < 6 ? 6 : want, m);
+      snprintf(verdict, sizeof verdict, "too few rounds to test (%zu; %d needed for %zu rows)", k,
+               want < 6 ? 6 : want, m);
       capped = 1;
     } else if (ci.lo > 1) {
       if (ci.median > 1 + thr) {
@@ -242,28 +241,27 @@ static int paired_compare(struct results *old, struct results *new, double alpha
         snprintf(verdict, sizeof verdict, "slower (within threshold)");
       }
     } else if (ci.hi < 1) {
-      snprintf(verdict, sizeof verdict, ci.median < 1 / (1 + thr) ? "improved"
-                                                                  : "faster (within threshold)");
+      snprintf(verdict, sizeof verdict,
+               ci.median < 1 / (1 + thr) ? "improved" : "faster (within threshold)");
     } else if (ci.lo >= 1 / (1 + thr) && ci.hi <= 1 + thr) {
       snprintf(verdict, sizeof verdict, "same");
     } else {
       double need = lcbench_rounds_needed(&ci);
       if (need > 0 && need < 1e5)
         snprintf(verdict, sizeof verdict, "noisy (not significant; ~%.0f rounds to decide)", need);
-      else
-        snprintf(verdict, sizeof verdict, "noisy (not significant)");
+      else snprintf(verdict, sizeof verdict, "noisy (not significant)");
     }
-    printf("%-10s %-32s %12s %12s %7.3f %17s %6zu  %s\n", o->backend, o->name, so, sn,
-           ci.median, sci, k, verdict);
+    printf("%-10s %-32s %12s %12s %7.3f %17s %6zu  %s\n", o->backend, o->name, so, sn, ci.median,
+           sci, k, verdict);
   }
   for (size_t i = 0; i < new->n; i++)
     if (!find_series(old, new->s[i].backend, new->s[i].name))
       printf("%-10s %-32s %s\n", new->s[i].backend, new->s[i].name, "new (not in OLD)");
-  printf("paired by round (one interleaved run); ratio = median of per-round NEW/OLD; interval:"
-         " exact, %.4g%% per row (alpha %g over %zu rows)%s; threshold %g%%\n",
-         100 * level, alpha, m,
-         capped ? "; rows with too few rounds for that level are not tested" : "",
-         100 * thr);
+  printf(
+      "paired by round (one interleaved run); ratio = median of per-round NEW/OLD; interval:"
+      " exact, %.4g%% per row (alpha %g over %zu rows)%s; threshold %g%%\n",
+      100 * level, alpha, m,
+      capped ? "; rows with too few rounds for that level are not tested" : "", 100 * thr);
   printf("%d regressed\n", regressed);
   return regressed;
 }
@@ -314,8 +312,10 @@ int lcbench_cmd_compare(int argc, char **argv) {
     }
   }
   if (argc - optind != 2) {
-    lch_error("compare: want two results files, OLD and NEW, got %d (see loopconf-bench "
-              "compare --help)", argc - optind);
+    lch_error(
+        "compare: want two results files, OLD and NEW, got %d (see loopconf-bench "
+        "compare --help)",
+        argc - optind);
     return 2;
   }
   const char *files[2] = {argv[optind], argv[optind + 1]};
@@ -336,7 +336,7 @@ int lcbench_cmd_compare(int argc, char **argv) {
     goto out;
   }
   int cg = old.callgrind;
-  if (!cg && old.run_id && new.run_id && strcmp(old.run_id, new.run_id) == 0) {
+  if (!cg && old.run_id && new.run_id &&strcmp(old.run_id, new.run_id) == 0) {
     if (old.role && new.role && strcmp(old.role, new.role) == 0) {
       lch_error("compare: %s and %s are the same build of one --vs run (both \"%s\")", files[0],
                 files[1], old.role);
@@ -345,7 +345,9 @@ int lcbench_cmd_compare(int argc, char **argv) {
     /* Paired mode defaults to alpha 0.01 per report: a gate run 20 times in a row on one
      * build should stay silent every time (0.99^20 = 0.82; 0.95^20 would be 0.36). */
     rc = paired_compare(&old, &new, alpha_given ? alpha : 0.01,
-                        (threshold_given ? threshold : 5) / 100) ? 1 : 0;
+                        (threshold_given ? threshold : 5) / 100)
+             ? 1
+             : 0;
     goto out;
   }
   double thr = threshold / 100;
@@ -360,8 +362,8 @@ int lcbench_cmd_compare(int argc, char **argv) {
       continue;
     }
     if (n->errors || n->n == 0) {
-      printf("%-10s %-32s %14s %14s %7s %8s  ERROR in NEW: %s\n", o->backend, o->name, "", "",
-             "", "", n->error_msg ? n->error_msg : "no figure");
+      printf("%-10s %-32s %14s %14s %7s %8s  ERROR in NEW: %s\n", o->backend, o->name, "", "", "",
+             "", n->error_msg ? n->error_msg : "no figure");
       regressed++;
       continue;
     }
@@ -390,30 +392,29 @@ int lcbench_cmd_compare(int argc, char **argv) {
       snprintf(sp, sizeof sp, "%.4f", p);
       int can_decide = lcbench_mwu_min_p(o->n, n->n) < alpha;
       if (!can_decide) few_reps = 1;
-      if (!can_decide)
-        snprintf(verdict, sizeof verdict, "too few repetitions to test");
+      if (!can_decide) snprintf(verdict, sizeof verdict, "too few repetitions to test");
       else if (p >= alpha)
-        snprintf(verdict, sizeof verdict, "%s", fabs(ratio - 1) > thr ? "noisy (not significant)"
-                                                                      : "same");
+        snprintf(verdict, sizeof verdict, "%s",
+                 fabs(ratio - 1) > thr ? "noisy (not significant)" : "same");
       else if (ratio > 1 + thr) {
         snprintf(verdict, sizeof verdict, "REGRESSED");
         regressed++;
-      } else if (ratio < 1 / (1 + thr))
-        snprintf(verdict, sizeof verdict, "improved");
+      } else if (ratio < 1 / (1 + thr)) snprintf(verdict, sizeof verdict, "improved");
       else
-        snprintf(verdict, sizeof verdict, "%s (within threshold)",
-                 ratio > 1 ? "slower" : "faster");
+        snprintf(verdict, sizeof verdict, "%s (within threshold)", ratio > 1 ? "slower" : "faster");
     }
     printf("%-10s %-32s %14s %14s %7.3f %8s  %s\n", o->backend, o->name, so, sn, ratio, sp,
            verdict);
   }
   for (size_t i = 0; i < new.n; i++)
     if (!find_series(&old, new.s[i].backend, new.s[i].name))
-      printf("%-10s %-32s %14s %14s %7s %8s  %s\n", new.s[i].backend, new.s[i].name, "", "", "",
-             "", "new (not in OLD)");
+      printf("%-10s %-32s %14s %14s %7s %8s  %s\n", new.s[i].backend, new.s[i].name, "", "", "", "",
+             "new (not in OLD)");
   if (few_reps)
-    printf("note: some benchmarks have too few repetitions for p < %g; use --rounds 9 (or --repetitions 9)\n",
-           alpha);
+    printf(
+        "note: some benchmarks have too few repetitions for p < %g; use --rounds 9 (or "
+        "--repetitions 9)\n",
+        alpha);
   if (cg) printf("threshold %g%% (instruction counts: no statistical test)\n", threshold);
   else printf("alpha %g, threshold %g%%\n", alpha, threshold);
   printf("%d regressed\n", regressed);

@@ -37,11 +37,11 @@ typedef void (*lcbench_fn)(lcbench_state *st, void *arg);
 
 /* How a benchmark is registered. Zeroed fields take the defaults shown. */
 typedef struct lcbench_spec {
-  const char *name;      /* "tier.area_scenario"; copied */
-  lcbench_fn fn;             /* the body */
-  void *arg;             /* passed to fn unchanged */
-  const char *arg_name;  /* with args: registered as name/arg_name:value per value */
-  const int64_t *args;   /* values for lcbench_arg(); NULL: no argument */
+  const char *name;     /* "tier.area_scenario"; copied */
+  lcbench_fn fn;        /* the body */
+  void *arg;            /* passed to fn unchanged */
+  const char *arg_name; /* with args: registered as name/arg_name:value per value */
+  const int64_t *args;  /* values for lcbench_arg(); NULL: no argument */
   int nargs;
   char unit;             /* display unit: 'n' ns (default), 'u' us, 'm' ms */
   int64_t batch_max;     /* largest batch handed out; 0: 10000 */
@@ -75,9 +75,9 @@ void lcbench_set_items(lcbench_state *st, int64_t items);
 
 /* Counter flags (a subset of benchmark::Counter::Flags, same meanings). */
 enum lcbench_counter_flags {
-  LCBENCH_COUNTER_PLAIN = 0,          /* reported as given */
-  LCBENCH_COUNTER_RATE = 1,           /* divided by the elapsed time */
-  LCBENCH_COUNTER_AVG_ITERATIONS = 8  /* divided by the iteration count */
+  LCBENCH_COUNTER_PLAIN = 0,         /* reported as given */
+  LCBENCH_COUNTER_RATE = 1,          /* divided by the elapsed time */
+  LCBENCH_COUNTER_AVG_ITERATIONS = 8 /* divided by the iteration count */
 };
 /* Set a named custom counter (copied into the results entry as a field). */
 void lcbench_counter(lcbench_state *st, const char *name, double value, unsigned flags);

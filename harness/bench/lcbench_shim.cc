@@ -50,16 +50,16 @@ double slowdown_for(const std::string &name) {
   return f;
 }
 
-}  // namespace
+} // namespace
 
 struct lcbench_state {
-  benchmark::State *gb = nullptr;  // NULL in callgrind mode
+  benchmark::State *gb = nullptr; // NULL in callgrind mode
   const Entry *entry = nullptr;
-  int64_t given = 0;       // iterations handed out
-  int64_t items = -1;      // -1: not set, use the iteration count
+  int64_t given = 0;  // iterations handed out
+  int64_t items = -1; // -1: not set, use the iteration count
   bool paused = false;
   bool failed = false;
-  bool finished = false;   // lcbench_next_batch returned 0
+  bool finished = false; // lcbench_next_batch returned 0
   bool started = false;
   // Callgrind mode.
   bool collecting = false;
@@ -73,7 +73,7 @@ struct lcbench_state {
 
 static void cg_collect(lcbench_state *st, bool on) {
   if (st->collecting == on) return;
-  CALLGRIND_TOGGLE_COLLECT;  // a no-op outside valgrind
+  CALLGRIND_TOGGLE_COLLECT; // a no-op outside valgrind
   st->collecting = on;
 }
 
@@ -108,7 +108,7 @@ int lcbench_register(const lcbench_spec *spec) {
 int lcbench_next_batch(lcbench_state *st, int64_t *n) {
   if (st->failed || st->finished) return 0;
   int64_t cap = st->entry->spec.batch_max > 0 ? st->entry->spec.batch_max : 10000;
-  if (!st->gb) {  // callgrind mode: everything in one batch
+  if (!st->gb) { // callgrind mode: everything in one batch
     if (st->cg_left <= 0) {
       cg_collect(st, false);
       st->finished = true;
@@ -166,7 +166,7 @@ int lcbench_is_callgrind(const lcbench_state *st) { return st->gb == nullptr; }
 void lcbench_set_items(lcbench_state *st, int64_t items) { st->items = items; }
 
 void lcbench_counter(lcbench_state *st, const char *name, double value, unsigned flags) {
-  if (!st->gb) return;  // callgrind mode reports instructions only
+  if (!st->gb) return; // callgrind mode reports instructions only
   int f = 0;
   if (flags & LCBENCH_COUNTER_RATE) f |= benchmark::Counter::kIsRate;
   if (flags & LCBENCH_COUNTER_AVG_ITERATIONS) f |= benchmark::Counter::kAvgIterations;
@@ -187,7 +187,7 @@ void lcbench_fail(lcbench_state *st, const char *fmt, ...) {
     fprintf(stderr, "loopconf-bench: %s: %s\n", st->entry->name.c_str(), msg);
     return;
   }
-  if (st->paused) {  // Google Benchmark wants its clock running when the run ends
+  if (st->paused) { // Google Benchmark wants its clock running when the run ends
     st->gb->ResumeTiming();
     st->paused = false;
   }
@@ -217,9 +217,9 @@ int lcbench_main(int argc, char **argv) {
         });
     b->UseRealTime();
     switch (e.spec.unit) {
-      case 'u': b->Unit(benchmark::kMicrosecond); break;
-      case 'm': b->Unit(benchmark::kMillisecond); break;
-      default: b->Unit(benchmark::kNanosecond); break;
+    case 'u': b->Unit(benchmark::kMicrosecond); break;
+    case 'm': b->Unit(benchmark::kMillisecond); break;
+    default: b->Unit(benchmark::kNanosecond); break;
     }
   }
   benchmark::Initialize(&argc, argv);
@@ -252,4 +252,4 @@ int lcbench_count(void) { return (int)registry().size(); }
 const char *lcbench_name(int i) { return registry()[(size_t)i].name.c_str(); }
 int lcbench_deterministic(int i) { return registry()[(size_t)i].spec.deterministic; }
 
-}  // extern "C"
+} // extern "C"

@@ -99,7 +99,8 @@ static int cmp_obs(const void *a, const void *b) {
   return cmp_double(&((const struct obs *)a)->v, &((const struct obs *)b)->v);
 }
 
-double lcbench_mwu_test(const double *x, size_t n, const double *y, size_t m, double *u, int *exact) {
+double lcbench_mwu_test(const double *x, size_t n, const double *y, size_t m, double *u,
+                        int *exact) {
   if (exact) *exact = 0;
   if (u) *u = 0;
   if (n == 0 || m == 0) return 1;

@@ -9,7 +9,8 @@
  * Exact (by counting rank arrangements) when there are no ties and n, m <= 50; otherwise the
  * normal approximation with tie and continuity corrections. *exact (may be NULL) says which.
  * n == 0 or m == 0 gives p = 1. */
-double lcbench_mwu_test(const double *x, size_t n, const double *y, size_t m, double *u, int *exact);
+double lcbench_mwu_test(const double *x, size_t n, const double *y, size_t m, double *u,
+                        int *exact);
 
 /* The smallest p-value the test can give for sample sizes n and m (both sides exact, no
  * ties): below alpha means a significant result is possible at all. */

@@ -7,11 +7,11 @@
 #include <stddef.h>
 
 struct lcbench_ci {
-  size_t n;        /* rounds */
-  double median;   /* median of the values */
-  double lo, hi;   /* the interval: order statistics x(k) and x(n+1-k), 1-based */
-  double level;    /* its exact coverage for the median, 1 - 2 P(Bin(n, 1/2) < k) */
-  int k;           /* the order statistic used (1: min and max) */
+  size_t n;      /* rounds */
+  double median; /* median of the values */
+  double lo, hi; /* the interval: order statistics x(k) and x(n+1-k), 1-based */
+  double level;  /* its exact coverage for the median, 1 - 2 P(Bin(n, 1/2) < k) */
+  int k;         /* the order statistic used (1: min and max) */
 };
 
 /* The confidence interval for the median of v[0..n) (v is sorted in place): the largest k

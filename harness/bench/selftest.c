@@ -8,22 +8,22 @@
 
 static int failures;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-      failures++;                                                                \
-    }                                                                            \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                              \
+    }                                                                          \
   } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                          \
-  do {                                                                                 \
-    double a_ = (a), b_ = (b);                                                         \
-    if (!(fabs(a_ - b_) <= (tol))) {                                                   \
-      fprintf(stderr, "%s:%d: %s = %.10g, want %.10g (+-%g)\n", __FILE__, __LINE__, #a, \
-              a_, b_, (double)(tol));                                                  \
-      failures++;                                                                      \
-    }                                                                                  \
+#define CHECK_NEAR(a, b, tol)                                                                   \
+  do {                                                                                          \
+    double a_ = (a), b_ = (b);                                                                  \
+    if (!(fabs(a_ - b_) <= (tol))) {                                                            \
+      fprintf(stderr, "%s:%d: %s = %.10g, want %.10g (+-%g)\n", __FILE__, __LINE__, #a, a_, b_, \
+              (double)(tol));                                                                   \
+      failures++;                                                                               \
+    }                                                                                           \
   } while (0)
 
 static void test_mw(void) {

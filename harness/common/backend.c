@@ -83,8 +83,7 @@ int lch_builtin_names(const char *dir, struct lch_strlist *names) {
   struct lch_strlist order = {0};
   lch_strlist_split_commas(&order, LOOPCONF_BUILTIN_BACKENDS);
   for (size_t i = 0; i < order.n; i++)
-    if (lch_strlist_contains(&found, order.v[i]))
-      lch_strlist_push(names, lch_xstrdup(order.v[i]));
+    if (lch_strlist_contains(&found, order.v[i])) lch_strlist_push(names, lch_xstrdup(order.v[i]));
   for (size_t i = 0; i < found.n; i++)
     if (!lch_strlist_contains(&order, found.v[i])) lch_strlist_push(names, lch_xstrdup(found.v[i]));
   lch_strlist_free(&order);
@@ -113,7 +112,8 @@ char *lch_backend_resolve(const char *dir, const char *arg) {
     struct lch_strlist names = {0};
     struct lch_buf known = {0};
     if (lch_builtin_names(dir, &names) == 0)
-      for (size_t i = 0; i < names.n; i++) lch_buf_printf(&known, "%s%s", i ? ", " : "", names.v[i]);
+      for (size_t i = 0; i < names.n; i++)
+        lch_buf_printf(&known, "%s%s", i ? ", " : "", names.v[i]);
     lch_error("unknown backend '%s' (no %s; built-in: %s)", arg, path,
               known.len ? known.data : "none");
     lch_buf_free(&known);

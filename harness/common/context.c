@@ -43,12 +43,12 @@ void lch_host_context(lch_context_fn add, void *ud) {
   add("build_type", LOOPCONF_HOST_BUILD_TYPE, ud);
   char commit[128], dirty[8];
   first_line("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", commit, sizeof commit);
-  first_line("git -C '" LOOPCONF_SOURCE_DIR "' status --porcelain --untracked-files=no "
-             "2>/dev/null | head -c 1", dirty, sizeof dirty);
-  if (commit[0])
-    snprintf(buf, sizeof buf, "%s%s", commit, dirty[0] ? "-dirty" : "");
-  else
-    snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LOOPCONF_SOURCE_DIR);
+  first_line("git -C '" LOOPCONF_SOURCE_DIR
+             "' status --porcelain --untracked-files=no "
+             "2>/dev/null | head -c 1",
+             dirty, sizeof dirty);
+  if (commit[0]) snprintf(buf, sizeof buf, "%s%s", commit, dirty[0] ? "-dirty" : "");
+  else snprintf(buf, sizeof buf, "unknown (no git commit at %s)", LOOPCONF_SOURCE_DIR);
   add("git_commit", buf, ud);
   double mult = 1;
   const char *env = getenv("LOOPCONF_TIME_MULTIPLIER");
@@ -63,8 +63,7 @@ static void add_json(const char *key, const char *value, void *ud) {
   json_t *obj = ud;
   if (strcmp(key, "time_multiplier") == 0 && strncmp(value, "invalid", 7) != 0)
     json_object_set_new(obj, key, json_real(strtod(value, NULL)));
-  else
-    json_object_set_new(obj, key, json_string(value));
+  else json_object_set_new(obj, key, json_string(value));
 }
 
 json_t *lch_context_json(void) {

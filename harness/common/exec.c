@@ -42,8 +42,8 @@ struct running {
   size_t job;
   pid_t pid;
   char token[64];
-  int pidfd;  /* -1 if pidfd_open is unavailable */
-  int logfd;  /* read ends, -1 once at EOF */
+  int pidfd; /* -1 if pidfd_open is unavailable */
+  int logfd; /* read ends, -1 once at EOF */
   int resfd;
   int64_t start_ns, deadline_ns;
   struct lch_proc_result res;
@@ -79,8 +79,8 @@ static void drain(int *fd, struct lch_buf *sb, size_t cap, int keep_tail, size_t
 
 /* In the child between fork and exec: only async-signal-safe calls (and setenv, which is
  * safe here because this process has one thread). */
-static void child_exec(const char *exe, const struct lch_job *job, int devnull, int logw,
-                       int resw, char *token) {
+static void child_exec(const char *exe, const struct lch_job *job, int devnull, int logw, int resw,
+                       char *token) {
   setpgid(0, 0);
   putenv(token);
   sigprocmask(SIG_SETMASK, &child_mask, NULL);
@@ -97,10 +97,8 @@ static void child_exec(const char *exe, const struct lch_job *job, int devnull, 
     }
   }
   for (const char *const *e = job->env; e && *e; e++) putenv((char *)*e);
-  if (job->path)
-    execvp(job->path, job->argv);
-  else
-    execv(exe, job->argv);
+  if (job->path) execvp(job->path, job->argv);
+  else execv(exe, job->argv);
   static const char msg[] = ": cannot exec the program of a child job\n";
   const char *prog = lch_program();
   ssize_t ignored = write(2, prog, strlen(prog));
@@ -166,7 +164,7 @@ static int environ_has(const char *pid, const char *entry) {
   char path[64], buf[8192];
   snprintf(path, sizeof path, "/proc/%s/environ", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0; /* gone, or not ours to read (so not our descendant) */
+  if (fd < 0) return 0;                      /* gone, or not ours to read (so not our descendant) */
   size_t want = strlen(entry) + 1, have = 0; /* the entry and its NUL */
   int found = 0;
   ssize_t n;
@@ -245,8 +243,8 @@ static void finish(struct running *r, int timed_out) {
   r->res.seconds = (double)(now_ns() - r->start_ns) / 1e9;
 }
 
-int lch_exec_jobs(const struct lch_job *jobs, size_t n, unsigned parallel, lch_job_start_fn on_start,
-                 lch_job_done_fn on_done, void *ud) {
+int lch_exec_jobs(const struct lch_job *jobs, size_t n, unsigned parallel,
+                  lch_job_start_fn on_start, lch_job_done_fn on_done, void *ud) {
   if (parallel == 0) parallel = 1;
   char *exe = lch_exe_path();
   if (!exe) return -ENOENT;
@@ -266,8 +264,7 @@ int lch_exec_jobs(const struct lch_job *jobs, size_t n, unsigned parallel, lch_j
     sigaction(stop_signals[i], &sa, &old_sa[i]);
     if (stop_signals[i] == SIGHUP && old_sa[i].sa_handler == SIG_IGN) /* nohup stays nohup */
       sigaction(stop_signals[i], &old_sa[i], NULL);
-    else
-      sigaddset(&block, stop_signals[i]);
+    else sigaddset(&block, stop_signals[i]);
   }
   sigprocmask(SIG_BLOCK, &block, &old_mask);
   child_mask = old_mask;
@@ -302,16 +299,14 @@ int lch_exec_jobs(const struct lch_job *jobs, size_t n, unsigned parallel, lch_j
       struct running *r = &run[i];
       if (r->logfd >= 0) pfds[np++] = (struct pollfd){.fd = r->logfd, .events = POLLIN};
       if (r->resfd >= 0) pfds[np++] = (struct pollfd){.fd = r->resfd, .events = POLLIN};
-      if (r->pidfd >= 0)
-        pfds[np++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
-      else
-        need_reap_poll = 1;
+      if (r->pidfd >= 0) pfds[np++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
+      else need_reap_poll = 1;
       int64_t left = r->deadline_ns - now;
       if (left < wait_ns) wait_ns = left;
     }
     if (wait_ns < 0) wait_ns = 0;
-    int timeout_ms = (int)(wait_ns > (int64_t)INT32_MAX * 1000000 ? INT32_MAX
-                                                                   : (wait_ns + 999999) / 1000000);
+    int timeout_ms =
+        (int)(wait_ns > (int64_t)INT32_MAX * 1000000 ? INT32_MAX : (wait_ns + 999999) / 1000000);
     if (need_reap_poll && timeout_ms > REAP_POLL_MS) timeout_ms = REAP_POLL_MS;
     struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
     sigset_t during = old_mask;

@@ -117,9 +117,9 @@ const struct lc_backend *lch_backend_open(const char *name_or_path);
 
 /* ---- exec.c: children under a time limit ------------------------------------------------- */
 
-#define LCH_LOG_CAP (64 * 1024)        /* bytes of log kept per child (the tail) */
-#define LCH_RESULT_CAP (1024 * 1024)   /* bytes of result channel kept per child (the head) */
-#define LCH_RESULT_FD 3                /* the child's end of the result channel */
+#define LCH_LOG_CAP (64 * 1024)      /* bytes of log kept per child (the tail) */
+#define LCH_RESULT_CAP (1024 * 1024) /* bytes of result channel kept per child (the head) */
+#define LCH_RESULT_FD 3              /* the child's end of the result channel */
 
 struct lch_proc_result {
   int timed_out;         /* killed because the time limit passed */
@@ -139,10 +139,10 @@ enum lch_job_flags {
 };
 
 struct lch_job {
-  char **argv;          /* NULL-terminated; argv[0] is a display name when path is NULL */
-  const char *path;     /* program to run (searched on PATH); NULL: this executable */
-  long timeout_ms;      /* already multiplied; <= 0: no limit */
-  unsigned flags;       /* enum lch_job_flags */
+  char **argv;            /* NULL-terminated; argv[0] is a display name when path is NULL */
+  const char *path;       /* program to run (searched on PATH); NULL: this executable */
+  long timeout_ms;        /* already multiplied; <= 0: no limit */
+  unsigned flags;         /* enum lch_job_flags */
   const char *const *env; /* NAME=VALUE entries added to the child's environment, or NULL */
 };
 

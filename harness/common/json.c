@@ -15,10 +15,8 @@ json_t *lch_json_load(const char *path) {
       lch_error("%s: %s", path, strerror(errno));
     } else {
       fclose(f);
-      if (err.line > 0)
-        lch_error("%s: not valid JSON: %s (line %d)", path, err.text, err.line);
-      else
-        lch_error("%s: not valid JSON: %s", path, err.text);
+      if (err.line > 0) lch_error("%s: not valid JSON: %s (line %d)", path, err.text, err.line);
+      else lch_error("%s: not valid JSON: %s", path, err.text);
     }
   }
   return doc;

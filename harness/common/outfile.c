@@ -26,7 +26,8 @@ int lch_outfile_open(struct lch_outfile *o, const char *path) {
 /* fsync the directory holding path so the rename itself is durable. */
 static void sync_dir(const char *path) {
   const char *slash = strrchr(path, '/');
-  char *dir = slash ? lch_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : lch_xstrdup(".");
+  char *dir =
+      slash ? lch_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : lch_xstrdup(".");
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);
@@ -81,7 +82,8 @@ int lch_outfile_check(const char *path, const char *what) {
     return -1;
   }
   const char *slash = strrchr(path, '/');
-  char *dir = slash ? lch_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : lch_xstrdup(".");
+  char *dir =
+      slash ? lch_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : lch_xstrdup(".");
   int ok = access(dir, W_OK | X_OK) == 0;
   int e = errno;
   if (!ok) lch_error("%s %s: cannot write in %s: %s", what, path, dir, strerror(e));

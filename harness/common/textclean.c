@@ -33,10 +33,8 @@ char *lch_text_clean(const char *s, size_t n) {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x80) {
       /* XML 1.0 allows TAB, LF and CR only; CR is dropped so line ends stay uniform. */
-      if (c == '\t' || c == '\n' || (c >= 0x20 && c != 0x7f))
-        lch_buf_append(&out, &s[i], 1);
-      else if (c != '\r')
-        lch_buf_append(&out, "?", 1);
+      if (c == '\t' || c == '\n' || (c >= 0x20 && c != 0x7f)) lch_buf_append(&out, &s[i], 1);
+      else if (c != '\r') lch_buf_append(&out, "?", 1);
       i++;
       continue;
     }

@@ -133,10 +133,8 @@ size_t lch_strlist_split_commas(struct lch_strlist *l, const char *s) {
     const char *a = s, *b = end;
     while (a < b && (*a == ' ' || *a == '\t')) a++;
     while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-    if (b > a)
-      lch_strlist_push(l, lch_xstrndup(a, (size_t)(b - a)));
-    else
-      empty++;
+    if (b > a) lch_strlist_push(l, lch_xstrndup(a, (size_t)(b - a)));
+    else empty++;
     if (!*end) return empty;
     s = end + 1;
   }

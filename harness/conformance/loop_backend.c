@@ -25,8 +25,7 @@ LC_TEST(loop_backend_declarations, "loop.backend.declarations", "LOOP-CHAR-DECLA
   const struct lc_backend *b = ctx->b;
   lc_characteristic(ctx, "nowait", "%s",
                     (b->caps & LC_CAP_NOWAIT) ? "yes" : "no (run(NOWAIT) is -ENOTSUP)");
-  lc_characteristic(ctx, "adapter-settings", "%s",
-                    b->settings ? b->settings : "library defaults");
+  lc_characteristic(ctx, "adapter-settings", "%s", b->settings ? b->settings : "library defaults");
   if (b->caps & ~(uint32_t)LC_CAP_NOWAIT)
     lc_fail(ctx, "caps has bits the contract does not define: 0x%x", (unsigned)b->caps);
   if (b->settings && !*b->settings)

@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 static void make_pair(lc_ctx *ctx, int sv[2]) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
     lc_fail(ctx, "socketpair: %s", strerror(errno));
@@ -98,8 +97,8 @@ LC_TEST(loop_io_readiness, "loop.io.readiness",
   lc_assert_ok(ctx, b->timer_start(st.guard, 20 * LC_MS, 0));
   b->run(loop, LC_RUN_DEFAULT); /* the guard stops the watcher: the loop is idle, run() returns */
   if (st.r_count != 0)
-    lc_fail(ctx, "a socket nobody wrote to got %d readable callbacks (revents 0x%x)",
-            st.r_count, st.r_revents);
+    lc_fail(ctx, "a socket nobody wrote to got %d readable callbacks (revents 0x%x)", st.r_count,
+            st.r_revents);
   lc_assert_ok(ctx, b->io_start(r, LC_READABLE));
 
   /* Readable after the write, level-triggered. */
@@ -109,8 +108,10 @@ LC_TEST(loop_io_readiness, "loop.io.readiness",
   int rc = b->run(loop, LC_RUN_DEFAULT);
   if (st.r_count == 0) lc_fail(ctx, "no readable callback within 1 s of the peer's write");
   if (st.r_count < 3)
-    lc_fail(ctx, "an unread readable socket got %d callback(s) in 1 s, then none: not "
-            "level-triggered", st.r_count);
+    lc_fail(ctx,
+            "an unread readable socket got %d callback(s) in 1 s, then none: not "
+            "level-triggered",
+            st.r_count);
   if (!(st.r_revents & LC_READABLE))
     lc_fail(ctx, "readable callback revents 0x%x lack LC_READABLE", st.r_revents);
   if (st.read_failed) lc_fail(ctx, "the readable callback could not read the byte");
@@ -228,13 +229,16 @@ LC_TEST(loop_io_stop_same_pass, "loop.io.stop_same_pass", "LOOP-IO-STOP-SAME-PAS
   make_pair(ctx, s[0]);
   make_pair(ctx, s[1]);
   lc_loop *loop = lc_loop_new_or_fail(ctx);
-  for (int i = 0; i < 2; i++) lc_assert_ok(ctx, b->io_new(loop, s[i][0], isame_cb, &me[i], &st.w[i]));
+  for (int i = 0; i < 2; i++)
+    lc_assert_ok(ctx, b->io_new(loop, s[i][0], isame_cb, &me[i], &st.w[i]));
   for (int i = 0; i < 2; i++) lc_assert_ok(ctx, b->io_start(st.w[i], LC_WRITABLE));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   if (st.count[0] + st.count[1] != 1)
-    lc_fail(ctx, "watcher A ran %d time(s), watcher B %d: a watcher stopped by another callback "
-            "of the same poll still ran", st.count[0], st.count[1]);
+    lc_fail(ctx,
+            "watcher A ran %d time(s), watcher B %d: a watcher stopped by another callback "
+            "of the same poll still ran",
+            st.count[0], st.count[1]);
   for (int i = 0; i < 2; i++) {
     b->io_free(st.w[i]);
     close(s[i][0]);
@@ -301,8 +305,8 @@ static void iso_run(lc_ctx *ctx, iso_fn fn, int64_t limit_ns, struct iso_result 
              (long long)(limit_ns / 1000000));
   } else if (WIFSIGNALED(status)) {
     res->kind = ISO_CRASH;
-    snprintf(res->text, sizeof res->text, "crash (%s)", sigabbrev_np(WTERMSIG(status))
-             ? sigabbrev_np(WTERMSIG(status)) : "signal");
+    snprintf(res->text, sizeof res->text, "crash (%s)",
+             sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "signal");
   } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
     res->kind = ISO_ERROR;
     snprintf(res->text, sizeof res->text, "child exited with status %d and no outcome",
@@ -381,14 +385,11 @@ static void close_scenario(const struct lc_backend *b, char *out, size_t outlen,
     run_rc = b->run(st.loop, LC_RUN_DEFAULT);
   }
   char ev[8];
-  if (rc != 0)
-    snprintf(out, outlen, "setup failed: %s returned %d", step, rc);
-  else if (run_rc < 0)
-    snprintf(out, outlen, "run() returned %d", run_rc);
+  if (rc != 0) snprintf(out, outlen, "setup failed: %s returned %d", step, rc);
+  else if (run_rc < 0) snprintf(out, outlen, "run() returned %d", run_rc);
   else if (st.count[0])
     snprintf(out, outlen, "callback (revents %s)", revents_str(st.revents[0], ev, sizeof ev));
-  else
-    snprintf(out, outlen, "silence");
+  else snprintf(out, outlen, "silence");
   b->io_free(st.w[0]);
   b->timer_free(st.guard);
   b->loop_free(st.loop);
@@ -445,14 +446,11 @@ static void shared_scenario(const struct lc_backend *b, char *out, size_t outlen
   } else {
     b->timer_start(st.guard, 200 * LC_MS, 0);
     int run_rc = b->run(st.loop, LC_RUN_DEFAULT);
-    if (run_rc < 0)
-      snprintf(out, outlen, "run() returned %d", run_rc);
-    else if (st.count[0] && st.count[1])
-      snprintf(out, outlen, "both called");
+    if (run_rc < 0) snprintf(out, outlen, "run() returned %d", run_rc);
+    else if (st.count[0] && st.count[1]) snprintf(out, outlen, "both called");
     else if (st.count[0] || st.count[1])
       snprintf(out, outlen, "only the %s watcher called", st.count[0] ? "first" : "second");
-    else
-      snprintf(out, outlen, "neither called");
+    else snprintf(out, outlen, "neither called");
   }
   b->io_free(st.w[0]);
   if (st.w[1]) b->io_free(st.w[1]);

@@ -118,26 +118,33 @@ LC_TEST(loop_io_one_callback_per_iteration, "loop.io.one_callback_per_iteration"
       n_starved++;
       len += (size_t)snprintf(starved + len, sizeof starved - len, "%s%d", len ? "," : "", i);
     }
-  lc_note(ctx, "%d iterations x %d always-ready watchers: %d iteration(s) with a duplicate "
-          "(max %d callbacks), %d missed callbacks, guard fired %d", OPI_ITERATIONS,
-          OPI_WATCHERS, dup_iters, max_count, missed, guard_fired);
+  lc_note(ctx,
+          "%d iterations x %d always-ready watchers: %d iteration(s) with a duplicate "
+          "(max %d callbacks), %d missed callbacks, guard fired %d",
+          OPI_ITERATIONS, OPI_WATCHERS, dup_iters, max_count, missed, guard_fired);
   if (dup_iters > 0 && missed > 0)
-    lc_fail(ctx, "io callbacks duplicated and starved: in %d of %d run(ONCE) iterations a "
+    lc_fail(ctx,
+            "io callbacks duplicated and starved: in %d of %d run(ONCE) iterations a "
             "watcher got up to %d callbacks, and %d (watcher, iteration) pairs got none although "
-            "the fd stayed ready", dup_iters, OPI_ITERATIONS, max_count, missed);
+            "the fd stayed ready",
+            dup_iters, OPI_ITERATIONS, max_count, missed);
   if (dup_iters > 0)
-    lc_fail(ctx, "io callbacks duplicated: in %d of %d run(ONCE) iterations a ready watcher got "
+    lc_fail(ctx,
+            "io callbacks duplicated: in %d of %d run(ONCE) iterations a ready watcher got "
             "more than one callback (up to %d; first: watcher %d in iteration %d); one "
-            "iteration reports a ready fd once", dup_iters, OPI_ITERATIONS, max_count,
-            first_dup_watcher, first_dup_iter);
+            "iteration reports a ready fd once",
+            dup_iters, OPI_ITERATIONS, max_count, first_dup_watcher, first_dup_iter);
   if (n_starved > 0 && served_after_first > 0)
-    lc_fail(ctx, "io watchers starved: watcher(s) %s of %d always-ready watchers got no "
-            "callback in iterations 2-%d while the others were served", starved, OPI_WATCHERS,
-            OPI_ITERATIONS);
+    lc_fail(ctx,
+            "io watchers starved: watcher(s) %s of %d always-ready watchers got no "
+            "callback in iterations 2-%d while the others were served",
+            starved, OPI_WATCHERS, OPI_ITERATIONS);
   if (missed > 0)
-    lc_fail(ctx, "ready io watchers missed iterations: %d of %d (watcher, iteration) pairs got "
+    lc_fail(ctx,
+            "ready io watchers missed iterations: %d of %d (watcher, iteration) pairs got "
             "no callback although every fd stayed ready (level-triggered: one callback per "
-            "iteration each)", missed, OPI_WATCHERS * OPI_ITERATIONS);
+            "iteration each)",
+            missed, OPI_WATCHERS * OPI_ITERATIONS);
 }
 
 /* ==========================================================================================
@@ -178,8 +185,8 @@ static void rhd_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   }
 }
 
-LC_TEST(loop_io_readable_has_data, "loop.io.readable_has_data", "LOOP-IO-NO-SPURIOUS",
-        LC_NEEDS_IO, 10000) {
+LC_TEST(loop_io_readable_has_data, "loop.io.readable_has_data", "LOOP-IO-NO-SPURIOUS", LC_NEEDS_IO,
+        10000) {
   const struct lc_backend *b = ctx->b;
   struct rhd_state st;
   memset(&st, 0, sizeof st);
@@ -221,18 +228,21 @@ LC_TEST(loop_io_readable_has_data, "loop.io.readable_has_data", "LOOP-IO-NO-SPUR
     close(sv[i][1]);
   }
   lc_loop_free_or_fail(ctx, loop);
-  lc_note(ctx, "%d rounds: %d readable callbacks, %d found data, %d found none; %d round(s) "
-          "where a written socket was not reported", RHD_ROUNDS, st.calls, st.with_data,
-          st.spurious, unserved);
+  lc_note(ctx,
+          "%d rounds: %d readable callbacks, %d found data, %d found none; %d round(s) "
+          "where a written socket was not reported",
+          RHD_ROUNDS, st.calls, st.with_data, st.spurious, unserved);
   if (st.spurious > 0)
-    lc_fail(ctx, "spurious readiness: %d of %d readable callbacks found nothing to read "
+    lc_fail(ctx,
+            "spurious readiness: %d of %d readable callbacks found nothing to read "
             "(read() failed with EAGAIN; first in round %d of %d, where only %s written to)",
             st.spurious, st.calls, st.first_spurious_round + 1, RHD_ROUNDS,
             st.first_spurious_round % 5 == 4 ? "two sockets were" : "one socket was");
   if (unserved > 0)
-    lc_fail(ctx, "a socket written to before run(ONCE) got no readable callback in that "
-            "iteration in %d of %d rounds (first: round %d)", unserved, RHD_ROUNDS,
-            first_unserved + 1);
+    lc_fail(ctx,
+            "a socket written to before run(ONCE) got no readable callback in that "
+            "iteration in %d of %d rounds (first: round %d)",
+            unserved, RHD_ROUNDS, first_unserved + 1);
 }
 
 /* ==========================================================================================
@@ -295,18 +305,21 @@ LC_TEST(loop_run_nowait_cost, "loop.run.nowait_cost", "LOOP-RUN-NOWAIT-CHEAP", L
   lc_loop_free_or_fail(ctx, loop);
   qsort(took, (size_t)n, sizeof took[0], cmp_i64);
   int64_t p50 = took[n / 2], p90 = took[n * 9 / 10], worst = took[n - 1];
-  lc_note(ctx, "%d run(NOWAIT) calls in %lld us: median %lld ns, 90th percentile %lld ns, "
-          "worst %lld ns", n, (long long)(total / LC_US), (long long)p50, (long long)p90,
-          (long long)worst);
+  lc_note(ctx,
+          "%d run(NOWAIT) calls in %lld us: median %lld ns, 90th percentile %lld ns, "
+          "worst %lld ns",
+          n, (long long)(total / LC_US), (long long)p50, (long long)p90, (long long)worst);
   if (p90 > lc_tol_ns(ctx, 500 * LC_US))
-    lc_fail(ctx, "run(NOWAIT) blocks: over %d calls with nothing ready, the 90th percentile of "
+    lc_fail(ctx,
+            "run(NOWAIT) blocks: over %d calls with nothing ready, the 90th percentile of "
             "one call was %lld us (median %lld us; bound 500 us x multiplier), %lld ms in all",
             n, (long long)(p90 / LC_US), (long long)(p50 / LC_US), (long long)(total / LC_MS));
   if (fired) lc_fail(ctx, "a 2 s timer fired during %d run(NOWAIT) calls", n);
   if (io_calls)
-    lc_fail(ctx, "a socket nobody wrote to got %d readable callbacks during run(NOWAIT)",
-            io_calls);
+    lc_fail(ctx, "a socket nobody wrote to got %d readable callbacks during run(NOWAIT)", io_calls);
   if (bad_rc)
-    lc_fail(ctx, "run(NOWAIT) with a 2 s timer pending returned %d (expected 1) in %d of %d "
-            "calls", last_rc, bad_rc, n);
+    lc_fail(ctx,
+            "run(NOWAIT) with a 2 s timer pending returned %d (expected 1) in %d of %d "
+            "calls",
+            last_rc, bad_rc, n);
 }

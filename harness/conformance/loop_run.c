@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 static void spin_ns(int64_t ns) {
   int64_t end = lc_clock_ns() + ns;
   while (lc_clock_ns() < end) {
@@ -74,8 +73,8 @@ static void idle_io_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   ++*(int *)arg;
 }
 
-LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle",
-        "LOOP-RUN-EMPTY LOOP-RUN-RETVAL", 0, 10000) {
+LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle", "LOOP-RUN-EMPTY LOOP-RUN-RETVAL",
+        0, 10000) {
   const struct lc_backend *b = ctx->b;
   lc_loop *loop = lc_loop_new_or_fail(ctx);
   int64_t bound = lc_tol_ns(ctx, 300 * LC_MS);
@@ -107,7 +106,8 @@ LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle",
   rc = b->run(loop, LC_RUN_DEFAULT);
   if (rc != 0) lc_fail(ctx, "run(DEFAULT) with only stopped handles returned %d", rc);
   if (lc_clock_ns() - start > bound)
-    lc_fail(ctx, "run(DEFAULT) with only a stopped timer (and watcher) blocked for %lld ms: "
+    lc_fail(ctx,
+            "run(DEFAULT) with only a stopped timer (and watcher) blocked for %lld ms: "
             "timer_stop()/io_stop() left a handle active",
             (long long)((lc_clock_ns() - start) / LC_MS));
   assert_int_equal(slow, 0);
@@ -162,17 +162,15 @@ LC_TEST(loop_run_returns_when_idle, "loop.run.returns_when_idle",
 struct stopcb_state {
   lc_ctx *ctx;
   lc_loop *loop;
-  int calls;       /* callbacks of the three due timers */
-  int after_stop;  /* of which after stop() */
+  int calls;      /* callbacks of the three due timers */
+  int after_stop; /* of which after stop() */
   int keeper_fired;
 };
 static void stopcb_cb(lc_timer *t, void *arg) {
   struct stopcb_state *st = arg;
   (void)t;
-  if (st->calls++ == 0)
-    st->ctx->b->stop(st->loop);
-  else
-    st->after_stop++;
+  if (st->calls++ == 0) st->ctx->b->stop(st->loop);
+  else st->after_stop++;
 }
 static void stopcb_keeper_cb(lc_timer *t, void *arg) {
   (void)t;
@@ -197,8 +195,12 @@ LC_TEST(loop_run_stop_from_callback, "loop.run.stop_from_callback",
     lc_fail(ctx, "stop() from a callback was ignored: run() went on to a timer 1 s later");
   if (st.calls == 0) lc_fail(ctx, "none of three overdue timers ran");
   if (rc != 1) lc_fail(ctx, "run() stopped with a timer pending returned %d (expected 1)", rc);
-  lc_characteristic(ctx, "stop-rest-of-pass", "%s (%d of 2 other due callbacks ran before run() "
-                    "returned)", st.after_stop == 2 ? "ran" : st.after_stop ? "partial" : "skipped",
+  lc_characteristic(ctx, "stop-rest-of-pass",
+                    "%s (%d of 2 other due callbacks ran before run() "
+                    "returned)",
+                    st.after_stop == 2 ? "ran"
+                    : st.after_stop    ? "partial"
+                                       : "skipped",
                     st.after_stop);
   for (int i = 0; i < 3; i++) b->timer_free(t[i]);
   b->timer_free(keeper);
@@ -247,11 +249,13 @@ LC_TEST(loop_run_stop_before_run, "loop.run.stop_before_run", "LOOP-RUN-STOP-OUT
   int rc = b->run(loop, LC_RUN_DEFAULT);
   int64_t took = lc_clock_ns() - start;
   if (st.guard_fired)
-    lc_fail(ctx, "stop() called before run() was lost: run() went on for %lld ms (%d ticks of a "
-            "1 ms timer) until a guard timer ended it", (long long)(took / LC_MS), st.ticks);
+    lc_fail(ctx,
+            "stop() called before run() was lost: run() went on for %lld ms (%d ticks of a "
+            "1 ms timer) until a guard timer ended it",
+            (long long)(took / LC_MS), st.ticks);
   if (rc != 1) lc_fail(ctx, "run() after stop() with timers pending returned %d (expected 1)", rc);
-  lc_note(ctx, "run() after stop() returned after %lld us and %d tick(s)",
-          (long long)(took / 1000), st.ticks);
+  lc_note(ctx, "run() after stop() returned after %lld us and %d tick(s)", (long long)(took / 1000),
+          st.ticks);
   if (st.ticks > 1)
     lc_fail(ctx, "run() after stop() ran %d iterations with a due timer (at most one allowed)",
             st.ticks);
@@ -274,8 +278,7 @@ LC_TEST(loop_run_stop_before_run, "loop.run.stop_before_run", "LOOP-RUN-STOP-OUT
  * which is how a runtime driving run(ONCE) hangs.
  * ======================================================================================== */
 
-LC_TEST(loop_run_once_due_timer, "loop.run.once_due_timer", "LOOP-RUN-ONCE-DUE-TIMER", 0,
-        10000) {
+LC_TEST(loop_run_once_due_timer, "loop.run.once_due_timer", "LOOP-RUN-ONCE-DUE-TIMER", 0, 10000) {
   const struct lc_backend *b = ctx->b;
   lc_loop *loop = lc_loop_new_or_fail(ctx);
   int due_fired = 0, guard_fired = 0;
@@ -290,8 +293,7 @@ LC_TEST(loop_run_once_due_timer, "loop.run.once_due_timer", "LOOP-RUN-ONCE-DUE-T
   int64_t took = lc_clock_ns() - start;
   lc_note(ctx, "run(ONCE) took %lld us; due timer fired %d, 1 s guard fired %d",
           (long long)(took / 1000), due_fired, guard_fired);
-  if (due_fired != 1)
-    lc_fail(ctx, "run(ONCE) with a timer already due ran it %d times", due_fired);
+  if (due_fired != 1) lc_fail(ctx, "run(ONCE) with a timer already due ran it %d times", due_fired);
   if (took > lc_tol_ns(ctx, 100 * LC_MS))
     lc_fail(ctx,
             "run(ONCE) ran the due timer, then waited %lld ms more for I/O (guard timer fired: "

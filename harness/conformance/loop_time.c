@@ -29,9 +29,12 @@ enum mono_site {
   SITE_IN_CALLBACK_AFTER_UPDATE,
   SITE_COUNT
 };
-static const char *const site_names[SITE_COUNT] = {
-    "between two consecutive calls", "after update_time()", "after run(NOWAIT)",
-    "after run(ONCE)", "inside a timer callback", "after update_time() inside a timer callback"};
+static const char *const site_names[SITE_COUNT] = {"between two consecutive calls",
+                                                   "after update_time()",
+                                                   "after run(NOWAIT)",
+                                                   "after run(ONCE)",
+                                                   "inside a timer callback",
+                                                   "after update_time() inside a timer callback"};
 
 struct mono_state {
   lc_ctx *ctx;
@@ -181,24 +184,29 @@ static void bounds_measure(lc_ctx *ctx, lc_loop *loop, struct bounds_result *r) 
 }
 
 static void bounds_check(lc_ctx *ctx, const struct bounds_result *r, const char *where) {
-  lc_note(ctx, "%s: %d samples, resolution %lld ns (median of %d steps), now() at most %lld ns "
+  lc_note(ctx,
+          "%s: %d samples, resolution %lld ns (median of %d steps), now() at most %lld ns "
           "below the reading before update_time() and %lld ns above the reading after",
           where, r->samples, (long long)r->resolution, r->steps, (long long)r->below,
           (long long)r->above);
   if (r->samples < 100)
     lc_fail(ctx, "%s: only %d update_time()/now() pairs in 30 ms", where, r->samples);
   if (r->steps == 0)
-    lc_fail(ctx, "%s: now() did not change across %d update_time() calls over 30 ms: "
-            "update_time() does not refresh the loop's time", where, r->samples);
+    lc_fail(ctx,
+            "%s: now() did not change across %d update_time() calls over 30 ms: "
+            "update_time() does not refresh the loop's time",
+            where, r->samples);
   int64_t slack = r->resolution + lc_tol_ns(ctx, 50 * LC_US);
   if (r->below > slack)
-    lc_fail(ctx, "%s: after update_time(), now() was %lld us behind CLOCK_MONOTONIC read "
+    lc_fail(ctx,
+            "%s: after update_time(), now() was %lld us behind CLOCK_MONOTONIC read "
             "before the call (sample %lld of %d), more than the backend's resolution of %lld "
             "ns plus the tolerance: now() is stale or offset after update_time()",
             where, (long long)(r->below / LC_US), (long long)r->below_at, r->samples,
             (long long)r->resolution);
   if (r->above > slack)
-    lc_fail(ctx, "%s: after update_time(), now() was %lld us ahead of CLOCK_MONOTONIC read "
+    lc_fail(ctx,
+            "%s: after update_time(), now() was %lld us ahead of CLOCK_MONOTONIC read "
             "after it (sample %lld of %d), more than the backend's resolution of %lld ns "
             "plus the tolerance: now() runs ahead of the clock",
             where, (long long)(r->above / LC_US), (long long)r->above_at, r->samples,

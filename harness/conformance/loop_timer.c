@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 /* Busy-wait for ns on the test's clock: a callback that "works" without yielding. */
 static void spin_ns(int64_t ns) {
   int64_t end = lc_clock_ns() + ns;
@@ -123,8 +122,9 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
  * up to 400 before calling the backend clean.
  * ======================================================================================== */
 
-#define NE_N 80   /* timers measured at least */
-#define NE_MAX 400 /* ... and up to this many while none was early: on a machine busy enough to
+#define NE_N 80 /* timers measured at least */
+#define NE_MAX \
+  400 /* ... and up to this many while none was early: on a machine busy enough to
                     * deliver every callback late, earliness hides in the lateness, so a clean
                     * verdict needs many more samples (~1.6 s) than a dirty one */
 
@@ -144,7 +144,7 @@ struct ne_state {
   int early;           /* count of early callbacks (beyond the tolerance) */
   int64_t worst_early; /* largest (delay - elapsed) seen */
   int worst_i;
-  int err;             /* a timer_start error, reported after run */
+  int err; /* a timer_start error, reported after run */
 };
 
 static int64_t ne_delay(int i) { return 3050 * LC_US + (int64_t)((i * 613) % 900) * LC_US; }
@@ -200,10 +200,12 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
   if (st.err) lc_fail(ctx, "timer_start returned %d (%s)", st.err, lc_strerr(st.err));
   assert_int_equal(rc, 0);
   assert_true(ne_done(st.i, st.early));
-  lc_note(ctx, "%d/%d timers early by more than %lld ns; worst: timer %d (delay %lld ns) %lld ns "
-          "%s", st.early, st.i, (long long)lc_tol_ns(ctx, 10 * LC_US), st.worst_i,
-          (long long)ne_delay(st.worst_i), (long long)(st.worst_early < 0 ? -st.worst_early
-                                                                            : st.worst_early),
+  lc_note(ctx,
+          "%d/%d timers early by more than %lld ns; worst: timer %d (delay %lld ns) %lld ns "
+          "%s",
+          st.early, st.i, (long long)lc_tol_ns(ctx, 10 * LC_US), st.worst_i,
+          (long long)ne_delay(st.worst_i),
+          (long long)(st.worst_early < 0 ? -st.worst_early : st.worst_early),
           st.worst_early > 0 ? "early" : "late (none early)");
   if (st.early > 0)
     lc_fail(ctx, "%d of %d timers fired early; worst by %lld ns (delay %lld ns)", st.early, st.i,
@@ -285,23 +287,28 @@ LC_TEST(loop_timer_never_early_stale, "loop.timer.never_early_stale",
       min = st.elapsed[i];
       stale = st.stale[i];
     }
-  lc_note(ctx, "a %lld ms timer started after a %lld ms callback fired after %lld us (shortest "
-          "of %d)", (long long)(STALE_DELAY / LC_MS), (long long)(STALE_BUSY / LC_MS),
+  lc_note(ctx,
+          "a %lld ms timer started after a %lld ms callback fired after %lld us (shortest "
+          "of %d)",
+          (long long)(STALE_DELAY / LC_MS), (long long)(STALE_BUSY / LC_MS),
           (long long)(min / LC_US), STALE_ROUNDS);
   /* Name the fault by what was observed: a timer measured from the loop's cached time
    * (now() when it was started, stale by the 40 ms callback) fires at cached + delay, i.e.
    * about at once; a uniformly early timer fires early by some fraction of its delay. */
   if (min < STALE_DELAY - lc_tol_ns(ctx, 10 * LC_US)) {
     if (min - stale < lc_tol_ns(ctx, 2 * LC_MS) && stale - min < lc_tol_ns(ctx, 2 * LC_MS))
-      lc_fail(ctx, "a %lld ns timer started at the end of a %lld ms callback fired after %lld "
+      lc_fail(ctx,
+              "a %lld ns timer started at the end of a %lld ms callback fired after %lld "
               "ns (%lld ns early), when now() + delay at the call said %lld ns: the delay was "
               "measured from the loop's cached time, stale by the callback",
               (long long)STALE_DELAY, (long long)(STALE_BUSY / LC_MS), (long long)min,
               (long long)(STALE_DELAY - min), (long long)stale);
-    lc_fail(ctx, "a %lld ns timer started at the end of a %lld ms callback fired early, after "
+    lc_fail(ctx,
+            "a %lld ns timer started at the end of a %lld ms callback fired early, after "
             "%lld ns (%lld ns early); not explained by the loop's cached time, by which it was "
-            "due after %lld ns", (long long)STALE_DELAY, (long long)(STALE_BUSY / LC_MS),
-            (long long)min, (long long)(STALE_DELAY - min), (long long)stale);
+            "due after %lld ns",
+            (long long)STALE_DELAY, (long long)(STALE_BUSY / LC_MS), (long long)min,
+            (long long)(STALE_DELAY - min), (long long)stale);
   }
   b->timer_free(st.busy);
   b->timer_free(st.probe);
@@ -388,26 +395,28 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
    * late and an on-time tick (see above), so a pair sums to two periods; a drifting one is
    * ~10 ms late on each. The median ignores the pairs around an isolated stall. */
   int64_t pair[DRIFT_TICKS - 2];
-  for (int k = 0; k + 2 < DRIFT_TICKS; k++)
-    pair[k] = (st.at[k + 2] - st.at[k] - 2 * st.period) / 2;
+  for (int k = 0; k + 2 < DRIFT_TICKS; k++) pair[k] = (st.at[k + 2] - st.at[k] - 2 * st.period) / 2;
   qsort(pair, DRIFT_TICKS - 2, sizeof *pair, cmp_i64);
   int64_t med = pair[(DRIFT_TICKS - 2) / 2];
   int64_t mean = (st.at[DRIFT_TICKS - 1] - st.at[0]) / (DRIFT_TICKS - 1) - st.period;
-  lc_note(ctx, "%d ticks of %lld us with a %lld us busy callback before each: median excess per "
+  lc_note(ctx,
+          "%d ticks of %lld us with a %lld us busy callback before each: median excess per "
           "period %+lld us (over pairs of intervals; min %+lld, max %+lld), mean %+lld us",
           DRIFT_TICKS, (long long)(st.period / LC_US), (long long)(st.busy / LC_US),
           (long long)(med / LC_US), (long long)(pair[0] / LC_US),
           (long long)(pair[DRIFT_TICKS - 3] / LC_US), (long long)(mean / LC_US));
   if (med > threshold)
-    lc_fail(ctx, "repeating timer drifts: a %lld us repeating timer ticked every %lld us "
+    lc_fail(ctx,
+            "repeating timer drifts: a %lld us repeating timer ticked every %lld us "
             "(median over pairs of intervals, %+lld us, threshold %lld us) when each tick was "
             "noticed late: the lateness of each tick carries over to the next deadline",
             (long long)(st.period / LC_US), (long long)((st.period + med) / LC_US),
             (long long)(med / LC_US), (long long)(threshold / LC_US));
   if (med < -threshold)
-    lc_fail(ctx, "a %lld us repeating timer ticked every %lld us (median over pairs of "
-            "intervals): ticks come early", (long long)(st.period / LC_US),
-            (long long)((st.period + med) / LC_US));
+    lc_fail(ctx,
+            "a %lld us repeating timer ticked every %lld us (median over pairs of "
+            "intervals): ticks come early",
+            (long long)(st.period / LC_US), (long long)((st.period + med) / LC_US));
   if (st.tick) b->timer_free(st.tick);
   if (st.blocker) b->timer_free(st.blocker);
   lc_loop_free_or_fail(ctx, loop);
@@ -468,8 +477,11 @@ LC_TEST(loop_timer_stop_before_due, "loop.timer.stop_before_due", "LOOP-TIMER-ST
   lc_assert_ok(ctx, b->timer_start(guard, 50 * LC_MS, 0));
   rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
-  if (st.victim_fired) lc_fail(ctx, "timer_stop() from another callback did not disarm a pending timer: it still fired");
-  if (st.stopped_fired) lc_fail(ctx, "timer_stop() right after timer_start did not disarm the timer: it still fired");
+  if (st.victim_fired)
+    lc_fail(ctx,
+            "timer_stop() from another callback did not disarm a pending timer: it still fired");
+  if (st.stopped_fired)
+    lc_fail(ctx, "timer_stop() right after timer_start did not disarm the timer: it still fired");
   b->timer_free(st.victim);
   b->timer_free(stopped);
   b->timer_free(stopper);
@@ -516,8 +528,10 @@ LC_TEST(loop_timer_stop_same_pass, "loop.timer.stop_same_pass", "LOOP-TIMER-STOP
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
   if (st.fired[0] + st.fired[1] != 1)
-    lc_fail(ctx, "timer A ran %d time(s), timer B %d: a due timer disarmed with timer_stop() by a "
-            "callback of the same pass still ran", st.fired[0], st.fired[1]);
+    lc_fail(ctx,
+            "timer A ran %d time(s), timer B %d: a due timer disarmed with timer_stop() by a "
+            "callback of the same pass still ran",
+            st.fired[0], st.fired[1]);
   for (int i = 0; i < 2; i++) b->timer_free(st.t[i]);
   lc_loop_free_or_fail(ctx, loop);
 }
@@ -573,11 +587,12 @@ LC_TEST(loop_timer_stop_in_callback, "loop.timer.stop_in_callback", "LOOP-TIMER-
   assert_int_equal(rc, 0);
   assert_int_equal(st.stop_rc, 0);
   if (st.stop_count != 1)
-    lc_fail(ctx, "timer_stop() from its own callback did not stop a repeating 1 ms timer: it "
-            "ran %d times in 30 ms (timer_stop returned %d)", st.stop_count, st.stop_rc);
+    lc_fail(ctx,
+            "timer_stop() from its own callback did not stop a repeating 1 ms timer: it "
+            "ran %d times in 30 ms (timer_stop returned %d)",
+            st.stop_count, st.stop_rc);
   if (st.free_count != 1)
-    lc_fail(ctx, "a repeating timer that freed itself in its callback ran %d times",
-            st.free_count);
+    lc_fail(ctx, "a repeating timer that freed itself in its callback ran %d times", st.free_count);
   if (st.stopper) b->timer_free(st.stopper);
   b->timer_free(guard);
   lc_loop_free_or_fail(ctx, loop);
@@ -657,22 +672,27 @@ LC_TEST(loop_timer_restart, "loop.timer.restart", "LOOP-TIMER-RESTART", 0, 5000)
   lc_assert_ok(ctx, b->timer_start(st.b, 60 * LC_MS, 0));
   int rc = b->run(loop, LC_RUN_DEFAULT);
   assert_int_equal(rc, 0);
-  if (st.err) lc_fail(ctx, "timer_start from the timer's own callback returned %d (%s)", st.err,
-                      lc_strerr(st.err));
+  if (st.err)
+    lc_fail(ctx, "timer_start from the timer's own callback returned %d (%s)", st.err,
+            lc_strerr(st.err));
   /* Say what was observed: a restart that was ignored and a timer the library delayed (timer
    * coalescing) look the same from here. */
   if (st.a_count == 0)
-    lc_fail(ctx, "a 300 ms timer re-started for 5 ms had not fired when the 150 ms guard fired "
-            "%lld us after the restart", (long long)(st.guard_elapsed / LC_US));
+    lc_fail(ctx,
+            "a 300 ms timer re-started for 5 ms had not fired when the 150 ms guard fired "
+            "%lld us after the restart",
+            (long long)(st.guard_elapsed / LC_US));
   /* Early-firing slack for coarse clocks (never-early is another clause); capped so that a
    * backend ignoring the restart (firing at 5 ms) can never pass. */
   int64_t slack = lc_tol_ns(ctx, 10 * LC_MS) < 30 * LC_MS ? lc_tol_ns(ctx, 10 * LC_MS) : 30 * LC_MS;
   if (st.b_elapsed < 60 * LC_MS - slack)
-    lc_fail(ctx, "a 5 ms timer re-started for 60 ms fired %lld us after the restart, before "
-            "the 60 ms it was re-started for (slack %lld us)", (long long)(st.b_elapsed / LC_US),
-            (long long)(slack / LC_US));
+    lc_fail(ctx,
+            "a 5 ms timer re-started for 60 ms fired %lld us after the restart, before "
+            "the 60 ms it was re-started for (slack %lld us)",
+            (long long)(st.b_elapsed / LC_US), (long long)(slack / LC_US));
   if (st.a_elapsed > 100 * LC_MS)
-    lc_fail(ctx, "a timer re-started for 5 ms fired after %lld us", (long long)(st.a_elapsed / LC_US));
+    lc_fail(ctx, "a timer re-started for 5 ms fired after %lld us",
+            (long long)(st.a_elapsed / LC_US));
   assert_int_equal(st.a_count, 1);
   assert_int_equal(st.b_count, 1);
   if (st.c_count != 2)
@@ -699,7 +719,7 @@ struct many_state {
   int64_t *deadline; /* requested deadline of timer i, on the test clock */
   int *seq;          /* indices in callback order */
   int nfired;
-  int dup;           /* a timer fired twice */
+  int dup; /* a timer fired twice */
   unsigned char *seen;
 };
 struct many_timer {
@@ -758,12 +778,13 @@ LC_TEST(loop_timer_many, "loop.timer.many", "LOOP-TIMER-SCALE LOOP-TIMER-ORDER",
     }
     if (d > max_seen) max_seen = d;
   }
-  lc_note(ctx, "starting %d timers took %lld us; all fired %lld ms after the first start",
-          MANY_N, (long long)(spread / LC_US), (long long)(took / LC_MS));
+  lc_note(ctx, "starting %d timers took %lld us; all fired %lld ms after the first start", MANY_N,
+          (long long)(spread / LC_US), (long long)(took / LC_MS));
   if (bad)
-    lc_fail(ctx, "%d callbacks came after a timer with a later deadline (first at callback %d, "
-            "worst %lld us out of order, tolerance %lld us)", bad, first_bad,
-            (long long)(worst / LC_US), (long long)(tol / LC_US));
+    lc_fail(ctx,
+            "%d callbacks came after a timer with a later deadline (first at callback %d, "
+            "worst %lld us out of order, tolerance %lld us)",
+            bad, first_bad, (long long)(worst / LC_US), (long long)(tol / LC_US));
   if (took > 100 * LC_MS + spread + lc_tol_ns(ctx, 5000 * LC_MS))
     lc_fail(ctx, "the last of %d timers due within 100 ms fired after %lld ms", MANY_N,
             (long long)(took / LC_MS));
@@ -841,12 +862,9 @@ LC_TEST(loop_timer_equal_deadline_order, "loop.timer.equal_deadline_order",
     size_t len = strlen(seq);
     snprintf(seq + len, sizeof seq - len, "%s%d", i ? " " : "", st.order[i]);
   }
-  if (fwd)
-    lc_characteristic(ctx, "equal-deadline-order", "start order");
-  else if (rev)
-    lc_characteristic(ctx, "equal-deadline-order", "reverse start order");
-  else
-    lc_characteristic(ctx, "equal-deadline-order", "other (%s)", seq);
+  if (fwd) lc_characteristic(ctx, "equal-deadline-order", "start order");
+  else if (rev) lc_characteristic(ctx, "equal-deadline-order", "reverse start order");
+  else lc_characteristic(ctx, "equal-deadline-order", "other (%s)", seq);
   for (int i = 0; i < EQ_N; i++) b->timer_free(st.t[i]);
   b->timer_free(starter);
   lc_loop_free_or_fail(ctx, loop);
@@ -909,8 +927,10 @@ LC_TEST(loop_timer_zero_delay_no_starve, "loop.timer.zero_delay_no_starve",
   lc_note(ctx, "the readable callback ran after %d zero-delay timer callbacks", st.fd_at);
   if (st.fd_at < 0) lc_fail(ctx, "the readable callback never ran");
   if (st.fd_at >= STARVE_LIMIT)
-    lc_fail(ctx, "a zero-delay timer re-armed from its own callback ran %d times before a "
-            "readable socket got its callback: the timer pass starves I/O", st.fd_at);
+    lc_fail(ctx,
+            "a zero-delay timer re-armed from its own callback ran %d times before a "
+            "readable socket got its callback: the timer pass starves I/O",
+            st.fd_at);
   b->timer_free(st.timer);
   b->io_free(st.io);
   close(sv[0]);

@@ -131,13 +131,14 @@ LC_TEST(loop_wakeup_after_last_send, "loop.wakeup.after_last_send",
   lc_watchdog_disarm();
   pthread_join(th, NULL);
   if (rc < 0) lc_fail(ctx, "run() returned %d (%s)", rc, lc_strerr(rc));
-  if (st.send_err) lc_fail(ctx, "wakeup_send returned %d (%s)", st.send_err, lc_strerr(st.send_err));
+  if (st.send_err)
+    lc_fail(ctx, "wakeup_send returned %d (%s)", st.send_err, lc_strerr(st.send_err));
   if (st.lost_round >= 0)
-    lc_fail(ctx, "lost wakeup: in round %d no callback observed send #%ld within %lld ms "
+    lc_fail(ctx,
+            "lost wakeup: in round %d no callback observed send #%ld within %lld ms "
             "(callbacks so far: %ld)",
             st.lost_round, st.lost_last, (long long)(st.round_limit_ns / LC_MS), st.callbacks);
-  if (!st.final_seen)
-    lc_fail(ctx, "the final send got no callback before the guard timer");
+  if (!st.final_seen) lc_fail(ctx, "the final send got no callback before the guard timer");
   lc_note(ctx, "%d sends landed while a callback was running", st.raced);
   if (st.callbacks < st.sends)
     lc_characteristic(ctx, "wakeup-coalesces", "yes (%ld sends -> %ld callbacks)", st.sends,

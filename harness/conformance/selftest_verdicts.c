@@ -50,9 +50,7 @@ LC_TEST(selftest_hang, "selftest.hang", "", 0, 300) {
 }
 
 /* SKIP with a reason. */
-LC_TEST(selftest_skip, "selftest.skip", "", 0, 5000) {
-  lc_skip(ctx, "deliberate skip");
-}
+LC_TEST(selftest_skip, "selftest.skip", "", 0, 5000) { lc_skip(ctx, "deliberate skip"); }
 
 /* Records a characteristic and a note, then passes. */
 LC_TEST(selftest_characteristic, "selftest.characteristic", "", 0, 5000) {

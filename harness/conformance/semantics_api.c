@@ -173,16 +173,15 @@ static int wn_main(void *arg, intptr_t *result) {
   lc_cancel(c);
   as_->rc[2] = lc_await(c, &r);
   as_->v[1] = r;
-  lc_trace("cancelled caller -> %s %ld, inner cancelled: %d", lc_trace_code(as_->rc[2]),
-           (long)r, lc_task_cancelled(t));
+  lc_trace("cancelled caller -> %s %ld, inner cancelled: %d", lc_trace_code(as_->rc[2]), (long)r,
+           lc_task_cancelled(t));
   lc_task_unref(c);
   lc_task_unref(t);
   *result = 0;
   return 0;
 }
 
-LC_TEST(sem_waitfor_no_timeout, "semantics.waitfor.no_timeout", "WAITFOR-NO-TIMEOUT", 0,
-        10000) {
+LC_TEST(sem_waitfor_no_timeout, "semantics.waitfor.no_timeout", "WAITFOR-NO-TIMEOUT", 0, 10000) {
   struct astate st;
   memset(&st, 0, sizeof st);
   as_ = &st;

@@ -175,8 +175,7 @@ LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPON
   lc_run_opts opts = {.debug = 1};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
-  assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL), 0);
   lc_note(ctx, "job %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
           (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
           (double)st.lag.max_ns / LC_MS);

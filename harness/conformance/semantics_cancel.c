@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* A worker: sleeps sleep_ms; if cancelled, runs a cleanup that sleeps cleanup_ms, then
  * returns -ECANCELED; with swallow it returns swallow_value instead (uncancelling `uncancel`
  * times first). */
@@ -221,8 +220,7 @@ static int so_main(void *arg, intptr_t *result) {
   lc_sleep(10 * LC_MS);
   if (st->cancel_again) /* inner_cancel variant: cancel the inner itself */
     lc_trace_at("main: cancel(inner) -> %d", lc_cancel(inner));
-  else
-    lc_trace_at("main: cancel(w) -> %d", lc_cancel(w));
+  else lc_trace_at("main: cancel(w) -> %d", lc_cancel(w));
   st->rc2 = lc_await(w, NULL);
   lc_trace_at("main: await w -> %s", lc_trace_code(st->rc2));
   st->rc3 = lc_await(inner, &st->v);
@@ -292,8 +290,7 @@ LC_TEST(sem_shutdown_pending, "semantics.shutdown.cancels_pending", "SHUTDOWN-CA
   st.w = (struct worker){.name = "bg", .sleep_ms = 5000, .cleanup_ms = 10};
   lc_trace_reports rep = {0};
   intptr_t res = 0;
-  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sp_main, &st, &res),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sp_main, &st, &res), 0);
   assert_int_equal(res, 1);
   assert_int_equal(st.w.cancelled, 1);
   assert_int_equal(st.w.cleanup_done, 1);
@@ -330,8 +327,7 @@ LC_TEST(sem_shutdown_unretrieved, "semantics.shutdown.unretrieved_error",
         "SHUTDOWN-UNRETRIEVED-ERROR", 0, 10000) {
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_UNRETRIEVED_ERROR;
-  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ue_main, NULL, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ue_main, NULL, NULL), 0);
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_UNRETRIEVED_ERROR, "bg"), 1);
   assert_int_equal(rep.n, 1);
 }

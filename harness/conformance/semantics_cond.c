@@ -227,8 +227,8 @@ static int bw_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_barrier_wait, "semantics.barrier.wait",
-        "BARRIER-RELEASE BARRIER-ABORT BARRIER-RESET", 0, 10000) {
+LC_TEST(sem_barrier_wait, "semantics.barrier.wait", "BARRIER-RELEASE BARRIER-ABORT BARRIER-RESET",
+        0, 10000) {
   struct cdstate st;
   memset(&st, 0, sizeof st);
   cs = &st;

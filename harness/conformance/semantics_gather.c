@@ -187,8 +187,7 @@ LC_TEST(sem_gather_error, "semantics.gather.error_siblings_continue",
   st.c[0] = (struct gchild){.name = "a", .delay_ms = 10, .fail = EIO};
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 30, .value = 2};
   lc_trace_reports rep = {0};
-  assert_int_equal(
-      lc_trace_run(ctx, NULL, &rep, ge_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, ge_main, &st, NULL), 0);
   assert_int_equal(st.rc, -EIO);
   assert_int_equal(st.sibling_done_at_return, 0);
   assert_int_equal(st.rc2, 0);
@@ -223,8 +222,7 @@ LC_TEST(sem_gather_return_exc, "semantics.gather.return_exceptions", "GATHER-RET
   st.c[1] = (struct gchild){.name = "b", .delay_ms = 20, .value = 2};
   st.c[2] = (struct gchild){.name = "c", .delay_ms = 30, .fail = EINVAL};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gr_main, &st, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, gr_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.err[0], -EIO);
   assert_int_equal(st.err[1], 0);

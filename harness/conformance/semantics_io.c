@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* ---- shared pieces ------------------------------------------------------------------------ */
 
 /* The echo handler every scenario's server runs: each line back until EOF. */
@@ -67,9 +66,9 @@ struct io_state {
   int64_t v[8];
 };
 
-#define IO_CHECK(st, cond, ...)                                                              \
-  do {                                                                                       \
-    if (!(cond) && !(st)->err[0]) snprintf((st)->err, sizeof (st)->err, __VA_ARGS__);      \
+#define IO_CHECK(st, cond, ...)                                                      \
+  do {                                                                               \
+    if (!(cond) && !(st)->err[0]) snprintf((st)->err, sizeof(st)->err, __VA_ARGS__); \
   } while (0)
 
 static void io_assert(lc_ctx *ctx, const struct io_state *st) {
@@ -170,8 +169,7 @@ static int script_handler(lc_stream *s, void *arg) {
 }
 
 /* Start a script server and connect to it. */
-static int script_connect(struct io_state *st, struct script *sc, lc_server **srv,
-                          lc_stream **c) {
+static int script_connect(struct io_state *st, struct script *sc, lc_server **srv, lc_stream **c) {
   int rc = lc_start_server("127.0.0.1", 0, script_handler, sc, srv);
   IO_CHECK(st, rc == 0, "start_server -> %s", lc_trace_code(rc));
   if (rc) return rc;
@@ -256,8 +254,7 @@ static int readexactly_main(void *arg, intptr_t *result) {
   lc_trace("readexactly(3) -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
   n = lc_stream_readexactly(c, buf, 5, &partial);
   buf[partial] = 0;
-  lc_trace("readexactly(5) -> %s partial '%s' expected 5", lc_trace_code(n < 0 ? (int)n : 0),
-           buf);
+  lc_trace("readexactly(5) -> %s partial '%s' expected 5", lc_trace_code(n < 0 ? (int)n : 0), buf);
   IO_CHECK(st, n == -ENODATA && partial == 2, "readexactly at EOF: %zd partial %zu", n, partial);
   lc_trace("at_eof -> %s", lc_stream_at_eof(c) ? "yes" : "no");
   lc_trace("read -> %zd bytes", lc_stream_read(c, buf, sizeof buf));
@@ -383,7 +380,8 @@ LC_TEST(sem_io_read_timeout, "semantics.io.read_timeout", "IO-READ-TIMEOUT", LC_
   struct io_state st = {0};
   io_run(ctx, read_timeout_main, &st);
   io_assert(ctx, &st);
-  if (st.v[0] < 50 * LC_MS) lc_fail(ctx, "the read timed out early: %.1f ms", (double)st.v[0] / LC_MS);
+  if (st.v[0] < 50 * LC_MS)
+    lc_fail(ctx, "the read timed out early: %.1f ms", (double)st.v[0] / LC_MS);
   if (st.v[0] > 50 * LC_MS + lc_tol_ns(ctx, 50 * LC_MS))
     lc_fail(ctx, "the read timed out late: %.1f ms", (double)st.v[0] / LC_MS);
 }
@@ -433,8 +431,8 @@ static int peer_closed_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_io_peer_closed, "semantics.io.peer_closed", "IO-PEER-CLOSED IO-NO-SIGPIPE",
-        LC_NEEDS_IO, 10000) {
+LC_TEST(sem_io_peer_closed, "semantics.io.peer_closed", "IO-PEER-CLOSED IO-NO-SIGPIPE", LC_NEEDS_IO,
+        10000) {
   struct io_state st = {0};
   io_run(ctx, peer_closed_main, &st);
   io_assert(ctx, &st);
@@ -505,8 +503,7 @@ static int backpressure_main(void *arg, intptr_t *result) {
   st->v[2] = low_ok;
   lc_trace("write+drain -> %s", lc_trace_code(rc));
   lc_trace("drain waited at least once: %s", waits > 0 ? "yes" : "no");
-  lc_trace("queue never above high-water + one write: %s",
-           max_q <= high + BP_CHUNK ? "yes" : "no");
+  lc_trace("queue never above high-water + one write: %s", max_q <= high + BP_CHUNK ? "yes" : "no");
   lc_trace("a waiting drain returned at or below low-water: %s", low_ok ? "yes" : "no");
   lc_stream_write_eof(c);
   char line[64];
@@ -647,10 +644,8 @@ static int many_client(void *arg, intptr_t *result) {
   int len = snprintf(msg, sizeof msg, "client %ld\n", (long)id);
   rc = lc_stream_write(c, msg, (size_t)len);
   ssize_t n = rc ? rc : lc_stream_readline(c, buf, sizeof buf);
-  if (n == len && memcmp(buf, msg, (size_t)len) == 0)
-    m->ok++;
-  else
-    IO_CHECK(m->st, 0, "client %ld: echo -> %zd", (long)id, n);
+  if (n == len && memcmp(buf, msg, (size_t)len) == 0) m->ok++;
+  else IO_CHECK(m->st, 0, "client %ld: echo -> %zd", (long)id, n);
   lc_stream_close(c);
   lc_stream_wait_closed(c);
   lc_stream_free(c);
@@ -710,8 +705,10 @@ LC_TEST(sem_io_many, "semantics.io.many_connections", "IO-MANY-CONNECTIONS", LC_
   }
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 2 * MANY + 64) {
     char why[128];
-    snprintf(why, sizeof why, "RLIMIT_NOFILE is %llu even after raising it to the hard limit; "
-             "%d connections need %d fds", (unsigned long long)rl.rlim_cur, MANY, 2 * MANY + 64);
+    snprintf(why, sizeof why,
+             "RLIMIT_NOFILE is %llu even after raising it to the hard limit; "
+             "%d connections need %d fds",
+             (unsigned long long)rl.rlim_cur, MANY, 2 * MANY + 64);
     lc_skip(ctx, why);
   }
   struct io_state st = {0};
@@ -748,8 +745,6 @@ struct lat {
   int64_t block_t0, worst_end; /* when the block began; when client 0's worst round trip ended */
 };
 
-
-
 static void lat_nanosleep(int64_t ns) {
   struct timespec ts = {(time_t)(ns / LC_S), (long)(ns % LC_S)};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -779,8 +774,7 @@ static int lat_handler(lc_stream *s, void *arg) {
       } else {
         intptr_t v = 0;
         int rc = lc_run_in_thread(lat_job, NULL, &v);
-        IO_CHECK(&l->st, rc == 0 && v == 42, "run_in_thread -> %s %ld", lc_trace_code(rc),
-                 (long)v);
+        IO_CHECK(&l->st, rc == 0 && v == 42, "run_in_thread -> %s %ld", lc_trace_code(rc), (long)v);
       }
       l->block_ns = lc_clock_ns() - t0;
     }
@@ -860,8 +854,7 @@ static int lat_main(void *arg, intptr_t *result) {
   }
   if (l->kind == LAT_THREAD)
     lc_trace("every other connection's latency stayed below the bound: %s", all_low ? "yes" : "no");
-  else
-    lc_trace("every other connection's latency rose by the block: %s", all_rose ? "yes" : "no");
+  else lc_trace("every other connection's latency rose by the block: %s", all_rose ? "yes" : "no");
   lc_server_close(srv);
   lc_server_wait_closed(srv);
   lc_server_free(srv);
@@ -885,9 +878,10 @@ static void lat_scenario(lc_ctx *ctx, enum lat_kind kind) {
     if (l.max_rtt[i] > worst) worst = l.max_rtt[i];
     if (l.max_rtt[i] < best) best = l.max_rtt[i];
   }
-  lc_note(ctx, "block %.1f ms; other connections' worst round trip %.1f..%.1f ms; %ld rounds by "
-          "client 0, whose worst ended %.1f ms after the block began", (double)l.block_ns / LC_MS,
-          (double)best / LC_MS, (double)worst / LC_MS, l.rounds[0],
+  lc_note(ctx,
+          "block %.1f ms; other connections' worst round trip %.1f..%.1f ms; %ld rounds by "
+          "client 0, whose worst ended %.1f ms after the block began",
+          (double)l.block_ns / LC_MS, (double)best / LC_MS, (double)worst / LC_MS, l.rounds[0],
           (double)(l.worst_end - l.block_t0) / LC_MS);
   assert_int_equal(rc, 0);
   io_assert(ctx, &l.st);
@@ -895,20 +889,26 @@ static void lat_scenario(lc_ctx *ctx, enum lat_kind kind) {
   for (int i = 0; i < LAT_CLIENTS; i++) assert_true(l.rounds[i] > 0);
   if (kind == LAT_THREAD) {
     if (worst > l.st.v[0])
-      lc_fail(ctx, "a connection's round trip reached %.1f ms while the work ran on a thread "
-              "(bound %.1f ms)", (double)worst / LC_MS, (double)l.st.v[0] / LC_MS);
+      lc_fail(ctx,
+              "a connection's round trip reached %.1f ms while the work ran on a thread "
+              "(bound %.1f ms)",
+              (double)worst / LC_MS, (double)l.st.v[0] / LC_MS);
     if (rep.n != 0) lc_fail(ctx, "unexpected slow-step report naming '%s'", rep.v[0].task);
   } else {
     if (best < l.block_ns)
-      lc_fail(ctx, "a connection's worst round trip %.1f ms < the %.1f ms block: was the loop "
-              "not blocked?", (double)best / LC_MS, (double)l.block_ns / LC_MS);
+      lc_fail(ctx,
+              "a connection's worst round trip %.1f ms < the %.1f ms block: was the loop "
+              "not blocked?",
+              (double)best / LC_MS, (double)l.block_ns / LC_MS);
     /* Exactly one report for the blocking step. On a slow machine (multiplier > 1: a loaded
      * or sanitized run) another task's step can also pass the 100 ms threshold in wall time
      * because the process was not running; those are noted, not failed. */
     size_t mine = lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "echo-9");
     if (mine != 1 || (rep.n != 1 && ctx->multiplier <= 1.0))
-      lc_fail(ctx, "expected one slow-step report naming 'echo-9', got %zu (%zu for echo-9; "
-              "first: %s)", rep.n, mine, rep.n ? rep.v[0].task : "none");
+      lc_fail(ctx,
+              "expected one slow-step report naming 'echo-9', got %zu (%zu for echo-9; "
+              "first: %s)",
+              rep.n, mine, rep.n ? rep.v[0].task : "none");
     if (rep.n != mine)
       lc_note(ctx, "%zu other slow-step report(s) tolerated at time multiplier %g (first: %s)",
               rep.n - mine, ctx->multiplier, rep.v[0].task);
@@ -1010,8 +1010,10 @@ static int cancel_write_main(void *arg, intptr_t *result) {
   lc_task_unref(t);
   size_t after = lc_stream_write_buffered(cw->c);
   lc_trace("drainer -> %s", lc_trace_code(rc));
-  lc_trace("queue unchanged by the cancelled drain: %s", before == after && after > 0 ? "yes" : "no");
-  IO_CHECK(st, before == after && after > 0, "queue %zu before the cancel, %zu after", before, after);
+  lc_trace("queue unchanged by the cancelled drain: %s",
+           before == after && after > 0 ? "yes" : "no");
+  IO_CHECK(st, before == after && after > 0, "queue %zu before the cancel, %zu after", before,
+           after);
   lc_event_set(cw->go);
   lc_stream_write_eof(cw->c);
   char line[64];

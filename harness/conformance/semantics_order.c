@@ -75,13 +75,12 @@ static int tro_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_sched_timer_ready_order, "semantics.sched.timer_ready_order",
-        "SCHED-TIMER-AFTER-READY", 0, 10000) {
+LC_TEST(sem_sched_timer_ready_order, "semantics.sched.timer_ready_order", "SCHED-TIMER-AFTER-READY",
+        0, 10000) {
   struct ostate st;
   memset(&st, 0, sizeof st);
   os_ = &st;
-  assert_int_equal(
-      lc_trace_run(ctx, NULL, NULL, tro_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, tro_main, NULL, NULL), 0);
   if (strcmp(st.order, "12S34") != 0)
     lc_fail(ctx, "order '%s', expected '12S34' (1-4: main's yields, S: the sleeper woke)",
             st.order);
@@ -158,12 +157,13 @@ LC_TEST(sem_gather_done_suspends, "semantics.gather.done_suspends", "GATHER-DONE
   struct ostate st;
   memset(&st, 0, sizeof st);
   os_ = &st;
-  assert_int_equal(lc_trace_run(ctx, NULL, NULL, gd_main, NULL, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, gd_main, NULL, NULL), 0);
   assert_int_equal(st.rc[0], 0);
   if (strcmp(st.order, "123G12G341A234") != 0)
-    lc_fail(ctx, "order '%s', expected '123G12G341A234' (digits: ticks, G: gather returned, "
-                 "A: await returned)", st.order);
+    lc_fail(ctx,
+            "order '%s', expected '123G12G341A234' (digits: ticks, G: gather returned, "
+            "A: await returned)",
+            st.order);
 }
 
 /* ==========================================================================================
@@ -212,17 +212,15 @@ static int cs_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_shutdown_cleanup_spawn, "semantics.shutdown.cleanup_spawn", "SHUTDOWN-CLEANUP-SPAWN",
-        0, 10000) {
+LC_TEST(sem_shutdown_cleanup_spawn, "semantics.shutdown.cleanup_spawn", "SHUTDOWN-CLEANUP-SPAWN", 0,
+        10000) {
   struct ostate st;
   memset(&st, 0, sizeof st);
   os_ = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(
-      lc_trace_run(ctx, NULL, &rep, cs_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, cs_main, NULL, NULL), 0);
   if (strcmp(st.order, "SsL") != 0)
-    lc_fail(ctx, "order '%s', expected 'SsL' (S: leftover, s: last, L: late started)",
-            st.order);
+    lc_fail(ctx, "order '%s', expected 'SsL' (S: leftover, s: last, L: late started)", st.order);
   assert_int_equal(st.rc[2], -ECANCELED); /* then cancelled, and its cleanup ran */
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_CANCELLED_AT_SHUTDOWN, "late"), 1);
 }
@@ -257,8 +255,7 @@ static int wd_main(void *arg, intptr_t *result) {
   intptr_t r = 0;
   os_->rc[0] = lc_wait_for(c, LC_S, &r);
   os_->rc[1] = wd_ticks != before;
-  lc_trace("wait_for(done task, 1 s) -> %ld, other tasks ran meanwhile: %d", (long)r,
-           os_->rc[1]);
+  lc_trace("wait_for(done task, 1 s) -> %ld, other tasks ran meanwhile: %d", (long)r, os_->rc[1]);
   lc_await(tk, NULL);
   lc_task_unref(tk);
   lc_task_unref(c);

@@ -100,13 +100,12 @@ static int pu_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_cancel_parked_uncancel, "semantics.cancel.parked_uncancel",
-        "CANCEL-PARKED-STICKY", 0, 10000) {
+LC_TEST(sem_cancel_parked_uncancel, "semantics.cancel.parked_uncancel", "CANCEL-PARKED-STICKY", 0,
+        10000) {
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pu_main, NULL, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pu_main, NULL, NULL), 0);
   for (int k = 0; k < NKINDS; k++) {
     if (st.rc[k] != -ECANCELED)
       lc_fail(ctx, "%s: cancel then uncancel before it ran: got %s, expected ECANCELED",
@@ -183,8 +182,8 @@ static int pl_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_cancel_parked_lock, "semantics.cancel.parked_lock", "CANCEL-PARKED-STICKY CANCEL-PARKED-SKIPPED", 0,
-        10000) {
+LC_TEST(sem_cancel_parked_lock, "semantics.cancel.parked_lock",
+        "CANCEL-PARKED-STICKY CANCEL-PARKED-SKIPPED", 0, 10000) {
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
@@ -258,8 +257,8 @@ static int psm_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_cancel_parked_sem, "semantics.cancel.parked_sem", "CANCEL-PARKED-STICKY CANCEL-PARKED-SKIPPED", 0,
-        10000) {
+LC_TEST(sem_cancel_parked_sem, "semantics.cancel.parked_sem",
+        "CANCEL-PARKED-STICKY CANCEL-PARKED-SKIPPED", 0, 10000) {
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
@@ -340,13 +339,12 @@ static int pq_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_cancel_parked_queue, "semantics.cancel.parked_queue", "CANCEL-PARKED-STICKY CANCEL-PARKED-SKIPPED", 0,
-        10000) {
+LC_TEST(sem_cancel_parked_queue, "semantics.cancel.parked_queue",
+        "CANCEL-PARKED-STICKY CANCEL-PARKED-SKIPPED", 0, 10000) {
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pq_main, NULL, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, pq_main, NULL, NULL), 0);
   assert_int_equal(st.flag[0], 0);
   assert_int_equal(st.item[0], 5); /* the item was not handed to the cancelled getter */
   assert_int_equal(st.flag[8], -ECANCELED);
@@ -430,8 +428,7 @@ LC_TEST(sem_queue_no_reservation, "semantics.queue.no_reservation", "QUEUE-NO-RE
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, NULL, NULL, nr_main, NULL, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, nr_main, NULL, NULL), 0);
   assert_int_equal(st.flag[0], 1); /* size counts the real item only */
   assert_int_equal(st.flag[1], 0); /* the newcomer took it */
   assert_int_equal(st.flag[2], 0); /* and the freed slot */
@@ -493,8 +490,7 @@ LC_TEST(sem_queue_priority_lifo, "semantics.queue.priority_lifo", "QUEUE-PRIORIT
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(lc_trace_run(ctx, NULL, NULL, plq_main, NULL, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, plq_main, NULL, NULL), 0);
   assert_string_equal(plq_out[0], "[1, 1, 2, 3, 4, 5]");
   assert_string_equal(plq_out[1], "[3, 2, 1]");
   assert_int_equal(st.flag[0], 0);
@@ -532,13 +528,12 @@ static int up_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_cancel_uncancel_pending, "semantics.cancel.uncancel_pending",
-        "CANCEL-UNCANCEL-PENDING", 0, 10000) {
+LC_TEST(sem_cancel_uncancel_pending, "semantics.cancel.uncancel_pending", "CANCEL-UNCANCEL-PENDING",
+        0, 10000) {
   struct pstate st;
   memset(&st, 0, sizeof st);
   ps = &st;
-  assert_int_equal(
-      lc_trace_run(ctx, NULL, NULL, up_main, NULL, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, NULL, up_main, NULL, NULL), 0);
   assert_int_equal(st.flag[0], 0);
   assert_int_equal(st.flag[1], 0);
 }

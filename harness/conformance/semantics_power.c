@@ -76,7 +76,8 @@ LC_TEST(sem_queue_getters_fifo, "semantics.queue.getters_fifo", "QUEUE-GETTERS-F
   for (int i = 1; i <= GF_GETTERS; i++) {
     assert_int_equal(st.rc[i], 0);
     if (st.got[i] != i)
-      lc_fail(ctx, "getters parked in the order g1..g%d were not served first come, first "
+      lc_fail(ctx,
+              "getters parked in the order g1..g%d were not served first come, first "
               "served: g%d got item %ld (expected %d); service order g%d g%d g%d g%d",
               GF_GETTERS, i, (long)st.got[i], i, st.order[0], st.order[1], st.order[2],
               st.order[3]);
@@ -160,21 +161,24 @@ static int sz_main(void *arg, intptr_t *result) {
   return rc ? rc : rc2;
 }
 
-LC_TEST(sem_sched_sleep_zero_yields, "semantics.sched.sleep_zero_yields",
-        "SCHED-SLEEP-ZERO-YIELDS", 0, 10000) {
+LC_TEST(sem_sched_sleep_zero_yields, "semantics.sched.sleep_zero_yields", "SCHED-SLEEP-ZERO-YIELDS",
+        0, 10000) {
   struct sz_state st;
   memset(&st, 0, sizeof st);
   sz_st = &st;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sz_main, &st, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, sz_main, &st, NULL), 0);
   assert_int_equal(st.rc_sleep0, 0);
   if (strcmp(st.order, "a0b0a1b1a2b2") != 0)
-    lc_fail(ctx, "lc_sleep(0) did not yield to the other ready task: steps ran in the order %s "
-            "(expected a0b0a1b1a2b2)", st.order);
+    lc_fail(ctx,
+            "lc_sleep(0) did not yield to the other ready task: steps ran in the order %s "
+            "(expected a0b0a1b1a2b2)",
+            st.order);
   if (!st.woke)
-    lc_fail(ctx, "a task looping on lc_sleep(0) kept a 5 ms timer from firing for %ld yields: "
-            "lc_sleep(0) does not let the loop run", st.spins);
+    lc_fail(ctx,
+            "a task looping on lc_sleep(0) kept a 5 ms timer from firing for %ld yields: "
+            "lc_sleep(0) does not let the loop run",
+            st.spins);
   lc_note(ctx, "the spinner yielded %ld times before the 5 ms sleeper woke", st.spins);
   assert_int_equal(rep.n, 0);
 }
@@ -249,11 +253,15 @@ LC_TEST(sem_sem_cancel_queued, "semantics.sem.cancel_queued", "SEM-CANCEL-QUEUED
   assert_int_equal(st.rc[1], 0);
   assert_int_equal(st.rc[3], 0);
   if (st.norder != 2 || st.order[0] != 1 || st.order[1] != 3)
-    lc_fail(ctx, "after w2 was cancelled in the queue, the semaphore served %d waiter(s) "
-            "(first w%d, then w%d; expected w1 then w3)", st.norder, st.order[0], st.order[1]);
+    lc_fail(ctx,
+            "after w2 was cancelled in the queue, the semaphore served %d waiter(s) "
+            "(first w%d, then w%d; expected w1 then w3)",
+            st.norder, st.order[0], st.order[1]);
   if (st.value_end != 1)
-    lc_fail(ctx, "a Semaphore(1) ended at value %d after every holder released (expected 1): "
-            "the cancelled waiter %s a unit", st.value_end, st.value_end < 1 ? "kept" : "added");
+    lc_fail(ctx,
+            "a Semaphore(1) ended at value %d after every holder released (expected 1): "
+            "the cancelled waiter %s a unit",
+            st.value_end, st.value_end < 1 ? "kept" : "added");
   assert_int_equal(st.locked_end, 0);
   assert_int_equal(rep.n, 0);
 }

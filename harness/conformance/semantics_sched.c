@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* ==========================================================================================
  * semantics.sched.spawn_order: lc_spawn schedules but never runs the body inside the call;
  * bodies start in spawn order once the spawner yields; a task cancelled before its first step
@@ -336,8 +335,8 @@ static int sb_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_sched_sleep_after_block, "semantics.sched.sleep_after_block",
-        "SCHED-SLEEP-AFTER-BLOCK", LC_NEEDS_WAKEUP, 10000) {
+LC_TEST(sem_sched_sleep_after_block, "semantics.sched.sleep_after_block", "SCHED-SLEEP-AFTER-BLOCK",
+        LC_NEEDS_WAKEUP, 10000) {
   struct sb_state st;
   memset(&st, 0, sizeof st);
   lc_trace_reports rep = {0};

@@ -691,16 +691,14 @@ LC_TEST(sem_tg_child_failure, "semantics.tg.child_failure",
  * (TG-LATE-FAILURE).
  * ======================================================================================== */
 
-LC_TEST(sem_tg_late_child_failure, "semantics.tg.late_child_failure", "TG-LATE-FAILURE", 0,
-        10000) {
+LC_TEST(sem_tg_late_child_failure, "semantics.tg.late_child_failure", "TG-LATE-FAILURE", 0, 10000) {
   struct tgstate st;
   memset(&st, 0, sizeof st);
   st.c[0] = (struct tgchild){.name = "a", .delay_ms = 10, .fail = EIO};
   st.nchildren = 1;
   st.body_ms = 0;
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, tg_main, &st, NULL), 0);
   assert_int_equal(st.body_rc, 0);
   assert_int_equal(st.rc, -EIO);
   assert_int_equal(st.nerrors, 1);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* An inner task for wait_for: sleeps sleep_ms; when cancelled, traces it, runs a cleanup that
  * sleeps cleanup_ms, then either re-raises (-ECANCELED) or, with swallow, withdraws the
  * request and returns swallow_value. */
@@ -108,15 +107,15 @@ LC_TEST(sem_waitfor_timeout, "semantics.waitfor.timeout_waits_cleanup",
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 1000, .cleanup_ms = 20};
   lc_trace_reports rep = {0};
-  assert_int_equal(
-      lc_trace_run(ctx, NULL, &rep, wt_main, &st, NULL), 0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wt_main, &st, NULL), 0);
   assert_int_equal(st.rc, -ETIMEDOUT);
   assert_int_equal(st.in.cleanup_done, 1);
   if (st.elapsed_ns < 50 * LC_MS) /* 30 ms timeout + 20 ms cleanup: it must overrun */
     lc_fail(ctx, "wait_for returned after %.1f ms, before the inner's cleanup could finish",
             (double)st.elapsed_ns / LC_MS);
   if (st.elapsed_ns > 50 * LC_MS + lc_tol_ns(ctx, 200 * LC_MS))
-    lc_fail(ctx, "wait_for returned after %.1f ms (expected about 50)", (double)st.elapsed_ns / LC_MS);
+    lc_fail(ctx, "wait_for returned after %.1f ms (expected about 50)",
+            (double)st.elapsed_ns / LC_MS);
   assert_int_equal(rep.n, 0);
 }
 
@@ -172,8 +171,7 @@ LC_TEST(sem_waitfor_swallow, "semantics.waitfor.swallowed_cancel", "WAITFOR-SWAL
   memset(&st, 0, sizeof st);
   st.in = (struct inner){.sleep_ms = 1000, .swallow = 1, .swallow_value = 7};
   lc_trace_reports rep = {0};
-  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wo_main, &st, NULL),
-                   0);
+  assert_int_equal(lc_trace_run(ctx, NULL, &rep, wo_main, &st, NULL), 0);
   /* wo_main's timeout is 200 ms: the inner is cancelled then and returns 7. */
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.v, 7);

@@ -78,7 +78,8 @@ static int wm_waiter(void *arg, intptr_t *result) {
 
 static int wm_main(void *arg, intptr_t *result) {
   (void)arg;
-  static const struct wait_job ja = {30, 0, 0}, jb = {60, 0, EIO}, jc = {120, 0, 0}, jd = {90, 0, 0};
+  static const struct wait_job ja = {30, 0, 0}, jb = {60, 0, EIO}, jc = {120, 0, 0},
+                               jd = {90, 0, 0};
   lc_task *t[3] = {lc_spawn(job_fn, (void *)&ja, "a"), lc_spawn(job_fn, (void *)&jb, "b"),
                    lc_spawn(job_fn, (void *)&jc, "c")};
   if (!t[0] || !t[1] || !t[2]) return -ENOMEM;
@@ -100,8 +101,7 @@ static int wm_main(void *arg, intptr_t *result) {
   lc_task *ac[2] = {t[0], t[2]};
   lc_wait(ac, 2, LC_ALL_COMPLETED, -1, d, NULL);
   ws_->rc[5] = ws_->ticks != before;
-  lc_trace("wait on done tasks -> %s, other tasks ran meanwhile: %d", flags(4, d, 2),
-           ws_->rc[5]);
+  lc_trace("wait on done tasks -> %s, other tasks ran meanwhile: %d", flags(4, d, 2), ws_->rc[5]);
   lc_await(tk, NULL);
   lc_task_unref(tk);
   if (!(wm_d = lc_spawn(job_fn, (void *)&jd, "d"))) return -errno;
@@ -150,7 +150,7 @@ LC_TEST(sem_wait_modes, "semantics.wait.modes",
 static int ac_main(void *arg, intptr_t *result) {
   (void)arg;
   static const struct wait_job jx = {90, 3, 0}, jy = {30, 1, 0}, jz = {60, 2, EIO}, jp = {10, 1, 0},
-                          jq = {200, 2, 0};
+                               jq = {200, 2, 0};
   lc_task *t[3] = {lc_spawn(job_fn, (void *)&jx, "x"), lc_spawn(job_fn, (void *)&jy, "y"),
                    lc_spawn(job_fn, (void *)&jz, "z")};
   if (!t[0] || !t[1] || !t[2]) return -ENOMEM;
@@ -187,8 +187,8 @@ static int ac_main(void *arg, intptr_t *result) {
   return 0;
 }
 
-LC_TEST(sem_wait_as_completed, "semantics.wait.as_completed", "ASCOMPLETED-ORDER ASCOMPLETED-TIMEOUT",
-        0, 10000) {
+LC_TEST(sem_wait_as_completed, "semantics.wait.as_completed",
+        "ASCOMPLETED-ORDER ASCOMPLETED-TIMEOUT", 0, 10000) {
   struct swait_state st;
   memset(&st, 0, sizeof st);
   ws_ = &st;

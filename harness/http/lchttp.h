@@ -47,9 +47,8 @@ int lchttp_wait_closed(int fd, int timeout_ms, size_t *extra);
 void lchttp_verify(int port, int dates, struct lch_strlist *problems);
 /* The bad-input checks; header_timeout_ms is what the server was started with. Appends one
  * line per problem. alive(ud) reports whether the server process still runs. */
-void lchttp_bad_input(int port, long header_timeout_ms, double multiplier,
-                      int (*alive)(void *ud), void *ud, struct lch_strlist *problems,
-                      int verbose);
+void lchttp_bad_input(int port, long header_timeout_ms, double multiplier, int (*alive)(void *ud),
+                      void *ud, struct lch_strlist *problems, int verbose);
 
 /* ---- the open-loop client (lchttp_openloop.c): `loopconf-http __openloop ...` ---- */
 int lchttp_openloop_main(int argc, char **argv);

@@ -153,7 +153,8 @@ int lchttp_wait_closed(int fd, int timeout_ms, size_t *extra) {
 
 /* ---- the verifier ------------------------------------------------------------------------ */
 
-static void problem(struct lch_strlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct lch_strlist *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void problem(struct lch_strlist *l, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -179,7 +180,8 @@ static void check_resp(const struct lchttp_resp *r, const char *path, const char
     problem(pr, "%s: GET %s: Content-Length %ld, not %zu", what, path, r->clen, strlen(body));
   else if (strcmp(r->body, body) != 0)
     problem(pr, "%s: GET %s: body '%s', not '%s'", what, path, r->body, body);
-  if (r->conn_close) problem(pr, "%s: GET %s: Connection: close on a keep-alive request", what, path);
+  if (r->conn_close)
+    problem(pr, "%s: GET %s: Connection: close on a keep-alive request", what, path);
 }
 
 void lchttp_verify(int port, int dates, struct lch_strlist *pr) {
@@ -208,9 +210,10 @@ void lchttp_verify(int port, int dates, struct lch_strlist *pr) {
   char first_date[64];
   snprintf(first_date, sizeof first_date, "%s", r.date);
   /* pipelining: three requests in one write, answered in order */
-  const char *pipe_req = "GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                         "GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                         "GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const char *pipe_req =
+      "GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n";
   const char *pipe_paths[] = {"/json", "/plaintext", "/json"};
   if ((rc = lchttp_send_all(fd, pipe_req, strlen(pipe_req))) < 0) {
     problem(pr, "pipelining: send: %s", strerror(-rc));
@@ -225,25 +228,26 @@ void lchttp_verify(int port, int dates, struct lch_strlist *pr) {
   }
   /* an unknown path: 404 on the same connection, which stays open */
   const char *nf = "GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  if ((rc = lchttp_send_all(fd, nf, strlen(nf))) < 0 || (rc = lchttp_read_resp(fd, &rb, &r, 5000)) < 0)
+  if ((rc = lchttp_send_all(fd, nf, strlen(nf))) < 0 ||
+      (rc = lchttp_read_resp(fd, &rb, &r, 5000)) < 0)
     problem(pr, "GET /nope: %s", strerror(-rc));
-  else if (r.status != 404)
-    problem(pr, "GET /nope: status %d, not 404", r.status);
+  else if (r.status != 404) problem(pr, "GET /nope: status %d, not 404", r.status);
   if (dates) { /* the Date header changes within 3 s (TechEmpower's rule); we wait 1.1 s */
     struct timespec ts = {1, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
     const char *req = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    if ((rc = lchttp_send_all(fd, req, strlen(req))) < 0 || (rc = lchttp_read_resp(fd, &rb, &r, 5000)) < 0)
+    if ((rc = lchttp_send_all(fd, req, strlen(req))) < 0 ||
+        (rc = lchttp_read_resp(fd, &rb, &r, 5000)) < 0)
       problem(pr, "Date check: %s", strerror(-rc));
     else if (strcmp(r.date, first_date) == 0)
       problem(pr, "Date did not change in 1.1 s ('%s')", r.date);
   }
   /* Connection: close is honoured: the response says so and the server closes */
   const char *cl = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-  if ((rc = lchttp_send_all(fd, cl, strlen(cl))) < 0 || (rc = lchttp_read_resp(fd, &rb, &r, 5000)) < 0)
+  if ((rc = lchttp_send_all(fd, cl, strlen(cl))) < 0 ||
+      (rc = lchttp_read_resp(fd, &rb, &r, 5000)) < 0)
     problem(pr, "Connection: close: %s", strerror(-rc));
-  else if (!r.conn_close)
-    problem(pr, "Connection: close: the response lacks Connection: close");
+  else if (!r.conn_close) problem(pr, "Connection: close: the response lacks Connection: close");
   else if (lchttp_wait_closed(fd, 5000, NULL) != 0)
     problem(pr, "Connection: close: the server did not close the connection within 5 s");
   close(fd);
@@ -266,19 +270,15 @@ static void expect_reject(int port, const char *what, const char *req, size_t n,
   /* a server may close before reading all of an oversized request: the reply still counts */
   if (rc < 0 && rc != -ECONNRESET && rc != -EPIPE) problem(pr, "%s: send: %s", what, strerror(-rc));
   rc = lchttp_read_resp(fd, &rb, &r, 5000);
-  if (rc < 0)
-    problem(pr, "%s: no %d response: %s", what, want, strerror(-rc));
-  else if (r.status != want)
-    problem(pr, "%s: status %d, not %d", what, r.status, want);
+  if (rc < 0) problem(pr, "%s: no %d response: %s", what, want, strerror(-rc));
+  else if (r.status != want) problem(pr, "%s: status %d, not %d", what, r.status, want);
   else if ((rc = lchttp_wait_closed(fd, 5000, NULL)) != 0)
     problem(pr, "%s: the connection was not closed after the %d (%s)", what, want,
             rc == -ETIMEDOUT ? "still open after 5 s" : "more bytes came");
   close(fd);
 }
 
-static int64_t ms_since(int64_t t0) {
-  return (lc_clock_ns() - t0) / LC_MS;
-}
+static int64_t ms_since(int64_t t0) { return (lc_clock_ns() - t0) / LC_MS; }
 
 void lchttp_bad_input(int port, long timeout_ms, double mult, int (*alive)(void *ud), void *ud,
                       struct lch_strlist *pr, int verbose) {
@@ -290,13 +290,13 @@ void lchttp_bad_input(int port, long timeout_ms, double mult, int (*alive)(void 
   struct lchttp_resp r;
   const char *get = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n";
   int rc;
-#define BYSTANDER(stage)                                                                         \
-  do {                                                                                           \
-    if (by >= 0 && ((rc = lchttp_send_all(by, get, strlen(get))) < 0 ||                          \
-                    (rc = lchttp_read_resp(by, &brb, &r, 5000)) < 0 || r.status != 200))       \
-      problem(pr, "bystander connection broken after %s: %s", stage,                            \
-              rc < 0 ? strerror(-rc) : "status not 200");                                       \
-    if (!alive(ud)) problem(pr, "the server process died after %s", stage);                      \
+#define BYSTANDER(stage)                                                                 \
+  do {                                                                                   \
+    if (by >= 0 && ((rc = lchttp_send_all(by, get, strlen(get))) < 0 ||                  \
+                    (rc = lchttp_read_resp(by, &brb, &r, 5000)) < 0 || r.status != 200)) \
+      problem(pr, "bystander connection broken after %s: %s", stage,                     \
+              rc < 0 ? strerror(-rc) : "status not 200");                                \
+    if (!alive(ud)) problem(pr, "the server process died after %s", stage);              \
   } while (0)
   if (by < 0) problem(pr, "cannot connect: %s", strerror(-by));
   BYSTANDER("connecting");
@@ -384,15 +384,34 @@ void lchttp_bad_input(int port, long timeout_ms, double mult, int (*alive)(void 
       if (idle_ms < 0 && idle >= 0 && lchttp_wait_closed(idle, 20, NULL) == 0)
         idle_ms = ms_since(t0);
     }
-    if (second_ms < 0) problem(pr, "keep-alive client trickling its second request: still open %lld ms after its first response (header timeout %ld ms)", (long long)ms_since(t1), timeout_ms);
-    else if (second_ms < lo) problem(pr, "keep-alive client: closed %lld ms after its first response, before the header timeout (%ld ms)", (long long)second_ms, timeout_ms);
+    if (second_ms < 0)
+      problem(pr,
+              "keep-alive client trickling its second request: still open %lld ms after its first "
+              "response (header timeout %ld ms)",
+              (long long)ms_since(t1), timeout_ms);
+    else if (second_ms < lo)
+      problem(pr,
+              "keep-alive client: closed %lld ms after its first response, before the header "
+              "timeout (%ld ms)",
+              (long long)second_ms, timeout_ms);
     if (second >= 0) close(second);
-    if (idle_ms < 0) problem(pr, "idle client: still open %lld ms after connecting (header timeout %ld ms)", (long long)ms_since(t0), timeout_ms);
-    else if (idle_ms < lo) problem(pr, "idle client: closed after %lld ms, before the header timeout (%ld ms)", (long long)idle_ms, timeout_ms);
-    if (trickle_ms < 0) problem(pr, "trickling client (a header byte every 50 ms): still open after %lld ms (header timeout %ld ms)", (long long)ms_since(t0), timeout_ms);
-    else if (trickle_ms < lo) problem(pr, "trickling client: closed after %lld ms, before the header timeout (%ld ms)", (long long)trickle_ms, timeout_ms);
+    if (idle_ms < 0)
+      problem(pr, "idle client: still open %lld ms after connecting (header timeout %ld ms)",
+              (long long)ms_since(t0), timeout_ms);
+    else if (idle_ms < lo)
+      problem(pr, "idle client: closed after %lld ms, before the header timeout (%ld ms)",
+              (long long)idle_ms, timeout_ms);
+    if (trickle_ms < 0)
+      problem(pr,
+              "trickling client (a header byte every 50 ms): still open after %lld ms (header "
+              "timeout %ld ms)",
+              (long long)ms_since(t0), timeout_ms);
+    else if (trickle_ms < lo)
+      problem(pr, "trickling client: closed after %lld ms, before the header timeout (%ld ms)",
+              (long long)trickle_ms, timeout_ms);
     if (verbose)
-      fprintf(stderr, "  slowloris: idle closed after %lld ms, trickler after %lld ms, keep-alive "
+      fprintf(stderr,
+              "  slowloris: idle closed after %lld ms, trickler after %lld ms, keep-alive "
               "trickler after %lld ms (timeout %ld ms)\n",
               (long long)idle_ms, (long long)trickle_ms, (long long)second_ms, timeout_ms);
     if (idle >= 0) close(idle);

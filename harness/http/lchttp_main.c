@@ -26,9 +26,9 @@
 enum mode { MODE_RUN, MODE_SMOKE, MODE_BAD_INPUT };
 
 struct server {
-  char *name;     /* runtime-reference, threads, prefork, asyncio, uvloop */
-  char *kind;     /* runtime, threads, prefork, asyncio, uvloop */
-  char *backend;  /* runtime servers: the backend's name or path */
+  char *name;    /* runtime-reference, threads, prefork, asyncio, uvloop */
+  char *kind;    /* runtime, threads, prefork, asyncio, uvloop */
+  char *backend; /* runtime servers: the backend's name or path */
 };
 
 static struct {
@@ -223,7 +223,8 @@ static const char wrk_lua[] =
     "  local e = summary.errors\n"
     "  f:write(string.format('{\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,'\n"
     "    .. '\"errors\":{\"connect\":%d,\"read\":%d,\"write\":%d,\"status\":%d,\"timeout\":%d},'\n"
-    "    .. '\"latency_us\":{\"min\":%.1f,\"mean\":%.1f,\"stdev\":%.1f,\"p50\":%.1f,\"p90\":%.1f,'\n"
+    "    .. "
+    "'\"latency_us\":{\"min\":%.1f,\"mean\":%.1f,\"stdev\":%.1f,\"p50\":%.1f,\"p90\":%.1f,'\n"
     "    .. '\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f}}\\n',\n"
     "    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,\n"
     "    e.status, e.timeout, latency.min, latency.mean, latency.stdev,\n"
@@ -250,7 +251,9 @@ static json_t *run_wrk(int port, long conns, long seconds, const char *path) {
                   G.wrk_lua,
                   lch_xasprintf("http://127.0.0.1:%d%s", port, path),
                   NULL};
-  struct lch_job job = {.argv = args, .path = "wrk", .timeout_ms = (long)((seconds + 30) * 1000 * G.mult),
+  struct lch_job job = {.argv = args,
+                        .path = "wrk",
+                        .timeout_ms = (long)((seconds + 30) * 1000 * G.mult),
                         .env = envv};
   struct lch_proc_result res;
   int rc = lch_exec_one(&job, &res);
@@ -266,7 +269,10 @@ static json_t *run_wrk(int port, long conns, long seconds, const char *path) {
   }
   if (!j) {
     j = json_object();
-    json_object_set_new(j, "wrk_failed", json_string(res.timed_out ? "timed out" : res.log.data ? res.log.data : "no output"));
+    json_object_set_new(j, "wrk_failed",
+                        json_string(res.timed_out  ? "timed out"
+                                    : res.log.data ? res.log.data
+                                                   : "no output"));
   }
   json_object_set_new(j, "connections", json_integer(conns));
   json_object_set_new(j, "threads", json_integer(threads));
@@ -303,13 +309,16 @@ static double median(double *v, size_t n) {
 
 static json_t *run_open_loop(int port, double rate) {
   char *self = lch_xasprintf("%s/loopconf-http", G.exe_dir);
-  char *args[] = {self, "__openloop",
+  char *args[] = {self,
+                  "__openloop",
                   lch_xasprintf("--port=%d", port),
                   lch_xasprintf("--rate=%.0f", rate),
                   lch_xasprintf("--connections=%ld", G.ol_conns),
                   lch_xasprintf("--duration=%ld", G.ol_duration),
-                  "--warmup=1", NULL};
-  struct lch_job job = {.argv = args, .path = self,
+                  "--warmup=1",
+                  NULL};
+  struct lch_job job = {.argv = args,
+                        .path = self,
                         .timeout_ms = (long)((G.ol_duration + 30) * 1000 * G.mult),
                         .flags = LCH_JOB_STDOUT_RESULT};
   struct lch_proc_result res;
@@ -450,11 +459,13 @@ static json_t *measure(const struct server *s) {
           json_t *j = run_open_loop(pr.port, peak * loads[i]);
           ofail |= json_is_true(json_object_get(j, "failed"));
           p99[n++] = lch_json_num(json_object_get(j, "latency_us"), "p99", 0);
-          note("  %s: open loop at %.0f%% of peak (%.0f req/s): achieved %.0f, p50 %.0f us, p99 %.0f us%s",
-               s->name, 100 * loads[i], peak * loads[i], lch_json_num(j, "achieved_rate", 0),
-               lch_json_num(json_object_get(j, "latency_us"), "p50", 0),
-               lch_json_num(json_object_get(j, "latency_us"), "p99", 0),
-               json_is_true(json_object_get(j, "failed")) ? " FAILED" : "");
+          note(
+              "  %s: open loop at %.0f%% of peak (%.0f req/s): achieved %.0f, p50 %.0f us, p99 "
+              "%.0f us%s",
+              s->name, 100 * loads[i], peak * loads[i], lch_json_num(j, "achieved_rate", 0),
+              lch_json_num(json_object_get(j, "latency_us"), "p50", 0),
+              lch_json_num(json_object_get(j, "latency_us"), "p99", 0),
+              json_is_true(json_object_get(j, "failed")) ? " FAILED" : "");
           json_array_append_new(reps, j);
         }
         json_object_set_new(o, "runs", reps);
@@ -496,9 +507,11 @@ static int smoke(const struct server *s) {
   /* wrk saw only status codes: check the responses are still right after the load */
   lchttp_verify(pr.port, 0, &problems);
   char why[256];
-  if (server_stop(&pr, why, sizeof why) < 0) lch_strlist_push(&problems, lch_xasprintf("server %s", why));
+  if (server_stop(&pr, why, sizeof why) < 0)
+    lch_strlist_push(&problems, lch_xasprintf("server %s", why));
   for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s: FAIL: %s\n", s->name, problems.v[i]);
-  if (!problems.n) printf("%s: ok (verified; wrk 2 s at 4 connections: %.0f req/s, no errors)\n", s->name, rps);
+  if (!problems.n)
+    printf("%s: ok (verified; wrk 2 s at 4 connections: %.0f req/s, no errors)\n", s->name, rps);
   int bad = problems.n != 0;
   lch_strlist_free(&problems);
   return bad;
@@ -511,11 +524,14 @@ static int bad_input(const struct server *s) {
   struct lch_strlist problems = {0};
   lchttp_bad_input(pr.port, timeout_ms, G.mult, server_alive, &pr, &problems, !G.quiet);
   char why[256];
-  if (server_stop(&pr, why, sizeof why) < 0) lch_strlist_push(&problems, lch_xasprintf("server %s", why));
+  if (server_stop(&pr, why, sizeof why) < 0)
+    lch_strlist_push(&problems, lch_xasprintf("server %s", why));
   for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s: FAIL: %s\n", s->name, problems.v[i]);
   if (!problems.n)
-    printf("%s: ok (400 and close, 431 and close, slowloris closed after %ld ms, mid-response "
-           "resets, server alive and serving throughout)\n", s->name, timeout_ms);
+    printf(
+        "%s: ok (400 and close, 431 and close, slowloris closed after %ld ms, mid-response "
+        "resets, server alive and serving throughout)\n",
+        s->name, timeout_ms);
   int bad = problems.n != 0;
   lch_strlist_free(&problems);
   return bad;
@@ -549,22 +565,25 @@ static int charts(json_t *jservers) {
   json_array_foreach(jservers, i, s) {
     json_t *cells = json_object_get(s, "cells");
     if (!json_array_size(cells)) continue;
-    lch_buf_printf(&rps, "# %s: connections rps_median rps_min rps_max p50_us p90_us p99_us p99.9_us\n",
+    lch_buf_printf(&rps,
+                   "# %s: connections rps_median rps_min rps_max p50_us p90_us p99_us p99.9_us\n",
                    lch_json_str(s, "name"));
     size_t k;
     json_t *c;
     json_array_foreach(cells, k, c) {
       json_t *runs = json_object_get(c, "runs");
-      lch_buf_printf(&rps, "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", lch_json_num(c, "connections", 0),
-                     lch_json_num(c, "rps_median", 0), lch_json_num(c, "rps_min", 0),
-                     lch_json_num(c, "rps_max", 0), run_median(runs, "p50"), run_median(runs, "p90"),
-                     run_median(runs, "p99"), run_median(runs, "p99.9"));
+      lch_buf_printf(&rps, "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n",
+                     lch_json_num(c, "connections", 0), lch_json_num(c, "rps_median", 0),
+                     lch_json_num(c, "rps_min", 0), lch_json_num(c, "rps_max", 0),
+                     run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
+                     run_median(runs, "p99.9"));
     }
     lch_buf_puts(&rps, "\n\n");
     lch_buf_printf(&names, "%s%s", nn++ ? " " : "", lch_json_str(s, "name"));
     json_t *o = json_object_get(s, "open_loop");
     if (json_array_size(o)) {
-      lch_buf_printf(&ol, "# %s: load_percent p50_us p90_us p99_us p99.9_us\n", lch_json_str(s, "name"));
+      lch_buf_printf(&ol, "# %s: load_percent p50_us p90_us p99_us p99.9_us\n",
+                     lch_json_str(s, "name"));
       json_array_foreach(o, k, c) {
         json_t *runs = json_object_get(c, "runs");
         lch_buf_printf(&ol, "%.0f %.1f %.1f %.1f %.1f\n", 100 * lch_json_num(c, "load", 0),
@@ -597,29 +616,36 @@ static int charts(json_t *jservers) {
                    "set terminal %s\nnames = \"%s\"\nolnames = \"%s\"\nset key outside right\n"
                    "set grid\nset logscale x 2\nset xlabel 'connections (wrk, closed loop)'\n",
                    terms[t][0], names.data, olnames.data ? olnames.data : "");
-    lch_buf_printf(&gp,
-                   "set output 'http-rps.%s'\nset ylabel 'requests/s (median of runs; bars: min-max)'\n"
-                   "set yrange [0:*]\nset title 'HTTP /plaintext under wrk: requests/s vs connections'\n"
-                   "plot for [i=0:%zu] 'http-rps.dat' index i using 1:2:3:4 with yerrorlines lw 2 title word(names,i+1)\n",
-                   terms[t][1], nn - 1);
-    lch_buf_printf(&gp,
-                   "set output 'http-latency.%s'\nset logscale y\nset yrange [*:*]\n"
-                   "set ylabel 'latency, us (log)'\n"
-                   "set title 'closed-loop service time at k connections (wrk): p50 solid, p99 dashed'\n"
-                   "plot for [i=0:%zu] 'http-rps.dat' index i using 1:5 with linespoints lw 2 lc i+1 title word(names,i+1).' p50', "
-                   "for [i=0:%zu] 'http-rps.dat' index i using 1:7 with linespoints lw 1 dt 2 lc i+1 notitle\n"
-                   "unset logscale\n",
-                   terms[t][1], nn - 1, nn - 1);
+    lch_buf_printf(
+        &gp,
+        "set output 'http-rps.%s'\nset ylabel 'requests/s (median of runs; bars: min-max)'\n"
+        "set yrange [0:*]\nset title 'HTTP /plaintext under wrk: requests/s vs connections'\n"
+        "plot for [i=0:%zu] 'http-rps.dat' index i using 1:2:3:4 with yerrorlines lw 2 title "
+        "word(names,i+1)\n",
+        terms[t][1], nn - 1);
+    lch_buf_printf(
+        &gp,
+        "set output 'http-latency.%s'\nset logscale y\nset yrange [*:*]\n"
+        "set ylabel 'latency, us (log)'\n"
+        "set title 'closed-loop service time at k connections (wrk): p50 solid, p99 dashed'\n"
+        "plot for [i=0:%zu] 'http-rps.dat' index i using 1:5 with linespoints lw 2 lc i+1 title "
+        "word(names,i+1).' p50', "
+        "for [i=0:%zu] 'http-rps.dat' index i using 1:7 with linespoints lw 1 dt 2 lc i+1 notitle\n"
+        "unset logscale\n",
+        terms[t][1], nn - 1, nn - 1);
     if (nol)
-      lch_buf_printf(&gp,
-                     "set output 'http-openloop.%s'\nset logscale y\nset xrange [40:90]\nset xtics (50, 80)\n"
-                     "set xlabel 'offered load, %% of the server''s wrk peak (open loop, constant rate)'\n"
-                     "set ylabel 'latency from intended send time, us (log)'\n"
-                     "set title 'open-loop latency: p50 solid, p99 dashed'\n"
-                     "plot for [i=0:%zu] 'http-openloop.dat' index i using 1:2 with linespoints lw 2 lc i+1 title word(olnames,i+1).' p50', "
-                     "for [i=0:%zu] 'http-openloop.dat' index i using 1:4 with linespoints lw 1 dt 2 lc i+1 notitle\n"
-                     "unset logscale\nset xrange [*:*]\nset xtics autofreq\n",
-                     terms[t][1], nol - 1, nol - 1);
+      lch_buf_printf(
+          &gp,
+          "set output 'http-openloop.%s'\nset logscale y\nset xrange [40:90]\nset xtics (50, 80)\n"
+          "set xlabel 'offered load, %% of the server''s wrk peak (open loop, constant rate)'\n"
+          "set ylabel 'latency from intended send time, us (log)'\n"
+          "set title 'open-loop latency: p50 solid, p99 dashed'\n"
+          "plot for [i=0:%zu] 'http-openloop.dat' index i using 1:2 with linespoints lw 2 lc i+1 "
+          "title word(olnames,i+1).' p50', "
+          "for [i=0:%zu] 'http-openloop.dat' index i using 1:4 with linespoints lw 1 dt 2 lc i+1 "
+          "notitle\n"
+          "unset logscale\nset xrange [*:*]\nset xtics autofreq\n",
+          terms[t][1], nol - 1, nol - 1);
   }
   p = lch_xasprintf("%s/http.gp", G.out_dir);
   if (rc == 0) rc = write_text(p, gp.data);
@@ -652,27 +678,31 @@ static int charts(json_t *jservers) {
 static int readme(json_t *doc, double load_start, double load_end) {
   json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
   struct lch_buf b = {0};
-  lch_buf_puts(&b, "# HTTP under wrk: results\n\n"
-                   "Written by `loopconf http` (harness/http); the raw data is `http.json`.\n\n"
-                   "**Caveat: closed loop.** wrk 4.1 keeps one request in flight per connection, so "
-                   "its numbers are the *closed-loop service time at k connections*: a server that "
-                   "stalls is sampled less (coordinated omission), and latencies over wrk's timeout "
-                   "(8 s) are only counted as errors. The open-loop table below is the honest "
-                   "latency: a constant-rate client that measures every response from its intended "
-                   "send time.\n\n");
-  lch_buf_printf(&b, "Context: %s, %d cores (%s); %s; %s; parser %s; Python %s, uvloop %s; commit %s; %s.\n\n",
-                 lch_json_str(ctx, "cpu_model"), G.n_cpus,
-                 lch_json_str(ctx, "cores"), lch_json_str(ctx, "wrk_version"), lch_json_str(ctx, "kernel"),
-                 lch_json_str(ctx, "http_parser"), lch_json_str(ctx, "python_version"),
-                 lch_json_str(ctx, "uvloop_version"), lch_json_str(ctx, "git_commit"),
-                 lch_json_str(ctx, "date"));
-  lch_buf_printf(&b, "Each cell: GET /plaintext, %ld s per run, median of %ld runs, after a %ld s primer at 8 "
-                     "connections and a %ld s warm-up at the top level; wrk threads = min(connections, "
-                     "wrk's cores). Load average (1 min) %.2f at the start, %.2f at the end: **the "
-                     "machine was shared with other agents' builds and tests during this run**, so "
-                     "absolute numbers are low and noisy; cells whose runs differ by more than 10%% "
-                     "are marked `~`, failed cells (any wrk error or timeout) `FAILED`.\n\n",
-                 G.duration, G.repeat, G.primer, G.warmup, load_start, load_end);
+  lch_buf_puts(&b,
+               "# HTTP under wrk: results\n\n"
+               "Written by `loopconf http` (harness/http); the raw data is `http.json`.\n\n"
+               "**Caveat: closed loop.** wrk 4.1 keeps one request in flight per connection, so "
+               "its numbers are the *closed-loop service time at k connections*: a server that "
+               "stalls is sampled less (coordinated omission), and latencies over wrk's timeout "
+               "(8 s) are only counted as errors. The open-loop table below is the honest "
+               "latency: a constant-rate client that measures every response from its intended "
+               "send time.\n\n");
+  lch_buf_printf(
+      &b, "Context: %s, %d cores (%s); %s; %s; parser %s; Python %s, uvloop %s; commit %s; %s.\n\n",
+      lch_json_str(ctx, "cpu_model"), G.n_cpus, lch_json_str(ctx, "cores"),
+      lch_json_str(ctx, "wrk_version"), lch_json_str(ctx, "kernel"),
+      lch_json_str(ctx, "http_parser"), lch_json_str(ctx, "python_version"),
+      lch_json_str(ctx, "uvloop_version"), lch_json_str(ctx, "git_commit"),
+      lch_json_str(ctx, "date"));
+  lch_buf_printf(
+      &b,
+      "Each cell: GET /plaintext, %ld s per run, median of %ld runs, after a %ld s primer at 8 "
+      "connections and a %ld s warm-up at the top level; wrk threads = min(connections, "
+      "wrk's cores). Load average (1 min) %.2f at the start, %.2f at the end: **the "
+      "machine was shared with other agents' builds and tests during this run**, so "
+      "absolute numbers are low and noisy; cells whose runs differ by more than 10%% "
+      "are marked `~`, failed cells (any wrk error or timeout) `FAILED`.\n\n",
+      G.duration, G.repeat, G.primer, G.warmup, load_start, load_end);
   lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n| server |");
   for (size_t i = 0; i < G.nlevels; i++) lch_buf_printf(&b, " c=%ld |", G.levels[i]);
   lch_buf_puts(&b, "\n|---|");
@@ -689,7 +719,8 @@ static int readme(json_t *doc, double load_start, double load_end) {
     lch_buf_printf(&b, "| %s |", lch_json_str(s, "name"));
     json_t *cells = json_object_get(s, "cells");
     if (!json_array_size(cells)) {
-      lch_buf_printf(&b, " FAILED: %s |\n", json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
+      lch_buf_printf(&b, " FAILED: %s |\n",
+                     json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
       continue;
     }
     json_array_foreach(cells, k, c) {
@@ -701,19 +732,24 @@ static int readme(json_t *doc, double load_start, double load_end) {
     }
     lch_buf_puts(&b, "\n");
   }
-  lch_buf_puts(&b, "\n![requests/s vs connections](http-rps.svg)\n\n"
-                   "Closed-loop service time (p50, p99) vs connections: [http-latency.svg](http-latency.svg).\n\n");
+  lch_buf_puts(&b,
+               "\n![requests/s vs connections](http-rps.svg)\n\n"
+               "Closed-loop service time (p50, p99) vs connections: "
+               "[http-latency.svg](http-latency.svg).\n\n");
   if (G.open_loop) {
-    lch_buf_printf(&b, "## open-loop latency at 50%% and 80%% of each server's peak\n\n"
-                       "Our client (harness/http/lchttp_openloop.c, on the reference loop, pinned with "
-                       "wrk) sends at a constant rate on %ld connections for %ld s after 1 s of warm-up, "
-                       "one request in flight per connection, and measures each response from its "
-                       "intended send time. p99 shows the range over %ld runs; `rate not reached` means "
-                       "the client or server fell behind the schedule (the latencies then include that "
-                       "queueing).\n\n"
-                       "| server | load | target req/s | achieved | p50 us | p90 us | p99 us (range) | p99.9 us |\n"
-                       "|---|---:|---:|---:|---:|---:|---:|---:|\n",
-                   G.ol_conns, G.ol_duration, G.ol_repeat);
+    lch_buf_printf(
+        &b,
+        "## open-loop latency at 50%% and 80%% of each server's peak\n\n"
+        "Our client (harness/http/lchttp_openloop.c, on the reference loop, pinned with "
+        "wrk) sends at a constant rate on %ld connections for %ld s after 1 s of warm-up, "
+        "one request in flight per connection, and measures each response from its "
+        "intended send time. p99 shows the range over %ld runs; `rate not reached` means "
+        "the client or server fell behind the schedule (the latencies then include that "
+        "queueing).\n\n"
+        "| server | load | target req/s | achieved | p50 us | p90 us | p99 us (range) | p99.9 us "
+        "|\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        G.ol_conns, G.ol_duration, G.ol_repeat);
     json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
       json_t *runs = json_object_get(c, "runs");
       double ach[64];
@@ -724,12 +760,13 @@ static int readme(json_t *doc, double load_start, double load_end) {
         if (n < 64) ach[n++] = lch_json_num(r, "achieved_rate", 0);
         reached &= json_is_true(json_object_get(r, "rate_reached"));
       }
-      lch_buf_printf(&b, "| %s | %.0f%% | %.0f | %.0f%s | %.0f | %.0f | %.0f (%.0f-%.0f) | %.0f |%s\n",
-                     lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
-                     lch_json_num(c, "target_rate", 0), median(ach, n), reached ? "" : " rate not reached",
-                     run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
-                     lch_json_num(c, "p99_min_us", 0), lch_json_num(c, "p99_max_us", 0),
-                     run_median(runs, "p99.9"), json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
+      lch_buf_printf(
+          &b, "| %s | %.0f%% | %.0f | %.0f%s | %.0f | %.0f | %.0f (%.0f-%.0f) | %.0f |%s\n",
+          lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+          lch_json_num(c, "target_rate", 0), median(ach, n), reached ? "" : " rate not reached",
+          run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
+          lch_json_num(c, "p99_min_us", 0), lch_json_num(c, "p99_max_us", 0),
+          run_median(runs, "p99.9"), json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
     }
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }
@@ -743,30 +780,31 @@ static int readme(json_t *doc, double load_start, double load_end) {
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void usage(FILE *out) {
-  fputs("usage: loopconf http [options]\n"
-        "Start each HTTP server, verify it, then measure it with wrk (closed loop) and with an\n"
-        "open-loop constant-rate client; write DIR/http.json, charts and DIR/README.md.\n"
-        "  --servers LIST        servers or globs (default: all): runtime-<backend> for each\n"
-        "                        backend, threads, prefork, asyncio, uvloop\n"
-        "  --backend LIST        backends for the runtime servers (default: every built-in)\n"
-        "  --connections LIST    connection levels (default 16,64,256,512)\n"
-        "  --more                add the levels 1024 and 2048\n"
-        "  --duration S          seconds per run (default 5)\n"
-        "  --repeat N            runs per level (default 2)\n"
-        "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
-        "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N\n"
-        "                        the open-loop client (default 32 / 5 / 2)\n"
-        "  --no-open-loop        skip the open-loop client\n"
-        "  --workers N           prefork processes (default 2)\n"
-        "  --no-pin              do not pin the server and the load generators to separate cores\n"
-        "  --out DIR             results directory (default http-results)\n"
-        "  --smoke               CTest mode: verify, 2 s of wrk at 4 connections, no files\n"
-        "  --bad-input           CTest mode: malformed, oversized, slowloris, resets\n"
-        "  --time-multiplier X   scale time limits (also $LOOPCONF_TIME_MULTIPLIER)\n"
-        "  -q, --quiet           no progress on stderr\n"
-        "exit status: 0 all good; 1 a server failed verification, a cell failed or a check\n"
-        "failed; 2 bad usage or a missing tool (wrk, gnuplot).\n",
-        out);
+  fputs(
+      "usage: loopconf http [options]\n"
+      "Start each HTTP server, verify it, then measure it with wrk (closed loop) and with an\n"
+      "open-loop constant-rate client; write DIR/http.json, charts and DIR/README.md.\n"
+      "  --servers LIST        servers or globs (default: all): runtime-<backend> for each\n"
+      "                        backend, threads, prefork, asyncio, uvloop\n"
+      "  --backend LIST        backends for the runtime servers (default: every built-in)\n"
+      "  --connections LIST    connection levels (default 16,64,256,512)\n"
+      "  --more                add the levels 1024 and 2048\n"
+      "  --duration S          seconds per run (default 5)\n"
+      "  --repeat N            runs per level (default 2)\n"
+      "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
+      "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N\n"
+      "                        the open-loop client (default 32 / 5 / 2)\n"
+      "  --no-open-loop        skip the open-loop client\n"
+      "  --workers N           prefork processes (default 2)\n"
+      "  --no-pin              do not pin the server and the load generators to separate cores\n"
+      "  --out DIR             results directory (default http-results)\n"
+      "  --smoke               CTest mode: verify, 2 s of wrk at 4 connections, no files\n"
+      "  --bad-input           CTest mode: malformed, oversized, slowloris, resets\n"
+      "  --time-multiplier X   scale time limits (also $LOOPCONF_TIME_MULTIPLIER)\n"
+      "  -q, --quiet           no progress on stderr\n"
+      "exit status: 0 all good; 1 a server failed verification, a cell failed or a check\n"
+      "failed; 2 bad usage or a missing tool (wrk, gnuplot).\n",
+      out);
 }
 
 static int add_server(const char *name, const char *kind, const char *backend,
@@ -781,8 +819,8 @@ static int add_server(const char *name, const char *kind, const char *backend,
     if (!ok) return 0;
   }
   servers = lch_xrealloc(servers, (nservers + 1) * sizeof *servers);
-  servers[nservers++] = (struct server){lch_xstrdup(name), lch_xstrdup(kind),
-                                        backend ? lch_xstrdup(backend) : NULL};
+  servers[nservers++] =
+      (struct server){lch_xstrdup(name), lch_xstrdup(kind), backend ? lch_xstrdup(backend) : NULL};
   return 1;
 }
 
@@ -810,7 +848,8 @@ int main(int argc, char **argv) {
   lch_set_program("loopconf http");
   atexit(cleanup);
   signal(SIGPIPE, SIG_IGN);
-  if (argc > 1 && strcmp(argv[1], "__openloop") == 0) return lchttp_openloop_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "__openloop") == 0)
+    return lchttp_openloop_main(argc - 1, argv + 1);
   /* `loopconf http ...` execs us with argv[1] == "http" */
   if (argc > 1 && strcmp(argv[1], "http") == 0) {
     argc--;
@@ -829,19 +868,27 @@ int main(int argc, char **argv) {
   G.out_dir = "http-results";
   const char *conns_arg = "16,64,256,512", *mult_arg = NULL;
   int more = 0;
-  static const struct option longopts[] = {
-      {"servers", required_argument, NULL, 's'},   {"backend", required_argument, NULL, 'b'},
-      {"connections", required_argument, NULL, 'c'}, {"more", no_argument, NULL, 'M'},
-      {"duration", required_argument, NULL, 'd'},  {"repeat", required_argument, NULL, 'r'},
-      {"primer", required_argument, NULL, 'P'},    {"warmup", required_argument, NULL, 'W'},
-      {"open-loop-connections", required_argument, NULL, 'C'},
-      {"open-loop-duration", required_argument, NULL, 'D'},
-      {"open-loop-repeat", required_argument, NULL, 'R'},
-      {"no-open-loop", no_argument, NULL, 'N'},    {"workers", required_argument, NULL, 'w'},
-      {"no-pin", no_argument, NULL, 'n'},          {"out", required_argument, NULL, 'o'},
-      {"smoke", no_argument, NULL, 'S'},           {"bad-input", no_argument, NULL, 'B'},
-      {"time-multiplier", required_argument, NULL, 't'}, {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"servers", required_argument, NULL, 's'},
+                                           {"backend", required_argument, NULL, 'b'},
+                                           {"connections", required_argument, NULL, 'c'},
+                                           {"more", no_argument, NULL, 'M'},
+                                           {"duration", required_argument, NULL, 'd'},
+                                           {"repeat", required_argument, NULL, 'r'},
+                                           {"primer", required_argument, NULL, 'P'},
+                                           {"warmup", required_argument, NULL, 'W'},
+                                           {"open-loop-connections", required_argument, NULL, 'C'},
+                                           {"open-loop-duration", required_argument, NULL, 'D'},
+                                           {"open-loop-repeat", required_argument, NULL, 'R'},
+                                           {"no-open-loop", no_argument, NULL, 'N'},
+                                           {"workers", required_argument, NULL, 'w'},
+                                           {"no-pin", no_argument, NULL, 'n'},
+                                           {"out", required_argument, NULL, 'o'},
+                                           {"smoke", no_argument, NULL, 'S'},
+                                           {"bad-input", no_argument, NULL, 'B'},
+                                           {"time-multiplier", required_argument, NULL, 't'},
+                                           {"quiet", no_argument, NULL, 'q'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
     switch (ch) {
@@ -849,15 +896,31 @@ int main(int argc, char **argv) {
     case 'b': G.backends_arg = optarg; break;
     case 'c': conns_arg = optarg; break;
     case 'M': more = 1; break;
-    case 'd': if (lch_parse_long(optarg, "--duration", 1, 3600, &G.duration)) return 2; break;
-    case 'r': if (lch_parse_long(optarg, "--repeat", 1, 50, &G.repeat)) return 2; break;
-    case 'P': if (lch_parse_long(optarg, "--primer", 1, 3600, &G.primer)) return 2; break;
-    case 'W': if (lch_parse_long(optarg, "--warmup", 1, 3600, &G.warmup)) return 2; break;
-    case 'C': if (lch_parse_long(optarg, "--open-loop-connections", 1, 4096, &G.ol_conns)) return 2; break;
-    case 'D': if (lch_parse_long(optarg, "--open-loop-duration", 1, 3600, &G.ol_duration)) return 2; break;
-    case 'R': if (lch_parse_long(optarg, "--open-loop-repeat", 1, 16, &G.ol_repeat)) return 2; break;
+    case 'd':
+      if (lch_parse_long(optarg, "--duration", 1, 3600, &G.duration)) return 2;
+      break;
+    case 'r':
+      if (lch_parse_long(optarg, "--repeat", 1, 50, &G.repeat)) return 2;
+      break;
+    case 'P':
+      if (lch_parse_long(optarg, "--primer", 1, 3600, &G.primer)) return 2;
+      break;
+    case 'W':
+      if (lch_parse_long(optarg, "--warmup", 1, 3600, &G.warmup)) return 2;
+      break;
+    case 'C':
+      if (lch_parse_long(optarg, "--open-loop-connections", 1, 4096, &G.ol_conns)) return 2;
+      break;
+    case 'D':
+      if (lch_parse_long(optarg, "--open-loop-duration", 1, 3600, &G.ol_duration)) return 2;
+      break;
+    case 'R':
+      if (lch_parse_long(optarg, "--open-loop-repeat", 1, 16, &G.ol_repeat)) return 2;
+      break;
     case 'N': G.open_loop = 0; break;
-    case 'w': if (lch_parse_long(optarg, "--workers", 1, 256, &G.workers)) return 2; break;
+    case 'w':
+      if (lch_parse_long(optarg, "--workers", 1, 256, &G.workers)) return 2;
+      break;
     case 'n': G.pin = 0; break;
     case 'o': G.out_dir = optarg; break;
     case 'S': G.mode = MODE_SMOKE; break;
@@ -895,7 +958,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (G.mode == MODE_RUN && !on_path("gnuplot")) {
-    lch_error("gnuplot is not installed (Debian: gnuplot-nox; scripts/install-deps.sh installs it)");
+    lch_error(
+        "gnuplot is not installed (Debian: gnuplot-nox; scripts/install-deps.sh installs it)");
     return 2;
   }
   if (G.mode == MODE_RUN) {
@@ -912,7 +976,9 @@ int main(int argc, char **argv) {
   G.exe_dir = lch_exe_dir();
   if (!G.exe_dir) return 2;
   const char *py = getenv("LOOPCONF_PYTHON");
-  G.python = lch_xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+  G.python = lch_xstrdup(py && *py                               ? py
+                         : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
+                                                                 : "python3");
   G.script = lch_xstrdup(LCHTTP_SCRIPT_DIR "/lchttp_asyncio.py");
   /* enough descriptors for the top level (wrk, server and the open-loop client) */
   struct rlimit rl;
@@ -942,7 +1008,8 @@ int main(int argc, char **argv) {
     free(dir);
     if (!path) return 2;
     free(path);
-    const char *base = strrchr(backends.v[i], '/') ? strrchr(backends.v[i], '/') + 1 : backends.v[i];
+    const char *base =
+        strrchr(backends.v[i], '/') ? strrchr(backends.v[i], '/') + 1 : backends.v[i];
     char *name = lch_xasprintf("runtime-%s", base);
     char *dot = strstr(name, ".so");
     if (dot) *dot = 0;
@@ -953,7 +1020,10 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < 4; i++) add_server(others[i], others[i], NULL, &want, matched);
   for (size_t i = 0; i < want.n; i++)
     if (!matched[i]) {
-      lch_error("--servers: '%s' matches no server (runtime-<backend>, threads, prefork, asyncio, uvloop)", want.v[i]);
+      lch_error(
+          "--servers: '%s' matches no server (runtime-<backend>, threads, prefork, asyncio, "
+          "uvloop)",
+          want.v[i]);
       return 2;
     }
   /* cores: the server gets the first half of ours, wrk and the open-loop client the rest */
@@ -974,10 +1044,12 @@ int main(int argc, char **argv) {
   if (G.pin) {
     snprintf(G.pin_note, sizeof G.pin_note,
              "server pinned to CPU %s, wrk and the open-loop client to CPU %s (sched_setaffinity); "
-             "other processes on the machine were not excluded", sc, cc);
+             "other processes on the machine were not excluded",
+             sc, cc);
     sched_setaffinity(0, sizeof G.client_cpus, &G.client_cpus); /* our children inherit it */
   } else {
-    snprintf(G.pin_note, sizeof G.pin_note, "not pinned: server and load generators share CPUs %s", sc);
+    snprintf(G.pin_note, sizeof G.pin_note, "not pinned: server and load generators share CPUs %s",
+             sc);
   }
   free(sc);
   free(cc);

@@ -144,26 +144,40 @@ int lchttp_openloop_main(int argc, char **argv) {
   o.warmup = 1;
   o.path = "/plaintext";
   o.backend = "reference";
-  static const struct option longopts[] = {
-      {"port", required_argument, NULL, 'p'},     {"rate", required_argument, NULL, 'r'},
-      {"connections", required_argument, NULL, 'c'}, {"duration", required_argument, NULL, 'd'},
-      {"warmup", required_argument, NULL, 'w'},   {"path", required_argument, NULL, 'P'},
-      {"backend", required_argument, NULL, 'b'},  {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"port", required_argument, NULL, 'p'},
+                                           {"rate", required_argument, NULL, 'r'},
+                                           {"connections", required_argument, NULL, 'c'},
+                                           {"duration", required_argument, NULL, 'd'},
+                                           {"warmup", required_argument, NULL, 'w'},
+                                           {"path", required_argument, NULL, 'P'},
+                                           {"backend", required_argument, NULL, 'b'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (ch) {
-    case 'p': if (lch_parse_long(optarg, "--port", 1, 65535, &o.port)) return 2; break;
-    case 'r': if (lch_parse_double(optarg, "--rate", 1, 1e7, &o.rate)) return 2; break;
-    case 'c': if (lch_parse_long(optarg, "--connections", 1, 10000, &o.conns)) return 2; break;
-    case 'd': if (lch_parse_double(optarg, "--duration", 0.1, 3600, &o.duration)) return 2; break;
-    case 'w': if (lch_parse_double(optarg, "--warmup", 0, 3600, &o.warmup)) return 2; break;
+    case 'p':
+      if (lch_parse_long(optarg, "--port", 1, 65535, &o.port)) return 2;
+      break;
+    case 'r':
+      if (lch_parse_double(optarg, "--rate", 1, 1e7, &o.rate)) return 2;
+      break;
+    case 'c':
+      if (lch_parse_long(optarg, "--connections", 1, 10000, &o.conns)) return 2;
+      break;
+    case 'd':
+      if (lch_parse_double(optarg, "--duration", 0.1, 3600, &o.duration)) return 2;
+      break;
+    case 'w':
+      if (lch_parse_double(optarg, "--warmup", 0, 3600, &o.warmup)) return 2;
+      break;
     case 'P': o.path = optarg; break;
     case 'b': o.backend = optarg; break;
     case 'h':
-      puts("usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]\n"
-           "       [--warmup S] [--path /plaintext] [--backend B]   (JSON on stdout)");
+      puts(
+          "usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]\n"
+          "       [--warmup S] [--path /plaintext] [--backend B]   (JSON on stdout)");
       return 0;
     default: return 2;
     }

@@ -32,8 +32,8 @@ const char *lchttp_parser_name(void) {
   snprintf(name, sizeof name, "http_parser %lu.%lu.%lu", (v >> 16) & 255, (v >> 8) & 255, v & 255);
   return name;
 #else
-  return "llhttp " LCHTTP_STR(LLHTTP_VERSION_MAJOR) "." LCHTTP_STR(LLHTTP_VERSION_MINOR) "." LCHTTP_STR(
-      LLHTTP_VERSION_PATCH);
+  return "llhttp " LCHTTP_STR(LLHTTP_VERSION_MAJOR) "." LCHTTP_STR(
+      LLHTTP_VERSION_MINOR) "." LCHTTP_STR(LLHTTP_VERSION_PATCH);
 #endif
 }
 
@@ -54,15 +54,14 @@ static void respond(struct lchttp_conn *c, int status, const char *reason, const
                     const char *body, int close) {
   size_t blen = strlen(body);
   lch_buf_printf(&c->out,
-                 "HTTP/1.1 %d %s\r\nServer: " LCHTTP_SERVER_NAME "\r\nDate: %s\r\n"
+                 "HTTP/1.1 %d %s\r\nServer: " LCHTTP_SERVER_NAME
+                 "\r\nDate: %s\r\n"
                  "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
                  status, reason, lchttp_date(), type, blen, close ? "Connection: close\r\n" : "");
   if (!c->head) lch_buf_append(&c->out, body, blen);
 }
 
-static struct lchttp_conn *conn_of(parser_t *p) {
-  return ((struct lchttp_parser *)p)->conn;
-}
+static struct lchttp_conn *conn_of(parser_t *p) { return ((struct lchttp_parser *)p)->conn; }
 
 static int on_message_begin(parser_t *p) {
   struct lchttp_conn *c = conn_of(p);
@@ -128,8 +127,7 @@ static int on_message_complete(parser_t *p) {
     respond(c, 200, "OK", "text/plain", LCHTTP_PLAINTEXT_BODY, close);
   else if (ul == 5 && memcmp(url, "/json", 5) == 0)
     respond(c, 200, "OK", "application/json", LCHTTP_JSON_BODY, close);
-  else
-    respond(c, 404, "Not Found", "text/plain", "Not Found", close);
+  else respond(c, 404, "Not Found", "text/plain", "Not Found", close);
   c->requests++;
   c->in_message = 0;
   c->headers_done = 0;
@@ -188,8 +186,7 @@ static void bad_request(struct lchttp_conn *c) {
   if (c->too_large)
     respond(c, 431, "Request Header Fields Too Large", "text/plain",
             "Request Header Fields Too Large", 1);
-  else
-    respond(c, 400, "Bad Request", "text/plain", "Bad Request", 1);
+  else respond(c, 400, "Bad Request", "text/plain", "Bad Request", 1);
   c->close = 1;
 }
 
@@ -208,10 +205,6 @@ int lchttp_conn_feed(struct lchttp_conn *c, const char *data, size_t n) {
   return c->close;
 }
 
-int lchttp_conn_eof(struct lchttp_conn *c) {
-  return c->in_message;
-}
+int lchttp_conn_eof(struct lchttp_conn *c) { return c->in_message; }
 
-int lchttp_conn_waiting(const struct lchttp_conn *c) {
-  return !c->close && !c->headers_done;
-}
+int lchttp_conn_waiting(const struct lchttp_conn *c) { return !c->close && !c->headers_done; }

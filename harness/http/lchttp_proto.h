@@ -28,19 +28,19 @@ struct lchttp_parser; /* llhttp_t or http_parser, opaque here */
 
 struct lchttp_conn {
   struct lchttp_parser *parser;
-  struct lch_buf out;      /* responses waiting to be sent */
+  struct lch_buf out; /* responses waiting to be sent */
   char url[64];
   size_t url_len;
-  int url_long;            /* the URL did not fit: no route matches */
-  size_t header_bytes;     /* URL + header names + values of the current request */
+  int url_long;        /* the URL did not fit: no route matches */
+  size_t header_bytes; /* URL + header names + values of the current request */
   size_t max_header_bytes;
-  int too_large;           /* the current request exceeded max_header_bytes */
-  int in_message;          /* a request has begun */
-  int headers_done;        /* ... and its headers are complete */
-  int head;                /* the current request is HEAD */
-  int close;               /* close once out is sent */
-  unsigned window;         /* changes whenever a new header wait starts */
-  unsigned long requests;  /* requests answered */
+  int too_large;          /* the current request exceeded max_header_bytes */
+  int in_message;         /* a request has begun */
+  int headers_done;       /* ... and its headers are complete */
+  int head;               /* the current request is HEAD */
+  int close;              /* close once out is sent */
+  unsigned window;        /* changes whenever a new header wait starts */
+  unsigned long requests; /* requests answered */
 };
 
 /* The parser in use: "llhttp 8.1.0" or "http_parser 2.9.4". */

@@ -33,8 +33,13 @@ struct opts {
   long port, workers, max_header_bytes;
   int64_t header_timeout_ns;
 };
-static struct opts O = {NULL, "reference", "127.0.0.1", 0, 0, LCHTTP_DEFAULT_MAX_HEADER_BYTES,
-                        LCHTTP_DEFAULT_HEADER_TIMEOUT_MS * LC_MS};
+static struct opts O = {NULL,
+                        "reference",
+                        "127.0.0.1",
+                        0,
+                        0,
+                        LCHTTP_DEFAULT_MAX_HEADER_BYTES,
+                        LCHTTP_DEFAULT_HEADER_TIMEOUT_MS *LC_MS};
 
 static void announce(int port) {
   printf("lchttp-port %d\n", port);
@@ -75,10 +80,8 @@ static int rt_conn(lc_stream *s, void *arg) {
     }
     if (done) break;
     /* the header deadline: a fresh one for each new wait, none while a body is read */
-    if (!lchttp_conn_waiting(&c))
-      lc_timeout_reschedule(&to, INT64_MAX);
-    else if (c.window != seen)
-      lc_timeout_reschedule(&to, lc_now() + O.header_timeout_ns);
+    if (!lchttp_conn_waiting(&c)) lc_timeout_reschedule(&to, INT64_MAX);
+    else if (c.window != seen) lc_timeout_reschedule(&to, lc_now() + O.header_timeout_ns);
     seen = c.window;
   }
   rc = lc_timeout_exit(&to, rc);
@@ -330,17 +333,14 @@ static void worker(int lfd) {
         struct epoll_event cev = {.events = EPOLLOUT, .data.fd = fd};
         epoll_ctl(ep, EPOLL_CTL_MOD, fd, &cev);
       }
-      if (!lchttp_conn_waiting(&k->c))
-        k->deadline = INT64_MAX;
-      else if (k->c.window != k->seen)
-        k->deadline = lc_clock_ns() + O.header_timeout_ns;
+      if (!lchttp_conn_waiting(&k->c)) k->deadline = INT64_MAX;
+      else if (k->c.window != k->seen) k->deadline = lc_clock_ns() + O.header_timeout_ns;
       k->seen = k->c.window;
     }
     int64_t now = lc_clock_ns();
     if (now >= next_sweep) { /* header timeouts, checked ten times a second */
       for (size_t fd = 0; fd < cap; fd++)
-        if (tab[fd] && tab[fd]->deadline <= now)
-          ep_close(ep, tab, (int)fd);
+        if (tab[fd] && tab[fd]->deadline <= now) ep_close(ep, tab, (int)fd);
       next_sweep = now + 100 * LC_MS;
     }
   }
@@ -371,7 +371,8 @@ static int prefork_main(void) {
   int bad = 0;
   for (long i = 0; i < n; i++) {
     int st = 0;
-    if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+    if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] &&
+        !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
       bad = 1;
   }
   free(pids);
@@ -383,15 +384,16 @@ static int prefork_main(void) {
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static void usage(FILE *out) {
-  fputs("usage: loopconf-http-server runtime|threads|prefork [options]\n"
-        "  --backend NAME|PATH       the runtime's backend (runtime only; default reference)\n"
-        "  --host ADDR               numeric IPv4 address to listen on (default 127.0.0.1)\n"
-        "  --port N                  port (default 0: the kernel picks; printed on stdout)\n"
-        "  --workers N               prefork processes (default: online cores)\n"
-        "  --header-timeout-ms LC_MS    time a request's headers may take (default 10000)\n"
-        "  --max-header-bytes N      URL + header bytes before 431 (default 8192)\n"
-        "Prints \"lchttp-port N\" once listening; exits when stdin reaches EOF.\n",
-        out);
+  fputs(
+      "usage: loopconf-http-server runtime|threads|prefork [options]\n"
+      "  --backend NAME|PATH       the runtime's backend (runtime only; default reference)\n"
+      "  --host ADDR               numeric IPv4 address to listen on (default 127.0.0.1)\n"
+      "  --port N                  port (default 0: the kernel picks; printed on stdout)\n"
+      "  --workers N               prefork processes (default: online cores)\n"
+      "  --header-timeout-ms LC_MS    time a request's headers may take (default 10000)\n"
+      "  --max-header-bytes N      URL + header bytes before 431 (default 8192)\n"
+      "Prints \"lchttp-port N\" once listening; exits when stdin reaches EOF.\n",
+      out);
 }
 
 int main(int argc, char **argv) {
@@ -410,8 +412,12 @@ int main(int argc, char **argv) {
     switch (ch) {
     case 'b': O.backend = optarg; break;
     case 'H': O.host = optarg; break;
-    case 'p': if (lch_parse_long(optarg, "--port", 0, 65535, &O.port)) return 2; break;
-    case 'w': if (lch_parse_long(optarg, "--workers", 1, 256, &O.workers)) return 2; break;
+    case 'p':
+      if (lch_parse_long(optarg, "--port", 0, 65535, &O.port)) return 2;
+      break;
+    case 'w':
+      if (lch_parse_long(optarg, "--workers", 1, 256, &O.workers)) return 2;
+      break;
     case 't':
       if (lch_parse_long(optarg, "--header-timeout-ms", 1, 3600000, &ms)) return 2;
       O.header_timeout_ns = ms * LC_MS;

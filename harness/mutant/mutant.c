@@ -37,10 +37,10 @@ enum fault {
   F_REVERSE_EQUAL,     /* timers started later get an earlier deadline (< 1 ms difference) */
   F_COUNT
 };
-static const char *const faults[F_COUNT] = {
-    "none",         "early-timer", "lost-wakeup", "ignore-stop",   "ignore-timer-stop",
-    "duplicate-io", "starve-io",   "nowait-blocks", "drift",        "backwards-now",
-    "reverse-equal"};
+static const char *const faults[F_COUNT] = {"none",          "early-timer",       "lost-wakeup",
+                                            "ignore-stop",   "ignore-timer-stop", "duplicate-io",
+                                            "starve-io",     "nowait-blocks",     "drift",
+                                            "backwards-now", "reverse-equal"};
 
 static enum fault fault;
 static const struct lc_backend *in; /* the wrapped backend */
@@ -211,10 +211,8 @@ static void m_io_free(lc_io *w) {
   in->io_free(w->in);
   w->active = 0;
   if (w->loop->favourite == w) w->loop->favourite = NULL;
-  if (w->depth > 0)
-    w->dead = 1;
-  else
-    free(w);
+  if (w->depth > 0) w->dead = 1;
+  else free(w);
 }
 
 /* ---- Wakeups ------------------------------------------------------------------------------- */

@@ -12,7 +12,8 @@
 static int same_output(const char *a, const char *b) {
   if (strcmp(a, b) == 0) return 1;
   struct stat sa, sb;
-  if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
   ba = ba ? ba + 1 : a;
   bb = bb ? bb + 1 : b;
@@ -36,9 +37,23 @@ void lcr_run_args_free(struct lcr_run_args *o) {
 }
 
 int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
-  enum { OPT_BACKEND = 256, OPT_ADAPTER, OPT_EXPECT, OPT_TEST, OPT_TIER, OPT_MULT, OPT_REPEAT,
-         OPT_TAP, OPT_JUNIT, OPT_JOBS, OPT_SPEC, OPT_JSON, OPT_CLAUSES, OPT_UNEXPECTED,
-         OPT_COLOR };
+  enum {
+    OPT_BACKEND = 256,
+    OPT_ADAPTER,
+    OPT_EXPECT,
+    OPT_TEST,
+    OPT_TIER,
+    OPT_MULT,
+    OPT_REPEAT,
+    OPT_TAP,
+    OPT_JUNIT,
+    OPT_JOBS,
+    OPT_SPEC,
+    OPT_JSON,
+    OPT_CLAUSES,
+    OPT_UNEXPECTED,
+    OPT_COLOR
+  };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
       {"adapter", required_argument, NULL, OPT_ADAPTER},
@@ -128,14 +143,10 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
       break;
     case 'q': o->quiet = 1; break;
     case 'h': o->help = 1; break;
-    case ':':
-      lch_error("run: option '%s' needs a value", argv[optind - 1]);
-      return -1;
+    case ':': lch_error("run: option '%s' needs a value", argv[optind - 1]); return -1;
     default:
-      if (optopt)
-        lch_error("run: unknown option '-%c' (see loopconf --help)", optopt);
-      else
-        lch_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
+      if (optopt) lch_error("run: unknown option '-%c' (see loopconf --help)", optopt);
+      else lch_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
       return -1;
     }
   }

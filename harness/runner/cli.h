@@ -9,7 +9,7 @@ struct lcr_run_args {
   struct lch_strlist adapters; /* --adapter paths */
   struct lch_strlist expects;  /* --expect NAME=FILE */
   struct lch_strlist patterns; /* --test / --tier */
-  double multiplier;       /* --time-multiplier or LOOPCONF_TIME_MULTIPLIER, >= 1 */
+  double multiplier;           /* --time-multiplier or LOOPCONF_TIME_MULTIPLIER, >= 1 */
   int repeat, jobs, quiet, help;
   int clauses, unexpected_only; /* --clauses, --unexpected */
   int color;                    /* --color: -1 auto (a TTY and no NO_COLOR), 0 never, 1 always */

@@ -33,7 +33,8 @@ static char *lcr_expect_parse_line(const char *line, struct lcr_expect *e) {
     r0 = lcr_skip_blank(c1);
   }
   if (t1 == t0 || v1 == v0 || !*r0)
-    return lch_xstrdup("expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> [version<OP><N>] <reason>\"");
+    return lch_xstrdup(
+        "expected \"<test-name> [may] <FAIL|TIMEOUT|CRASH> [version<OP><N>] <reason>\"");
   char *verdict = lch_xstrndup(v0, (size_t)(v1 - v0));
   int v = lcr_verdict_parse_expectable(verdict);
   if (v < 0) {
@@ -120,8 +121,8 @@ int lcr_expect_load(const char *path, struct lcr_expect_set *set) {
       if (problem) break;
       for (size_t i = 0; i < set->npins && !problem; i++)
         if (strcmp(set->pins[i].test, pin.test) == 0 && strcmp(set->pins[i].key, pin.key) == 0)
-          problem = lch_xasprintf("characteristic '%s' of test '%s' is pinned twice", pin.key,
-                              pin.test);
+          problem =
+              lch_xasprintf("characteristic '%s' of test '%s' is pinned twice", pin.key, pin.test);
       if (problem) {
         pin_free(&pin);
         break;
@@ -194,10 +195,10 @@ void lcr_pins_apply(const struct lcr_expect_set *set, const char *test, struct l
     if (sb.len) lch_buf_puts(&sb, "; ");
     if (got)
       lch_buf_printf(&sb, "characteristic %s changed: pinned '%s' (%s:%d), now '%s'", p->key,
-                p->value, set->path, p->line, got);
+                     p->value, set->path, p->line, got);
     else
       lch_buf_printf(&sb, "characteristic %s pinned '%s' (%s:%d) was not recorded", p->key,
-                p->value, set->path, p->line);
+                     p->value, set->path, p->line);
   }
   if (!sb.len) return;
   o->verdict = LCR_FAIL;

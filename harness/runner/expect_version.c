@@ -79,8 +79,12 @@ static int cond_eval(const char *cond, const long *version) {
     if (op < 0 || parse_number(&p, want) < 0) return -1;
     if (version) {
       int c = cmp_version(version, want);
-      int ok = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0
-             : op == OP_GE ? c >= 0 : op == OP_EQ ? c == 0 : c != 0;
+      int ok = op == OP_LT   ? c < 0
+               : op == OP_LE ? c <= 0
+               : op == OP_GT ? c > 0
+               : op == OP_GE ? c >= 0
+               : op == OP_EQ ? c == 0
+                             : c != 0;
       holds = holds && ok;
     }
     if (*p == '\0') return holds;
@@ -91,8 +95,10 @@ static int cond_eval(const char *cond, const long *version) {
 
 char *lcr_version_cond_check(const char *cond) {
   if (cond_eval(cond, NULL) >= 0) return NULL;
-  return lch_xasprintf("condition '%s' is not \"version<OP><N.N...>[,<OP><N.N...>]...\" "
-                       "(OP one of < <= > >= = !=)", cond);
+  return lch_xasprintf(
+      "condition '%s' is not \"version<OP><N.N...>[,<OP><N.N...>]...\" "
+      "(OP one of < <= > >= = !=)",
+      cond);
 }
 
 /* The first dotted number in a version() string that starts a word, or -1. */
@@ -106,14 +112,17 @@ static int version_of(const char *s, long v[LCR_VERSION_PARTS]) {
   return -1;
 }
 
-int lcr_expect_select_version(struct lcr_expect_set *set, const char *backend, const char *version) {
+int lcr_expect_select_version(struct lcr_expect_set *set, const char *backend,
+                              const char *version) {
   int any = 0;
   for (size_t i = 0; i < set->n; i++) any |= set->v[i].cond != NULL;
   if (!any) return 0;
   long v[LCR_VERSION_PARTS];
   if (version_of(version ? version : "", v) < 0) {
-    lch_error("expectations file %s: lines conditioned on the version, but backend '%s' reports "
-              "no version number ('%s')", set->path, backend, version ? version : "");
+    lch_error(
+        "expectations file %s: lines conditioned on the version, but backend '%s' reports "
+        "no version number ('%s')",
+        set->path, backend, version ? version : "");
     return -1;
   }
   size_t kept = 0;
@@ -131,8 +140,10 @@ int lcr_expect_select_version(struct lcr_expect_set *set, const char *backend, c
   for (size_t i = 0; i < set->n; i++)
     for (size_t k = 0; k < i; k++)
       if (strcmp(set->v[i].test, set->v[k].test) == 0) {
-        lch_error("expectations file %s: test '%s' has more than one line that holds for "
-                  "%s (%s)", set->path, set->v[i].test, backend, version);
+        lch_error(
+            "expectations file %s: test '%s' has more than one line that holds for "
+            "%s (%s)",
+            set->path, set->v[i].test, backend, version);
         return -1;
       }
   return 0;

@@ -10,7 +10,8 @@ static int lcr_list_backends(void) {
   struct lch_strlist names = {0}, paths = {0};
   int rc = 2;
   if (!dir || lch_builtin_names(dir, &names) < 0) goto out;
-  for (size_t i = 0; i < names.n; i++) lch_strlist_push(&paths, lch_xasprintf("%s/lcb_%s.so", dir, names.v[i]));
+  for (size_t i = 0; i < names.n; i++)
+    lch_strlist_push(&paths, lch_xasprintf("%s/lcb_%s.so", dir, names.v[i]));
   double mult;
   if (lch_env_multiplier(&mult) < 0) goto out;
   struct lcr_backend_info *mods = lch_xcalloc(paths.n, sizeof *mods);
@@ -74,8 +75,8 @@ static const char spec_check_help[] =
 
 /* Parse "[--spec DIR] [--help]" for list and spec-check; positional arguments go to *pos (at
  * most maxpos). Returns 0, 1 for --help (printed), or -1 (error printed). */
-static int lcr_spec_arg(int argc, char **argv, const char *help, const char **dir,
-                        const char **pos, int maxpos, int *npos) {
+static int lcr_spec_arg(int argc, char **argv, const char *help, const char **dir, const char **pos,
+                        int maxpos, int *npos) {
   static const struct option longopts[] = {
       {"spec", required_argument, NULL, 's'},
       {"help", no_argument, NULL, 'h'},
@@ -99,8 +100,7 @@ static int lcr_spec_arg(int argc, char **argv, const char *help, const char **di
   }
   for (int i = optind; i < argc; i++) {
     if (*npos == maxpos) {
-      lch_error("%s: unexpected argument '%s' (see loopconf %s --help)", argv[0], argv[i],
-                argv[0]);
+      lch_error("%s: unexpected argument '%s' (see loopconf %s --help)", argv[0], argv[i], argv[0]);
       return -1;
     }
     pos[(*npos)++] = argv[i];
@@ -170,8 +170,8 @@ int lcr_cmd_spec_check(int argc, char **argv) {
                c->tests.v[k]);
         problems++;
       } else if (!lcr_clauses_contain(t->clauses, c->id)) {
-        printf("%s:%d: clause %s lists test %s, which does not claim it\n", c->file, c->line,
-               c->id, t->name);
+        printf("%s:%d: clause %s lists test %s, which does not claim it\n", c->file, c->line, c->id,
+               t->name);
         problems++;
       }
     }
@@ -180,8 +180,8 @@ int lcr_cmd_spec_check(int argc, char **argv) {
       problems++;
     }
   }
-  printf("spec-check: %zu clause(s) in %zu file(s), %zu test(s): %s\n", spec.n, spec.nfiles,
-         ntests, problems ? "problems found" : "OK");
+  printf("spec-check: %zu clause(s) in %zu file(s), %zu test(s): %s\n", spec.n, spec.nfiles, ntests,
+         problems ? "problems found" : "OK");
   lcr_spec_free(&spec);
   return problems ? 1 : 0;
 }

@@ -10,7 +10,8 @@
 
 void lcr_usage(FILE *out) {
   fputs(
-      "loopconf " LOOPCONF_VERSION ": conformance suite and benchmarks for event loops\n"
+      "loopconf " LOOPCONF_VERSION
+      ": conformance suite and benchmarks for event loops\n"
       "\n"
       "usage:\n"
       "  loopconf run [options]                 run the conformance matrix\n"
@@ -60,7 +61,7 @@ static int lcr_exec_tool(const char *tool, int argc, char **argv) {
   free(dir);
   if (access(path, X_OK) != 0) {
     lch_error("%s: the program %s is missing (%s); build the %s target", argv[1], path,
-             strerror(errno), tool);
+              strerror(errno), tool);
     free(path);
     return 2;
   }

@@ -51,26 +51,23 @@ static void lcr_probe_record_fn(const char *kind, const char *f1, const char *f2
 static void lcr_probe_done(size_t i, struct lch_proc_result *res, void *ud) {
   struct lcr_probe_state *st = ud;
   struct lcr_probe_record rec = {0};
-  lcr_channel_parse(res->result.data ? res->result.data : "", res->result.len,
-                   lcr_probe_record_fn, &rec);
+  lcr_channel_parse(res->result.data ? res->result.data : "", res->result.len, lcr_probe_record_fn,
+                    &rec);
   char *problem = NULL;
   if (res->spawn_errno)
     problem = lch_xasprintf("cannot start a child to load %s: %s", st->paths[i],
-                        strerror(res->spawn_errno));
-  else if (rec.error)
-    problem = lch_xstrdup(rec.error);
+                            strerror(res->spawn_errno));
+  else if (rec.error) problem = lch_xstrdup(rec.error);
   else if (res->timed_out)
     problem = lch_xasprintf("loading %s did not finish within the time limit", st->paths[i]);
   else if (res->signo)
     problem = lch_xasprintf("loading %s killed the child with signal %d (%s)", st->paths[i],
-                        res->signo, strsignal(res->signo));
+                            res->signo, strsignal(res->signo));
   else if (res->exit_code != 0 || !rec.name)
     problem = lch_xasprintf("loading %s failed (exit status %d)", st->paths[i], res->exit_code);
   if (problem) {
-    if (!st->first_error)
-      st->first_error = problem;
-    else
-      free(problem);
+    if (!st->first_error) st->first_error = problem;
+    else free(problem);
     free(rec.name);
     free(rec.version);
   } else {

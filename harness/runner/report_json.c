@@ -39,8 +39,8 @@ static json_t *lcr_json_cell(const struct lcr_matrix *m, size_t t, size_t c) {
   const char *test = m->tests[t]->name;
   json_t *j = json_object();
   json_object_set_new(j, "backend", json_string(col->mod.name));
-  json_object_set_new(j, "backend_version", lcr_json_text(cell->shown.version ? cell->shown.version
-                                                                             : col->mod.version));
+  json_object_set_new(j, "backend_version",
+                      lcr_json_text(cell->shown.version ? cell->shown.version : col->mod.version));
   json_object_set_new(j, "test", json_string(test));
   json_object_set_new(j, "clauses", lcr_json_words(m->tests[t]->clauses));
   json_object_set_new(j, "verdict", json_string(lcr_verdict_name(cell->verdict)));
@@ -60,7 +60,8 @@ static json_t *lcr_json_cell(const struct lcr_matrix *m, size_t t, size_t c) {
   json_t *counts = json_object();
   for (int v = 0; v < LCR_VERDICT_COUNT; v++)
     if (cell->counts[v])
-      json_object_set_new(counts, lcr_verdict_name((enum lcr_verdict)v), json_integer(cell->counts[v]));
+      json_object_set_new(counts, lcr_verdict_name((enum lcr_verdict)v),
+                          json_integer(cell->counts[v]));
   json_object_set_new(j, "counts", counts);
   json_t *chars = json_object();
   for (size_t i = 0; i < cell->shown.nchars; i++) {
@@ -92,8 +93,9 @@ int lcr_report_json(const char *path, const struct lcr_matrix *m) {
     json_t *b = json_object();
     json_object_set_new(b, "name", json_string(m->cols[c].mod.name));
     json_object_set_new(b, "version", lcr_json_text(m->cols[c].mod.version));
-    json_object_set_new(b, "expectations",
-                        m->cols[c].expect.path ? lcr_json_text(m->cols[c].expect.path) : json_null());
+    json_object_set_new(
+        b, "expectations",
+        m->cols[c].expect.path ? lcr_json_text(m->cols[c].expect.path) : json_null());
     json_array_append_new(backends, b);
   }
   json_object_set_new(doc, "backends", backends);
@@ -102,7 +104,8 @@ int lcr_report_json(const char *path, const struct lcr_matrix *m) {
     json_t *cl = json_object();
     json_object_set_new(cl, "id", json_string(m->spec->v[i].id));
     json_object_set_new(cl, "file", json_string(m->spec->v[i].file));
-    json_object_set_new(cl, "tests", json_integer((json_int_t)lcr_spec_claimants(m->spec->v[i].id)));
+    json_object_set_new(cl, "tests",
+                        json_integer((json_int_t)lcr_spec_claimants(m->spec->v[i].id)));
     json_array_append_new(clauses, cl);
   }
   json_object_set_new(doc, "spec_clauses", clauses);

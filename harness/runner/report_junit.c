@@ -79,8 +79,9 @@ void lcr_report_junit(FILE *out, const struct lcr_matrix *m) {
     lcr_attr(&suites, "name", m->cols[c].mod.name);
     lcr_attr(&suites, "package", "loopconf");
     lch_buf_printf(&suites,
-              " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\""
-              " timestamp=\"%s\"", m->ntests, fail, err, skip, time, stamp);
+                   " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\""
+                   " timestamp=\"%s\"",
+                   m->ntests, fail, err, skip, time, stamp);
     lcr_attr(&suites, "hostname", host);
     lch_buf_puts(&suites, ">\n");
     lch_buf_puts(&suites, "    <properties>\n      <property name=\"version\"");
@@ -88,7 +89,7 @@ void lcr_report_junit(FILE *out, const struct lcr_matrix *m) {
     lch_buf_puts(&suites, "/>\n      <property name=\"module\"");
     lcr_attr(&suites, "value", m->cols[c].mod.path);
     lch_buf_printf(&suites, "/>\n      <property name=\"time-multiplier\" value=\"%g\"/>\n",
-              m->multiplier);
+                   m->multiplier);
     lch_buf_puts(&suites, "    </properties>\n");
     for (size_t t = 0; t < m->ntests; t++) lcr_junit_case(&suites, m, t, c);
     lch_buf_puts(&suites, "  </testsuite>\n");
@@ -97,9 +98,10 @@ void lcr_report_junit(FILE *out, const struct lcr_matrix *m) {
     all_time += time;
   }
   lch_buf_puts(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-  lch_buf_printf(&sb, "<testsuites name=\"loopconf\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+  lch_buf_printf(&sb,
+                 "<testsuites name=\"loopconf\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
                  "time=\"%.3f\">\n",
-            m->ntests * m->ncols, all_fail, all_err, all_time);
+                 m->ntests * m->ncols, all_fail, all_err, all_time);
   if (suites.len) lch_buf_append(&sb, suites.data, suites.len);
   lch_buf_puts(&sb, "</testsuites>\n");
   fwrite(sb.data, 1, sb.len, out);

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #define LCR_TEXT_WIDTH 100
-#define LCR_CELL_W 7          /* "TIMEOUT" */
-#define LCR_REASON_MAX 600    /* code points of one reason */
-#define LCR_NOTE_MAX 300      /* code points of one note */
-#define LCR_NOTES_MAX 8       /* notes shown per cell */
-#define LCR_CHAR_MAX 200      /* code points of one backend's value(s) for a characteristic */
-#define LCR_KEYS_MAX 40       /* characteristic keys shown */
+#define LCR_CELL_W 7       /* "TIMEOUT" */
+#define LCR_REASON_MAX 600 /* code points of one reason */
+#define LCR_NOTE_MAX 300   /* code points of one note */
+#define LCR_NOTES_MAX 8    /* notes shown per cell */
+#define LCR_CHAR_MAX 200   /* code points of one backend's value(s) for a characteristic */
+#define LCR_KEYS_MAX 40    /* characteristic keys shown */
 
 /* Display width in code points (good enough for the ASCII-heavy matrix). */
 static size_t lcr_width(const char *s) {
@@ -79,7 +79,8 @@ static char *lcr_char_value(const struct lcr_matrix *m, size_t col, const char *
   for (size_t t = 0; t < m->ntests && sb.len < 4 * LCR_CHAR_MAX; t++) {
     const struct lcr_outcome *o = &lcr_matrix_cell(m, t, col)->shown;
     for (size_t i = 0; i < o->nchars && sb.len < 4 * LCR_CHAR_MAX; i++) {
-      if (strcmp(o->chars[i].key, key) != 0 || lch_strlist_contains(&seen, o->chars[i].value)) continue;
+      if (strcmp(o->chars[i].key, key) != 0 || lch_strlist_contains(&seen, o->chars[i].value))
+        continue;
       lch_strlist_push(&seen, lch_xstrdup(o->chars[i].value));
       if (sb.len) lch_buf_puts(&sb, " | ");
       lch_buf_puts(&sb, o->chars[i].value);
@@ -234,12 +235,15 @@ static void lcr_text_reasons(FILE *out, const struct lcr_matrix *m) {
         free(note);
       }
       if (nn > LCR_NOTES_MAX)
-        fprintf(out, "      (%zu more notes not shown; see --junit or --tap)\n", nn - LCR_NOTES_MAX);
+        fprintf(out, "      (%zu more notes not shown; see --junit or --tap)\n",
+                nn - LCR_NOTES_MAX);
     }
     free(name);
   }
-  if (!any) fputs(m->text_unexpected ? "\nreasons: no unexpected verdict\n"
-                                     : "\nreasons: every cell passed\n", out);
+  if (!any)
+    fputs(m->text_unexpected ? "\nreasons: no unexpected verdict\n"
+                             : "\nreasons: every cell passed\n",
+          out);
 }
 
 void lcr_report_text(FILE *out, const struct lcr_matrix *m) {
@@ -263,8 +267,8 @@ void lcr_report_text(FILE *out, const struct lcr_matrix *m) {
     }
     char *name = lcr_oneline_max(m->cols[c].mod.name, 40);
     char *ver = lcr_oneline_max(m->cols[c].mod.version, 60);
-    fprintf(out, "  %s (%s): %u PASS, %u XFAIL, %u SKIP, %u unexpected", name, ver,
-            n[LCR_PASS], n[LCR_XFAIL], n[LCR_SKIP], unexpected);
+    fprintf(out, "  %s (%s): %u PASS, %u XFAIL, %u SKIP, %u unexpected", name, ver, n[LCR_PASS],
+            n[LCR_XFAIL], n[LCR_SKIP], unexpected);
     free(name);
     free(ver);
     const char *sep = ": ";

@@ -21,7 +21,8 @@ static int lcr_resolve_paths(const struct lcr_run_args *o, struct lch_strlist *p
   int rc = 0;
   if (!dir) return -1;
   if (o->backends.n) {
-    for (size_t i = 0; i < o->backends.n; i++) lch_strlist_push(&want, lch_xstrdup(o->backends.v[i]));
+    for (size_t i = 0; i < o->backends.n; i++)
+      lch_strlist_push(&want, lch_xstrdup(o->backends.v[i]));
   } else if (lch_builtin_names(dir, &want) < 0) {
     rc = -1;
     goto out;
@@ -38,10 +39,8 @@ static int lcr_resolve_paths(const struct lcr_run_args *o, struct lch_strlist *p
       rc = -1;
       goto out;
     }
-    if (lch_strlist_contains(paths, path))
-      free(path);
-    else
-      lch_strlist_push(paths, path);
+    if (lch_strlist_contains(paths, path)) free(path);
+    else lch_strlist_push(paths, path);
   }
 out:
   free(dir);
@@ -82,7 +81,7 @@ static int lcr_build_columns(const struct lcr_run_args *o, struct lcr_matrix *m)
     for (size_t k = 0; k < i; k++)
       if (strcmp(m->cols[i].mod.name, m->cols[k].mod.name) == 0) {
         lch_error("backend name '%s' is used by both %s and %s", m->cols[i].mod.name,
-                 m->cols[k].mod.path, m->cols[i].mod.path);
+                  m->cols[k].mod.path, m->cols[i].mod.path);
         return -1;
       }
   for (size_t e = 0; e < o->expects.n; e++) {
@@ -154,11 +153,11 @@ static enum lcr_verdict lcr_expect_apply(const struct lcr_expect *e, struct lcr_
   } else if (o->verdict == LCR_PASS) {
     v = LCR_XPASS;
     reason = lch_xasprintf("expected %s (%s) but the test passed", lcr_verdict_name(e->verdict),
-                       e->reason);
+                           e->reason);
   } else {
     v = o->verdict;
-    reason = lch_xasprintf("expected %s (%s) but got %s: %s", lcr_verdict_name(e->verdict), e->reason,
-                       lcr_verdict_name(o->verdict), o->reason ? o->reason : "");
+    reason = lch_xasprintf("expected %s (%s) but got %s: %s", lcr_verdict_name(e->verdict),
+                           e->reason, lcr_verdict_name(o->verdict), o->reason ? o->reason : "");
   }
   free(o->reason);
   o->reason = reason;
@@ -196,8 +195,8 @@ static int lc_finalize_may(const struct lcr_matrix *m, size_t i, struct lcr_cell
   unsigned shown = cell->counts[LCR_XFAIL], passed = cell->counts[LCR_PASS];
   if (!e || !e->may || shown + passed != (unsigned)cell->runs) return 0;
   cell->verdict = shown ? LCR_XFAIL : LCR_PASS;
-  cell->reason = lch_xasprintf("may %s: showed in %u of %d run(s): %s", lcr_verdict_name(e->verdict),
-                           shown, cell->runs, e->reason);
+  cell->reason = lch_xasprintf("may %s: showed in %u of %d run(s): %s",
+                               lcr_verdict_name(e->verdict), shown, cell->runs, e->reason);
   return 1;
 }
 
@@ -215,7 +214,7 @@ static void lcr_finalize_cells(struct lcr_matrix *m) {
       for (int v = 0, first = 1; v < LCR_VERDICT_COUNT; v++)
         if (cell->counts[v]) {
           lch_buf_printf(&sb, "%s %s x%u", first ? "" : ",", lcr_verdict_name((enum lcr_verdict)v),
-                    cell->counts[v]);
+                         cell->counts[v]);
           first = 0;
         }
       if (why) lch_buf_printf(&sb, "; %s: %s", lcr_verdict_name(cell->verdict), why);
@@ -240,12 +239,13 @@ static int lcr_run_cells(const struct lcr_run_args *o, struct lcr_matrix *m) {
     argv[3] = (char *)t->name;
     argv[4] = "3";
     argv[5] = NULL;
-    long limit = (long)((t->timeout_ms > 0 ? t->timeout_ms : LCR_DEFAULT_TIMEOUT_MS) *
-                        m->multiplier);
-    for (int r = 0; r < o->repeat; r++) jobs[(size_t)r * ncells + i] = (struct lch_job){.argv = argv, .timeout_ms = limit};
+    long limit =
+        (long)((t->timeout_ms > 0 ? t->timeout_ms : LCR_DEFAULT_TIMEOUT_MS) * m->multiplier);
+    for (int r = 0; r < o->repeat; r++)
+      jobs[(size_t)r * ncells + i] = (struct lch_job){.argv = argv, .timeout_ms = limit};
   }
-  struct lcr_run_state st = {.m = m, .jobs = jobs, .njobs = njobs,
-                            .progress = !o->quiet && isatty(2)};
+  struct lcr_run_state st = {
+      .m = m, .jobs = jobs, .njobs = njobs, .progress = !o->quiet && isatty(2)};
   int rc = lch_exec_jobs(jobs, njobs, (unsigned)o->jobs, lcr_on_start, lcr_on_done, &st);
   if (st.progress) fputs("\r\033[K", stderr);
   free(argvs);
@@ -306,7 +306,8 @@ int lcr_cmd_run(int argc, char **argv) {
   if (o.junit && lch_outfile_open(&junit, o.junit) < 0) goto out;
   m.cells = lch_xcalloc(m.ntests * m.ncols, sizeof *m.cells);
   int cells_rc = lcr_run_cells(&o, &m);
-  if (cells_rc == -2) status = 128 + (lch_interrupted() ? lch_interrupted() : SIGINT); /* interrupted */
+  if (cells_rc == -2)
+    status = 128 + (lch_interrupted() ? lch_interrupted() : SIGINT); /* interrupted */
   if (cells_rc < 0) goto out;
 
   m.text_clauses = o.clauses;

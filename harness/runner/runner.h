@@ -35,9 +35,9 @@ struct lcr_kv {
 /* What one child run of a (backend, test) cell produced. */
 struct lcr_outcome {
   enum lcr_verdict verdict; /* PASS, FAIL, SKIP, TIMEOUT or CRASH: before expectations */
-  char *reason;            /* why, for anything but PASS; NULL for PASS */
-  char *version;           /* the version the child reported, or NULL */
-  char *log;               /* the child's stdout+stderr, capped */
+  char *reason;             /* why, for anything but PASS; NULL for PASS */
+  char *version;            /* the version the child reported, or NULL */
+  char *log;                /* the child's stdout+stderr, capped */
   struct lcr_kv *chars;     /* characteristics recorded */
   size_t nchars;
   struct lch_strlist notes;
@@ -80,7 +80,7 @@ struct lcr_expect {
   char *test;
   enum lcr_verdict verdict; /* FAIL, TIMEOUT or CRASH */
   char *reason;
-  int may; /* "<test> may <VERDICT> <reason>": expected whether it shows or not */
+  int may;    /* "<test> may <VERDICT> <reason>": expected whether it shows or not */
   char *cond; /* "version<1.48" or NULL (expect_version.c) */
 };
 /* "<test> CHAR <key> <value>": the characteristic `key` recorded by `test` is pinned. */
@@ -121,7 +121,8 @@ int lcr_test_hidden(const char *name);
  * patterns that themselves start with "selftest"). No patterns: every visible test. Each
  * pattern must match at least one test. Returns 0 with a malloc'd array, or -1 with an error
  * line. */
-int lcr_select_tests(const struct lch_strlist *patterns, const struct lc_test_def ***out, size_t *n);
+int lcr_select_tests(const struct lch_strlist *patterns, const struct lc_test_def ***out,
+                     size_t *n);
 /* Check the registry for duplicate names; -1 with an error line if any. */
 int lcr_registry_check(void);
 /* "io,wakeup" or "-" for a needs mask (static storage). */
@@ -159,9 +160,9 @@ struct lcr_column {
 };
 
 struct lcr_cell {
-  enum lcr_verdict verdict;   /* final, after expectations and repeats */
-  char *reason;              /* shown in the reasons section; NULL for PASS */
-  struct lcr_outcome shown;   /* the run whose log/characteristics are reported */
+  enum lcr_verdict verdict;           /* final, after expectations and repeats */
+  char *reason;                       /* shown in the reasons section; NULL for PASS */
+  struct lcr_outcome shown;           /* the run whose log/characteristics are reported */
   unsigned counts[LCR_VERDICT_COUNT]; /* per-repetition verdicts after expectations */
   int runs;
 };

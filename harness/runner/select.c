@@ -8,7 +8,7 @@
 int lcr_test_hidden(const char *name) { return strncmp(name, "selftest.", 9) == 0; }
 
 const char *lcr_needs_name(unsigned needs) {
-  static const char *const names[8] = {"-",      "io",          "wakeup",        "io,wakeup",
+  static const char *const names[8] = {"-",      "io",        "wakeup",        "io,wakeup",
                                        "nowait", "io,nowait", "wakeup,nowait", "io,wakeup,nowait"};
   return names[needs & (LC_NEEDS_IO | LC_NEEDS_WAKEUP | LC_NEEDS_NOWAIT)];
 }
@@ -32,7 +32,8 @@ static int lcr_pattern_matches(const char *pattern, const char *name) {
   return fnmatch(pattern, name, 0) == 0;
 }
 
-int lcr_select_tests(const struct lch_strlist *patterns, const struct lc_test_def ***out, size_t *n) {
+int lcr_select_tests(const struct lch_strlist *patterns, const struct lc_test_def ***out,
+                     size_t *n) {
   size_t count = 0;
   for (const struct lc_test_def *t = lc_test_first(); t; t = t->next) count++;
   const struct lc_test_def **sel = lch_xcalloc(count, sizeof *sel);

@@ -97,8 +97,9 @@ static int lcr_spec_file(struct lcr_spec *spec, const char *dir, const char *nam
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
     if (lineno == 1) {
       if (strcmp(line, LCR_SPEC_HEADER) != 0)
-        problem = lch_xstrdup("the first line must be the header "
-                          "id<TAB>behaviour<TAB>source<TAB>tests");
+        problem = lch_xstrdup(
+            "the first line must be the header "
+            "id<TAB>behaviour<TAB>source<TAB>tests");
       continue;
     }
     if (line[0] == '#' || line[strspn(line, " \t")] == '\0') continue;

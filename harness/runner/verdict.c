@@ -126,9 +126,9 @@ void lcr_outcome_from_proc(struct lcr_outcome *o, struct lch_proc_result *res, l
   } else if (res->signo) {
     o->verdict = LCR_CRASH;
     const char *abbrev = sigabbrev_np(res->signo);
-    o->reason = lch_xasprintf("killed by signal SIG%s (%s)%s%s", abbrev ? abbrev : "?",
-                          strsignal(res->signo), st.fail ? " after: " : "",
-                          st.fail ? st.fail : "");
+    o->reason =
+        lch_xasprintf("killed by signal SIG%s (%s)%s%s", abbrev ? abbrev : "?",
+                      strsignal(res->signo), st.fail ? " after: " : "", st.fail ? st.fail : "");
   } else if (res->exit_code == 0 && st.skip) {
     o->verdict = LCR_SKIP;
     o->reason = lch_xstrdup(st.skip);
@@ -139,12 +139,9 @@ void lcr_outcome_from_proc(struct lcr_outcome *o, struct lch_proc_result *res, l
     o->reason = lch_xstrdup("the child exited with status 0 before the test finished");
   } else {
     o->verdict = LCR_FAIL;
-    if (st.error)
-      o->reason = lch_xasprintf("cannot run the cell: %s", st.error);
-    else if (st.fail)
-      o->reason = lch_xstrdup(st.fail);
-    else
-      o->reason = lcr_reason_from_log(o->log);
+    if (st.error) o->reason = lch_xasprintf("cannot run the cell: %s", st.error);
+    else if (st.fail) o->reason = lch_xstrdup(st.fail);
+    else o->reason = lcr_reason_from_log(o->log);
   }
   free(st.skip);
   free(st.fail);

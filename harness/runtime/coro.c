@@ -79,28 +79,28 @@ void lc__coro_start(void *co);
  *
  * The main context of a thread is a thread-local lc_coro with no mapping. */
 struct lc_coro {
-  void *sp;                  /* asm: stack pointer of the suspended context */
-  ucontext_t *uc;            /* ucontext: the suspended context (NULL for asm coroutines) */
-  enum lc_coro_impl impl;    /* main: the impl it was last suspended with */
+  void *sp;               /* asm: stack pointer of the suspended context */
+  ucontext_t *uc;         /* ucontext: the suspended context (NULL for asm coroutines) */
+  enum lc_coro_impl impl; /* main: the impl it was last suspended with */
   int is_main;
   void (*entry)(void *arg);
   void *arg;
-  char *map;                 /* whole mapping, guard page included (NULL for main) */
+  char *map; /* whole mapping, guard page included (NULL for main) */
   size_t map_size;
-  char *stack_lo;            /* usable stack: [stack_lo, stack_lo + stack_size) */
+  char *stack_lo; /* usable stack: [stack_lo, stack_lo + stack_size) */
   size_t stack_size;
-  lc_coro *next_free;        /* pool free-list link */
-  struct slab *slab;         /* the slab this stack was carved from, or NULL (own mapping) */
-  lc_coro_shared *shared;    /* copy-stack coroutine: the stack it runs on (header malloc'ed) */
-  char *save;                /* copy-stack: its image [sp, top) while another owns the stack */
+  lc_coro *next_free;     /* pool free-list link */
+  struct slab *slab;      /* the slab this stack was carved from, or NULL (own mapping) */
+  lc_coro_shared *shared; /* copy-stack coroutine: the stack it runs on (header malloc'ed) */
+  char *save;             /* copy-stack: its image [sp, top) while another owns the stack */
   size_t save_len, save_cap;
-  int fresh;                 /* copy-stack: not started yet (its first frame is built on entry) */
+  int fresh; /* copy-stack: not started yet (its first frame is built on entry) */
 #if LC_VALGRIND
   unsigned vg_stack_id;
 #endif
 #if LC_ASAN
-  void *asan_fake_stack;     /* ASan's fake stack of this context while it is suspended */
-  const void *asan_bottom;   /* stack bounds as ASan knows them */
+  void *asan_fake_stack;   /* ASan's fake stack of this context while it is suspended */
+  const void *asan_bottom; /* stack bounds as ASan knows them */
   size_t asan_size;
 #endif
 #if LC_TSAN
@@ -134,16 +134,16 @@ static _Thread_local unsigned tl_pool_count;
 struct slab {
   char *base;
   size_t len;
-  size_t map_size;  /* of each stack */
-  unsigned carved;  /* stacks handed out at least once (carving is lazy, low to high) */
-  unsigned live;    /* stacks in use now */
-  int bucket;       /* its index in tl_slab_free */
+  size_t map_size; /* of each stack */
+  unsigned carved; /* stacks handed out at least once (carving is lazy, low to high) */
+  unsigned live;   /* stacks in use now */
+  int bucket;      /* its index in tl_slab_free */
   struct slab *next;
 };
 enum { LC_SLAB_STACKS = 64 };
 static _Thread_local struct {
-  size_t map_size; /* 0: bucket unused */
-  lc_coro *head;   /* freed stacks of this size */
+  size_t map_size;   /* 0: bucket unused */
+  lc_coro *head;     /* freed stacks of this size */
   struct slab *open; /* the slab still being carved */
 } tl_slab_free[LC_POOL_BUCKETS];
 static _Thread_local struct slab *tl_slabs; /* every slab of this thread */
@@ -154,8 +154,7 @@ static pthread_once_t pool_key_once = PTHREAD_ONCE_INIT;
 
 static size_t page_size(void) {
   static _Thread_local size_t page; /* per thread: no data race for TSan to see */
-  if (page == 0)
-    page = (size_t)sysconf(_SC_PAGESIZE);
+  if (page == 0) page = (size_t)sysconf(_SC_PAGESIZE);
   return page;
 }
 
@@ -163,18 +162,15 @@ static size_t page_size(void) {
  * The lc_coro sits at the same place for both impls, the ucontext_t (if any) right below it. */
 static size_t header_size(enum lc_coro_impl impl) {
   size_t n = (sizeof(lc_coro) + 63) & ~(size_t)63;
-  if (impl == LC_CORO_UCONTEXT)
-    n += (sizeof(ucontext_t) + 63) & ~(size_t)63;
+  if (impl == LC_CORO_UCONTEXT) n += (sizeof(ucontext_t) + 63) & ~(size_t)63;
   return n;
 }
 
 /* The mapping size for a requested stack size, or 0 if it overflows. */
 static size_t map_size_for(size_t stack_size) {
   size_t page = page_size();
-  if (stack_size < LC_CORO_MIN_STACK)
-    stack_size = LC_CORO_MIN_STACK;
-  if (stack_size > SIZE_MAX / 2)
-    return 0;
+  if (stack_size < LC_CORO_MIN_STACK) stack_size = LC_CORO_MIN_STACK;
+  if (stack_size > SIZE_MAX / 2) return 0;
   return ((stack_size + page - 1) & ~(page - 1)) + page;
 }
 
@@ -234,11 +230,9 @@ void lc_coro_pool_trim(void) {
         VALGRIND_STACK_DEREGISTER((*link)->vg_stack_id);
 #endif
         *link = (*link)->next_free;
-      } else
-        link = &(*link)->next_free;
+      } else link = &(*link)->next_free;
     }
-    if (tl_slab_free[b].open && tl_slab_free[b].open->live == 0)
-      tl_slab_free[b].open = NULL;
+    if (tl_slab_free[b].open && tl_slab_free[b].open->live == 0) tl_slab_free[b].open = NULL;
   }
   struct slab **sl = &tl_slabs;
   while (*sl) {
@@ -253,8 +247,7 @@ void lc_coro_pool_trim(void) {
   }
   for (int b = 0; b < LC_POOL_BUCKETS; b++) {
     int used = 0;
-    for (struct slab *s = tl_slabs; s && !used; s = s->next)
-      used = s->bucket == b;
+    for (struct slab *s = tl_slabs; s && !used; s = s->next) used = s->bucket == b;
     if (!used) /* a bucket stays while a slab of its size has stacks out (slab_put needs it) */
       tl_slab_free[b].map_size = 0;
   }
@@ -287,19 +280,16 @@ static lc_coro *pool_take(size_t map_size) {
 
 /* Keep co's mapping for reuse; returns 0 if the pool is full (the caller unmaps). */
 static int pool_put(lc_coro *co) {
-  if (tl_pool_count >= LC_POOL_MAX)
-    return 0;
+  if (tl_pool_count >= LC_POOL_MAX) return 0;
   int slot = -1;
   for (int b = 0; b < LC_POOL_BUCKETS; b++) {
     if (tl_pool[b].map_size == co->map_size) {
       slot = b;
       break;
     }
-    if (slot < 0 && tl_pool[b].head == NULL)
-      slot = b; /* unused or empty: may take a new size */
+    if (slot < 0 && tl_pool[b].head == NULL) slot = b; /* unused or empty: may take a new size */
   }
-  if (slot < 0)
-    return 0;
+  if (slot < 0) return 0;
   pool_register_exit();
   tl_pool[slot].map_size = co->map_size;
   co->next_free = tl_pool[slot].head;
@@ -320,10 +310,8 @@ static _Atomic int madvise_guards = 1; /* cleared once the kernel says it has no
 
 static int guard_install(char *map, size_t page) {
   if (madvise_guards) {
-    if (madvise(map, page, MADV_GUARD_INSTALL) == 0)
-      return 0;
-    if (errno != EINVAL)
-      return -1;
+    if (madvise(map, page, MADV_GUARD_INSTALL) == 0) return 0;
+    if (errno != EINVAL) return -1;
     madvise_guards = 0;
   }
   return mprotect(map, page, PROT_NONE);
@@ -332,8 +320,7 @@ static int guard_install(char *map, size_t page) {
 int lc_coro_light_guards(void) {
   size_t page = page_size();
   char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map == MAP_FAILED)
-    return 0;
+  if (map == MAP_FAILED) return 0;
   int ok = guard_install(map, page) == 0 && madvise_guards;
   munmap(map, 2 * page);
   return ok;
@@ -343,10 +330,9 @@ int lc_coro_light_guards(void) {
  * its top is returned (uninitialised), or NULL with errno. */
 static lc_coro *mapping_new(size_t map_size) {
   size_t page = page_size();
-  char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                   -1, 0);
-  if (map == MAP_FAILED)
-    return NULL;
+  char *map =
+      mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (map == MAP_FAILED) return NULL;
   if (guard_install(map, page) != 0) {
     int err = errno;
     munmap(map, map_size);
@@ -362,7 +348,6 @@ static lc_coro *mapping_new(size_t map_size) {
   return co;
 }
 
-
 static int pool_register_exit(void) {
   if (!tl_pool_registered) { /* first stack pooled on this thread: trim at thread exit */
     pthread_once(&pool_key_once, pool_key_create);
@@ -376,13 +361,10 @@ static int pool_register_exit(void) {
 static int slab_bucket(size_t map_size) {
   int slot = -1;
   for (int b = 0; b < LC_POOL_BUCKETS; b++) {
-    if (tl_slab_free[b].map_size == map_size)
-      return b;
-    if (slot < 0 && tl_slab_free[b].map_size == 0)
-      slot = b;
+    if (tl_slab_free[b].map_size == map_size) return b;
+    if (slot < 0 && tl_slab_free[b].map_size == 0) slot = b;
   }
-  if (slot >= 0)
-    tl_slab_free[slot].map_size = map_size;
+  if (slot >= 0) tl_slab_free[slot].map_size = map_size;
   return slot;
 }
 
@@ -390,11 +372,9 @@ static int slab_bucket(size_t map_size) {
  * Only with guard regions: a PROT_NONE guard would split the slab into two mappings per stack
  * anyway, so without them every stack keeps its own mapping (mapping_new). */
 static lc_coro *slab_take(size_t map_size) {
-  if (!madvise_guards)
-    return NULL;
+  if (!madvise_guards) return NULL;
   int b = slab_bucket(map_size);
-  if (b < 0)
-    return NULL;
+  if (b < 0) return NULL;
   lc_coro *co = tl_slab_free[b].head;
   if (co) {
     tl_slab_free[b].head = co->next_free;
@@ -405,8 +385,7 @@ static lc_coro *slab_take(size_t map_size) {
   if (s == NULL || s->carved == LC_SLAB_STACKS) {
     size_t page = page_size();
     s = calloc(1, sizeof *s);
-    if (s == NULL)
-      return NULL;
+    if (s == NULL) return NULL;
     s->map_size = map_size;
     s->bucket = b;
     s->len = map_size * LC_SLAB_STACKS;
@@ -453,7 +432,6 @@ static void slab_put(lc_coro *co) {
   tl_slab_free[b].head = co;
 }
 
-
 /* ---- Copy-stack coroutines ------------------------------------------------------------------
  *
  * Every coroutine of an lc_coro_shared runs on the same stack (one mapping with a guard, like
@@ -477,8 +455,7 @@ static void shared_entry_unused(void *arg) {
 
 lc_coro_shared *lc_coro_shared_new(size_t stack_size) {
   lc_coro_shared *sh = calloc(1, sizeof *sh);
-  if (sh == NULL)
-    return NULL;
+  if (sh == NULL) return NULL;
   sh->stack = lc_coro_new(shared_entry_unused, NULL, stack_size, LC_CORO_ASM);
   if (sh->stack == NULL) {
     int err = errno;
@@ -492,10 +469,8 @@ lc_coro_shared *lc_coro_shared_new(size_t stack_size) {
 }
 
 void lc_coro_shared_free(lc_coro_shared *sh) {
-  if (sh == NULL)
-    return;
-  if (sh->owner)
-    sh->owner->shared = NULL; /* misuse guard: its coroutines must be freed first */
+  if (sh == NULL) return;
+  if (sh->owner) sh->owner->shared = NULL; /* misuse guard: its coroutines must be freed first */
   lc_coro_free(sh->stack);
   free(sh);
 }
@@ -508,28 +483,23 @@ void lc_coro_shared_free(lc_coro_shared *sh) {
 __attribute__((no_sanitize_address)) static void raw_copy(char *dst, const char *src, size_t n) {
   volatile uint64_t *d = (volatile uint64_t *)(void *)dst;
   const volatile uint64_t *s = (const volatile uint64_t *)(const void *)src;
-  for (size_t i = 0; i < n / 8; i++)
-    d[i] = s[i];
+  for (size_t i = 0; i < n / 8; i++) d[i] = s[i];
 }
 #else
-static void raw_copy(char *dst, const char *src, size_t n) {
-  memcpy(dst, src, n);
-}
+static void raw_copy(char *dst, const char *src, size_t n) { memcpy(dst, src, n); }
 #endif
 
 /* Make `to` the owner of its shared stack; called on another stack. 0 or -1 (ENOMEM). */
 static int shared_acquire(lc_coro *to) {
   lc_coro_shared *sh = to->shared;
-  if (sh->owner == to)
-    return 0;
+  if (sh->owner == to) return 0;
   lc_coro *o = sh->owner;
   if (o) {
     size_t len = (size_t)(sh->top - (char *)o->sp);
     if (len > o->save_cap) {
       size_t cap = (len + 255) & ~(size_t)255;
       char *buf = realloc(o->save, cap);
-      if (buf == NULL)
-        return -1;
+      if (buf == NULL) return -1;
       o->save = buf;
       o->save_cap = cap;
     }
@@ -559,8 +529,7 @@ lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared 
   }
   lc_coro_main();
   lc_coro *co = calloc(1, sizeof *co);
-  if (co == NULL)
-    return NULL;
+  if (co == NULL) return NULL;
   co->impl = LC_CORO_ASM;
   co->entry = entry;
   co->arg = arg;
@@ -579,18 +548,15 @@ lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared 
 }
 
 size_t lc_coro_saved_bytes(const lc_coro *co) {
-  if (co == NULL || co->shared == NULL || co->fresh)
-    return 0;
+  if (co == NULL || co->shared == NULL || co->fresh) return 0;
   return co->shared->owner == co ? (size_t)(co->shared->top - (char *)co->sp) : co->save_len;
 }
 
 static void shared_free(lc_coro *co) {
 #if LC_TSAN
-  if (co->tsan_fiber)
-    __tsan_destroy_fiber(co->tsan_fiber);
+  if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
 #endif
-  if (co->shared && co->shared->owner == co)
-    co->shared->owner = NULL;
+  if (co->shared && co->shared->owner == co) co->shared->owner = NULL;
   free(co->save);
   free(co);
 }
@@ -611,13 +577,9 @@ lc_coro *lc_coro_main(void) {
   return m;
 }
 
-int lc_coro_asm_available(void) {
-  return LC_HAVE_ASM;
-}
+int lc_coro_asm_available(void) { return LC_HAVE_ASM; }
 
-size_t lc_coro_footprint(size_t stack_size) {
-  return map_size_for(stack_size);
-}
+size_t lc_coro_footprint(size_t stack_size) { return map_size_for(stack_size); }
 
 /* Create a coroutine running entry(arg) on a pooled or new stack. NULL with errno on failure. */
 lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
@@ -626,8 +588,7 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
     errno = EINVAL;
     return NULL;
   }
-  if (impl == LC_CORO_ASM && !LC_HAVE_ASM)
-    impl = LC_CORO_UCONTEXT;
+  if (impl == LC_CORO_ASM && !LC_HAVE_ASM) impl = LC_CORO_UCONTEXT;
   size_t map_size = map_size_for(stack_size);
   if (map_size == 0) {
     errno = ENOMEM;
@@ -637,10 +598,8 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
 
   /* The header's address depends on impl, so place it afresh on every use of a mapping. */
   lc_coro *slot = slab_take(map_size);
-  if (slot == NULL)
-    slot = pool_take(map_size);
-  if (slot == NULL && (slot = mapping_new(map_size)) == NULL)
-    return NULL;
+  if (slot == NULL) slot = pool_take(map_size);
+  if (slot == NULL && (slot = mapping_new(map_size)) == NULL) return NULL;
   char *map = slot->map;
   struct slab *slab = slot->slab;
   size_t page = page_size();
@@ -688,33 +647,30 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
 
 /* Free a coroutine that is not running; its mapping goes back to this thread's pool. */
 void lc_coro_free(lc_coro *co) {
-  if (co == NULL || co->is_main)
-    return;
+  if (co == NULL || co->is_main) return;
   if (co->map == NULL) { /* copy-stack coroutine: its header and image are malloc'ed */
     shared_free(co);
     return;
   }
 #if LC_TSAN
-  if (co->tsan_fiber)
-    __tsan_destroy_fiber(co->tsan_fiber);
+  if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
   co->tsan_fiber = NULL;
 #endif
 #if LC_ASAN
   /* The coroutine never returned from its frames: clear their redzones for the next user. */
   ASAN_UNPOISON_MEMORY_REGION(co->stack_lo, co->stack_size);
 #endif
-  if (co->slab)
-    slab_put(co);
-  else if (!pool_put(co))
-    mapping_release(co);
+  if (co->slab) slab_put(co);
+  else if (!pool_put(co)) mapping_release(co);
 }
 
 /* Before switching to a copy-stack coroutine: put its image on the stack (out of line, so
  * the plain switch pays one predictable branch). */
 static void shared_enter(lc_coro *from, lc_coro *to) {
   if (from->shared == to->shared) {
-    fprintf(stderr, "loopconf: lc_coro_switch between two coroutines of one shared stack; "
-                    "switch through a context on another stack (see coro.h)\n");
+    fprintf(stderr,
+            "loopconf: lc_coro_switch between two coroutines of one shared stack; "
+            "switch through a context on another stack (see coro.h)\n");
     abort();
   }
   if (shared_acquire(to) != 0) {
@@ -734,14 +690,11 @@ static void impl_mismatch(lc_coro *from, lc_coro *to) {
 
 /* The switch itself, shared by the plain and the copy-stack paths. */
 static inline __attribute__((always_inline)) void switch_body(lc_coro *from, lc_coro *to) {
-  if (from->is_main)
-    from->impl = to->impl; /* the main context adapts to whatever it switches to */
-  else if (from->impl != to->impl)
-    impl_mismatch(from, to);
+  if (from->is_main) from->impl = to->impl; /* the main context adapts to whatever it switches to */
+  else if (from->impl != to->impl) impl_mismatch(from, to);
   hook_before_switch(from, to);
 #if LC_HAVE_ASM
-  if (to->impl == LC_CORO_ASM)
-    lc__coro_asm_swap(&from->sp, to->sp);
+  if (to->impl == LC_CORO_ASM) lc__coro_asm_swap(&from->sp, to->sp);
   else
 #endif
     lc__coro_uc_swap(from->uc, to->uc);

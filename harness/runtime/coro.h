@@ -34,8 +34,8 @@ typedef struct lc_coro lc_coro;
 
 /* Which implementation a coroutine uses. */
 enum lc_coro_impl {
-  LC_CORO_ASM = 0,      /* default where available */
-  LC_CORO_UCONTEXT = 1  /* portable fallback */
+  LC_CORO_ASM = 0,     /* default where available */
+  LC_CORO_UCONTEXT = 1 /* portable fallback */
 };
 
 /* The calling thread's own context (its "main" context), to switch away from and back to.

@@ -20,8 +20,7 @@ static void uc_trampoline(unsigned hi, unsigned lo) {
  * to. The new context inherits the caller's signal mask and floating-point control state.
  * Returns 0, or -1 with errno set (getcontext failed). */
 int lc__coro_uc_make(ucontext_t *uc, void *stack_lo, size_t stack_size, void *co) {
-  if (getcontext(uc) != 0)
-    return -1;
+  if (getcontext(uc) != 0) return -1;
   uc->uc_stack.ss_sp = stack_lo;
   uc->uc_stack.ss_size = stack_size;
   uc->uc_stack.ss_flags = 0;
@@ -32,6 +31,4 @@ int lc__coro_uc_make(ucontext_t *uc, void *stack_lo, size_t stack_size, void *co
 }
 
 /* Save the current context in *save and resume *load (glibc: one sigprocmask syscall). */
-void lc__coro_uc_swap(ucontext_t *save, ucontext_t *load) {
-  swapcontext(save, load);
-}
+void lc__coro_uc_swap(ucontext_t *save, ucontext_t *load) { swapcontext(save, load); }

@@ -20,7 +20,7 @@ typedef struct gather_state {
   int *errors;
   size_t n, nfinished;
   int flags;
-  int outer_done;       /* the outcome is decided (asyncio's outer future is done) */
+  int outer_done; /* the outcome is decided (asyncio's outer future is done) */
   int rc;
   int cancel_requested; /* the caller's cancellation was handed to the children */
 } gather_state;
@@ -72,18 +72,15 @@ int lc_gather(lc_task *const *tasks, size_t n, intptr_t *results, int *errors, i
   rt_done local[16];
   rt_done *nodes = n <= 16 ? local : malloc(n * sizeof *nodes);
   if (!nodes) return -ENOMEM;
-  gather_state gs = {.tasks = tasks, .results = results, .errors = errors, .n = n,
-                     .flags = flags};
+  gather_state gs = {.tasks = tasks, .results = results, .errors = errors, .n = n, .flags = flags};
   gs.w.woken = 1; /* until lc__wait parks on it, a decision must not try to wake anyone */
   /* As CPython's gather, every child's completion arrives through a callback scheduled with
    * call_soon, also for a child already done: gather always suspends (GATHER-DONE-SUSPENDS). */
   size_t reg = 0; /* children registered */
   for (; reg < n; reg++) {
     nodes[reg] = (rt_done){.fn = gather_done, .ctx = &gs, .index = reg, .deferred = 1};
-    if (tasks[reg]->state == T_DONE)
-      lc__done_schedule(self->rt, &nodes[reg], tasks[reg]);
-    else
-      lc__done_link(tasks[reg], &nodes[reg]);
+    if (tasks[reg]->state == T_DONE) lc__done_schedule(self->rt, &nodes[reg], tasks[reg]);
+    else lc__done_link(tasks[reg], &nodes[reg]);
   }
   int rc;
   if (gs.outer_done) { /* decided already (a ring that could not grow ran the callbacks) */
@@ -133,8 +130,8 @@ int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result) {
   if (timeout_ns > 0) {
     lc_waiter w = {0};
     rt_done d = {.fn = lc__done_wake, .ctx = &w};
-    rt_wake_timer wt = {.node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w,
-                        .rc = -ETIMEDOUT};
+    rt_wake_timer wt = {
+        .node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w, .rc = -ETIMEDOUT};
     wt.node.deadline_ns = lc__add_sat(lc_now(), timeout_ns);
     if ((rc = lc__heap_push(self->rt, &wt.node)) != 0) return rc;
     lc__done_link(t, &d);
@@ -200,8 +197,8 @@ int lc_timeout_enter(lc_timeout *to, int64_t delay_ns) {
   to->task = self;
   to->state = TO_ENTERED;
   to->cancelling_at_enter = self->cancelling;
-  to->deadline_ns = delay_ns < 0 || delay_ns == INT64_MAX ? INT64_MAX
-                                                           : lc__add_sat(lc_now(), delay_ns);
+  to->deadline_ns =
+      delay_ns < 0 || delay_ns == INT64_MAX ? INT64_MAX : lc__add_sat(lc_now(), delay_ns);
   to->outer = self->timeouts;
   self->timeouts = to;
   int rc = scopes_rearm(self);
@@ -265,8 +262,8 @@ int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result) {
   if (timeout_ns == LC_NO_TIMEOUT) return lc_shield(t, result);
   lc_waiter w = {0};
   rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  rt_wake_timer wt = {.node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w,
-                      .rc = -ETIMEDOUT};
+  rt_wake_timer wt = {
+      .node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w, .rc = -ETIMEDOUT};
   wt.node.deadline_ns = lc__add_sat(lc_now(), timeout_ns > 0 ? timeout_ns : 0);
   int rc = lc__heap_push(self->rt, &wt.node);
   if (rc) return rc;

@@ -13,8 +13,8 @@
 
 struct lc_cond {
   lc_lock *lock;
-  int own_lock;              /* created by lc_cond_new, freed with the condition */
-  lc_waiter *head, *tail;    /* parked in wait, arrival order, done or not */
+  int own_lock;           /* created by lc_cond_new, freed with the condition */
+  lc_waiter *head, *tail; /* parked in wait, arrival order, done or not */
 };
 
 lc_cond *lc_cond_new(lc_lock *lock) {

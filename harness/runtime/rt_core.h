@@ -59,12 +59,12 @@ typedef int (*rt_cancel_hook)(lc_task *self, void *ctx);
 typedef lc__done rt_done;
 
 struct lc_task {
-  lc_rt *rt;            /* NULL once detached at the end of lc_run */
-  lc_coro *co;          /* NULL before allocation and once finished */
+  lc_rt *rt;   /* NULL once detached at the end of lc_run */
+  lc_coro *co; /* NULL before allocation and once finished */
   lc_task_fn fn;
   void *arg;
   intptr_t result;
-  int code;             /* final code once T_DONE */
+  int code; /* final code once T_DONE */
   int refs;
   enum task_state state;
   int queued;           /* a step of this task is in the ready queue */
@@ -78,7 +78,7 @@ struct lc_task {
   int reported;         /* its unretrieved error was reported already */
   int shutdown_cancelled;
   uint64_t id;
-  lc_waiter *park_w;    /* while T_PARKED */
+  lc_waiter *park_w; /* while T_PARKED */
   rt_cancel_hook park_hook;
   void *park_ctx;
   lc_timeout *timeouts; /* innermost open timeout scope */
@@ -88,7 +88,7 @@ struct lc_task {
   lc_task *all_prev, *all_next;   /* list of every task not freed */
   char *name;
   char *errmsg;
-  char *cancel_msg;     /* the message of the current round of cancel requests (or NULL) */
+  char *cancel_msg; /* the message of the current round of cancel requests (or NULL) */
   char name_buf[32];
 };
 
@@ -128,8 +128,8 @@ struct lc_rt {
   int holds;
   void *executor_slot;
   void *threadsafe_slot; /* rt_threadsafe.c's open portals */
-  int draining;       /* main returned: cancelling and draining the leftovers */
-  int deadlocks;      /* times nothing could ever wake the waiting tasks */
+  int draining;          /* main returned: cancelling and draining the leftovers */
+  int deadlocks;         /* times nothing could ever wake the waiting tasks */
   int gave_up;
   int backend_rc;      /* a backend operation failed: lc_run stops and returns this */
   uint64_t cancel_gen; /* numbers lc_cancel calls, for cancel_mark */
@@ -159,7 +159,7 @@ void lc__heap_remove(lc_rt *rt, lc__tnode *n);
 void lc__btimer_cb(lc_timer *timer, void *arg);
 void lc__wake_timer_fire(lc__tnode *n);
 void lc__report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t dur,
-                      const char *msg);
+                const char *msg);
 void lc__report_unretrieved(lc_rt *rt, lc_task *t);
 void lc__iterate(lc_rt *rt);
 int lc__wait(lc_task *self, lc_waiter *w, rt_cancel_hook hook, void *ctx);

@@ -42,12 +42,12 @@ enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE };
 typedef struct job {
   struct job *next, *prev;
   lc_job_fn fn;
-  void *arg;           /* thread job: the caller's pointer; process job: our copy of the bytes */
+  void *arg; /* thread job: the caller's pointer; process job: our copy of the bytes */
   size_t arg_len;
   intptr_t result;
-  int status;          /* 0, or -errno when the job could not run (worker died, ...) */
-  int state;           /* thread jobs: under ex->mu */
-  lc_waiter *waiter;   /* loop thread only; NULL once the awaiter gave up (abandoned) */
+  int status;                 /* 0, or -errno when the job could not run (worker died, ...) */
+  int state;                  /* thread jobs: under ex->mu */
+  lc_waiter *waiter;          /* loop thread only; NULL once the awaiter gave up (abandoned) */
   struct proc_worker *worker; /* process job: the worker it was sent to, NULL while pending */
 } job;
 
@@ -58,9 +58,9 @@ typedef struct job_list {
 typedef struct proc_worker {
   struct executor *ex;
   pid_t pid;
-  int fd;              /* our end of the socketpair */
+  int fd; /* our end of the socketpair */
   lc_io *io;
-  job *job;            /* the job it is running, NULL when idle */
+  job *job; /* the job it is running, NULL when idle */
   unsigned char rbuf[16];
   size_t rlen;
   int dead;
@@ -87,19 +87,19 @@ typedef struct executor {
   /* Thread pool: everything below up to `wakeup` is under mu. */
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  job_list queue;     /* jobs not started yet */
+  job_list queue; /* jobs not started yet */
   size_t queued;
-  job_list done;      /* finished, not yet delivered on the loop thread */
+  job_list done; /* finished, not yet delivered on the loop thread */
   int idle, running, stopping, fork_pending;
   pthread_t *threads;
   int nthreads, maxthreads;
-  lc_wakeup *wakeup;  /* created with the first thread job */
+  lc_wakeup *wakeup; /* created with the first thread job */
 
   /* Process pool: loop thread only. */
-  int proc_state;     /* enum proc_pool_state, or -errno once starting failed */
+  int proc_state; /* enum proc_pool_state, or -errno once starting failed */
   proc_worker *workers;
   int nworkers, live_workers;
-  job_list pending;   /* process jobs waiting for an idle worker */
+  job_list pending; /* process jobs waiting for an idle worker */
 } executor;
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -173,8 +173,8 @@ static executor *executor_get(lc_rt *rt, int *err) {
   ex->b = lc_rt_backend(rt);
   const lc_run_opts *o = lc_rt_opts(rt);
   int cpus = cpu_count();
-  ex->maxthreads = o && o->executor_threads > 0 ? o->executor_threads
-                                                 : (cpus + 4 < 32 ? cpus + 4 : 32);
+  ex->maxthreads =
+      o && o->executor_threads > 0 ? o->executor_threads : (cpus + 4 < 32 ? cpus + 4 : 32);
   ex->nworkers = o && o->process_workers > 0 ? o->process_workers : cpus;
   *slot = ex;
   return ex;

@@ -16,9 +16,9 @@
 typedef struct lc_waiter {
   lc_task *task;
   struct lc_waiter *next, *prev;
-  int rc;     /* set by lc_unpark */
-  int woken;  /* 1 once lc_unpark was called for this waiter */
-  void *data; /* free for the primitive's use (e.g. the item a putter carries) */
+  int rc;        /* set by lc_unpark */
+  int woken;     /* 1 once lc_unpark was called for this waiter */
+  void *data;    /* free for the primitive's use (e.g. the item a putter carries) */
   int cancelled; /* 1 once a cancellation took this waiter (asyncio: its future was
                     cancelled); sticky: lc_park returns -ECANCELED whatever happens next */
 } lc_waiter;

@@ -29,7 +29,7 @@ static void rt_cancel_leftovers(lc_rt *rt, int first) {
     rt->shutdown_pending++;
     lc_cancel(t);
     lc__report(rt, LC_REPORT_CANCELLED_AT_SHUTDOWN, t->name, 0,
-              "still pending when the main task returned; cancelled");
+               "still pending when the main task returned; cancelled");
   }
 }
 
@@ -44,10 +44,10 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     fprintf(stderr, "lc_run: %s\n", why);
     return -EINVAL;
   }
-  if (opts && (opts->slow_step_ns < 0 || opts->executor_threads < 0 ||
-               opts->process_workers < 0)) {
-    fprintf(stderr, "lc_run: negative option (slow_step_ns, executor_threads or "
-                    "process_workers)\n");
+  if (opts && (opts->slow_step_ns < 0 || opts->executor_threads < 0 || opts->process_workers < 0)) {
+    fprintf(stderr,
+            "lc_run: negative option (slow_step_ns, executor_threads or "
+            "process_workers)\n");
     return -EINVAL;
   }
   if (lc__tls_rt) {
@@ -72,15 +72,15 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   lc__run_error[0] = '\0';
   int rc = b->loop_new(&rt->loop);
   if (rc) {
-    snprintf(lc__run_error, sizeof lc__run_error, "backend %s: loop_new failed: %d (%s)",
-             b->name, rc, strerror(-rc));
+    snprintf(lc__run_error, sizeof lc__run_error, "backend %s: loop_new failed: %d (%s)", b->name,
+             rc, strerror(-rc));
     fprintf(stderr, "lc_run: %s\n", lc__run_error);
     free(rt);
     return rc;
   }
   if ((rc = b->timer_new(rt->loop, lc__btimer_cb, rt, &rt->btimer)) != 0) {
-    snprintf(lc__run_error, sizeof lc__run_error, "backend %s: timer_new failed: %d (%s)",
-             b->name, rc, strerror(-rc));
+    snprintf(lc__run_error, sizeof lc__run_error, "backend %s: timer_new failed: %d (%s)", b->name,
+             rc, strerror(-rc));
     fprintf(stderr, "lc_run: %s\n", lc__run_error);
     b->loop_free(rt->loop);
     free(rt);
@@ -147,8 +147,9 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   lc__handles_drop(rt);
   if (rt->btimer) b->timer_free(rt->btimer);
   rc = b->loop_free(rt->loop);
-  if (rc) fprintf(stderr, "lc_run: backend %s: loop_free failed: %s (a handle was not freed)\n",
-                  b->name, strerror(-rc));
+  if (rc)
+    fprintf(stderr, "lc_run: backend %s: loop_free failed: %s (a handle was not freed)\n", b->name,
+            strerror(-rc));
   if (result) *result = main_result;
   free(rt->rq);
   free(rt->heap);

@@ -180,10 +180,8 @@ void lc__heap_remove(lc_rt *rt, lc__tnode *n) {
   lc__tnode *last = rt->heap[--rt->heap_len];
   if (last == n) return;
   heap_set(rt, i, last);
-  if (i > 0 && tnode_less(last, rt->heap[(i - 1) / 2]))
-    heap_up(rt, i);
-  else
-    heap_down(rt, i);
+  if (i > 0 && tnode_less(last, rt->heap[(i - 1) / 2])) heap_up(rt, i);
+  else heap_down(rt, i);
 }
 
 /* The backend timer fired: it is one-shot, so it is no longer armed. The due nodes are fired
@@ -220,12 +218,9 @@ static void rt_arm(lc_rt *rt) {
    * only on what every backend does. */
   rt->b->timer_stop(rt->btimer);
   int rc = rt->b->timer_start(rt->btimer, delay, 0);
-  if (rc)
-    lc__backend_failed(rt, "timer_start", rc);
-  else
-    rt->armed_deadline = want;
+  if (rc) lc__backend_failed(rt, "timer_start", rc);
+  else rt->armed_deadline = want;
 }
-
 
 void lc__wake_timer_fire(lc__tnode *n) {
   rt_wake_timer *wt = (rt_wake_timer *)n; /* node is the first member */
@@ -245,7 +240,7 @@ static const char *report_kind_name(enum lc_report_kind k) {
 }
 
 void lc__report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t dur,
-                      const char *msg) {
+                const char *msg) {
   if (rt && rt->opts.report) {
     rt->opts.report(rt->opts.report_ctx, kind, name, dur, msg);
     return;
@@ -253,8 +248,7 @@ void lc__report(lc_rt *rt, enum lc_report_kind kind, const char *name, int64_t d
   if (kind == LC_REPORT_SLOW_STEP)
     fprintf(stderr, "loopconf runtime: %s: '%s' took %.3f ms: %s\n", report_kind_name(kind), name,
             (double)dur / 1e6, msg);
-  else
-    fprintf(stderr, "loopconf runtime: %s: task '%s': %s\n", report_kind_name(kind), name, msg);
+  else fprintf(stderr, "loopconf runtime: %s: task '%s': %s\n", report_kind_name(kind), name, msg);
 }
 
 void lc__report_unretrieved(lc_rt *rt, lc_task *t) {
@@ -306,7 +300,7 @@ static void rt_step(lc_rt *rt, lc_task *t) {
 static void rt_run_entry(lc_rt *rt, rt_entry e) {
   int64_t t0 = rt->opts.debug ? lc_now() : 0;
   const char *name = "call_soon callback";
-  char namebuf[sizeof ((lc_task *)0)->name_buf];
+  char namebuf[sizeof((lc_task *)0)->name_buf];
   if (e.cb) {
     e.cb(e.arg);
   } else {
@@ -361,8 +355,8 @@ static void timer_entry(void *arg) {
  * (lc__unwind_without_backend) and lc_run returns the backend's code with the operation named
  * in lc_run_error(). */
 void lc__backend_failed(lc_rt *rt, const char *op, int rc) {
-  snprintf(lc__run_error, sizeof lc__run_error, "backend %s: %s failed: %d (%s)", rt->b->name,
-           op, rc, strerror(-rc));
+  snprintf(lc__run_error, sizeof lc__run_error, "backend %s: %s failed: %d (%s)", rt->b->name, op,
+           rc, strerror(-rc));
   fprintf(stderr, "loopconf runtime: %s; stopping\n", lc__run_error);
   rt->backend_rc = rc < 0 ? rc : -EIO;
   rt->gave_up = 1;
@@ -415,10 +409,8 @@ void lc__iterate(lc_rt *rt) {
     lc__tnode *n = rt->heap[0];
     lc__heap_remove(rt, n);
     if (now - n->deadline_ns > lag) lag = now - n->deadline_ns;
-    if (lc__rq_reserve(rt, 1) == 0 && lc__rq_push(rt, timer_entry, n) == 0)
-      n->queued = 1;
-    else
-      n->fire(n); /* out of memory for the ring: fire now rather than lose it */
+    if (lc__rq_reserve(rt, 1) == 0 && lc__rq_push(rt, timer_entry, n) == 0) n->queued = 1;
+    else n->fire(n); /* out of memory for the ring: fire now rather than lose it */
   }
   if (lag >= 0) lag_sample(rt, lag);
 
@@ -430,10 +422,8 @@ void lc__iterate(lc_rt *rt) {
   rt->poll_for_holds = 0;
   if (!had_ready && r == 0 && ran == 0 && lag < 0 && rt->rq_len == 0 && rt->heap_len == 0 &&
       rt->live_count > 0) {
-    if (rt->holds > 0)
-      rt->poll_for_holds = 1; /* the holder has no backend handle: poll for it */
-    else
-      rt_deadlock(rt);
+    if (rt->holds > 0) rt->poll_for_holds = 1; /* the holder has no backend handle: poll for it */
+    else rt_deadlock(rt);
   }
 }
 

@@ -35,24 +35,17 @@ typedef struct wlist {
 static void wl_push(wlist *l, lc_waiter *w) {
   w->next = NULL;
   w->prev = l->tail;
-  if (l->tail)
-    l->tail->next = w;
-  else
-    l->head = w;
+  if (l->tail) l->tail->next = w;
+  else l->head = w;
   l->tail = w;
 }
 
 static void wl_remove(wlist *l, lc_waiter *w) {
-  if (w->prev)
-    w->prev->next = w->next;
-  else if (l->head == w)
-    l->head = w->next;
-  else
-    return; /* not linked */
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    l->tail = w->prev;
+  if (w->prev) w->prev->next = w->next;
+  else if (l->head == w) l->head = w->next;
+  else return; /* not linked */
+  if (w->next) w->next->prev = w->prev;
+  else l->tail = w->prev;
   w->next = w->prev = NULL;
 }
 
@@ -125,14 +118,14 @@ struct lc_stream {
   /* reading */
   bbuf rb;
   size_t limit;
-  int eof;      /* the peer sent EOF or the connection failed */
-  int rerr;     /* the error that ended reading (-ECONNRESET ...), reported after the data */
+  int eof;       /* the peer sent EOF or the connection failed */
+  int rerr;      /* the error that ended reading (-ECONNRESET ...), reported after the data */
   int want_more; /* a reader waits: read past twice the limit */
   lc_waiter *reader;
   /* writing */
   bbuf wb;
   size_t high, low;
-  int werr;      /* the error that ended writing */
+  int werr; /* the error that ended writing */
   int eof_queued, eof_sent;
   wlist drainers;
   /* closing */
@@ -152,7 +145,7 @@ struct lc_server {
   lc_timer *retry; /* restarts accepting after EMFILE and friends */
   int port;
   char name[32];
-  char unix_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+  char unix_path[sizeof((struct sockaddr_un *)0)->sun_path];
   lc_conn_fn fn;
   void *arg;
   unsigned long accepted;
@@ -504,10 +497,8 @@ ssize_t lc_stream_readline(lc_stream *s, void *buf, size_t cap) {
   if (n == -ENODATA) return (ssize_t)partial; /* the last, unterminated line (or 0) */
   if (n == -EMSGSIZE) {
     /* asyncio: drop the over-long line if its end is buffered, else the whole buffer. */
-    if (partial < s->rb.len && bb_data(&s->rb)[partial] == '\n')
-      bb_consume(&s->rb, partial + 1);
-    else
-      bb_consume(&s->rb, s->rb.len);
+    if (partial < s->rb.len && bb_data(&s->rb)[partial] == '\n') bb_consume(&s->rb, partial + 1);
+    else bb_consume(&s->rb, s->rb.len);
     stream_update(s);
   }
   return n;
@@ -595,10 +586,8 @@ void lc_stream_close(lc_stream *s) {
   if (!s || s->closing || s->closed) return;
   s->closing = 1;
   if (s->reader) lc_unpark(s->reader, 0);
-  if (s->wb.len == 0 || s->werr)
-    stream_finish_close(s);
-  else
-    stream_update(s); /* stop reading; the callback closes once the queue is sent */
+  if (s->wb.len == 0 || s->werr) stream_finish_close(s);
+  else stream_update(s); /* stop reading; the callback closes once the queue is sent */
 }
 
 int lc_stream_wait_closed(lc_stream *s) {
@@ -625,10 +614,8 @@ int lc_stream_fd(const lc_stream *s) { return s ? s->fd : -1; }
 /* ==== Servers ============================================================================== */
 
 static void server_conn_done(lc_server *srv, lc_stream *s) {
-  if (s->srv_prev)
-    s->srv_prev->srv_next = s->srv_next;
-  else
-    srv->conns = s->srv_next;
+  if (s->srv_prev) s->srv_prev->srv_next = s->srv_next;
+  else srv->conns = s->srv_next;
   if (s->srv_next) s->srv_next->srv_prev = s->srv_prev;
   srv->nconn--;
   if (srv->closed && srv->nconn == 0) wl_wake_all(&srv->closers, 0);

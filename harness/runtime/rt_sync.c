@@ -247,9 +247,9 @@ struct lc_queue {
   size_t cap, head, n; /* capacity, index of the first item, number of items */
   size_t unfinished;   /* items put and not yet acknowledged with task_done */
   int shutdown;
-  wq getters;          /* parked getters (asyncio's _getters deque) */
-  wq putters;          /* parked putters */
-  lc_event finished;   /* set while unfinished == 0 (asyncio's _finished) */
+  wq getters;        /* parked getters (asyncio's _getters deque) */
+  wq putters;        /* parked putters */
+  lc_event finished; /* set while unfinished == 0 (asyncio's _finished) */
 };
 
 static int q_full(const lc_queue *q) { return q->maxsize > 0 && q->n >= q->maxsize; }

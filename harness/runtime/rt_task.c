@@ -14,14 +14,17 @@
 /* ==== Tasks ================================================================================ */
 
 static void live_unlink(lc_rt *rt, lc_task *t) {
-  if (t->live_prev) t->live_prev->live_next = t->live_next; else rt->live_head = t->live_next;
-  if (t->live_next) t->live_next->live_prev = t->live_prev; else rt->live_tail = t->live_prev;
+  if (t->live_prev) t->live_prev->live_next = t->live_next;
+  else rt->live_head = t->live_next;
+  if (t->live_next) t->live_next->live_prev = t->live_prev;
+  else rt->live_tail = t->live_prev;
   t->live_prev = t->live_next = NULL;
   rt->live_count--;
 }
 
 void lc__all_unlink(lc_rt *rt, lc_task *t) {
-  if (t->all_prev) t->all_prev->all_next = t->all_next; else rt->all_head = t->all_next;
+  if (t->all_prev) t->all_prev->all_next = t->all_next;
+  else rt->all_head = t->all_next;
   if (t->all_next) t->all_next->all_prev = t->all_prev;
   t->all_prev = t->all_next = NULL;
 }
@@ -79,7 +82,8 @@ lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name) {
   t->scope_node.index = SIZE_MAX;
   t->scope_node.fire = lc__scopes_fire;
   t->live_prev = rt->live_tail;
-  if (rt->live_tail) rt->live_tail->live_next = t; else rt->live_head = t;
+  if (rt->live_tail) rt->live_tail->live_next = t;
+  else rt->live_head = t;
   rt->live_tail = t;
   rt->live_count++;
   t->all_next = rt->all_head;
@@ -165,13 +169,12 @@ void lc__finish(lc_rt *rt, lc_task *t) {
   while (t->done_head) {
     rt_done *d = t->done_head;
     t->done_head = d->next;
-    if (t->done_head) t->done_head->prev = NULL; else t->done_tail = NULL;
+    if (t->done_head) t->done_head->prev = NULL;
+    else t->done_tail = NULL;
     d->next = d->prev = NULL;
     d->linked = 0;
-    if (d->deferred)
-      lc__done_schedule(rt, d, t);
-    else
-      d->fn(d, t);
+    if (d->deferred) lc__done_schedule(rt, d, t);
+    else d->fn(d, t);
   }
   lc_task_unref(t);
 }
@@ -207,7 +210,8 @@ void lc__done_schedule(lc_rt *rt, rt_done *d, lc_task *t) {
 void lc__done_link(lc_task *t, rt_done *d) {
   d->next = NULL;
   d->prev = t->done_tail;
-  if (t->done_tail) t->done_tail->next = d; else t->done_head = d;
+  if (t->done_tail) t->done_tail->next = d;
+  else t->done_head = d;
   t->done_tail = d;
   d->linked = 1;
 }
@@ -227,8 +231,10 @@ void lc__done_unlink(lc_task *t, rt_done *d) {
     d->task = NULL;
   }
   if (!d->linked) return;
-  if (d->prev) d->prev->next = d->next; else t->done_head = d->next;
-  if (d->next) d->next->prev = d->prev; else t->done_tail = d->prev;
+  if (d->prev) d->prev->next = d->next;
+  else t->done_head = d->next;
+  if (d->next) d->next->prev = d->prev;
+  else t->done_tail = d->prev;
   d->next = d->prev = NULL;
   d->linked = 0;
 }
@@ -354,15 +360,12 @@ int lc_cancel_msg(lc_task *t, const char *msg) {
     if (!c->cancel_msg && msg) c->cancel_msg = strdup(msg); /* NULL on ENOMEM: no message */
     if (c->state == T_PARKED && c->park_hook == await_hook && !lc__waiter_done(c->park_w))
       c = c->park_ctx;
-    else
-      break;
+    else break;
   }
   return 1;
 }
 
-const char *lc_cancel_message(const lc_task *t) {
-  return t && t->cancel_msg ? t->cancel_msg : "";
-}
+const char *lc_cancel_message(const lc_task *t) { return t && t->cancel_msg ? t->cancel_msg : ""; }
 
 int lc_task_set_name(lc_task *t, const char *name) {
   if (!t || !name) return -EINVAL;

@@ -17,22 +17,22 @@ typedef struct tg_child {
   lc_task *task;           /* the group's reference */
   lc_task_fn fn;
   void *arg;
-  int finished;            /* the wrapper ran to its end */
+  int finished; /* the wrapper ran to its end */
 } tg_child;
 
 struct lc_taskgroup {
-  lc_task *parent;          /* the body's task */
+  lc_task *parent; /* the body's task */
   tg_child **kids;
   size_t nkids, capkids;
-  lc_task **failed;         /* children that failed, in the order they failed (own refs) */
+  lc_task **failed; /* children that failed, in the order they failed (own refs) */
   int *failed_codes;
   size_t nfailed, capfailed;
-  int body_failed_at;       /* index in the error list where the body's failure goes, or -1 */
+  int body_failed_at; /* index in the error list where the body's failure goes, or -1 */
   int body_code;
-  int aborting;             /* first failure seen: children cancelled, new ones refused */
+  int aborting;                /* first failure seen: children cancelled, new ones refused */
   int parent_cancel_requested; /* we called lc_cancel(parent) and owe it a withdrawal */
   int exiting, finished;
-  lc_tg_error *errors;      /* built by lc_taskgroup_wait */
+  lc_tg_error *errors; /* built by lc_taskgroup_wait */
   size_t nerrors;
 };
 

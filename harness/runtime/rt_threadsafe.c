@@ -40,10 +40,10 @@ typedef struct ts_call {
 
 struct lc_portal {
   pthread_mutex_t mu;
-  int refs;               /* under mu */
-  int closed;             /* under mu */
-  ts_call *head, *tail;   /* under mu */
-  lc_rt *rt;              /* loop thread only below */
+  int refs;             /* under mu */
+  int closed;           /* under mu */
+  ts_call *head, *tail; /* under mu */
+  lc_rt *rt;            /* loop thread only below */
   const struct lc_backend *b;
   lc_wakeup *wakeup;
   struct lc_portal *next; /* the runtime's open portals */
@@ -231,8 +231,7 @@ int lc_call_soon_threadsafe(lc_portal *p, void (*cb)(void *arg), void *arg) {
   return rc;
 }
 
-lc_tsfuture *lc_run_coroutine_threadsafe(lc_portal *p, lc_task_fn fn, void *arg,
-                                         const char *name) {
+lc_tsfuture *lc_run_coroutine_threadsafe(lc_portal *p, lc_task_fn fn, void *arg, const char *name) {
   if (!p || !fn) {
     errno = EINVAL;
     return NULL;

@@ -43,8 +43,8 @@ int lc_wait(lc_task *const *tasks, size_t n, int mode, int64_t timeout_ns, unsig
             size_t *ndone) {
   lc_task *self = lc_current_task();
   if (!self) return -EPERM;
-  if (n == 0 || !tasks || (mode != LC_FIRST_COMPLETED && mode != LC_FIRST_EXCEPTION &&
-                           mode != LC_ALL_COMPLETED))
+  if (n == 0 || !tasks ||
+      (mode != LC_FIRST_COMPLETED && mode != LC_FIRST_EXCEPTION && mode != LC_ALL_COMPLETED))
     return -EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!tasks[i] || tasks[i] == self) return tasks[i] ? -EDEADLK : -EINVAL;
@@ -91,7 +91,7 @@ struct lc_as_completed {
   lc__done *nodes;
   unsigned char *todo; /* 1 while tasks[i] is registered and not reported */
   size_t n, ntodo, yielded;
-  lc_queue *done;      /* finished tasks, NULL entries for the timeout */
+  lc_queue *done; /* finished tasks, NULL entries for the timeout */
   lc_handle *timeout;
 };
 
@@ -132,8 +132,7 @@ lc_as_completed *lc_as_completed_new(lc_task *const *tasks, size_t n, int64_t ti
   ac->todo = calloc(n ? n : 1, 1);
   ac->done = lc_queue_new(0);
   if (!ac->tasks || !ac->nodes || !ac->todo || !ac->done) goto nomem;
-  if (n > 0 && timeout_ns >= 0 &&
-      !(ac->timeout = lc_call_later(timeout_ns, ac_on_timeout, ac)))
+  if (n > 0 && timeout_ns >= 0 && !(ac->timeout = lc_call_later(timeout_ns, ac_on_timeout, ac)))
     goto nomem;
   for (size_t i = 0; i < n; i++) {
     ac->tasks[i] = tasks[i];

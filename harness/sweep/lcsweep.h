@@ -11,22 +11,29 @@
 #define LCSWEEP_SCHEMA "loopconf-sweep/1"
 
 /* The workloads, in chart order. */
-enum lcsweep_workload { LCSW_SLEEP, LCSW_IO, LCSW_CPU, LCSW_SWITCH, LCSW_SPAWN, LCSW_BLOCK,
-                        LCSW_NWORKLOADS };
+enum lcsweep_workload {
+  LCSW_SLEEP,
+  LCSW_IO,
+  LCSW_CPU,
+  LCSW_SWITCH,
+  LCSW_SPAWN,
+  LCSW_BLOCK,
+  LCSW_NWORKLOADS
+};
 extern const char *const lcsweep_workload_names[LCSW_NWORKLOADS];
 int lcsweep_workload_parse(const char *s); /* index, or -1 */
 
 /* Fixed parameters of the work, the same in every model (and in lcsweep.py). */
-#define LCSWEEP_SLEEP_NS (50 * 1000000LL)   /* sleep: each unit waits 50 ms */
-#define LCSWEEP_IO_ROUNDS 4                 /* io: round trips per unit */
-#define LCSWEEP_IO_BYTES 64                 /* io: bytes per message */
-#define LCSWEEP_CPU_TOTAL 4000000LL         /* cpu: mixing steps shared by all units */
-#define LCSWEEP_SWITCH_ROUNDS 20000         /* switch: round trips between the two units */
-#define LCSWEEP_BLOCK_NS (200 * 1000000LL)  /* block: the blocking call */
-#define LCSWEEP_TICK_NS (10 * 1000000LL)    /* block: the others' tick */
-#define LCSWEEP_TICKS 40                    /* block: ticks per ticker (400 ms) */
+#define LCSWEEP_SLEEP_NS (50 * 1000000LL)     /* sleep: each unit waits 50 ms */
+#define LCSWEEP_IO_ROUNDS 4                   /* io: round trips per unit */
+#define LCSWEEP_IO_BYTES 64                   /* io: bytes per message */
+#define LCSWEEP_CPU_TOTAL 4000000LL           /* cpu: mixing steps shared by all units */
+#define LCSWEEP_SWITCH_ROUNDS 20000           /* switch: round trips between the two units */
+#define LCSWEEP_BLOCK_NS (200 * 1000000LL)    /* block: the blocking call */
+#define LCSWEEP_TICK_NS (10 * 1000000LL)      /* block: the others' tick */
+#define LCSWEEP_TICKS 40                      /* block: ticks per ticker (400 ms) */
 #define LCSWEEP_BLOCK_AT_NS (100 * 1000000LL) /* block: when the blocker blocks */
-#define LCSWEEP_SMALL_STACK (64 * 1024)     /* thread-small: the runtime's default task stack */
+#define LCSWEEP_SMALL_STACK (64 * 1024)       /* thread-small: the runtime's default task stack */
 
 /* The cell child: `loopconf sweep __cell --workload W --model M --n N [--backend PATH]`; writes
  * one JSON object on fd 3. */

@@ -30,8 +30,8 @@
 #include "lcsweep.h"
 #include "loopconf/clock.h"
 
-const char *const lcsweep_workload_names[LCSW_NWORKLOADS] = {"sleep", "io",    "cpu",
-                                                              "switch", "spawn", "block"};
+const char *const lcsweep_workload_names[LCSW_NWORKLOADS] = {"sleep",  "io",    "cpu",
+                                                             "switch", "spawn", "block"};
 
 int lcsweep_workload_parse(const char *s) {
   for (int i = 0; i < LCSW_NWORKLOADS; i++)
@@ -65,8 +65,8 @@ static struct {
   /* measurement */
   int64_t t_start, t_created, t_end;
   int64_t lag_max_ns;
-  long created;        /* units created when something failed */
-  int err;             /* first failure (negative errno) */
+  long created; /* units created when something failed */
+  int err;      /* first failure (negative errno) */
   char errmsg[256];
   int mem_sampled;
   long long mem_avail_kb, kstack_kb, pagetables_kb; /* at the sample */
@@ -138,8 +138,13 @@ static void cgroup_join(void) {
     if (!b) continue;
     *b = '\0';
     const char *ctl = a + 1;
-    if (strcmp(ctl, "memory") == 0) { snprintf(v1, sizeof v1, "%s", b + 1); have1 = 1; }
-    else if (ctl[0] == '\0') { snprintf(v2, sizeof v2, "%s", b + 1); have2 = 1; }
+    if (strcmp(ctl, "memory") == 0) {
+      snprintf(v1, sizeof v1, "%s", b + 1);
+      have1 = 1;
+    } else if (ctl[0] == '\0') {
+      snprintf(v2, sizeof v2, "%s", b + 1);
+      have2 = 1;
+    }
   }
   fclose(f);
   if (have1 && access("/sys/fs/cgroup/memory", W_OK) == 0) {
@@ -154,11 +159,17 @@ static void cgroup_join(void) {
   size_t len = strlen(cg_parent);
   if (len && cg_parent[len - 1] == '/') cg_parent[len - 1] = '\0';
   snprintf(cg_dir, sizeof cg_dir, "%s/loopconf-sweep-%d", cg_parent, (int)getpid());
-  if (mkdir(cg_dir, 0755) != 0) { cg_dir[0] = '\0'; return; }
+  if (mkdir(cg_dir, 0755) != 0) {
+    cg_dir[0] = '\0';
+    return;
+  }
   char p[640], pid[32];
   snprintf(pid, sizeof pid, "%d", (int)getpid());
   snprintf(p, sizeof p, "%s/cgroup.procs", cg_dir);
-  if (write_file(p, pid) != 0) { rmdir(cg_dir); cg_dir[0] = '\0'; }
+  if (write_file(p, pid) != 0) {
+    rmdir(cg_dir);
+    cg_dir[0] = '\0';
+  }
 }
 
 /* Reset the peak; return the current usage in bytes (-1 without a cgroup). */
@@ -217,7 +228,10 @@ static void peer_loop(int lfd) {
         ssize_t off = 0;
         while (off < r) { /* 64-byte echoes: the socket buffer always takes them */
           ssize_t w = write(fd, buf + off, (size_t)(r - off));
-          if (w < 0 && errno == EAGAIN) { sched_yield(); continue; }
+          if (w < 0 && errno == EAGAIN) {
+            sched_yield();
+            continue;
+          }
           if (w <= 0) break;
           off += w;
         }
@@ -281,7 +295,7 @@ static int peer_connect(int nonblock) {
 
 struct unit {
   long index;
-  uint64_t steps; /* cpu */
+  uint64_t steps;     /* cpu */
   int64_t lag_max_ns; /* block */
   int rc;
 };
@@ -387,8 +401,8 @@ static void units_collect(struct unit *u, long n) {
 /* ---- blocking operations (threads, processes) ------------------------------------------------ */
 
 static _Atomic long spawn_started;
-static int gate_pipe[2] = {-1, -1};   /* spawn: units read; closing the write end releases */
-static int ready_pipe[2] = {-1, -1};  /* spawn (processes): one byte per running unit */
+static int gate_pipe[2] = {-1, -1};  /* spawn: units read; closing the write end releases */
+static int ready_pipe[2] = {-1, -1}; /* spawn (processes): one byte per running unit */
 
 static int b_sleep(int64_t ns) {
   sleep_blocking(ns);
@@ -441,10 +455,10 @@ static void b_started_process(void) {
   }
 }
 
-static const struct ops ops_thread = {b_sleep, b_open, b_send, b_recv, b_close, b_cpu, b_sleep,
-                                      b_gate_wait, b_started_thread};
-static const struct ops ops_process = {b_sleep, b_open, b_send, b_recv, b_close, b_cpu, b_sleep,
-                                       b_gate_wait, b_started_process};
+static const struct ops ops_thread = {b_sleep, b_open,  b_send,      b_recv,          b_close,
+                                      b_cpu,   b_sleep, b_gate_wait, b_started_thread};
+static const struct ops ops_process = {b_sleep, b_open,  b_send,      b_recv,           b_close,
+                                       b_cpu,   b_sleep, b_gate_wait, b_started_process};
 
 static int gates_open(void) {
   if (pipe2(gate_pipe, O_CLOEXEC) != 0 || pipe2(ready_pipe, O_CLOEXEC) != 0) return -errno;
@@ -591,8 +605,8 @@ static void run_processes(long n) {
     return;
   }
   /* Each unit's results (rc, lag) come back through shared memory. */
-  struct unit *u = mmap(NULL, (size_t)n * sizeof *u, PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  struct unit *u =
+      mmap(NULL, (size_t)n * sizeof *u, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (u == MAP_FAILED) {
     fail(-errno, "mmap: %s", strerror(errno));
     return;
@@ -712,8 +726,8 @@ static int pe_block(int64_t ns) {
   return lc_run_in_process(block_job, &ns, sizeof ns, &r);
 }
 
-static struct ops ops_task = {t_sleep, t_open, t_send, t_recv, t_close, b_cpu, b_sleep,
-                              t_gate_wait, t_started};
+static struct ops ops_task = {t_sleep, t_open,  t_send,      t_recv,   t_close,
+                              b_cpu,   b_sleep, t_gate_wait, t_started};
 
 static int task_unit(void *arg, intptr_t *result) {
   (void)result;
@@ -784,8 +798,9 @@ static int task_main(void *arg, intptr_t *result) {
 
 static void run_tasks(long n) {
   ops_task.cpu = C.kind == M_THREAD_EXEC ? te_cpu : C.kind == M_PROCESS_EXEC ? pe_cpu : b_cpu;
-  ops_task.blocking =
-      C.kind == M_THREAD_EXEC ? te_block : C.kind == M_PROCESS_EXEC ? pe_block : b_sleep;
+  ops_task.blocking = C.kind == M_THREAD_EXEC    ? te_block
+                      : C.kind == M_PROCESS_EXEC ? pe_block
+                                                 : b_sleep;
   intptr_t res;
   int rc = lc_run(C.backend, NULL, task_main, &n, &res);
   if (rc != 0) fail(rc, "lc_run: %s", strerror(-rc));
@@ -857,7 +872,10 @@ static int emit(json_t *o) {
   while (off < len) {
     ssize_t w = write(LCH_RESULT_FD, s + off, len - off);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) { rc = 2; break; }
+    if (w <= 0) {
+      rc = 2;
+      break;
+    }
     off += (size_t)w;
   }
   free(s);
@@ -869,12 +887,10 @@ static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv
 int lcsweep_cell_main(int argc, char **argv) {
   const char *workload = NULL, *model = NULL, *backend = NULL, *python = "/usr/bin/python3";
   long n = -1;
-  static const struct option longopts[] = {{"workload", required_argument, NULL, 'w'},
-                                           {"model", required_argument, NULL, 'm'},
-                                           {"n", required_argument, NULL, 'n'},
-                                           {"backend", required_argument, NULL, 'b'},
-                                           {"python", required_argument, NULL, 'p'},
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"workload", required_argument, NULL, 'w'}, {"model", required_argument, NULL, 'm'},
+      {"n", required_argument, NULL, 'n'},        {"backend", required_argument, NULL, 'b'},
+      {"python", required_argument, NULL, 'p'},   {NULL, 0, NULL, 0}};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -915,8 +931,8 @@ int lcsweep_cell_main(int argc, char **argv) {
   json_t *o = json_object();
   json_object_set_new(o, "cgroup", json_string(cg_dir[0] ? (cg_v2 ? "v2" : "v1") : "none"));
   struct rlimit nof;
-  if (C.workload == LCSW_IO && getrlimit(RLIMIT_NOFILE, &nof) == 0 && nof.rlim_cur != RLIM_INFINITY &&
-      (rlim_t)n + 64 > nof.rlim_cur) {
+  if (C.workload == LCSW_IO && getrlimit(RLIMIT_NOFILE, &nof) == 0 &&
+      nof.rlim_cur != RLIM_INFINITY && (rlim_t)n + 64 > nof.rlim_cur) {
     /* The peer holds one fd per unit (the units another): past the limit connections would sit
      * in the backlog unaccepted. Say so instead of hanging until the time limit. */
     C.created = (long)nof.rlim_cur - 64;
@@ -937,8 +953,9 @@ int lcsweep_cell_main(int argc, char **argv) {
     if (!json_is_object(py)) {
       json_decref(py);
       json_object_set_new(o, "ok", json_false());
-      json_object_set_new(o, "error", json_string(rc ? "the Python script failed (see log)"
-                                                     : "the Python script printed no result"));
+      json_object_set_new(o, "error",
+                          json_string(rc ? "the Python script failed (see log)"
+                                         : "the Python script printed no result"));
       json_object_set_new(o, "errno", json_integer(rc ? -rc : EPROTO));
       return emit(o);
     }
@@ -972,14 +989,17 @@ int lcsweep_cell_main(int argc, char **argv) {
     json_object_set_new(o, "wall_s", json_real(wall));
     json_object_set_new(o, "create_s", json_real((double)(C.t_created - C.t_start) / 1e9));
     json_object_set_new(o, "rest_s", json_real((double)(C.t_end - C.t_created) / 1e9));
-    json_object_set_new(o, "user_s", json_real(tv_s(rs1.ru_utime) - tv_s(rs0.ru_utime) +
-                                               tv_s(rc1.ru_utime) - tv_s(rc0.ru_utime)));
-    json_object_set_new(o, "sys_s", json_real(tv_s(rs1.ru_stime) - tv_s(rs0.ru_stime) +
-                                              tv_s(rc1.ru_stime) - tv_s(rc0.ru_stime)));
-    json_object_set_new(o, "nvcsw", json_integer((rs1.ru_nvcsw - rs0.ru_nvcsw) +
-                                                 (rc1.ru_nvcsw - rc0.ru_nvcsw)));
-    json_object_set_new(o, "nivcsw", json_integer((rs1.ru_nivcsw - rs0.ru_nivcsw) +
-                                                  (rc1.ru_nivcsw - rc0.ru_nivcsw)));
+    json_object_set_new(o, "user_s",
+                        json_real(tv_s(rs1.ru_utime) - tv_s(rs0.ru_utime) + tv_s(rc1.ru_utime) -
+                                  tv_s(rc0.ru_utime)));
+    json_object_set_new(o, "sys_s",
+                        json_real(tv_s(rs1.ru_stime) - tv_s(rs0.ru_stime) + tv_s(rc1.ru_stime) -
+                                  tv_s(rc0.ru_stime)));
+    json_object_set_new(
+        o, "nvcsw", json_integer((rs1.ru_nvcsw - rs0.ru_nvcsw) + (rc1.ru_nvcsw - rc0.ru_nvcsw)));
+    json_object_set_new(
+        o, "nivcsw",
+        json_integer((rs1.ru_nivcsw - rs0.ru_nivcsw) + (rc1.ru_nivcsw - rc0.ru_nivcsw)));
     json_object_set_new(o, "maxrss_self_kb", json_integer(rs1.ru_maxrss));
     json_object_set_new(o, "maxrss_largest_child_kb", json_integer(rc1.ru_maxrss));
     if (C.mem_sampled && a0 >= 0) {

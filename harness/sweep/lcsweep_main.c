@@ -17,31 +17,33 @@
 #include "loopconf/clock.h"
 
 static void usage(FILE *f) {
-  fputs("usage: loopconf sweep [--workload W,...] [--model M,...] [--n N,...] [--backend NAME|PATH,...]\n"
-        "                      [--repetitions R] [--big-repetitions R] [--cell-timeout S] [--quick]\n"
-        "                      [--python PATH]\n"
-        "                      [--out FILE.json] [--plot DIR] [-q]\n"
-        "       loopconf sweep plot RESULTS.json --out DIR [-q]\n"
-        "\n"
-        "The concurrency sweep: each workload run by N units of each model, every cell a fresh\n"
-        "child process, repeated; median with min-max. The figures are data: nothing is asserted.\n"
-        "  workloads  sleep io cpu switch spawn block (default: all)\n"
-        "  models     task:<backend> (every built-in backend, and --backend PATH), thread,\n"
-        "             thread-small (64 KiB stacks), process (fork), thread-executor and\n"
-        "             process-executor (cpu, block), asyncio, uvloop (Debian's python3)\n"
-        "  --n        unit counts (default 1,10,100,1000,10000,100000 and 1000000 for tasks;\n"
-        "             switch always runs 2 units, block at most 1000)\n"
-        "  --repetitions R   runs per cell (default 5; --quick: 1)\n"
-        "  --big-repetitions R  runs per cell at N >= 100000 (default 1: those cells take seconds\n"
-        "             each; the full sweep then fits in 20 minutes on 2 cores)\n"
-        "  --cell-timeout S  time limit of one run (default 45, times $LOOPCONF_TIME_MULTIPLIER);\n"
-        "             a cell past it is data (\"limit at N\"), larger N of that model are not run\n"
-        "  --quick    small N (1, 100), one repetition: every model and workload, in seconds\n"
-        "  --out FILE results (default sweep.json); FILE with .csv for .json is the CSV\n"
-        "  --plot DIR also draw the charts and write the claims table into DIR\n"
-        "As root the setup raises kernel.pid_max, kernel.threads-max, vm.max_map_count,\n"
-        "net.core.somaxconn and the rlimits, and records what it changed.\n",
-        f);
+  fputs(
+      "usage: loopconf sweep [--workload W,...] [--model M,...] [--n N,...] [--backend "
+      "NAME|PATH,...]\n"
+      "                      [--repetitions R] [--big-repetitions R] [--cell-timeout S] [--quick]\n"
+      "                      [--python PATH]\n"
+      "                      [--out FILE.json] [--plot DIR] [-q]\n"
+      "       loopconf sweep plot RESULTS.json --out DIR [-q]\n"
+      "\n"
+      "The concurrency sweep: each workload run by N units of each model, every cell a fresh\n"
+      "child process, repeated; median with min-max. The figures are data: nothing is asserted.\n"
+      "  workloads  sleep io cpu switch spawn block (default: all)\n"
+      "  models     task:<backend> (every built-in backend, and --backend PATH), thread,\n"
+      "             thread-small (64 KiB stacks), process (fork), thread-executor and\n"
+      "             process-executor (cpu, block), asyncio, uvloop (Debian's python3)\n"
+      "  --n        unit counts (default 1,10,100,1000,10000,100000 and 1000000 for tasks;\n"
+      "             switch always runs 2 units, block at most 1000)\n"
+      "  --repetitions R   runs per cell (default 5; --quick: 1)\n"
+      "  --big-repetitions R  runs per cell at N >= 100000 (default 1: those cells take seconds\n"
+      "             each; the full sweep then fits in 20 minutes on 2 cores)\n"
+      "  --cell-timeout S  time limit of one run (default 45, times $LOOPCONF_TIME_MULTIPLIER);\n"
+      "             a cell past it is data (\"limit at N\"), larger N of that model are not run\n"
+      "  --quick    small N (1, 100), one repetition: every model and workload, in seconds\n"
+      "  --out FILE results (default sweep.json); FILE with .csv for .json is the CSV\n"
+      "  --plot DIR also draw the charts and write the claims table into DIR\n"
+      "As root the setup raises kernel.pid_max, kernel.threads-max, vm.max_map_count,\n"
+      "net.core.somaxconn and the rlimits, and records what it changed.\n",
+      f);
 }
 
 /* ---- models ---------------------------------------------------------------------------------- */
@@ -92,9 +94,11 @@ static void raise_rlimit(json_t *rec, const char *name, int res, rlim_t want) {
   struct rlimit rl;
   getrlimit(res, &rl);
   json_t *o = json_object();
-  json_object_set_new(o, "before", json_integer(rl.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_cur));
+  json_object_set_new(o, "before",
+                      json_integer(rl.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_cur));
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-    struct rlimit nr = {want, rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? rl.rlim_max : want};
+    struct rlimit nr = {want,
+                        rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? rl.rlim_max : want};
     if (geteuid() != 0 && nr.rlim_max > rl.rlim_max) nr.rlim_cur = nr.rlim_max = rl.rlim_max;
     if (setrlimit(res, &nr) != 0) { /* no CAP_SYS_RESOURCE (a container): up to the hard limit */
       json_object_set_new(o, "error", json_string(strerror(errno)));
@@ -103,7 +107,8 @@ static void raise_rlimit(json_t *rec, const char *name, int res, rlim_t want) {
     }
   }
   getrlimit(res, &rl);
-  json_object_set_new(o, "now", json_integer(rl.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_cur));
+  json_object_set_new(o, "now",
+                      json_integer(rl.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)rl.rlim_cur));
   json_object_set_new(rec, name, o);
 }
 
@@ -155,8 +160,9 @@ static json_t *host_context(const char *python, json_t *pyinfo) {
   }
   json_object_set_new(ctx, "cpu_model", json_string(buf));
   json_object_set_new(ctx, "cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
-  json_object_set_new(ctx, "memory_mib", json_integer((json_int_t)(sysconf(_SC_PHYS_PAGES) / 256 *
-                                                                  (sysconf(_SC_PAGESIZE) / 4096))));
+  json_object_set_new(
+      ctx, "memory_mib",
+      json_integer((json_int_t)(sysconf(_SC_PHYS_PAGES) / 256 * (sysconf(_SC_PAGESIZE) / 4096))));
   struct utsname u;
   if (uname(&u) == 0) {
     snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
@@ -165,7 +171,8 @@ static json_t *host_context(const char *python, json_t *pyinfo) {
   json_object_set_new(ctx, "compiler", json_string(LOOPCONF_COMPILER));
   json_object_set_new(ctx, "build_type", json_string(LOOPCONF_BUILD_TYPE));
   char *commit = first_line("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null");
-  char *dirty = first_line("git -C '" LOOPCONF_SOURCE_DIR "' status --porcelain "
+  char *dirty = first_line("git -C '" LOOPCONF_SOURCE_DIR
+                           "' status --porcelain "
                            "--untracked-files=no 2>/dev/null | head -c 1");
   snprintf(buf, sizeof buf, "%s%s", commit[0] ? commit : "unknown", dirty[0] ? "-dirty" : "");
   json_object_set_new(ctx, "git_commit", json_string(buf));
@@ -205,10 +212,23 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static const char *const metric_keys[] = {
-    "wall_s", "create_s", "rest_s", "user_s", "sys_s", "nvcsw", "nivcsw", "maxrss_self_kb",
-    "maxrss_largest_child_kb", "mem_avail_drop_b", "kernel_stack_b", "page_tables_b",
-    "cgroup_peak_b", "lag_max_s", "switch_s", "pipe_baseline_s", NULL};
+static const char *const metric_keys[] = {"wall_s",
+                                          "create_s",
+                                          "rest_s",
+                                          "user_s",
+                                          "sys_s",
+                                          "nvcsw",
+                                          "nivcsw",
+                                          "maxrss_self_kb",
+                                          "maxrss_largest_child_kb",
+                                          "mem_avail_drop_b",
+                                          "kernel_stack_b",
+                                          "page_tables_b",
+                                          "cgroup_peak_b",
+                                          "lag_max_s",
+                                          "switch_s",
+                                          "pipe_baseline_s",
+                                          NULL};
 
 static json_t *aggregate(json_t *reps) {
   json_t *stats = json_object();
@@ -219,7 +239,8 @@ static json_t *aggregate(json_t *reps) {
     for (size_t i = 0; i < nr; i++) {
       json_t *r = json_array_get(reps, i);
       json_t *x = json_object_get(r, metric_keys[k]);
-      if (json_is_true(json_object_get(r, "ok")) && json_is_number(x)) v[m++] = json_number_value(x);
+      if (json_is_true(json_object_get(r, "ok")) && json_is_number(x))
+        v[m++] = json_number_value(x);
     }
     if (!m) continue;
     qsort(v, m, sizeof *v, cmp_d);
@@ -255,9 +276,11 @@ static void on_done(size_t i, struct lch_proc_result *res, void *ud) {
     r = json_object();
     json_object_set_new(r, "ok", json_false());
     char msg[256];
-    if (res->spawn_errno) snprintf(msg, sizeof msg, "could not start: %s", strerror(res->spawn_errno));
+    if (res->spawn_errno)
+      snprintf(msg, sizeof msg, "could not start: %s", strerror(res->spawn_errno));
     else if (res->timed_out) snprintf(msg, sizeof msg, "timed out after %.1f s", res->seconds);
-    else if (res->signo) snprintf(msg, sizeof msg, "crashed: signal %d (%s)", res->signo, strsignal(res->signo));
+    else if (res->signo)
+      snprintf(msg, sizeof msg, "crashed: signal %d (%s)", res->signo, strsignal(res->signo));
     else snprintf(msg, sizeof msg, "no result (exit %d)", res->exit_code);
     json_object_set_new(r, "error", json_string(msg));
     if (res->timed_out) json_object_set_new(r, "timed_out", json_true());
@@ -273,7 +296,8 @@ static void on_done(size_t i, struct lch_proc_result *res, void *ud) {
       (res->exit_code != 0 || res->signo || res->timed_out)) { /* e.g. a sanitizer's report */
     char msg[160];
     snprintf(msg, sizeof msg, "the cell wrote its result, then %s %d",
-             res->signo ? "died of signal" : "exited with status", res->signo ? res->signo : res->exit_code);
+             res->signo ? "died of signal" : "exited with status",
+             res->signo ? res->signo : res->exit_code);
     json_object_set_new(r, "ok", json_false());
     json_object_set_new(r, "error", json_string(msg));
   }
@@ -309,9 +333,19 @@ static int write_csv(const char *path, json_t *cells) {
   struct lch_outfile o;
   if (lch_outfile_open(&o, path) != 0) return -1;
   fputs("workload,model,n,status,busy,load1_max,reps_ok", o.f);
-  static const char *const cols[] = {"wall_s", "create_s", "rest_s", "user_s", "sys_s", "nvcsw",
-                                     "nivcsw", "cgroup_peak_b", "mem_avail_drop_b",
-                                     "kernel_stack_b", "page_tables_b", "lag_max_s", "switch_s",
+  static const char *const cols[] = {"wall_s",
+                                     "create_s",
+                                     "rest_s",
+                                     "user_s",
+                                     "sys_s",
+                                     "nvcsw",
+                                     "nivcsw",
+                                     "cgroup_peak_b",
+                                     "mem_avail_drop_b",
+                                     "kernel_stack_b",
+                                     "page_tables_b",
+                                     "lag_max_s",
+                                     "switch_s",
                                      NULL};
   for (int k = 0; cols[k]; k++) fprintf(o.f, ",%s_median,%s_min,%s_max", cols[k], cols[k], cols[k]);
   fputs(",error\n", o.f);
@@ -319,14 +353,15 @@ static int write_csv(const char *path, json_t *cells) {
   json_t *c;
   json_array_foreach(cells, i, c) {
     json_t *st = json_object_get(c, "stats");
-    fprintf(o.f, "%s,%s,%lld,%s,%d,%.2f,%lld", lch_json_str(c, "workload"), lch_json_str(c, "model"),
-            (long long)lch_json_num(c, "n", 0), lch_json_str(c, "status"),
+    fprintf(o.f, "%s,%s,%lld,%s,%d,%.2f,%lld", lch_json_str(c, "workload"),
+            lch_json_str(c, "model"), (long long)lch_json_num(c, "n", 0), lch_json_str(c, "status"),
             json_is_true(json_object_get(c, "busy")), lch_json_num(c, "load1_max", -1),
             (long long)lch_json_num(c, "reps_ok", 0));
     for (int k = 0; cols[k]; k++) {
       json_t *s = json_object_get(st, cols[k]);
-      if (s) fprintf(o.f, ",%.9g,%.9g,%.9g", lch_json_num(s, "median", 0), lch_json_num(s, "min", 0),
-                     lch_json_num(s, "max", 0));
+      if (s)
+        fprintf(o.f, ",%.9g,%.9g,%.9g", lch_json_num(s, "median", 0), lch_json_num(s, "min", 0),
+                lch_json_num(s, "max", 0));
       else fputs(",,,", o.f);
     }
     const char *err = lch_json_str(c, "error");
@@ -346,7 +381,8 @@ static int write_csv(const char *path, json_t *cells) {
 
 static char *csv_path_for(const char *out) {
   size_t n = strlen(out);
-  if (n > 5 && strcmp(out + n - 5, ".json") == 0) return lch_xasprintf("%.*s.csv", (int)(n - 5), out);
+  if (n > 5 && strcmp(out + n - 5, ".json") == 0)
+    return lch_xasprintf("%.*s.csv", (int)(n - 5), out);
   return lch_xasprintf("%s.csv", out);
 }
 
@@ -355,8 +391,8 @@ static json_t *python_versions(const char *python) {
   char *script = lch_xasprintf("%s/lcsweep.py", dir);
   free(dir);
   char *argv[] = {(char *)python, script, "--versions", NULL};
-  struct lch_job job = {.argv = argv, .path = python, .timeout_ms = 30000,
-                        .flags = LCH_JOB_STDOUT_RESULT};
+  struct lch_job job = {
+      .argv = argv, .path = python, .timeout_ms = 30000, .flags = LCH_JOB_STDOUT_RESULT};
   struct lch_proc_result res;
   json_t *v = NULL;
   if (access(python, X_OK) == 0 && lch_exec_one(&job, &res) == 0) {
@@ -424,15 +460,20 @@ int lcsweep_main(int argc, char **argv) {
   long big_reps = 1;
   int quick = 0, quiet = 0;
   const char *out = "sweep.json", *plot_dir = NULL, *python = "/usr/bin/python3";
-  static const struct option longopts[] = {
-      {"workload", required_argument, NULL, 'w'}, {"model", required_argument, NULL, 'm'},
-      {"n", required_argument, NULL, 'n'},        {"backend", required_argument, NULL, 'b'},
-      {"repetitions", required_argument, NULL, 'r'}, {"cell-timeout", required_argument, NULL, 't'},
-      {"quick", no_argument, NULL, 'Q'},          {"python", required_argument, NULL, 'p'},
-      {"out", required_argument, NULL, 'o'},      {"plot", required_argument, NULL, 'P'},
-      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-      {"big-repetitions", required_argument, NULL, 'B'},
-      {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"workload", required_argument, NULL, 'w'},
+                                           {"model", required_argument, NULL, 'm'},
+                                           {"n", required_argument, NULL, 'n'},
+                                           {"backend", required_argument, NULL, 'b'},
+                                           {"repetitions", required_argument, NULL, 'r'},
+                                           {"cell-timeout", required_argument, NULL, 't'},
+                                           {"quick", no_argument, NULL, 'Q'},
+                                           {"python", required_argument, NULL, 'p'},
+                                           {"out", required_argument, NULL, 'o'},
+                                           {"plot", required_argument, NULL, 'P'},
+                                           {"quiet", no_argument, NULL, 'q'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {"big-repetitions", required_argument, NULL, 'B'},
+                                           {NULL, 0, NULL, 0}};
   int c, bad = 0;
   while (!bad && (c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
     switch (c) {
@@ -459,7 +500,8 @@ int lcsweep_main(int argc, char **argv) {
   }
   for (size_t i = 0; i < wl.n; i++)
     if (lcsweep_workload_parse(wl.v[i]) < 0) {
-      lch_error("--workload: unknown workload '%s' (sleep, io, cpu, switch, spawn, block)", wl.v[i]);
+      lch_error("--workload: unknown workload '%s' (sleep, io, cpu, switch, spawn, block)",
+                wl.v[i]);
       return 2;
     }
   size_t nn = 0;
@@ -478,7 +520,8 @@ int lcsweep_main(int argc, char **argv) {
     lch_error("--plot: directory %s is not writable: %s", plot_dir, strerror(errno));
     return 2;
   }
-  if (plot_dir && access("/usr/bin/gnuplot", X_OK) != 0 && system("command -v gnuplot >/dev/null 2>&1") != 0) {
+  if (plot_dir && access("/usr/bin/gnuplot", X_OK) != 0 &&
+      system("command -v gnuplot >/dev/null 2>&1") != 0) {
     lch_error("--plot: gnuplot is not installed (Debian: gnuplot-nox)");
     return 2;
   }
@@ -512,8 +555,9 @@ int lcsweep_main(int argc, char **argv) {
     models[nm++] = (struct model){lch_xasprintf("task:%s", label), lch_xstrdup("task"), path, NULL};
     free(label);
   }
-  static const char *const baselines[] = {"thread", "thread-small", "process", "thread-executor",
-                                          "process-executor", "asyncio", "uvloop", NULL};
+  static const char *const baselines[] = {
+      "thread",           "thread-small", "process", "thread-executor",
+      "process-executor", "asyncio",      "uvloop",  NULL};
   pyinfo = python_versions(python);
   for (int i = 0; baselines[i]; i++) {
     models = lch_xrealloc(models, (nm + 1) * sizeof *models);
@@ -554,7 +598,8 @@ int lcsweep_main(int argc, char **argv) {
   json_t *cfg = json_object();
   json_object_set_new(cfg, "repetitions", json_integer(reps));
   json_object_set_new(cfg, "quick", json_boolean(quick));
-  json_object_set_new(cfg, "repetitions_at_n_100000_and_above", json_integer(big_reps < reps ? big_reps : reps));
+  json_object_set_new(cfg, "repetitions_at_n_100000_and_above",
+                      json_integer(big_reps < reps ? big_reps : reps));
   json_object_set_new(cfg, "cell_timeout_s", json_real(cell_timeout * mult));
   json_object_set_new(cfg, "busy_load1_above", json_real((double)sysconf(_SC_NPROCESSORS_ONLN)));
   json_t *params = json_object();
@@ -600,8 +645,10 @@ int lcsweep_main(int argc, char **argv) {
       long list[16];
       size_t ln = 0;
       if (w == LCSW_SWITCH) list[ln++] = 2;
-      else if (nn) for (size_t i = 0; i < nn && ln < 16; i++) list[ln++] = ns[i];
-      else if (quick) for (size_t i = 0; i < 2; i++) list[ln++] = quick_ns[i];
+      else if (nn)
+        for (size_t i = 0; i < nn && ln < 16; i++) list[ln++] = ns[i];
+      else if (quick)
+        for (size_t i = 0; i < 2; i++) list[ln++] = quick_ns[i];
       else
         for (size_t i = 0; i < 7; i++) {
           if (default_ns[i] == 1000000 && !(model_is_task(m) && w != LCSW_IO && w != LCSW_BLOCK))
@@ -648,17 +695,22 @@ int lcsweep_main(int argc, char **argv) {
         args[a++] = m->kind;
         args[a++] = "--n";
         args[a++] = nbuf;
-        if (m->backend) { args[a++] = "--backend"; args[a++] = m->backend; }
+        if (m->backend) {
+          args[a++] = "--backend";
+          args[a++] = m->backend;
+        }
         args[a++] = "--python";
         args[a++] = (char *)python;
         args[a] = NULL;
         if (!quiet && rc.tty)
-          fprintf(stderr, "\r\033[K[%6.1f s] %-7s %-18s N=%-8ld ...", (double)(lc_clock_ns() - t_begin) / 1e9,
-                  lcsweep_workload_names[w], m->name, list[i]);
+          fprintf(stderr, "\r\033[K[%6.1f s] %-7s %-18s N=%-8ld ...",
+                  (double)(lc_clock_ns() - t_begin) / 1e9, lcsweep_workload_names[w], m->name,
+                  list[i]);
         int cell_reps = list[i] >= 100000 && big_reps < reps ? (int)big_reps : (int)reps;
         json_t *reps_a = run_cell(args, cell_reps, (long)(cell_timeout * mult * 1000), &rc);
         if (!reps_a) {
-          if (lch_interrupted()) lch_error("interrupted by signal %d; nothing written", lch_interrupted());
+          if (lch_interrupted())
+            lch_error("interrupted by signal %d; nothing written", lch_interrupted());
           return 2;
         }
         json_object_set_new(cell, "reps", reps_a);
@@ -677,17 +729,20 @@ int lcsweep_main(int argc, char **argv) {
         json_object_set_new(cell, "stats", aggregate(reps_a));
         if (bad_rep) {
           const char *err = lch_json_str(bad_rep, "error");
-          json_object_set_new(cell, "status", json_string(json_is_true(json_object_get(bad_rep, "timed_out")) ? "timeout" : "error"));
+          json_object_set_new(
+              cell, "status",
+              json_string(json_is_true(json_object_get(bad_rep, "timed_out")) ? "timeout"
+                                                                              : "error"));
           char *msg = lch_xasprintf("%s%s", err ? err : "failed",
-                                    json_is_integer(json_object_get(bad_rep, "errno"))
-                                        ? "" : "");
+                                    json_is_integer(json_object_get(bad_rep, "errno")) ? "" : "");
           json_object_set_new(cell, "error", json_string(msg));
           free(msg);
           if (json_is_integer(json_object_get(bad_rep, "errno")))
             json_object_set(cell, "errno", json_object_get(bad_rep, "errno"));
           limit_cell = cell;
           limit_at = json_is_integer(json_object_get(bad_rep, "limit_at"))
-                         ? (long)json_integer_value(json_object_get(bad_rep, "limit_at")) : list[i];
+                         ? (long)json_integer_value(json_object_get(bad_rep, "limit_at"))
+                         : list[i];
           limit_err = lch_json_str(cell, "error");
           json_object_set_new(cell, "limit_at", json_integer(limit_at));
         } else {
@@ -696,7 +751,8 @@ int lcsweep_main(int argc, char **argv) {
         if (!quiet) {
           json_t *ws = json_object_get(json_object_get(cell, "stats"), "wall_s");
           if (rc.tty) fputs("\r\033[K", stderr);
-          fprintf(stderr, "[%6.1f s] %-7s %-18s N=%-8ld %-7s wall %9.4f s (%.4f-%.4f) load %.2f%s\n",
+          fprintf(stderr,
+                  "[%6.1f s] %-7s %-18s N=%-8ld %-7s wall %9.4f s (%.4f-%.4f) load %.2f%s\n",
                   (double)(lc_clock_ns() - t_begin) / 1e9, lcsweep_workload_names[w], m->name,
                   list[i], lch_json_str(cell, "status"), lch_json_num(ws, "median", NAN),
                   lch_json_num(ws, "min", NAN), lch_json_num(ws, "max", NAN), lmax,

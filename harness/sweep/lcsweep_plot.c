@@ -35,7 +35,8 @@ json_t *lcsweep_results_load(const char *path) {
     if (!json_is_object(c) || !lch_json_str(c, "workload") || !lch_json_str(c, "model") ||
         !json_is_integer(json_object_get(c, "n")) || !lch_json_str(c, "status") ||
         (json_object_get(c, "stats") && !json_is_object(json_object_get(c, "stats")))) {
-      lch_error("%s: malformed sweep results (cell %zu lacks workload, model, n or status)", path, i);
+      lch_error("%s: malformed sweep results (cell %zu lacks workload, model, n or status)", path,
+                i);
       json_decref(doc);
       return NULL;
     }
@@ -50,10 +51,10 @@ struct style {
   int dash, point;
 };
 static const struct style styles[] = {
-    {"task:reference", "#0072B2", 1, 7},  {"task:libuv", "#56B4E9", 1, 5},
-    {"task:libev", "#009E73", 1, 9},      {"task:libevent", "#000000", 1, 13},
-    {"thread", "#E69F00", 1, 11},         {"thread-small", "#E69F00", 2, 10},
-    {"process", "#D55E00", 1, 15},        {"thread-executor", "#009E73", 2, 4},
+    {"task:reference", "#0072B2", 1, 7},   {"task:libuv", "#56B4E9", 1, 5},
+    {"task:libev", "#009E73", 1, 9},       {"task:libevent", "#000000", 1, 13},
+    {"thread", "#E69F00", 1, 11},          {"thread-small", "#E69F00", 2, 10},
+    {"process", "#D55E00", 1, 15},         {"thread-executor", "#009E73", 2, 4},
     {"process-executor", "#D55E00", 2, 6}, {"asyncio", "#CC79A7", 1, 3},
     {"uvloop", "#CC79A7", 2, 2},
 };
@@ -62,7 +63,8 @@ static const char *const extra_colours[] = {"#0072B2", "#56B4E9", "#009E73", "#0
 static void style_for(const char *model, size_t index, char *out, size_t len) {
   for (size_t i = 0; i < sizeof styles / sizeof *styles; i++)
     if (strcmp(styles[i].model, model) == 0) {
-      snprintf(out, len, "lc rgb '%s' dt %d pt %d", styles[i].colour, styles[i].dash, styles[i].point);
+      snprintf(out, len, "lc rgb '%s' dt %d pt %d", styles[i].colour, styles[i].dash,
+               styles[i].point);
       return;
     }
   snprintf(out, len, "lc rgb '%s' dt 3 pt %d", extra_colours[index % 4], 1 + (int)(index % 6));
@@ -95,11 +97,12 @@ static int stat3(const json_t *c, const char *key, double *med, double *lo, doub
 /* The memory of a cell: the cgroup's peak if measured, else the drop of MemAvailable. */
 static const char *mem_key(const json_t *c) {
   return json_object_get(json_object_get(c, "stats"), "cgroup_peak_b") ? "cgroup_peak_b"
-                                                                        : "mem_avail_drop_b";
+                                                                       : "mem_avail_drop_b";
 }
 
 /* Memory per unit at n: the slope from the smallest N measured to n (bytes/unit). */
-static int mem_slope(const json_t *doc, const char *m, long n, double *med, double *lo, double *hi) {
+static int mem_slope(const json_t *doc, const char *m, long n, double *med, double *lo,
+                     double *hi) {
   const json_t *c = find_cell(doc, "spawn", m, n);
   if (!c) return 0;
   const json_t *c0 = NULL;
@@ -108,8 +111,9 @@ static int mem_slope(const json_t *doc, const char *m, long n, double *med, doub
   json_t *x;
   json_array_foreach(json_object_get(doc, "cells"), i, x) {
     long xn = (long)json_integer_value(json_object_get(x, "n"));
-    if (strcmp(lch_json_str(x, "workload"), "spawn") == 0 && strcmp(lch_json_str(x, "model"), m) == 0 &&
-        strcmp(lch_json_str(x, "status"), "ok") == 0 && xn < n && (n0 < 0 || xn < n0)) {
+    if (strcmp(lch_json_str(x, "workload"), "spawn") == 0 &&
+        strcmp(lch_json_str(x, "model"), m) == 0 && strcmp(lch_json_str(x, "status"), "ok") == 0 &&
+        xn < n && (n0 < 0 || xn < n0)) {
       n0 = xn;
       c0 = x;
     }
@@ -149,7 +153,8 @@ static void footer(struct lch_buf *gp, const json_t *doc) {
                  lch_json_str(ctx, "date") ? lch_json_str(ctx, "date") : "?",
                  lch_json_str(ctx, "python") ? lch_json_str(ctx, "python") : "?",
                  lch_json_str(ctx, "uvloop") ? lch_json_str(ctx, "uvloop") : "?",
-                 (long long)lch_json_num(cfg, "repetitions", 0), "; shared machine, load in results");
+                 (long long)lch_json_num(cfg, "repetitions", 0),
+                 "; shared machine, load in results");
   free(cpu);
 }
 
@@ -168,17 +173,21 @@ static int pt_stat(const json_t *doc, const char *w, const char *m, long n, doub
   }
   return 1;
 }
-static int pt_wall(const json_t *d, const char *w, const char *m, long n, double *v, double *lo, double *hi) {
+static int pt_wall(const json_t *d, const char *w, const char *m, long n, double *v, double *lo,
+                   double *hi) {
   return pt_stat(d, w, m, n, v, lo, hi, "wall_s", 0);
 }
-static int pt_create(const json_t *d, const char *w, const char *m, long n, double *v, double *lo, double *hi) {
+static int pt_create(const json_t *d, const char *w, const char *m, long n, double *v, double *lo,
+                     double *hi) {
   return pt_stat(d, w, m, n, v, lo, hi, "create_s", 1);
 }
-static int pt_mem(const json_t *d, const char *w, const char *m, long n, double *v, double *lo, double *hi) {
+static int pt_mem(const json_t *d, const char *w, const char *m, long n, double *v, double *lo,
+                  double *hi) {
   (void)w;
   return mem_slope(d, m, n, v, lo, hi);
 }
-static int pt_csw(const json_t *d, const char *w, const char *m, long n, double *v, double *lo, double *hi) {
+static int pt_csw(const json_t *d, const char *w, const char *m, long n, double *v, double *lo,
+                  double *hi) {
   double a, al, ah, b, bl, bh;
   const json_t *c = find_cell(d, w, m, n);
   if (!stat3(c, "nvcsw", &a, &al, &ah) || !stat3(c, "nivcsw", &b, &bl, &bh)) return 0;
@@ -199,7 +208,9 @@ static int line_chart(struct lch_buf *gp, const json_t *doc, const char *w, cons
     json_t *c;
     int any = 0;
     json_array_foreach(json_object_get(doc, "cells"), k, c) {
-      if (strcmp(lch_json_str(c, "workload"), w) != 0 || strcmp(lch_json_str(c, "model"), name) != 0) continue;
+      if (strcmp(lch_json_str(c, "workload"), w) != 0 ||
+          strcmp(lch_json_str(c, "model"), name) != 0)
+        continue;
       long n = (long)json_integer_value(json_object_get(c, "n"));
       double v, lo, hi;
       if (!fn(doc, w, name, n, &v, &lo, &hi) || !(v > 0)) continue;
@@ -216,18 +227,22 @@ static int line_chart(struct lch_buf *gp, const json_t *doc, const char *w, cons
     drawn++;
   }
   if (!drawn) { /* nothing measured: still a chart that says so */
-    lch_buf_printf(&plot, "set label 1 'no data' at graph 0.5, graph 0.5 center\n"
-                          "plot [1:10] [1:10] NaN notitle");
+    lch_buf_printf(&plot,
+                   "set label 1 'no data' at graph 0.5, graph 0.5 center\n"
+                   "plot [1:10] [1:10] NaN notitle");
   }
-  lch_buf_printf(gp, "%sset title \"%s\"\nset ylabel \"%s\"\nset xlabel 'N (units)'\n"
-                     "set logscale xy\nset format x '10^{%%L}'\nset key outside right top\n",
+  lch_buf_printf(gp,
+                 "%sset title \"%s\"\nset ylabel \"%s\"\nset xlabel 'N (units)'\n"
+                 "set logscale xy\nset format x '10^{%%L}'\nset key outside right top\n",
                  data.data ? data.data : "", title, ylabel);
-  lch_buf_printf(gp, "do for [t in 'png svg'] {\n"
-                     "  if (t eq 'png') { set terminal pngcairo size 1000,600 enhanced font ',10' } "
-                     "else { set terminal svg size 1000,600 enhanced font ',10' background '#ffffff' }\n"
-                     "  set output OUTDIR.'/%s.'.t.'.tmp'\n  %s\n  unset output\n}\n"
-                     "unset label 1\nunset logscale\nset format x '%%g'\n",
-                 file, plot.data);
+  lch_buf_printf(
+      gp,
+      "do for [t in 'png svg'] {\n"
+      "  if (t eq 'png') { set terminal pngcairo size 1000,600 enhanced font ',10' } "
+      "else { set terminal svg size 1000,600 enhanced font ',10' background '#ffffff' }\n"
+      "  set output OUTDIR.'/%s.'.t.'.tmp'\n  %s\n  unset output\n}\n"
+      "unset label 1\nunset logscale\nset format x '%%g'\n",
+      file, plot.data);
   lch_buf_free(&data);
   lch_buf_free(&plot);
   return 0;
@@ -247,7 +262,8 @@ static void bar_chart(struct lch_buf *gp, const json_t *doc, const char *w, cons
     size_t k;
     json_t *c;
     json_array_foreach(json_object_get(doc, "cells"), k, c) {
-      if (strcmp(lch_json_str(c, "workload"), w) != 0 || strcmp(lch_json_str(c, "model"), name) != 0)
+      if (strcmp(lch_json_str(c, "workload"), w) != 0 ||
+          strcmp(lch_json_str(c, "model"), name) != 0)
         continue;
       if (strcmp(lch_json_str(c, "status"), "ok") == 0) best = c;
     }
@@ -256,36 +272,44 @@ static void bar_chart(struct lch_buf *gp, const json_t *doc, const char *w, cons
     char st[128];
     style_for(name, i, st, sizeof st);
     char *colour = strstr(st, "'") ? lch_xstrndup(strstr(st, "'") + 1, 7) : lch_xstrdup("#000000");
-    lch_buf_printf(&data, "%zu %.9g %.9g %.9g 0x%s\n", x, v * scale, lo * scale, hi * scale, colour + 1);
+    lch_buf_printf(&data, "%zu %.9g %.9g %.9g 0x%s\n", x, v * scale, lo * scale, hi * scale,
+                   colour + 1);
     lch_buf_printf(&xt, "%s'%s' %zu", x ? ", " : "", name, x);
     free(colour);
     x++;
   }
   lch_buf_puts(&data, "EOD\n");
   if (x)
-    lch_buf_printf(&plot, "plot $b_%s using 1:2:5 with boxes lc rgb variable notitle, "
-                          "'' using 1:2:3:4 with yerrorbars lc rgb '#000000' pt 0 notitle", file);
+    lch_buf_printf(&plot,
+                   "plot $b_%s using 1:2:5 with boxes lc rgb variable notitle, "
+                   "'' using 1:2:3:4 with yerrorbars lc rgb '#000000' pt 0 notitle",
+                   file);
   else
-    lch_buf_puts(&plot, "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot [0:1] [0:1] NaN notitle");
-  lch_buf_printf(gp, "%sset title \"%s\"\nset ylabel \"%s\"\nset xlabel ''\nset style fill solid 0.8\n"
-                     "set boxwidth 0.7\nset xtics rotate by -30 (%s)\nset key off\nset yrange [0:*]\n"
-                     "set xrange [-0.6:%zu]\n",
+    lch_buf_puts(
+        &plot,
+        "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot [0:1] [0:1] NaN notitle");
+  lch_buf_printf(gp,
+                 "%sset title \"%s\"\nset ylabel \"%s\"\nset xlabel ''\nset style fill solid 0.8\n"
+                 "set boxwidth 0.7\nset xtics rotate by -30 (%s)\nset key off\nset yrange [0:*]\n"
+                 "set xrange [-0.6:%zu]\n",
                  data.data, title, ylabel, xt.data ? xt.data : "", x ? x : 1);
-  lch_buf_printf(gp, "do for [t in 'png svg'] {\n"
-                     "  if (t eq 'png') { set terminal pngcairo size 1000,600 enhanced font ',10' } "
-                     "else { set terminal svg size 1000,600 enhanced font ',10' background '#ffffff' }\n"
-                     "  set output OUTDIR.'/%s.'.t.'.tmp'\n  %s\n  unset output\n}\n"
-                     "unset label 1\nset xtics norotate autofreq\nset yrange [*:*]\nset xrange [*:*]\n"
-                     "set key outside right top\n",
-                 file, plot.data);
+  lch_buf_printf(
+      gp,
+      "do for [t in 'png svg'] {\n"
+      "  if (t eq 'png') { set terminal pngcairo size 1000,600 enhanced font ',10' } "
+      "else { set terminal svg size 1000,600 enhanced font ',10' background '#ffffff' }\n"
+      "  set output OUTDIR.'/%s.'.t.'.tmp'\n  %s\n  unset output\n}\n"
+      "unset label 1\nset xtics norotate autofreq\nset yrange [*:*]\nset xrange [*:*]\n"
+      "set key outside right top\n",
+      file, plot.data);
   lch_buf_free(&data);
   lch_buf_free(&plot);
   lch_buf_free(&xt);
 }
 
-static const char *const chart_files[] = {"wall_sleep", "wall_io", "wall_cpu", "wall_spawn",
-                                          "memory_per_unit", "creation_per_unit", "ctx_switches",
-                                          "block_lag", "switch_cost", NULL};
+static const char *const chart_files[] = {
+    "wall_sleep",        "wall_io",      "wall_cpu",  "wall_spawn",  "memory_per_unit",
+    "creation_per_unit", "ctx_switches", "block_lag", "switch_cost", NULL};
 
 /* ---- the claims table -------------------------------------------------------------------------- */
 
@@ -335,8 +359,8 @@ static void claim_mem(struct lch_buf *md, const json_t *doc, const char *claim, 
 }
 
 static void claim_time(struct lch_buf *md, const json_t *doc, const char *claim, const char *w,
-                       const char *model, const char *key, int per_unit, double lo_ok,
-                       double hi_ok, const char *note) {
+                       const char *model, const char *key, int per_unit, double lo_ok, double hi_ok,
+                       const char *note) {
   long n = largest_ok_n(doc, w, model);
   double v, lo, hi;
   char a[32], b[32], c[32];
@@ -354,33 +378,38 @@ static void claim_time(struct lch_buf *md, const json_t *doc, const char *claim,
   human_s(lo, b, sizeof b);
   human_s(hi, c, sizeof c);
   lch_buf_printf(md, "| %s | %s: %s (%s to %s)%s%s | %s |\n", claim, model, a, b, c,
-                 note ? "; " : "", note ? note : "", v >= lo_ok && v <= hi_ok ? "holds" : "does not hold");
+                 note ? "; " : "", note ? note : "",
+                 v >= lo_ok && v <= hi_ok ? "holds" : "does not hold");
 }
 
 static void claims(struct lch_buf *md, const json_t *doc) {
   const json_t *ctx = json_object_get(doc, "context");
-  lch_buf_printf(md, "# Seed claims against this machine\n\n"
-                     "Measured by `loopconf sweep` on %s (%lld cpus), %s, commit %s, %s. "
-                     "A claim \"holds\" when the median falls inside the claimed range (the range "
-                     "used is in each row). The machine was shared with other agents while this ran: "
-                     "see `load1_max` and `busy` per cell in the results.\n\n"
-                     "| Claim (seeds) | Measured here (median, min to max) | Verdict |\n|---|---|---|\n",
-                 lch_json_str(ctx, "cpu_model"), (long long)lch_json_num(ctx, "cpus", 0),
-                 lch_json_str(ctx, "kernel") ? lch_json_str(ctx, "kernel") : "?",
-                 lch_json_str(ctx, "git_commit") ? lch_json_str(ctx, "git_commit") : "?",
-                 lch_json_str(ctx, "date") ? lch_json_str(ctx, "date") : "?");
+  lch_buf_printf(
+      md,
+      "# Seed claims against this machine\n\n"
+      "Measured by `loopconf sweep` on %s (%lld cpus), %s, commit %s, %s. "
+      "A claim \"holds\" when the median falls inside the claimed range (the range "
+      "used is in each row). The machine was shared with other agents while this ran: "
+      "see `load1_max` and `busy` per cell in the results.\n\n"
+      "| Claim (seeds) | Measured here (median, min to max) | Verdict |\n|---|---|---|\n",
+      lch_json_str(ctx, "cpu_model"), (long long)lch_json_num(ctx, "cpus", 0),
+      lch_json_str(ctx, "kernel") ? lch_json_str(ctx, "kernel") : "?",
+      lch_json_str(ctx, "git_commit") ? lch_json_str(ctx, "git_commit") : "?",
+      lch_json_str(ctx, "date") ? lch_json_str(ctx, "date") : "?");
   claim_mem(md, doc, "a coroutine costs ~200 bytes (range 100-400 B)", "asyncio", 100, 400);
   claim_mem(md, doc, "a coroutine costs a few KB (range 1-8 KiB)", "asyncio", 1024, 8192);
-  claim_mem(md, doc, "a task (C runtime) costs a few KB (range 1-8 KiB)", "task:reference", 1024, 8192);
+  claim_mem(md, doc, "a task (C runtime) costs a few KB (range 1-8 KiB)", "task:reference", 1024,
+            8192);
   claim_mem(md, doc, "a thread costs 8 MB (range 4-16 MiB)", "thread", 4 << 20, 16 << 20);
   claim_mem(md, doc, "a thread costs 8 MB (range 4-16 MiB)", "thread-small", 4 << 20, 16 << 20);
   claim_mem(md, doc, "a process costs 25-100 MB", "process", 25 << 20, 100 << 20);
-  claim_time(md, doc, "a thread switch costs 1-10 us", "switch", "thread", "switch_s", 0, 1e-6, 10e-6,
+  claim_time(md, doc, "a thread switch costs 1-10 us", "switch", "thread", "switch_s", 0, 1e-6,
+             10e-6,
              "one switch = half a pipe round trip between two threads, pipe syscalls included");
   claim_time(md, doc, "a process switch costs 10-100 us", "switch", "process", "switch_s", 0, 10e-6,
              100e-6, "half a pipe round trip between two processes");
-  claim_time(md, doc, "(for comparison) a task switch", "switch", "task:reference", "switch_s", 0, 0,
-             1e-6, "lc_yield between two tasks; range used: under 1 us");
+  claim_time(md, doc, "(for comparison) a task switch", "switch", "task:reference", "switch_s", 0,
+             0, 1e-6, "lc_yield between two tasks; range used: under 1 us");
   claim_time(md, doc, "a process takes 100-500 ms to spawn", "spawn", "process", "create_s", 1, 0.1,
              0.5, "fork() per unit until it runs, at the largest N; fork, not a fresh interpreter");
   /* gather takes max, not sum: wall of N sleeping tasks vs 50 ms and N x 50 ms */
@@ -394,11 +423,13 @@ static void claims(struct lch_buf *md, const json_t *doc) {
       continue;
     }
     double sum = (double)n * 0.05;
-    lch_buf_printf(md, "| gather takes max, not sum | %s: %ld units each sleeping 50 ms took %.3f s "
-                       "(%.3f to %.3f; the sum would be %.1f s) | %s |\n",
+    lch_buf_printf(md,
+                   "| gather takes max, not sum | %s: %ld units each sleeping 50 ms took %.3f s "
+                   "(%.3f to %.3f; the sum would be %.1f s) | %s |\n",
                    gm[i], n, v, lo, hi, sum,
-                   n > 1 && v < sum / 2 ? "holds (wall far below the sum; at large N creation dominates)"
-                                        : (n > 1 ? "does not hold" : "n/a (N=1)"));
+                   n > 1 && v < sum / 2
+                       ? "holds (wall far below the sum; at large N creation dominates)"
+                       : (n > 1 ? "does not hold" : "n/a (N=1)"));
   }
   /* uvloop 2-4x faster: asyncio wall / uvloop wall per workload at the largest N both did */
   for (int w = 0; w < LCSW_NWORKLOADS; w++) {
@@ -412,8 +443,9 @@ static void claims(struct lch_buf *md, const json_t *doc) {
       continue;
     }
     double r = a / u;
-    lch_buf_printf(md, "| uvloop makes asyncio 2-4x faster (%s) | asyncio/uvloop wall at N=%ld: "
-                       "%.2fx (%.2fx to %.2fx) | %s |\n",
+    lch_buf_printf(md,
+                   "| uvloop makes asyncio 2-4x faster (%s) | asyncio/uvloop wall at N=%ld: "
+                   "%.2fx (%.2fx to %.2fx) | %s |\n",
                    wn, n, r, ul > 0 ? al / uh : 0, ul > 0 ? ah / ul : 0,
                    r >= 2 && r <= 4 ? "holds" : "does not hold");
   }
@@ -431,13 +463,15 @@ static void claims(struct lch_buf *md, const json_t *doc) {
                                   : (v < 0.05 ? "holds: this model does not freeze (the call is "
                                                 "off the loop or in its own unit)"
                                               : "does not hold: the others lagged anyway");
-    lch_buf_printf(md, "| one blocking call (200 ms) freezes everything | %s: worst tick lag of "
-                       "the %ld others %.1f ms (%.1f to %.1f) | %s |\n",
+    lch_buf_printf(md,
+                   "| one blocking call (200 ms) freezes everything | %s: worst tick lag of "
+                   "the %ld others %.1f ms (%.1f to %.1f) | %s |\n",
                    name, n - 1, v * 1e3, lo * 1e3, hi * 1e3, verdict);
   }
-  lch_buf_puts(md, "\nIn C, threads and processes run in parallel on the cores (the cpu workload "
-                   "shows what 2 cores buy); CPython's asyncio runs its coroutines on one thread, "
-                   "and the GIL would serialise threads too.\n");
+  lch_buf_puts(md,
+               "\nIn C, threads and processes run in parallel on the cores (the cpu workload "
+               "shows what 2 cores buy); CPython's asyncio runs its coroutines on one thread, "
+               "and the GIL would serialise threads too.\n");
 }
 
 /* ---- the report ------------------------------------------------------------------------------- */
@@ -452,22 +486,31 @@ int lcsweep_report(const json_t *doc, const char *dir, int quiet) {
     return 2;
   }
   struct lch_buf gp = {0};
-  lch_buf_printf(&gp, "# Generated by `loopconf sweep plot`: the charts of one sweep.\n"
-                      "if (!exists('OUTDIR')) OUTDIR = '.'\nset encoding utf8\nset grid\n"
-                      "set bmargin 6\nset key outside right top\n");
+  lch_buf_printf(&gp,
+                 "# Generated by `loopconf sweep plot`: the charts of one sweep.\n"
+                 "if (!exists('OUTDIR')) OUTDIR = '.'\nset encoding utf8\nset grid\n"
+                 "set bmargin 6\nset key outside right top\n");
   footer(&gp, doc);
-  line_chart(&gp, doc, "sleep", "wall_sleep", "sleep: N units each wait 50 ms (gather)", "wall time (s)", pt_wall);
-  line_chart(&gp, doc, "io", "wall_io", "io: N units, 4 round trips each with an echo peer", "wall time (s)", pt_wall);
-  line_chart(&gp, doc, "cpu", "wall_cpu", "cpu: N units share 4M mixing steps", "wall time (s)", pt_wall);
-  line_chart(&gp, doc, "spawn", "wall_spawn", "spawn: create N parked units, release, join", "wall time (s)", pt_wall);
-  line_chart(&gp, doc, "spawn", "memory_per_unit", "memory per unit (spawn; slope from the smallest N)",
+  line_chart(&gp, doc, "sleep", "wall_sleep", "sleep: N units each wait 50 ms (gather)",
+             "wall time (s)", pt_wall);
+  line_chart(&gp, doc, "io", "wall_io", "io: N units, 4 round trips each with an echo peer",
+             "wall time (s)", pt_wall);
+  line_chart(&gp, doc, "cpu", "wall_cpu", "cpu: N units share 4M mixing steps", "wall time (s)",
+             pt_wall);
+  line_chart(&gp, doc, "spawn", "wall_spawn", "spawn: create N parked units, release, join",
+             "wall time (s)", pt_wall);
+  line_chart(&gp, doc, "spawn", "memory_per_unit",
+             "memory per unit (spawn; slope from the smallest N)",
              "bytes per unit (cgroup peak, else MemAvailable drop)", pt_mem);
-  line_chart(&gp, doc, "spawn", "creation_per_unit", "creation cost per unit (spawn, until every unit runs)",
-             "seconds per unit", pt_create);
-  line_chart(&gp, doc, "sleep", "ctx_switches", "context switches (sleep workload, voluntary + involuntary, + 1)",
-             "context switches", pt_csw);
+  line_chart(&gp, doc, "spawn", "creation_per_unit",
+             "creation cost per unit (spawn, until every unit runs)", "seconds per unit",
+             pt_create);
+  line_chart(&gp, doc, "sleep", "ctx_switches",
+             "context switches (sleep workload, voluntary + involuntary, + 1)", "context switches",
+             pt_csw);
   bar_chart(&gp, doc, "block", "lag_max_s", 1e3, "block_lag",
-            "block: worst lag of the other units while one makes a 200 ms blocking call", "lag (ms)");
+            "block: worst lag of the other units while one makes a 200 ms blocking call",
+            "lag (ms)");
   bar_chart(&gp, doc, "switch", "switch_s", 1e6, "switch_cost",
             "switch: one hand-off between two units", "microseconds per switch");
   char *script = lch_xasprintf("%s/sweep.gp", dir);
@@ -522,7 +565,8 @@ int lcsweep_report(const json_t *doc, const char *dir, int quiet) {
     fwrite(md.data, 1, md.len, o.f);
     if (lch_outfile_commit(&o) != 0) rc = 2;
   }
-  if (!quiet && !rc) fprintf(stderr, "wrote %d charts (png, svg), sweep.gp and claims.md in %s\n", 9, dir);
+  if (!quiet && !rc)
+    fprintf(stderr, "wrote %d charts (png, svg), sweep.gp and claims.md in %s\n", 9, dir);
   lch_buf_free(&md);
   free(cpath);
   return rc;
@@ -542,8 +586,9 @@ int lcsweep_plot_main(int argc, char **argv) {
     case 'o': out = optarg; break;
     case 'q': quiet = 1; break;
     case 'h':
-      puts("usage: loopconf sweep plot RESULTS.json --out DIR [-q]\n"
-           "Draw the sweep's charts (PNG and SVG, gnuplot) and write claims.md into DIR.");
+      puts(
+          "usage: loopconf sweep plot RESULTS.json --out DIR [-q]\n"
+          "Draw the sweep's charts (PNG and SVG, gnuplot) and write claims.md into DIR.");
       return 0;
     default: return 2;
     }

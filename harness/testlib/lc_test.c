@@ -107,10 +107,8 @@ static char *lc_vformat(const char *fmt, va_list ap) {
 static void lc_emit(lc_ctx *ctx, const char *kind, const char *key, const char *text) {
   const char *safe = text ? text : "(out of memory formatting the message)";
   if (ctx && ctx->result_fd >= 0) {
-    if (key)
-      lc__channel_write(ctx->result_fd, kind, key, safe);
-    else
-      lc__channel_write(ctx->result_fd, kind, safe, NULL);
+    if (key) lc__channel_write(ctx->result_fd, kind, key, safe);
+    else lc__channel_write(ctx->result_fd, kind, safe, NULL);
   } else {
     fprintf(stderr, "[%s] %s%s%s\n", kind, key ? key : "", key ? ": " : "", safe);
   }
@@ -168,10 +166,8 @@ const char *lc_strerr(int negative_errno) {
   int e = -negative_errno;
   const char *name = strerrorname_np(e);
   const char *desc = strerrordesc_np(e);
-  if (name && desc)
-    snprintf(buf, sizeof buf, "%s: %s", name, desc);
-  else
-    snprintf(buf, sizeof buf, "errno %d: unknown error", e);
+  if (name && desc) snprintf(buf, sizeof buf, "%s: %s", name, desc);
+  else snprintf(buf, sizeof buf, "errno %d: unknown error", e);
   return buf;
 }
 
@@ -229,8 +225,8 @@ static void *wd_main(void *unused) {
   return NULL;
 }
 
-void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns,
-                      const char *fmt, ...) {
+void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns, const char *fmt,
+                      ...) {
   pthread_mutex_lock(&wd_mu);
   if (!wd_started) {
     pthread_condattr_t ca;
@@ -281,10 +277,8 @@ const char *lc_rc_name(intmax_t v) {
   static _Thread_local unsigned next;
   char *buf = bufs[next++ % 4];
   const char *name = v < 0 && v > -4096 ? strerrorname_np((int)-v) : NULL;
-  if (name)
-    snprintf(buf, sizeof bufs[0], "-%s", name);
-  else
-    snprintf(buf, sizeof bufs[0], "%" PRIdMAX, v);
+  if (name) snprintf(buf, sizeof bufs[0], "-%s", name);
+  else snprintf(buf, sizeof bufs[0], "%" PRIdMAX, v);
   return buf;
 }
 
@@ -295,8 +289,8 @@ static int lc_expr_is_literal(const char *expr, const char *shown) {
   return 0;
 }
 
-void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr,
-                          const char *want_expr, const char *file, int line) {
+void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr, const char *want_expr,
+                          const char *file, int line) {
   if (got == want) return;
   const char *g = lc_rc_name(got), *w = lc_rc_name(want);
   if (lc_expr_is_literal(want_expr, w))

@@ -62,17 +62,16 @@ const struct lc_test_def *lc_test_find(const char *name);
 extern lc_ctx *lc__current_ctx;
 
 /* LC_TEST(ident, "tier.area.scenario", "CLAUSE-1 CLAUSE-2", needs, timeout_ms) { body } */
-#define LC_TEST(ident, name, clauses, needs, timeout_ms)                                      \
-  static void ident(lc_ctx *ctx);                                                             \
-  static void ident##_entry(lc_ctx *ctx) {                                                    \
-    lc__current_ctx = ctx;                                                                    \
-    ident(ctx);                                                                               \
-  }                                                                                           \
-  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident##_entry,  \
-                                           NULL};                                             \
-  __attribute__((constructor)) static void ident##_register(void) {                          \
-    lc_test_register(&ident##_def);                                                           \
-  }                                                                                           \
+#define LC_TEST(ident, name, clauses, needs, timeout_ms)                                           \
+  static void ident(lc_ctx *ctx);                                                                  \
+  static void ident##_entry(lc_ctx *ctx) {                                                         \
+    lc__current_ctx = ctx;                                                                         \
+    ident(ctx);                                                                                    \
+  }                                                                                                \
+  static struct lc_test_def ident##_def = {name, clauses, needs, timeout_ms, ident##_entry, NULL}; \
+  __attribute__((constructor)) static void ident##_register(void) {                                \
+    lc_test_register(&ident##_def);                                                                \
+  }                                                                                                \
   static void ident(lc_ctx *ctx)
 
 /* ---- Helpers available to test bodies --------------------------------------------------- */
@@ -91,19 +90,19 @@ void lc_characteristic(lc_ctx *ctx, const char *key, const char *fmt, ...)
 void lc_note(lc_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* End the test as SKIP with a reason (capability absent). Does not return. */
-#define lc_skip(ctx, reason)                                                                  \
-  do {                                                                                        \
-    lc__report_skip((ctx), (reason));                                                         \
-    skip();                                                                                   \
+#define lc_skip(ctx, reason)          \
+  do {                                \
+    lc__report_skip((ctx), (reason)); \
+    skip();                           \
   } while (0)
 void lc__report_skip(lc_ctx *ctx, const char *reason);
 
 /* Fail with a formatted message naming what went wrong (cmocka's fail_msg, plus a FAIL line
  * on the result channel so the matrix can show the reason). Does not return. */
-#define lc_fail(ctx, ...)                                                                     \
-  do {                                                                                        \
-    lc__report_fail((ctx), __FILE__, __LINE__, __VA_ARGS__);                                  \
-    fail();                                                                                   \
+#define lc_fail(ctx, ...)                                    \
+  do {                                                       \
+    lc__report_fail((ctx), __FILE__, __LINE__, __VA_ARGS__); \
+    fail();                                                  \
   } while (0)
 void lc__report_fail(lc_ctx *ctx, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -122,10 +121,10 @@ const char *lc_rc_name(intmax_t v);
 
 /* cmocka's assert_int_equal prints "0xffffffffffffff83 != 0"; this one prints
  * "st.rc[1] is -ECANCELED (expected 0)", on the result channel too, and fails the same way. */
-void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr,
-                          const char *want_expr, const char *file, int line);
+void lc__assert_int_equal(intmax_t got, intmax_t want, const char *got_expr, const char *want_expr,
+                          const char *file, int line);
 #undef assert_int_equal
-#define assert_int_equal(a, b)                                                                \
+#define assert_int_equal(a, b) \
   lc__assert_int_equal((intmax_t)(a), (intmax_t)(b), #a, #b, __FILE__, __LINE__)
 
 /* Convenience: create a loop on ctx->b or fail; free it or fail (checks -EBUSY leaks). */
@@ -139,11 +138,12 @@ void lc_loop_free_or_fail(lc_ctx *ctx, lc_loop *loop);
  * process ends. lc_stop_watched(ctx, loop, "from the wakeup callback") calls stop() and arms
  * the watchdog for 2 s x multiplier with "stop() called <where> was ignored: ..."; disarm after
  * run() returns. One watchdog per process; arming again replaces the deadline and message. */
-#define lc_watchdog_arm(ctx, limit_ns, ...)                                                   \
+#define lc_watchdog_arm(ctx, limit_ns, ...) \
   lc__watchdog_arm((ctx), __FILE__, __LINE__, (limit_ns), __VA_ARGS__)
-#define lc_stop_watched(ctx, loop, where) lc__stop_watched((ctx), __FILE__, __LINE__, (loop), (where))
-void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define lc_stop_watched(ctx, loop, where) \
+  lc__stop_watched((ctx), __FILE__, __LINE__, (loop), (where))
+void lc__watchdog_arm(lc_ctx *ctx, const char *file, int line, int64_t limit_ns, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
 void lc_watchdog_disarm(void);
 void lc__stop_watched(lc_ctx *ctx, const char *file, int line, lc_loop *loop, const char *where);
 

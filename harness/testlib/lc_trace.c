@@ -101,14 +101,10 @@ const char *lc_trace_code(int rc) {
 
 const char *lc_trace_report_kind(enum lc_report_kind kind) {
   switch (kind) {
-    case LC_REPORT_SLOW_STEP:
-      return "slow-step";
-    case LC_REPORT_UNRETRIEVED_ERROR:
-      return "unretrieved-error";
-    case LC_REPORT_SWALLOWED_CANCEL:
-      return "swallowed-cancel";
-    case LC_REPORT_CANCELLED_AT_SHUTDOWN:
-      return "cancelled-at-shutdown";
+  case LC_REPORT_SLOW_STEP: return "slow-step";
+  case LC_REPORT_UNRETRIEVED_ERROR: return "unretrieved-error";
+  case LC_REPORT_SWALLOWED_CANCEL: return "swallowed-cancel";
+  case LC_REPORT_CANCELLED_AT_SHUTDOWN: return "cancelled-at-shutdown";
   }
   return "unknown";
 }
@@ -136,8 +132,8 @@ size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kin
   return k;
 }
 
-int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports,
-                 lc_task_fn fn, void *arg, intptr_t *result) {
+int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports, lc_task_fn fn,
+                 void *arg, intptr_t *result) {
   lc_run_opts o;
   memset(&o, 0, sizeof o);
   if (opts) o = *opts;

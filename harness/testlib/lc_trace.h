@@ -78,8 +78,8 @@ size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kin
  * opts may be NULL; if reports is not NULL and opts sets no report function, every report
  * goes to reports (zeroed first) instead of stderr. Fails the test if the trace cannot be
  * created. Returns lc_run's code; *result gets main's result (result may be NULL). */
-int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports,
-                 lc_task_fn fn, void *arg, intptr_t *result);
+int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports, lc_task_fn fn,
+                 void *arg, intptr_t *result);
 
 /* The trace spelling of a report kind ("slow-step", ...). */
 const char *lc_trace_report_kind(enum lc_report_kind kind);

@@ -19,8 +19,8 @@
  * version the distribution installed: libtevent.so.0 -> libtevent.so.0.14.1 gives
  * "<label> (libtevent.so.0.14.1)". Writes "<label> (unknown file)" if the object cannot be
  * found. Returns buf. Call it once and keep the result (static storage). */
-static inline const char *lc_version_from_library(const void *symbol, const char *label,
-                                                  char *buf, size_t len) {
+static inline const char *lc_version_from_library(const void *symbol, const char *label, char *buf,
+                                                  size_t len) {
   Dl_info info;
   char *real = NULL;
   const char *file = "unknown file";
@@ -28,8 +28,7 @@ static inline const char *lc_version_from_library(const void *symbol, const char
     real = realpath(info.dli_fname, NULL);
     file = real != NULL ? real : info.dli_fname;
     const char *slash = strrchr(file, '/');
-    if (slash != NULL)
-      file = slash + 1;
+    if (slash != NULL) file = slash + 1;
   }
   snprintf(buf, len, "%s (%s)", label, file);
   free(real);

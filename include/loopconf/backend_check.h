@@ -47,11 +47,16 @@ static inline int lc_backend_validate(const struct lc_backend *b, char *why, siz
     const char *what;
     int set;
   } mandatory[] = {
-      {"version", b->version != NULL},         {"loop_new", b->loop_new != NULL},
-      {"loop_free", b->loop_free != NULL},     {"now", b->now != NULL},
-      {"update_time", b->update_time != NULL}, {"run", b->run != NULL},
-      {"stop", b->stop != NULL},               {"timer_new", b->timer_new != NULL},
-      {"timer_start", b->timer_start != NULL}, {"timer_stop", b->timer_stop != NULL},
+      {"version", b->version != NULL},
+      {"loop_new", b->loop_new != NULL},
+      {"loop_free", b->loop_free != NULL},
+      {"now", b->now != NULL},
+      {"update_time", b->update_time != NULL},
+      {"run", b->run != NULL},
+      {"stop", b->stop != NULL},
+      {"timer_new", b->timer_new != NULL},
+      {"timer_start", b->timer_start != NULL},
+      {"timer_stop", b->timer_stop != NULL},
       {"timer_free", b->timer_free != NULL},
   };
   for (size_t i = 0; i < sizeof mandatory / sizeof mandatory[0]; i++)

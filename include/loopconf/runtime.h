@@ -61,12 +61,12 @@ typedef void (*lc_report_fn)(void *ctx, enum lc_report_kind kind, const char *ta
                              int64_t duration_ns, const char *message);
 
 typedef struct lc_run_opts {
-  int debug;                 /* report slow steps (asyncio's debug mode) */
-  int64_t slow_step_ns;      /* threshold; 0 means 100 ms */
-  size_t stack_size;         /* per task; 0 means 64 KiB (plus one guard page) */
-  int executor_threads;      /* 0 means min(32, cpus + 4), like asyncio */
-  int process_workers;       /* 0 means the number of cpus */
-  lc_report_fn report;       /* NULL: print one line per report on stderr */
+  int debug;            /* report slow steps (asyncio's debug mode) */
+  int64_t slow_step_ns; /* threshold; 0 means 100 ms */
+  size_t stack_size;    /* per task; 0 means 64 KiB (plus one guard page) */
+  int executor_threads; /* 0 means min(32, cpus + 4), like asyncio */
+  int process_workers;  /* 0 means the number of cpus */
+  lc_report_fn report;  /* NULL: print one line per report on stderr */
   void *report_ctx;
 } lc_run_opts;
 
@@ -92,10 +92,10 @@ int lc_run(const struct lc_backend *backend, const lc_run_opts *opts, lc_task_fn
  * Thread-local; valid until the next lc_run on this thread. */
 const char *lc_run_error(void);
 
-lc_rt *lc_rt_current(void);                 /* the runtime of the calling thread, or NULL */
+lc_rt *lc_rt_current(void); /* the runtime of the calling thread, or NULL */
 const struct lc_backend *lc_rt_backend(lc_rt *rt);
 lc_loop *lc_rt_loop(lc_rt *rt);
-int64_t lc_now(void);                       /* monotonic ns, read live (not the loop cache) */
+int64_t lc_now(void); /* monotonic ns, read live (not the loop cache) */
 
 /* Event-loop lag: how late timers and ready tasks were run, measured by the runtime on every
  * iteration (the seeds' "loop lag" metric). */
@@ -119,9 +119,9 @@ lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name);
 void lc_task_ref(lc_task *t);
 void lc_task_unref(lc_task *t);
 
-lc_task *lc_current_task(void);             /* NULL outside a task */
+lc_task *lc_current_task(void); /* NULL outside a task */
 const char *lc_task_name(const lc_task *t);
-int lc_task_done(const lc_task *t);         /* finished, failed or cancelled */
+int lc_task_done(const lc_task *t); /* finished, failed or cancelled */
 int lc_task_cancelled(const lc_task *t);
 /* The code the task finished with (0, -ECANCELED, or its error), and marks the error as
  * retrieved. -EAGAIN if not done. */
@@ -195,9 +195,9 @@ int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result);
 
 typedef struct lc_timeout {
   lc_task *task;
-  int64_t deadline_ns; /* absolute, lc_now() clock; INT64_MAX for none */
-  int expired;         /* 1 once the deadline passed and the scope cancelled its task */
-  int state;           /* internal: entered / expiring / expired / exited */
+  int64_t deadline_ns;     /* absolute, lc_now() clock; INT64_MAX for none */
+  int expired;             /* 1 once the deadline passed and the scope cancelled its task */
+  int state;               /* internal: entered / expiring / expired / exited */
   int cancelling_at_enter; /* lc_cancelling(task) when the scope was entered */
   struct lc_timeout *outer;
 } lc_timeout;
@@ -215,19 +215,19 @@ int lc_timeout_exit(lc_timeout *to, int rc);
 /* ---- Synchronisation primitives (all FIFO, no barging) ----------------------------------- */
 
 typedef struct lc_sem lc_sem;
-lc_sem *lc_sem_new(int value);          /* Semaphore */
-lc_sem *lc_bounded_sem_new(int value);  /* BoundedSemaphore: release above value is -EOVERFLOW */
+lc_sem *lc_sem_new(int value);         /* Semaphore */
+lc_sem *lc_bounded_sem_new(int value); /* BoundedSemaphore: release above value is -EOVERFLOW */
 void lc_sem_free(lc_sem *s);
-int lc_sem_acquire(lc_sem *s);          /* [await] 0 or -ECANCELED (no unit is lost) */
-int lc_sem_release(lc_sem *s);          /* 0, or -EOVERFLOW for a bounded over-release */
+int lc_sem_acquire(lc_sem *s); /* [await] 0 or -ECANCELED (no unit is lost) */
+int lc_sem_release(lc_sem *s); /* 0, or -EOVERFLOW for a bounded over-release */
 int lc_sem_value(const lc_sem *s);
 int lc_sem_locked(const lc_sem *s);
 
 typedef struct lc_lock lc_lock;
 lc_lock *lc_lock_new(void);
 void lc_lock_free(lc_lock *l);
-int lc_lock_acquire(lc_lock *l);        /* [await] */
-int lc_lock_release(lc_lock *l);        /* -EPERM if not locked */
+int lc_lock_acquire(lc_lock *l); /* [await] */
+int lc_lock_release(lc_lock *l); /* -EPERM if not locked */
 int lc_lock_locked(const lc_lock *l);
 
 typedef struct lc_event lc_event;
@@ -236,17 +236,17 @@ void lc_event_free(lc_event *e);
 void lc_event_set(lc_event *e);
 void lc_event_clear(lc_event *e);
 int lc_event_is_set(const lc_event *e);
-int lc_event_wait(lc_event *e);         /* [await] */
+int lc_event_wait(lc_event *e); /* [await] */
 
 typedef struct lc_queue lc_queue;
 lc_queue *lc_queue_new(size_t maxsize); /* 0: unbounded */
 void lc_queue_free(lc_queue *q);
-int lc_queue_put(lc_queue *q, intptr_t item);      /* [await] suspends while full */
-int lc_queue_get(lc_queue *q, intptr_t *item);     /* [await] suspends while empty */
-int lc_queue_put_nowait(lc_queue *q, intptr_t item); /* -EAGAIN when full */
+int lc_queue_put(lc_queue *q, intptr_t item);         /* [await] suspends while full */
+int lc_queue_get(lc_queue *q, intptr_t *item);        /* [await] suspends while empty */
+int lc_queue_put_nowait(lc_queue *q, intptr_t item);  /* -EAGAIN when full */
 int lc_queue_get_nowait(lc_queue *q, intptr_t *item); /* -EAGAIN when empty */
-int lc_queue_task_done(lc_queue *q);    /* -EINVAL if called more times than items were put */
-int lc_queue_join(lc_queue *q);         /* [await] until every item got its task_done */
+int lc_queue_task_done(lc_queue *q); /* -EINVAL if called more times than items were put */
+int lc_queue_join(lc_queue *q);      /* [await] until every item got its task_done */
 size_t lc_queue_size(const lc_queue *q);
 /* Python 3.13 Queue.shutdown: put fails with -ESHUTDOWN from now on; get drains what is left,
  * then fails with -ESHUTDOWN. immediate: drop the items too and release join(). Waiters
@@ -271,7 +271,7 @@ typedef struct lc_tg_error {
 } lc_tg_error;
 lc_taskgroup *lc_taskgroup_new(void);
 lc_task *lc_taskgroup_spawn(lc_taskgroup *tg, lc_task_fn fn, void *arg, const char *name);
-                                        /* NULL, errno=ESHUTDOWN, once the group is failing */
+/* NULL, errno=ESHUTDOWN, once the group is failing */
 int lc_taskgroup_wait(lc_taskgroup *tg, int body_rc); /* [await] */
 size_t lc_taskgroup_errors(const lc_taskgroup *tg, const lc_tg_error **out);
 void lc_taskgroup_free(lc_taskgroup *tg);
@@ -353,8 +353,8 @@ ssize_t lc_stream_readuntil(lc_stream *s, const void *sep, size_t seplen, void *
 /* [await] readuntil("\n"), but at EOF the partial line is returned (0 if nothing is left), and
  * on a limit overrun the line (or the whole buffer) is discarded and -EMSGSIZE returned. */
 ssize_t lc_stream_readline(lc_stream *s, void *buf, size_t cap);
-int lc_stream_at_eof(const lc_stream *s);     /* EOF seen and nothing left in the buffer */
-size_t lc_stream_buffered(const lc_stream *s); /* bytes waiting in the read buffer */
+int lc_stream_at_eof(const lc_stream *s);            /* EOF seen and nothing left in the buffer */
+size_t lc_stream_buffered(const lc_stream *s);       /* bytes waiting in the read buffer */
 int lc_stream_set_limit(lc_stream *s, size_t limit); /* -EINVAL for 0 */
 
 /* Writing. write never blocks: it sends what the kernel takes at once and queues the rest,
@@ -400,8 +400,8 @@ int lc_server_free(lc_server *srv); /* -EBUSY (nothing freed) while connections 
  * lc_queue_size counts only the items really in the queue (qsize()); nothing is reserved for
  * a woken getter or putter: it re-checks when it runs, and a newcomer's get_nowait/put_nowait
  * may take the item or slot first (it then waits again at the back), as in asyncio. */
-int lc_queue_empty(const lc_queue *q);  /* 1 if no item is queued */
-int lc_queue_full(const lc_queue *q);   /* 1 if maxsize > 0 and size >= maxsize */
+int lc_queue_empty(const lc_queue *q); /* 1 if no item is queued */
+int lc_queue_full(const lc_queue *q);  /* 1 if maxsize > 0 and size >= maxsize */
 
 /* ---- Condition (asyncio.Condition, CPython 3.11) -----------------------------------------
  *     lc_cond *c = lc_cond_new(NULL);          // or over an existing lc_lock
@@ -414,13 +414,13 @@ int lc_queue_full(const lc_queue *q);   /* 1 if maxsize > 0 and size >= maxsize 
  * As 3.11, a waiter notified and cancelled before it resumed does not pass the notification
  * on (3.13 re-notifies). wait and notify without the lock held: -EPERM (RuntimeError). */
 typedef struct lc_cond lc_cond;
-lc_cond *lc_cond_new(lc_lock *lock);    /* NULL: a new lock of its own; NULL on ENOMEM */
-void lc_cond_free(lc_cond *c);          /* frees its own lock, never a caller's */
+lc_cond *lc_cond_new(lc_lock *lock); /* NULL: a new lock of its own; NULL on ENOMEM */
+void lc_cond_free(lc_cond *c);       /* frees its own lock, never a caller's */
 lc_lock *lc_cond_lock(lc_cond *c);
-int lc_cond_acquire(lc_cond *c);        /* [await] */
+int lc_cond_acquire(lc_cond *c); /* [await] */
 int lc_cond_release(lc_cond *c);
 int lc_cond_locked(const lc_cond *c);
-int lc_cond_wait(lc_cond *c);           /* [await] 0, -ECANCELED (lock held either way), -EPERM */
+int lc_cond_wait(lc_cond *c); /* [await] 0, -ECANCELED (lock held either way), -EPERM */
 /* [await] Wait until pred(arg) is nonzero, checking it first and after every wake-up. 0 once
  * it holds; -ECANCELED, -EPERM from the wait; -EINVAL for a NULL pred. */
 int lc_cond_wait_for(lc_cond *c, int (*pred)(void *arg), void *arg);
@@ -437,7 +437,7 @@ int lc_cond_notify_all(lc_cond *c);
 typedef struct lc_handle lc_handle;
 lc_handle *lc_call_later(int64_t delay_ns, void (*cb)(void *arg), void *arg);
 lc_handle *lc_call_at(int64_t when_ns, void (*cb)(void *arg), void *arg);
-int lc_handle_cancel(lc_handle *h);        /* 1 if it was still scheduled, else 0 */
+int lc_handle_cancel(lc_handle *h); /* 1 if it was still scheduled, else 0 */
 int lc_handle_cancelled(const lc_handle *h);
 int64_t lc_handle_when(const lc_handle *h); /* the absolute deadline (TimerHandle.when()) */
 void lc_handle_unref(lc_handle *h);
@@ -536,8 +536,7 @@ lc_portal *lc_portal_open(void);
 void lc_portal_close(lc_portal *p);
 void lc_portal_unref(lc_portal *p);
 int lc_call_soon_threadsafe(lc_portal *p, void (*cb)(void *arg), void *arg);
-lc_tsfuture *lc_run_coroutine_threadsafe(lc_portal *p, lc_task_fn fn, void *arg,
-                                         const char *name);
+lc_tsfuture *lc_run_coroutine_threadsafe(lc_portal *p, lc_task_fn fn, void *arg, const char *name);
 int lc_tsfuture_result(lc_tsfuture *f, int64_t timeout_ns, intptr_t *result);
 int lc_tsfuture_done(lc_tsfuture *f);
 int lc_tsfuture_cancel(lc_tsfuture *f, lc_portal *p);

@@ -29,7 +29,6 @@
 #include "ref_loop.h"
 #include "loopconf/clock.h"
 
-
 static const struct lc_backend *B;
 static double multiplier = 1.0; /* LOOPCONF_TIME_MULTIPLIER: widens every upper time bound */
 
@@ -64,9 +63,7 @@ static lc_loop *new_loop(void) {
   return loop;
 }
 
-static void free_loop(lc_loop *loop) {
-  assert_int_equal(B->loop_free(loop), 0);
-}
+static void free_loop(lc_loop *loop) { assert_int_equal(B->loop_free(loop), 0); }
 
 static void make_pair(int sv[2]) {
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
@@ -132,9 +129,7 @@ struct poll_log {
 };
 static struct poll_log plog;
 
-static void poll_log_reset(void) {
-  memset(&plog, 0, sizeof plog);
-}
+static void poll_log_reset(void) { memset(&plog, 0, sizeof plog); }
 
 /* The wait ended no earlier than this instant (entry + timeout); INT64_MAX if unlimited. */
 static int64_t poll_log_end(void) {
@@ -153,13 +148,11 @@ int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout_
 }
 
 #ifdef REF_HAVE_EPOLL_PWAIT2
-typedef int (*pwait2_fn)(int, struct epoll_event *, int, const struct timespec *,
-                         const sigset_t *);
+typedef int (*pwait2_fn)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
 int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
                  const struct timespec *timeout, const sigset_t *sigmask) {
   static pwait2_fn real;
-  if (!real)
-    real = (pwait2_fn)dlsym(RTLD_NEXT, "epoll_pwait2");
+  if (!real) real = (pwait2_fn)dlsym(RTLD_NEXT, "epoll_pwait2");
   if (!real) {
     errno = ENOSYS;
     return -1;
@@ -199,8 +192,7 @@ static void heap_matches_model(void **state) {
   struct ref_heap heap;
   ref_heap_init(&heap);
   assert_int_equal(ref_heap_reserve(&heap, N), 0);
-  for (int i = 0; i < N; i++)
-    nodes[i].hn.index = REF_HEAP_NONE;
+  for (int i = 0; i < N; i++) nodes[i].hn.index = REF_HEAP_NONE;
   uint64_t seq = 0;
   size_t in = 0;
   for (int op = 0; op < OPS; op++) {
@@ -230,8 +222,7 @@ static void heap_matches_model(void **state) {
     case 3: { /* pop: must be the model's minimum */
       struct model_node *best = NULL;
       for (int i = 0; i < N; i++)
-        if (nodes[i].in && (!best || model_less(&nodes[i], best)))
-          best = &nodes[i];
+        if (nodes[i].in && (!best || model_less(&nodes[i], best))) best = &nodes[i];
       struct ref_heap_node *got = ref_heap_pop(&heap);
       if (!best) {
         assert_null(got);
@@ -244,8 +235,7 @@ static void heap_matches_model(void **state) {
     }
     }
     assert_int_equal(heap.len, in);
-    if (op < 5000 || op % 1000 == 0)
-      assert_true(ref_heap_valid(&heap));
+    if (op < 5000 || op % 1000 == 0) assert_true(ref_heap_valid(&heap));
   }
   assert_true(ref_heap_valid(&heap));
   ref_heap_destroy(&heap);
@@ -260,8 +250,7 @@ static void heap_equal_deadline_order(void **state) {
   uint64_t *seqs = malloc(N * sizeof *seqs);
   assert_non_null(nodes);
   assert_non_null(seqs);
-  for (int i = 0; i < N; i++)
-    seqs[i] = (uint64_t)i;
+  for (int i = 0; i < N; i++) seqs[i] = (uint64_t)i;
   for (int i = N - 1; i > 0; i--) { /* shuffle */
     int j = (int)(rng() % (uint64_t)(i + 1));
     uint64_t tmp = seqs[i];
@@ -420,8 +409,7 @@ static void timers_100k_order(void **state) {
       last_equal = r->index;
     }
   }
-  for (int i = 0; i < N; i++)
-    B->timer_free(timers[i]);
+  for (int i = 0; i < N; i++) B->timer_free(timers[i]);
   free(timers);
   free(order_st.recs);
   free(order_st.fired);
@@ -474,10 +462,10 @@ static void pass_late_cb(lc_timer *t, void *arg) {
 static void pass_a_cb(lc_timer *t, void *arg) {
   (void)t, (void)arg;
   ps.a_calls++;
-  B->timer_stop(ps.b);                                   /* b is due in this pass: cancelled */
-  B->timer_free(ps.c);                                   /* c is due in this pass: freed */
+  B->timer_stop(ps.b); /* b is due in this pass: cancelled */
+  B->timer_free(ps.c); /* c is due in this pass: freed */
   ps.c = NULL;
-  assert_int_equal(B->timer_start(ps.late, 0, 0), 0);     /* started here: not this pass */
+  assert_int_equal(B->timer_start(ps.late, 0, 0), 0); /* started here: not this pass */
 }
 static void pass_b_cb(lc_timer *t, void *arg) {
   (void)t, (void)arg;
@@ -507,7 +495,7 @@ static void timers_due_pass_semantics(void **state) {
   assert_int_equal(B->timer_start(ps.b, 0, 0), 0);
   assert_int_equal(B->timer_start(ps.c, 0, 0), 0);
   assert_int_equal(B->timer_start(ps.d, 0, 0), 0);
-  sleep_ns(1 * LC_MS); /* all four are due before the first poll */
+  sleep_ns(1 * LC_MS);                                 /* all four are due before the first poll */
   assert_int_equal(B->run(ps.loop, LC_RUN_NOWAIT), 1); /* late is still armed */
   assert_int_equal(ps.a_calls, 1);
   assert_int_equal(ps.b_calls, 0);
@@ -596,10 +584,8 @@ static struct rep_state rs;
 static void rep_cb(lc_timer *t, void *arg) {
   (void)arg;
   rs.at[rs.n++] = lc_clock_ns() - rs.t0;
-  if (rs.n == 1)
-    spin_ns(75 * LC_MS); /* miss the ticks at 40 and 60 (and most of 80) */
-  if (rs.n == 4)
-    B->timer_stop(t);
+  if (rs.n == 1) spin_ns(75 * LC_MS); /* miss the ticks at 40 and 60 (and most of 80) */
+  if (rs.n == 4) B->timer_stop(t);
 }
 static void timers_repeat_phase_and_catch_up(void **state) {
   (void)state;
@@ -676,10 +662,8 @@ static void timers_stale_entries_do_not_disturb_near(void **state) {
   assert_int_equal(B->timer_new(loop, fire_rec_cb, &nr, &near), 0);
   int64_t lo, hi;
   start_bounded(near, 30 * LC_MS, &lo, &hi);
-  for (int i = 0; i < FAR; i++)
-    assert_int_equal(B->timer_stop(far[i]), 0);
-  for (int i = 0; i < STALE_TOP; i++)
-    assert_int_equal(B->timer_stop(top[i]), 0);
+  for (int i = 0; i < FAR; i++) assert_int_equal(B->timer_stop(far[i]), 0);
+  for (int i = 0; i < STALE_TOP; i++) assert_int_equal(B->timer_stop(top[i]), 0);
 
   poll_log_reset();
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 0); /* only stopped timers remain afterwards */
@@ -689,8 +673,7 @@ static void timers_stale_entries_do_not_disturb_near(void **state) {
   assert_int_equal(plog.calls, 1);          /* no wake-up for a stale deadline */
   assert_true(plog.timeout_ns > 0);
   assert_true(poll_log_end() >= lo); /* the one poll was meant to last until the deadline */
-  for (int i = 0; i < STALE_TOP; i++)
-    assert_int_equal(top_calls[i], 0);
+  for (int i = 0; i < STALE_TOP; i++) assert_int_equal(top_calls[i], 0);
 
   assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0); /* stopped timers keep nothing alive */
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
@@ -805,13 +788,13 @@ static void timers_stop_then_free_many(void **state) {
   lc_loop *loop = new_loop();
   for (int i = 0; i < N; i++) {
     assert_int_equal(B->timer_new(loop, count_cb, &calls[i], &t[i]), 0);
-    int64_t delay = i % 4 == 0 ? 0 : i % 4 == 1 ? (int64_t)(rng() % (1 * LC_MS))
-                                               : 1000 * LC_MS + (int64_t)(rng() % (1000 * LC_MS));
+    int64_t delay = i % 4 == 0   ? 0
+                    : i % 4 == 1 ? (int64_t)(rng() % (1 * LC_MS))
+                                 : 1000 * LC_MS + (int64_t)(rng() % (1000 * LC_MS));
     assert_int_equal(B->timer_start(t[i], delay, i % 8 == 3 ? 1 * LC_MS : 0), 0);
   }
   sleep_ns(2 * LC_MS); /* the first two quarters are due now */
-  for (int i = N - 1; i >= 0; i--)
-    assert_int_equal(B->timer_stop(t[i]), 0);
+  for (int i = N - 1; i >= 0; i--) assert_int_equal(B->timer_stop(t[i]), 0);
   /* Free the zero-delay quarter before any run(): their stale entries are at the top. */
   for (int i = 0; i < N; i += 4) {
     B->timer_free(t[i]);
@@ -822,8 +805,7 @@ static void timers_stop_then_free_many(void **state) {
   assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
   assert_true(lc_clock_ns() - before <= LATE_NS); /* did not wait for a stale deadline */
   assert_int_equal(B->run(loop, LC_RUN_ONCE), 0);
-  for (int i = 0; i < N; i++)
-    assert_int_equal(calls[i], 0);
+  for (int i = 0; i < N; i++) assert_int_equal(calls[i], 0);
 
   /* Restart the second quarter (stale entries dropped by run() or still deep in the heap),
    * stop every other one again, then free the far quarter from all over the heap. */
@@ -845,14 +827,11 @@ static void timers_stop_then_free_many(void **state) {
     assert_int_equal(B->timer_start(fresh[k], 0, 0), 0);
   }
   assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
-  for (int i = 0; i < N; i++)
-    assert_int_equal(calls[i], armed[i] ? 1 : 0);
-  for (int k = 0; k < FRESH; k++)
-    assert_int_equal(fresh_calls[k], 1);
+  for (int i = 0; i < N; i++) assert_int_equal(calls[i], armed[i] ? 1 : 0);
+  for (int k = 0; k < FRESH; k++) assert_int_equal(fresh_calls[k], 1);
 
   /* Free the rest in an order unrelated to the heap's, with one left stopped-but-armed last. */
-  for (int k = 0; k < FRESH; k++)
-    B->timer_free(fresh[k]);
+  for (int k = 0; k < FRESH; k++) B->timer_free(fresh[k]);
   assert_int_equal(B->timer_start(t[3], 5000 * LC_MS, 0), 0);
   assert_int_equal(B->timer_stop(t[3]), 0);
   for (int i = N - 1; i >= 0; i--)
@@ -872,7 +851,7 @@ static void timers_stop_then_free_many(void **state) {
 struct upd_state {
   lc_loop *loop;
   lc_timer *first, *rep, *pre, *started[3];
-  int iter;                                 /* set by the test before each run(NOWAIT) */
+  int iter;                                  /* set by the test before each run(NOWAIT) */
   int first_iter, pre_iter, started_iter[3]; /* the iteration each ran in (0: not yet) */
   int rep_iter1_calls, rep_calls, started_calls[3];
   int64_t pass_now; /* the cached time the pass began with, as `first` saw it */
@@ -905,8 +884,7 @@ static void upd_first_cb(lc_timer *t, void *arg) {
 static void upd_rep_cb(lc_timer *t, void *arg) {
   (void)t, (void)arg;
   us.rep_calls++;
-  if (us.iter == 1)
-    us.rep_iter1_calls++;
+  if (us.iter == 1) us.rep_iter1_calls++;
   if (us.rep_calls == 1) { /* let the next 1 ms tick pass, and make the cache see it */
     spin_ns(3 * LC_MS);
     B->update_time(us.loop);
@@ -924,8 +902,7 @@ static void timers_update_time_inside_pass(void **state) {
   assert_int_equal(B->timer_new(us.loop, upd_rep_cb, NULL, &us.rep), 0);
   assert_int_equal(B->timer_new(us.loop, upd_pre_cb, NULL, &us.pre), 0);
   for (int k = 0; k < 3; k++)
-    assert_int_equal(B->timer_new(us.loop, upd_started_cb, (void *)(intptr_t)k, &us.started[k]),
-                     0);
+    assert_int_equal(B->timer_new(us.loop, upd_started_cb, (void *)(intptr_t)k, &us.started[k]), 0);
   assert_int_equal(B->timer_start(us.first, 0, 0), 0);
   assert_int_equal(B->timer_start(us.rep, 0, 1 * LC_MS), 0);
   start_bounded(us.pre, 20 * LC_MS, &us.pre_lo, &us.pre_hi);
@@ -937,10 +914,8 @@ static void timers_update_time_inside_pass(void **state) {
   for (int k = 0; k < 3; k++)
     assert_int_equal(us.started_calls[k], 0); /* started in the pass: not run by it */
   /* pre belongs to the pass only if it was due at the time the pass began with. */
-  if (us.pre_lo > us.pass_now)
-    assert_int_equal(us.pre_iter, 0);
-  else if (us.pre_hi <= us.pass_now)
-    assert_int_equal(us.pre_iter, 1);
+  if (us.pre_lo > us.pass_now) assert_int_equal(us.pre_iter, 0);
+  else if (us.pre_hi <= us.pass_now) assert_int_equal(us.pre_iter, 1);
 
   us.iter = 2;
   assert_int_equal(B->run(us.loop, LC_RUN_NOWAIT), 1);
@@ -949,8 +924,7 @@ static void timers_update_time_inside_pass(void **state) {
     assert_int_equal(us.started_iter[k], 2);
   }
   assert_int_equal(us.rep_calls, 2); /* the passed tick, once (catch-up skips the rest) */
-  if (us.pre_lo > us.pass_now)
-    assert_int_equal(us.pre_iter, 2);
+  if (us.pre_lo > us.pass_now) assert_int_equal(us.pre_iter, 2);
   assert_int_equal(B->timer_stop(us.rep), 0);
   assert_int_equal(B->run(us.loop, LC_RUN_DEFAULT), 0);
   assert_int_equal(us.first_iter, 1);
@@ -958,8 +932,7 @@ static void timers_update_time_inside_pass(void **state) {
   B->timer_free(us.first);
   B->timer_free(us.rep);
   B->timer_free(us.pre);
-  for (int k = 0; k < 3; k++)
-    B->timer_free(us.started[k]);
+  for (int k = 0; k < 3; k++) B->timer_free(us.started[k]);
   free_loop(us.loop);
 }
 
@@ -974,8 +947,7 @@ static struct rearm_state rr;
 static void rearm_timer_cb(lc_timer *t, void *arg) {
   (void)arg;
   rr.timer_calls++;
-  if (rr.timer_calls < 100000)
-    B->timer_start(t, 0, 0);
+  if (rr.timer_calls < 100000) B->timer_start(t, 0, 0);
 }
 static void rearm_io_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   (void)fd, (void)arg;
@@ -1081,8 +1053,7 @@ static void free_other_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   int me = (int)(intptr_t)arg;
   fs.calls[me]++;
   fs.total++;
-  if (fs.total > 1)
-    return;
+  if (fs.total > 1) return;
   /* First callback of the pass: free the other ready watcher, stop-and-restart the third. Both
    * have events waiting in this pass; neither callback may run in it. */
   int other = me == 0 ? 1 : 0;
@@ -1096,9 +1067,9 @@ static void free_other_cb(lc_io *io, int fd, unsigned revents, void *arg) {
   B->io_stop(fs.io[third]);
   assert_int_equal(B->io_start(fs.io[third], LC_READABLE), 0);
   /* A new watcher reuses the freed slot; it must not inherit the stale event. */
-  assert_int_equal(B->io_new(fs.loop, fs.fd[other][0], free_other_cb, (void *)(intptr_t)other,
-                             &fs.io[other]),
-                   0);
+  assert_int_equal(
+      B->io_new(fs.loop, fs.fd[other][0], free_other_cb, (void *)(intptr_t)other, &fs.io[other]),
+      0);
   assert_int_equal(B->io_start(fs.io[other], LC_READABLE), 0);
 }
 static void io_free_and_stop_inside_pass(void **state) {
@@ -1108,8 +1079,7 @@ static void io_free_and_stop_inside_pass(void **state) {
   for (int i = 0; i < 3; i++) {
     make_pair(fs.fd[i]);
     assert_int_equal(write(fs.fd[i][1], "x", 1), 1);
-    assert_int_equal(B->io_new(fs.loop, fs.fd[i][0], free_other_cb, (void *)(intptr_t)i,
-                               &fs.io[i]),
+    assert_int_equal(B->io_new(fs.loop, fs.fd[i][0], free_other_cb, (void *)(intptr_t)i, &fs.io[i]),
                      0);
     assert_int_equal(B->io_start(fs.io[i], LC_READABLE), 0);
   }
@@ -1177,15 +1147,13 @@ static void wake_seen_cb(lc_wakeup *w, void *arg) {
   assert_true(seen >= ws->last_seen);
   ws->last_seen = seen;
   ws->calls++;
-  if (seen == SENDS)
-    B->stop(ws->loop);
+  if (seen == SENDS) B->stop(ws->loop);
 }
 static void *sender(void *arg) {
   struct wake_state *ws = arg;
   for (int i = 1; i <= SENDS; i++) {
     atomic_store(&ws->sent, i);
-    if (B->wakeup_send(ws->w) != 0)
-      abort();
+    if (B->wakeup_send(ws->w) != 0) abort();
   }
   return NULL;
 }
@@ -1204,12 +1172,10 @@ static void wakeups_coalesce_and_follow_last_send(void **state) {
   }
   struct watchdog wd;
   watchdog_start(&wd, loop, 20000 * LC_MS);
-  for (int i = 0; i < 2; i++)
-    assert_int_equal(pthread_create(&th[i], NULL, sender, &ws[i]), 0);
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, sender, &ws[i]), 0);
   while (!wd.fired && (ws[0].last_seen < SENDS || ws[1].last_seen < SENDS))
     assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 1);
-  for (int i = 0; i < 2; i++)
-    pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
   watchdog_end(&wd);
   for (int i = 0; i < 2; i++) {
     assert_int_equal(ws[i].last_seen, SENDS);
@@ -1244,8 +1210,7 @@ static void wakeups_free_inside_callback(void **state) {
   lc_loop *loop = new_loop();
   for (int i = 0; i < 3; i++)
     assert_int_equal(B->wakeup_new(loop, wake_free_all_cb, NULL, &wf.w[i]), 0);
-  for (int i = 0; i < 3; i++)
-    assert_int_equal(B->wakeup_send(wf.w[i]), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(B->wakeup_send(wf.w[i]), 0);
   assert_int_equal(B->run(loop, LC_RUN_DEFAULT), 0);
   assert_int_equal(wf.calls, 1);
   free_loop(loop);
@@ -1255,8 +1220,7 @@ static void wakeups_free_inside_callback(void **state) {
  * cleared before the callback starts, not after it returns. */
 static void wake_resend_cb(lc_wakeup *w, void *arg) {
   int *calls = arg;
-  if (++*calls == 1)
-    assert_int_equal(B->wakeup_send(w), 0);
+  if (++*calls == 1) assert_int_equal(B->wakeup_send(w), 0);
 }
 static void wakeups_send_inside_own_callback(void **state) {
   (void)state;
@@ -1287,9 +1251,9 @@ enum { CHAIN_ROUNDS = 300 };
 struct chain_state {
   lc_loop *loop;
   lc_wakeup *w[2];
-  atomic_int request;  /* round number asked for by a callback (0: none yet) */
-  atomic_int done;     /* last round whose sends have all returned */
-  atomic_int quit;     /* tells the helper to exit */
+  atomic_int request;        /* round number asked for by a callback (0: none yet) */
+  atomic_int done;           /* last round whose sends have all returned */
+  atomic_int quit;           /* tells the helper to exit */
   lc_wakeup *_Atomic target; /* the wakeup the requested burst goes to */
   int calls[2];
   int total;
@@ -1308,8 +1272,7 @@ static void *chain_helper(void *arg) {
     }
     lc_wakeup *w = atomic_load(&cs.target);
     for (int i = 0; i <= r % 4; i++) /* bursts of 1 to 4 sends */
-      if (B->wakeup_send(w) != 0)
-        abort();
+      if (B->wakeup_send(w) != 0) abort();
     served = r;
     atomic_store(&cs.done, r);
   }
@@ -1378,8 +1341,7 @@ static void wakeups_send_while_callback_runs(void **state) {
   assert_int_equal(plog.calls, 1);
   assert_int_equal(cs.total, CHAIN_ROUNDS + 1);
   B->timer_free(t);
-  for (int i = 0; i < 2; i++)
-    B->wakeup_free(cs.w[i]);
+  for (int i = 0; i < 2; i++) B->wakeup_free(cs.w[i]);
   free_loop(cs.loop);
 }
 

@@ -13,8 +13,7 @@
 static int fetch(void *arg, intptr_t *result) {
   intptr_t delay_ms = (intptr_t)arg;
   int rc = lc_sleep(delay_ms * LC_MS);
-  if (rc < 0)
-    return rc; /* cancelled: -ECANCELED, after any cleanup */
+  if (rc < 0) return rc; /* cancelled: -ECANCELED, after any cleanup */
   *result = delay_ms;
   return 0;
 }
@@ -25,8 +24,8 @@ static int amain(void *arg, intptr_t *result) {
   lc_task *t[2] = {lc_spawn(fetch, (void *)200, "a"), lc_spawn(fetch, (void *)100, "b")};
   intptr_t r[2];
   int rc = lc_gather(t, 2, r, NULL, 0); /* results in argument order */
-  printf("gather -> [%ld, %ld] rc=%d after %lld ms (max, not sum)\n", (long)r[0], (long)r[1],
-         rc, (long long)((lc_now() - t0) / LC_MS));
+  printf("gather -> [%ld, %ld] rc=%d after %lld ms (max, not sum)\n", (long)r[0], (long)r[1], rc,
+         (long long)((lc_now() - t0) / LC_MS));
   lc_task_unref(t[0]);
   lc_task_unref(t[1]);
 

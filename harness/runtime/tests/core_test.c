@@ -73,8 +73,8 @@ static int count_reports(enum lc_report_kind kind, const char *name) {
 static int run_main(lc_task_fn fn, void *arg, intptr_t *result, int debug, int64_t slow_ns) {
   memset(&g_log, 0, sizeof g_log);
   memset(&g_rep, 0, sizeof g_rep);
-  lc_run_opts o = {.debug = debug, .slow_step_ns = slow_ns, .report = collect_report,
-                   .report_ctx = &g_rep};
+  lc_run_opts o = {
+      .debug = debug, .slow_step_ns = slow_ns, .report = collect_report, .report_ctx = &g_rep};
   return lc_run(g_backend, &o, fn, arg, result);
 }
 
@@ -251,7 +251,8 @@ static int sleep_order_main(void *arg, intptr_t *result) {
   int rc = lc_gather(t, 4, res, NULL, 0);
   int64_t el = lc_now() - t0;
   logf_("rc=%d res=%d,%d,%d,%d %s %s", rc, (int)res[0], (int)res[1], (int)res[2], (int)res[3],
-        el >= 30 * LC_MS ? "notearly" : "EARLY", el < tol(30 * LC_MS) + 1000 * LC_MS ? "bounded" : "SLOW");
+        el >= 30 * LC_MS ? "notearly" : "EARLY",
+        el < tol(30 * LC_MS) + 1000 * LC_MS ? "bounded" : "SLOW");
   for (int i = 0; i < 4; i++) lc_task_unref(t[i]);
   return 0;
 }
@@ -589,9 +590,8 @@ static int gather_cancel_main(void *arg, intptr_t *result) {
 static void test_gather_cancel_cancels_children(void **state) {
   (void)state;
   /* return_exceptions: waits for every child's cleanup, then -ECANCELED. */
-  assert_int_equal(run_main(gather_cancel_main, (void *)(intptr_t)LC_GATHER_RETURN_EXCEPTIONS,
-                            NULL, 0, 0),
-                   0);
+  assert_int_equal(
+      run_main(gather_cancel_main, (void *)(intptr_t)LC_GATHER_RETURN_EXCEPTIONS, NULL, 0, 0), 0);
   assert_string_equal(g_log.s, "1 c0done=1 c1=1 1 1");
   /* default: -ECANCELED as soon as one child (c1) finishes cancelled; c0's 20 ms cleanup
    * goes on after the gather returned (CPython's _done_callback). */
@@ -645,8 +645,8 @@ static int wait_for_main(void *arg, intptr_t *result) {
   int64_t t0 = lc_now();
   rc = lc_wait_for(t, 5 * LC_MS, &v);
   int64_t el = lc_now() - t0;
-  logf_("exp=%d done=%d cleanup=%d waited=%d ", rc == -ETIMEDOUT, lc_task_done(t),
-        g_cleanup_done, el >= 25 * LC_MS);
+  logf_("exp=%d done=%d cleanup=%d waited=%d ", rc == -ETIMEDOUT, lc_task_done(t), g_cleanup_done,
+        el >= 25 * LC_MS);
   lc_task_unref(t);
 
   /* timeout <= 0: cancels at once (a task not started never runs) and still waits */
@@ -742,9 +742,9 @@ static int timeout_main(void *arg, intptr_t *result) {
 
   /* a cancellation from outside during a scope that also expired is not a timeout */
   lc_timeout_enter(&to, 1 * LC_MS);
-  lc_cancel(self);                /* somebody else's request */
-  rc = lc_sleep(10000 * LC_MS);      /* delivered at once */
-  lc_sleep(5 * LC_MS);               /* let the scope expire too (cleanup awaits) */
+  lc_cancel(self);              /* somebody else's request */
+  rc = lc_sleep(10000 * LC_MS); /* delivered at once */
+  lc_sleep(5 * LC_MS);          /* let the scope expire too (cleanup awaits) */
   rc = lc_timeout_exit(&to, rc);
   logf_("f=%d,%d", rc == -ECANCELED, lc_cancelling(self));
   lc_uncancel(self);

@@ -58,9 +58,7 @@
 static const enum lc_coro_impl impl_asm = LC_CORO_ASM;
 static const enum lc_coro_impl impl_uc = LC_CORO_UCONTEXT;
 
-static enum lc_coro_impl impl_of(void **state) {
-  return *(const enum lc_coro_impl *)*state;
-}
+static enum lc_coro_impl impl_of(void **state) { return *(const enum lc_coro_impl *)*state; }
 
 static const char *impl_name(enum lc_coro_impl impl) {
   return impl == LC_CORO_ASM ? "asm" : "ucontext";
@@ -121,8 +119,7 @@ static void nest_outer(void *arg) {
   struct nest *n = arg;
   n->log[n->len++] = 'o';
   n->inner = lc_coro_new(nest_inner, n, STACK, n->impl);
-  if (n->inner == NULL)
-    abort();
+  if (n->inner == NULL) abort();
   lc_coro_switch(n->outer, n->inner);
   n->log[n->len++] = 'p';
   lc_coro_switch(n->outer, n->main);
@@ -165,14 +162,12 @@ static void many_entry(void *arg) {
   struct many *m = a->m;
   int id = a->id;
   unsigned char pattern[512]; /* must survive every other coroutine running in between */
-  for (size_t i = 0; i < sizeof pattern; i++)
-    pattern[i] = (unsigned char)(id * 31 + (int)i);
+  for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)(id * 31 + (int)i);
   for (;;) {
     m->count[id]++;
     lc_coro_switch(m->co[id], m->main);
     for (size_t i = 0; i < sizeof pattern; i++)
-      if (pattern[i] != (unsigned char)(id * 31 + (int)i))
-        m->bad++;
+      if (pattern[i] != (unsigned char)(id * 31 + (int)i)) m->bad++;
   }
 }
 
@@ -188,8 +183,7 @@ static void test_many(void **state) {
     assert_non_null(m->co[i]);
   }
   for (int r = 0; r < MANY_ROUNDS; r++)
-    for (int i = 0; i < MANY; i++)
-      lc_coro_switch(m->main, m->co[i]);
+    for (int i = 0; i < MANY; i++) lc_coro_switch(m->main, m->co[i]);
   for (int i = 0; i < MANY; i++) {
     assert_int_equal(m->count[i], MANY_ROUNDS);
     lc_coro_free(m->co[i]);
@@ -210,8 +204,7 @@ static void where_entry(void *arg) {
   struct where *w = arg;
   /* Not the address of a local: ASan's use-after-return mode moves locals to a fake stack. */
   w->frame = (uintptr_t)__builtin_frame_address(0);
-  for (;;)
-    lc_coro_switch(w->co, w->main);
+  for (;;) lc_coro_switch(w->co, w->main);
 }
 
 /* Run a fresh coroutine once; return its frame address. */
@@ -286,17 +279,14 @@ static void test_bad_args(void **state) {
 #endif
 }
 
-
 /* ---- Slabs: creation from a warm pool maps nothing; trim keeps stacks in use ------------- */
 
 static long long maps_lines(void) {
   FILE *f = fopen("/proc/self/maps", "r");
   long long n = 0;
   int c;
-  if (!f)
-    return -1;
-  while ((c = getc(f)) != EOF)
-    n += c == '\n';
+  if (!f) return -1;
+  while ((c = getc(f)) != EOF) n += c == '\n';
   fclose(f);
   return n;
 }
@@ -327,14 +317,12 @@ static void test_slab(void **state) {
       assert_non_null(cos[i]);
       lc_coro_switch(main, cos[i]);
     }
-    for (int i = 0; i < SLAB_N; i++)
-      lc_coro_free(cos[i]);
+    for (int i = 0; i < SLAB_N; i++) lc_coro_free(cos[i]);
   }
   /* With guard regions, 200 live stacks cost a handful of mappings, not 200 or 400. (TSan
    * maps its own state per fiber, so the count means nothing there.) */
   int count_maps = lc_coro_light_guards() && !UNDER_TSAN && !FAKE_STACKS();
-  if (count_maps)
-    assert_true(maps_lines() - base < 16);
+  if (count_maps) assert_true(maps_lines() - base < 16);
 
   /* A trim while a coroutine is alive must not unmap its stack: it keeps running. */
   ws[0].main = main;
@@ -345,24 +333,22 @@ static void test_slab(void **state) {
   lc_coro_switch(main, cos[0]); /* would fault on an unmapped stack */
   lc_coro_free(cos[0]);
   lc_coro_pool_trim();
-  if (count_maps)
-    assert_true(maps_lines() - base < 4);
+  if (count_maps) assert_true(maps_lines() - base < 4);
 }
 
 /* ---- Guard page: overflowing the stack faults on a PROT_NONE page ------------------------- */
 
 enum { GUARD_HIT = 42, GUARD_OTHER_FAULT = 43 };
 
-static volatile uintptr_t deepest;  /* lowest frame reached by overflow_recurse */
-static volatile int stop_recursing; /* never set: keeps the compiler from proving recursion */
+static volatile uintptr_t deepest;   /* lowest frame reached by overflow_recurse */
+static volatile int stop_recursing;  /* never set: keeps the compiler from proving recursion */
 static volatile uintptr_t entry_top; /* a local of overflow_entry: the top of the stack */
 
 static int overflow_recurse(int depth) {
   volatile char buf[256];
   buf[0] = (char)depth;
   deepest = (uintptr_t)buf;
-  if (stop_recursing)
-    return buf[0];
+  if (stop_recursing) return buf[0];
   return overflow_recurse(depth + 1) + buf[0];
 }
 
@@ -376,9 +362,8 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx) {
   /* ...and within this coroutine's own guard: a stack of STACK bytes ends less than STACK plus
    * one page below its top (with stacks carved side by side from a slab, a missing guard would
    * let the overflow run on through the neighbour below and fault much further down). */
-  int hit = (si->si_code == SEGV_ACCERR || si->si_code == SEGV_MAPERR) &&
-            addr < deepest + 4096 && deepest - addr < 64 * 1024 && entry_top > addr &&
-            entry_top - addr <= STACK + 4096;
+  int hit = (si->si_code == SEGV_ACCERR || si->si_code == SEGV_MAPERR) && addr < deepest + 4096 &&
+            deepest - addr < 64 * 1024 && entry_top > addr && entry_top - addr <= STACK + 4096;
   _exit(hit ? GUARD_HIT : GUARD_OTHER_FAULT);
 }
 
@@ -402,16 +387,13 @@ static void test_guard_page(void **state) {
     sa.sa_sigaction = guard_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGSEGV, &sa, NULL) != 0)
-      _exit(2);
+    if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGSEGV, &sa, NULL) != 0) _exit(2);
     /* Fillers first, so the stack that overflows sits in the middle of a slab with a
      * neighbour below it (stacks are carved from the low end). */
     for (int i = 0; i < 37; i++)
-      if (lc_coro_new(overflow_entry, NULL, STACK, impl) == NULL)
-        _exit(3);
+      if (lc_coro_new(overflow_entry, NULL, STACK, impl) == NULL) _exit(3);
     lc_coro *co = lc_coro_new(overflow_entry, NULL, STACK, impl);
-    if (co == NULL)
-      _exit(3);
+    if (co == NULL) _exit(3);
     lc_coro_switch(lc_coro_main(), co);
     _exit(4); /* not reached */
   }
@@ -423,9 +405,7 @@ static void test_guard_page(void **state) {
 
 /* ---- An entry function that returns aborts with a message ---------------------------------- */
 
-static void returning_entry(void *arg) {
-  (void)arg;
-}
+static void returning_entry(void *arg) { (void)arg; }
 
 /* Run fn in a forked child with stderr silenced; return its wait status. */
 static int in_child(void (*fn)(enum lc_coro_impl), enum lc_coro_impl impl) {
@@ -446,8 +426,7 @@ static int in_child(void (*fn)(enum lc_coro_impl), enum lc_coro_impl impl) {
 
 static void run_returning(enum lc_coro_impl impl) {
   lc_coro *co = lc_coro_new(returning_entry, NULL, STACK, impl);
-  if (co)
-    lc_coro_switch(lc_coro_main(), co);
+  if (co) lc_coro_switch(lc_coro_main(), co);
 }
 
 static void test_entry_return_aborts(void **state) {
@@ -470,13 +449,11 @@ static void run_mixed(enum lc_coro_impl impl) {
   mix_main = lc_coro_main();
   mix_a = lc_coro_new(mix_entry, NULL, STACK, impl);
   mix_b = lc_coro_new(mix_entry, NULL, STACK, other);
-  if (mix_a && mix_b)
-    lc_coro_switch(mix_main, mix_a);
+  if (mix_a && mix_b) lc_coro_switch(mix_main, mix_a);
 }
 
 static void test_mixed_impl_aborts(void **state) {
-  if (!lc_coro_asm_available())
-    skip();
+  if (!lc_coro_asm_available()) skip();
   int status = in_child(run_mixed, impl_of(state));
   assert_true(WIFSIGNALED(status));
   assert_int_equal(WTERMSIG(status), SIGABRT);
@@ -492,32 +469,32 @@ static void test_mixed_impl_aborts(void **state) {
 #if defined(__x86_64__)
 #define HAVE_PROBE 1
 /* rbx rbp r12-r15 = seed .. seed+5 */
-__asm__(".text\n"
-        ".p2align 4\n"
-        "probe_switch:\n"
-        "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
-        "  subq $8, %rsp\n" /* 16-byte alignment for the call; the slot keeps seed */
-        "  movq %rdx, (%rsp)\n"
-        "  movq %rdx, %rbx\n"
-        "  leaq 1(%rdx), %rbp\n  leaq 2(%rdx), %r12\n  leaq 3(%rdx), %r13\n"
-        "  leaq 4(%rdx), %r14\n  leaq 5(%rdx), %r15\n"
-        "  call lc_coro_switch@PLT\n"
-        "  movq (%rsp), %rdx\n"
-        "  movq %rbx, %rax\n  xorq %rdx, %rax\n"
-        "  leaq 1(%rdx), %rcx\n  xorq %rbp, %rcx\n  orq %rcx, %rax\n"
-        "  leaq 2(%rdx), %rcx\n  xorq %r12, %rcx\n  orq %rcx, %rax\n"
-        "  leaq 3(%rdx), %rcx\n  xorq %r13, %rcx\n  orq %rcx, %rax\n"
-        "  leaq 4(%rdx), %rcx\n  xorq %r14, %rcx\n  orq %rcx, %rax\n"
-        "  leaq 5(%rdx), %rcx\n  xorq %r15, %rcx\n  orq %rcx, %rax\n"
-        "  addq $8, %rsp\n"
-        "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
-        "  ret\n");
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    "probe_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  subq $8, %rsp\n" /* 16-byte alignment for the call; the slot keeps seed */
+    "  movq %rdx, (%rsp)\n"
+    "  movq %rdx, %rbx\n"
+    "  leaq 1(%rdx), %rbp\n  leaq 2(%rdx), %r12\n  leaq 3(%rdx), %r13\n"
+    "  leaq 4(%rdx), %r14\n  leaq 5(%rdx), %r15\n"
+    "  call lc_coro_switch@PLT\n"
+    "  movq (%rsp), %rdx\n"
+    "  movq %rbx, %rax\n  xorq %rdx, %rax\n"
+    "  leaq 1(%rdx), %rcx\n  xorq %rbp, %rcx\n  orq %rcx, %rax\n"
+    "  leaq 2(%rdx), %rcx\n  xorq %r12, %rcx\n  orq %rcx, %rax\n"
+    "  leaq 3(%rdx), %rcx\n  xorq %r13, %rcx\n  orq %rcx, %rax\n"
+    "  leaq 4(%rdx), %rcx\n  xorq %r14, %rcx\n  orq %rcx, %rax\n"
+    "  leaq 5(%rdx), %rcx\n  xorq %r15, %rcx\n  orq %rcx, %rax\n"
+    "  addq $8, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n");
 #elif defined(__aarch64__)
 #define HAVE_PROBE 1
 /* x19-x28 = seed+1 .. seed+10, d8-d15 = the bit patterns seed+11 .. seed+18 */
-#define PROBE_CHECK_X(reg, k)                                                                  \
-  "  add x9, x2, #" #k "\n  eor x9, x9, " #reg "\n  orr x0, x0, x9\n"
-#define PROBE_CHECK_D(reg, k)                                                                  \
+#define PROBE_CHECK_X(reg, k) "  add x9, x2, #" #k "\n  eor x9, x9, " #reg "\n  orr x0, x0, x9\n"
+#define PROBE_CHECK_D(reg, k) \
   "  add x9, x2, #" #k "\n  fmov x10, " #reg "\n  eor x9, x9, x10\n  orr x0, x0, x9\n"
 #define PROBE_SET_D(reg, k) "  add x9, x2, #" #k "\n  fmov " #reg ", x9\n"
 __asm__(".text\n"
@@ -679,13 +656,11 @@ static void *thread_body(void *arg) {
   enum lc_coro_impl impl = *(enum lc_coro_impl *)arg;
   struct pingpong p = {.main = lc_coro_main()};
   p.co = lc_coro_new(pingpong_entry, &p, STACK, impl);
-  if (p.co == NULL)
-    return (void *)1;
+  if (p.co == NULL) return (void *)1;
   for (long i = 0; i < 100; i++) {
     p.in = i;
     lc_coro_switch(p.main, p.co);
-    if (p.out != i * 2)
-      return (void *)2;
+    if (p.out != i * 2) return (void *)2;
   }
   lc_coro_free(p.co); /* stays pooled; the pool is trimmed at thread exit */
   return NULL;
@@ -694,8 +669,7 @@ static void *thread_body(void *arg) {
 static void test_threads(void **state) {
   enum lc_coro_impl impl = impl_of(state);
   pthread_t t[2];
-  for (int i = 0; i < 2; i++)
-    assert_int_equal(pthread_create(&t[i], NULL, thread_body, &impl), 0);
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, thread_body, &impl), 0);
   test_pingpong(state); /* meanwhile on this thread */
   for (int i = 0; i < 2; i++) {
     void *ret = (void *)-1;
@@ -710,8 +684,7 @@ static lc_coro *bench_main, *bench_co;
 
 static void bench_entry(void *arg) {
   (void)arg;
-  for (;;)
-    lc_coro_switch(bench_co, bench_main);
+  for (;;) lc_coro_switch(bench_co, bench_main);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -729,16 +702,13 @@ static void measure_switch(enum lc_coro_impl impl, double out[3]) {
   long rounds = 1000; /* batch size: doubled until a batch takes 10 ms (also warms up) */
   for (;;) {
     int64_t t0 = lc_clock_ns();
-    for (long i = 0; i < rounds; i++)
-      lc_coro_switch(bench_main, bench_co);
-    if (lc_clock_ns() - t0 >= 10000000 || rounds >= (1L << 24))
-      break;
+    for (long i = 0; i < rounds; i++) lc_coro_switch(bench_main, bench_co);
+    if (lc_clock_ns() - t0 >= 10000000 || rounds >= (1L << 24)) break;
     rounds *= 2;
   }
   for (int b = 0; b < BATCHES; b++) {
     int64_t t0 = lc_clock_ns();
-    for (long i = 0; i < rounds; i++)
-      lc_coro_switch(bench_main, bench_co);
+    for (long i = 0; i < rounds; i++) lc_coro_switch(bench_main, bench_co);
     ns[b] = (double)(lc_clock_ns() - t0) / (double)(2 * rounds);
   }
   lc_coro_free(bench_co);
@@ -753,10 +723,11 @@ static void test_switch_cost(void **state) {
   double a[3], u[3];
   measure_switch(LC_CORO_ASM, a);
   measure_switch(LC_CORO_UCONTEXT, u);
-  printf("[ INFO     ] switch cost, median (min-max) of 9 batches: %s %.1f ns (%.1f-%.1f), "
-         "ucontext %.1f ns (%.1f-%.1f), ratio %.1fx\n",
-         impl_name(lc_coro_asm_available() ? LC_CORO_ASM : LC_CORO_UCONTEXT), a[0], a[1], a[2],
-         u[0], u[1], u[2], u[0] / a[0]);
+  printf(
+      "[ INFO     ] switch cost, median (min-max) of 9 batches: %s %.1f ns (%.1f-%.1f), "
+      "ucontext %.1f ns (%.1f-%.1f), ratio %.1fx\n",
+      impl_name(lc_coro_asm_available() ? LC_CORO_ASM : LC_CORO_UCONTEXT), a[0], a[1], a[2], u[0],
+      u[1], u[2], u[0] / a[0]);
   assert_true(a[0] > 0 && u[0] > 0); /* the clock moved; speed itself is not asserted */
 }
 
@@ -776,8 +747,7 @@ static lc_coro *rss_main;
 
 static void rss_entry(void *arg) {
   lc_coro **self = arg;
-  for (;;)
-    lc_coro_switch(*self, rss_main);
+  for (;;) lc_coro_switch(*self, rss_main);
 }
 
 /* With PROT_NONE guard pages (kernels before 6.13) each stack is two mappings, so
@@ -787,8 +757,7 @@ static long coroutines_that_must_fit(void) {
   long max_maps = 65530;
   FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
   if (f) {
-    if (fscanf(f, "%ld", &max_maps) != 1)
-      max_maps = 65530;
+    if (fscanf(f, "%ld", &max_maps) != 1) max_maps = 65530;
     fclose(f);
   }
   long n = (max_maps - 2000) / 2; /* leave room for the process's other mappings */
@@ -810,23 +779,21 @@ static void test_resident_memory(void **state) {
   long made = 0;
   for (; made < n; made++) {
     co[made] = lc_coro_new(rss_entry, &co[made], STACK, impl);
-    if (co[made] == NULL)
-      break;
+    if (co[made] == NULL) break;
     lc_coro_switch(rss_main, co[made]); /* start it: now suspended inside rss_entry */
   }
   statm(&vsz1, &rss1);
-  printf("[ INFO     ] %s: %ld suspended coroutines, 64 KiB stacks: %.0f bytes virtual and "
-         "%.0f bytes resident each (footprint %zu)\n",
-         impl_name(impl), made, (double)(vsz1 - vsz0) / (double)made,
-         (double)(rss1 - rss0) / (double)made, lc_coro_footprint(STACK));
-  for (long i = 0; i < made; i++)
-    lc_coro_free(co[i]);
+  printf(
+      "[ INFO     ] %s: %ld suspended coroutines, 64 KiB stacks: %.0f bytes virtual and "
+      "%.0f bytes resident each (footprint %zu)\n",
+      impl_name(impl), made, (double)(vsz1 - vsz0) / (double)made,
+      (double)(rss1 - rss0) / (double)made, lc_coro_footprint(STACK));
+  for (long i = 0; i < made; i++) lc_coro_free(co[i]);
   lc_coro_pool_trim();
   free(co);
   assert_true(made >= must);
   assert_true(rss1 - rss0 < (size_t)made * STACK / 2); /* only touched pages are resident */
 }
-
 
 /* ---- Copy-stack coroutines ---------------------------------------------------------------- */
 
@@ -840,21 +807,18 @@ struct cs {
 static void cs_entry(void *arg) {
   struct cs *c = arg;
   int vals[100];
-  for (int i = 0; i < 100; i++)
-    vals[i] = c->id * 1000 + i;
+  for (int i = 0; i < 100; i++) vals[i] = c->id * 1000 + i;
   for (;;) {
     c->rounds++;
     lc_coro_switch(c->co, c->main);
     for (int i = 0; i < 100; i++)
-      if (vals[i] != c->id * 1000 + i)
-        c->bad++;
+      if (vals[i] != c->id * 1000 + i) c->bad++;
   }
 }
 
 static void test_copy_stack(void **state) {
   (void)state;
-  if (!lc_coro_asm_available())
-    skip();
+  if (!lc_coro_asm_available()) skip();
   lc_coro_shared *sh = lc_coro_shared_new(STACK);
   assert_non_null(sh);
   struct cs c[3];
@@ -864,14 +828,12 @@ static void test_copy_stack(void **state) {
     assert_non_null(c[i].co);
   }
   for (int r = 0; r < 100; r++)
-    for (int i = 0; i < 3; i++)
-      lc_coro_switch(c[i].main, c[(i + r) % 3].co);
+    for (int i = 0; i < 3; i++) lc_coro_switch(c[i].main, c[(i + r) % 3].co);
   /* Cost of a switch that copies (two coroutines taking turns: every resume swaps images of
    * ~500 bytes), printed for COROUTINES.md; speed is not asserted. */
   enum { TURNS = 20000 };
   int64_t t0 = lc_clock_ns();
-  for (int r = 0; r < TURNS; r++)
-    lc_coro_switch(c[0].main, c[r & 1].co);
+  for (int r = 0; r < TURNS; r++) lc_coro_switch(c[0].main, c[r & 1].co);
   int64_t t1 = lc_clock_ns();
   print_message("[ INFO     ] copy-stack: %.0f ns per resume+suspend with an image swap\n",
                 (double)(t1 - t0) / TURNS);
@@ -894,15 +856,13 @@ static void rule_entry(void *arg) {
   c->published = &local;
   for (;;) {
     lc_coro_switch(c->co, c->main);
-    if (local != c->id * 111)
-      c->bad++;
+    if (local != c->id * 111) c->bad++;
   }
 }
 
 static void test_copy_stack_rule(void **state) {
   (void)state;
-  if (!lc_coro_asm_available())
-    skip();
+  if (!lc_coro_asm_available()) skip();
   lc_coro_shared *sh = lc_coro_shared_new(STACK);
   assert_non_null(sh);
   struct cs a = {.main = lc_coro_main(), .id = 1}, b = {.main = lc_coro_main(), .id = 2};
@@ -922,7 +882,7 @@ static void test_copy_stack_rule(void **state) {
   /* The same function at the same depth: b's local sits at the address a published. */
   assert_ptr_equal(a.published, b.published);
   assert_int_equal(*a.published, 222); /* reading a's local through a pointer sees b's */
-  lc_coro_switch(a.main, a.co);          /* a runs again: its own value is back */
+  lc_coro_switch(a.main, a.co);        /* a runs again: its own value is back */
   assert_int_equal(a.bad, 0);
   assert_int_equal(*a.published, 111);
   lc_coro_free(a.co);
@@ -942,14 +902,12 @@ static void run_shared_direct(enum lc_coro_impl impl) {
   lc_coro_shared *sh = lc_coro_shared_new(STACK);
   shx_a = lc_coro_new_shared(shx_entry, NULL, sh);
   shx_b = lc_coro_new_shared(shx_entry, NULL, sh);
-  if (shx_a && shx_b)
-    lc_coro_switch(lc_coro_main(), shx_a);
+  if (shx_a && shx_b) lc_coro_switch(lc_coro_main(), shx_a);
   _exit(0); /* not aborted: the test fails */
 }
 static void test_copy_stack_direct_aborts(void **state) {
   (void)state;
-  if (!lc_coro_asm_available())
-    skip();
+  if (!lc_coro_asm_available()) skip();
   int status = in_child(run_shared_direct, LC_CORO_ASM);
   assert_true(WIFSIGNALED(status));
   assert_int_equal(WTERMSIG(status), SIGABRT);
@@ -959,16 +917,13 @@ static void test_copy_stack_direct_aborts(void **state) {
  * under-1-KiB target is a benchmark's business, but the image size itself is deterministic). */
 static void park_entry(void *arg) {
   struct cs *c = arg;
-  for (;;)
-    lc_coro_switch(c->co, c->main);
+  for (;;) lc_coro_switch(c->co, c->main);
 }
 
 static void test_copy_stack_memory(void **state) {
   (void)state;
-  if (!lc_coro_asm_available())
-    skip();
-  if (UNDER_TSAN)
-    skip(); /* TSan keeps ~800 KiB per fiber */
+  if (!lc_coro_asm_available()) skip();
+  if (UNDER_TSAN) skip(); /* TSan keeps ~800 KiB per fiber */
   enum { N = 20000 };
   lc_coro_shared *sh = lc_coro_shared_new(STACK);
   assert_non_null(sh);
@@ -986,23 +941,24 @@ static void test_copy_stack_memory(void **state) {
   size_t max_saved = 0;
   for (int i = 0; i < N; i++) {
     size_t s = lc_coro_saved_bytes(c[i].co);
-    if (s > max_saved)
-      max_saved = s;
+    if (s > max_saved) max_saved = s;
   }
-  print_message("[ INFO     ] copy-stack: %d suspended coroutines: %zu bytes resident each, "
-                "largest saved image %zu bytes\n",
-                N, (rss1 - rss0) / N, max_saved);
+  print_message(
+      "[ INFO     ] copy-stack: %d suspended coroutines: %zu bytes resident each, "
+      "largest saved image %zu bytes\n",
+      N, (rss1 - rss0) / N, max_saved);
   assert_true(max_saved < 1024);
-  for (int i = 0; i < N; i++)
-    lc_coro_free(c[i].co);
+  for (int i = 0; i < N; i++) lc_coro_free(c[i].co);
   lc_coro_shared_free(sh);
 }
 
 /* ---- Registry ------------------------------------------------------------------------------ */
 
 /* One body, two entries: "<test>/asm" and "<test>/ucontext". */
-#define BOTH(fn)                                                                               \
-  {#fn "/asm", fn, NULL, NULL, (void *)&impl_asm}, {#fn "/ucontext", fn, NULL, NULL, (void *)&impl_uc}
+#define BOTH(fn)                                      \
+  {#fn "/asm", fn, NULL, NULL, (void *)&impl_asm}, {  \
+#fn "/ucontext", fn, NULL, NULL, (void *)&impl_uc \
+  }
 
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);

@@ -171,7 +171,7 @@ static int t_thread_cancel_started(void *arg, intptr_t *result) {
   CHECK_EQ(lc_await(t, &v), -ECANCELED);
   lc_task_unref(t);
   CHECK_EQ(rn.rc, -ECANCELED);
-  CHECK_EQ(rn.result, -1); /* the result is dropped */
+  CHECK_EQ(rn.result, -1);                 /* the result is dropped */
   CHECK(lc_now() - t0 < tol(100 * LC_MS)); /* did not wait for the 200 ms job */
   CHECK_EQ(atomic_load(&g_finished), 0);
   int64_t deadline = lc_now() + tol(5000 * LC_MS);
@@ -483,18 +483,12 @@ static void test_missing_capabilities(void **state) {
 int main(void) {
   if (rt_test_load_backend("executor_test") != 0) return 2;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_thread_outside_task),
-      cmocka_unit_test(test_thread_basic),
-      cmocka_unit_test(test_thread_responsive),
-      cmocka_unit_test(test_thread_cancel_started),
-      cmocka_unit_test(test_thread_cancel_queued),
-      cmocka_unit_test(test_thread_pool_limit),
-      cmocka_unit_test(test_process_basic),
-      cmocka_unit_test(test_process_cancel),
-      cmocka_unit_test(test_process_after_thread),
-      cmocka_unit_test(test_process_worker_dies),
-      cmocka_unit_test(test_process_bad_args),
-      cmocka_unit_test(test_missing_capabilities),
+      cmocka_unit_test(test_thread_outside_task),  cmocka_unit_test(test_thread_basic),
+      cmocka_unit_test(test_thread_responsive),    cmocka_unit_test(test_thread_cancel_started),
+      cmocka_unit_test(test_thread_cancel_queued), cmocka_unit_test(test_thread_pool_limit),
+      cmocka_unit_test(test_process_basic),        cmocka_unit_test(test_process_cancel),
+      cmocka_unit_test(test_process_after_thread), cmocka_unit_test(test_process_worker_dies),
+      cmocka_unit_test(test_process_bad_args),     cmocka_unit_test(test_missing_capabilities),
   };
   return cmocka_run_group_tests_name("runtime.executor", tests, NULL, NULL);
 }

@@ -21,9 +21,7 @@ static const struct lc_backend *g_backend;
 static double g_mult = 1.0;
 
 /* base * the global slow-machine multiplier. */
-RT_TEST_UNUSED static int64_t tol(int64_t base_ns) {
-  return (int64_t)((double)base_ns * g_mult);
-}
+RT_TEST_UNUSED static int64_t tol(int64_t base_ns) { return (int64_t)((double)base_ns * g_mult); }
 
 /* Load the backend $LOOPCONF_TEST_BACKEND (a built-in name or a module path; default: reference)
  * into g_backend, found by the host library's one discovery rule, and read
@@ -42,17 +40,17 @@ RT_TEST_UNUSED static int rt_test_load_backend(const char *prog) {
 static char g_fail[512];
 static int g_reports[8];
 
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond) && !g_fail[0])                                                                \
-      snprintf(g_fail, sizeof g_fail, "%s:%d: check failed: %s", __FILE__, __LINE__, #cond);  \
+#define CHECK(cond)                                                                          \
+  do {                                                                                       \
+    if (!(cond) && !g_fail[0])                                                               \
+      snprintf(g_fail, sizeof g_fail, "%s:%d: check failed: %s", __FILE__, __LINE__, #cond); \
   } while (0)
-#define CHECK_EQ(a, b)                                                                        \
-  do {                                                                                        \
-    long long ca_ = (long long)(a), cb_ = (long long)(b);                                     \
-    if (ca_ != cb_ && !g_fail[0])                                                             \
-      snprintf(g_fail, sizeof g_fail, "%s:%d: %s == %s failed: %lld != %lld", __FILE__,       \
-               __LINE__, #a, #b, ca_, cb_);                                                   \
+#define CHECK_EQ(a, b)                                                                            \
+  do {                                                                                            \
+    long long ca_ = (long long)(a), cb_ = (long long)(b);                                         \
+    if (ca_ != cb_ && !g_fail[0])                                                                 \
+      snprintf(g_fail, sizeof g_fail, "%s:%d: %s == %s failed: %lld != %lld", __FILE__, __LINE__, \
+               #a, #b, ca_, cb_);                                                                 \
   } while (0)
 
 /* Count runtime reports by kind (and print them, for the test log). */
@@ -69,8 +67,8 @@ RT_TEST_UNUSED static void collect_report(void *ctx, enum lc_report_kind kind,
 /* Run fn as the main task on backend b; fail on a recorded check, a non-zero code, or any
  * runtime report (an unretrieved error or a swallowed cancel means something lost track).
  * Needs <cmocka.h> included before this header. */
-RT_TEST_UNUSED static void run_main_on(const struct lc_backend *b, lc_run_opts *opts,
-                                       lc_task_fn fn, void *arg) {
+RT_TEST_UNUSED static void run_main_on(const struct lc_backend *b, lc_run_opts *opts, lc_task_fn fn,
+                                       void *arg) {
   g_fail[0] = 0;
   memset(g_reports, 0, sizeof g_reports);
   opts->report = collect_report;

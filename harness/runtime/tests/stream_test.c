@@ -34,7 +34,9 @@ static int open_fds(void) {
   return n - 1; /* the directory's own fd */
 }
 
-static void put(int fd, const char *s) { CHECK_EQ(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s)); }
+static void put(int fd, const char *s) {
+  CHECK_EQ(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
 
 /* ==== lc_io_wait ============================================================================ */
 
@@ -419,7 +421,8 @@ static int t_emfile(void *arg, intptr_t *result) {
   lc_server *srv = NULL;
   CHECK_EQ(lc_start_server("127.0.0.1", 0, echo_once, NULL, &srv), 0);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                           .sin_port = htons((uint16_t)lc_server_port(srv))};
   struct rlimit old, low;
   getrlimit(RLIMIT_NOFILE, &old);
@@ -539,11 +542,11 @@ static void test_outside_task(void **state) {
 int main(void) {
   if (rt_test_load_backend("stream_test") != 0) return 2;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_io_wait),         cmocka_unit_test(test_readuntil),
-      cmocka_unit_test(test_readexactly),     cmocka_unit_test(test_cancel_keeps_data),
-      cmocka_unit_test(test_drain),           cmocka_unit_test(test_peer_closed),
-      cmocka_unit_test(test_connect),         cmocka_unit_test(test_no_io),
-      cmocka_unit_test(test_outside_task),    cmocka_unit_test(test_emfile),
+      cmocka_unit_test(test_io_wait),      cmocka_unit_test(test_readuntil),
+      cmocka_unit_test(test_readexactly),  cmocka_unit_test(test_cancel_keeps_data),
+      cmocka_unit_test(test_drain),        cmocka_unit_test(test_peer_closed),
+      cmocka_unit_test(test_connect),      cmocka_unit_test(test_no_io),
+      cmocka_unit_test(test_outside_task), cmocka_unit_test(test_emfile),
       cmocka_unit_test(test_reset),
   };
   return cmocka_run_group_tests_name("runtime.stream", tests, NULL, NULL);

@@ -240,11 +240,11 @@ static int t_lock(void *arg, intptr_t *result) {
     t[i] = lc_spawn(lock_worker, args[i], NULL);
   }
   settle();
-  lc_cancel(t[2]); /* Y, queued: leaves without the lock */
-  CHECK_EQ(lc_lock_release(c.l), 0); /* handed to W */
-  CHECK(!lc_lock_locked(c.l));         /* asyncio: unlocked until W runs ... */
+  lc_cancel(t[2]);                        /* Y, queued: leaves without the lock */
+  CHECK_EQ(lc_lock_release(c.l), 0);      /* handed to W */
+  CHECK(!lc_lock_locked(c.l));            /* asyncio: unlocked until W runs ... */
   CHECK_EQ(lc_lock_release(c.l), -EPERM); /* ... so a second release is an error */
-  lc_cancel(t[0]);                   /* W cancelled before it resumes: X gets the lock */
+  lc_cancel(t[0]);                        /* W cancelled before it resumes: X gets the lock */
   intptr_t r;
   CHECK_EQ(lc_await(t[0], &r), -ECANCELED);
   CHECK_EQ(lc_await(t[1], &r), 0);
@@ -632,8 +632,8 @@ struct tg_ctx {
 struct sleeper {
   struct tg_ctx *c;
   int64_t ms;
-  int fail_code;      /* returned after the sleep, if non-zero */
-  int cleanup_code;   /* returned when cancelled, if non-zero (a failure during cleanup) */
+  int fail_code;    /* returned after the sleep, if non-zero */
+  int cleanup_code; /* returned when cancelled, if non-zero (a failure during cleanup) */
 };
 
 static int tg_sleeper(void *arg, intptr_t *result) {
@@ -708,7 +708,7 @@ static int t_tg_failure(void *arg, intptr_t *result) {
   CHECK_EQ(errs[0].code, -EIO);
   CHECK(strstr(errs[0].message, "boom") != NULL);
   CHECK_EQ(lc_cancelling(lc_current_task()), 0); /* the group's cancel was withdrawn */
-  CHECK_EQ(lc_sleep(LC_MS), 0);                     /* and is not delivered later */
+  CHECK_EQ(lc_sleep(LC_MS), 0);                  /* and is not delivered later */
   lc_taskgroup_free(tg);
   return 0;
 }

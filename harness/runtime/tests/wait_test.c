@@ -183,10 +183,8 @@ static void test_portal_after_run(void **state) {
 int main(void) {
   if (rt_test_load_backend("wait_test") != 0) return 2;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_handles),
-      cmocka_unit_test(test_early_return),
-      cmocka_unit_test(test_gather_early),
-      cmocka_unit_test(test_cond_external_lock),
+      cmocka_unit_test(test_handles),          cmocka_unit_test(test_early_return),
+      cmocka_unit_test(test_gather_early),     cmocka_unit_test(test_cond_external_lock),
       cmocka_unit_test(test_portal_after_run),
   };
   return cmocka_run_group_tests_name("runtime.wait", tests, NULL, NULL);
