@@ -934,8 +934,12 @@ def main(argv):
                              "<!-- conformance-table:end -->",
                              conformance_readme(conformance_model(runs)))
             benches = [f for f in loaded if f["kind"] == "bench"]
-            if benches:
-                r = subprocess.run([sys.executable, TABLE_PY, benches[0]["path"], "--update",
+            timed = [f for f in benches if f["doc"]["context"].get("mode") != "callgrind"]
+            counted = [f for f in benches if f["doc"]["context"].get("mode") == "callgrind"]
+            if timed:
+                # instruction counts beside the times (issue 16), when a callgrind file is given
+                cg = ["--callgrind", counted[0]["path"]] if counted else []
+                r = subprocess.run([sys.executable, TABLE_PY, timed[0]["path"], *cg, "--update",
                                     readme], capture_output=True, text=True)
                 if r.returncode != 0:
                     raise Bad(f"table.py --update {readme}: {r.stderr.strip()}")
