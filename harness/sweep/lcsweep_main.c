@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,39 +144,12 @@ static void ctx_cmd(json_t *ctx, const char *key, const char *cmd) {
 }
 
 static json_t *host_context(const char *python, json_t *pyinfo) {
-  json_t *ctx = json_object();
-  char buf[512] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f))
-      if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-        snprintf(buf, sizeof buf, "%s", strchr(line, ':') + 2);
-        buf[strcspn(buf, "\n")] = '\0';
-        break;
-      }
-    fclose(f);
-  }
-  json_object_set_new(ctx, "cpu_model", json_string(buf));
+  /* The block every results file carries (harness/common/context.c), plus the sweep's own. */
+  json_t *ctx = lch_context_json();
   json_object_set_new(ctx, "cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
   json_object_set_new(
       ctx, "memory_mib",
       json_integer((json_int_t)(sysconf(_SC_PHYS_PAGES) / 256 * (sysconf(_SC_PAGESIZE) / 4096))));
-  struct utsname u;
-  if (uname(&u) == 0) {
-    snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
-    json_object_set_new(ctx, "kernel", json_string(buf));
-  }
-  json_object_set_new(ctx, "compiler", json_string(LOOPCONF_COMPILER));
-  json_object_set_new(ctx, "build_type", json_string(LOOPCONF_BUILD_TYPE));
-  char *commit = first_line("git -C '" LOOPCONF_SOURCE_DIR "' rev-parse HEAD 2>/dev/null");
-  char *dirty = first_line("git -C '" LOOPCONF_SOURCE_DIR
-                           "' status --porcelain "
-                           "--untracked-files=no 2>/dev/null | head -c 1");
-  snprintf(buf, sizeof buf, "%s%s", commit[0] ? commit : "unknown", dirty[0] ? "-dirty" : "");
-  json_object_set_new(ctx, "git_commit", json_string(buf));
-  free(commit);
-  free(dirty);
   ctx_cmd(ctx, "libuv", "dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null");
   ctx_cmd(ctx, "libev", "dpkg-query -W -f='${Version}' libev-dev 2>/dev/null");
   ctx_cmd(ctx, "libevent", "dpkg-query -W -f='${Version}' libevent-dev 2>/dev/null");
@@ -187,11 +159,6 @@ static json_t *host_context(const char *python, json_t *pyinfo) {
   const char *uv = pyinfo ? lch_json_str(pyinfo, "uvloop") : NULL;
   json_object_set_new(ctx, "python", json_string(pv ? pv : "absent"));
   json_object_set_new(ctx, "uvloop", json_string(uv ? uv : "absent"));
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json_object_set_new(ctx, "date", json_string(buf));
   return ctx;
 }
 
