@@ -9,6 +9,7 @@ and the timing tokens " @<N>ms" within a tolerance scaled by LOOPCONF_TIME_MULTI
 mismatch it names the scenario's clauses from spec/semantics.tsv. Prints a matrix and the
 final line "oracle: N passed, M failed".
 
+Cells the backend fails as its expectations file says (XFAIL) are not compared (noted).
 Exit status: 0 every compared cell matched; 1 a mismatch (or a missing trace); 2 bad input
 (no loopconf, a scenario without a twin, an unreadable trace or spec, a twin that crashes).
 See harness/oracle/README.md.
@@ -87,7 +88,7 @@ def list_tests(loopconf, patterns):
 
 
 def parse_tap(path):
-    """{(backend, test): "pass" | "skip" | "fail"} from the runner's TAP file."""
+    """{(backend, test): "pass" | "skip" | "xfail" | "fail"} from the runner's TAP file."""
     cells = {}
     try:
         with open(path, encoding="utf-8") as f:
@@ -98,6 +99,8 @@ def parse_tap(path):
                 status = "fail" if m.group(1) == "not ok" else "pass"
                 if "# SKIP" in m.group(4):
                     status = "skip"
+                elif "# TODO xfail" in m.group(4):
+                    status = "xfail"  # an expected deviation of the backend, cited in its .expect
                 cells[(m.group(2), m.group(3))] = status
     except OSError:
         pass  # the runner died before writing it: every cell counts as run
@@ -243,10 +246,16 @@ def oracle(args):
                     for t in tests}
 
         matrix, problems = {}, []
-        passed = failed = skipped = 0
+        passed = failed = skipped = xfailed = 0
         for t in tests:
             for b in backends:
                 status = cells.get((b, t), "pass")
+                if status == "xfail":
+                    # The backend fails this scenario the way its expectations file says (a
+                    # loop deviation, not the runtime's): its trace is not the runtime's to judge.
+                    matrix[(t, b)] = "xfail"
+                    xfailed += 1
+                    continue
                 path = os.path.join(trace_dir, b, f"{scenario_of(t)}.trace")
                 if status == "skip" and not os.path.exists(path):
                     matrix[(t, b)] = "skip"
@@ -280,6 +289,9 @@ def oracle(args):
                   "timed out (see `loopconf run --tier semantics`)")
         if skipped:
             print(f"\nnote: {skipped} cell(s) skipped (backend lacks a capability)")
+        if xfailed:
+            print(f"\nnote: {xfailed} cell(s) not compared: an expected failure of the backend "
+                  "(XFAIL, reason in its expectations file)")
         print(f"\noracle: {passed} passed, {failed} failed")
         return 1 if failed else 0
     finally:
