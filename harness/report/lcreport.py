@@ -933,6 +933,16 @@ def main(argv):
                 update_block(readme, "<!-- conformance-table:begin -->",
                              "<!-- conformance-table:end -->",
                              conformance_readme(conformance_model(runs)))
+            sweeps = [f for f in loaded if f["kind"] == "sweep"]
+            claims = os.path.join(os.path.dirname(sweeps[0]["path"]), "claims.md") if sweeps else ""
+            if claims and os.path.isfile(claims):
+                # the claims table `loopconf sweep plot` wrote beside the results, from its table on
+                with open(claims, encoding="utf-8") as f:
+                    lines = f.read().rstrip("\n").split("\n")
+                first = next((i for i, l in enumerate(lines) if l.startswith("|")), None)
+                if first is not None:
+                    update_block(readme, "<!-- sweep-claims:begin -->", "<!-- sweep-claims:end -->",
+                                 "\n".join(lines[first:]))
             benches = [f for f in loaded if f["kind"] == "bench"]
             timed = [f for f in benches if f["doc"]["context"].get("mode") != "callgrind"]
             counted = [f for f in benches if f["doc"]["context"].get("mode") == "callgrind"]
