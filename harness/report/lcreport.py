@@ -38,6 +38,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import deviations  # noqa: E402  (harness/report/deviations.py)
+
 PROG = "loopconf report"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -215,6 +218,7 @@ def conformance_model(runs):
     columns = {}    # (mkey, backend) -> Column
     tests = {}      # test -> clauses
     clauses = {}    # id -> (file, ntests)
+    expectations = {}  # backend -> its expectations file as the run named it
     for r in runs:
         ctx = r["ctx"]
         mk = machine_key(ctx)
@@ -227,6 +231,9 @@ def conformance_model(runs):
                                             str(c.get("backend_version", "?")))
             col.cells[c["test"]] = c
             tests.setdefault(c["test"], " ".join(c.get("clauses") or []))
+        for b in r["doc"].get("backends") or []:
+            if isinstance(b, dict) and isinstance(b.get("name"), str):
+                expectations.setdefault(b["name"], str(b.get("expectations") or ""))
         for cl in r["doc"].get("spec_clauses") or []:
             if isinstance(cl, dict) and isinstance(cl.get("id"), str):
                 clauses[cl["id"]] = (cl.get("file", "?"), cl.get("tests", 0))
@@ -251,11 +258,20 @@ def conformance_model(runs):
                 for c in group:
                     differs.add((id(c), t))
     return {"machines": machines, "mkeys": mkeys, "mname": mname, "cols": cols,
-            "tests": sorted(tests), "clauses_of": tests, "clauses": clauses, "differs": differs}
+            "tests": sorted(tests), "clauses_of": tests, "clauses": clauses, "differs": differs,
+            "expectations": expectations}
 
 
 def short_verdict(v):
     return {"PASS": "pass", "XFAIL": "xfail", "SKIP": "skip"}.get(v, v)
+
+
+def deviation_tables(model, link_prefix):
+    """(markdown, html) of the per-library deviation table (harness/report/deviations.py)."""
+    try:
+        return deviations.render(deviations.model(model, SRC), link_prefix, esc)
+    except (deviations.BadExpect, OSError) as e:
+        raise Bad(str(e))
 
 
 def conformance_sections(model):
@@ -366,6 +382,10 @@ def conformance_sections(model):
                      f'{cell["verdict"]}</b>: {esc(why)}</li>')
         md.append("")
         h.append("</ol>")
+    # Deviations: every expectations line per library, with its verdict here and its source.
+    a, b = deviation_tables(model, None)
+    md += ["### Deviations per library\n", a]
+    h += ["<h3>Deviations per library</h3>", b]
     # Characteristics: what each backend does where the contract lets backends differ.
     keys = sorted({k for c in cols for cell in c.cells.values()
                    for k in (cell.get("characteristics") or {})})
@@ -767,6 +787,7 @@ overflow-wrap:anywhere}
 .v-pass{background:#dff0d8}.v-xfail{background:#fcf3cf}.v-skip{background:#eee}
 .v-fail,.v-timeout,.v-crash,.v-xpass,.v-flaky{background:#f5c6cb;font-weight:bold}
 .unexpected{background:#f5c6cb}.xfail{background:#fcf3cf}
+.deviations td{white-space:normal;min-width:7em;text-align:left}
 .differs{outline:3px solid #8e44ad;outline-offset:-3px}
 span.differs{padding:0 .2em}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
@@ -930,9 +951,14 @@ def main(argv):
         if readme:
             runs = [f for f in loaded if f["kind"] == "run"]
             if runs:
+                cm = conformance_model(runs)
                 update_block(readme, "<!-- conformance-table:begin -->",
-                             "<!-- conformance-table:end -->",
-                             conformance_readme(conformance_model(runs)))
+                             "<!-- conformance-table:end -->", conformance_readme(cm))
+                update_block(readme, "<!-- deviations:begin -->", "<!-- deviations:end -->",
+                             deviation_tables(cm, "")[0].rstrip())
+                update_block(readme, "<!-- characteristics:begin -->",
+                             "<!-- characteristics:end -->",
+                             deviations.characteristics(cm, esc)[0].rstrip())
             sweeps = [f for f in loaded if f["kind"] == "sweep"]
             claims = os.path.join(os.path.dirname(sweeps[0]["path"]), "claims.md") if sweeps else ""
             if claims and os.path.isfile(claims):

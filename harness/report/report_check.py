@@ -7,6 +7,8 @@ CHECK: runjson    loopconf run --json: schema, context, expectations, characteri
        differs    a cell that differs between machines for the same backend version is marked
        diff       --diff: regressions exit 1, new/vanished tests, changed characteristics
        malformed  bad results files: one error line, exit 2, no report (and an old one kept)
+       deviations every expectations line per library in the deviation table, with its verdict,
+                  version condition, `may` runs, reason and file:line citation (md and html)
        markdown   report.md through cmark-gfm (GitHub's markdown): every table renders
        browser    the merged report in headless Chromium (browser_check.py), screenshots kept
        published  results/report and the README's tables are what the command produces now
@@ -50,6 +52,11 @@ def write(name, doc):
     with open(p, "w", encoding="utf-8") as f:
         json.dump(doc, f)
     return p
+
+
+def html_esc(s):
+    import html
+    return html.escape(s, quote=True)
 
 
 def read(p):
@@ -207,6 +214,70 @@ elif CHECK == "malformed":
           "an --out whose parent is missing: exit 2, one line")
     r = report("--bogus")
     check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, "unknown option: exit 2")
+
+elif CHECK == "deviations":
+    def expect_lines(path):
+        """(lineno, test, reason tail) of every verdict line (not CHAR) of an expectations file."""
+        out = []
+        for n, l in enumerate(read(path).splitlines(), 1):
+            if l.strip() and not l.startswith("#") and " CHAR " not in l:
+                out.append((n, l.split()[0], l.split(None, 3)[-1][-60:]))
+        return out
+    m1x = copy.deepcopy(m1)
+    for b in m1x["backends"]:
+        if b["name"] == "libuv":
+            b["version"] = "libuv 1.48.0"
+    for c in m1x["cells"]:
+        if c["backend"] == "libuv":
+            c["backend_version"] = "libuv 1.48.0"
+    m1x["context"]["kernel"] = "Linux 9.9.9-other #1 SMP x86_64"
+    out = fresh("deviations")
+    r = report(M1, write("run-newuv.json", m1x), "--out", out)
+    check(r.returncode == 0, f"report written ({r.stderr.strip()})")
+    md, page = read(os.path.join(out, "report.md")), read(os.path.join(out, "index.html"))
+    sec = md[md.index("### Deviations per library"):]
+    sec = sec[:sec.index("\n### ", 5)]
+    for be in ("libuv", "libev"):
+        src = os.path.join(SRC, "adapters", f"{be}.expect")
+        for n, test, tail in expect_lines(src):
+            cite = f"adapters/{be}.expect:{n}"
+            note = next((l for l in sec.splitlines() if f"**{be}** `{test}`" in l
+                         and cite in l), "")
+            check(note and tail in note, f"{cite} ({test}) is a reason with its citation in md")
+            check(re.search(rf'<li id="dev-\d+"><b>{be}</b> <code>{re.escape(test)}</code>'
+                            rf'[^\n]*{re.escape(html_esc(tail))}[^\n]*{re.escape(cite)}',
+                            page) is not None, f"... and in the HTML")
+            row = next((l for l in sec.splitlines() if l.startswith(f"| `{test}`")), "")
+            check("XFAIL" in row, f"{test}: its row shows the verdict of the run")
+    z = next(l for l in sec.splitlines() if "**libuv** `loop.timer.zero_delay_no_starve`" in l)
+    check("version<1.48" in z and "holds for libuv 1.44.2" in z
+          and "does not hold for libuv 1.48.0" in z,
+          "a version condition says for which run versions it holds")
+    check(sec.count("reference: no deviation") + sec.count("reference, ") >= 1,
+          "a backend without deviations is named as such")
+    # `may` lines (GLib, sd-event) and SKIP cells (tevent) from the published results.
+    pub = [os.path.join(SRC, "results", "conformance", f)
+           for f in sorted(os.listdir(os.path.join(SRC, "results", "conformance")))]
+    out = fresh("deviations-pub")
+    r = report(*pub, "--out", out)
+    check(r.returncode == 0, f"published results: report written ({r.stderr.strip()})")
+    md = read(os.path.join(out, "report.md"))
+    md = md[md.index("### Deviations per library"):]
+    cells = [c for p in pub for c in json.load(open(p))["cells"]]
+    for be, test in (("sdevent", "loop.timer.many"), ("glib", "loop.timer.order")):
+        cs = [c for c in cells if c["backend"] == be and c["test"] == test]
+        if not cs:
+            continue
+        total = sum(sum(c["counts"].values()) for c in cs)
+        shown = sum(n for c in cs for k, n in c["counts"].items() if k != "PASS")
+        row = next(l for l in md.splitlines() if l.startswith(f"| `{test}`"))
+        check(f"(may: showed in {shown} of {total} runs)" in row,
+              f"{be} {test}: a may line's cell says in how many runs it showed ({shown}/{total})")
+    sk = [c for c in cells if c["verdict"] == "SKIP"]
+    if sk:
+        row = next(l for l in md.splitlines() if l.startswith(f"| `{sk[0]['test']}`"))
+        check("SKIP [" in row and sk[0]["reason"] in md,
+              "a SKIP cell without an expectations line is listed with the run's reason")
 
 elif CHECK == "markdown":
     cmark = shutil.which("cmark-gfm")
