@@ -331,7 +331,8 @@ def characteristics(cmodel, esc):
                 vals.append(next(iter(per), ""))
             elif len(heads) == 1:
                 # the same value (what a pin compares) with run-dependent details
-                vals.append(f"{heads.pop()} (details differ: {', '.join(sorted(set().union(*per.values())))})")
+                ms = ", ".join(sorted(set().union(*per.values())))
+                vals.append(f"{heads.pop()} (details differ: {ms})")
             else:
                 vals.append(" / ".join(f"{v} ({', '.join(ms)})" for v, ms in per.items()))
         md.append(f"| {k} ({', '.join(f'`{t}`' for t in tests)}) | " +

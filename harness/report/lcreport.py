@@ -30,6 +30,7 @@ error line; nothing is written).
 """
 import hashlib
 import html
+import importlib.util
 import json
 import os
 import re
@@ -45,6 +46,17 @@ PROG = "loopconf report"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 TABLE_PY = os.path.join(SRC, "harness", "bench", "table.py")
+
+
+def _bench_table_module():
+    """harness/bench/table.py as a module: its time format and units, used, not copied."""
+    spec = importlib.util.spec_from_file_location("lc_bench_table", TABLE_PY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+BENCH_TABLE = _bench_table_module()
 EXPECTED = {"PASS", "XFAIL", "SKIP"}
 FAILURES = {"FAIL", "XFAIL", "XPASS", "TIMEOUT", "CRASH", "FLAKY"}
 
@@ -464,7 +476,7 @@ def conformance_readme(model):
 
 # ---- benchmarks --------------------------------------------------------------------------------
 
-UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+UNIT_NS = BENCH_TABLE.UNIT_NS
 
 
 def bench_table(path):
@@ -903,13 +915,6 @@ def machines_note(groups, ctxs, what):
     return lines
 
 
-def fmt_ns(v):
-    for unit, f in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if v >= f:
-            return f"{v / f:.3g} {unit}"
-    return f"{v:.3g} ns"
-
-
 def group_files(files, names):
     """[(group id, machine name)] for files: one group per file, named by its machine."""
     return [(rel(f["path"]), names[machine_key(f["ctx"])]) for f in files]
@@ -937,7 +942,8 @@ def merged_bench(benches, names, charts):
     order = {"reference": 0, "libuv": 1, "libev": 2, "libevent": 3}
     backends.sort(key=lambda b: (order.get(b, 9), b))
     rows.sort()
-    a, b_, notable = merged_table(rows, backends, groups, vals, ver, True, fmt_ns, "benchmark",
+    a, b_, notable = merged_table(rows, backends, groups, vals, ver, True, BENCH_TABLE.fmt_time,
+                                  "benchmark",
                                   by_column=False)
     md = ["## Benchmarks on several machines\n"] + machines_note(groups, ctxs, "Benchmark medians")
     md.append(a)
@@ -1039,7 +1045,8 @@ def merged_sweep(sweeps, names, charts):
         md += [f"### {w}\n", a]
         h += [f"<h3>{esc(str(w))}</h3>", b]
         if len(ns) > 1 and series:
-            name = series_plot(charts, f"sweep-machines-{re.sub('[^a-z0-9]+', '-', str(w).lower())}",
+            slug = re.sub("[^a-z0-9]+", "-", str(w).lower())
+            name = series_plot(charts, f"sweep-machines-{slug}",
                                f"Sweep {gp_str(w)} on several machines: wall time vs N", groups,
                                ctxs, series, "N", "wall time (s)", True)
             md.append(f"![sweep {w} on several machines]({name}.svg)\n")
