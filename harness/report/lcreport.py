@@ -1090,6 +1090,59 @@ def merged_http(https, names, charts):
     h.append("</section>")
     return "\n".join(md), "\n".join(h), notable
 
+
+def bench_agreement(paths):
+    """The README's "do the rankings survive a noisy machine?" tables from timed benchmark
+    files of one build (harness/bench/table.py --agree on every pair, in start order)."""
+    runs = []
+    for p in paths:
+        doc = load(p)["doc"]
+        if doc["context"].get("mode") == "callgrind":
+            continue
+        log = [r for r in doc["context"].get("bench_rounds_log") or [] if isinstance(r, dict)]
+        runs.append((str(doc["context"].get("date", "")), p, doc, log))
+    runs.sort(key=lambda r: r[0])
+    if len(runs) < 2:
+        return None
+
+    def t(iso):
+        return str(iso)[11:19]
+
+    def secs(a, b):
+        import datetime
+        f = datetime.datetime.fromisoformat
+        return int((f(str(b)) - f(str(a))).total_seconds())
+    out = ["| run | rounds | first round (UTC) | first to last round start | load average at the "
+           "round starts (1 min) | at the end |", "|---|---|---|---|---|---|"]
+    for date, p, doc, log in runs:
+        la = [r["load_avg"][0] for r in log if isinstance(r.get("load_avg"), list)
+              and r["load_avg"] and isinstance(r["load_avg"][0], (int, float))]
+        end = doc["context"].get("load_avg_end")
+        span = f"{secs(log[0]['start'], log[-1]['start'])} s" if len(log) > 1 else ""
+        out.append(f"| `{os.path.basename(p)}` | {len(log) or doc['context'].get('bench_rounds', '?')}"
+                   f" | {t(log[0]['start']) if log else t(date)} | {span} | "
+                   + (f"{min(la):.1f}-{max(la):.1f}" if la else "") + " | "
+                   + (f"{end[0]:.1f}" if isinstance(end, list) and end else "") + " |")
+    out += ["", "| comparison | agree | too noisy in both | decided by one, too noisy in the other"
+            " | contradict |", "|---|---|---|---|---|"]
+    once = []
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            (_, p1, d1, _), (_, p2, d2, _) = runs[i], runs[j]
+            lines, counts = BENCH_TABLE.agree(d1, d2, p1, p2, only_differences=True)
+            name = f"{os.path.basename(p1)} / {os.path.basename(p2)}"
+            out.append(f"| {name} | {counts['agree']} | {counts['flagged by both']} | "
+                       f"{counts['flagged by one']} | **{counts['CONTRADICT']}** |")
+            for l in lines[2:]:
+                if l.endswith("| flagged by one |") or l.endswith("| CONTRADICT |"):
+                    cells = [c.strip() for c in l.strip("|").split("|")]
+                    once.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+    if once:
+        out += ["", "Rows decided by one run only (or contradicting):", "",
+                "| comparison | benchmark | pair | first run | second run |",
+                "|---|---|---|---|---|"] + once
+    return "\n".join(out)
+
 # ---- the report --------------------------------------------------------------------------------
 
 def build(files, outdir, diff_pair, exe_dir):
@@ -1277,6 +1330,16 @@ def main(argv):
                     update_block(readme, "<!-- sweep-claims:begin -->", "<!-- sweep-claims:end -->",
                                  "\n".join(lines[first:]))
             benches = [f for f in loaded if f["kind"] == "bench"]
+            with open(readme, encoding="utf-8") as f:
+                wants_agree = "<!-- bench-agree:begin -->" in f.read()
+            if benches and wants_agree:
+                # every timed run published beside the baseline, compared pairwise
+                d = os.path.dirname(benches[0]["path"])
+                body = bench_agreement([os.path.join(d, x) for x in sorted(os.listdir(d))
+                                        if x.startswith("bench") and x.endswith(".json")])
+                if body:
+                    update_block(readme, "<!-- bench-agree:begin -->",
+                                 "<!-- bench-agree:end -->", body)
             timed = [f for f in benches if f["doc"]["context"].get("mode") != "callgrind"]
             counted = [f for f in benches if f["doc"]["context"].get("mode") == "callgrind"]
             if timed:
