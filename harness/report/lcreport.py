@@ -1331,7 +1331,16 @@ def main(argv):
                                  "\n".join(lines[first:]))
             benches = [f for f in loaded if f["kind"] == "bench"]
             with open(readme, encoding="utf-8") as f:
-                wants_agree = "<!-- bench-agree:begin -->" in f.read()
+                text = f.read()
+            wants_agree = "<!-- bench-agree:begin -->" in text
+            tasks_md = os.path.join(SRC, "results", "tasks", "py_tasks_100k.md")
+            if "<!-- tasks-table:begin -->" in text and os.path.isfile(tasks_md):
+                # the table harness/bench/py_tasks.py printed for the published run
+                with open(tasks_md, encoding="utf-8") as f:
+                    tl = [l for l in f.read().split("\n") if l.startswith("|")]
+                if tl:
+                    update_block(readme, "<!-- tasks-table:begin -->",
+                                 "<!-- tasks-table:end -->", "\n".join(tl))
             if benches and wants_agree:
                 # every timed run published beside the baseline, compared pairwise
                 d = os.path.dirname(benches[0]["path"])
