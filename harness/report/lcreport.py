@@ -21,9 +21,17 @@ and DIR defaults to results/report. The output is deterministic: same inputs, sa
                  verdict, new and vanished tests, changed characteristics (benchmarks: the
                  verdicts of `loopconf compare`); printed, and added to the report when --out
                  is given. Exit 1 when a cell regressed (expected -> unexpected verdict).
---readme FILE    also regenerate FILE's generated blocks from the same files: the conformance
-                 summary between <!-- conformance-table:begin/end --> and the benchmark table
-                 between <!-- bench-table:begin/end --> (via table.py --update).
+--readme FILE    also regenerate FILE's generated blocks (<!-- NAME:begin --> ... <!-- NAME:end -->)
+                 from the same files: conformance-table (summary), deviations (every
+                 expectations line per library with its verdict, condition, clause and
+                 file:line), characteristics, bench-table (table.py --update), bench-agree
+                 (table.py's agree over the timed runs beside the baseline), sweep-claims
+                 (claims.md beside the sweep) and tasks-table (results/tasks/py_tasks_100k.md).
+
+Results of one kind from several machines (each file's context names its machine) also get a
+merged section: a column group and chart series per machine, and `≠` where a cell's standing
+(ratio to the best on its machine) differs by more than 1.5x between machines for the same
+library version.
 
 Exit status: 0 done; 1 --diff found a regression; 2 bad usage or a malformed results file (one
 error line; nothing is written).
