@@ -153,6 +153,7 @@ def model(cmodel, src):
                 e = rows.setdefault(test, {}).setdefault(be, {"lines": [], "cells": []})
                 e["cells"].append((mname[c.mkey], cell))
     return {"backends": backends, "rows": rows, "files": files, "parsed": parsed,
+            "paths": dict(cmodel.get("expectations", {})),
             "clauses": spec_clauses(src), "clauses_of": cmodel["clauses_of"],
             "versions": {be: sorted({c.version for c in cols if c.backend == be})
                          for be in backends}}
@@ -269,8 +270,15 @@ def render(dm, link_prefix, esc=None):
             cell = e["cells"][0][1] if e["cells"] else {}
             where, href = None, None
             why = " ".join(str(cell.get("reason") or "no reason recorded").split())
-            status = "no expectations line" + (
-                ", unexpected" if any(c.get("unexpected") for _, c in e["cells"]) else "")
+            exp = cell.get("expected") or {}
+            if exp:  # an out-of-tree adapter: its expectations file is not in this source tree
+                status = (f"{exp.get('verdict', '?')} expected by "
+                          f"{dm['paths'].get(be) or 'its expectations file'}")
+                why = " ".join(str(exp.get("reason") or why).split())
+            else:
+                status = "no expectations line"
+            if any(c.get("unexpected") for _, c in e["cells"]):
+                status += ", unexpected"
         cite = ((f" ([`{where}`]({href}))" if link_prefix is not None else f" (`{where}`)")
                 if where else "")
         md.append(f"{i}. **{be}** `{test}`: {status}: {why}{cite}"
