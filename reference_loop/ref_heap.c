@@ -121,10 +121,36 @@ void ref_heap_update(struct ref_heap *heap, struct ref_heap_node *node, int64_t 
   fix_at(heap, node->index, e);
 }
 
+/* Bottom-up removal of the root (Floyd): the hole at the root descends along the smallest
+ * children to a leaf, three comparisons per level among four children, and the last entry then
+ * fills it and sifts up. The last entry is a leaf, so it nearly always belongs near the bottom:
+ * this saves the comparison with it at every level that a plain sift-down makes (a quarter of
+ * the comparisons of a pop). */
 struct ref_heap_node *ref_heap_pop(struct ref_heap *heap) {
   if (heap->len == 0) return NULL;
-  struct ref_heap_node *top = heap->entries[0].node;
-  ref_heap_remove(heap, top);
+  struct ref_heap_entry *ent = heap->entries;
+  struct ref_heap_node *top = ent[0].node;
+  top->index = REF_HEAP_NONE;
+  size_t len = --heap->len;
+  if (len == 0) return top;
+  struct ref_heap_entry last = ent[len];
+  size_t i = 0;
+  for (;;) {
+    size_t first = i * REF_HEAP_ARITY + 1;
+    if (first >= len) break;
+    size_t best = first;
+    if (first + REF_HEAP_ARITY <= len) {
+      size_t b1 = entry_less(&ent[first + 1], &ent[first]) ? first + 1 : first;
+      size_t b2 = entry_less(&ent[first + 3], &ent[first + 2]) ? first + 3 : first + 2;
+      best = entry_less(&ent[b2], &ent[b1]) ? b2 : b1;
+    } else {
+      for (size_t c = first + 1; c < len; c++)
+        if (entry_less(&ent[c], &ent[best])) best = c;
+    }
+    place(heap, i, ent[best]);
+    i = best;
+  }
+  sift_up(heap, i, last);
   return top;
 }
 
