@@ -134,19 +134,19 @@ struct ref_heap_node *ref_heap_pop(struct ref_heap *heap) {
   size_t len = --heap->len;
   if (len == 0) return top;
   struct ref_heap_entry last = ent[len];
-  size_t i = 0;
-  for (;;) {
-    size_t first = i * REF_HEAP_ARITY + 1;
-    if (first >= len) break;
+  size_t i = 0, first = 1;
+  while (first + REF_HEAP_ARITY <= len) { /* all four children: one bound check per level */
+    size_t b1 = entry_less(&ent[first + 1], &ent[first]) ? first + 1 : first;
+    size_t b2 = entry_less(&ent[first + 3], &ent[first + 2]) ? first + 3 : first + 2;
+    size_t best = entry_less(&ent[b2], &ent[b1]) ? b2 : b1;
+    place(heap, i, ent[best]);
+    i = best;
+    first = i * REF_HEAP_ARITY + 1;
+  }
+  if (first < len) { /* one to three children, all leaves: the last level */
     size_t best = first;
-    if (first + REF_HEAP_ARITY <= len) {
-      size_t b1 = entry_less(&ent[first + 1], &ent[first]) ? first + 1 : first;
-      size_t b2 = entry_less(&ent[first + 3], &ent[first + 2]) ? first + 3 : first + 2;
-      best = entry_less(&ent[b2], &ent[b1]) ? b2 : b1;
-    } else {
-      for (size_t c = first + 1; c < len; c++)
-        if (entry_less(&ent[c], &ent[best])) best = c;
-    }
+    for (size_t c = first + 1; c < len; c++)
+      if (entry_less(&ent[c], &ent[best])) best = c;
     place(heap, i, ent[best]);
     i = best;
   }
