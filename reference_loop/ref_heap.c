@@ -27,7 +27,8 @@ static inline void place(struct ref_heap *heap, size_t i, struct ref_heap_entry 
 }
 
 /* Move the entry `e` (logically at slot i) up towards the root until its parent is smaller. */
-static void sift_up(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+static inline __attribute__((always_inline)) void sift_up(struct ref_heap *heap, size_t i,
+                                                          struct ref_heap_entry e) {
   while (i > 0) {
     size_t parent = (i - 1) / REF_HEAP_ARITY;
     if (!entry_less(&e, &heap->entries[parent])) break;
