@@ -132,6 +132,14 @@ size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kin
   return k;
 }
 
+const struct lc_trace_report *lc_trace_reports_short(const lc_trace_reports *r,
+                                                     enum lc_report_kind kind,
+                                                     int64_t threshold_ns) {
+  for (size_t i = 0; i < r->n && i < LC_TRACE_MAX_REPORTS; i++)
+    if (r->v[i].kind == kind && r->v[i].duration_ns < threshold_ns) return &r->v[i];
+  return NULL;
+}
+
 int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports, lc_task_fn fn,
                  void *arg, intptr_t *result) {
   lc_run_opts o;

@@ -73,6 +73,15 @@ void lc_trace_report_cb(void *reports, enum lc_report_kind kind, const char *tas
 size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kind,
                               const char *task);
 
+/* The first collected report of `kind` whose duration is below threshold_ns, or NULL. A step a
+ * busy machine stalled (a descheduled process: 100 ms stalls happen with both cores taken) is
+ * slow and rightly reported; a report of a step shorter than the threshold never is right.
+ * Scenarios that expect no slow step judge the loop by what a frozen loop cannot do, and
+ * reject only these. */
+const struct lc_trace_report *lc_trace_reports_short(const lc_trace_reports *r,
+                                                     enum lc_report_kind kind,
+                                                     int64_t threshold_ns);
+
 /* Run fn(arg) as lc_run's main task on ctx->b, traced as the running test: lc_trace_begin, lc_run,
  * the closing line "run -> <code>" (the twin prints the same after asyncio.run), lc_trace_end.
  * opts may be NULL; if reports is not NULL and opts sets no report function, every report
