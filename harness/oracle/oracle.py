@@ -5,7 +5,10 @@ Runs `loopconf run --tier semantics` with LOOPCONF_TRACE_DIR set, so every seman
 writes <dir>/<backend>/<scenario>.trace; runs each scenario's asyncio twin
 (harness/oracle/<scenario>.py, scenario = the test name without "semantics." and with dots
 as underscores); compares the traces per backend: the text of every line exactly, in order,
-and the timing tokens " @<N>ms" within a tolerance scaled by LOOPCONF_TIME_MULTIPLIER. On a
+and the timing tokens " @<N>ms ~<W>ms" within a tolerance scaled by LOOPCONF_TIME_MULTIPLIER,
+plus, for the later side, W: how long its main thread waited for a CPU (/proc/self/schedstat;
+a busy machine's scheduling delays can only make events later, and are not the runtime's
+lateness). On a
 mismatch it names the scenario's clauses from spec/semantics.tsv. Prints a matrix and the
 final line "oracle: N passed, M failed".
 
@@ -25,7 +28,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
-TOKEN = re.compile(r" @(-?\d+)ms$")
+TOKEN = re.compile(r" @(-?\d+)ms(?: ~(\d+)ms)?$")
 ABS_TOL_MS = 20.0   # timing tokens: |C - Python| <= (ABS_TOL_MS + REL_TOL * Python) * multiplier
 REL_TOL = 0.20
 
@@ -108,11 +111,11 @@ def parse_tap(path):
 
 
 def split_line(line):
-    """(text, ms or None)."""
+    """(text, ms or None, ms waited for a CPU)."""
     m = TOKEN.search(line)
     if not m:
-        return line, None
-    return line[:m.start()], int(m.group(1))
+        return line, None, 0
+    return line[:m.start()], int(m.group(1)), int(m.group(2) or 0)
 
 
 def compare(c_lines, py_lines, mult):
@@ -122,15 +125,19 @@ def compare(c_lines, py_lines, mult):
             return f"line {i + 1}: C trace ends; asyncio has '{py_lines[i]}'"
         if i >= len(py_lines):
             return f"line {i + 1}: C has '{c_lines[i]}'; the asyncio trace ends"
-        ct, cms = split_line(c_lines[i])
-        pt, pms = split_line(py_lines[i])
+        ct, cms, cwait = split_line(c_lines[i])
+        pt, pms, pwait = split_line(py_lines[i])
         if ct != pt or (cms is None) != (pms is None):
             return f"line {i + 1}: C '{c_lines[i]}' != asyncio '{py_lines[i]}'"
         if cms is not None:
+            # Waiting for a CPU can only make a side later, never earlier: the later side may
+            # be late by the tolerance plus what it waited.
             tol = (ABS_TOL_MS + REL_TOL * abs(pms)) * mult
-            if abs(cms - pms) > tol:
-                return (f"line {i + 1} '{ct}': C at {cms} ms, asyncio at {pms} ms "
-                        f"(tolerance {tol:.0f} ms)")
+            allowed = tol + (cwait if cms > pms else pwait)
+            if abs(cms - pms) > allowed:
+                return (f"line {i + 1} '{ct}': C at {cms} ms ({cwait} ms of it waiting for a "
+                        f"CPU), asyncio at {pms} ms ({pwait} ms) (tolerance {tol:.0f} ms "
+                        f"+ the later side's wait)")
     return None
 
 

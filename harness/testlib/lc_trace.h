@@ -4,10 +4,11 @@
  * "gather -> [1, 2, ECANCELED]"). Its Python twin (harness/oracle/<scenario>.py) prints the
  * same lines from asyncio, and harness/oracle/oracle.py compares the two per backend.
  *
- * Line format: free text without a newline; an optional timing token at the end, " @<N>ms",
- * the time since lc_trace_begin rounded to the nearest millisecond (lc_trace_at adds it). The
- * oracle compares the text exactly and the tokens with a tolerance scaled by
- * LOOPCONF_TIME_MULTIPLIER. Put tokens only on events whose time asyncio defines (a deadline,
+ * Line format: free text without a newline; an optional timing token at the end,
+ * " @<N>ms ~<W>ms": the time since lc_trace_begin rounded to the nearest millisecond, and how
+ * much of it the main thread waited, runnable, for a CPU (/proc/self/schedstat's run_delay)
+ * (lc_trace_at adds it). The oracle compares the text exactly and N with a tolerance scaled
+ * by LOOPCONF_TIME_MULTIPLIER, widened by W for the side that is later. Put tokens only on events whose time asyncio defines (a deadline,
  * the end of a sleep), never on ones that depend on machine speed.
  *
  * Output: $LOOPCONF_TRACE_DIR/<backend name>/<scenario>.trace, one write() per line, so a
@@ -34,7 +35,7 @@ int lc_trace_begin(lc_ctx *ctx);
 /* Append one line (printf format, no trailing newline). */
 void lc_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Append one line followed by the timing token " @<N>ms" (time since lc_trace_begin). */
+/* Append one line followed by the timing token " @<N>ms ~<W>ms" (time since lc_trace_begin). */
 void lc_trace_at(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ns since lc_trace_begin on the monotonic clock (works with tracing off too). */
