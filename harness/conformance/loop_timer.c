@@ -119,7 +119,8 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
  * roughly half (J = 1 ms) to most (J = 4 ms) of the timers fire early. A machine so busy that
  * every callback is delivered late can hide that (seen once in 3 runs with both cores burnt),
  * so the test stops after 80 timers only once it has seen an early one, and otherwise measures
- * up to 400 (or as many as 4 s x multiplier allow, at least 80) before calling the backend clean.
+ * 400 before calling the backend clean (within 4 s x multiplier; fewer clean ones are
+ * inconclusive: SKIP).
  * ======================================================================================== */
 
 #define NE_N 80 /* timers measured at least */
@@ -128,13 +129,15 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
                     * deliver every callback late, earliness hides in the lateness, so a clean
                     * verdict needs many more samples (~1.6 s) than a dirty one */
 
-#define NE_BUDGET (4 * LC_S) /* ... or for this long (400 take ~2.2 s on a quiet machine) */
+#define NE_BUDGET (4 * LC_S) /* ... within this time x multiplier (400 take ~2.2 s when quiet) */
 
-/* Done: enough timers measured, and either one was early, or NE_MAX were clean, or the time
- * budget ran out (a loaded machine delivers each callback so late that 400 would not fit in the
- * cell's limit; lateness hides earliness anyway, and the note says how many were measured). */
+/* Done: enough timers measured and one was early, or NE_MAX were clean, or the time budget ran
+ * out. A starved process (seen with four CPU hogs on 2 cores: 8% of a CPU, runnable 92% of the
+ * time) measures only a few timers in it, every one late; lateness hides earliness (libuv's
+ * 1 ms early firing stayed hidden in 206 timers that way), so fewer than NE_MAX clean ones are
+ * no verdict (SKIP: inconclusive), while one early callback is evidence at any count. */
 static int ne_done(int i, int early, int64_t budget_end) {
-  return i >= NE_MAX || (i >= NE_N && (early > 0 || lc_clock_ns() >= budget_end));
+  return i >= NE_MAX || (i >= NE_N && early > 0) || lc_clock_ns() >= budget_end;
 }
 
 struct ne_state {
@@ -159,8 +162,12 @@ static int64_t ne_phase(int i) { return (int64_t)((i * 3793) % 4000) * LC_US; }
 
 static void ne_hook(void *arg) {
   struct ne_state *st = arg;
-  if (st->armed || ne_done(st->i, st->early, st->budget_end) || lc_clock_ns() < st->next_start)
+  if (st->armed) return;
+  if (ne_done(st->i, st->early, st->budget_end)) {
+    st->ctx->b->io_stop(st->awake.io); /* the budget ran out between timers: run returns */
     return;
+  }
+  if (lc_clock_ns() < st->next_start) return;
   st->delay = ne_delay(st->i);
   st->start = lc_clock_ns();
   st->ctx->b->update_time(st->loop);
@@ -222,6 +229,14 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
   b->timer_free(st.probe);
   awake_free(&st.awake);
   lc_loop_free_or_fail(ctx, st.loop);
+  if (st.i < NE_MAX) {
+    char why[160];
+    snprintf(why, sizeof why,
+             "inconclusive: the machine was too busy, %d of %d timers measured in %.1f s (none "
+             "early)",
+             st.i, NE_MAX, (double)lc_tol_ns(ctx, NE_BUDGET) / LC_S);
+    lc_skip(ctx, why);
+  }
 }
 
 /* ==========================================================================================
