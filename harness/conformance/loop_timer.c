@@ -410,8 +410,10 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
   lc_assert_ok(ctx, b->timer_new(loop, drift_tick_cb, &st, &st.tick));
   lc_assert_ok(ctx, b->timer_new(loop, drift_blocker_cb, &st, &st.blocker));
   b->update_time(loop);
+  int64_t wait0 = lc_cpu_wait_ns();
   lc_assert_ok(ctx, b->timer_start(st.tick, st.period, st.period));
   int rc = b->run(loop, LC_RUN_DEFAULT);
+  int64_t waited = lc_cpu_wait_ns() - wait0;
   if (st.err) lc_fail(ctx, "timer_start returned %d (%s)", st.err, lc_strerr(st.err));
   assert_int_equal(rc, 0);
   assert_int_equal(st.ticks, DRIFT_TICKS);
@@ -425,10 +427,23 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
   int64_t mean = (st.at[DRIFT_TICKS - 1] - st.at[0]) / (DRIFT_TICKS - 1) - st.period;
   lc_note(ctx,
           "%d ticks of %lld us with a %lld us busy callback before each: median excess per "
-          "period %+lld us (over pairs of intervals; min %+lld, max %+lld), mean %+lld us",
+          "period %+lld us (over pairs of intervals; min %+lld, max %+lld), mean %+lld us; "
+          "waited %lld us for a CPU",
           DRIFT_TICKS, (long long)(st.period / LC_US), (long long)(st.busy / LC_US),
           (long long)(med / LC_US), (long long)(pair[0] / LC_US),
-          (long long)(pair[DRIFT_TICKS - 3] / LC_US), (long long)(mean / LC_US));
+          (long long)(pair[DRIFT_TICKS - 3] / LC_US), (long long)(mean / LC_US),
+          (long long)(waited / LC_US));
+  /* A process kept waiting for a CPU falls behind any schedule: lateness then piles up on a
+   * drift-free backend too. When the waits could account for half the excess, the run is
+   * no evidence (seen once in 20 on the reference at load 4: +11.9 ms). */
+  if (med > threshold && waited >= med * (DRIFT_TICKS - 1) / 2) {
+    char why[200];
+    snprintf(why, sizeof why,
+             "inconclusive: the process waited %.1f ms for a CPU during the run, enough to "
+             "explain the %+.1f ms per period it measured",
+             (double)waited / LC_MS, (double)med / LC_MS);
+    lc_skip(ctx, why);
+  }
   if (med > threshold)
     lc_fail(ctx,
             "repeating timer drifts: a %lld us repeating timer ticked every %lld us "

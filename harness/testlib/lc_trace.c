@@ -16,20 +16,6 @@ static int lc_trace_fd = -1;
 static int64_t lc_trace_t0;
 static int64_t lc_trace_wait0;
 
-/* How long the process's main thread (the one the loop runs on) has waited, runnable, for a CPU:
- * the second field of /proc/self/schedstat (run_delay, ns). 0 when the kernel does not say. */
-static int64_t run_delay_ns(void) {
-  int fd = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[128];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  unsigned long long run_ns = 0, wait_ns = 0;
-  return sscanf(buf, "%llu %llu", &run_ns, &wait_ns) == 2 ? (int64_t)wait_ns : 0;
-}
-
 /* "semantics.gather.order" -> "gather_order": the twin's and the trace's base name (the
  * oracle's scenario_of does the same). */
 static int scenario_of(const char *test, char *out, size_t len) {
@@ -45,7 +31,7 @@ static int scenario_of(const char *test, char *out, size_t len) {
 int lc_trace_begin(lc_ctx *ctx) {
   lc_trace_end();
   lc_trace_t0 = lc_clock_ns();
-  lc_trace_wait0 = run_delay_ns();
+  lc_trace_wait0 = lc_cpu_wait_ns();
   const char *dir = getenv("LOOPCONF_TRACE_DIR");
   if (!dir || !*dir) return 0;
   char scenario[256];
@@ -73,7 +59,7 @@ int64_t lc_trace_elapsed_ns(void) { return lc_clock_ns() - lc_trace_t0; }
 static void lc_trace_line(int timed, const char *fmt, va_list ap) {
   if (lc_trace_fd < 0) return;
   int64_t ms = (lc_trace_elapsed_ns() + 500000) / 1000000; /* read before formatting */
-  int64_t wait_ms = timed ? (run_delay_ns() - lc_trace_wait0 + 500000) / 1000000 : 0;
+  int64_t wait_ms = timed ? (lc_cpu_wait_ns() - lc_trace_wait0 + 500000) / 1000000 : 0;
   char buf[1024];
   int n = vsnprintf(buf, sizeof buf - 32, fmt, ap);
   if (n < 0) return;
