@@ -62,11 +62,15 @@ int lc_cond_wait(lc_cond *c) {
   if (!lc_current_task()) return -EPERM;
   if (!lc_lock_locked(c->lock)) return -EPERM; /* RuntimeError: un-acquired lock */
   lc_lock_release(c->lock);
-  lc_waiter w;
-  memset(&w, 0, sizeof w);
-  push(c, &w);
-  int rc = lc_park(&w);
-  unlink_w(c, &w);
+  lc_waiter local, *w;
+  memset(&local, 0, sizeof local);
+  if (!(w = lc__park_mem(&local, sizeof local)))
+    return -ENOMEM; /* lock released: asyncio
+                                                                   can fail here too */
+  push(c, w);
+  int rc = lc_park(w);
+  unlink_w(c, w);
+  lc__park_mem_free(w, &local);
   /* Must re-acquire the lock even if the wait was cancelled. */
   int cancelled = rc == -ECANCELED;
   for (;;) {

@@ -90,7 +90,16 @@ struct lc_task {
   char *errmsg;
   char *cancel_msg; /* the message of the current round of cancel requests (or NULL) */
   char name_buf[32];
+  /* LC_STACK_COPY only: the off-stack memory of the await the task is parked in
+   * (lc__park_mem), LC__PARK_INLINE bytes allocated with the task; bigger or nested frames
+   * are malloc'ed. Absent (size 0) in the dedicated-stack mode. */
+  int park_mem_busy;
+  _Alignas(16) unsigned char park_mem[];
 };
+
+/* Bytes of off-stack await memory kept inside each task in LC_STACK_COPY: enough for the
+ * frames of lc_sleep, lc_await, lc_wait_for and every primitive's waiter. */
+#define LC__PARK_INLINE 176
 
 /* One ready-queue entry: a task step (cb == NULL, arg is the task) or a callback. */
 typedef struct rt_entry {
@@ -104,6 +113,9 @@ struct lc_rt {
   lc_run_opts opts;
   enum lc_coro_impl coro_impl;
   lc_coro *main_co;
+  enum lc_stack_mode stack_mode;
+  lc_coro_shared *shared; /* LC_STACK_COPY: the one stack every task runs on */
+  lc_waiter yield_w;      /* the waiter a bare lc_yield parks on: always woken, never linked */
   lc_task *current;
   lc_task *main_task;
   uint64_t next_id;
@@ -146,6 +158,14 @@ typedef struct rt_wake_timer {
   lc_waiter *w;
   int rc;
 } rt_wake_timer;
+
+/* What an await on a task parks on: a waiter and the done record that wakes it, with a wake
+ * timer for the timed awaits; taken from lc__park_mem. */
+typedef struct rt_wait_frame {
+  lc_waiter w;
+  rt_done d;
+  rt_wake_timer wt;
+} rt_wait_frame;
 
 /* ---- Cross-file functions of the core (each defined where its banner says) ---------------- */
 

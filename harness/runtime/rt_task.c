@@ -61,7 +61,7 @@ lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name) {
     errno = ENOMEM;
     return NULL;
   }
-  lc_task *t = calloc(1, sizeof *t);
+  lc_task *t = calloc(1, sizeof *t + (rt->shared ? LC__PARK_INLINE : 0));
   if (!t) return NULL;
   t->id = ++rt->next_id;
   if (!name) {
@@ -245,6 +245,34 @@ void lc__done_wake(rt_done *d, lc_task *t) {
   lc_unpark(d->ctx, 0);
 }
 
+/* ==== Off-stack await memory (LC_STACK_COPY) =============================================== */
+
+int lc__on_shared_stack(const lc_task *t) {
+  return t && t->rt && t->rt->shared && t != t->rt->main_task;
+}
+
+void *lc__park_mem(void *local, size_t size) {
+  lc_rt *rt = lc__tls_rt;
+  lc_task *t = rt ? rt->current : NULL;
+  if (!lc__on_shared_stack(t)) return local; /* a dedicated stack stays put while parked */
+  void *p;
+  if (!t->park_mem_busy && size <= LC__PARK_INLINE) {
+    t->park_mem_busy = 1;
+    p = t->park_mem;
+  } else if (!(p = malloc(size))) {
+    return NULL;
+  }
+  memcpy(p, local, size);
+  return p;
+}
+
+void lc__park_mem_free(void *p, void *local) {
+  if (!p || p == local) return;
+  lc_task *t = lc__tls_rt ? lc__tls_rt->current : NULL;
+  if (t && p == (void *)t->park_mem) t->park_mem_busy = 0;
+  else free(p);
+}
+
 /* ==== Cancellation ========================================================================= */
 
 static int await_hook(lc_task *self, void *ctx);
@@ -322,11 +350,14 @@ int lc_await(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK; /* asyncio: a task cannot await itself */
   if (t->state == T_DONE) return lc__take_result(t, result); /* a done task: no suspension */
-  lc_waiter w = {0};
-  rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  lc__done_link(t, &d);
-  int rc = lc__wait(self, &w, await_hook, t);
-  lc__done_unlink(t, &d);
+  rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  if (!f) return -ENOMEM;
+  f->d.fn = lc__done_wake;
+  f->d.ctx = &f->w;
+  lc__done_link(t, &f->d);
+  int rc = lc__wait(self, &f->w, await_hook, t);
+  lc__done_unlink(t, &f->d);
+  lc__park_mem_free(f, &local);
   if (rc == -ECANCELED) return rc;
   return lc__take_result(t, result);
 }
@@ -337,11 +368,14 @@ int lc_shield(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return lc__take_result(t, result);
-  lc_waiter w = {0};
-  rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  lc__done_link(t, &d);
-  int rc = lc__wait(self, &w, NULL, NULL); /* no hook: the cancellation stops at the shield */
-  lc__done_unlink(t, &d);
+  rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  if (!f) return -ENOMEM;
+  f->d.fn = lc__done_wake;
+  f->d.ctx = &f->w;
+  lc__done_link(t, &f->d);
+  int rc = lc__wait(self, &f->w, NULL, NULL); /* no hook: the cancellation stops at the shield */
+  lc__done_unlink(t, &f->d);
+  lc__park_mem_free(f, &local);
   if (rc == -ECANCELED) {
     if (t->state != T_DONE) t->auto_retrieve = 1; /* asyncio: the shield takes its outcome */
     return rc;
