@@ -24,10 +24,18 @@ static int task_noop(void *arg, intptr_t *result) {
   return 0;
 }
 
-/* Run main_fn as the main task of lc_run on the benchmark's backend; failures fail st. */
-static void run_main(lcbench_state *st, const struct lc_backend *b, lc_task_fn main_fn) {
-  struct rtb x = {.st = st, .b = b};
-  int rc = lc_run(b, NULL, main_fn, &x, NULL);
+/* What a benchmark is registered with: the backend and the run options (the stack mode). */
+struct rtarg {
+  const struct lc_backend *b;
+  lc_run_opts opts;
+};
+
+/* Run main_fn as the main task of lc_run on the benchmark's backend and mode; failures fail
+ * st. */
+static void run_main(lcbench_state *st, const void *arg, lc_task_fn main_fn) {
+  const struct rtarg *ra = arg;
+  struct rtb x = {.st = st, .b = ra->b};
+  int rc = lc_run(ra->b, &ra->opts, main_fn, &x, NULL);
   if (rc < 0) lcbench_fail(st, "lc_run: %s", strerror(-rc));
 }
 
@@ -225,6 +233,14 @@ static int main_executor(void *arg, intptr_t *result) {
 
 static void bm_executor(lcbench_state *st, void *arg) { run_main(st, arg, main_executor); }
 
+/* The stack mode a run with these options uses (LOOPCONF_STACK overrides the field). */
+static enum lc_stack_mode bench_stack_mode(const lc_run_opts *opts) {
+  const char *e = getenv("LOOPCONF_STACK");
+  if (e && strcmp(e, "copy") == 0) return LC_STACK_COPY;
+  if (e && strcmp(e, "dedicated") == 0) return LC_STACK_DEDICATED;
+  return opts->stack_mode;
+}
+
 /* ---- runtime.memory_per_task: RSS per suspended task with 100,000 tasks ----------------- */
 
 #define MEM_TASKS 100000
@@ -297,8 +313,9 @@ static long long mapping_count(void) {
  * (no MADV_GUARD_INSTALL) each stack is two mappings (the stack and its guard page). Then as
  * many as fit with a margin, reported in the "tasks" counter so the figure is never mistaken
  * for the 100,000-task one. */
-static size_t memory_task_count(void) {
-  if (lc_coro_light_guards()) return MEM_TASKS;
+static size_t memory_task_count(const lc_run_opts *opts) {
+  /* The copy-stack mode maps one stack per run, not per task. */
+  if (lc_coro_light_guards() || bench_stack_mode(opts) == LC_STACK_COPY) return MEM_TASKS;
   long long limit = read_number("/proc/sys/vm/max_map_count"), used = mapping_count();
   if (limit < 0 || used < 0) return MEM_TASKS;
   long long fit = (limit - used - 2000) / 2;
@@ -307,14 +324,15 @@ static size_t memory_task_count(void) {
 }
 
 static void bm_memory_per_task(lcbench_state *st, void *arg) {
-  const struct lc_backend *b = arg;
-  struct memb m = {.tasks = memory_task_count()};
+  const struct rtarg *ra = arg;
+  const struct lc_backend *b = ra->b;
+  struct memb m = {.tasks = memory_task_count(&ra->opts)};
   int64_t n;
   while (lcbench_next_batch(st, &n))
     for (int64_t i = 0; i < n; i++) {
       /* One lc_run per iteration: its shutdown returns the pooled stacks, so every
        * iteration starts from the same footing. */
-      int rc = lc_run(b, NULL, main_memory, &m, NULL);
+      int rc = lc_run(b, &ra->opts, main_memory, &m, NULL);
       if (rc < 0) {
         lcbench_fail(st, "lc_spawn failed after %zu of %zu tasks: %s (vm.max_map_count %lld)",
                      m.spawned, m.tasks, strerror(-rc), read_number("/proc/sys/vm/max_map_count"));
@@ -381,12 +399,13 @@ static int main_sleep_gather(void *arg, intptr_t *result) {
 }
 
 static void bm_gather_sleep(lcbench_state *st, void *arg) {
-  const struct lc_backend *b = arg;
-  struct sleepb m = {.tasks = memory_task_count()};
+  const struct rtarg *ra = arg;
+  const struct lc_backend *b = ra->b;
+  struct sleepb m = {.tasks = memory_task_count(&ra->opts)};
   int64_t n;
   while (lcbench_next_batch(st, &n))
     for (int64_t i = 0; i < n; i++) {
-      int rc = lc_run(b, NULL, main_sleep_gather, &m, NULL);
+      int rc = lc_run(b, &ra->opts, main_sleep_gather, &m, NULL);
       if (rc < 0) {
         lcbench_fail(st, "100k sleep: failed after spawning %zu of %zu tasks: %s", m.spawned,
                      m.tasks, strerror(-rc));
@@ -469,8 +488,24 @@ static void bm_stream_pingpong(lcbench_state *st, void *arg) {
 
 /* ---- Registration ---------------------------------------------------------------------- */
 
+/* One rtarg per backend and mode, for the life of the process. */
+static struct rtarg *rtarg_new(const struct lc_backend *b, enum lc_stack_mode mode) {
+  struct rtarg *ra = calloc(1, sizeof *ra);
+  if (!ra) {
+    fprintf(stderr, "loopconf-bench: out of memory registering the runtime benchmarks\n");
+    exit(1);
+  }
+  ra->b = b;
+  ra->opts.stack_mode = mode;
+  return ra;
+}
+
+/* The runtime benchmarks in the dedicated-stack mode (the default: plain names, as in every
+ * published baseline), and the ones issue 12 compares across modes again in the copy-stack
+ * mode, named with "/mode:copy" (runtime.h, lc_stack_mode). */
 void bench_runtime_register(const struct lc_backend *b) {
-  void *arg = (void *)(uintptr_t)b;
+  void *arg = rtarg_new(b, LC_STACK_DEDICATED);
+  void *copy = rtarg_new(b, LC_STACK_COPY);
   lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join",
                                    .fn = bm_spawn_join,
                                    .arg = arg,
@@ -504,4 +539,25 @@ void bench_runtime_register(const struct lc_backend *b) {
                                      .arg = arg,
                                      .unit = 'u',
                                      .batch_max = 1000});
+  if (!lc_coro_asm_available()) return; /* the copy-stack mode needs the assembly switch */
+  lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join/mode:copy",
+                                   .fn = bm_spawn_join,
+                                   .arg = copy,
+                                   .deterministic = 1,
+                                   .cg_iterations = 20000});
+  lcbench_register(&(lcbench_spec){.name = "runtime.yield/mode:copy",
+                                   .fn = bm_yield,
+                                   .arg = copy,
+                                   .deterministic = 1,
+                                   .cg_iterations = 100000});
+  lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task/mode:copy",
+                                   .fn = bm_memory_per_task,
+                                   .arg = copy,
+                                   .unit = 'm',
+                                   .batch_max = 1});
+  lcbench_register(&(lcbench_spec){.name = "runtime.gather_100k_sleep/mode:copy",
+                                   .fn = bm_gather_sleep,
+                                   .arg = copy,
+                                   .unit = 'm',
+                                   .batch_max = 1});
 }
