@@ -149,7 +149,7 @@ static void rt_wait_frame_init(rt_wait_frame *f, int timer_rc) {
 static int cancel_and_wait(lc_task *self, lc_task *t) {
   lc_cancel(t);
   if (t->state == T_DONE) return 0;
-  rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
   if (!f) return -ENOMEM;
   f->d.fn = lc__done_wake;
   f->d.ctx = &f->w;

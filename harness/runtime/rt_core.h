@@ -98,8 +98,10 @@ struct lc_task {
 };
 
 /* Bytes of off-stack await memory kept inside each task in LC_STACK_COPY: enough for the
- * frames of lc_sleep, lc_await, lc_wait_for and every primitive's waiter. */
-#define LC__PARK_INLINE 176
+ * frames of lc_sleep (104 bytes on x86-64), lc_await (112) and every primitive's waiter;
+ * lc_wait_for's (168) and gather's are malloc'ed (rarer; room for them would cost every
+ * suspended task 56 bytes more). */
+#define LC__PARK_INLINE 112
 
 /* One ready-queue entry: a task step (cb == NULL, arg is the task) or a callback. */
 typedef struct rt_entry {
@@ -159,8 +161,12 @@ typedef struct rt_wake_timer {
   int rc;
 } rt_wake_timer;
 
-/* What an await on a task parks on: a waiter and the done record that wakes it, with a wake
- * timer for the timed awaits; taken from lc__park_mem. */
+/* What an await on a task parks on: a waiter and the done record that wakes it (lc_await,
+ * lc_shield), with a wake timer for the timed awaits (lc_wait_for); from lc__park_mem. */
+typedef struct rt_await_frame {
+  lc_waiter w;
+  rt_done d;
+} rt_await_frame;
 typedef struct rt_wait_frame {
   lc_waiter w;
   rt_done d;

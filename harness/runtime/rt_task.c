@@ -350,7 +350,7 @@ int lc_await(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK; /* asyncio: a task cannot await itself */
   if (t->state == T_DONE) return lc__take_result(t, result); /* a done task: no suspension */
-  rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
   if (!f) return -ENOMEM;
   f->d.fn = lc__done_wake;
   f->d.ctx = &f->w;
@@ -368,7 +368,7 @@ int lc_shield(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return lc__take_result(t, result);
-  rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
   if (!f) return -ENOMEM;
   f->d.fn = lc__done_wake;
   f->d.ctx = &f->w;

@@ -62,13 +62,15 @@ typedef void (*lc_report_fn)(void *ctx, enum lc_report_kind kind, const char *ta
 
 /* Where tasks' stacks live (lc_run_opts.stack_mode).
  * LC_STACK_DEDICATED (default): every task has its own stack (opts.stack_size, pooled).
- * LC_STACK_COPY (small-memory mode): every task of the run executes on one shared stack of
- *   opts.stack_size bytes; when a task suspends and another runs, the used part of its stack
+ * LC_STACK_COPY (small-memory mode): every spawned task of the run executes on one shared
+ *   stack of opts.stack_size bytes (the main task keeps a stack of its own, so its locals may
+ *   be shared as in the dedicated mode); when a task suspends and another runs, the used part
+ *   of its stack
  *   (a few hundred bytes for a task parked in lc_sleep) is copied out to the heap and back in
  *   when it resumes. A suspended task then costs well under 1 KiB instead of a page or more,
  *   and each switch to a different task costs two copies of its frames.
- * THE RULE in LC_STACK_COPY: while a task is suspended (at any [await] call), its stack holds
- *   another task's frames, so NO pointer to a suspended task's locals may be used by anyone
+ * THE RULE in LC_STACK_COPY: while a spawned task is suspended (at any [await] call), its
+ *   stack holds another task's frames, so NO pointer to its locals may be used by anyone
  *   else: not by another task, a callback, another thread, or an lc_spawn'ed task's argument
  *   read after the spawner awaits. Share heap or static memory instead. The runtime keeps this
  *   rule for its own API: everything it links or writes while a task is parked (waiters, wake

@@ -18,7 +18,9 @@
 /* LOOPCONF_STACK overrides opts.stack_mode: the copy-only checks skip when it says dedicated. */
 static int copy_forced_off(void) {
   const char *e = getenv("LOOPCONF_STACK");
-  return e && strcmp(e, "dedicated") == 0;
+  if (e && strcmp(e, "dedicated") == 0) return 1;
+  e = getenv("LOOPCONF_CORO"); /* copy-stack needs the assembly switch: test_bad_mode checks */
+  return e && strcmp(e, "ucontext") == 0;
 }
 
 static void run_copy(lc_task_fn fn, void *arg) {
@@ -68,6 +70,11 @@ static void test_mode_shares_one_stack(void **state) {
 static void test_bad_mode(void **state) {
   (void)state;
   if (getenv("LOOPCONF_STACK")) skip();
+  if (copy_forced_off()) { /* LOOPCONF_CORO=ucontext: the copy mode is refused */
+    lc_run_opts copy = {.stack_mode = LC_STACK_COPY};
+    assert_int_equal(lc_run(g_backend, &copy, t_shared, NULL, NULL), -ENOTSUP);
+    return;
+  }
   lc_run_opts opts = {.stack_mode = (enum lc_stack_mode)7};
   assert_int_equal(lc_run(g_backend, &opts, t_shared, NULL, NULL), -EINVAL);
   setenv("LOOPCONF_STACK", "sideways", 1);
@@ -250,6 +257,11 @@ static int t_api(void *arg, intptr_t *result) {
 
 static void test_runtime_api_off_the_stack(void **state) {
   (void)state;
+  if (copy_forced_off()) {
+    lc_run_opts opts = {0};
+    run_main_opts(&opts, t_api, NULL); /* the same awaits in the dedicated mode */
+    return;
+  }
   run_copy(t_api, NULL); /* also passes in the dedicated mode (LOOPCONF_STACK=dedicated) */
 }
 
