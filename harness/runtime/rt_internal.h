@@ -36,10 +36,17 @@ static inline int lc__waiter_done(const lc_waiter *w) { return w->woken || w->ca
  * other tasks' frames while this one is parked (runtime.h, the rule). NULL on ENOMEM. Every
  * parking function takes its frame from here and gives it back with lc__park_mem_free(p,
  * local) before it returns. Outside a task: `local`. */
-void *lc__park_mem(void *local, size_t size);
+extern _Thread_local int lc__tls_copy_mode; /* this thread's run is in LC_STACK_COPY */
+void *lc__park_mem_copy(void *local, size_t size);
+void lc__park_mem_copy_free(void *p);
+static inline void *lc__park_mem(void *local, size_t size) {
+  return lc__tls_copy_mode ? lc__park_mem_copy(local, size) : local; /* inline: no cost */
+}
+static inline void lc__park_mem_free(void *p, void *local) {
+  if (p != local) lc__park_mem_copy_free(p);
+}
 /* 1 if t runs on the run's shared stack (LC_STACK_COPY, any task but main). */
 int lc__on_shared_stack(const lc_task *t);
-void lc__park_mem_free(void *p, void *local);
 
 /* [await] Suspend the current task until lc_unpark(w, rc) is called; returns rc. lc_park sets
  * w->task, w->woken = 0, w->cancelled = 0 and w->rc = 0 before it parks and leaves

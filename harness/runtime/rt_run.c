@@ -122,6 +122,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   }
   rt->main_co = lc_coro_main();
   lc__tls_rt = rt;
+  lc__tls_copy_mode = rt->shared != NULL;
 
   int main_rc = 0;
   intptr_t main_result = 0;
@@ -188,6 +189,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   free(rt->rq);
   free(rt->heap);
   lc__tls_rt = NULL;
+  lc__tls_copy_mode = 0;
   lc_coro_shared_free(rt->shared); /* every task's coroutine is freed (or leaked) by now */
   free(rt);
   lc_coro_pool_trim();

@@ -251,7 +251,9 @@ int lc__on_shared_stack(const lc_task *t) {
   return t && t->rt && t->rt->shared && t != t->rt->main_task;
 }
 
-void *lc__park_mem(void *local, size_t size) {
+_Thread_local int lc__tls_copy_mode;
+
+void *lc__park_mem_copy(void *local, size_t size) {
   lc_rt *rt = lc__tls_rt;
   lc_task *t = rt ? rt->current : NULL;
   if (!lc__on_shared_stack(t)) return local; /* a dedicated stack stays put while parked */
@@ -266,8 +268,8 @@ void *lc__park_mem(void *local, size_t size) {
   return p;
 }
 
-void lc__park_mem_free(void *p, void *local) {
-  if (!p || p == local) return;
+void lc__park_mem_copy_free(void *p) {
+  if (!p) return;
   lc_task *t = lc__tls_rt ? lc__tls_rt->current : NULL;
   if (t && p == (void *)t->park_mem) t->park_mem_busy = 0;
   else free(p);
