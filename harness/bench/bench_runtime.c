@@ -327,6 +327,18 @@ static void bm_memory_per_task(lcbench_state *st, void *arg) {
   const struct rtarg *ra = arg;
   const struct lc_backend *b = ra->b;
   struct memb m = {.tasks = memory_task_count(&ra->opts)};
+  /* LOOPCONF_BENCH_MEM_TASKS=N measures N tasks instead (issue 12's 1,000,000-task target;
+   * the "tasks" counter says how many were measured). */
+  const char *env = getenv("LOOPCONF_BENCH_MEM_TASKS");
+  if (env && *env) {
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (*end || v < 1 || v > 100000000ULL) {
+      lcbench_fail(st, "LOOPCONF_BENCH_MEM_TASKS='%s': expected a count 1..100000000", env);
+      return;
+    }
+    m.tasks = (size_t)v;
+  }
   int64_t n;
   while (lcbench_next_batch(st, &n))
     for (int64_t i = 0; i < n; i++) {
