@@ -144,20 +144,13 @@ static void rt_wait_frame_init(rt_wait_frame *f, int timer_rc) {
   f->wt.rc = timer_rc;
 }
 
-/* Cancel t and wait until it is done (asyncio's _cancel_and_wait). 0, or -ECANCELED if the
- * caller is cancelled meanwhile (t stays cancelled, not awaited). */
+/* Cancel t and wait until it is done (asyncio's _cancel_and_wait). 0, -ENOMEM (copy-stack
+ * mode), or -ECANCELED if the caller is cancelled meanwhile (t stays cancelled, not awaited). */
 static int cancel_and_wait(lc_task *self, lc_task *t) {
   lc_cancel(t);
   if (t->state == T_DONE) return 0;
-  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
-  if (!f) return -ENOMEM;
-  f->d.fn = lc__done_wake;
-  f->d.ctx = &f->w;
-  lc__done_link(t, &f->d);
-  int rc = lc__wait(self, &f->w, NULL, NULL);
-  lc__done_unlink(t, &f->d);
-  lc__park_mem_free(f, &local);
-  return rc == -ECANCELED ? rc : 0;
+  int rc = lc__wait_done(self, t, NULL, NULL);
+  return rc == -ECANCELED || rc == -ENOMEM ? rc : 0;
 }
 
 int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result) {

@@ -199,6 +199,7 @@ void lc__done_unlink(lc_task *t, rt_done *d);
 void lc__done_wake(rt_done *d, lc_task *t);
 int lc__uncancel(lc_task *t);
 int lc__take_result(lc_task *t, intptr_t *result);
+int lc__wait_done(lc_task *self, lc_task *t, rt_cancel_hook hook, void *ctx);
 void lc__scopes_fire(lc__tnode *n);
 void lc__backend_failed(lc_rt *rt, const char *op, int rc);
 void lc__unwind_without_backend(lc_rt *rt);

@@ -340,6 +340,20 @@ static int await_hook(lc_task *self, void *ctx) {
   return lc_cancel(ctx);
 }
 
+/* Park self until t is done (a done record wakes it), with `hook` for a cancellation. The
+ * frame comes from lc__park_mem. lc__wait's code, or -ENOMEM (copy-stack mode only). */
+int lc__wait_done(lc_task *self, lc_task *t, rt_cancel_hook hook, void *ctx) {
+  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  if (!f) return -ENOMEM;
+  f->d.fn = lc__done_wake;
+  f->d.ctx = &f->w;
+  lc__done_link(t, &f->d);
+  int rc = lc__wait(self, &f->w, hook, ctx);
+  lc__done_unlink(t, &f->d);
+  lc__park_mem_free(f, &local);
+  return rc;
+}
+
 int lc__take_result(lc_task *t, intptr_t *result) {
   t->retrieved = 1;
   if (result) *result = t->result;
@@ -352,15 +366,8 @@ int lc_await(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK; /* asyncio: a task cannot await itself */
   if (t->state == T_DONE) return lc__take_result(t, result); /* a done task: no suspension */
-  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
-  if (!f) return -ENOMEM;
-  f->d.fn = lc__done_wake;
-  f->d.ctx = &f->w;
-  lc__done_link(t, &f->d);
-  int rc = lc__wait(self, &f->w, await_hook, t);
-  lc__done_unlink(t, &f->d);
-  lc__park_mem_free(f, &local);
-  if (rc == -ECANCELED) return rc;
+  int rc = lc__wait_done(self, t, await_hook, t);
+  if (rc == -ECANCELED || rc == -ENOMEM) return rc;
   return lc__take_result(t, result);
 }
 
@@ -370,14 +377,8 @@ int lc_shield(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return lc__take_result(t, result);
-  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
-  if (!f) return -ENOMEM;
-  f->d.fn = lc__done_wake;
-  f->d.ctx = &f->w;
-  lc__done_link(t, &f->d);
-  int rc = lc__wait(self, &f->w, NULL, NULL); /* no hook: the cancellation stops at the shield */
-  lc__done_unlink(t, &f->d);
-  lc__park_mem_free(f, &local);
+  int rc = lc__wait_done(self, t, NULL, NULL); /* no hook: the cancellation stops here */
+  if (rc == -ENOMEM) return rc;
   if (rc == -ECANCELED) {
     if (t->state != T_DONE) t->auto_retrieve = 1; /* asyncio: the shield takes its outcome */
     return rc;
