@@ -61,12 +61,10 @@ static void unlink_w(lc_cond *c, lc_waiter *w) {
 int lc_cond_wait(lc_cond *c) {
   if (!lc_current_task()) return -EPERM;
   if (!lc_lock_locked(c->lock)) return -EPERM; /* RuntimeError: un-acquired lock */
-  lc_lock_release(c->lock);
   lc_waiter local, *w;
   memset(&local, 0, sizeof local);
-  if (!(w = lc__park_mem(&local, sizeof local)))
-    return -ENOMEM; /* lock released: asyncio
-                                                                   can fail here too */
+  if (!(w = lc__park_mem(&local, sizeof local))) return -ENOMEM; /* the lock is still held */
+  lc_lock_release(c->lock);
   push(c, w);
   int rc = lc_park(w);
   unlink_w(c, w);
