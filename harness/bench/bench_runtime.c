@@ -529,21 +529,24 @@ static struct rtarg *rtarg_new(const struct lc_backend *b, enum lc_stack_mode mo
 }
 
 /* The runtime benchmarks in the dedicated-stack mode (the default: plain names, as in every
- * published baseline), and the ones issue 12 compares across modes again in the copy-stack
- * mode, named with "/mode:copy" (runtime.h, lc_stack_mode). */
+ * published baseline); the four issue 12 compares across modes (in `both`) again in the
+ * copy-stack mode, named with "/mode:copy" (runtime.h, lc_stack_mode). */
 void bench_runtime_register(const struct lc_backend *b) {
   void *arg = rtarg_new(b, LC_STACK_DEDICATED);
-  void *copy = rtarg_new(b, LC_STACK_COPY);
-  lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join",
-                                   .fn = bm_spawn_join,
-                                   .arg = arg,
-                                   .deterministic = 1,
-                                   .cg_iterations = 20000});
-  lcbench_register(&(lcbench_spec){.name = "runtime.yield",
-                                   .fn = bm_yield,
-                                   .arg = arg,
-                                   .deterministic = 1,
-                                   .cg_iterations = 100000});
+  const lcbench_spec both[] = {
+      {.name = "runtime.spawn_join",
+       .fn = bm_spawn_join,
+       .deterministic = 1,
+       .cg_iterations = 20000},
+      {.name = "runtime.yield", .fn = bm_yield, .deterministic = 1, .cg_iterations = 100000},
+      {.name = "runtime.memory_per_task", .fn = bm_memory_per_task, .unit = 'm', .batch_max = 1},
+      {.name = "runtime.gather_100k_sleep", .fn = bm_gather_sleep, .unit = 'm', .batch_max = 1},
+  };
+  for (size_t i = 0; i < 2; i++) {
+    lcbench_spec sp = both[i];
+    sp.arg = arg;
+    lcbench_register(&sp);
+  }
   lcbench_register(&(lcbench_spec){
       .name = "runtime.gather_10000", .fn = bm_gather, .arg = arg, .unit = 'u', .batch_max = 1});
   lcbench_register(
@@ -551,16 +554,11 @@ void bench_runtime_register(const struct lc_backend *b) {
   lcbench_register(&(lcbench_spec){.name = "runtime.queue_put_get", .fn = bm_queue, .arg = arg});
   lcbench_register(&(lcbench_spec){
       .name = "runtime.executor_roundtrip", .fn = bm_executor, .arg = arg, .unit = 'u'});
-  lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task",
-                                   .fn = bm_memory_per_task,
-                                   .arg = arg,
-                                   .unit = 'm',
-                                   .batch_max = 1});
-  lcbench_register(&(lcbench_spec){.name = "runtime.gather_100k_sleep",
-                                   .fn = bm_gather_sleep,
-                                   .arg = arg,
-                                   .unit = 'm',
-                                   .batch_max = 1});
+  for (size_t i = 2; i < 4; i++) {
+    lcbench_spec sp = both[i];
+    sp.arg = arg;
+    lcbench_register(&sp);
+  }
   if (b->io_new && b->io_start && b->io_stop && b->io_free)
     lcbench_register(&(lcbench_spec){.name = "runtime.stream_pingpong",
                                      .fn = bm_stream_pingpong,
@@ -568,24 +566,13 @@ void bench_runtime_register(const struct lc_backend *b) {
                                      .unit = 'u',
                                      .batch_max = 1000});
   if (!lc_coro_asm_available()) return; /* the copy-stack mode needs the assembly switch */
-  lcbench_register(&(lcbench_spec){.name = "runtime.spawn_join/mode:copy",
-                                   .fn = bm_spawn_join,
-                                   .arg = copy,
-                                   .deterministic = 1,
-                                   .cg_iterations = 20000});
-  lcbench_register(&(lcbench_spec){.name = "runtime.yield/mode:copy",
-                                   .fn = bm_yield,
-                                   .arg = copy,
-                                   .deterministic = 1,
-                                   .cg_iterations = 100000});
-  lcbench_register(&(lcbench_spec){.name = "runtime.memory_per_task/mode:copy",
-                                   .fn = bm_memory_per_task,
-                                   .arg = copy,
-                                   .unit = 'm',
-                                   .batch_max = 1});
-  lcbench_register(&(lcbench_spec){.name = "runtime.gather_100k_sleep/mode:copy",
-                                   .fn = bm_gather_sleep,
-                                   .arg = copy,
-                                   .unit = 'm',
-                                   .batch_max = 1});
+  void *copy = rtarg_new(b, LC_STACK_COPY);
+  for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+    char name[96];
+    snprintf(name, sizeof name, "%s/mode:copy", both[i].name); /* lcbench_register copies it */
+    lcbench_spec sp = both[i];
+    sp.name = name;
+    sp.arg = copy;
+    lcbench_register(&sp);
+  }
 }
