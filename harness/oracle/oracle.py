@@ -151,6 +151,14 @@ def read_trace(path):
         raise BadInput(f"unreadable trace {path}: {exc.strerror}") from None
 
 
+def waited_ms(lines):
+    """The longest CPU wait a trace's timing tokens record (0 without tokens)."""
+    return max((split_line(ln)[2] for ln in lines), default=0)
+
+
+RETRIES = 2  # extra runs of a side whose trace a starved CPU may have changed
+
+
 def run_twin(twin, mult, env):
     try:
         p = subprocess.run([sys.executable, twin], capture_output=True, text=True, cwd=HERE,
@@ -249,8 +257,20 @@ def oracle(args):
         twin_env = dict(os.environ, LOOPCONF_TIME_MULTIPLIER=f"{mult:g}",
                         PYTHONDONTWRITEBYTECODE="1")  # no __pycache__ in the source tree
         twin_env.pop("LOOPCONF_TRACE_DIR", None)
-        expected = {t: run_twin(os.path.join(HERE, f"{scenario_of(t)}.py"), mult, twin_env)
-                    for t in tests}
+        twin_path = {t: os.path.join(HERE, f"{scenario_of(t)}.py") for t in tests}
+        expected = {t: run_twin(twin_path[t], mult, twin_env) for t in tests}
+        retried = []  # notes: sides run again because they waited for a CPU
+
+        def rerun_c(t, b):
+            """One more run of the C cell, into its own trace directory; its trace or None."""
+            d = tempfile.mkdtemp(prefix="retry-", dir=workdir)
+            c_env = dict(env, LOOPCONF_TRACE_DIR=d)
+            # The same selection as the first run (an adapter is known by its path there),
+            # this one test only; the trace of backend b is the one wanted.
+            c_cmd = [loopconf, "run", "--test", t, "-q"] + cmd[cmd.index("--jobs") + 2:]
+            subprocess.run(c_cmd, env=c_env, capture_output=True, text=True, check=False)
+            again = os.path.join(d, b, f"{scenario_of(t)}.trace")
+            return read_trace(again) if os.path.exists(again) else None
 
         matrix, problems = {}, []
         passed = failed = skipped = xfailed = 0
@@ -271,7 +291,27 @@ def oracle(args):
                 if not os.path.exists(path):
                     why = "no trace (the test did not reach lc_trace_begin)"
                 else:
-                    why = compare(read_trace(path), expected[t], mult)
+                    c_lines = read_trace(path)
+                    why = compare(c_lines, expected[t], mult)
+                    # A side that waited for a CPU beyond the tolerance may have had its
+                    # events reordered by the machine, not by the runtime: run that side
+                    # again (the twin: a starved reference is no reference), a few times.
+                    for _ in range(RETRIES):
+                        if why is None:
+                            break
+                        tw, cw = waited_ms(expected[t]), waited_ms(c_lines)
+                        if max(tw, cw) < ABS_TOL_MS:
+                            break
+                        if tw >= cw:
+                            expected[t] = run_twin(twin_path[t], mult, twin_env)
+                            retried.append(f"{t}: twin re-run (waited {tw} ms for a CPU)")
+                        else:
+                            again = rerun_c(t, b)
+                            if again is None:
+                                break
+                            c_lines = again
+                            retried.append(f"{b}/{t}: C re-run (waited {cw} ms for a CPU)")
+                        why = compare(c_lines, expected[t], mult)
                 if why is None:
                     matrix[(t, b)] = "ok"
                     passed += 1
@@ -294,6 +334,9 @@ def oracle(args):
         if run.returncode != 0:
             print(f"\nnote: loopconf run exited {run.returncode}: some C assertions failed or "
                   "timed out (see `loopconf run --tier semantics`)")
+        if retried:
+            print("\nnote: run again because the side waited for a CPU beyond the tolerance "
+                  "(a busy machine):\n  " + "\n  ".join(retried))
         if skipped:
             print(f"\nnote: {skipped} cell(s) skipped (backend lacks a capability)")
         if xfailed:
