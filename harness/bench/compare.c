@@ -30,14 +30,6 @@ struct results {
   char *path; /* the file's name, cleaned for printing */
 };
 
-static double unit_to_ns(const char *unit) {
-  if (!unit || strcmp(unit, "ns") == 0) return 1;
-  if (strcmp(unit, "us") == 0) return 1e3;
-  if (strcmp(unit, "ms") == 0) return 1e6;
-  if (strcmp(unit, "s") == 0) return 1e9;
-  return -1;
-}
-
 static struct series *find_series(struct results *r, const char *backend, const char *name) {
   for (size_t i = 0; i < r->n; i++)
     if (strcmp(r->s[i].backend, backend) == 0 && strcmp(r->s[i].name, name) == 0) return &r->s[i];
@@ -152,7 +144,7 @@ static int load_results(const char *path, struct results *r) {
     if (r->callgrind) {
       v = lch_json_num(e, "instructions_per_item", -1);
     } else {
-      double f = unit_to_ns(lch_json_str(e, "time_unit"));
+      double f = lcbench_unit_ns(lch_json_str(e, "time_unit"));
       double t = lch_json_num(e, "real_time", -1);
       v = f > 0 && t >= 0 ? t * f : -1;
     }

@@ -13,7 +13,7 @@
 
 enum { MAX_ROUNDS = 1000 };
 
-static double unit_ns(const char *u) {
+double lcbench_unit_ns(const char *u) {
   if (!u || strcmp(u, "ns") == 0) return 1;
   if (strcmp(u, "us") == 0) return 1e3;
   if (strcmp(u, "ms") == 0) return 1e6;
@@ -37,7 +37,7 @@ static size_t round_values(json_t *benches, const char *backend, const char *nam
     if ((rt && strcmp(rt, "iteration")) || json_is_true(json_object_get(e, "error_occurred")))
       continue;
     json_int_t r = json_integer_value(jr);
-    double f = unit_ns(lch_json_str(e, "time_unit")), t = lch_json_num(e, "real_time", -1);
+    double f = lcbench_unit_ns(lch_json_str(e, "time_unit")), t = lch_json_num(e, "real_time", -1);
     if (r < 0 || r >= MAX_ROUNDS || f < 0 || !(t > 0)) continue;
     if (cnt[r] < 8) tmp[r][cnt[r]++] = t * f;
     if ((size_t)r + 1 > nr) nr = (size_t)r + 1;
