@@ -518,7 +518,12 @@ int lcbench_cmd_compare(int argc, char **argv) {
         " use --rounds 9 (or --repetitions 9), or bench --vs for a paired test\n",
         t.untestable, alpha);
   if (cg) printf("threshold %g%% (instruction counts: no statistical test)\n", threshold);
-  else printf("alpha %g, threshold %g%%\n", alpha, threshold);
+  else
+    printf(
+        "alpha %g, threshold %g%%; OLD and NEW are separate runs: the machine's drift between "
+        "them lands in every ratio (on a shared VM same-build medians move by 15-30%%; see "
+        "harness/bench/README.md): gate with bench --vs, paired by round\n",
+        alpha, threshold);
   rc = finish(&t, differs, strict, "repetitions");
 out:
   free_results(&old);
