@@ -24,7 +24,7 @@ double lcbench_unit_ns(const char *u) {
 /* Per round, the median of backend's figures of name (NAN where the round has none). Returns
  * the number of rounds seen (max index + 1). */
 static size_t round_values(json_t *benches, const char *backend, const char *name, double *out) {
-  static double tmp[MAX_ROUNDS][8];
+  static double tmp[MAX_ROUNDS][32]; /* the first 32 repetitions of a round */
   static size_t cnt[MAX_ROUNDS];
   size_t nr = 0, i;
   json_t *e;
@@ -39,7 +39,7 @@ static size_t round_values(json_t *benches, const char *backend, const char *nam
     json_int_t r = json_integer_value(jr);
     double f = lcbench_unit_ns(lch_json_str(e, "time_unit")), t = lch_json_num(e, "real_time", -1);
     if (r < 0 || r >= MAX_ROUNDS || f < 0 || !(t > 0)) continue;
-    if (cnt[r] < 8) tmp[r][cnt[r]++] = t * f;
+    if (cnt[r] < 32) tmp[r][cnt[r]++] = t * f;
     if ((size_t)r + 1 > nr) nr = (size_t)r + 1;
   }
   for (size_t r = 0; r < nr; r++) out[r] = cnt[r] ? lcbench_median(tmp[r], cnt[r]) : NAN;

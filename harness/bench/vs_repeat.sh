@@ -15,11 +15,10 @@ while [ "$i" -le "$n" ]; do
   start=$(date +%s)
   "$exe" bench "$@" --vs "$dir/other" --out "$dir/run$i.json" >"$dir/run$i.txt" 2>"$dir/run$i.err"
   rc=$?
-  reg=$(grep -c "REGRESSED" "$dir/run$i.txt")
-  rows=$(grep -c " testable" "$dir/run$i.txt")
+  reg=$(grep -c "  REGRESSED$" "$dir/run$i.txt")
   summary=$(grep " testable" "$dir/run$i.txt")
   verdicts=$(sed -n '/^backend /,/^paired/p' "$dir/run$i.txt" | sed '1d;$d' |
-             sed 's/.*  \([a-zA-Z]*\).*/\1/' | sort | uniq -c | tr -s ' \n' ' ')
+             sed 's/.*[0-9]  \([a-zA-Z ,]*\).*/\1/' | sort | uniq -c | tr -s ' \n' ' ')
   echo "run $i: exit $rc, $reg REGRESSED, $summary, verdicts:$verdicts, $(($(date +%s) - start)) s, load $(cut -d' ' -f1 /proc/loadavg)"
   total=$((total + reg))
   [ $rc -eq 0 ] || failed=$((failed + 1))
