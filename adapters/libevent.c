@@ -1,5 +1,6 @@
 /* adapters/libevent.c: the loopconf backend contract translated to libevent 2.1 (struct event). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <loopconf/adapter.h>
 #include <loopconf/backend.h>
 
 #include <errno.h>
@@ -7,7 +8,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -307,15 +307,11 @@ static void leb_io_free(lc_io *io) {
 
 /* ---- Wakeup ------------------------------------------------------------------------------- */
 
-/* Read the eventfd first so that a send racing with the callback still leaves it readable and
- * brings another callback: at least one callback starts after the last send. */
+/* Drained first (loopconf/adapter.h says why). */
 static void on_wakeup(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   lc_wakeup *wakeup = arg;
-  uint64_t count;
-  if (read((int)fd, &count, sizeof count) < 0) {
-    /* EAGAIN: another callback already drained it; nothing else can fail on an eventfd. */
-  }
+  lc_eventfd_drain((int)fd);
   wakeup->cb(wakeup, wakeup->arg);
 }
 
@@ -328,9 +324,9 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg) {
 static int leb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *wakeup = calloc(1, sizeof *wakeup);
   if (wakeup == NULL) return -ENOMEM;
-  wakeup->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  wakeup->efd = lc_eventfd_open();
   if (wakeup->efd < 0) {
-    int err = -errno;
+    int err = wakeup->efd;
     free(wakeup);
     return err;
   }
@@ -350,12 +346,8 @@ static int leb_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup *
   return 0;
 }
 
-/* Thread-safe: one write(2). EAGAIN means the counter is saturated, so a callback is due. */
-static int leb_wakeup_send(lc_wakeup *wakeup) {
-  uint64_t one = 1;
-  if (write(wakeup->efd, &one, sizeof one) < 0 && errno != EAGAIN) return -errno;
-  return 0;
-}
+/* Thread-safe: one write(2). */
+static int leb_wakeup_send(lc_wakeup *wakeup) { return lc_eventfd_signal(wakeup->efd); }
 
 static void leb_wakeup_free(lc_wakeup *wakeup) {
   event_del(&wakeup->ev);

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
@@ -266,8 +265,7 @@ static int on_wakeup(sd_event_source *s, int fd, uint32_t revents, void *userdat
   (void)s;
   (void)revents;
   lc_wakeup *w = userdata;
-  uint64_t n;
-  if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN) return -errno;
+  lc_eventfd_drain(fd); /* first: loopconf/adapter.h says why */
   w->in_cb = 1;
   w->cb(w, w->arg);
   w->in_cb = 0;
@@ -278,8 +276,8 @@ static int on_wakeup(sd_event_source *s, int fd, uint32_t revents, void *userdat
 static int sde_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *w = calloc(1, sizeof *w);
   if (w == NULL) return -ENOMEM;
-  w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  int err = w->efd < 0 ? -errno : sd_event_add_io(loop->e, &w->src, w->efd, EPOLLIN, on_wakeup, w);
+  w->efd = lc_eventfd_open();
+  int err = w->efd < 0 ? w->efd : sd_event_add_io(loop->e, &w->src, w->efd, EPOLLIN, on_wakeup, w);
   if (err < 0) {
     if (w->efd >= 0) close(w->efd);
     free(w);
@@ -295,10 +293,7 @@ static int sde_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup *
 }
 
 /* Thread-safe: one write(2) on the eventfd. */
-static int sde_wakeup_send(lc_wakeup *w) {
-  uint64_t one = 1;
-  return write(w->efd, &one, sizeof one) < 0 && errno != EAGAIN ? -errno : 0;
-}
+static int sde_wakeup_send(lc_wakeup *w) { return lc_eventfd_signal(w->efd); }
 
 static void sde_wakeup_free(lc_wakeup *w) {
   sd_event_source_disable_unref(w->src);

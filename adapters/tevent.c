@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/time.h>
 #include <talloc.h>
 #include <tevent.h>
@@ -282,10 +281,7 @@ static void on_wakeup(struct tevent_context *ev, struct tevent_fd *fde, uint16_t
   (void)fde;
   (void)flags;
   lc_wakeup *w = private_data;
-  uint64_t n;
-  if (read(w->efd, &n, sizeof n) < 0) {
-    /* EAGAIN: nothing to read; the callback still runs, as a spurious wakeup would */
-  }
+  lc_eventfd_drain(w->efd); /* first: loopconf/adapter.h says why */
   w->in_cb = 1;
   w->cb(w, w->arg);
   w->in_cb = 0;
@@ -295,9 +291,9 @@ static void on_wakeup(struct tevent_context *ev, struct tevent_fd *fde, uint16_t
 static int tv_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **out) {
   lc_wakeup *w = calloc(1, sizeof *w);
   if (w == NULL) return -ENOMEM;
-  w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  w->efd = lc_eventfd_open();
   if (w->efd < 0) {
-    int err = -errno;
+    int err = w->efd;
     free(w);
     return err;
   }
@@ -317,10 +313,7 @@ static int tv_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **
 }
 
 /* Thread-safe: one write(2) on the eventfd. */
-static int tv_wakeup_send(lc_wakeup *w) {
-  uint64_t one = 1;
-  return write(w->efd, &one, sizeof one) < 0 && errno != EAGAIN ? -errno : 0;
-}
+static int tv_wakeup_send(lc_wakeup *w) { return lc_eventfd_signal(w->efd); }
 
 static void tv_wakeup_free(lc_wakeup *w) {
   TALLOC_FREE(w->fde);

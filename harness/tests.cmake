@@ -19,6 +19,19 @@ foreach(backend ${_lc_backends})
   endif()
 endforeach()
 
+# The semantic tier in the copy-stack task mode (LOOPCONF_STACK=copy, runtime.h) on the
+# reference loop and one library backend: seconds each, and the ASan stage runs them too. The
+# whole matrix in that mode: LOOPCONF_STACK=copy loopconf run --tier semantics.
+foreach(backend reference libuv)
+  if(backend IN_LIST _lc_backends)
+    add_test(NAME conformance.semantics.copy.${backend}
+             COMMAND loopconf run --backend ${backend} --tier semantics -q)
+    set_tests_properties(conformance.semantics.copy.${backend} PROPERTIES
+                         LABELS "conformance;${backend}" TIMEOUT 600
+                         ENVIRONMENT LOOPCONF_STACK=copy)
+  endif()
+endforeach()
+
 # The out-of-tree adapter example, loaded by path like any third-party backend.
 if(TARGET example_poll_adapter)
   add_test(NAME conformance.example-poll
@@ -57,6 +70,13 @@ if(Python3_Interpreter_FOUND)
   add_test(NAME oracle.semantics COMMAND ${Python3_EXECUTABLE}
            ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>)
   set_tests_properties(oracle.semantics PROPERTIES LABELS oracle TIMEOUT 600)
+  # The same traces with every spawned task on the shared stack (copy-stack mode), on the
+  # reference loop (the asyncio twins run once; the mode must not change a trace).
+  add_test(NAME oracle.semantics.copy COMMAND ${Python3_EXECUTABLE}
+           ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>
+           --backend reference,libuv)
+  set_tests_properties(oracle.semantics.copy PROPERTIES LABELS oracle TIMEOUT 600
+                       ENVIRONMENT LOOPCONF_STACK=copy)
   if(TARGET example_poll_adapter) # the out-of-tree adapter, loaded by path
     add_test(NAME oracle.example-poll COMMAND ${Python3_EXECUTABLE}
              ${PROJECT_SOURCE_DIR}/harness/oracle/oracle.py --loopconf $<TARGET_FILE:loopconf>

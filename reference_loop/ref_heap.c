@@ -27,7 +27,8 @@ static inline void place(struct ref_heap *heap, size_t i, struct ref_heap_entry 
 }
 
 /* Move the entry `e` (logically at slot i) up towards the root until its parent is smaller. */
-static void sift_up(struct ref_heap *heap, size_t i, struct ref_heap_entry e) {
+static inline __attribute__((always_inline)) void sift_up(struct ref_heap *heap, size_t i,
+                                                          struct ref_heap_entry e) {
   while (i > 0) {
     size_t parent = (i - 1) / REF_HEAP_ARITY;
     if (!entry_less(&e, &heap->entries[parent])) break;
@@ -121,10 +122,36 @@ void ref_heap_update(struct ref_heap *heap, struct ref_heap_node *node, int64_t 
   fix_at(heap, node->index, e);
 }
 
+/* Bottom-up removal of the root (Floyd): the hole at the root descends along the smallest
+ * children to a leaf, three comparisons per level among four children, and the last entry then
+ * fills it and sifts up. The last entry is a leaf, so it nearly always belongs near the bottom:
+ * this saves the comparison with it at every level that a plain sift-down makes (a quarter of
+ * the comparisons of a pop). */
 struct ref_heap_node *ref_heap_pop(struct ref_heap *heap) {
   if (heap->len == 0) return NULL;
-  struct ref_heap_node *top = heap->entries[0].node;
-  ref_heap_remove(heap, top);
+  struct ref_heap_entry *ent = heap->entries;
+  struct ref_heap_node *top = ent[0].node;
+  top->index = REF_HEAP_NONE;
+  size_t len = --heap->len;
+  if (len == 0) return top;
+  struct ref_heap_entry last = ent[len];
+  size_t i = 0, first = 1;
+  while (first + REF_HEAP_ARITY <= len) { /* all four children: one bound check per level */
+    size_t b1 = entry_less(&ent[first + 1], &ent[first]) ? first + 1 : first;
+    size_t b2 = entry_less(&ent[first + 3], &ent[first + 2]) ? first + 3 : first + 2;
+    size_t best = entry_less(&ent[b2], &ent[b1]) ? b2 : b1;
+    place(heap, i, ent[best]);
+    i = best;
+    first = i * REF_HEAP_ARITY + 1;
+  }
+  if (first < len) { /* one to three children, all leaves: the last level */
+    size_t best = first;
+    for (size_t c = first + 1; c < len; c++)
+      if (entry_less(&ent[c], &ent[best])) best = c;
+    place(heap, i, ent[best]);
+    i = best;
+  }
+  sift_up(heap, i, last);
   return top;
 }
 

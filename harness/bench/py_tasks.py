@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """py_tasks.py: runtime.gather_100k_sleep measured on CPython asyncio and uvloop, and (with
---loopconf) on the loopconf runtime in the same run, rounds interleaved.
+--loopconf) on the loopconf runtime in the same run, rounds interleaved: in its dedicated-stack
+mode and in its copy-stack mode (runtime.gather_100k_sleep/mode:copy, runtime.h's
+LC_STACK_COPY) unless --modes says otherwise.
 
 Each measurement is a fresh process that spawns N tasks sleeping 50 ms and gathers them:
 wall time from the first create_task to gather's return, CPU time (user + system) of the
@@ -10,7 +12,7 @@ once; the table gives median, min and max over the rounds, and the load average 
 after (the machine is shared: say so next to any figure).
 
   /usr/bin/python3 harness/bench/py_tasks.py [--tasks N] [--rounds R] [--loopconf PATH]
-        [--backend NAME] [--json FILE]
+        [--backend NAME] [--modes dedicated,copy] [--json FILE]
 
 uvloop comes from Debian's python3-uvloop, so run it with /usr/bin/python3; a model whose
 module is missing is reported as such and skipped. Bad arguments: one line, exit 2.
@@ -70,13 +72,14 @@ def run_python(model, n):
     return {"wall_ms": wall * 1e3, "cpu_ms": cpu * 1e3, "rss_bytes_per_task": per}, None
 
 
-def run_loopconf(path, backend, n):
+def run_loopconf(path, backend, n, mode):
     if n != 100000:
         return None, "loopconf's benchmark has 100,000 tasks only"
+    name = "runtime.gather_100k_sleep" + ("/mode:copy" if mode == "copy" else "")
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "r.json")
         p = subprocess.run([path, "bench", "--backend", backend, "--filter",
-                            "^runtime\\.gather_100k_sleep$", "--repetitions", "1",
+                            "^" + name.replace(".", "\\.") + "$", "--repetitions", "1",
                             "--min-time", "0.01", "--out", out],
                            capture_output=True, text=True, timeout=900)
         if p.returncode != 0:
@@ -84,10 +87,10 @@ def run_loopconf(path, backend, n):
         with open(out) as f:
             res = json.load(f)
     for b in res.get("benchmarks", []):
-        if b.get("run_type") == "iteration" and b.get("name") == "runtime.gather_100k_sleep":
+        if b.get("run_type") == "iteration" and b.get("name") == name:
             return {"wall_ms": b["gather_wall_ms"], "cpu_ms": b["cpu_ms"],
                     "rss_bytes_per_task": b["rss_bytes_per_task"]}, None
-    return None, "no runtime.gather_100k_sleep entry in the results"
+    return None, "no %s entry in the results" % name
 
 
 def main():
@@ -96,6 +99,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--loopconf", help="path of the loopconf binary (adds the C runtime)")
     ap.add_argument("--backend", default="reference")
+    ap.add_argument("--modes", default="dedicated,copy",
+                    help="the runtime's stack modes to measure (comma-separated)")
     ap.add_argument("--json", help="write every sample to this file (atomically)")
     a = ap.parse_args()
     if a.tasks < 1 or a.tasks > 10_000_000:
@@ -104,7 +109,14 @@ def main():
         fail("--rounds must be 1..100, not %d" % a.rounds)
     if a.loopconf and not os.access(a.loopconf, os.X_OK):
         fail("--loopconf %s: not an executable file" % a.loopconf)
-    models = ["asyncio", "uvloop"] + (["loopconf-" + a.backend] if a.loopconf else [])
+    modes = [m for m in a.modes.split(",") if m]
+    for m in modes:
+        if m not in ("dedicated", "copy"):
+            fail("--modes: '%s' is not a stack mode (dedicated, copy)" % m)
+    if a.loopconf and not modes:
+        fail("--modes: no mode given")
+    models = ["asyncio", "uvloop"] + (["loopconf-%s/%s" % (a.backend, m) for m in modes]
+                                      if a.loopconf else [])
     samples = {m: [] for m in models}
     notes = {}
     load_before = loadavg()
@@ -113,7 +125,7 @@ def main():
             if m in notes:
                 continue
             if m.startswith("loopconf-"):
-                s, err = run_loopconf(a.loopconf, a.backend, a.tasks)
+                s, err = run_loopconf(a.loopconf, a.backend, a.tasks, m.rsplit("/", 1)[1])
             else:
                 s, err = run_python(m, a.tasks)
             if s is None:
@@ -123,7 +135,8 @@ def main():
     load_after = loadavg()
     print("%d tasks sleeping %d ms, gathered; %d rounds; load average %s before, %s after"
           % (a.tasks, SLEEP * 1000, a.rounds, load_before, load_after))
-    print("| model | wall ms median (min-max) | beyond 50 ms | CPU ms median | RSS B/task median |")
+    print("| model | wall ms median (min-max) | beyond 50 ms | CPU ms median (min-max) "
+          "| RSS B/task median |")
     print("| --- | --- | --- | --- | --- |")
     for m in models:
         xs = samples[m]
@@ -132,9 +145,10 @@ def main():
             continue
         w = [x["wall_ms"] for x in xs]
         med = statistics.median(w)
-        print("| %s | %.0f (%.0f-%.0f) | %.0f | %.0f | %.0f |"
+        c = [x["cpu_ms"] for x in xs]
+        print("| %s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | %.0f |"
               % (m, med, min(w), max(w), med - SLEEP * 1000,
-                 statistics.median(x["cpu_ms"] for x in xs),
+                 statistics.median(c), min(c), max(c),
                  statistics.median(x["rss_bytes_per_task"] for x in xs)))
     if a.json:
         doc = {"tasks": a.tasks, "rounds": a.rounds, "load_before": load_before,

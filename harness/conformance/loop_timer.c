@@ -119,7 +119,8 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
  * roughly half (J = 1 ms) to most (J = 4 ms) of the timers fire early. A machine so busy that
  * every callback is delivered late can hide that (seen once in 3 runs with both cores burnt),
  * so the test stops after 80 timers only once it has seen an early one, and otherwise measures
- * up to 400 before calling the backend clean.
+ * 400 before calling the backend clean (within 4 s x multiplier; fewer clean ones are
+ * inconclusive: SKIP).
  * ======================================================================================== */
 
 #define NE_N 80 /* timers measured at least */
@@ -128,8 +129,16 @@ LC_TEST(loop_timer_order, "loop.timer.order", "LOOP-TIMER-ORDER", 0, 5000) {
                     * deliver every callback late, earliness hides in the lateness, so a clean
                     * verdict needs many more samples (~1.6 s) than a dirty one */
 
-/* Done: enough timers measured, and either one was early or NE_MAX were clean. */
-static int ne_done(int i, int early) { return i >= NE_MAX || (i >= NE_N && early > 0); }
+#define NE_BUDGET (4 * LC_S) /* ... within this time x multiplier (400 take ~2.2 s when quiet) */
+
+/* Done: enough timers measured and one was early, or NE_MAX were clean, or the time budget ran
+ * out. A starved process (seen with four CPU hogs on 2 cores: 8% of a CPU, runnable 92% of the
+ * time) measures only a few timers in it, every one late; lateness hides earliness (libuv's
+ * 1 ms early firing stayed hidden in 206 timers that way), so fewer than NE_MAX clean ones are
+ * no verdict (SKIP: inconclusive), while one early callback is evidence at any count. */
+static int ne_done(int i, int early, int64_t budget_end) {
+  return i >= NE_MAX || (i >= NE_N && early > 0) || lc_clock_ns() >= budget_end;
+}
 
 struct ne_state {
   lc_ctx *ctx;
@@ -139,6 +148,7 @@ struct ne_state {
   int i;               /* current timer */
   int armed;           /* probe started, waiting for its callback */
   int64_t next_start;  /* when the keep-awake hook arms the next probe */
+  int64_t budget_end;  /* NE_BUDGET after the first start */
   int64_t start;       /* lc_clock_ns() just before update_time + timer_start */
   int64_t delay;       /* its delay */
   int early;           /* count of early callbacks (beyond the tolerance) */
@@ -152,7 +162,12 @@ static int64_t ne_phase(int i) { return (int64_t)((i * 3793) % 4000) * LC_US; }
 
 static void ne_hook(void *arg) {
   struct ne_state *st = arg;
-  if (st->armed || ne_done(st->i, st->early) || lc_clock_ns() < st->next_start) return;
+  if (st->armed) return;
+  if (ne_done(st->i, st->early, st->budget_end)) {
+    st->ctx->b->io_stop(st->awake.io); /* the budget ran out between timers: run returns */
+    return;
+  }
+  if (lc_clock_ns() < st->next_start) return;
   st->delay = ne_delay(st->i);
   st->start = lc_clock_ns();
   st->ctx->b->update_time(st->loop);
@@ -179,7 +194,7 @@ static void ne_timer_cb(lc_timer *t, void *arg) {
   st->armed = 0;
   st->i++;
   st->next_start = lc_clock_ns() + ne_phase(st->i);
-  if (ne_done(st->i, st->early))
+  if (ne_done(st->i, st->early, st->budget_end))
     st->ctx->b->io_stop(st->awake.io); /* nothing active: run returns */
 }
 
@@ -196,10 +211,11 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
   st.awake.hook_arg = &st;
   awake_start(ctx, st.loop, &st.awake);
   st.next_start = lc_clock_ns();
+  st.budget_end = st.next_start + lc_tol_ns(ctx, NE_BUDGET);
   int rc = b->run(st.loop, LC_RUN_DEFAULT);
   if (st.err) lc_fail(ctx, "timer_start returned %d (%s)", st.err, lc_strerr(st.err));
   assert_int_equal(rc, 0);
-  assert_true(ne_done(st.i, st.early));
+  assert_true(ne_done(st.i, st.early, st.budget_end));
   lc_note(ctx,
           "%d/%d timers early by more than %lld ns; worst: timer %d (delay %lld ns) %lld ns "
           "%s",
@@ -213,6 +229,14 @@ LC_TEST(loop_timer_never_early, "loop.timer.never_early", "LOOP-TIMER-NEVER-EARL
   b->timer_free(st.probe);
   awake_free(&st.awake);
   lc_loop_free_or_fail(ctx, st.loop);
+  if (st.i < NE_MAX) {
+    char why[160];
+    snprintf(why, sizeof why,
+             "inconclusive: the machine was too busy, %d of %d timers measured in %.1f s (none "
+             "early)",
+             st.i, NE_MAX, (double)lc_tol_ns(ctx, NE_BUDGET) / LC_S);
+    lc_skip(ctx, why);
+  }
 }
 
 /* ==========================================================================================
@@ -386,8 +410,10 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
   lc_assert_ok(ctx, b->timer_new(loop, drift_tick_cb, &st, &st.tick));
   lc_assert_ok(ctx, b->timer_new(loop, drift_blocker_cb, &st, &st.blocker));
   b->update_time(loop);
+  int64_t wait0 = lc_cpu_wait_ns();
   lc_assert_ok(ctx, b->timer_start(st.tick, st.period, st.period));
   int rc = b->run(loop, LC_RUN_DEFAULT);
+  int64_t waited = lc_cpu_wait_ns() - wait0;
   if (st.err) lc_fail(ctx, "timer_start returned %d (%s)", st.err, lc_strerr(st.err));
   assert_int_equal(rc, 0);
   assert_int_equal(st.ticks, DRIFT_TICKS);
@@ -401,10 +427,23 @@ LC_TEST(loop_timer_no_drift, "loop.timer.no_drift", "LOOP-TIMER-NO-DRIFT", 0, 10
   int64_t mean = (st.at[DRIFT_TICKS - 1] - st.at[0]) / (DRIFT_TICKS - 1) - st.period;
   lc_note(ctx,
           "%d ticks of %lld us with a %lld us busy callback before each: median excess per "
-          "period %+lld us (over pairs of intervals; min %+lld, max %+lld), mean %+lld us",
+          "period %+lld us (over pairs of intervals; min %+lld, max %+lld), mean %+lld us; "
+          "waited %lld us for a CPU",
           DRIFT_TICKS, (long long)(st.period / LC_US), (long long)(st.busy / LC_US),
           (long long)(med / LC_US), (long long)(pair[0] / LC_US),
-          (long long)(pair[DRIFT_TICKS - 3] / LC_US), (long long)(mean / LC_US));
+          (long long)(pair[DRIFT_TICKS - 3] / LC_US), (long long)(mean / LC_US),
+          (long long)(waited / LC_US));
+  /* A process kept waiting for a CPU falls behind any schedule: lateness then piles up on a
+   * drift-free backend too. When the waits could account for half the excess, the run is
+   * no evidence (seen once in 20 on the reference at load 4: +11.9 ms). */
+  if (med > threshold && waited >= med * (DRIFT_TICKS - 1) / 2) {
+    char why[200];
+    snprintf(why, sizeof why,
+             "inconclusive: the process waited %.1f ms for a CPU during the run, enough to "
+             "explain the %+.1f ms per period it measured",
+             (double)waited / LC_MS, (double)med / LC_MS);
+    lc_skip(ctx, why);
+  }
   if (med > threshold)
     lc_fail(ctx,
             "repeating timer drifts: a %lld us repeating timer ticked every %lld us "

@@ -84,3 +84,16 @@ LC_TEST(selftest_flaky, "selftest.flaky", "", 0, 5000) {
   fclose(f);
   if (runs % 2 == 0) lc_fail(ctx, "even run %ld fails", runs);
 }
+
+/* Passes on odd runs and SKIPs (no evidence, as a test that could not measure) on even ones,
+ * counted like selftest.flaky: with --repeat 2 the cell is PASS, its reason counting the skip. */
+LC_TEST(selftest_sometimes_skips, "selftest.sometimes-skips", "", 0, 5000) {
+  const char *path = getenv("LOOPCONF_SELFTEST_FLAKY_FILE");
+  if (!path) lc_skip(ctx, "LOOPCONF_SELFTEST_FLAKY_FILE not set");
+  FILE *f = fopen(path, "a+");
+  if (!f) lc_fail(ctx, "cannot open %s: %s", path, strerror(errno));
+  fputc('x', f);
+  long runs = ftell(f);
+  fclose(f);
+  if (runs % 2 == 0) lc_skip(ctx, "inconclusive: deliberate");
+}

@@ -30,7 +30,9 @@ struct bstate {
   int rc;
   intptr_t value;
   lc_lag_stats lag;
-  int64_t keep_ticking_ns; /* offload: the longest ticker gap that still counts as ticking */
+  int64_t keep_ticking_ns; /* offload: a ticker gap below this still counts as ticking */
+  int in_job;              /* offload: the culprit's job is running on its thread */
+  long ticks_in_job;       /* offload: ticks that came while it ran */
   atomic_int job_done;     /* exec.cancel_running_job: set by the job when it ends */
   atomic_int job_started, job_release; /* ... when it starts; by main to let it end */
   int job_done_at_cancel;
@@ -59,6 +61,7 @@ static int ticker_fn(void *arg, intptr_t *result) {
     if (now - st->last_tick_ns > st->max_gap_ns) st->max_gap_ns = now - st->last_tick_ns;
     st->last_tick_ns = now;
     st->ticks++;
+    if (st->in_job) st->ticks_in_job++;
   }
   *result = 0;
   return 0;
@@ -81,13 +84,25 @@ static int culprit_fn(void *arg, intptr_t *result) {
   } else if (st->kind == BLOCK_CPU) {
     block_cpu(BLOCK_MS * LC_MS);
   } else {
+    st->in_job = 1;
     st->rc = lc_run_in_thread(sleep_job, st, &st->value);
+    st->in_job = 0;
     lc_trace_at("culprit: run_in_thread -> %s %ld", lc_trace_code(st->rc), (long)st->value);
   }
   st->block_ns = lc_clock_ns() - t0;
   lc_trace_at("culprit done");
   *result = 0;
   return 0;
+}
+
+/* Offload: the ticker ticked while the job ran (a quarter of the ticks a 5 ms ticker makes in
+ * 150 ms) and no gap was as long as the block. A frozen loop fails both by construction (no tick
+ * while the job runs, a gap at least the block); a process descheduled now and then on a busy
+ * machine (stalls of ~100 ms were seen with both cores taken) passes both, so the verdict does
+ * not depend on the machine's load. */
+#define MIN_TICKS_IN_JOB (BLOCK_MS / TICK_MS / 4)
+static int kept_ticking(const struct bstate *st) {
+  return st->max_gap_ns < st->keep_ticking_ns && st->ticks_in_job >= MIN_TICKS_IN_JOB;
 }
 
 static int block_main(void *arg, intptr_t *result) {
@@ -102,7 +117,7 @@ static int block_main(void *arg, intptr_t *result) {
   st->stop = 1;
   lc_await(ticker, NULL);
   if (st->kind == BLOCK_THREAD)
-    lc_trace("ticker kept ticking: %s", st->max_gap_ns <= st->keep_ticking_ns ? "yes" : "no");
+    lc_trace("ticker kept ticking: %s", kept_ticking(st) ? "yes" : "no");
   else
     lc_trace("ticker frozen for the whole block: %s",
              st->max_gap_ns >= st->block_ns ? "yes" : "no");
@@ -162,8 +177,8 @@ LC_TEST(sem_block_cpu, "semantics.block.cpu_freezes", "BLOCK-FREEZES BLOCK-CPU D
 
 /* ==========================================================================================
  * semantics.block.offload_thread: the same 150 ms nanosleep through lc_run_in_thread keeps
- * the ticker going (longest gap below tick + 50 ms x multiplier), the loop lag small, no
- * slow-step report, and the job's value arrives.
+ * the ticker going (it ticks while the job runs, and no gap or loop lag is as long as the
+ * job), no slow-step report, and the job's value arrives.
  * ======================================================================================== */
 
 LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPONSIVE EXEC-RESULT",
@@ -171,25 +186,34 @@ LC_TEST(sem_block_offload, "semantics.block.offload_thread", "EXEC-THREAD-RESPON
   struct bstate st;
   memset(&st, 0, sizeof st);
   st.kind = BLOCK_THREAD;
-  st.keep_ticking_ns = TICK_MS * LC_MS + lc_tol_ns(ctx, 50 * LC_MS);
+  st.keep_ticking_ns = BLOCK_MS * LC_MS;
   lc_run_opts opts = {.debug = 1};
   lc_trace_reports rep = {0};
   rep.trace_kinds = 1u << LC_REPORT_SLOW_STEP;
   assert_int_equal(lc_trace_run(ctx, &opts, &rep, block_main, &st, NULL), 0);
-  lc_note(ctx, "job %.1f ms, longest ticker gap %.1f ms, %ld ticks, lag max %.1f ms",
-          (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks,
-          (double)st.lag.max_ns / LC_MS);
+  lc_note(
+      ctx,
+      "job %.1f ms, longest ticker gap %.1f ms, %ld ticks (%ld while the job ran), lag max %.1f ms",
+      (double)st.block_ns / LC_MS, (double)st.max_gap_ns / LC_MS, st.ticks, st.ticks_in_job,
+      (double)st.lag.max_ns / LC_MS);
   assert_int_equal(st.rc, 0);
   assert_int_equal(st.value, 42);
   assert_true(st.block_ns >= BLOCK_MS * LC_MS);
-  if (st.max_gap_ns > st.keep_ticking_ns)
-    lc_fail(ctx, "the ticker stalled %.1f ms while the job ran on a thread",
-            (double)st.max_gap_ns / LC_MS);
-  if (st.lag.max_ns > lc_tol_ns(ctx, 50 * LC_MS))
+  if (st.max_gap_ns >= st.keep_ticking_ns)
+    lc_fail(ctx, "the ticker stalled %.1f ms (the job took %.1f ms) while the job ran on a thread",
+            (double)st.max_gap_ns / LC_MS, (double)st.block_ns / LC_MS);
+  if (st.ticks_in_job < MIN_TICKS_IN_JOB)
+    lc_fail(ctx, "the ticker ticked %ld times while the %.1f ms job ran on a thread (at least %d)",
+            st.ticks_in_job, (double)st.block_ns / LC_MS, MIN_TICKS_IN_JOB);
+  if (st.lag.max_ns >= BLOCK_MS * LC_MS)
     lc_fail(ctx, "loop lag reached %.1f ms while the job ran on a thread",
             (double)st.lag.max_ns / LC_MS);
   assert_true(st.ticks > 0);
-  assert_int_equal(rep.n, 0);
+  const struct lc_trace_report *r = lc_trace_reports_short(&rep, LC_REPORT_SLOW_STEP, 100 * LC_MS);
+  if (r)
+    lc_fail(ctx, "a %.1f ms step of '%s' was reported (threshold 100 ms)",
+            (double)r->duration_ns / LC_MS, r->task);
+  if (rep.n) lc_note(ctx, "%zu slow-step reports: the machine stalled a step", rep.n);
 }
 
 /* ==========================================================================================
@@ -345,8 +369,14 @@ LC_TEST(sem_debug_threshold, "semantics.debug.threshold", "DEBUG-THRESHOLD DEBUG
           (double)st.timer_late_ns / LC_MS, (double)st.lag.max_ns / LC_MS,
           (unsigned long long)st.lag.samples);
   assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "a"), 1);
-  assert_int_equal(lc_trace_reports_count(&rep, LC_REPORT_SLOW_STEP, "b"), 0);
-  assert_int_equal(rep.n, 1);
+  /* b's 5 ms step (or any other) may be reported only if it really took the threshold. */
+  const struct lc_trace_report *r =
+      lc_trace_reports_short(&rep, LC_REPORT_SLOW_STEP, opts.slow_step_ns);
+  if (r)
+    lc_fail(ctx, "a %.1f ms step of '%s' was reported (threshold %.0f ms)",
+            (double)r->duration_ns / LC_MS, r->task, (double)opts.slow_step_ns / LC_MS);
+  if (rep.n > 1)
+    lc_note(ctx, "%zu reports: the machine stalled a step beyond the threshold", rep.n);
   /* Physical floor: the timer was due at 10 ms and could not run before a (50 ms) ended. */
   assert_true(st.timer_late_ns >= 35 * LC_MS);
   assert_true(st.lag.max_ns >= 35 * LC_MS);

@@ -147,7 +147,10 @@ LC_TEST(sem_gather_max_not_sum, "semantics.gather.max_not_sum", "GATHER-MAX-NOT-
   assert_int_equal(lc_trace_run(ctx, NULL, &rep, gm_main, &st, NULL), 0);
   assert_int_equal(st.rc, 0);
   double ratio = (double)st.elapsed_ns / (double)max;
-  double allowed = 1.0 + (double)lc_tol_ns(ctx, 40 * LC_MS) / (double)max;
+  /* 60 ms x multiplier of slack over the 80 ms max: a busy machine's scheduling delays fit,
+   * while the sum (360 ms) or even two of the longest children run one after the other
+   * (150 ms) do not. */
+  double allowed = 1.0 + (double)lc_tol_ns(ctx, 60 * LC_MS) / (double)max;
   lc_note(ctx, "gather of 8: %.1f ms, max %.0f ms, sum %.0f ms, elapsed/max %.2f",
           (double)st.elapsed_ns / LC_MS, (double)max / LC_MS, (double)sum / LC_MS, ratio);
   if (st.elapsed_ns < max) lc_fail(ctx, "gather returned before its longest child (%.2f)", ratio);

@@ -727,7 +727,8 @@ LC_TEST(sem_io_many, "semantics.io.many_connections", "IO-MANY-CONNECTIONS", LC_
  * before its reply. Every other connection's worst round trip rises to at least the block (a
  * ping outstanding when the block began is answered only after it ended), and debug mode names
  * echo-9 as the slow step. The same work through lc_run_in_thread keeps every other
- * connection's worst round trip below 50 ms x multiplier, with no report.
+ * connection served: each makes round trips while the job runs and none waits as long as the
+ * job, with no report.
  * ======================================================================================== */
 
 #define LAT_CLIENTS 8
@@ -743,6 +744,8 @@ struct lat {
   long rounds[LAT_CLIENTS];
   int64_t block_ns;
   int64_t block_t0, worst_end; /* when the block began; when client 0's worst round trip ended */
+  int in_job;                  /* thread: the culprit's job is running */
+  long rounds_in_job[LAT_CLIENTS]; /* thread: round trips begun and ended while it ran */
 };
 
 static void lat_nanosleep(int64_t ns) {
@@ -773,7 +776,9 @@ static int lat_handler(lc_stream *s, void *arg) {
         while (lc_clock_ns() < t0 + LAT_BLOCK_MS * LC_MS) spin++;
       } else {
         intptr_t v = 0;
+        l->in_job = 1;
         int rc = lc_run_in_thread(lat_job, NULL, &v);
+        l->in_job = 0;
         IO_CHECK(&l->st, rc == 0 && v == 42, "run_in_thread -> %s %ld", lc_trace_code(rc), (long)v);
       }
       l->block_ns = lc_clock_ns() - t0;
@@ -799,6 +804,7 @@ static int lat_client(void *arg, intptr_t *result) {
   char buf[16];
   while (!l->stop) {
     int64_t t0 = lc_clock_ns();
+    int in_job = l->in_job;
     rc = lc_stream_write(c, "ping\n", 5);
     ssize_t n = rc ? rc : lc_stream_readline(c, buf, sizeof buf);
     if (n != 5) {
@@ -810,6 +816,7 @@ static int lat_client(void *arg, intptr_t *result) {
       l->max_rtt[lc->id] = rtt;
       if (lc->id == 0) l->worst_end = t0 + rtt;
     }
+    if (in_job && l->in_job) l->rounds_in_job[lc->id]++;
     if (l->rounds[lc->id]++ == 0) l->served_once++;
   }
   lc_stream_free(c);
@@ -850,7 +857,7 @@ static int lat_main(void *arg, intptr_t *result) {
   int all_rose = 1, all_low = 1;
   for (int i = 0; i < LAT_CLIENTS; i++) {
     if (l->max_rtt[i] < l->block_ns) all_rose = 0;
-    if (l->max_rtt[i] > l->st.v[0]) all_low = 0;
+    if (l->max_rtt[i] >= l->st.v[0] || l->rounds_in_job[i] == 0) all_low = 0;
   }
   if (l->kind == LAT_THREAD)
     lc_trace("every other connection's latency stayed below the bound: %s", all_low ? "yes" : "no");
@@ -866,7 +873,11 @@ static void lat_scenario(lc_ctx *ctx, enum lat_kind kind) {
   struct lat l;
   memset(&l, 0, sizeof l);
   l.kind = kind;
-  l.st.v[0] = lc_tol_ns(ctx, 50 * LC_MS); /* offload: the worst round trip allowed */
+  /* Offload: every connection makes round trips while the job runs, and none waits as long as
+   * the job. A blocked loop fails both by construction (no round trip fits inside the block; one
+   * outstanding when it began waits it out); a process descheduled for ~100 ms on a busy
+   * machine passes both, so the verdict does not depend on the machine's load. */
+  l.st.v[0] = LAT_BLOCK_MS * LC_MS;
 
   lc_run_opts opts = {.debug = 1}; /* default threshold: 100 ms, as asyncio */
   lc_trace_reports rep = {0};
@@ -888,12 +899,21 @@ static void lat_scenario(lc_ctx *ctx, enum lat_kind kind) {
   assert_true(l.block_ns >= LAT_BLOCK_MS * LC_MS);
   for (int i = 0; i < LAT_CLIENTS; i++) assert_true(l.rounds[i] > 0);
   if (kind == LAT_THREAD) {
-    if (worst > l.st.v[0])
+    for (int i = 0; i < LAT_CLIENTS; i++)
+      if (l.rounds_in_job[i] == 0)
+        lc_fail(ctx, "connection %d made no round trip while the %.1f ms job ran on a thread", i,
+                (double)l.block_ns / LC_MS);
+    if (worst >= l.st.v[0])
       lc_fail(ctx,
               "a connection's round trip reached %.1f ms while the work ran on a thread "
               "(bound %.1f ms)",
               (double)worst / LC_MS, (double)l.st.v[0] / LC_MS);
-    if (rep.n != 0) lc_fail(ctx, "unexpected slow-step report naming '%s'", rep.v[0].task);
+    const struct lc_trace_report *r =
+        lc_trace_reports_short(&rep, LC_REPORT_SLOW_STEP, 100 * LC_MS);
+    if (r)
+      lc_fail(ctx, "a %.1f ms step of '%s' was reported (threshold 100 ms)",
+              (double)r->duration_ns / LC_MS, r->task);
+    if (rep.n) lc_note(ctx, "%zu slow-step reports: the machine stalled a step", rep.n);
   } else {
     if (best < l.block_ns)
       lc_fail(ctx,

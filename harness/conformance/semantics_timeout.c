@@ -229,6 +229,7 @@ struct tstate {
   int expired[6];
   int cancelling_after;
   int resched_rc;
+  int64_t margin_ns;
 };
 
 /* ==========================================================================================
@@ -240,9 +241,12 @@ struct tstate {
 static int te_main(void *arg, intptr_t *result) {
   struct tstate *st = arg;
   lc_timeout to;
-  int rc = lc_timeout_enter(&to, 50 * LC_MS);
+  /* 50 ms at multiplier 1: the 30 ms between the end of the first sleep and the deadline is
+   * the margin a slow machine may eat, so it grows with the multiplier. */
+  int rc = lc_timeout_enter(&to, 20 * LC_MS + st->margin_ns);
   if (rc) return rc;
   rc = lc_sleep(20 * LC_MS);
+  st->rc[2] = rc;
   lc_trace_at("sleep(20ms) -> %s", lc_trace_code(rc));
   rc = lc_sleep(1000 * LC_MS);
   st->rc[0] = rc;
@@ -260,8 +264,14 @@ LC_TEST(sem_timeout_expire, "semantics.timeout.expire", "TIMEOUT-EXPIRE TIMEOUT-
         10000) {
   struct tstate st;
   memset(&st, 0, sizeof st);
+  st.margin_ns = lc_tol_ns(ctx, 30 * LC_MS);
   lc_trace_reports rep = {0};
   assert_int_equal(lc_trace_run(ctx, NULL, &rep, te_main, &st, NULL), 0);
+  if (st.rc[2] != 0)
+    lc_fail(ctx,
+            "the 20 ms sleep before the deadline returned %s: it overran the %.0f ms margin "
+            "(a slow machine: raise the time multiplier)",
+            lc_trace_code(st.rc[2]), (double)st.margin_ns / LC_MS);
   assert_int_equal(st.rc[0], -ECANCELED);
   assert_int_equal(st.rc[1], -ETIMEDOUT);
   assert_int_equal(st.expired[1], 1);

@@ -47,13 +47,6 @@ def open_fds():
     return len(os.listdir("/proc/self/fd"))
 
 
-def multiplier():
-    try:
-        return max(1.0, float(os.environ.get("LOOPCONF_TIME_MULTIPLIER", "1") or 1))
-    except ValueError:
-        return 1.0
-
-
 def script_handler(send, after_go=None):
     """The C script server: send `send`, then after the client's "go\\n" send `after_go`."""
     async def handler(reader, writer):

@@ -11,10 +11,24 @@ import time
 _t0 = time.monotonic()
 
 
+_wait0 = 0
+
+
+def run_delay_ns():
+    """How long the main thread has waited, runnable, for a CPU (/proc/self/schedstat's
+    run_delay, as lc_trace.c reads it); 0 when the kernel does not say."""
+    try:
+        with open("/proc/self/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def begin():
     """Set the trace clock's zero to now (lc_trace_begin)."""
-    global _t0
+    global _t0, _wait0
     _t0 = time.monotonic()
+    _wait0 = run_delay_ns()
 
 
 def elapsed_ms():
@@ -29,7 +43,8 @@ def trace(line):
 def trace_at(line):
     """One trace line with the timing token (lc_trace_at)."""
     ms = int((time.monotonic() - _t0) * 1000.0 + 0.5)
-    print(f"{line} @{ms}ms", flush=True)
+    wait_ms = (run_delay_ns() - _wait0 + 500000) // 1000000
+    print(f"{line} @{ms}ms ~{wait_ms}ms", flush=True)
 
 
 def code(exc=None):

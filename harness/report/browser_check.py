@@ -8,7 +8,8 @@ Checks: the page loads from the file system with no console errors, no uncaught 
 and no failed requests; every <img> loaded (complete, non-zero natural size); the conformance
 matrix (table#matrix) has exactly N test rows; nothing fetched from the network. Keeps a
 screenshot at 1280 px (DIR/report-1280.png) and at phone width (DIR/report-390.png), the page
-down to the matrix's end (report-*-matrix.png), and checks
+down to the matrix's end (report-*-matrix.png), the deviation table and the sections of
+several machines (report-<width>-<id>.png), and checks
 that at phone width the page does not scroll sideways (wide tables scroll in their own box).
 Exit 0 all good, 1 a check failed (one line per problem), 2 bad usage / no Chromium, 77 skip.
 """
@@ -239,6 +240,19 @@ def main(argv):
             full = cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                             clip={"x": 0, "y": 0, "width": width, "height": h, "scale": 1})
             shots[f"{width}-matrix"] = base64.b64decode(full["data"])
+            # the deviation table and the several-machines sections, each on its own shot
+            for sec in ("deviations", "bench-machines", "sweep-machines", "http-machines"):
+                box = cdp.call("Runtime.evaluate", returnByValue=True, expression=
+                               f"(() => {{ const e = document.getElementById('{sec}');"
+                               " if (!e) return null; const r = e.getBoundingClientRect();"
+                               " return [r.top + window.scrollY, r.height]; })()")
+                v = box["result"].get("value")
+                if v:
+                    shot = cdp.call("Page.captureScreenshot", format="png",
+                                    captureBeyondViewport=True,
+                                    clip={"x": 0, "y": max(0, int(v[0]) - 10), "width": width,
+                                          "height": min(int(v[1]) + 20, 5000), "scale": 1})
+                    shots[f"{width}-{sec}"] = base64.b64decode(shot["data"])
             print(f"browser_check: {width}px: {res['images']} images loaded, "
                   f"{res['rows']} matrix rows, title '{res['title']}'")
         if args["--shots"]:

@@ -21,15 +21,24 @@ and DIR defaults to results/report. The output is deterministic: same inputs, sa
                  verdict, new and vanished tests, changed characteristics (benchmarks: the
                  verdicts of `loopconf compare`); printed, and added to the report when --out
                  is given. Exit 1 when a cell regressed (expected -> unexpected verdict).
---readme FILE    also regenerate FILE's generated blocks from the same files: the conformance
-                 summary between <!-- conformance-table:begin/end --> and the benchmark table
-                 between <!-- bench-table:begin/end --> (via table.py --update).
+--readme FILE    also regenerate FILE's generated blocks (<!-- NAME:begin --> ... <!-- NAME:end -->)
+                 from the same files: conformance-table (summary), deviations (every
+                 expectations line per library with its verdict, condition, clause and
+                 file:line), characteristics, bench-table (table.py --update), bench-agree
+                 (table.py's agree over the timed runs beside the baseline), sweep-claims
+                 (claims.md beside the sweep) and tasks-table (results/tasks/py_tasks_100k.md).
+
+Results of one kind from several machines (each file's context names its machine) also get a
+merged section: a column group and chart series per machine, and `≠` where a cell's standing
+(ratio to the best on its machine) differs by more than 1.5x between machines for the same
+library version.
 
 Exit status: 0 done; 1 --diff found a regression; 2 bad usage or a malformed results file (one
 error line; nothing is written).
 """
 import hashlib
 import html
+import importlib.util
 import json
 import os
 import re
@@ -38,10 +47,24 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import deviations  # noqa: E402  (harness/report/deviations.py)
+
 PROG = "loopconf report"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 TABLE_PY = os.path.join(SRC, "harness", "bench", "table.py")
+
+
+def _bench_table_module():
+    """harness/bench/table.py as a module: its time format and units, used, not copied."""
+    spec = importlib.util.spec_from_file_location("lc_bench_table", TABLE_PY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+BENCH_TABLE = _bench_table_module()
 EXPECTED = {"PASS", "XFAIL", "SKIP"}
 FAILURES = {"FAIL", "XFAIL", "XPASS", "TIMEOUT", "CRASH", "FLAKY"}
 
@@ -90,11 +113,19 @@ def load(path):
     elif schema == "loopconf-sweep/1":
         kind = "sweep"
         need(isinstance(doc.get("cells"), list), path, "loopconf-sweep/1 without cells")
+        for i, c in enumerate(doc["cells"]):
+            need(isinstance(c, dict) and isinstance(c.get("stats", {}), dict)
+                 and isinstance(c["stats"].get("wall_s", {}) if "stats" in c else {}, dict),
+                 path, f"sweep cell {i} is not an object with a stats object")
     elif schema is None and isinstance(doc.get("servers"), list):
         kind = "http"
         for i, s in enumerate(doc["servers"]):
             need(isinstance(s, dict) and isinstance(s.get("name"), str)
                  and isinstance(s.get("cells"), list), path, f"server {i} lacks name or cells")
+            need(all(isinstance(c, dict) for c in s["cells"])
+                 and isinstance(s.get("open_loop") or [], list)
+                 and all(isinstance(o, dict) for o in s.get("open_loop") or []),
+                 path, f"server {i} ({s['name']}): a cell or open-loop entry is not an object")
     else:
         raise Bad(f"{path}: unknown results schema {schema!r} (want loopconf-run/1, "
                   "loopconf-bench/1 or /2, loopconf-sweep/1, or loopconf http's http.json)")
@@ -133,13 +164,24 @@ def machine_key(ctx):
     """What makes two results files come from different machines: the CPU, the kernel, the
     compiler and build, and the time multiplier the run was scaled by."""
     parts = [str(ctx.get(k, "?")) for k in ("cpu_model", "kernel", "compiler", "build_type")]
-    parts.append(f"{float(ctx.get('time_multiplier', 1) or 1):g}")
+    parts[2] = parts[2].split(" / ")[0]  # bench records "C compiler / C++ compiler"
+    parts.append(mult_text(ctx) if ctx.get("time_multiplier") is not None else "1")
     return "\x1f".join(parts)
+
+
+def machine_names(files):
+    """{machine key: 'm1', 'm2', ...} over every results file given, in the order of their
+    labels, so a machine has one name in every section of the report."""
+    keys = {}
+    for f in files:
+        k = machine_key(f["ctx"])
+        keys.setdefault(k, machine_label(f["ctx"]))
+    return {k: f"m{i + 1}" for i, k in enumerate(sorted(keys, key=lambda k: keys[k] + k))}
 
 
 def machine_label(ctx):
     return (f"{ctx.get('cpu_model', '?')}, {kernel_release(ctx)}, "
-            f"x{float(ctx.get('time_multiplier', 1) or 1):g}")
+            f"x{mult_text(ctx) if ctx.get('time_multiplier') is not None else 1}")
 
 
 def context_line(ctx):
@@ -182,9 +224,13 @@ class Charts:
         dat = os.path.join(self.outdir, name + ".dat")
         with open(dat, "w", encoding="utf-8") as f:
             f.write(data)
-        foot = footer.replace('"', "'")
+        # one footer line per machine: gnuplot's "\n" in a double-quoted string
+        feet = footer.replace('"', "'").split("\n")
+        foot = "\\n".join(feet)
+        bmargin += len(feet) - 1
         common = (f'set title "{title}"\n'
-                  f'set label 99 "{foot}" at screen 0.01, screen 0.025 font ",8"\n'
+                  f'set label 99 "{foot}" at screen 0.01, screen {0.025 + 0.02 * (len(feet) - 1):.3f}'
+                  f' font ",8"\n'
                   f'set bmargin {bmargin}\nset key outside right top\nset grid ytics\n')
         for term, ext in ((f'svg size 960,{height} font "sans,11" background "#ffffff"', "svg"),
                           (f'pngcairo size 960,{height} font "sans,10"', "png")):
@@ -210,11 +256,12 @@ class Column:
         self.cells = {}  # test -> cell
 
 
-def conformance_model(runs):
+def conformance_model(runs, names=None):
     machines = {}   # mkey -> (label, ctx, [files])
     columns = {}    # (mkey, backend) -> Column
     tests = {}      # test -> clauses
     clauses = {}    # id -> (file, ntests)
+    expectations = {}  # backend -> its expectations file as the run named it
     for r in runs:
         ctx = r["ctx"]
         mk = machine_key(ctx)
@@ -227,12 +274,16 @@ def conformance_model(runs):
                                             str(c.get("backend_version", "?")))
             col.cells[c["test"]] = c
             tests.setdefault(c["test"], " ".join(c.get("clauses") or []))
+        for b in r["doc"].get("backends") or []:
+            if isinstance(b, dict) and isinstance(b.get("name"), str):
+                expectations.setdefault(b["name"], str(b.get("expectations") or ""))
         for cl in r["doc"].get("spec_clauses") or []:
             if isinstance(cl, dict) and isinstance(cl.get("id"), str):
                 clauses[cl["id"]] = (cl.get("file", "?"), cl.get("tests", 0))
-    mkeys = sorted(machines, key=lambda k: machines[k][0] + k)
-    # Machines get short names m1, m2, ... in the order of their labels (deterministic).
-    mname = {k: f"m{i + 1}" for i, k in enumerate(mkeys)}
+    # Machines get short names m1, m2, ... in the order of their labels (deterministic), the
+    # same over every kind of results file when names (machine_names) is given.
+    mname = names or machine_names(runs)
+    mkeys = sorted(machines, key=lambda k: int(mname[k][1:]))
     order = {"reference": 0, "libuv": 1, "libev": 2, "libevent": 3}
     cols = sorted(columns.values(), key=lambda c: (mkeys.index(c.mkey),
                                                    order.get(c.backend, 9), c.backend))
@@ -251,11 +302,20 @@ def conformance_model(runs):
                 for c in group:
                     differs.add((id(c), t))
     return {"machines": machines, "mkeys": mkeys, "mname": mname, "cols": cols,
-            "tests": sorted(tests), "clauses_of": tests, "clauses": clauses, "differs": differs}
+            "tests": sorted(tests), "clauses_of": tests, "clauses": clauses, "differs": differs,
+            "expectations": expectations}
 
 
 def short_verdict(v):
     return {"PASS": "pass", "XFAIL": "xfail", "SKIP": "skip"}.get(v, v)
+
+
+def deviation_tables(model, link_prefix):
+    """(markdown, html) of the per-library deviation table (harness/report/deviations.py)."""
+    try:
+        return deviations.render(deviations.model(model, SRC), link_prefix, esc)
+    except (deviations.BadExpect, OSError) as e:
+        raise Bad(str(e))
 
 
 def conformance_sections(model):
@@ -366,6 +426,10 @@ def conformance_sections(model):
                      f'{cell["verdict"]}</b>: {esc(why)}</li>')
         md.append("")
         h.append("</ol>")
+    # Deviations: every expectations line per library, with its verdict here and its source.
+    a, b = deviation_tables(model, None)
+    md += ["### Deviations per library\n", a]
+    h += ["<h3>Deviations per library</h3>", b]
     # Characteristics: what each backend does where the contract lets backends differ.
     keys = sorted({k for c in cols for cell in c.cells.values()
                    for k in (cell.get("characteristics") or {})})
@@ -420,7 +484,7 @@ def conformance_readme(model):
 
 # ---- benchmarks --------------------------------------------------------------------------------
 
-UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+UNIT_NS = BENCH_TABLE.UNIT_NS
 
 
 def bench_table(path):
@@ -767,6 +831,8 @@ overflow-wrap:anywhere}
 .v-pass{background:#dff0d8}.v-xfail{background:#fcf3cf}.v-skip{background:#eee}
 .v-fail,.v-timeout,.v-crash,.v-xpass,.v-flaky{background:#f5c6cb;font-weight:bold}
 .unexpected{background:#f5c6cb}.xfail{background:#fcf3cf}
+.deviations td{white-space:normal;min-width:7em;text-align:left}
+.merged td{white-space:nowrap;text-align:right}
 .differs{outline:3px solid #8e44ad;outline-offset:-3px}
 span.differs{padding:0 .2em}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
@@ -774,6 +840,316 @@ code{font-size:.9em}pre{overflow-x:auto;font-size:.8em;background:#f6f6f6;paddin
 @media (max-width:700px){body{padding:0 .4em}.matrix .clauses{display:none}table{font-size:.75em}}
 """
 
+
+# ---- many machines, one report: benchmarks, sweeps and HTTP -----------------------------------
+
+NOTABLE = 1.5  # a standing (value / the best on the same machine) differing by more than this
+
+
+def merged_table(rows, cols, groups, values, version, lower_better, fmt, rowhead,
+                 by_column=True):
+    """(markdown, html, notable cells) of one table with a column group per machine.
+
+    groups: [(group id, machine name)]; values[(group, row, col)] = number; version[(group,
+    row, col)] = what must be equal for two machines to be compared (the library version run).
+    A cell is notable when its standing (value / the best row of that column on that machine)
+    and another machine's standing for the same row, column and version differ by more than
+    NOTABLE: raw numbers of different CPUs are not comparable, rankings are. The best is the
+    best row of the column (by_column) or the best column of the row."""
+    stand = {}
+    for g, _ in groups:
+        # the best is among the rows of a column (by_column) or the columns of a row
+        lines = ([[(r, c) for r in rows] for c in cols] if by_column else
+                 [[(r, c) for c in cols] for r in rows])
+        for line in lines:
+            vs = [values[(g, r, c)] for r, c in line if (values.get((g, r, c)) or 0) > 0]
+            if not vs:
+                continue
+            best = min(vs) if lower_better else max(vs)
+            for r, c in line:
+                v = values.get((g, r, c))
+                if v and v > 0:
+                    stand[(g, r, c)] = v / best if lower_better else best / v
+    notable = set()
+    for r in rows:
+        for c in cols:
+            byver = {}
+            for g, _ in groups:
+                if (g, r, c) in stand:
+                    byver.setdefault(version.get((g, r, c), ""), []).append(g)
+            for gs in byver.values():
+                mach = {dict(groups)[g] for g in gs}
+                if len(mach) < 2:
+                    continue
+                st = [stand[(g, r, c)] for g in gs]
+                if max(st) / min(st) > NOTABLE:
+                    notable |= {(g, r, c) for g in gs}
+    heads = [(g, m, c) for g, m in groups for c in cols]
+    md = [f"| {rowhead} | " + " | ".join(f"{m} {c}" for _, m, c in heads) + " |",
+          "|---|" + "---:|" * len(heads)]
+    h = ['<div class="scroll"><table class="merged"><thead><tr>'
+         f'<th rowspan="2">{esc(rowhead)}</th>' +
+         "".join(f'<th colspan="{len(cols)}" class="machine">{esc(m)}</th>' for _, m in groups) +
+         "</tr><tr>" + "".join(f"<th>{esc(c)}</th>" for _ in groups for c in cols) +
+         "</tr></thead><tbody>"]
+    for r in rows:
+        mr, hr = [], []
+        for g, _, c in heads:
+            v = values.get((g, r, c))
+            if v is None:
+                mr.append("")
+                hr.append("<td></td>")
+                continue
+            t = fmt(v) + (f" ({stand[(g, r, c)]:.2f}x)" if (g, r, c) in stand else "")
+            mark = (g, r, c) in notable
+            mr.append(t + (" ≠" if mark else ""))
+            cls = ' class="differs"' if mark else ""
+            hr.append(f"<td{cls}>{esc(t)}</td>")
+        md.append(f"| {r} | " + " | ".join(mr) + " |")
+        h.append(f"<tr><th>{esc(r)}</th>{''.join(hr)}</tr>")
+    md.append("")
+    h.append("</tbody></table></div>")
+    return "\n".join(md), "\n".join(h), notable
+
+
+def machines_note(groups, ctxs, what):
+    lines = [f"{what} from {len({m for _, m in groups})} machines, one column group each "
+             f"(value, then its standing: the ratio to the best on that machine; `≠` the "
+             f"standing differs by more than {NOTABLE:g}x from another machine's for the same "
+             "version):\n"]
+    for g, m in groups:
+        lines.append(f"- **{m}** (`{g}`): {context_line(ctxs[g])}")
+    lines.append("")
+    return lines
+
+
+def group_files(files, names):
+    """[(group id, machine name)] for files: one group per file, named by its machine."""
+    return [(rel(f["path"]), names[machine_key(f["ctx"])]) for f in files]
+
+
+def merged_bench(benches, names, charts):
+    groups = group_files(benches, names)
+    ctxs = {g: f["ctx"] for (g, _), f in zip(groups, benches)}
+    vals, ver, backends, rows = {}, {}, [], []
+    for (g, _), f in zip(groups, benches):
+        med = bench_medians(f["doc"])
+        vers = f["ctx"].get("backends") if isinstance(f["ctx"].get("backends"), dict) else {}
+        for n in med:
+            if not (n.startswith("loop.") or n.startswith("runtime.")):
+                continue
+            if n not in rows:
+                rows.append(n)
+            for b, v in med[n].items():
+                if b == "none":
+                    continue
+                if b not in backends:
+                    backends.append(b)
+                vals[(g, n, b)] = v
+                ver[(g, n, b)] = str(vers.get(b, ""))
+    order = {"reference": 0, "libuv": 1, "libev": 2, "libevent": 3}
+    backends.sort(key=lambda b: (order.get(b, 9), b))
+    rows.sort()
+    a, b_, notable = merged_table(rows, backends, groups, vals, ver, True, BENCH_TABLE.fmt_time,
+                                  "benchmark",
+                                  by_column=False)
+    md = ["## Benchmarks on several machines\n"] + machines_note(groups, ctxs, "Benchmark medians")
+    md.append(a)
+    h = ['<section id="bench-machines"><h2>Benchmarks on several machines</h2>',
+         md_to_html("\n".join(machines_note(groups, ctxs, "Benchmark medians"))), b_]
+    # chart: one series per machine and backend, the standing on that machine
+    series = [(g, m, be) for g, m in groups for be in backends
+              if any((g, n, be) in vals for n in rows)]
+    data = []
+    for n in rows:
+        row = []
+        for g, m, be in series:
+            vs = [vals[(g, x, be2)] for (g2, x, be2) in vals if g2 == g and x == n]
+            v = vals.get((g, n, be))
+            row.append(f"{v / min(vs):.4f}" if v and vs else "NaN")
+        data.append(gp_str(n).replace(" ", "_") + " " + " ".join(row))
+    if data and series:
+        script = ("set style data histograms\nset style histogram clustered gap 1\n"
+                  "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+                  "set ylabel 'median / best backend on the machine (log, lower is better)'\n"
+                  "set logscale y\nset yrange [0.9:*]\nset xtics rotate by 35 right font ',8'\n"
+                  "plot " + ", ".join(f"DATA using {i + 2}:xtic(1) title '{m} {be}' "
+                                      f"lc {backends.index(be) + 1}"
+                                      + (f" fill pattern {3 + gi}" if gi else "")
+                                      for i, (g, m, be) in enumerate(series)
+                                      for gi in [[x for x, _ in groups].index(g)]))
+        name = charts.plot("bench-machines", "Benchmarks on several machines: ratio to the best "
+                           "backend on each machine",
+                           "\n".join(f"{m}: {context_line(ctxs[g])}" for g, m in groups),
+                           script, "\n".join(data) + "\n", bmargin=12, height=600)
+        md.append(f"![benchmarks on several machines]({name}.svg)\n")
+        h.append(figure(name, "Benchmark medians on several machines, one series per machine "
+                        "and backend"))
+    h.append("</section>")
+    return "\n".join(md), "\n".join(h), notable
+
+
+def sweep_version(ctx, model):
+    """What a sweep model ran: the package version the context recorded for its library."""
+    m = str(model)
+    lib = m.split(":", 1)[1] if m.startswith("task:") else m
+    key = {"asyncio": "python", "uvloop": "uvloop"}.get(lib, lib)
+    return str(ctx.get(key, ""))
+
+
+def series_plot(charts, name, title, groups, ctxs, series, xlabel, ylabel, logy):
+    """A line chart with one series per (label, machine): colour per label, dash per machine."""
+    labels = []
+    for lab, _, _ in series:
+        if lab not in labels:
+            labels.append(lab)
+    gidx = [g for g, _ in groups]
+    data = "\n\n\n".join("\n".join(f"{x} {y:.9g}" for x, y in pts) for _, _, pts in series) + "\n"
+    script = (f"set logscale x\n{'set logscale y' if logy else 'set yrange [0:*]'}\n"
+              f"set xlabel '{xlabel}'\nset ylabel '{ylabel}'\n"
+              "plot " + ", ".join(
+                  f"DATA index {i} using 1:2 with linespoints lc {labels.index(lab) + 1} "
+                  f"dt {gidx.index(g) + 1} title '{gp_str(lab)} ({dict(groups)[g]})'"
+                  for i, (lab, g, _) in enumerate(series)))
+    return charts.plot(name, title, "\n".join(f"{m}: {context_line(ctxs[g])}" for g, m in groups),
+                       script, data, bmargin=6, height=520)
+
+
+def merged_sweep(sweeps, names, charts):
+    groups = group_files(sweeps, names)
+    ctxs = {g: f["ctx"] for (g, _), f in zip(groups, sweeps)}
+    workloads = []
+    for f in sweeps:
+        for c in f["doc"]["cells"]:
+            if isinstance(c, dict) and c.get("workload") not in workloads:
+                workloads.append(c.get("workload"))
+    note = machines_note(groups, ctxs, "Median wall time per cell")
+    md = ["## Sweeps on several machines\n"] + note
+    h = ['<section id="sweep-machines"><h2>Sweeps on several machines</h2>',
+         md_to_html("\n".join(note))]
+    notable = set()
+    for w in workloads:
+        models, ns, vals, ver, series = [], set(), {}, {}, []
+        for (g, _), f in zip(groups, sweeps):
+            per = {}
+            for c in f["doc"]["cells"]:
+                if not isinstance(c, dict) or c.get("workload") != w:
+                    continue
+                m, n = str(c.get("model")), c.get("n")
+                if m not in models:
+                    models.append(m)
+                wall = ((c.get("stats") or {}).get("wall_s") or {}).get("median")
+                if isinstance(n, int) and c.get("status") == "ok" and \
+                        isinstance(wall, (int, float)):
+                    ns.add(n)
+                    vals[(g, m, f"N={n}")] = wall
+                    ver[(g, m, f"N={n}")] = sweep_version(f["ctx"], m)
+                    per.setdefault(m, []).append((n, wall))
+            series += [(m, g, sorted(pts)) for m, pts in per.items()]
+        cols = [f"N={n}" for n in sorted(ns)]
+        a, b, nt = merged_table(models, cols, groups, vals, ver, True,
+                                lambda v: f"{v:.4g} s", "model")
+        notable |= {(w,) + x for x in nt}
+        md += [f"### {w}\n", a]
+        h += [f"<h3>{esc(str(w))}</h3>", b]
+        if len(ns) > 1 and series:
+            slug = re.sub("[^a-z0-9]+", "-", str(w).lower())
+            name = series_plot(charts, f"sweep-machines-{slug}",
+                               f"Sweep {gp_str(w)} on several machines: wall time vs N", groups,
+                               ctxs, series, "N", "wall time (s)", True)
+            md.append(f"![sweep {w} on several machines]({name}.svg)\n")
+            h.append(figure(name, f"Sweep {w} on several machines: one series per model and "
+                            "machine"))
+    h.append("</section>")
+    return "\n".join(md), "\n".join(h), notable
+
+
+def merged_http(https, names, charts):
+    groups = group_files(https, names)
+    ctxs = {g: f["ctx"] for (g, _), f in zip(groups, https)}
+    servers, levels, vals, series = [], set(), {}, []
+    for (g, _), f in zip(groups, https):
+        for sv in f["doc"]["servers"]:
+            if sv["name"] not in servers:
+                servers.append(sv["name"])
+            pts = []
+            for c in sv["cells"]:
+                n, r = c.get("connections"), c.get("rps_median")
+                if isinstance(n, int) and isinstance(r, (int, float)):
+                    levels.add(n)
+                    vals[(g, sv["name"], f"c={n}")] = r
+                    pts.append((n, r))
+            if pts:
+                series.append((sv["name"], g, sorted(pts)))
+    cols = [f"c={n}" for n in sorted(levels)]
+    note = machines_note(groups, ctxs, "Requests/s under wrk (median of the runs)")
+    a, b, notable = merged_table(servers, cols, groups, vals, {}, False,
+                                 lambda v: f"{v:.0f}", "server")
+    md = ["## HTTP on several machines\n"] + note + [a]
+    h = ['<section id="http-machines"><h2>HTTP on several machines</h2>',
+         md_to_html("\n".join(note)), b]
+    if series:
+        name = series_plot(charts, "http-machines", "HTTP on several machines: requests/s vs "
+                           "connections", groups, ctxs, series, "connections", "requests/s",
+                           False)
+        md.append(f"![HTTP on several machines]({name}.svg)\n")
+        h.append(figure(name, "HTTP requests/s on several machines: one series per server and "
+                        "machine"))
+    h.append("</section>")
+    return "\n".join(md), "\n".join(h), notable
+
+
+def bench_agreement(paths):
+    """The README's "do the rankings survive a noisy machine?" tables from timed benchmark
+    files of one build (harness/bench/table.py --agree on every pair, in start order)."""
+    runs = []
+    for p in paths:
+        doc = load(p)["doc"]
+        if doc["context"].get("mode") == "callgrind":
+            continue
+        log = [r for r in doc["context"].get("bench_rounds_log") or [] if isinstance(r, dict)]
+        runs.append((str(doc["context"].get("date", "")), p, doc, log))
+    runs.sort(key=lambda r: r[0])
+    if len(runs) < 2:
+        return None
+
+    def t(iso):
+        return str(iso)[11:19]
+
+    def secs(a, b):
+        import datetime
+        f = datetime.datetime.fromisoformat
+        return int((f(str(b)) - f(str(a))).total_seconds())
+    out = ["| run | rounds | first round (UTC) | first to last round start | load average at the "
+           "round starts (1 min) | at the end |", "|---|---|---|---|---|---|"]
+    for date, p, doc, log in runs:
+        la = [r["load_avg"][0] for r in log if isinstance(r.get("load_avg"), list)
+              and r["load_avg"] and isinstance(r["load_avg"][0], (int, float))]
+        end = doc["context"].get("load_avg_end")
+        span = f"{secs(log[0]['start'], log[-1]['start'])} s" if len(log) > 1 else ""
+        out.append(f"| `{os.path.basename(p)}` | {len(log) or doc['context'].get('bench_rounds', '?')}"
+                   f" | {t(log[0]['start']) if log else t(date)} | {span} | "
+                   + (f"{min(la):.1f}-{max(la):.1f}" if la else "") + " | "
+                   + (f"{end[0]:.1f}" if isinstance(end, list) and end else "") + " |")
+    out += ["", "| comparison | agree | too noisy in both | decided by one, too noisy in the other"
+            " | contradict |", "|---|---|---|---|---|"]
+    once = []
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            (_, p1, d1, _), (_, p2, d2, _) = runs[i], runs[j]
+            lines, counts = BENCH_TABLE.agree(d1, d2, p1, p2, only_differences=True)
+            name = f"{os.path.basename(p1)} / {os.path.basename(p2)}"
+            out.append(f"| {name} | {counts['agree']} | {counts['flagged by both']} | "
+                       f"{counts['flagged by one']} | **{counts['CONTRADICT']}** |")
+            for l in lines[2:]:
+                if l.endswith("| flagged by one |") or l.endswith("| CONTRADICT |"):
+                    cells = [c.strip() for c in l.strip("|").split("|")]
+                    once.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+    if once:
+        out += ["", "Rows decided by one run only (or contradicting):", "",
+                "| comparison | benchmark | pair | first run | second run |",
+                "|---|---|---|---|---|"] + once
+    return "\n".join(out)
 
 # ---- the report --------------------------------------------------------------------------------
 
@@ -787,7 +1163,7 @@ def build(files, outdir, diff_pair, exe_dir):
     h = []
     toc = []
     if runs:
-        model = conformance_model(runs)
+        model = conformance_model(runs, machine_names(files))
         a, b = conformance_sections(model)
         md.append(a)
         h.append(b)
@@ -805,6 +1181,19 @@ def build(files, outdir, diff_pair, exe_dir):
                  md_to_html("\n".join(diff_md)) +
                  "</section>")
         toc.append(("diff", "Changes between runs"))
+    # Results of one kind from several machines: one merged section with a column group (and
+    # chart series) per machine, before the per-file sections.
+    names = machine_names(files)
+    kinds = (("bench", merged_bench, "bench-machines", "Benchmarks on several machines"),
+             ("sweep", merged_sweep, "sweep-machines", "Sweeps on several machines"),
+             ("http", merged_http, "http-machines", "HTTP on several machines"))
+    for kind, fn, anchor, title in kinds:
+        fs = [f for f in files if f["kind"] == kind and f["ctx"].get("mode") != "callgrind"]
+        if len({machine_key(f["ctx"]) for f in fs}) > 1:
+            a, b, _ = fn(fs, names, charts)
+            md.append(a)
+            h.append(b)
+            toc.append((anchor, title))
     for i, f in enumerate([f for f in files if f["kind"] == "bench"], 1):
         a, b = bench_section(f, i, charts)
         md.append(a)
@@ -930,9 +1319,14 @@ def main(argv):
         if readme:
             runs = [f for f in loaded if f["kind"] == "run"]
             if runs:
+                cm = conformance_model(runs)
                 update_block(readme, "<!-- conformance-table:begin -->",
-                             "<!-- conformance-table:end -->",
-                             conformance_readme(conformance_model(runs)))
+                             "<!-- conformance-table:end -->", conformance_readme(cm))
+                update_block(readme, "<!-- deviations:begin -->", "<!-- deviations:end -->",
+                             deviation_tables(cm, "")[0].rstrip())
+                update_block(readme, "<!-- characteristics:begin -->",
+                             "<!-- characteristics:end -->",
+                             deviations.characteristics(cm, esc)[0].rstrip())
             sweeps = [f for f in loaded if f["kind"] == "sweep"]
             claims = os.path.join(os.path.dirname(sweeps[0]["path"]), "claims.md") if sweeps else ""
             if claims and os.path.isfile(claims):
@@ -944,6 +1338,25 @@ def main(argv):
                     update_block(readme, "<!-- sweep-claims:begin -->", "<!-- sweep-claims:end -->",
                                  "\n".join(lines[first:]))
             benches = [f for f in loaded if f["kind"] == "bench"]
+            with open(readme, encoding="utf-8") as f:
+                text = f.read()
+            wants_agree = "<!-- bench-agree:begin -->" in text
+            tasks_md = os.path.join(SRC, "results", "tasks", "py_tasks_100k.md")
+            if "<!-- tasks-table:begin -->" in text and os.path.isfile(tasks_md):
+                # the table harness/bench/py_tasks.py printed for the published run
+                with open(tasks_md, encoding="utf-8") as f:
+                    tl = [l for l in f.read().split("\n") if l.startswith("|")]
+                if tl:
+                    update_block(readme, "<!-- tasks-table:begin -->",
+                                 "<!-- tasks-table:end -->", "\n".join(tl))
+            if benches and wants_agree:
+                # every timed run published beside the baseline, compared pairwise
+                d = os.path.dirname(benches[0]["path"])
+                body = bench_agreement([os.path.join(d, x) for x in sorted(os.listdir(d))
+                                        if x.startswith("bench") and x.endswith(".json")])
+                if body:
+                    update_block(readme, "<!-- bench-agree:begin -->",
+                                 "<!-- bench-agree:end -->", body)
             timed = [f for f in benches if f["doc"]["context"].get("mode") != "callgrind"]
             counted = [f for f in benches if f["doc"]["context"].get("mode") == "callgrind"]
             if timed:

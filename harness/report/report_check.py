@@ -4,9 +4,14 @@
 usage: report_check.py LOOPCONF SRCDIR WORKDIR CHECK
 CHECK: runjson    loopconf run --json: schema, context, expectations, characteristics and pins
        merge      two machines' runs (different time multipliers) in one report, both shown
+       machines   benchmark, sweep and HTTP files of two machines (kernel, CPU, multiplier
+                  changed) merge into one report: a column group and chart series per
+                  machine, planted differences highlighted; a malformed one: exit 2, nothing
        differs    a cell that differs between machines for the same backend version is marked
        diff       --diff: regressions exit 1, new/vanished tests, changed characteristics
        malformed  bad results files: one error line, exit 2, no report (and an old one kept)
+       deviations every expectations line per library in the deviation table, with its verdict,
+                  version condition, `may` runs, reason and file:line citation (md and html)
        markdown   report.md through cmark-gfm (GitHub's markdown): every table renders
        browser    the merged report in headless Chromium (browser_check.py), screenshots kept
        published  results/report and the README's tables are what the command produces now
@@ -52,6 +57,11 @@ def write(name, doc):
     return p
 
 
+def html_esc(s):
+    import html
+    return html.escape(s, quote=True)
+
+
 def read(p):
     with open(p, encoding="utf-8") as f:
         return f.read()
@@ -67,6 +77,38 @@ def tree_digest(d):
             with open(p, "rb") as fh:
                 h.update(fh.read())
     return h.hexdigest()
+
+
+def other_machine(doc):
+    """A results file as another machine would write it: kernel, CPU, time multiplier."""
+    d = copy.deepcopy(doc)
+    d["context"].update(kernel="Linux 6.1.0-planted #1 SMP x86_64", cpu_model="Planted Xeon",
+                        time_multiplier=3.0)
+    return d
+
+
+def machine_files():
+    """Benchmark, sweep and HTTP files of two machines, the second with planted differences:
+    libev 5x slower at loop.timer_churn, the thread model 4x slower, the first server 3x
+    slower. Returns (paths, the slowed server, the documents)."""
+    bench = json.load(open(os.path.join(SRC, "results/baseline/bench.json")))
+    sweep = json.load(open(os.path.join(TD, "sweep-quick.json")))
+    http = json.load(open(os.path.join(SRC, "results/http/http.json")))
+    b2, s2, h2 = other_machine(bench), other_machine(sweep), other_machine(http)
+    for e in b2["benchmarks"]:
+        if e.get("backend") == "libev" and str(e.get("run_name", e.get("name"))) \
+                .startswith("loop.timer_churn"):
+            e["real_time"] *= 5
+    for c in s2["cells"]:
+        if c.get("model") == "thread" and c.get("status") == "ok":
+            c["stats"]["wall_s"]["median"] *= 4
+    slow = h2["servers"][0]["name"]
+    for c in h2["servers"][0]["cells"]:
+        c["rps_median"] /= 3
+    files = [os.path.join(SRC, "results/baseline/bench.json"), write("bench-m2.json", b2),
+             os.path.join(TD, "sweep-quick.json"), write("sweep-m2.json", s2),
+             os.path.join(SRC, "results/http/http.json"), write("http-m2.json", h2)]
+    return files, slow, (bench, sweep, http, b2, s2, h2)
 
 
 m1 = json.load(open(M1, encoding="utf-8"))
@@ -102,6 +144,85 @@ if CHECK == "merge":
               for i in imgs), "every chart carries the machine context in its footer")
     check("<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
           and "https://" not in page, "the page is static: no scripts, nothing remote")
+
+elif CHECK == "machines":
+    files, slow, (bench, sweep, http, b2, s2, h2) = machine_files()
+    out = fresh("machines")
+    r = report(*files, "--out", out)
+    check(r.returncode == 0, f"report of two machines' bench, sweep and HTTP files ({r.stderr})")
+    md, page = read(os.path.join(out, "report.md")), read(os.path.join(out, "index.html"))
+
+    def section(text, title):
+        i = text.index(title)
+        j = text.find("\n## ", i + 1)
+        return text[i:j if j > 0 else len(text)]
+    for title, anchor, rowhead in (("## Benchmarks on several machines", "bench-machines",
+                                    "benchmark"),
+                                   ("## Sweeps on several machines", "sweep-machines", "model"),
+                                   ("## HTTP on several machines", "http-machines", "server")):
+        check(title in md, f"{title}: in the markdown")
+        if title not in md:
+            continue
+        sec = section(md, title)
+        check("**m1**" in sec and "**m2**" in sec and "Planted Xeon" in sec
+              and "time multiplier 3" in sec, f"{anchor}: both machines named with their context")
+        head = next(l for l in sec.splitlines() if l.startswith(f"| {rowhead} |"))
+        cols = [c.strip() for c in head.strip("|").split("|")][1:]
+        check(cols and len([c for c in cols if c.startswith("m1 ")]) ==
+              len([c for c in cols if c.startswith("m2 ")]) == len(cols) // 2,
+              f"{anchor}: one column group per machine, the same columns in each ({len(cols)})")
+        hs = page[page.index(f'<section id="{anchor}">'):]
+        hs = hs[:hs.index("</section>")]
+        check(hs.count('class="machine"') == 2 * hs.count('<table class="merged">') > 0,
+              f"{anchor}: two machine column groups in each HTML table")
+        imgs = re.findall(r'<img src="([^"]+)"', hs)
+        check(imgs and all("(m1)" in read(os.path.join(out, i)) or "m1 " in
+                           read(os.path.join(out, i)) for i in imgs) and
+              all("(m2)" in read(os.path.join(out, i)) or "m2 " in read(os.path.join(out, i))
+                  for i in imgs) and all("Planted Xeon" in read(os.path.join(out, i))
+                                         for i in imgs),
+              f"{anchor}: every chart has series of both machines and both in its footer "
+              f"({len(imgs)})")
+        marked = [l for l in sec.splitlines() if "≠" in l and l.startswith("|")]
+        want = {"bench-machines": "| loop.timer_churn |", "sweep-machines": "| thread |",
+                "http-machines": f"| {slow} |"}[anchor]
+        check(marked and all(l.startswith(want) for l in marked),
+              f"{anchor}: only the planted row is marked as differing ({len(marked)} rows)")
+        check(hs.count('class="differs"') == sum(l.count("≠") for l in marked) > 0,
+              f"{anchor}: the HTML highlights the same cells")
+    # the same files once more, unchanged: nothing differs notably
+    for name, doc in (("bench-same.json", bench), ("sweep-same.json", sweep),
+                      ("http-same.json", http)):
+        write(name, other_machine(doc))
+    out2 = fresh("machines-same")
+    r = report(*files[::2], *(os.path.join(WORK, n) for n in
+                             ("bench-same.json", "sweep-same.json", "http-same.json")),
+               "--out", out2)
+    md2 = read(os.path.join(out2, "report.md")) if r.returncode == 0 else ""
+    check(r.returncode == 0 and md2.count("several machines\n") == 3
+          and not [l for l in md2.splitlines() if l.startswith("|") and "≠" in l]
+          and 'class="differs"' not in read(os.path.join(out2, "index.html")),
+          "two machines with the same standings: nothing highlighted")
+    # malformed second-machine files: one line, exit 2, no report, the old one kept
+    before = tree_digest(out)
+    bad_sweep = copy.deepcopy(s2)
+    bad_sweep["cells"][2]["stats"] = "fast"
+    bad_http = copy.deepcopy(h2)
+    bad_http["servers"][1]["cells"][0] = 42
+    bad_bench = copy.deepcopy(b2)
+    del bad_bench["benchmarks"]
+    for what, doc in (("sweep", bad_sweep), ("http", bad_http), ("bench", bad_bench)):
+        p = write(f"bad-{what}-m2.json", doc)
+        r = report(*files, p, "--out", out)
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode == 2 and len(lines) == 1 and os.path.basename(p) in lines[0],
+              f"malformed {what} file of a second machine: exit 2, one line ({lines})")
+        check(tree_digest(out) == before, f"malformed {what}: the previous report is kept")
+        nf = fresh("never-m")
+        report(*files, p, "--out", nf)
+        check(not os.path.exists(nf), f"malformed {what}: no partial report")
+    check(not [f for f in os.listdir(WORK) if f.startswith(".report-")],
+          "no temporary report directories left behind")
 
 elif CHECK == "differs":
     m3 = copy.deepcopy(m1)
@@ -208,15 +329,77 @@ elif CHECK == "malformed":
     r = report("--bogus")
     check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, "unknown option: exit 2")
 
+elif CHECK == "deviations":
+    def expect_lines(path):
+        """(lineno, test, reason tail) of every verdict line (not CHAR) of an expectations file."""
+        out = []
+        for n, l in enumerate(read(path).splitlines(), 1):
+            if l.strip() and not l.startswith("#") and " CHAR " not in l:
+                out.append((n, l.split()[0], l.split(None, 3)[-1][-60:]))
+        return out
+    m1x = copy.deepcopy(m1)
+    for b in m1x["backends"]:
+        if b["name"] == "libuv":
+            b["version"] = "libuv 1.48.0"
+    for c in m1x["cells"]:
+        if c["backend"] == "libuv":
+            c["backend_version"] = "libuv 1.48.0"
+    m1x["context"]["kernel"] = "Linux 9.9.9-other #1 SMP x86_64"
+    out = fresh("deviations")
+    r = report(M1, write("run-newuv.json", m1x), "--out", out)
+    check(r.returncode == 0, f"report written ({r.stderr.strip()})")
+    md, page = read(os.path.join(out, "report.md")), read(os.path.join(out, "index.html"))
+    sec = md[md.index("### Deviations per library"):]
+    sec = sec[:sec.index("\n### ", 5)]
+    for be in ("libuv", "libev"):
+        src = os.path.join(SRC, "adapters", f"{be}.expect")
+        for n, test, tail in expect_lines(src):
+            cite = f"adapters/{be}.expect:{n}"
+            note = next((l for l in sec.splitlines() if f"**{be}** `{test}`" in l
+                         and cite in l), "")
+            check(note and tail in note, f"{cite} ({test}) is a reason with its citation in md")
+            check(re.search(rf'<li id="dev-\d+"><b>{be}</b> <code>{re.escape(test)}</code>'
+                            rf'[^\n]*{re.escape(html_esc(tail))}[^\n]*{re.escape(cite)}',
+                            page) is not None, f"... and in the HTML")
+            row = next((l for l in sec.splitlines() if l.startswith(f"| `{test}`")), "")
+            check("XFAIL" in row, f"{test}: its row shows the verdict of the run")
+    z = next(l for l in sec.splitlines() if "**libuv** `loop.timer.zero_delay_no_starve`" in l)
+    check("version<1.48" in z and "holds for libuv 1.44.2" in z
+          and "does not hold for libuv 1.48.0" in z,
+          "a version condition says for which run versions it holds")
+    check(sec.count("reference: no deviation") + sec.count("reference, ") >= 1,
+          "a backend without deviations is named as such")
+    # `may` lines (GLib, sd-event) and SKIP cells (tevent) from the published results.
+    pub = [os.path.join(SRC, "results", "conformance", f)
+           for f in sorted(os.listdir(os.path.join(SRC, "results", "conformance")))]
+    out = fresh("deviations-pub")
+    r = report(*pub, "--out", out)
+    check(r.returncode == 0, f"published results: report written ({r.stderr.strip()})")
+    md = read(os.path.join(out, "report.md"))
+    md = md[md.index("### Deviations per library"):]
+    cells = [c for p in pub for c in json.load(open(p))["cells"]]
+    for be, test in (("sdevent", "loop.timer.many"), ("glib", "loop.timer.order")):
+        cs = [c for c in cells if c["backend"] == be and c["test"] == test]
+        if not cs:
+            continue
+        total = sum(sum(c["counts"].values()) for c in cs)
+        shown = sum(n for c in cs for k, n in c["counts"].items() if k != "PASS")
+        row = next(l for l in md.splitlines() if l.startswith(f"| `{test}`"))
+        check(f"(may: showed in {shown} of {total} runs)" in row,
+              f"{be} {test}: a may line's cell says in how many runs it showed ({shown}/{total})")
+    sk = [c for c in cells if c["verdict"] == "SKIP"]
+    if sk:
+        row = next(l for l in md.splitlines() if l.startswith(f"| `{sk[0]['test']}`"))
+        check("SKIP [" in row and sk[0]["reason"] in md,
+              "a SKIP cell without an expectations line is listed with the run's reason")
+
 elif CHECK == "markdown":
     cmark = shutil.which("cmark-gfm")
     if not cmark:
         print("cmark-gfm not installed (scripts/install-deps.sh); skipped")
         sys.exit(77)
     out = fresh("markdown")
-    r = report(M1, M2, os.path.join(SRC, "results/baseline/bench.json"),
-               os.path.join(TD, "sweep-quick.json"), os.path.join(SRC, "results/http/http.json"),
-               "--out", out)
+    r = report(M1, M2, *machine_files()[0], "--out", out)
     check(r.returncode == 0, "report written")
     for mdpath in (os.path.join(out, "report.md"),
                    os.path.join(SRC, "results", "report", "report.md")):
@@ -290,9 +473,7 @@ elif CHECK == "runjson":
 
 elif CHECK == "browser":
     out = fresh("browser")
-    r = report(M1, M2, os.path.join(SRC, "results/baseline/bench.json"),
-               os.path.join(TD, "sweep-quick.json"), os.path.join(SRC, "results/http/http.json"),
-               "--out", out)
+    r = report(M1, M2, *machine_files()[0], "--out", out)
     check(r.returncode == 0, f"report written ({r.stderr.strip()})")
     tests = {c["test"] for p in (M1, M2) for c in json.load(open(p))["cells"]}
     r = subprocess.run([sys.executable, os.path.join(SRC, "harness/report/browser_check.py"),

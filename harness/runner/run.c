@@ -176,8 +176,10 @@ static void lcr_on_done(size_t job, struct lch_proc_result *res, void *ud) {
   enum lcr_verdict v =
       lcr_expect_apply(lcr_expect_find(&m->cols[col].expect, m->tests[idx / m->ncols]->name), &o);
   cell->counts[v]++;
-  /* Show the first run, unless a later one went wrong where the shown one did not. */
-  if (cell->runs++ == 0 || (lcr_verdict_expected(cell->verdict) && !lcr_verdict_expected(v))) {
+  /* Show the first run, unless a later one went wrong where the shown one did not, or the shown
+   * one was a SKIP (no evidence) and this one is not. */
+  if (cell->runs++ == 0 || (lcr_verdict_expected(cell->verdict) && !lcr_verdict_expected(v)) ||
+      (cell->verdict == LCR_SKIP && v != LCR_SKIP)) {
     lcr_outcome_free(&cell->shown);
     cell->shown = o;
     cell->verdict = v;
@@ -200,28 +202,51 @@ static int lc_finalize_may(const struct lcr_matrix *m, size_t i, struct lcr_cell
   return 1;
 }
 
-/* After all repetitions: a cell whose verdict changed between them is FLAKY. */
+/* One cell's final verdict from its repetitions' counts. */
+static void lcr_finalize_cell(struct lcr_matrix *m, size_t i, struct lcr_cell *cell) {
+  int distinct = 0;
+  for (int v = 0; v < LCR_VERDICT_COUNT; v++) distinct += cell->counts[v] != 0;
+  const char *why = cell->shown.reason;
+  if (lc_finalize_may(m, i, cell)) return;
+  if (distinct > 1) {
+    struct lch_buf sb = {0};
+    lch_buf_printf(&sb, "verdict changed between %d repetitions:", cell->runs);
+    for (int v = 0, first = 1; v < LCR_VERDICT_COUNT; v++)
+      if (cell->counts[v]) {
+        lch_buf_printf(&sb, "%s %s x%u", first ? "" : ",", lcr_verdict_name((enum lcr_verdict)v),
+                       cell->counts[v]);
+        first = 0;
+      }
+    if (why) lch_buf_printf(&sb, "; %s: %s", lcr_verdict_name(cell->verdict), why);
+    cell->verdict = LCR_FLAKY;
+    cell->reason = sb.data;
+  } else {
+    cell->reason = why ? lch_xstrdup(why) : NULL;
+  }
+}
+
+/* After all repetitions: a cell whose verdict changed between them is FLAKY. A repetition that
+ * SKIPped (a test that could not measure, e.g. "inconclusive: the machine was too busy")
+ * gave no evidence either way: when others ran, the cell is judged on them alone and its
+ * reason says how many were skipped. */
 static void lcr_finalize_cells(struct lcr_matrix *m) {
   for (size_t i = 0; i < m->ntests * m->ncols; i++) {
     struct lcr_cell *cell = &m->cells[i];
-    int distinct = 0;
-    for (int v = 0; v < LCR_VERDICT_COUNT; v++) distinct += cell->counts[v] != 0;
-    const char *why = cell->shown.reason;
-    if (lc_finalize_may(m, i, cell)) continue;
-    if (distinct > 1) {
-      struct lch_buf sb = {0};
-      lch_buf_printf(&sb, "verdict changed between %d repetitions:", cell->runs);
-      for (int v = 0, first = 1; v < LCR_VERDICT_COUNT; v++)
-        if (cell->counts[v]) {
-          lch_buf_printf(&sb, "%s %s x%u", first ? "" : ",", lcr_verdict_name((enum lcr_verdict)v),
-                         cell->counts[v]);
-          first = 0;
-        }
-      if (why) lch_buf_printf(&sb, "; %s: %s", lcr_verdict_name(cell->verdict), why);
-      cell->verdict = LCR_FLAKY;
-      cell->reason = sb.data;
-    } else {
-      cell->reason = why ? lch_xstrdup(why) : NULL;
+    unsigned skipped = 0;
+    if (cell->counts[LCR_SKIP] && (int)cell->counts[LCR_SKIP] < cell->runs) {
+      skipped = cell->counts[LCR_SKIP];
+      cell->counts[LCR_SKIP] = 0;
+      cell->runs -= (int)skipped;
+    }
+    lcr_finalize_cell(m, i, cell);
+    if (skipped) {
+      char *r =
+          lch_xasprintf("%s%sSKIP (no evidence) in %u of %d runs", cell->reason ? cell->reason : "",
+                        cell->reason ? "; " : "", skipped, cell->runs + (int)skipped);
+      free(cell->reason);
+      cell->reason = r;
+      cell->counts[LCR_SKIP] = skipped;
+      cell->runs += (int)skipped;
     }
   }
 }

@@ -201,6 +201,13 @@ run_lc stable run --backend "$B" --test selftest.pass --repeat 3 -q
 expect_rc stable 0
 expect_verdict stable selftest.pass PASS
 
+# A repetition that SKIPped gave no evidence: the others decide, and the reason counts it.
+LOOPCONF_SELFTEST_FLAKY_FILE="$T/skips.count" run_lc skips run --backend "$B" \
+  --test selftest.sometimes-skips --repeat 2 -q
+expect_rc skips 0
+expect_verdict skips selftest.sometimes-skips PASS
+expect_grep skips out "selftest.sometimes-skips PASS: SKIP \(no evidence\) in 1 of 2 runs"
+
 # ---- 4b. "may": expected whether it shows or not, and counted over the repetitions -------
 cat >"$T/may.expect" <<'EOF'
 selftest.flaky may FAIL fails on even runs only (selftest_verdicts.c)

@@ -547,6 +547,15 @@ lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared 
   return co;
 }
 
+int lc_coro_shared_own(lc_coro *co) {
+  if (co == NULL || co->shared == NULL || co->fresh) return 0;
+  if (shared_acquire(co) != 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  return 0;
+}
+
 size_t lc_coro_saved_bytes(const lc_coro *co) {
   if (co == NULL || co->shared == NULL || co->fresh) return 0;
   return co->shared->owner == co ? (size_t)(co->shared->top - (char *)co->sp) : co->save_len;

@@ -89,6 +89,12 @@ typedef struct lc_coro_shared lc_coro_shared;
 lc_coro_shared *lc_coro_shared_new(size_t stack_size); /* NULL with errno */
 void lc_coro_shared_free(lc_coro_shared *sh);          /* after all of its coroutines */
 lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared *sh);
+/* Put a suspended copy-stack coroutine's frames back on its shared stack without resuming it
+ * (the current owner's image is saved first), so that its locals can be read and written at
+ * their addresses until another coroutine of that stack runs. Must be called from a context
+ * not running on that shared stack. 0 (also for a coroutine not started yet, or not a
+ * copy-stack one), -1 with errno ENOMEM. */
+int lc_coro_shared_own(lc_coro *co);
 /* Bytes of stack image a started copy-stack coroutine holds now (0 for others). */
 size_t lc_coro_saved_bytes(const lc_coro *co);
 

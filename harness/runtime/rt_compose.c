@@ -69,54 +69,88 @@ int lc_gather(lc_task *const *tasks, size_t n, intptr_t *results, int *errors, i
   for (size_t i = 0; i < n; i++)
     if (!tasks[i] || tasks[i] == self) return tasks[i] ? -EDEADLK : -EINVAL;
   if (n == 0) return 0;
+  /* The state, the done records and (copy-stack mode) a copy of the tasks array and the
+   * results/errors the callbacks write while we are parked: on this stack in the dedicated
+   * mode (records on the heap beyond 16), in one heap block in LC_STACK_COPY, where the
+   * caller's arrays may be on this task's stack and are written only after it resumes. */
+  int copy = lc__on_shared_stack(self);
+  gather_state local_gs;
   rt_done local[16];
-  rt_done *nodes = n <= 16 ? local : malloc(n * sizeof *nodes);
-  if (!nodes) return -ENOMEM;
-  gather_state gs = {.tasks = tasks, .results = results, .errors = errors, .n = n, .flags = flags};
-  gs.w.woken = 1; /* until lc__wait parks on it, a decision must not try to wake anyone */
+  gather_state *gs = &local_gs;
+  rt_done *nodes = local;
+  void *block = NULL;
+  if (copy) {
+    size_t sz =
+        sizeof *gs + n * (sizeof *nodes + sizeof(lc_task *) + sizeof(intptr_t) + sizeof(int));
+    if (!(block = malloc(sz))) return -ENOMEM;
+    gs = block;
+    nodes = (rt_done *)(gs + 1);
+    lc_task **tcopy = (lc_task **)(nodes + n);
+    intptr_t *rcopy = (intptr_t *)(tcopy + n);
+    int *ecopy = (int *)(rcopy + n);
+    memcpy(tcopy, tasks, n * sizeof *tcopy);
+    *gs = (gather_state){.tasks = tcopy, .results = rcopy, .errors = ecopy, .n = n, .flags = flags};
+  } else {
+    if (n > 16 && !(nodes = malloc(n * sizeof *nodes))) return -ENOMEM;
+    *gs = (gather_state){
+        .tasks = tasks, .results = results, .errors = errors, .n = n, .flags = flags};
+  }
+  gs->w.woken = 1; /* until lc__wait parks on it, a decision must not try to wake anyone */
   /* As CPython's gather, every child's completion arrives through a callback scheduled with
    * call_soon, also for a child already done: gather always suspends (GATHER-DONE-SUSPENDS). */
   size_t reg = 0; /* children registered */
   for (; reg < n; reg++) {
-    nodes[reg] = (rt_done){.fn = gather_done, .ctx = &gs, .index = reg, .deferred = 1};
+    nodes[reg] = (rt_done){.fn = gather_done, .ctx = gs, .index = reg, .deferred = 1};
     if (tasks[reg]->state == T_DONE) lc__done_schedule(self->rt, &nodes[reg], tasks[reg]);
     else lc__done_link(tasks[reg], &nodes[reg]);
   }
   int rc;
-  if (gs.outer_done) { /* decided already (a ring that could not grow ran the callbacks) */
-    rc = gs.rc;
+  if (gs->outer_done) { /* decided already (a ring that could not grow ran the callbacks) */
+    rc = gs->rc;
   } else {
-    rc = lc__wait(self, &gs.w, gather_hook, &gs);
-    if (rc != -ECANCELED) rc = gs.rc;
+    rc = lc__wait(self, &gs->w, gather_hook, gs);
+    if (rc != -ECANCELED) rc = gs->rc;
   }
   /* Detach from children still running; their slots say -EAGAIN. */
   for (size_t i = 0; i < n; i++) {
     if (i < reg) lc__done_unlink(tasks[i], &nodes[i]);
     if (tasks[i]->state != T_DONE) {
       tasks[i]->auto_retrieve = 1; /* CPython's gather takes their outcome when it comes */
-      if (results) results[i] = 0;
-      if (errors) errors[i] = -EAGAIN;
+      if (gs->results) gs->results[i] = 0;
+      if (gs->errors) gs->errors[i] = -EAGAIN;
     } else if (i >= reg) {
-      gather_record(&gs, i, tasks[i]);
+      gather_record(gs, i, tasks[i]);
     }
   }
-  if (nodes != local) free(nodes);
+  if (copy) { /* running again: now the caller's arrays may be written */
+    if (results) memcpy(results, gs->results, n * sizeof *results);
+    if (errors) memcpy(errors, gs->errors, n * sizeof *errors);
+    free(block);
+  } else if (nodes != local) {
+    free(nodes);
+  }
   return rc;
 }
 
 /* ==== wait_for ============================================================================= */
 
-/* Cancel t and wait until it is done (asyncio's _cancel_and_wait). 0, or -ECANCELED if the
- * caller is cancelled meanwhile (t stays cancelled, not awaited). */
+/* A wait frame whose done record and wake timer (rc when it fires) both wake its waiter. */
+static void rt_wait_frame_init(rt_wait_frame *f, int timer_rc) {
+  f->d.fn = lc__done_wake;
+  f->d.ctx = &f->w;
+  f->wt.node.index = SIZE_MAX;
+  f->wt.node.fire = lc__wake_timer_fire;
+  f->wt.w = &f->w;
+  f->wt.rc = timer_rc;
+}
+
+/* Cancel t and wait until it is done (asyncio's _cancel_and_wait). 0, -ENOMEM (copy-stack
+ * mode), or -ECANCELED if the caller is cancelled meanwhile (t stays cancelled, not awaited). */
 static int cancel_and_wait(lc_task *self, lc_task *t) {
   lc_cancel(t);
   if (t->state == T_DONE) return 0;
-  lc_waiter w = {0};
-  rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  lc__done_link(t, &d);
-  int rc = lc__wait(self, &w, NULL, NULL);
-  lc__done_unlink(t, &d);
-  return rc == -ECANCELED ? rc : 0;
+  int rc = lc__wait_done(self, t, NULL, NULL);
+  return rc == -ECANCELED || rc == -ENOMEM ? rc : 0;
 }
 
 int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result) {
@@ -128,16 +162,19 @@ int lc_wait_for(lc_task *t, int64_t timeout_ns, intptr_t *result) {
   if (timeout_ns == LC_NO_TIMEOUT) return lc_await(t, result); /* wait_for(aw, None) */
   int rc;
   if (timeout_ns > 0) {
-    lc_waiter w = {0};
-    rt_done d = {.fn = lc__done_wake, .ctx = &w};
-    rt_wake_timer wt = {
-        .node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w, .rc = -ETIMEDOUT};
-    wt.node.deadline_ns = lc__add_sat(lc_now(), timeout_ns);
-    if ((rc = lc__heap_push(self->rt, &wt.node)) != 0) return rc;
-    lc__done_link(t, &d);
-    rc = lc__wait(self, &w, NULL, NULL);
-    lc__heap_remove(self->rt, &wt.node);
-    lc__done_unlink(t, &d);
+    rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+    if (!f) return -ENOMEM;
+    rt_wait_frame_init(f, -ETIMEDOUT);
+    f->wt.node.deadline_ns = lc__add_sat(lc_now(), timeout_ns);
+    if ((rc = lc__heap_push(self->rt, &f->wt.node)) != 0) {
+      lc__park_mem_free(f, &local);
+      return rc;
+    }
+    lc__done_link(t, &f->d);
+    rc = lc__wait(self, &f->w, NULL, NULL);
+    lc__heap_remove(self->rt, &f->wt.node);
+    lc__done_unlink(t, &f->d);
+    lc__park_mem_free(f, &local);
     if (rc == -ECANCELED) {
       /* The caller was cancelled: cancel t and wait for it, then pass the cancellation on.
        * CPython 3.11 returned t's result instead when t happened to be done already, losing
@@ -162,7 +199,8 @@ enum { TO_FREE = 0, TO_ENTERED, TO_EXPIRING, TO_EXPIRED, TO_EXITED };
 
 /* Arm the task's scope node for the earliest deadline among its entered scopes. The scopes
  * live on the task's stack; they are read only here and in lc__scopes_fire, i.e. while the task is
- * running or suspended, never after it returned. 0 or -ENOMEM. */
+ * running or suspended, never after it returned (suspended in LC_STACK_COPY: lc__scopes_fire
+ * puts the task's stack image back first). 0 or -ENOMEM. */
 static int scopes_rearm(lc_task *t) {
   int64_t min = INT64_MAX;
   for (lc_timeout *to = t->timeouts; to; to = to->outer)
@@ -179,6 +217,13 @@ static int scopes_rearm(lc_task *t) {
  * (asyncio's Timeout._on_timeout, per scope, innermost first); then re-arm for the rest. */
 void lc__scopes_fire(lc__tnode *n) {
   lc_task *t = (lc_task *)((char *)n - offsetof(lc_task, scope_node));
+  /* The scopes are on t's stack. In LC_STACK_COPY another task's frames may be there: put t's
+   * image back first (this runs on the scheduler's own stack, never on the shared one). */
+  if (t->rt && t->rt->shared && t->co && lc_coro_shared_own(t->co) != 0) {
+    fprintf(stderr, "loopconf runtime: out of memory restoring task '%s' for its timeout\n",
+            t->name);
+    abort();
+  }
   int64_t now = lc_now();
   for (lc_timeout *to = t->timeouts; to; to = to->outer) {
     if (to->state != TO_ENTERED || to->deadline_ns > now) continue;
@@ -260,18 +305,21 @@ int lc_wait_for_shield(lc_task *t, int64_t timeout_ns, intptr_t *result) {
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return lc__take_result(t, result);
   if (timeout_ns == LC_NO_TIMEOUT) return lc_shield(t, result);
-  lc_waiter w = {0};
-  rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  rt_wake_timer wt = {
-      .node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w, .rc = -ETIMEDOUT};
-  wt.node.deadline_ns = lc__add_sat(lc_now(), timeout_ns > 0 ? timeout_ns : 0);
-  int rc = lc__heap_push(self->rt, &wt.node);
-  if (rc) return rc;
-  lc__done_link(t, &d);
-  rc = lc__wait(self, &w, NULL, NULL); /* no hook: neither the caller's cancel nor the
-                                         timeout reaches t */
-  lc__heap_remove(self->rt, &wt.node);
-  lc__done_unlink(t, &d);
+  rt_wait_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  if (!f) return -ENOMEM;
+  rt_wait_frame_init(f, -ETIMEDOUT);
+  f->wt.node.deadline_ns = lc__add_sat(lc_now(), timeout_ns > 0 ? timeout_ns : 0);
+  int rc = lc__heap_push(self->rt, &f->wt.node);
+  if (rc) {
+    lc__park_mem_free(f, &local);
+    return rc;
+  }
+  lc__done_link(t, &f->d);
+  rc = lc__wait(self, &f->w, NULL, NULL); /* no hook: neither the caller's cancel nor the
+                                            timeout reaches t */
+  lc__heap_remove(self->rt, &f->wt.node);
+  lc__done_unlink(t, &f->d);
+  lc__park_mem_free(f, &local);
   if (rc == -ECANCELED || rc == -ETIMEDOUT) {
     if (t->state != T_DONE) t->auto_retrieve = 1; /* the shield takes its outcome */
     return rc;

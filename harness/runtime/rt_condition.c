@@ -61,12 +61,14 @@ static void unlink_w(lc_cond *c, lc_waiter *w) {
 int lc_cond_wait(lc_cond *c) {
   if (!lc_current_task()) return -EPERM;
   if (!lc_lock_locked(c->lock)) return -EPERM; /* RuntimeError: un-acquired lock */
+  lc_waiter local, *w;
+  memset(&local, 0, sizeof local);
+  if (!(w = lc__park_mem(&local, sizeof local))) return -ENOMEM; /* the lock is still held */
   lc_lock_release(c->lock);
-  lc_waiter w;
-  memset(&w, 0, sizeof w);
-  push(c, &w);
-  int rc = lc_park(&w);
-  unlink_w(c, &w);
+  push(c, w);
+  int rc = lc_park(w);
+  unlink_w(c, w);
+  lc__park_mem_free(w, &local);
   /* Must re-acquire the lock even if the wait was cancelled. */
   int cancelled = rc == -ECANCELED;
   for (;;) {

@@ -90,7 +90,18 @@ struct lc_task {
   char *errmsg;
   char *cancel_msg; /* the message of the current round of cancel requests (or NULL) */
   char name_buf[32];
+  /* LC_STACK_COPY only: the off-stack memory of the await the task is parked in
+   * (lc__park_mem), LC__PARK_INLINE bytes allocated with the task; bigger or nested frames
+   * are malloc'ed. Absent (size 0) in the dedicated-stack mode. */
+  int park_mem_busy;
+  _Alignas(16) unsigned char park_mem[];
 };
+
+/* Bytes of off-stack await memory kept inside each task in LC_STACK_COPY: enough for the
+ * frames of lc_sleep (104 bytes on x86-64), lc_await (112) and every primitive's waiter;
+ * lc_wait_for's (168) and gather's are malloc'ed (rarer; room for them would cost every
+ * suspended task 56 bytes more). */
+#define LC__PARK_INLINE 112
 
 /* One ready-queue entry: a task step (cb == NULL, arg is the task) or a callback. */
 typedef struct rt_entry {
@@ -104,6 +115,9 @@ struct lc_rt {
   lc_run_opts opts;
   enum lc_coro_impl coro_impl;
   lc_coro *main_co;
+  enum lc_stack_mode stack_mode;
+  lc_coro_shared *shared; /* LC_STACK_COPY: the one stack every task runs on */
+  lc_waiter yield_w;      /* the waiter a bare lc_yield parks on: always woken, never linked */
   lc_task *current;
   lc_task *main_task;
   uint64_t next_id;
@@ -147,6 +161,18 @@ typedef struct rt_wake_timer {
   int rc;
 } rt_wake_timer;
 
+/* What an await on a task parks on: a waiter and the done record that wakes it (lc_await,
+ * lc_shield), with a wake timer for the timed awaits (lc_wait_for); from lc__park_mem. */
+typedef struct rt_await_frame {
+  lc_waiter w;
+  rt_done d;
+} rt_await_frame;
+typedef struct rt_wait_frame {
+  lc_waiter w;
+  rt_done d;
+  rt_wake_timer wt;
+} rt_wait_frame;
+
 /* ---- Cross-file functions of the core (each defined where its banner says) ---------------- */
 
 int64_t lc__add_sat(int64_t a, int64_t b);
@@ -173,6 +199,7 @@ void lc__done_unlink(lc_task *t, rt_done *d);
 void lc__done_wake(rt_done *d, lc_task *t);
 int lc__uncancel(lc_task *t);
 int lc__take_result(lc_task *t, intptr_t *result);
+int lc__wait_done(lc_task *self, lc_task *t, rt_cancel_hook hook, void *ctx);
 void lc__scopes_fire(lc__tnode *n);
 void lc__backend_failed(lc_rt *rt, const char *op, int rc);
 void lc__unwind_without_backend(lc_rt *rt);

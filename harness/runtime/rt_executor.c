@@ -269,11 +269,15 @@ int lc_run_in_thread(lc_job_fn fn, void *arg, intptr_t *result) {
   if (!j) return -ENOMEM;
   j->fn = fn;
   j->arg = arg;
-  lc_waiter w;
-  memset(&w, 0, sizeof w);
-  w.task = lc_current_task();
-  w.data = j;
-  j->waiter = &w;
+  lc_waiter local, *w;
+  memset(&local, 0, sizeof local);
+  local.task = lc_current_task();
+  local.data = j;
+  if (!(w = lc__park_mem(&local, sizeof local))) {
+    free(j);
+    return -ENOMEM;
+  }
+  j->waiter = w;
 
   pthread_mutex_lock(&ex->mu);
   list_push(&ex->queue, j);
@@ -284,19 +288,21 @@ int lc_run_in_thread(lc_job_fn fn, void *arg, intptr_t *result) {
     ex->queued--;
     pthread_mutex_unlock(&ex->mu);
     free(j);
+    lc__park_mem_free(w, &local);
     return rc;
   }
   pthread_cond_signal(&ex->cv);
   pthread_mutex_unlock(&ex->mu);
   lc_rt_hold(rt);
 
-  rc = lc_park(&w);
-  if (w.woken) { /* delivered: the job is ours */
+  rc = lc_park(w);
+  if (w->woken) { /* delivered: the job is ours */
     if (rc == 0) {
       rc = j->status;
       if (rc == 0 && result) *result = j->result;
     }
     free(j);
+    lc__park_mem_free(w, &local);
     return rc;
   }
   /* Cancelled before the result came back. */
@@ -307,10 +313,12 @@ int lc_run_in_thread(lc_job_fn fn, void *arg, intptr_t *result) {
     pthread_mutex_unlock(&ex->mu);
     free(j);
     lc_rt_release(rt);
+    lc__park_mem_free(w, &local);
     return rc;
   }
   pthread_mutex_unlock(&ex->mu);
   j->waiter = NULL; /* running or finished-not-delivered: the wakeup callback frees it */
+  lc__park_mem_free(w, &local);
   return rc;
 }
 
@@ -562,31 +570,38 @@ int lc_run_in_process(lc_job_fn fn, const void *arg, size_t arg_len, intptr_t *r
     lc_rt_hold(rt); /* until proc_start_cb has run */
     ex->proc_state = PROC_STARTING;
   }
-  lc_waiter w;
-  memset(&w, 0, sizeof w);
-  w.task = lc_current_task();
-  w.data = j;
-  j->waiter = &w;
+  lc_waiter local, *w;
+  memset(&local, 0, sizeof local);
+  local.task = lc_current_task();
+  local.data = j;
+  if (!(w = lc__park_mem(&local, sizeof local))) {
+    job_free(j, 1);
+    return -ENOMEM;
+  }
+  j->waiter = w;
   list_push(&ex->pending, j);
   lc_rt_hold(rt);
   proc_dispatch(ex); /* may fail the job at once (worker found dead): then w is marked woken */
 
-  int rc = w.woken ? 0 : lc_park(&w);
-  if (w.woken) { /* delivered: the job is ours */
+  int rc = w->woken ? 0 : lc_park(w);
+  if (w->woken) { /* delivered: the job is ours */
     if (rc == 0) {
       rc = j->status;
       if (rc == 0 && result) *result = j->result;
     }
     job_free(j, 1);
+    lc__park_mem_free(w, &local);
     return rc;
   }
   if (!j->worker) { /* never sent: drop it */
     list_remove(&ex->pending, j);
     job_free(j, 1);
     lc_rt_release(rt);
+    lc__park_mem_free(w, &local);
     return rc;
   }
   j->waiter = NULL; /* running in a worker: freed when its reply (or EOF) arrives */
+  lc__park_mem_free(w, &local);
   return rc;
 }
 

@@ -11,7 +11,8 @@
 
 #include "loopconf/runtime.h"
 
-/* A parked task. Lives on the parked task's stack for the duration of lc_park. Primitives keep
+/* A parked task. Lives in lc__park_mem memory for the duration of lc_park (on the parked
+ * task's stack in the dedicated-stack mode, off it in LC_STACK_COPY). Primitives keep
  * waiters in their own FIFO lists through next/prev. */
 typedef struct lc_waiter {
   lc_task *task;
@@ -27,6 +28,25 @@ typedef struct lc_waiter {
  * done waiters when they hand something out, as asyncio's _wake_up_next skips done futures,
  * so a cancelled waiter never receives the next release, item or slot. */
 static inline int lc__waiter_done(const lc_waiter *w) { return w->woken || w->cancelled; }
+
+/* Memory for what others touch while the calling task is parked (its waiter, wake timer,
+ * done records): `local` (size bytes, initialised by the caller, on its stack) is returned as
+ * it is in the dedicated-stack mode; in LC_STACK_COPY a copy of it off the task's stack is
+ * returned (inside the task when free and small enough, else malloc'ed), since the stack holds
+ * other tasks' frames while this one is parked (runtime.h, the rule). NULL on ENOMEM. Every
+ * parking function takes its frame from here and gives it back with lc__park_mem_free(p,
+ * local) before it returns. Outside a task: `local`. */
+extern _Thread_local int lc__tls_copy_mode; /* this thread's run is in LC_STACK_COPY */
+void *lc__park_mem_copy(void *local, size_t size);
+void lc__park_mem_copy_free(void *p);
+static inline void *lc__park_mem(void *local, size_t size) {
+  return lc__tls_copy_mode ? lc__park_mem_copy(local, size) : local; /* inline: no cost */
+}
+static inline void lc__park_mem_free(void *p, void *local) {
+  if (p != local) lc__park_mem_copy_free(p);
+}
+/* 1 if t runs on the run's shared stack (LC_STACK_COPY, any task but main). */
+int lc__on_shared_stack(const lc_task *t);
 
 /* [await] Suspend the current task until lc_unpark(w, rc) is called; returns rc. lc_park sets
  * w->task, w->woken = 0, w->cancelled = 0 and w->rc = 0 before it parks and leaves

@@ -27,14 +27,17 @@ int lc_io_wait(int fd, unsigned events, unsigned *revents) {
   if (fd < 0 || !lc_io_events_valid(events)) return -EINVAL;
   const struct lc_backend *b = lc_rt_backend(rt);
   if (!b->io_new || !b->io_start || !b->io_stop || !b->io_free) return -ENOTSUP;
-  struct io_wait iw = {.b = b};
+  struct io_wait local = {.b = b}, *iw = lc__park_mem(&local, sizeof local);
+  if (!iw) return -ENOMEM;
   lc_io *io = NULL;
-  int rc = b->io_new(lc_rt_loop(rt), fd, io_wait_cb, &iw, &io);
-  if (rc) return rc;
-  rc = b->io_start(io, events);
-  if (rc == 0) rc = lc_park(&iw.w); /* a pending or later cancellation: -ECANCELED */
-  b->io_free(io);                   /* taken off the loop before the task goes on */
-  if (revents) *revents = rc == 0 ? iw.revents : 0;
+  int rc = b->io_new(lc_rt_loop(rt), fd, io_wait_cb, iw, &io);
+  if (rc == 0) {
+    rc = b->io_start(io, events);
+    if (rc == 0) rc = lc_park(&iw->w); /* a pending or later cancellation: -ECANCELED */
+    b->io_free(io);                    /* taken off the loop before the task goes on */
+    if (revents) *revents = rc == 0 ? iw->revents : 0;
+  }
+  lc__park_mem_free(iw, &local);
   return rc;
 }
 

@@ -67,6 +67,38 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   /* LOOPCONF_CORO=ucontext runs the tasks on the portable switch (for comparisons). */
   const char *impl = getenv("LOOPCONF_CORO");
   rt->coro_impl = impl && strcmp(impl, "ucontext") == 0 ? LC_CORO_UCONTEXT : LC_CORO_ASM;
+  /* LOOPCONF_STACK=copy|dedicated overrides opts->stack_mode (whole runs switch mode). */
+  const char *mode = getenv("LOOPCONF_STACK");
+  if (mode && *mode) {
+    if (strcmp(mode, "copy") == 0) rt->opts.stack_mode = LC_STACK_COPY;
+    else if (strcmp(mode, "dedicated") == 0) rt->opts.stack_mode = LC_STACK_DEDICATED;
+    else {
+      fprintf(stderr, "lc_run: LOOPCONF_STACK='%s': expected 'copy' or 'dedicated'\n", mode);
+      free(rt);
+      return -EINVAL;
+    }
+  }
+  if (rt->opts.stack_mode != LC_STACK_DEDICATED && rt->opts.stack_mode != LC_STACK_COPY) {
+    fprintf(stderr, "lc_run: unknown stack_mode %d\n", (int)rt->opts.stack_mode);
+    free(rt);
+    return -EINVAL;
+  }
+  rt->stack_mode = rt->opts.stack_mode;
+  if (rt->stack_mode == LC_STACK_COPY) {
+    if (rt->coro_impl != LC_CORO_ASM || !lc_coro_asm_available()) {
+      fprintf(stderr, "lc_run: the copy-stack mode needs the assembly context switch%s\n",
+              rt->coro_impl != LC_CORO_ASM ? " (LOOPCONF_CORO=ucontext is set)" : "");
+      free(rt);
+      return -ENOTSUP;
+    }
+    if (!(rt->shared = lc_coro_shared_new(rt->opts.stack_size))) {
+      int e = errno ? errno : ENOMEM;
+      fprintf(stderr, "lc_run: cannot map the shared task stack: %s\n", strerror(e));
+      free(rt);
+      return -e;
+    }
+  }
+  rt->yield_w.woken = 1;
   rt->b = b;
   rt->armed_deadline = INT64_MAX;
   lc__run_error[0] = '\0';
@@ -75,6 +107,7 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
     snprintf(lc__run_error, sizeof lc__run_error, "backend %s: loop_new failed: %d (%s)", b->name,
              rc, strerror(-rc));
     fprintf(stderr, "lc_run: %s\n", lc__run_error);
+    lc_coro_shared_free(rt->shared);
     free(rt);
     return rc;
   }
@@ -83,11 +116,13 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
              rc, strerror(-rc));
     fprintf(stderr, "lc_run: %s\n", lc__run_error);
     b->loop_free(rt->loop);
+    lc_coro_shared_free(rt->shared);
     free(rt);
     return rc;
   }
   rt->main_co = lc_coro_main();
   lc__tls_rt = rt;
+  lc__tls_copy_mode = rt->shared != NULL;
 
   int main_rc = 0;
   intptr_t main_result = 0;
@@ -154,6 +189,8 @@ int lc_run(const struct lc_backend *b, const lc_run_opts *opts, lc_task_fn fn, v
   free(rt->rq);
   free(rt->heap);
   lc__tls_rt = NULL;
+  lc__tls_copy_mode = 0;
+  lc_coro_shared_free(rt->shared); /* every task's coroutine is freed (or leaked) by now */
   free(rt);
   lc_coro_pool_trim();
   return main_rc;

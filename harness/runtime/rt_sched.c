@@ -22,6 +22,7 @@ int64_t lc_now(void) { return lc_clock_ns(); }
 int64_t lc__add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
 
 lc_rt *lc_rt_current(void) { return lc__tls_rt; }
+enum lc_stack_mode lc_rt_stack_mode(lc_rt *rt) { return rt ? rt->stack_mode : LC_STACK_DEDICATED; }
 const char *lc_run_error(void) { return lc__run_error[0] ? lc__run_error : NULL; }
 const struct lc_backend *lc_rt_backend(lc_rt *rt) { return rt ? rt->b : NULL; }
 lc_loop *lc_rt_loop(lc_rt *rt) { return rt ? rt->loop : NULL; }
@@ -277,7 +278,11 @@ static void rt_step(lc_rt *rt, lc_task *t) {
     /* The stack is taken at the first step, not at spawn: a task that finishes in one step
      * hands the same pooled stack to the next one, and a task cancelled before it started
      * never costs a stack. If none can be had, the task fails with -ENOMEM. */
-    t->co = lc_coro_new(lc__task_entry, t, rt->opts.stack_size, rt->coro_impl);
+    /* LC_STACK_COPY: every task but main runs on the shared stack (main keeps its own, so
+     * its locals may be shared with the tasks it starts, as in the dedicated mode). */
+    t->co = rt->shared && t != rt->main_task
+                ? lc_coro_new_shared(lc__task_entry, t, rt->shared)
+                : lc_coro_new(lc__task_entry, t, rt->opts.stack_size, rt->coro_impl);
     if (!t->co) {
       int e = errno ? errno : ENOMEM;
       t->code = -e;
@@ -479,11 +484,9 @@ int lc_yield(void) {
     self->must_cancel = 0;
     return -ECANCELED;
   }
-  /* A bare yield: park on a waiter that is already woken and queue our own next step. */
-  lc_waiter w = {0};
-  w.task = self;
-  w.woken = 1;
-  self->park_w = &w;
+  /* A bare yield: park on a waiter that is already woken (the runtime's, never linked, so no
+   * stack memory is involved in either mode) and queue our own next step. */
+  self->park_w = &self->rt->yield_w;
   self->park_hook = NULL;
   self->state = T_PARKED;
   lc__make_ready(self);
@@ -504,13 +507,19 @@ int lc_sleep(int64_t delay_ns) {
     self->must_cancel = 0;
     return -ECANCELED;
   }
-  lc_waiter w = {0};
-  rt_wake_timer wt = {.node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .w = &w, .rc = 0};
-  wt.node.deadline_ns = lc__add_sat(lc_now(), delay_ns);
-  int rc = lc__heap_push(self->rt, &wt.node);
-  if (rc) return rc;
-  rc = lc__wait(self, &w, NULL, NULL);
-  lc__heap_remove(self->rt, &wt.node);
+  struct {
+    lc_waiter w;
+    rt_wake_timer wt;
+  } local = {.wt = {.node = {.index = SIZE_MAX, .fire = lc__wake_timer_fire}, .rc = 0}}, *f;
+  if (!(f = lc__park_mem(&local, sizeof local))) return -ENOMEM;
+  f->wt.w = &f->w;
+  f->wt.node.deadline_ns = lc__add_sat(lc_now(), delay_ns);
+  int rc = lc__heap_push(self->rt, &f->wt.node);
+  if (rc == 0) {
+    rc = lc__wait(self, &f->w, NULL, NULL);
+    lc__heap_remove(self->rt, &f->wt.node);
+  }
+  lc__park_mem_free(f, &local);
   return rc;
 }
 

@@ -63,10 +63,12 @@ static void wl_wake_all(wlist *l, int rc) {
 
 /* Park the current task on l until woken; always unlinked afterwards. */
 static int wl_park(wlist *l) {
-  lc_waiter w = {0};
-  wl_push(l, &w);
-  int rc = lc_park(&w);
-  wl_remove(l, &w);
+  lc_waiter local = {0}, *w = lc__park_mem(&local, sizeof local);
+  if (!w) return -ENOMEM;
+  wl_push(l, w);
+  int rc = lc_park(w);
+  wl_remove(l, w);
+  lc__park_mem_free(w, &local);
   return rc;
 }
 
@@ -391,14 +393,16 @@ int lc_open_unix_connection(const char *path, lc_stream **out) {
 /* Park the (only) reader until the callback adds data, EOF or an error. */
 static int wait_data(lc_stream *s) {
   if (s->reader) return -EBUSY; /* asyncio: "another coroutine is already waiting" */
-  lc_waiter w = {0};
-  s->reader = &w;
+  lc_waiter local = {0}, *w = lc__park_mem(&local, sizeof local);
+  if (!w) return -ENOMEM;
+  s->reader = w;
   s->want_more = 1;
   stream_update(s);
-  int rc = lc_park(&w);
+  int rc = lc_park(w);
   s->reader = NULL;
   s->want_more = 0;
   stream_update(s);
+  lc__park_mem_free(w, &local);
   return rc;
 }
 

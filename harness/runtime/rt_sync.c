@@ -58,12 +58,14 @@ static void waiter_init(lc_waiter *w, void *data) {
 /* Park on a new waiter at the back of q, then leave q (asyncio: append, await, remove).
  * *cancelled_out: 1 if the waiter itself was cancelled (asyncio's fut.cancelled()). */
 static int wq_wait(wq *q, int *cancelled_out) {
-  lc_waiter w;
-  waiter_init(&w, NULL);
-  wq_push(q, &w);
-  int rc = lc_park(&w);
-  wq_remove(q, &w);
-  if (cancelled_out) *cancelled_out = w.cancelled;
+  lc_waiter local, *w;
+  waiter_init(&local, NULL);
+  if (!(w = lc__park_mem(&local, sizeof local))) return -ENOMEM;
+  wq_push(q, w);
+  int rc = lc_park(w);
+  wq_remove(q, w);
+  if (cancelled_out) *cancelled_out = w->cancelled;
+  lc__park_mem_free(w, &local);
   return rc;
 }
 
@@ -335,15 +337,17 @@ static void q_wakeup_next(wq *waiters) {
 /* Park on waiters until woken; on a cancellation, hand a wake-up this task got on to the next
  * waiter when the condition it waited for holds (asyncio's `except: ... _wakeup_next`). */
 static int q_wait(lc_queue *q, wq *waiters, int getter) {
-  lc_waiter w;
-  waiter_init(&w, NULL);
-  wq_push(waiters, &w);
-  int rc = lc_park(&w);
+  lc_waiter local, *w;
+  waiter_init(&local, NULL);
+  if (!(w = lc__park_mem(&local, sizeof local))) return -ENOMEM;
+  wq_push(waiters, w);
+  int rc = lc_park(w);
   if (rc != 0) {
-    wq_remove(waiters, &w);
+    wq_remove(waiters, w);
     int holds = getter ? q->n > 0 : !q_full(q);
-    if (holds && !w.cancelled) q_wakeup_next(waiters);
+    if (holds && !w->cancelled) q_wakeup_next(waiters);
   }
+  lc__park_mem_free(w, &local);
   return rc;
 }
 

@@ -61,7 +61,7 @@ lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name) {
     errno = ENOMEM;
     return NULL;
   }
-  lc_task *t = calloc(1, sizeof *t);
+  lc_task *t = calloc(1, sizeof *t + (rt->shared ? LC__PARK_INLINE : 0));
   if (!t) return NULL;
   t->id = ++rt->next_id;
   if (!name) {
@@ -245,6 +245,36 @@ void lc__done_wake(rt_done *d, lc_task *t) {
   lc_unpark(d->ctx, 0);
 }
 
+/* ==== Off-stack await memory (LC_STACK_COPY) =============================================== */
+
+int lc__on_shared_stack(const lc_task *t) {
+  return t && t->rt && t->rt->shared && t != t->rt->main_task;
+}
+
+_Thread_local int lc__tls_copy_mode;
+
+void *lc__park_mem_copy(void *local, size_t size) {
+  lc_rt *rt = lc__tls_rt;
+  lc_task *t = rt ? rt->current : NULL;
+  if (!lc__on_shared_stack(t)) return local; /* a dedicated stack stays put while parked */
+  void *p;
+  if (!t->park_mem_busy && size <= LC__PARK_INLINE) {
+    t->park_mem_busy = 1;
+    p = t->park_mem;
+  } else if (!(p = malloc(size))) {
+    return NULL;
+  }
+  memcpy(p, local, size);
+  return p;
+}
+
+void lc__park_mem_copy_free(void *p) {
+  if (!p) return;
+  lc_task *t = lc__tls_rt ? lc__tls_rt->current : NULL;
+  if (t && p == (void *)t->park_mem) t->park_mem_busy = 0;
+  else free(p);
+}
+
 /* ==== Cancellation ========================================================================= */
 
 static int await_hook(lc_task *self, void *ctx);
@@ -310,6 +340,20 @@ static int await_hook(lc_task *self, void *ctx) {
   return lc_cancel(ctx);
 }
 
+/* Park self until t is done (a done record wakes it), with `hook` for a cancellation. The
+ * frame comes from lc__park_mem. lc__wait's code, or -ENOMEM (copy-stack mode only). */
+int lc__wait_done(lc_task *self, lc_task *t, rt_cancel_hook hook, void *ctx) {
+  rt_await_frame local = {0}, *f = lc__park_mem(&local, sizeof local);
+  if (!f) return -ENOMEM;
+  f->d.fn = lc__done_wake;
+  f->d.ctx = &f->w;
+  lc__done_link(t, &f->d);
+  int rc = lc__wait(self, &f->w, hook, ctx);
+  lc__done_unlink(t, &f->d);
+  lc__park_mem_free(f, &local);
+  return rc;
+}
+
 int lc__take_result(lc_task *t, intptr_t *result) {
   t->retrieved = 1;
   if (result) *result = t->result;
@@ -322,12 +366,8 @@ int lc_await(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK; /* asyncio: a task cannot await itself */
   if (t->state == T_DONE) return lc__take_result(t, result); /* a done task: no suspension */
-  lc_waiter w = {0};
-  rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  lc__done_link(t, &d);
-  int rc = lc__wait(self, &w, await_hook, t);
-  lc__done_unlink(t, &d);
-  if (rc == -ECANCELED) return rc;
+  int rc = lc__wait_done(self, t, await_hook, t);
+  if (rc == -ECANCELED || rc == -ENOMEM) return rc;
   return lc__take_result(t, result);
 }
 
@@ -337,11 +377,8 @@ int lc_shield(lc_task *t, intptr_t *result) {
   if (!t) return -EINVAL;
   if (t == self) return -EDEADLK;
   if (t->state == T_DONE) return lc__take_result(t, result);
-  lc_waiter w = {0};
-  rt_done d = {.fn = lc__done_wake, .ctx = &w};
-  lc__done_link(t, &d);
-  int rc = lc__wait(self, &w, NULL, NULL); /* no hook: the cancellation stops at the shield */
-  lc__done_unlink(t, &d);
+  int rc = lc__wait_done(self, t, NULL, NULL); /* no hook: the cancellation stops here */
+  if (rc == -ENOMEM) return rc;
   if (rc == -ECANCELED) {
     if (t->state != T_DONE) t->auto_retrieve = 1; /* asyncio: the shield takes its outcome */
     return rc;

@@ -48,29 +48,40 @@ int lc_wait(lc_task *const *tasks, size_t n, int mode, int64_t timeout_ns, unsig
     return -EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!tasks[i] || tasks[i] == self) return tasks[i] ? -EDEADLK : -EINVAL;
+  /* The state and the done records are written by the callbacks while we are parked: on
+   * this stack in the dedicated mode (records on the heap beyond 16), all on the heap in
+   * LC_STACK_COPY (runtime.h, the rule); `done` is written only after we resume. */
+  int copy = lc__on_shared_stack(self);
   lc__done local[16];
-  lc__done *nodes = n <= 16 ? local : calloc(n, sizeof *nodes);
-  if (!nodes) return -ENOMEM;
-  wait_state ws;
-  memset(&ws, 0, sizeof ws);
-  ws.counter = n;
-  ws.mode = mode;
-  ws.w.woken = 1; /* nothing may wake it before it parks (callbacks are queued anyway) */
-  if (timeout_ns >= 0 && !(ws.timeout = lc_call_later(timeout_ns, wait_on_timeout, &ws))) {
-    if (nodes != local) free(nodes);
+  wait_state local_ws;
+  wait_state *ws = &local_ws;
+  lc__done *nodes = local;
+  if (copy) {
+    if (!(ws = calloc(1, sizeof *ws + n * sizeof *nodes))) return -ENOMEM;
+    nodes = (lc__done *)(ws + 1);
+  } else {
+    if (n > 16 && !(nodes = calloc(n, sizeof *nodes))) return -ENOMEM;
+    memset(ws, 0, sizeof *ws);
+  }
+  ws->counter = n;
+  ws->mode = mode;
+  ws->w.woken = 1; /* nothing may wake it before it parks (callbacks are queued anyway) */
+  if (timeout_ns >= 0 && !(ws->timeout = lc_call_later(timeout_ns, wait_on_timeout, ws))) {
+    if (copy) free(ws);
+    else if (nodes != local) free(nodes);
     return -ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     memset(&nodes[i], 0, sizeof nodes[i]);
     nodes[i].fn = wait_on_completion;
-    nodes[i].ctx = &ws;
+    nodes[i].ctx = ws;
     nodes[i].index = i;
     lc__done_add(tasks[i], &nodes[i]);
   }
-  int rc = lc_park(&ws.w);
-  if (ws.timeout) {
-    lc_handle_cancel(ws.timeout);
-    lc_handle_unref(ws.timeout);
+  int rc = lc_park(&ws->w);
+  if (ws->timeout) {
+    lc_handle_cancel(ws->timeout);
+    lc_handle_unref(ws->timeout);
   }
   size_t nd = 0;
   for (size_t i = 0; i < n; i++) {
@@ -80,7 +91,8 @@ int lc_wait(lc_task *const *tasks, size_t n, int mode, int64_t timeout_ns, unsig
     nd += (size_t)d;
   }
   if (ndone) *ndone = nd;
-  if (nodes != local) free(nodes);
+  if (copy) free(ws);
+  else if (nodes != local) free(nodes);
   return rc == -ECANCELED ? rc : 0;
 }
 

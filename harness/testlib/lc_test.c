@@ -38,6 +38,15 @@ int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns) {
   return (int64_t)scaled;
 }
 
+int64_t lc_cpu_wait_ns(void) {
+  FILE *f = fopen("/proc/self/schedstat", "re");
+  if (!f) return 0;
+  unsigned long long run_ns = 0, wait_ns = 0;
+  int n = fscanf(f, "%llu %llu", &run_ns, &wait_ns);
+  fclose(f);
+  return n == 2 ? (int64_t)wait_ns : 0;
+}
+
 /* ---- Result channel ----------------------------------------------------------------------
  * Format, one record per line, fields separated by one TAB, escapes \\ \t \n \r in fields:
  *   backend<TAB>name<TAB>version     written by the child before the body runs

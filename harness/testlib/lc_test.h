@@ -81,6 +81,13 @@ extern lc_ctx *lc__current_ctx;
 /* base * the global multiplier: every timing tolerance goes through this. */
 int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns);
 
+/* How long the process's main thread has waited, runnable, for a CPU since it started: the
+ * kernel's run_delay (/proc/self/schedstat), in ns; 0 where the kernel does not say. On a busy
+ * machine a process waits tens of ms now and then; a test whose measurement such waits can
+ * fake (lateness piling up) compares the delta over its run with what it measured, and calls a
+ * run the machine starved inconclusive (lc_skip "inconclusive: ...") rather than guess. */
+int64_t lc_cpu_wait_ns(void);
+
 /* Record an implementation-defined behaviour observed on this backend, e.g.
  * lc_characteristic(ctx, "equal-deadline-order", "start order"). Shown in the matrix. */
 void lc_characteristic(lc_ctx *ctx, const char *key, const char *fmt, ...)

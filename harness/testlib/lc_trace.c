@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* One trace per process (one cell per process): the open file and the clock's zero. */
+/* One trace per process (one cell per process): the open file, the clock's zero, and the
+ * main thread's run-queue wait at that zero. */
 static int lc_trace_fd = -1;
 static int64_t lc_trace_t0;
+static int64_t lc_trace_wait0;
 
 /* "semantics.gather.order" -> "gather_order": the twin's and the trace's base name (the
  * oracle's scenario_of does the same). */
@@ -29,6 +31,7 @@ static int scenario_of(const char *test, char *out, size_t len) {
 int lc_trace_begin(lc_ctx *ctx) {
   lc_trace_end();
   lc_trace_t0 = lc_clock_ns();
+  lc_trace_wait0 = lc_cpu_wait_ns();
   const char *dir = getenv("LOOPCONF_TRACE_DIR");
   if (!dir || !*dir) return 0;
   char scenario[256];
@@ -49,17 +52,22 @@ int lc_trace_begin(lc_ctx *ctx) {
 
 int64_t lc_trace_elapsed_ns(void) { return lc_clock_ns() - lc_trace_t0; }
 
-/* Format one line (plus the timing token if `timed`) and write it with one write(). */
+/* Format one line (plus the timing token if `timed`) and write it with one write(). The token
+ * " @<N>ms ~<W>ms" is the time since lc_trace_begin and, of it, how long the main thread
+ * waited for a CPU: the oracle lets the later side be late by W on top of its tolerance, so a
+ * busy machine's scheduling delays do not count as the runtime's lateness. */
 static void lc_trace_line(int timed, const char *fmt, va_list ap) {
   if (lc_trace_fd < 0) return;
   int64_t ms = (lc_trace_elapsed_ns() + 500000) / 1000000; /* read before formatting */
+  int64_t wait_ms = timed ? (lc_cpu_wait_ns() - lc_trace_wait0 + 500000) / 1000000 : 0;
   char buf[1024];
   int n = vsnprintf(buf, sizeof buf - 32, fmt, ap);
   if (n < 0) return;
   size_t len = (size_t)n < sizeof buf - 32 ? (size_t)n : sizeof buf - 33; /* truncate */
   for (size_t i = 0; i < len; i++)
     if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' '; /* one event, one line */
-  if (timed) len += (size_t)snprintf(buf + len, 32, " @%lldms", (long long)ms);
+  if (timed)
+    len += (size_t)snprintf(buf + len, 32, " @%lldms ~%lldms", (long long)ms, (long long)wait_ms);
   buf[len++] = '\n';
   for (size_t off = 0; off < len;) {
     ssize_t w = write(lc_trace_fd, buf + off, len - off);
@@ -130,6 +138,14 @@ size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kin
   for (size_t i = 0; i < r->n && i < LC_TRACE_MAX_REPORTS; i++)
     if (r->v[i].kind == kind && (!task || strcmp(r->v[i].task, task) == 0)) k++;
   return k;
+}
+
+const struct lc_trace_report *lc_trace_reports_short(const lc_trace_reports *r,
+                                                     enum lc_report_kind kind,
+                                                     int64_t threshold_ns) {
+  for (size_t i = 0; i < r->n && i < LC_TRACE_MAX_REPORTS; i++)
+    if (r->v[i].kind == kind && r->v[i].duration_ns < threshold_ns) return &r->v[i];
+  return NULL;
 }
 
 int lc_trace_run(lc_ctx *ctx, const lc_run_opts *opts, lc_trace_reports *reports, lc_task_fn fn,

@@ -4,10 +4,11 @@
  * "gather -> [1, 2, ECANCELED]"). Its Python twin (harness/oracle/<scenario>.py) prints the
  * same lines from asyncio, and harness/oracle/oracle.py compares the two per backend.
  *
- * Line format: free text without a newline; an optional timing token at the end, " @<N>ms",
- * the time since lc_trace_begin rounded to the nearest millisecond (lc_trace_at adds it). The
- * oracle compares the text exactly and the tokens with a tolerance scaled by
- * LOOPCONF_TIME_MULTIPLIER. Put tokens only on events whose time asyncio defines (a deadline,
+ * Line format: free text without a newline; an optional timing token at the end,
+ * " @<N>ms ~<W>ms": the time since lc_trace_begin rounded to the nearest millisecond, and how
+ * much of it the main thread waited, runnable, for a CPU (/proc/self/schedstat's run_delay)
+ * (lc_trace_at adds it). The oracle compares the text exactly and N with a tolerance scaled
+ * by LOOPCONF_TIME_MULTIPLIER, widened by W for the side that is later. Put tokens only on events whose time asyncio defines (a deadline,
  * the end of a sleep), never on ones that depend on machine speed.
  *
  * Output: $LOOPCONF_TRACE_DIR/<backend name>/<scenario>.trace, one write() per line, so a
@@ -34,7 +35,7 @@ int lc_trace_begin(lc_ctx *ctx);
 /* Append one line (printf format, no trailing newline). */
 void lc_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Append one line followed by the timing token " @<N>ms" (time since lc_trace_begin). */
+/* Append one line followed by the timing token " @<N>ms ~<W>ms" (time since lc_trace_begin). */
 void lc_trace_at(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ns since lc_trace_begin on the monotonic clock (works with tracing off too). */
@@ -72,6 +73,15 @@ void lc_trace_report_cb(void *reports, enum lc_report_kind kind, const char *tas
 /* How many collected reports are of `kind` (and, if task is not NULL, name that task). */
 size_t lc_trace_reports_count(const lc_trace_reports *r, enum lc_report_kind kind,
                               const char *task);
+
+/* The first collected report of `kind` whose duration is below threshold_ns, or NULL. A step a
+ * busy machine stalled (a descheduled process: 100 ms stalls happen with both cores taken) is
+ * slow and rightly reported; a report of a step shorter than the threshold never is right.
+ * Scenarios that expect no slow step judge the loop by what a frozen loop cannot do, and
+ * reject only these. */
+const struct lc_trace_report *lc_trace_reports_short(const lc_trace_reports *r,
+                                                     enum lc_report_kind kind,
+                                                     int64_t threshold_ns);
 
 /* Run fn(arg) as lc_run's main task on ctx->b, traced as the running test: lc_trace_begin, lc_run,
  * the closing line "run -> <code>" (the twin prints the same after asyncio.run), lc_trace_end.

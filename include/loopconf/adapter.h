@@ -1,6 +1,6 @@
 /* loopconf/adapter.h: small helpers for adapters whose library lacks a concept the contract
  * has (backend.h, "When the library lacks a concept"). Optional: an adapter needs only
- * backend.h. Static inline, no state, no dependency beyond libc (dladdr).
+ * backend.h. Static inline, no state, no dependency beyond libc (dladdr, eventfd; Linux).
  */
 #ifndef LOOPCONF_ADAPTER_H
 #define LOOPCONF_ADAPTER_H
@@ -9,10 +9,14 @@
 #define _GNU_SOURCE /* dladdr */
 #endif
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 /* The running library's version when it has no version call: the real file name of the
  * shared object that defines `symbol` (dladdr, then symlinks resolved), whose suffix is the
@@ -33,6 +37,30 @@ static inline const char *lc_version_from_library(const void *symbol, const char
   snprintf(buf, len, "%s (%s)", label, file);
   free(real);
   return buf;
+}
+
+/* The cross-thread wakeup of a library that has none (or whose own needs global locking): an
+ * eventfd the loop watches for reading. Open it non-blocking; any thread signals it with one
+ * write(2); the loop's read callback drains it BEFORE calling the contract's callback, so a
+ * signal racing with that callback leaves the fd readable and brings another callback (at
+ * least one callback starts after the last wakeup_send).
+ * lc_eventfd_open returns the fd or a negative errno; lc_eventfd_signal returns 0 or a
+ * negative errno (EAGAIN, a saturated counter, means a callback is due anyway: 0). */
+static inline int lc_eventfd_open(void) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  return fd < 0 ? -errno : fd;
+}
+
+static inline int lc_eventfd_signal(int fd) {
+  uint64_t one = 1;
+  return write(fd, &one, sizeof one) < 0 && errno != EAGAIN ? -errno : 0;
+}
+
+static inline void lc_eventfd_drain(int fd) {
+  uint64_t count;
+  if (read(fd, &count, sizeof count) < 0) {
+    /* EAGAIN: another callback already drained it; nothing else can fail on an eventfd */
+  }
 }
 
 #endif /* LOOPCONF_ADAPTER_H */

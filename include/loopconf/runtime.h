@@ -60,6 +60,30 @@ enum lc_report_kind {
 typedef void (*lc_report_fn)(void *ctx, enum lc_report_kind kind, const char *task_name,
                              int64_t duration_ns, const char *message);
 
+/* Where tasks' stacks live (lc_run_opts.stack_mode).
+ * LC_STACK_DEDICATED (default): every task has its own stack (opts.stack_size, pooled).
+ * LC_STACK_COPY (small-memory mode): every spawned task of the run executes on one shared
+ *   stack of opts.stack_size bytes (the main task keeps a stack of its own, so its locals may
+ *   be shared as in the dedicated mode); when a task suspends and another runs, the used part
+ *   of its stack
+ *   (a few hundred bytes for a task parked in lc_sleep) is copied out to the heap and back in
+ *   when it resumes. A suspended task then costs well under 1 KiB instead of a page or more,
+ *   and each switch to a different task costs two copies of its frames.
+ * THE RULE in LC_STACK_COPY: while a spawned task is suspended (at any [await] call), its
+ *   stack holds another task's frames, so NO pointer to its locals may be used by anyone
+ *   else: not by another task, a callback, another thread, or an lc_spawn'ed task's argument
+ *   read after the spawner awaits. Share heap or static memory instead. The runtime keeps this
+ *   rule for its own API: everything it links or writes while a task is parked (waiters, wake
+ *   timers, done records, gather's state) lives off that task's stack, and the out-pointers
+ *   of awaits (lc_gather's results and errors arrays, lc_gather's tasks array, lc_wait's done
+ *   array, lc_queue_get's item, executor results, lc_await's result) are written only after the
+ *   task has resumed, and lc_timeout scopes may be on the task's own stack. So passing a
+ *   local array to lc_gather is fine in both modes; passing &local to another task is not.
+ * LOOPCONF_STACK=copy or LOOPCONF_STACK=dedicated in the environment overrides the field (so
+ * a whole conformance run or benchmark can be switched). LC_STACK_COPY needs the assembly
+ * context switch (x86-64, aarch64): with LOOPCONF_CORO=ucontext lc_run fails with -ENOTSUP. */
+enum lc_stack_mode { LC_STACK_DEDICATED = 0, LC_STACK_COPY = 1 };
+
 typedef struct lc_run_opts {
   int debug;            /* report slow steps (asyncio's debug mode) */
   int64_t slow_step_ns; /* threshold; 0 means 100 ms */
@@ -68,6 +92,7 @@ typedef struct lc_run_opts {
   int process_workers;  /* 0 means the number of cpus */
   lc_report_fn report;  /* NULL: print one line per report on stderr */
   void *report_ctx;
+  enum lc_stack_mode stack_mode; /* LC_STACK_DEDICATED (0) unless set; see above */
 } lc_run_opts;
 
 /* asyncio.run: create a loop on `backend`, run fn as the main task until it finishes, then
@@ -83,7 +108,8 @@ typedef struct lc_run_opts {
  * await (nothing can wait any more), lc_run returns that operation's code and lc_run_error()
  * names it. Tasks still referenced after lc_run returns stay valid until
  * their last lc_task_unref.
- * LOOPCONF_CORO=ucontext in the environment runs tasks on the portable context switch. */
+ * LOOPCONF_CORO=ucontext in the environment runs tasks on the portable context switch;
+ * LOOPCONF_STACK=copy|dedicated overrides opts->stack_mode (any other value: -EINVAL). */
 int lc_run(const struct lc_backend *backend, const lc_run_opts *opts, lc_task_fn fn, void *arg,
            intptr_t *result);
 
@@ -92,7 +118,8 @@ int lc_run(const struct lc_backend *backend, const lc_run_opts *opts, lc_task_fn
  * Thread-local; valid until the next lc_run on this thread. */
 const char *lc_run_error(void);
 
-lc_rt *lc_rt_current(void); /* the runtime of the calling thread, or NULL */
+lc_rt *lc_rt_current(void);                     /* the runtime of the calling thread, or NULL */
+enum lc_stack_mode lc_rt_stack_mode(lc_rt *rt); /* the mode this run uses (env applied) */
 const struct lc_backend *lc_rt_backend(lc_rt *rt);
 lc_loop *lc_rt_loop(lc_rt *rt);
 int64_t lc_now(void); /* monotonic ns, read live (not the loop cache) */

@@ -774,12 +774,17 @@ static void test_taskgroup_body_failure(void **state) {
 static int tg_outer(void *arg, intptr_t *result) {
   struct tg_ctx *c = arg;
   (void)result;
-  struct sleeper s = {c, 10000, 0, 0};
+  /* The child's argument is not on this task's stack: in LC_STACK_COPY another task's frames
+   * are there while this one waits (runtime.h, the rule). */
+  struct sleeper *s = malloc(sizeof *s);
+  if (!s) return -ENOMEM;
+  *s = (struct sleeper){c, 10000, 0, 0};
   lc_taskgroup *tg = lc_taskgroup_new();
-  lc_taskgroup_spawn(tg, tg_sleeper, &s, NULL);
+  lc_taskgroup_spawn(tg, tg_sleeper, s, NULL);
   int body = lc_sleep(10000 * LC_MS);
   int rc = lc_taskgroup_wait(tg, body);
   lc_taskgroup_free(tg);
+  free(s);
   return rc;
 }
 
@@ -787,11 +792,16 @@ static int tg_outer(void *arg, intptr_t *result) {
 static int tg_outer_waiting(void *arg, intptr_t *result) {
   struct tg_ctx *c = arg;
   (void)result;
-  struct sleeper s = {c, 10000, 0, 0};
+  /* The child's argument is not on this task's stack: in LC_STACK_COPY another task's frames
+   * are there while this one waits (runtime.h, the rule). */
+  struct sleeper *s = malloc(sizeof *s);
+  if (!s) return -ENOMEM;
+  *s = (struct sleeper){c, 10000, 0, 0};
   lc_taskgroup *tg = lc_taskgroup_new();
-  lc_taskgroup_spawn(tg, tg_sleeper, &s, NULL);
+  lc_taskgroup_spawn(tg, tg_sleeper, s, NULL);
   int rc = lc_taskgroup_wait(tg, 0);
   lc_taskgroup_free(tg);
+  free(s);
   return rc;
 }
 
