@@ -25,7 +25,7 @@ on "${LOOPCONF_WITH_LIBEVENT:-ON}" && packages+=(libevent-dev)
 [ "${LOOPCONF_WITH_GLIB:-AUTO}" != OFF ] && packages+=(libglib2.0-dev)
 [ "${LOOPCONF_WITH_SDEVENT:-AUTO}" != OFF ] && packages+=(libsystemd-dev)
 [ "${LOOPCONF_WITH_TEVENT:-AUTO}" != OFF ] && packages+=(libtevent-dev)
-on "${LOOPCONF_BENCHMARKS:-ON}" && packages+=(libbenchmark-dev libbenchmark-tools)
+on "${LOOPCONF_BENCHMARKS:-ON}" && packages+=(libbenchmark-dev libbenchmark-tools python3-scipy) # scipy: compare.py of the tools (bench --gbench-dir test)
 on "${LOOPCONF_BROWSER_TEST:-ON}" && packages+=(chromium cmark-gfm) # optional: the report's browser and markdown tests (issue 14)
 on "${LOOPCONF_HTTP_FALLBACK:-OFF}" && packages+=(libhttp-parser-dev) # only to test the HTTP parser fallback
 

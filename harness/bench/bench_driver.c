@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <regex.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ struct opts {
   long timeout_ms;  /* per child, multiplied */
   int quick, callgrind;
   const char *out;
+  const char *gbench_dir; /* --gbench-dir: one Google Benchmark JSON file per backend */
+  double margin;          /* --margin, a fraction: the rankings' equivalence margin */
   int tty;
 };
 
@@ -105,7 +108,9 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     OPT_SEED,
     OPT_VS,
     OPT_VS_OUT,
-    OPT_THRESHOLD
+    OPT_THRESHOLD,
+    OPT_GBENCH_DIR,
+    OPT_MARGIN
   };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
@@ -122,6 +127,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       {"vs", required_argument, NULL, OPT_VS},
       {"vs-out", required_argument, NULL, OPT_VS_OUT},
       {"threshold", required_argument, NULL, OPT_THRESHOLD},
+      {"gbench-dir", required_argument, NULL, OPT_GBENCH_DIR},
+      {"margin", required_argument, NULL, OPT_MARGIN},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -130,6 +137,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
   o->min_time = -1;
   o->timeout_s = DEFAULT_TIMEOUT_S;
   o->out = "loopconf-bench-results.json";
+  o->margin = LCBENCH_DEFAULT_MARGIN / 100.0;
   struct lch_strlist wanted = {0};
   long lv;
   double dv;
@@ -168,6 +176,11 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       if (lch_parse_double(optarg, "--threshold", 0, 1e6, &dv) < 0) rc = -1;
       o->threshold = optarg;
       break;
+    case OPT_GBENCH_DIR: o->gbench_dir = optarg; break;
+    case OPT_MARGIN:
+      if (lch_parse_double(optarg, "--margin", 0, 1000, &dv) < 0) rc = -1;
+      o->margin = dv / 100;
+      break;
     case OPT_MIN_TIME:
       if (lch_parse_double(optarg, "--min-time", 0.001, 60, &dv) < 0) rc = -1;
       o->min_time = dv;
@@ -204,6 +217,21 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     }
   }
   if (rc == 0 && lch_outfile_check(o->out, "--out") < 0) rc = -1;
+  if (rc == 0 && o->gbench_dir && o->callgrind) {
+    lch_error("bench: --gbench-dir writes timings; it does not combine with --callgrind");
+    rc = -1;
+  }
+  if (rc == 0 && o->gbench_dir) { /* made (or checked) now, not after the run */
+    struct stat st;
+    if (mkdir(o->gbench_dir, 0777) != 0 && errno != EEXIST) {
+      lch_error("bench: --gbench-dir %s: cannot create it: %s", o->gbench_dir, strerror(errno));
+      rc = -1;
+    } else if (stat(o->gbench_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+               access(o->gbench_dir, W_OK | X_OK) != 0) {
+      lch_error("bench: --gbench-dir %s: not a writable directory", o->gbench_dir);
+      rc = -1;
+    }
+  }
   if (rc == 0 && (o->vs_out || o->threshold) && !o->vs) {
     lch_error("bench: --%s needs --vs OTHER_BUILD_DIR", o->vs_out ? "vs-out" : "threshold");
     rc = -1;
@@ -786,7 +814,8 @@ static int bench_callgrind(struct opts *o, json_t *ctx, json_t *benches, json_t 
 /* The file of one build: schema, context (shared keys plus this build's versions and role),
  * benchmarks. */
 static int write_results(struct opts *o, const char *path, json_t *ctx, json_t *benches,
-                         json_t *versions, json_t *rounds_log, const char *run_id, int other) {
+                         json_t *versions, json_t *rounds_log, const char *run_id, int other,
+                         json_t *rankings) {
   json_t *doc = json_object(), *c = json_deep_copy(ctx);
   json_object_set_new(c, "mode", json_string(o->callgrind ? "callgrind" : "time"));
   json_object_set(c, "backends", versions);
@@ -797,6 +826,7 @@ static int write_results(struct opts *o, const char *path, json_t *ctx, json_t *
     json_object_set_new(c, "bench_min_time_s", json_real(o->min_time));
     json_object_set_new(c, "bench_rounds_log", json_deep_copy(rounds_log));
     json_object_set_new(c, "load_avg_end", load_avg_json());
+    json_object_set_new(c, "bench_margin", json_real(o->margin));
     if (o->vs) {
       /* Both files of one --vs run carry the same run_id: compare pairs them by round. */
       json_object_set_new(c, "vs_run_id", json_string(run_id));
@@ -809,9 +839,42 @@ static int write_results(struct opts *o, const char *path, json_t *ctx, json_t *
   json_object_set_new(doc, "schema", json_string(LCBENCH_SCHEMA));
   json_object_set_new(doc, "context", c);
   json_object_set(doc, "benchmarks", benches);
+  if (rankings) json_object_set(doc, "rankings", rankings);
   int rc = lch_json_write(path, doc);
   json_decref(doc);
   return rc;
+}
+
+/* --gbench-dir: DIR/<backend>.json, plain Google Benchmark JSON ("context" and "benchmarks",
+ * every round's entries as repetitions) with one backend per file, so that Google Benchmark's
+ * compare.py, which matches entries by name, never pools backends. "none" is the
+ * backend-independent set. */
+static int write_gbench_dir(struct opts *o, json_t *ctx, json_t *benches, json_t *versions) {
+  const char *be;
+  json_t *ver;
+  json_object_foreach(versions, be, ver) {
+    if (strchr(be, '/') || be[0] == '.' || !be[0]) {
+      lch_error("bench: --gbench-dir: backend name '%s' is not a file name", be);
+      return -1;
+    }
+    json_t *doc = json_object(), *c = json_deep_copy(ctx), *list = json_array();
+    json_object_set_new(c, "backend", json_string(be));
+    json_object_set(c, "backend_version", ver);
+    size_t i;
+    json_t *e;
+    json_array_foreach(benches, i, e) {
+      const char *eb = lch_json_str(e, "backend");
+      if (eb && strcmp(eb, be) == 0) json_array_append(list, e);
+    }
+    json_object_set_new(doc, "context", c);
+    json_object_set_new(doc, "benchmarks", list);
+    char *path = lch_xasprintf("%s/%s.json", o->gbench_dir, be);
+    int rc = lch_json_write(path, doc);
+    free(path);
+    json_decref(doc);
+    if (rc < 0) return -1;
+  }
+  return 0;
 }
 
 int lcbench_cmd_bench(int argc, char **argv) {
@@ -824,7 +887,7 @@ int lcbench_cmd_bench(int argc, char **argv) {
         "        [--filter REGEX] [--rounds N] [--seed N] [--repetitions N] [--min-time S]\n"
         "        [--timeout S] [--quick] [--callgrind]\n"
         "        [--vs OTHER_BUILD_DIR [--vs-out FILE] [--threshold PCT]]\n"
-        "        [--out FILE]\n"
+        "        [--margin PCT] [--gbench-dir DIR] [--out FILE]\n"
         "Runs every benchmark on each selected backend (default: every built-in one) and the\n"
         "backend-independent set in rounds: each round starts one child process per backend\n"
         "in an order shuffled per round, so machine drift hits every backend alike and the\n"
@@ -847,11 +910,16 @@ int lcbench_cmd_bench(int argc, char **argv) {
         "                       write its results to --vs-out (default OUT with .vs.json), and\n"
         "                       print the paired comparison (OLD = DIR, NEW = this build)\n"
         "  --threshold PCT      with --vs: smallest slowdown that counts (default 5)\n"
+        "  --margin PCT         equivalence margin of the rankings (default %d): a backend is\n"
+        "                       ahead only when the whole interval of its per-round ratio lies\n"
+        "                       beyond it, tied when within it, else too noisy to rank\n"
+        "  --gbench-dir DIR     also write DIR/<backend>.json, Google Benchmark JSON per\n"
+        "                       backend (for Google Benchmark's compare.py)\n"
         "  --out FILE           results file (default loopconf-bench-results.json)\n"
         "exit status: 0 every benchmark produced its figure (and, with --vs, none regressed);\n"
         "1 a backend or benchmark failed (or, with --vs, regressed); 2 bad usage or input;\n"
         "128+N interrupted by signal N.\n",
-        DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S);
+        DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S, LCBENCH_DEFAULT_MARGIN);
     return 0;
   }
   if (p < 0) return 2; /* parse_opts printed the one error line */
@@ -888,16 +956,31 @@ int lcbench_cmd_bench(int argc, char **argv) {
   } else {
     char run_id[64];
     snprintf(run_id, sizeof run_id, "%llx-%lld-%d", o.seed, (long long)t0, (int)getpid());
-    if (write_results(&o, o.out, ctx, benches[0], versions[0], rounds_log, run_id, 0) < 0 ||
-        (o.vs &&
-         write_results(&o, o.vs_out, ctx, benches[1], versions[1], rounds_log, run_id, 1) < 0)) {
+    json_t *rank[2] = {NULL, NULL};
+    json_t *border = json_object_get(ctx, "bench_backend_order"),
+           *norder = json_object_get(ctx, "bench_order");
+    if (!o.callgrind)
+      for (int b = 0; b < (o.vs ? 2 : 1); b++)
+        rank[b] = lcbench_rankings(benches[b], border, norder, o.margin);
+    if (rank[0] && json_array_size(rank[0]))
+      lcbench_print_rankings(stdout, rank[0], border, norder, o.margin);
+    if (write_results(&o, o.out, ctx, benches[0], versions[0], rounds_log, run_id, 0, rank[0]) <
+            0 ||
+        (o.vs && write_results(&o, o.vs_out, ctx, benches[1], versions[1], rounds_log, run_id, 1,
+                               rank[1]) < 0) ||
+        (o.gbench_dir && write_gbench_dir(&o, ctx, benches[0], versions[0]) < 0)) {
       rc = 1;
     } else {
       printf("wrote %s (%zu entries, %lld s)\n", o.out, json_array_size(benches[0]),
              (long long)(time(NULL) - t0));
       if (o.vs)
         printf("wrote %s (the --vs build, %zu entries)\n", o.vs_out, json_array_size(benches[1]));
+      if (o.gbench_dir)
+        printf("wrote %s/<backend>.json (Google Benchmark JSON, one file per backend)\n",
+               o.gbench_dir);
     }
+    json_decref(rank[0]);
+    json_decref(rank[1]);
     if (failures) {
       lch_error("bench: %d problem(s), see above", failures);
       rc = 1;

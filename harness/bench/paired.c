@@ -37,12 +37,31 @@ void lcbench_median_ci(double *v, size_t n, double level, struct lcbench_ci *ci)
   ci->hi = v[n - best];
 }
 
-double lcbench_rounds_needed(const struct lcbench_ci *ci) {
+enum lcbench_verdict lcbench_verdict(const struct lcbench_ci *ci, double margin, double level,
+                                     size_t min_n) {
+  if (ci->n == 0 || ci->n < min_n || ci->level < level || !(ci->lo > 0)) return LCBENCH_NOISY;
+  double up = 1 + margin, down = 1 / (1 + margin);
+  if (ci->hi < down) return LCBENCH_AHEAD;
+  if (ci->lo > up) return LCBENCH_BEHIND;
+  if (ci->lo >= down && ci->hi <= up) return LCBENCH_TIE;
+  return LCBENCH_NOISY;
+}
+
+const char *lcbench_verdict_name(enum lcbench_verdict v) {
+  switch (v) {
+  case LCBENCH_AHEAD: return "ahead";
+  case LCBENCH_BEHIND: return "behind";
+  case LCBENCH_TIE: return "tie";
+  default: return "noisy";
+  }
+}
+
+double lcbench_rounds_to_decide(const struct lcbench_ci *ci, double margin) {
   if (ci->n == 0 || !(ci->lo > 0) || !(ci->median > 0)) return 0;
-  double c = fabs(log(ci->median));
-  if (c == 0) return 0;
+  double d = fabs(fabs(log(ci->median)) - log1p(margin));
+  if (d < 1e-12) return 0;
   double h = (log(ci->hi) - log(ci->lo)) / 2;
-  double need = ceil((double)ci->n * (h / c) * (h / c));
+  double need = ceil((double)ci->n * (h / d) * (h / d));
   if (need < (double)ci->n + 1) need = (double)ci->n + 1;
-  return need < 6 ? 6 : need; /* fewer than 6 rounds never reach 95% */
+  return need < 6 ? 6 : need;
 }

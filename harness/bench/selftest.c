@@ -105,17 +105,63 @@ static void test_median_ci(void) {
   /* Rounds to decide: median 1.02 with the interval [0.98, 1.06] over 10 rounds: half-width
    * in log space ~0.0392, centre log 1.02 ~0.0198: 10 * (0.0392 / 0.0198)^2 ~ 39.2 -> 40. */
   struct lcbench_ci w = {.n = 10, .median = 1.02, .lo = 0.98, .hi = 1.06};
-  double need = lcbench_rounds_needed(&w);
+  double need = lcbench_rounds_to_decide(&w, 0);
   CHECK(need >= 39 && need <= 41);
   w.median = 1;
-  CHECK(lcbench_rounds_needed(&w) == 0);
+  CHECK(lcbench_rounds_to_decide(&w, 0) == 0);
   struct lcbench_ci narrow = {.n = 3, .median = 1.5, .lo = 1.4, .hi = 1.6};
-  CHECK(lcbench_rounds_needed(&narrow) == 6);
+  CHECK(lcbench_rounds_to_decide(&narrow, 0) == 6);
+}
+
+/* The verdict against an equivalence margin, on constructed per-round ratios (12 rounds:
+ * the 96.1% interval is [x(3), x(10)]). */
+static enum lcbench_verdict verdict_of(const double *src, double margin) {
+  double v[12];
+  memcpy(v, src, sizeof v);
+  struct lcbench_ci ci;
+  lcbench_median_ci(v, 12, 0.95, &ci);
+  return lcbench_verdict(&ci, margin, 0.95, 6);
+}
+
+static void test_verdict(void) {
+  /* 1.5x slower in every round but a wild one: behind at margin 10%. */
+  double slow[12] = {1.5, 1.5, 1.6, 1.45, 1.5, 9, 1.5, 1.55, 1.5, 1.48, 0.2, 1.52};
+  CHECK(verdict_of(slow, 0.10) == LCBENCH_BEHIND);
+  double fast[12];
+  for (int i = 0; i < 12; i++) fast[i] = 1 / slow[i];
+  CHECK(verdict_of(fast, 0.10) == LCBENCH_AHEAD);
+  /* Within +-3% every round: a tie at margin 10% (not "ahead" though all are below 1). */
+  double close[12] = {0.98, 0.99, 0.97, 0.99, 0.98, 0.985, 0.99, 0.975, 0.98, 0.99, 0.97, 0.98};
+  CHECK(verdict_of(close, 0.10) == LCBENCH_TIE);
+  /* ... but at margin 1% the same data are decidedly ahead (interval [0.975, 0.99]). */
+  CHECK(verdict_of(close, 0.01) == LCBENCH_AHEAD);
+  /* Significant (the interval excludes 1) but reaching across the margin: too noisy. */
+  double across[12] = {1.02, 1.05, 1.08, 1.12, 1.15, 1.2, 1.03, 1.06, 1.09, 1.11, 1.3, 1.01};
+  CHECK(verdict_of(across, 0.10) == LCBENCH_NOISY);
+  /* Scattered 0.6-1.6x: too noisy, with a finite number of rounds to decide. */
+  double wide[12] = {0.6, 1.6, 0.8, 1.4, 0.9, 1.3, 0.7, 1.5, 1.0, 1.2, 1.1, 0.95};
+  CHECK(verdict_of(wide, 0.10) == LCBENCH_NOISY);
+  /* Too few rounds, or an interval short of the level: no verdict. */
+  struct lcbench_ci ci = {.n = 5, .median = 2, .lo = 1.9, .hi = 2.1, .level = 0.9375};
+  CHECK(lcbench_verdict(&ci, 0.10, 0.95, 6) == LCBENCH_NOISY);
+  ci.n = 8;
+  CHECK(lcbench_verdict(&ci, 0.10, 0.95, 6) == LCBENCH_NOISY);
+  ci.level = 0.99;
+  CHECK(lcbench_verdict(&ci, 0.10, 0.95, 6) == LCBENCH_BEHIND);
+  /* Rounds to decide against a margin: median 1.20, [1.05, 1.40] over 12 rounds; d = log 1.2 -
+   * log 1.1 = 0.0870, h = (log 1.4 - log 1.05) / 2 = 0.1438: 12 (h/d)^2 = 32.8 -> 33. */
+  struct lcbench_ci w = {.n = 12, .median = 1.2, .lo = 1.05, .hi = 1.4, .level = 0.96};
+  CHECK_NEAR(lcbench_rounds_to_decide(&w, 0.10), 33, 0);
+  w.median = 1.1; /* on the margin: no finite number */
+  CHECK(lcbench_rounds_to_decide(&w, 0.10) == 0);
+  CHECK(strcmp(lcbench_verdict_name(LCBENCH_TIE), "tie") == 0);
+  CHECK(strcmp(lcbench_verdict_name(LCBENCH_NOISY), "noisy") == 0);
 }
 
 int main(void) {
   test_mw();
   test_median_ci();
+  test_verdict();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

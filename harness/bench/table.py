@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """table.py: a markdown table from a loopconf-bench results file (python3 stdlib only).
 
-usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--agree OTHER.json [--differences]]
+usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--margin PCT]
+                [--agree OTHER.json [--differences]]
 
 Without --update the table goes to stdout. With --update FILE, the text between the lines
 "<!-- bench-table:begin -->" and "<!-- bench-table:end -->" in FILE is replaced by the table
@@ -15,12 +16,15 @@ Callgrind results files give instructions per item instead of times.
 
 Files from interleaved rounds (schema loopconf-bench/2) are read as paired rounds: per benchmark
 and backend pair, the ratio of their times in each round, summarised as the median with an
-exact 95% confidence interval for it (order statistics of the binomial, as in paired.c). A
-backend is ahead of another only when that interval excludes 1.0; rank = 1 + the number of
-backends significantly ahead of it (ties share a rank). A comparison whose interval includes
-1.0 is a tie when the interval lies within +-5%, otherwise it is flagged "?" (too noisy to
-rank) with the rounds it would take to decide, estimated from the observed spread. Ping-pong
-shares of the kernel floor get the same treatment. --callgrind adds each backend's instruction
+exact 95% confidence interval for it (order statistics of the binomial, as in paired.c), and
+a verdict against an equivalence margin m (a practical-difference threshold: the file's
+context.bench_margin, else 10%, or --margin PCT): a backend is ahead of another only when the
+whole interval lies below 1/(1+m), a tie only when the whole interval lies within
+[1/(1+m), 1+m], otherwise the pair is flagged "?" (too noisy to rank) with the rounds it would
+take to decide, estimated from the observed spread (lcbench_verdict in paired.c: the same rule;
+a file written by `bench` carries its verdicts in "rankings", which are rendered as given when
+the margin is the file's). Rank = 1 + the number of backends decidedly ahead (ties share a
+rank). Ping-pong shares of the kernel floor get the same treatment. --callgrind adds each backend's instruction
 ratio (to the fastest backend's) next to its time, so a tie in time with a clear difference in
 instructions shows. --agree OTHER.json prints, for two runs, every pairwise verdict of both
 and whether they agree (the check that rankings survive a noisy machine).
@@ -167,7 +171,8 @@ def update(path, table):
 
 
 LEVEL = 0.95
-TIE_BAND = 0.05
+DEFAULT_MARGIN = 0.10  # LCBENCH_DEFAULT_MARGIN; why 10%: harness/bench/README.md
+MARGIN = DEFAULT_MARGIN
 
 
 def median_ci(values, level=LEVEL):
@@ -188,20 +193,39 @@ def median_ci(values, level=LEVEL):
     return med, v[k - 1], v[n - k], cov
 
 
-def rounds_needed(n, med, lo, hi):
-    """Rounds an interval around 1 would need to exclude it: the log half-width shrinks like
-    1/sqrt(n). None when the median is exactly 1."""
-    if med <= 0 or lo <= 0 or med == 1:
+def verdict(n, lo, hi, cov, margin):
+    """lcbench_verdict: 'ahead' (the whole interval below 1/(1+m)), 'behind' (above 1+m), 'tie'
+    (within both), else 'noisy'; fewer than 6 rounds or coverage short of LEVEL: 'noisy'."""
+    if n < 6 or cov < LEVEL or lo <= 0:
+        return "noisy"
+    up, down = 1 + margin, 1 / (1 + margin)
+    if hi < down:
+        return "ahead"
+    if lo > up:
+        return "behind"
+    if lo >= down and hi <= up:
+        return "tie"
+    return "noisy"
+
+
+def rounds_needed(n, med, lo, hi, margin):
+    """lcbench_rounds_to_decide: the log half-width h shrinks like 1/sqrt(n) and must fall
+    below d = | |log median| - log(1+m) |. None when the median sits on the margin."""
+    if med <= 0 or lo <= 0:
         return None
-    c = abs(math.log(med))
+    d = abs(abs(math.log(med)) - math.log1p(margin))
+    if d < 1e-12:
+        return None
     h = (math.log(hi) - math.log(lo)) / 2
-    return max(n + 1, 6, math.ceil(n * (h / c) ** 2))
+    return max(n + 1, 6, math.ceil(n * (h / d) ** 2))
 
 
 class Paired:
     """The per-round ratio a/b of two series, summarised."""
 
-    def __init__(self, a, b, invert=False):
+    def __init__(self, a, b, invert=False, given=None):
+        """given: the file's "rankings" entry for this pair (rendered as the file says)."""
+        self.given = given
         ra, rb = a.per_round(), b.per_round()
         common = sorted(set(ra) & set(rb))
         self.ratios = [(rb[r] / ra[r]) if invert else (ra[r] / rb[r]) for r in common
@@ -211,17 +235,15 @@ class Paired:
         self.med, self.lo, self.hi, self.cov = ci if ci else (1.0, 0.0, math.inf, 0.0)
 
     def verdict(self):
-        """'ahead' (a lower than b), 'behind', 'tie', or 'noisy' (undecided, wide)."""
-        if self.n >= 6 and self.hi < 1:
-            return "ahead"
-        if self.n >= 6 and self.lo > 1:
-            return "behind"
-        if self.n >= 6 and self.lo >= 1 / (1 + TIE_BAND) and self.hi <= 1 + TIE_BAND:
-            return "tie"
-        return "noisy"
+        """'ahead' (a lower than b), 'behind', 'tie', or 'noisy' (too noisy to rank)."""
+        if self.given:
+            return self.given["verdict"]
+        return verdict(self.n, self.lo, self.hi, self.cov, MARGIN)
 
     def need(self):
-        return rounds_needed(self.n, self.med, self.lo, self.hi) if self.n else None
+        if self.given:
+            return self.given.get("rounds_to_decide")
+        return rounds_needed(self.n, self.med, self.lo, self.hi, MARGIN) if self.n else None
 
     def fmt(self, pct=False):
         if pct:
@@ -236,10 +258,37 @@ def need_text(p):
     return f"? ~{need} rounds" if need < 10000 else "? >10k rounds"
 
 
+def file_rankings(doc):
+    """(benchmark, a, b) -> the file's "rankings" entry, when they were made with MARGIN."""
+    ctx = doc["context"]
+    rk = doc.get("rankings")
+    if not isinstance(rk, list) or ctx.get("bench_margin") != MARGIN:
+        return {}
+    res = {}
+    for e in rk:
+        if isinstance(e, dict) and e.get("verdict") in ("ahead", "behind", "tie", "noisy"):
+            res[(e.get("benchmark"), e.get("a"), e.get("b"))] = e
+    return res
+
+
+def pair_of(cells, a, b, given):
+    """Paired a/b, with the file's verdict when it has one for (a, b) or (b, a)."""
+    name = given.get("__name__")
+    e = given.get((name, a, b))
+    if e:
+        return Paired(cells[a], cells[b], given=e)
+    e = given.get((name, b, a))
+    if e:
+        flip = {"ahead": "behind", "behind": "ahead"}
+        return Paired(cells[a], cells[b], given=dict(e, verdict=flip.get(e["verdict"], e["verdict"])))
+    return Paired(cells[a], cells[b])
+
+
 def timed_tables(doc, data, loops, cg):
     """The paired tables of a timed results file. cg: (data, backends) of a callgrind file."""
     ctx = doc["context"]
     out = []
+    given = file_rankings(doc)
     nrounds = ctx.get("bench_rounds")
     if nrounds is None:
         out.append(f"Schema 1 file: {ctx.get('bench_repetitions', '?')} repetitions per backend, "
@@ -257,11 +306,15 @@ def timed_tables(doc, data, loops, cg):
                    f"runs every backend once, in a shuffled order, {ctx.get('bench_repetitions', 1)}"
                    f" repetition(s) of at least {ctx.get('bench_min_time_s', 0):g} s per "
                    f"benchmark); {load} on {ctx.get('num_cpus', '?')} CPUs.")
-    out.append("Cell: rank (1 + backends significantly ahead; equal ranks are ties) : median "
+    src = "as the run recorded them" if given else "recomputed"
+    out.append("Cell: rank (1 + backends decidedly ahead; equal ranks are ties) : median "
                "time, then the median over rounds of the per-round ratio to the fastest backend "
-               "with its exact 95% interval; `?` = the interval includes 1.0 but is wider than "
-               "+-5%: too noisy to rank, with the rounds it would take to decide. (The fastest is the "
-               "lowest median time; a median of per-round ratios can still fall below 1.00x.)"
+               f"with its exact 95% interval. Equivalence margin {MARGIN:.0%} (verdicts {src}): "
+               f"ahead only when the whole interval lies beyond it (below {1 / (1 + MARGIN):.2f} "
+               f"or above {1 + MARGIN:.2f}), a tie when it lies within it; `?` = too noisy to "
+               "rank (the interval reaches across the margin), with the rounds it would take to "
+               "decide. (The fastest is the lowest median time; a median of per-round ratios can "
+               "still fall below 1.00x.)"
                + (" Ir = callgrind instructions per item, as a ratio to the fastest backend's."
                   if cg else ""))
     out.append("")
@@ -279,7 +332,8 @@ def timed_tables(doc, data, loops, cg):
                 continue
             meds = {b: statistics.median(cells[b].per_round().values()) for b in have}
             best = min(have, key=lambda b: meds[b])
-            pair = {(a, b): Paired(cells[a], cells[b]) for a in have for b in have if a != b}
+            given["__name__"] = name
+            pair = {(a, b): pair_of(cells, a, b, given) for a in have for b in have if a != b}
             rank = {b: 1 + sum(1 for a in have if a != b and pair[(a, b)].verdict() == "ahead")
                     for b in have}
             cgc = cgdata.get(name, {})
@@ -356,12 +410,14 @@ def verdicts(doc):
     if callgrind:
         die("--agree compares timed runs, not callgrind files")
     loops = [b for b in backends if b != "none"]
+    given = file_rankings(doc)
     res = {}
     for name, cells in data.items():
         have = [b for b in loops if b in cells and cells[b].values]
+        given["__name__"] = name
         for i, a in enumerate(have):
             for b in have[i + 1:]:
-                res[(name, a, b)] = Paired(cells[a], cells[b])
+                res[(name, a, b)] = pair_of(cells, a, b, given)
         floor = data.get("floor." + name.split(".", 1)[1], {}).get("none") \
             if name.startswith("loop.pingpong/") else None
         if floor and floor.values:
@@ -400,7 +456,8 @@ def agree(doc1, doc2, path1, path2, only_differences=False):
 
 def main():
     args = sys.argv[1:]
-    target = cgpath = agree_path = None
+    global MARGIN
+    target = cgpath = agree_path = margin_arg = None
     only_diff = False
     pos = []
     i = 0
@@ -410,13 +467,20 @@ def main():
             only_diff = True
             i += 1
             continue
-        if a in ("--update", "--callgrind", "--agree"):
+        if a in ("--update", "--callgrind", "--agree", "--margin"):
             if i + 1 >= len(args):
                 die(f"option {a} needs a value")
             if a == "--update":
                 target = args[i + 1]
             elif a == "--callgrind":
                 cgpath = args[i + 1]
+            elif a == "--margin":
+                try:
+                    margin_arg = float(args[i + 1]) / 100
+                except ValueError:
+                    margin_arg = -1
+                if not 0 <= margin_arg <= 10:
+                    die(f"--margin '{args[i + 1]}' is not a percentage from 0 to 1000")
             else:
                 agree_path = args[i + 1]
             i += 2
@@ -431,6 +495,9 @@ def main():
     if len(pos) != 1:
         die("want one results file (see --help)")
     doc = load(pos[0])
+    file_margin = doc["context"].get("bench_margin")
+    MARGIN = margin_arg if margin_arg is not None else (
+        file_margin if isinstance(file_margin, (int, float)) and file_margin >= 0 else DEFAULT_MARGIN)
     if agree_path:
         lines, counts = agree(doc, load(agree_path), pos[0], agree_path, only_diff)
         print("\n".join(lines))
