@@ -979,7 +979,11 @@ int main(int argc, char **argv) {
   G.python = lch_xstrdup(py && *py                               ? py
                          : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
                                                                  : "python3");
-  G.script = lch_xstrdup(LCHTTP_SCRIPT_DIR "/lchttp_asyncio.py");
+  /* the Python server: installed under <prefix>/share/loopconf/harness/http, else the source
+   * tree's (lch_data_dir); checked here, before any work, when a Python server is selected */
+  char *sdir = lch_data_dir("harness/http");
+  G.script = lch_xasprintf("%s/lchttp_asyncio.py", sdir);
+  free(sdir);
   /* enough descriptors for the top level (wrk, server and the open-loop client) */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1024,6 +1028,15 @@ int main(int argc, char **argv) {
           "--servers: '%s' matches no server (runtime-<backend>, threads, prefork, asyncio, "
           "uvloop)",
           want.v[i]);
+      return 2;
+    }
+  for (size_t i = 0; i < nservers; i++)
+    if ((!strcmp(servers[i].kind, "asyncio") || !strcmp(servers[i].kind, "uvloop")) &&
+        access(G.script, R_OK) != 0) {
+      lch_error(
+          "the %s server's script %s is not readable: %s (install loopconf again, or set "
+          "LOOPCONF_DATA_DIR)",
+          servers[i].name, G.script, strerror(errno));
       return 2;
     }
   /* cores: the server gets the first half of ours, wrk and the open-loop client the rest */
