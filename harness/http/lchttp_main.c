@@ -431,6 +431,11 @@ static void ol_summarise(json_t *o) {
   json_object_set_new(o, "achieved_median", json_real(median(ach, n)));
   json_object_set_new(o, "rate_reached", json_boolean(reached && n > 0));
   json_object_set_new(o, "client_cpu_cores_max", json_real(cpu));
+  /* the client, not the server, set the pace: its core nearly busy and its own sends late by
+   * at least half the tail it measured */
+  double p99[3];
+  ol_stat(runs, "latency_us", "p99", p99);
+  json_object_set_new(o, "client_limited", json_boolean(cpu >= 0.85 && lag[0] >= 0.5 * p99[0]));
   json_object_set_new(o, "failed", json_boolean(failed || n == 0));
 }
 
@@ -926,9 +931,11 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "should fall in). Server and client run at SCHED_FIFO during these runs where "
         "permitted (column `sched`): at normal priority, the other processes' time slices on "
         "the shared cores dominate the tail. `send lag` is the client's p99 lateness in "
-        "sending (its own delay, charged to the server); `rate not reached` means the "
-        "client or server fell behind the schedule (the latencies then include that "
-        "queueing).\n\n"
+        "sending (its delay, or a late previous response's, charged to the server); `rate not "
+        "reached` means the client or server fell behind the schedule (the latencies then "
+        "include that queueing); `client-limited` means the client's core was at least 85%% "
+        "busy and its send lag at least half the p99: that row measures the client, not the "
+        "server.\n\n"
         "| server | load | target req/s | achieved | p50 us (min-max) | p90 us | p99 us "
         "(min-max) | p99.9 us | send lag p99 us | sched |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
@@ -941,16 +948,17 @@ static int readme(json_t *doc, double load_start, double load_end) {
       ol_stat(runs, "latency_us", "p99", p99);
       ol_stat(runs, "latency_us", "p99.9", p999);
       const char *sched = lch_json_str(c, "server_sched");
-      lch_buf_printf(&b,
-                     "| %s | %.0f%% | %.0f | %.0f%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
-                     "%.0f | %.0f | %.*s |%s\n",
-                     lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
-                     lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
-                     json_is_true(json_object_get(c, "rate_reached")) ? "" : " rate not reached",
-                     p50[0], p50[1], p50[2], p90[0], p99[0], p99[1], p99[2], p999[0],
-                     lch_json_num(c, "send_lag_p99_us_median", 0),
-                     (int)strcspn(sched ? sched : "", " "), sched ? sched : "",
-                     json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
+      lch_buf_printf(
+          &b,
+          "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
+          "%.0f | %.0f | %.*s |%s\n",
+          lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+          lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
+          json_is_true(json_object_get(c, "rate_reached")) ? "" : " rate not reached",
+          json_is_true(json_object_get(c, "client_limited")) ? " client-limited" : "", p50[0],
+          p50[1], p50[2], p90[0], p99[0], p99[1], p99[2], p999[0],
+          lch_json_num(c, "send_lag_p99_us_median", 0), (int)strcspn(sched ? sched : "", " "),
+          sched ? sched : "", json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
     }
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }
@@ -1072,8 +1080,9 @@ static int reproduce(json_t *old) {
         lch_buf_printf(&md, " %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %s |", va[0], va[1], va[2],
                        vb[0], vb[1], vb[2], yes ? "yes" : "**no**");
       }
-      lch_buf_printf(&md, " %s |\n",
-                     json_is_true(json_object_get(b, "rate_reached")) ? "" : "rate not reached");
+      lch_buf_printf(&md, " %s%s |\n",
+                     json_is_true(json_object_get(b, "rate_reached")) ? "" : "rate not reached ",
+                     json_is_true(json_object_get(b, "client_limited")) ? "client-limited" : "");
       total++;
       json_object_set_new(c, "inside", in);
       json_array_append_new(cmp, c);
