@@ -40,7 +40,8 @@ static struct {
   long duration, repeat, primer, warmup, ol_conns, ol_duration, ol_repeat, workers;
   double ol_warmup;
   int open_loop, ol_rt, ol_repeat_given, pin, quiet;
-  const char *out_dir, *servers_arg, *backends_arg, *reproduce;
+  const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
+  int regenerate;
   double mult;
   char *exe_dir, *python, *script, *wrk_lua;
   cpu_set_t all_cpus, server_cpus, client_cpus;
@@ -858,6 +859,75 @@ static int charts(json_t *jservers) {
   return rc;
 }
 
+/* The requests/s table: median per server and level, ratio to the best, `~` and FAILED. */
+static void rps_table(struct lch_buf *b, json_t *js) {
+  lch_buf_puts(b, "| server |");
+  for (size_t i = 0; i < G.nlevels; i++) lch_buf_printf(b, " c=%ld |", G.levels[i]);
+  lch_buf_puts(b, "\n|---|");
+  for (size_t i = 0; i < G.nlevels; i++) lch_buf_puts(b, "---:|");
+  lch_buf_puts(b, "\n");
+  double best[32] = {0};
+  size_t i, k;
+  json_t *s, *c;
+  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "cells"), k, c) {
+    if (k < 32 && !json_is_true(json_object_get(c, "failed")))
+      best[k] = fmax(best[k], lch_json_num(c, "rps_median", 0));
+  }
+  json_array_foreach(js, i, s) {
+    lch_buf_printf(b, "| %s |", lch_json_str(s, "name"));
+    json_t *cells = json_object_get(s, "cells");
+    if (!json_array_size(cells)) {
+      lch_buf_printf(b, " FAILED: %s |\n",
+                     json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
+      continue;
+    }
+    json_array_foreach(cells, k, c) {
+      double r = lch_json_num(c, "rps_median", 0);
+      if (json_is_true(json_object_get(c, "failed"))) lch_buf_printf(b, " FAILED (%.0f) |", r);
+      else
+        lch_buf_printf(b, " %.0f (%.2f)%s |", r, k < 32 && best[k] > 0 ? r / best[k] : 0,
+                       lch_json_num(c, "spread", 0) > 0.10 ? " ~" : "");
+    }
+    lch_buf_puts(b, "\n");
+  }
+}
+
+/* The open-loop rows: every column (full) or server, load, rate, p50 and p99 with their
+ * spread and the flags (compact, for the top README). */
+static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
+  size_t i, k;
+  json_t *s, *c;
+  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
+    json_t *runs = json_object_get(c, "runs");
+    double p50[3], p90[3], p99[3], p999[3];
+    ol_stat(runs, "latency_us", "p50", p50);
+    ol_stat(runs, "latency_us", "p90", p90);
+    ol_stat(runs, "latency_us", "p99", p99);
+    ol_stat(runs, "latency_us", "p99.9", p999);
+    const char *sched = lch_json_str(c, "server_sched");
+    const char *flags[] = {
+        json_is_true(json_object_get(c, "rate_reached")) ? "" : " rate not reached",
+        json_is_true(json_object_get(c, "client_limited")) ? " client-limited" : "",
+        json_is_true(json_object_get(c, "failed")) ? " FAILED" : ""};
+    if (compact) {
+      lch_buf_printf(
+          b, "| %s | %.0f%% | %.0f | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.*s |%s%s%s |\n",
+          lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+          lch_json_num(c, "target_rate", 0), p50[0], p50[1], p50[2], p99[0], p99[1], p99[2],
+          (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[0], flags[1], flags[2]);
+      continue;
+    }
+    lch_buf_printf(b,
+                   "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
+                   "%.0f | %.0f | %.*s |%s\n",
+                   lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+                   lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
+                   flags[0], flags[1], p50[0], p50[1], p50[2], p90[0], p99[0], p99[1], p99[2],
+                   p999[0], lch_json_num(c, "send_lag_p99_us_median", 0),
+                   (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[2]);
+  }
+}
+
 static int readme(json_t *doc, double load_start, double load_end) {
   json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
   struct lch_buf b = {0};
@@ -886,35 +956,8 @@ static int readme(json_t *doc, double load_start, double load_end) {
       "absolute numbers are low and noisy; cells whose runs differ by more than 10%% "
       "are marked `~`, failed cells (any wrk error or timeout) `FAILED`.\n\n",
       G.duration, G.repeat, G.primer, G.warmup, load_start, load_end);
-  lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n| server |");
-  for (size_t i = 0; i < G.nlevels; i++) lch_buf_printf(&b, " c=%ld |", G.levels[i]);
-  lch_buf_puts(&b, "\n|---|");
-  for (size_t i = 0; i < G.nlevels; i++) lch_buf_puts(&b, "---:|");
-  lch_buf_puts(&b, "\n");
-  double best[32] = {0};
-  size_t i, k;
-  json_t *s, *c;
-  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "cells"), k, c) {
-    if (k < 32 && !json_is_true(json_object_get(c, "failed")))
-      best[k] = fmax(best[k], lch_json_num(c, "rps_median", 0));
-  }
-  json_array_foreach(js, i, s) {
-    lch_buf_printf(&b, "| %s |", lch_json_str(s, "name"));
-    json_t *cells = json_object_get(s, "cells");
-    if (!json_array_size(cells)) {
-      lch_buf_printf(&b, " FAILED: %s |\n",
-                     json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
-      continue;
-    }
-    json_array_foreach(cells, k, c) {
-      double r = lch_json_num(c, "rps_median", 0);
-      if (json_is_true(json_object_get(c, "failed"))) lch_buf_printf(&b, " FAILED (%.0f) |", r);
-      else
-        lch_buf_printf(&b, " %.0f (%.2f)%s |", r, k < 32 && best[k] > 0 ? r / best[k] : 0,
-                       lch_json_num(c, "spread", 0) > 0.10 ? " ~" : "");
-    }
-    lch_buf_puts(&b, "\n");
-  }
+  lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n");
+  rps_table(&b, js);
   lch_buf_puts(&b,
                "\n![requests/s vs connections](http-rps.svg)\n\n"
                "Closed-loop service time (p50, p99) vs connections: "
@@ -926,9 +969,10 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "Our client (harness/http/lchttp_openloop.c, on the reference loop, pinned with "
         "wrk) sends at a constant rate on %ld connections for %ld s after %g s of warm-up, "
         "one request in flight per connection, and measures each response from its "
-        "intended send time. %ld runs per rate, the two rates interleaved; each percentile "
-        "is the median over the runs with the min-max over the runs (the spread a repeat "
-        "should fall in). Server and client run at SCHED_FIFO during these runs where "
+        "intended send time. %ld runs per rate, in rounds (each round starts every server "
+        "afresh, primes it and runs both rates); each percentile is the median over the runs "
+        "with the min-max over the runs (the spread a repeat should fall in). Server and client "
+        "run at SCHED_FIFO during these runs where "
         "permitted (column `sched`): at normal priority, the other processes' time slices on "
         "the shared cores dominate the tail. `send lag` is the client's p99 lateness in "
         "sending (its delay, or a late previous response's, charged to the server); `rate not "
@@ -940,26 +984,7 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "(min-max) | p99.9 us | send lag p99 us | sched |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
         G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat);
-    json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
-      json_t *runs = json_object_get(c, "runs");
-      double p50[3], p90[3], p99[3], p999[3];
-      ol_stat(runs, "latency_us", "p50", p50);
-      ol_stat(runs, "latency_us", "p90", p90);
-      ol_stat(runs, "latency_us", "p99", p99);
-      ol_stat(runs, "latency_us", "p99.9", p999);
-      const char *sched = lch_json_str(c, "server_sched");
-      lch_buf_printf(
-          &b,
-          "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
-          "%.0f | %.0f | %.*s |%s\n",
-          lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
-          lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
-          json_is_true(json_object_get(c, "rate_reached")) ? "" : " rate not reached",
-          json_is_true(json_object_get(c, "client_limited")) ? " client-limited" : "", p50[0],
-          p50[1], p50[2], p90[0], p99[0], p99[1], p99[2], p999[0],
-          lch_json_num(c, "send_lag_p99_us_median", 0), (int)strcspn(sched ? sched : "", " "),
-          sched ? sched : "", json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
-    }
+    ol_rows(&b, js, 0);
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }
   char *p = lch_xasprintf("%s/README.md", G.out_dir);
@@ -969,24 +994,131 @@ static int readme(json_t *doc, double load_start, double load_end) {
   return rc;
 }
 
+/* ---- --readme FILE: the block of the project README this run's results belong in --------- */
+
+static const char blk_begin[] = "<!-- http-table:begin -->", blk_end[] = "<!-- http-table:end -->";
+
+/* FILE's text, or NULL with one error line; *begin and *end locate the block's markers. */
+static char *readme_load(const char *path, char **begin, char **end) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    lch_error("--readme %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct lch_buf b = {0};
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lch_buf_append(&b, chunk, n);
+  int err = ferror(f);
+  fclose(f);
+  if (err || !b.data) {
+    lch_error("--readme %s: cannot read it%s", path, err ? "" : " (empty)");
+    lch_buf_free(&b);
+    return NULL;
+  }
+  *begin = strstr(b.data, blk_begin);
+  *end = *begin ? strstr(*begin, blk_end) : NULL;
+  if (!*begin || !*end || strstr(*begin + 1, blk_begin) || strstr(*end + 1, blk_end)) {
+    lch_error("--readme %s: needs one '%s' line followed by one '%s' line", path, blk_begin,
+              blk_end);
+    lch_buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
+/* The path of dir relative to the directory of file (both made absolute), malloc'd. */
+static char *rel_to(const char *dir, const char *file) {
+  char *d = realpath(dir, NULL), *f = realpath(file, NULL);
+  if (!d || !f) {
+    free(d);
+    free(f);
+    return lch_xstrdup(dir);
+  }
+  *strrchr(f, '/') = 0; /* f is now the file's directory ("" for /) */
+  size_t i = 0, common = 0;
+  while (f[i] && f[i] == d[i]) {
+    if (f[i] == '/') common = i;
+    i++;
+  }
+  if ((!f[i] && (!d[i] || d[i] == '/')) || (!d[i] && f[i] == '/')) common = i;
+  struct lch_buf b = {0};
+  for (const char *p = f + common; *p; p++)
+    if (*p == '/') lch_buf_puts(&b, b.len ? "/.." : "..");
+  const char *rest = d + common + (d[common] == '/');
+  if (*rest) lch_buf_printf(&b, "%s%s", b.len ? "/" : "", rest);
+  if (!b.data) lch_buf_puts(&b, ".");
+  free(d);
+  free(f);
+  return b.data;
+}
+
+/* Replace FILE's block with the requests/s table, the main chart and the open-loop p50/p99. */
+static int readme_block(const char *file, json_t *doc) {
+  char *begin, *end, *text = readme_load(file, &begin, &end);
+  if (!text) return -1;
+  json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
+  char *rel = rel_to(G.out_dir, file);
+  struct lch_buf b = {0};
+  lch_buf_append(&b, text, (size_t)(begin - text));
+  lch_buf_printf(&b,
+                 "%s\n<!-- written by `loopconf http --readme`; from %s/http.json -->\n"
+                 "Requests/s under wrk, `/plaintext`: **closed loop** (one request in flight per "
+                 "connection, so its latencies are closed-loop service time at k connections); "
+                 "median of the runs, ratio to the best server at that level, `~` runs more than "
+                 "10%% apart. Commit %.12s, %s, load average %.2f to %.2f.\n\n",
+                 blk_begin, rel, lch_json_str(ctx, "git_commit"), lch_json_str(ctx, "date"),
+                 lch_json_num(ctx, "load1_start", -1), lch_json_num(ctx, "load1_end", -1));
+  rps_table(&b, js);
+  lch_buf_printf(&b, "\n![requests/s vs connections](%s/http-rps.png)\n\n", rel);
+  size_t i;
+  json_t *s;
+  int any = 0;
+  json_array_foreach(js, i, s) any |= json_array_size(json_object_get(s, "open_loop")) > 0;
+  if (any) {
+    lch_buf_printf(&b,
+                   "Open loop (the honest latency): constant rate at 50%% and 80%% of each "
+                   "server's wrk peak, latency from the intended send time in us, median of %ld "
+                   "runs (min-max over the runs).\n\n"
+                   "| server | load | req/s | p50 us | p99 us | sched | |\n"
+                   "|---|---:|---:|---:|---:|---|---|\n",
+                   G.ol_repeat);
+    ol_rows(&b, js, 1);
+    lch_buf_puts(&b, "\n");
+  }
+  lch_buf_puts(&b, end);
+  free(rel);
+  int rc = write_text(file, b.data);
+  lch_buf_free(&b);
+  free(text);
+  return rc;
+}
+
 /* ---- --reproduce FILE: the open-loop sets of an earlier run, again ------------------------- */
 
 static const char *const repro_keys[] = {"p50", "p90", "p99", "p99.9"};
 #define NREPRO (sizeof repro_keys / sizeof *repro_keys)
 
 /* Checked before any work: FILE is an http.json with open-loop sets. Returns the document. */
-static json_t *repro_load(const char *path) {
+/* An http.json (context.wrk_version and servers), or NULL with one error line. */
+static json_t *http_doc_load(const char *what, const char *path) {
   json_t *doc = lch_json_load(path);
   if (!doc) return NULL;
   json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
   if (!json_is_object(doc) || !json_is_object(ctx) ||
       !json_is_string(json_object_get(ctx, "wrk_version")) || !json_is_array(js)) {
-    lch_error(
-        "--reproduce %s: not a loopconf http results file (no context.wrk_version and servers)",
-        path);
+    lch_error("%s %s: not a loopconf http results file (no context.wrk_version and servers)", what,
+              path);
     json_decref(doc);
     return NULL;
   }
+  return doc;
+}
+
+static json_t *repro_load(const char *path) {
+  json_t *doc = http_doc_load("--reproduce", path);
+  if (!doc) return NULL;
+  json_t *js = json_object_get(doc, "servers");
   size_t i, k, sets = 0;
   json_t *sv, *o;
   json_array_foreach(js, i, sv) json_array_foreach(json_object_get(sv, "open_loop"), k, o) {
@@ -1142,6 +1274,49 @@ static int reproduce(json_t *old) {
   return bad;
 }
 
+/* --regenerate: charts and READMEs from DIR/http.json, the settings from its context. */
+static int regenerate(void) {
+  char *p = lch_xasprintf("%s/http.json", G.out_dir);
+  json_t *doc = http_doc_load("--regenerate:", p);
+  free(p);
+  if (!doc) return 2;
+  json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers"), *v;
+  size_t i;
+  G.nlevels = 0;
+  json_array_foreach(json_object_get(ctx, "connection_levels"), i, v) {
+    if (G.nlevels < 32 && json_is_integer(v)) G.levels[G.nlevels++] = (long)json_integer_value(v);
+  }
+  G.duration = (long)lch_json_num(ctx, "duration_s", (double)G.duration);
+  G.repeat = (long)lch_json_num(ctx, "repeat", (double)G.repeat);
+  G.primer = (long)lch_json_num(ctx, "primer_s", (double)G.primer);
+  G.warmup = (long)lch_json_num(ctx, "warmup_s", (double)G.warmup);
+  G.n_cpus = (int)lch_json_num(ctx, "num_cpus", (double)G.n_cpus);
+  G.ol_conns = (long)lch_json_num(ctx, "open_loop_connections", (double)G.ol_conns);
+  G.ol_duration = (long)lch_json_num(ctx, "open_loop_duration_s", (double)G.ol_duration);
+  G.ol_warmup = lch_json_num(ctx, "open_loop_warmup_s", 1);
+  G.ol_repeat = (long)lch_json_num(ctx, "open_loop_repeat", 0);
+  G.open_loop = 0;
+  json_t *sv, *o;
+  json_array_foreach(js, i, sv) {
+    size_t k;
+    json_array_foreach(json_object_get(sv, "open_loop"), k, o) {
+      G.open_loop = 1;
+      ol_summarise(o); /* from the runs, so an older file gets today's summary keys */
+      long n = (long)json_array_size(json_object_get(o, "runs"));
+      if (!json_object_get(ctx, "open_loop_repeat") && n > G.ol_repeat) G.ol_repeat = n;
+    }
+  }
+  int bad = 0;
+  if (charts(js) < 0) bad = 1;
+  if (readme(doc, lch_json_num(ctx, "load1_start", -1), lch_json_num(ctx, "load1_end", -1)) < 0)
+    bad = 1;
+  if (G.readme && readme_block(G.readme, doc) < 0) bad = 1;
+  note("loopconf http --regenerate: %s (charts, README.md)%s%s", G.out_dir, G.readme ? " and " : "",
+       G.readme ? G.readme : "");
+  json_decref(doc);
+  return bad;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void usage(FILE *out) {
@@ -1168,6 +1343,10 @@ static void usage(FILE *out) {
       "  --workers N           prefork processes (default 2)\n"
       "  --no-pin              do not pin the server and the load generators to separate cores\n"
       "  --out DIR             results directory (default http-results)\n"
+      "  --readme FILE         also rewrite FILE's block between <!-- http-table:begin -->\n"
+      "                        and <!-- http-table:end --> (requests/s, chart, open loop)\n"
+      "  --regenerate          measure nothing: charts, DIR/README.md (and --readme FILE)\n"
+      "                        from the results already in DIR/http.json\n"
       "  --smoke               CTest mode: verify, 2 s of wrk at 4 connections, no files\n"
       "  --bad-input           CTest mode: malformed, oversized, slowloris, resets\n"
       "  --time-multiplier X   scale time limits (also $LOOPCONF_TIME_MULTIPLIER)\n"
@@ -1256,6 +1435,8 @@ int main(int argc, char **argv) {
                                            {"no-open-loop", no_argument, NULL, 'N'},
                                            {"no-realtime", no_argument, NULL, 'T'},
                                            {"reproduce", required_argument, NULL, 'X'},
+                                           {"readme", required_argument, NULL, 'E'},
+                                           {"regenerate", no_argument, NULL, 'G'},
                                            {"workers", required_argument, NULL, 'w'},
                                            {"no-pin", no_argument, NULL, 'n'},
                                            {"out", required_argument, NULL, 'o'},
@@ -1300,6 +1481,8 @@ int main(int argc, char **argv) {
     case 'N': G.open_loop = 0; break;
     case 'T': G.ol_rt = 0; break;
     case 'X': G.reproduce = optarg; break;
+    case 'E': G.readme = optarg; break;
+    case 'G': G.regenerate = 1; break;
     case 'w':
       if (lch_parse_long(optarg, "--workers", 1, 256, &G.workers)) return 2;
       break;
@@ -1334,6 +1517,25 @@ int main(int argc, char **argv) {
     G.levels[G.nlevels++] = 2048;
   }
   lch_strlist_free(&lv);
+  if (G.readme || G.regenerate) {
+    if (G.mode != MODE_RUN || G.reproduce) {
+      lch_error(
+          "--readme and --regenerate go with a full run, not --smoke, --bad-input or "
+          "--reproduce");
+      return 2;
+    }
+    char *b, *e, *t = G.readme ? readme_load(G.readme, &b, &e) : lch_xstrdup("");
+    if (!t) return 2;
+    free(t);
+  }
+  if (G.regenerate) {
+    if (!on_path("gnuplot")) {
+      lch_error(
+          "gnuplot is not installed (Debian: gnuplot-nox; scripts/install-deps.sh installs it)");
+      return 2;
+    }
+    return regenerate();
+  }
   /* tools, before any work */
   if (!on_path("wrk")) {
     lch_error("wrk is not installed (Debian: wrk; scripts/install-deps.sh installs it)");
@@ -1541,6 +1743,7 @@ int main(int argc, char **argv) {
   free(p);
   if (charts(jservers) < 0) bad |= 1;
   if (readme(doc, load_start, load_end) < 0) bad |= 1;
+  if (G.readme && readme_block(G.readme, doc) < 0) bad |= 1;
   unlink(G.wrk_lua);
   note("loopconf http: results in %s (http.json, README.md, http-*.svg/png)", G.out_dir);
   json_decref(doc);

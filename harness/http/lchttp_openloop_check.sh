@@ -6,7 +6,8 @@
 #      from the actual send (what a closed-loop client would report) stays below that;
 #   2. --reproduce compares the new medians with the old file's min-max: a set whose old
 #      spread is absurdly wide (1 us to 100 s) must come out inside, one whose old spread is
-#      1-2 us (no HTTP round trip is that fast) outside, and reproduce.md must say both.
+#      1-2 us (no HTTP round trip is that fast) outside, and reproduce.md must say both;
+#   3. --regenerate writes the charts, DIR/README.md and the --readme block from http.json alone.
 # Timing: STALL is 400 ms times LOOPCONF_TIME_MULTIPLIER.
 set -eu
 http=$1
@@ -104,4 +105,33 @@ print("reproduce: wide set inside, tight set outside")
 EOF
 grep -q 'p50 1 of 2' "$dir/repro/reproduce.md" || fail "reproduce.md lacks the count"
 grep -q '\*\*no\*\*' "$dir/repro/reproduce.md" || fail "reproduce.md does not mark the miss"
+# 3. --regenerate: charts and both READMEs from an http.json alone (no server runs)
+mkdir -p "$dir/regen/results"
+python3 - "$dir/old.json" "$dir/regen/results/http.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["context"].update({"connection_levels": [16], "duration_s": 1, "repeat": 1, "load1_start": 0.5,
+                     "load1_end": 0.7, "num_cpus": 2})
+s = d["servers"][0]
+s["cells"] = [{"connections": 16, "rps_median": 1234.0, "rps_min": 1200.0, "rps_max": 1300.0,
+               "spread": 0.08, "failed": False,
+               "runs": [{"latency_us": {"p50": 10, "p90": 20, "p99": 30, "p99.9": 40}}]}]
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+printf '# top\n<!-- http-table:begin -->\nstale\n<!-- http-table:end -->\nafter\n' >"$dir/regen/README.md"
+"$http" --regenerate --out "$dir/regen/results" --readme "$dir/regen/README.md" -q ||
+  fail "--regenerate exited $?"
+for f in http-rps.png http-rps.svg http-openloop.png http-latency.svg README.md; do
+  [ -s "$dir/regen/results/$f" ] || fail "--regenerate did not write $f"
+done
+grep -q '^| runtime-reference | 1234 (1.00) |$' "$dir/regen/README.md" ||
+  fail "the README block lacks the requests/s row"
+grep -q '(results/http-rps.png)' "$dir/regen/README.md" ||
+  fail "the chart path is not relative to the README"
+grep -q '^| runtime-reference | 50% | 500 | ' "$dir/regen/README.md" ||
+  fail "the README block lacks the open-loop row"
+if grep -q stale "$dir/regen/README.md"; then fail "the old block was not replaced"; fi
+[ "$(head -1 "$dir/regen/README.md")" = "# top" ] && [ "$(tail -1 "$dir/regen/README.md")" = after ] ||
+  fail "text outside the block changed"
+
 echo "ok: open-loop stall charged from the due time; --reproduce compares with the old spread"

@@ -34,6 +34,11 @@ expect2 "--reproduce no sets" "no open-loop sets" "$http" --reproduce "$empty/no
 expect2 "--reproduce absent server" "'nope' is not available here" "$http" --reproduce "$empty/nope.json" --out "$empty/o"
 expect2 "--reproduce with --smoke" "cannot be combined" "$http" --reproduce "$empty/nope.json" --smoke
 expect2 "bad --open-loop-warmup" "--open-loop-warmup" "$http" --open-loop-warmup x --smoke
+printf 'no markers here\n' >"$empty/README.md"
+expect2 "--readme without the block" "needs one '<!-- http-table:begin -->'" "$http" --regenerate --out "$empty" --readme "$empty/README.md"
+expect2 "--readme missing" "--readme" "$http" --regenerate --out "$empty" --readme "$empty/nope.md"
+expect2 "--readme with --smoke" "go with a full run" "$http" --readme "$empty/README.md" --smoke
+expect2 "--regenerate without results" "http.json" "$http" --regenerate --out "$empty"
 rm -rf "$empty"
 [ "$fail" -eq 0 ] && echo "ok: usage errors exit 2 with one line"
 exit "$fail"
