@@ -728,6 +728,12 @@ static void ol_stat(json_t *runs, const char *what, const char *key, double out[
   out[2] = n ? v[n - 1] : 0;
 }
 
+/* ol_stat of the latency from the due time at p50, p90, p99 and p99.9. */
+static void ol_stats4(json_t *runs, double v[4][3]) {
+  static const char *const keys[] = {"p50", "p90", "p99", "p99.9"};
+  for (int i = 0; i < 4; i++) ol_stat(runs, "latency_us", keys[i], v[i]);
+}
+
 static int write_text(const char *path, const char *text) {
   struct lch_outfile o;
   if (lch_outfile_open(&o, path) < 0) return -1;
@@ -765,11 +771,8 @@ static int charts(json_t *jservers) {
                      lch_json_str(s, "name"));
       json_array_foreach(o, k, c) {
         json_t *runs = json_object_get(c, "runs");
-        double p50[3], p90[3], p99[3], p999[3];
-        ol_stat(runs, "latency_us", "p50", p50);
-        ol_stat(runs, "latency_us", "p90", p90);
-        ol_stat(runs, "latency_us", "p99", p99);
-        ol_stat(runs, "latency_us", "p99.9", p999);
+        double v[4][3], *p50 = v[0], *p90 = v[1], *p99 = v[2], *p999 = v[3];
+        ol_stats4(runs, v);
         lch_buf_printf(&ol, "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n",
                        100 * lch_json_num(c, "load", 0), p50[0], p50[1], p50[2], p90[0], p99[0],
                        p99[1], p99[2], p999[0]);
@@ -899,11 +902,8 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
   json_t *s, *c;
   json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
     json_t *runs = json_object_get(c, "runs");
-    double p50[3], p90[3], p99[3], p999[3];
-    ol_stat(runs, "latency_us", "p50", p50);
-    ol_stat(runs, "latency_us", "p90", p90);
-    ol_stat(runs, "latency_us", "p99", p99);
-    ol_stat(runs, "latency_us", "p99.9", p999);
+    double v[4][3], *p50 = v[0], *p90 = v[1], *p99 = v[2], *p999 = v[3];
+    ol_stats4(runs, v);
     const char *sched = lch_json_str(c, "server_sched");
     const char *flags[] = {
         json_is_true(json_object_get(c, "rate_reached")) ? "" : " rate not reached",
