@@ -734,6 +734,14 @@ static void ol_stats4(json_t *runs, double v[4][3]) {
   for (int i = 0; i < 4; i++) ol_stat(runs, "latency_us", keys[i], v[i]);
 }
 
+/* Append the rest of f to b; nonzero on a read error. */
+static int append_file(struct lch_buf *b, FILE *f) {
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lch_buf_append(b, chunk, n);
+  return ferror(f);
+}
+
 static int write_text(const char *path, const char *text) {
   struct lch_outfile o;
   if (lch_outfile_open(&o, path) < 0) return -1;
@@ -987,6 +995,15 @@ static int readme(json_t *doc, double load_start, double load_end) {
     ol_rows(&b, js, 0);
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }
+  /* hand-written notes on the run live beside it, so regenerating keeps them */
+  char *np = lch_xasprintf("%s/NOTES.md", G.out_dir);
+  FILE *nf = fopen(np, "r");
+  if (nf) {
+    lch_buf_puts(&b, "\n");
+    append_file(&b, nf);
+    fclose(nf);
+  }
+  free(np);
   char *p = lch_xasprintf("%s/README.md", G.out_dir);
   int rc = write_text(p, b.data);
   free(p);
@@ -1006,10 +1023,7 @@ static char *readme_load(const char *path, char **begin, char **end) {
     return NULL;
   }
   struct lch_buf b = {0};
-  char chunk[8192];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lch_buf_append(&b, chunk, n);
-  int err = ferror(f);
+  int err = append_file(&b, f);
   fclose(f);
   if (err || !b.data) {
     lch_error("--readme %s: cannot read it%s", path, err ? "" : " (empty)");

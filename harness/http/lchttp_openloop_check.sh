@@ -118,12 +118,15 @@ s["cells"] = [{"connections": 16, "rps_median": 1234.0, "rps_min": 1200.0, "rps_
                "runs": [{"latency_us": {"p50": 10, "p90": 20, "p99": 30, "p99.9": 40}}]}]
 json.dump(d, open(sys.argv[2], "w"))
 EOF
+printf 'ZZ hand-written note\n' >"$dir/regen/results/NOTES.md"
 printf '# top\n<!-- http-table:begin -->\nstale\n<!-- http-table:end -->\nafter\n' >"$dir/regen/README.md"
 "$http" --regenerate --out "$dir/regen/results" --readme "$dir/regen/README.md" -q ||
   fail "--regenerate exited $?"
 for f in http-rps.png http-rps.svg http-openloop.png http-latency.svg README.md; do
   [ -s "$dir/regen/results/$f" ] || fail "--regenerate did not write $f"
 done
+[ "$(tail -1 "$dir/regen/results/README.md")" = "ZZ hand-written note" ] ||
+  fail "DIR/NOTES.md is not at the end of DIR/README.md"
 grep -q '^| runtime-reference | 1234 (1.00) |$' "$dir/regen/README.md" ||
   fail "the README block lacks the requests/s row"
 grep -q '(results/http-rps.png)' "$dir/regen/README.md" ||
