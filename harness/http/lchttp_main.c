@@ -1172,6 +1172,11 @@ static int reproduce(json_t *old) {
   json_object_set_new(doc, "context", ctx);
   int bad = 0;
   size_t inside[NREPRO] = {0}, total = 0;
+  double rlo[NREPRO], rhi[NREPRO]; /* new median / old median, over the sets */
+  for (size_t q = 0; q < NREPRO; q++) {
+    rlo[q] = INFINITY;
+    rhi[q] = 0;
+  }
   struct lch_buf md = {0};
   size_t i;
   json_t *os;
@@ -1222,6 +1227,11 @@ static int reproduce(json_t *old) {
         ol_stat(json_object_get(b, "runs"), "latency_us", repro_keys[q], vb);
         int yes = vb[0] >= va[1] && vb[0] <= va[2];
         inside[q] += (size_t)yes;
+        if (va[0] > 0) {
+          double ratio = vb[0] / va[0];
+          rlo[q] = fmin(rlo[q], ratio);
+          rhi[q] = fmax(rhi[q], ratio);
+        }
         json_object_set_new(in, repro_keys[q], json_boolean(yes));
         lch_buf_printf(&md, " %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %s |", va[0], va[1], va[2],
                        vb[0], vb[1], vb[2], yes ? "yes" : "**no**");
@@ -1253,6 +1263,14 @@ static int reproduce(json_t *old) {
     json_object_set_new(cnt, repro_keys[q], pair);
   }
   json_object_set_new(doc, "inside_count", cnt);
+  json_t *ratios = json_object();
+  for (size_t q = 0; q < NREPRO && total; q++) {
+    json_t *pair = json_array();
+    json_array_append_new(pair, json_real(rlo[q]));
+    json_array_append_new(pair, json_real(rhi[q]));
+    json_object_set_new(ratios, repro_keys[q], pair);
+  }
+  json_object_set_new(doc, "new_over_old_median", ratios);
   char *p = lch_xasprintf("%s/reproduce.json", G.out_dir);
   if (lch_json_write(p, doc) < 0) bad = 2;
   free(p);
@@ -1266,7 +1284,8 @@ static int reproduce(json_t *old) {
                  "that percentile of the latency from the intended send time, in us; *in?* says "
                  "whether B's median lies inside A's min-max, the spread A reported.\n\n"
                  "B's median inside A's spread: p50 %zu of %zu, p90 %zu of %zu, p99 %zu of %zu, "
-                 "p99.9 %zu of %zu.\n\n"
+                 "p99.9 %zu of %zu. New median / old median, lowest to highest over the sets: "
+                 "p50 %.2f-%.2f, p90 %.2f-%.2f, p99 %.2f-%.2f, p99.9 %.2f-%.2f.\n\n"
                  "| server | load | req/s | p50 A | p50 B | in? | p90 A | p90 B | in? | p99 A | "
                  "p99 B | in? | p99.9 A | p99.9 B | in? | |\n"
                  "|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|---|---|\n",
@@ -1275,7 +1294,9 @@ static int reproduce(json_t *old) {
                  lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"), load_start, load_end,
                  G.ol_repeat, G.ol_conns, G.ol_duration, G.ol_warmup,
                  G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority", inside[0], total,
-                 inside[1], total, inside[2], total, inside[3], total);
+                 inside[1], total, inside[2], total, inside[3], total, total ? rlo[0] : 0, rhi[0],
+                 total ? rlo[1] : 0, rhi[1], total ? rlo[2] : 0, rhi[2], total ? rlo[3] : 0,
+                 rhi[3]);
   lch_buf_puts(&b, md.data ? md.data : "");
   p = lch_xasprintf("%s/reproduce.md", G.out_dir);
   if (write_text(p, b.data) < 0) bad |= 1;

@@ -93,6 +93,9 @@ if not all(wide.values()) or any(tight.values()):
     sys.exit(f"inside flags wrong: wide {wide}, tight {tight}")
 if d["inside_count"]["p50"] != [1, 2]:
     sys.exit(f"inside_count {d['inside_count']}")
+lo, hi = d["new_over_old_median"]["p50"]
+if not 0 < lo <= hi:
+    sys.exit(f"new_over_old_median {d['new_over_old_median']}")
 runs = s["open_loop"][0]["runs"]
 if [r["round"] for r in runs] != [1, 2] or d["context"]["open_loop_repeat"] != 2:
     sys.exit("not two rounds as in the old file")
