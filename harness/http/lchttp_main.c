@@ -925,14 +925,17 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
           (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[0], flags[1], flags[2]);
       continue;
     }
+    char lag[32] = "-"; /* not recorded before the client measured it */
+    if (json_object_get(json_array_get(runs, 0), "send_lag_us"))
+      snprintf(lag, sizeof lag, "%.0f", lch_json_num(c, "send_lag_p99_us_median", 0));
     lch_buf_printf(b,
                    "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
-                   "%.0f | %.0f | %.*s |%s\n",
+                   "%.0f | %s | %.*s |%s\n",
                    lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
                    lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
                    flags[0], flags[1], p50[0], p50[1], p50[2], p90[0], p99[0], p99[1], p99[2],
-                   p999[0], lch_json_num(c, "send_lag_p99_us_median", 0),
-                   (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[2]);
+                   p999[0], lag, (int)strcspn(sched ? sched : "", " "), sched ? sched : "",
+                   flags[2]);
   }
 }
 
@@ -987,11 +990,15 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "reached` means the client or server fell behind the schedule (the latencies then "
         "include that queueing); `client-limited` means the client's core was at least 85%% "
         "busy and its send lag at least half the p99: that row measures the client, not the "
-        "server.\n\n"
+        "server.%s\n\n"
         "| server | load | target req/s | achieved | p50 us (min-max) | p90 us | p99 us "
         "(min-max) | p99.9 us | send lag p99 us | sched |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
-        G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat);
+        G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat,
+        json_object_get(ctx, "open_loop_realtime")
+            ? ""
+            : " **This file predates rounds and SCHED_FIFO: its runs were back to back, at "
+              "normal priority, and it has no send lag.**");
     ol_rows(&b, js, 0);
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }

@@ -23,8 +23,8 @@ set xrange [40:90]
 set xtics (50, 80)
 set xlabel 'offered load, % of the server''s wrk peak (open loop, constant rate)'
 set ylabel 'latency from intended send time, us (log)'
-set title 'open-loop latency: p50 solid, p99 dashed'
-plot for [i=0:7] 'http-openloop.dat' index i using 1:2 with linespoints lw 2 lc i+1 title word(olnames,i+1).' p50', for [i=0:7] 'http-openloop.dat' index i using 1:4 with linespoints lw 1 dt 2 lc i+1 notitle
+set title 'open-loop latency: p50 solid, p99 dashed (median of runs; bars: min-max)'
+plot for [i=0:7] 'http-openloop.dat' index i using 1:2:3:4 with yerrorlines lw 2 lc i+1 title word(olnames,i+1).' p50', for [i=0:7] 'http-openloop.dat' index i using 1:6:7:8 with yerrorlines lw 1 dt 2 lc i+1 notitle
 unset logscale
 set xrange [*:*]
 set xtics autofreq
@@ -53,8 +53,8 @@ set xrange [40:90]
 set xtics (50, 80)
 set xlabel 'offered load, % of the server''s wrk peak (open loop, constant rate)'
 set ylabel 'latency from intended send time, us (log)'
-set title 'open-loop latency: p50 solid, p99 dashed'
-plot for [i=0:7] 'http-openloop.dat' index i using 1:2 with linespoints lw 2 lc i+1 title word(olnames,i+1).' p50', for [i=0:7] 'http-openloop.dat' index i using 1:4 with linespoints lw 1 dt 2 lc i+1 notitle
+set title 'open-loop latency: p50 solid, p99 dashed (median of runs; bars: min-max)'
+plot for [i=0:7] 'http-openloop.dat' index i using 1:2:3:4 with yerrorlines lw 2 lc i+1 title word(olnames,i+1).' p50', for [i=0:7] 'http-openloop.dat' index i using 1:6:7:8 with yerrorlines lw 1 dt 2 lc i+1 notitle
 unset logscale
 set xrange [*:*]
 set xtics autofreq
