@@ -451,7 +451,7 @@ struct ol_plan {
 };
 
 /* The open-loop phase: G.ol_repeat rounds; in each, every planned server is started afresh,
- * checked, primed (1 s of wrk at 8 connections), run once at each of its rates (the order
+ * checked and run once at each of its rates (each run's own warm-up primes it; the order
  * alternating between rounds) and stopped. A set's runs are thus spread over the whole phase
  * and over fresh server processes, so the min-max they report includes the machine's drift
  * over minutes and process-to-process differences, not only the noise between runs seconds
@@ -480,7 +480,6 @@ static void open_loop_phase(struct ol_plan *plans, size_t np) {
       struct lch_strlist problems = {0};
       lchttp_verify(pr.port, 0, &problems);
       if (!problems.n) {
-        json_decref(run_wrk(pr.port, 8, 1, "/plaintext"));
         char sched[128];
         int rt = G.ol_rt ? server_sched(pr.pid, 1) : 0;
         if (!G.ol_rt) snprintf(sched, sizeof sched, "other (realtime off)");
@@ -981,7 +980,7 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "wrk) sends at a constant rate on %ld connections for %ld s after %g s of warm-up, "
         "one request in flight per connection, and measures each response from its "
         "intended send time. %ld runs per rate, in rounds (each round starts every server "
-        "afresh, primes it and runs both rates); each percentile is the median over the runs "
+        "afresh and runs both rates); each percentile is the median over the runs "
         "with the min-max over the runs (the spread a repeat should fall in). Server and client "
         "run at SCHED_FIFO during these runs where "
         "permitted (column `sched`): at normal priority, the other processes' time slices on "
@@ -1371,7 +1370,7 @@ static void usage(FILE *out) {
       "  --backend LIST        backends for the runtime servers (default: every built-in)\n"
       "  --connections LIST    connection levels (default 16,64,256,512)\n"
       "  --more                add the levels 1024 and 2048\n"
-      "  --duration S          seconds per run (default 5)\n"
+      "  --duration S          seconds per run (default 4)\n"
       "  --repeat N            runs per level (default 2)\n"
       "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
       "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N /\n"
@@ -1447,7 +1446,7 @@ int main(int argc, char **argv) {
     argc--;
     argv++;
   }
-  G.duration = 5;
+  G.duration = 4;
   G.repeat = 2;
   G.primer = 2;
   G.warmup = 3;
