@@ -6,7 +6,10 @@
 #   3. a copy of adapters/example, outside the source tree, builds with find_package(loopconf)
 #      through ci/loop-maintainer.sh, which runs the installed loopconf on it (loop tier) and
 #      leaves TAP and JUnit reports naming only that adapter;
-#   4. the same adapter builds with pkg-config alone and the installed loopconf loads it.
+#   4. the same adapter builds with pkg-config alone and the installed loopconf loads it;
+#   5. with the prefix moved elsewhere, the installed `loopconf http --smoke` serves from its
+#      installed Python server script (and fails once that copy is broken), and the installed
+#      `loopconf sweep` finds its installed lcsweep.py.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
@@ -86,5 +89,51 @@ if command -v pkg-config >/dev/null && command -v cc >/dev/null; then
   "$(pkg-config --variable=loopconf loopconf)" run --backend "$tmp/pc_adapter.so" \
     --test loop.timer.order -q >"$tmp/pc.log" 2>&1 ||
     { cat "$tmp/pc.log" >&2; fail "the pkg-config-built adapter does not pass loop.timer.order"; }
+fi
+# 5. loopconf http and sweep from a moved prefix: their scripts are found relative to the binary
+if [ -x "$prefix/bin/loopconf-http" ]; then
+  [ -f "$prefix/share/loopconf/harness/http/lchttp_asyncio.py" ] ||
+    fail "the HTTP server script is not installed"
+  moved=$tmp/moved
+  mv "$prefix" "$moved"
+  if command -v wrk >/dev/null && command -v python3 >/dev/null; then
+    env -u LOOPCONF_DATA_DIR -u LOOPCONF_BACKEND_DIR "$moved/bin/loopconf" http --smoke -q \
+      --servers "runtime-$first,asyncio" >"$tmp/http.log" 2>&1 ||
+      { cat "$tmp/http.log" >&2; fail "the installed loopconf http --smoke fails from a moved prefix"; }
+    grep -q "^asyncio: ok" "$tmp/http.log" || fail "no asyncio result from the installed loopconf http"
+    script=$moved/share/loopconf/harness/http/lchttp_asyncio.py
+    cp "$script" "$tmp/lchttp_asyncio.py.orig"
+    echo 'raise SystemExit("ZZ-INSTALL-PROBE")' >"$script"
+    if env -u LOOPCONF_DATA_DIR "$moved/bin/loopconf" http --smoke -q --servers asyncio \
+      >"$tmp/http.log" 2>&1; then
+      fail "loopconf http ignored the installed server script (ran the source tree's?)"
+    fi
+    rm "$script"
+    rc=0
+    env -u LOOPCONF_DATA_DIR "$moved/bin/loopconf" http --smoke -q --servers asyncio \
+      >"$tmp/http.log" 2>&1 || rc=$?
+    [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/http.log")" -eq 1 ] && grep -q "lchttp_asyncio.py" "$tmp/http.log" ||
+      { cat "$tmp/http.log" >&2; fail "a missing server script is not one error line and exit 2 (exit $rc)"; }
+    cp "$tmp/lchttp_asyncio.py.orig" "$script"
+  fi
+  [ -f "$moved/share/loopconf/harness/sweep/lcsweep.py" ] || fail "lcsweep.py is not installed"
+  if command -v python3 >/dev/null; then
+    env -u LOOPCONF_DATA_DIR "$moved/bin/loopconf" sweep --workload sleep --model asyncio --n 1 \
+      --repetitions 1 -q --out "$tmp/sweep.json" >"$tmp/sweep.log" 2>&1 ||
+      { cat "$tmp/sweep.log" >&2; fail "the installed loopconf sweep fails from a moved prefix"; }
+    python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["cells"]; sys.exit(not (len(c) == 1 and c[0]["reps_ok"] == 1))' \
+      "$tmp/sweep.json" || fail "the installed loopconf sweep did not run its asyncio model"
+    sweep_py=$moved/share/loopconf/harness/sweep/lcsweep.py
+    cp "$sweep_py" "$tmp/lcsweep.py.orig"
+    echo 'raise SystemExit("ZZ-INSTALL-PROBE")' >"$sweep_py"
+    env -u LOOPCONF_DATA_DIR "$moved/bin/loopconf" sweep --workload sleep --model asyncio --n 1 \
+      --repetitions 1 -q --out "$tmp/sweep2.json" >"$tmp/sweep.log" 2>&1 || true
+    if python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["cells"]; sys.exit(not (len(c) == 1 and c[0]["reps_ok"] == 1))' \
+      "$tmp/sweep2.json" 2>/dev/null; then
+      fail "loopconf sweep ignored the installed lcsweep.py (ran the source tree's?)"
+    fi
+    cp "$tmp/lcsweep.py.orig" "$sweep_py"
+  fi
+  mv "$moved" "$prefix"
 fi
 echo "selftest_install: ok ($prefix)"

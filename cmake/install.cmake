@@ -5,6 +5,7 @@
 #   lib/pkgconfig/loopconf.pc
 #   include/loopconf/            the public headers (backend contract, clock, runtime)
 #   share/loopconf/spec, oracle  data the commands find relative to their own location
+#   share/loopconf/harness/      the Python scripts loopconf http and loopconf sweep run
 #   share/doc/loopconf/          README, adapter guide, the CI recipe, the Dockerfile
 # Paths are fixed (no GNUInstallDirs multiarch libdir): the commands look for
 # <exe dir>/../lib/loopconf/backends and <exe dir>/../share/loopconf.
@@ -34,6 +35,15 @@ endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/spec/ DESTINATION share/loopconf/spec)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/harness/oracle/ DESTINATION share/loopconf/oracle
         PATTERN "__pycache__" EXCLUDE PATTERN "*.pyc" EXCLUDE)
+# Scripts the commands run, found with lch_data_dir("harness/<dir>") as in the source tree.
+if(TARGET loopconf-http)
+  install(FILES ${PROJECT_SOURCE_DIR}/harness/http/lchttp_asyncio.py
+          DESTINATION share/loopconf/harness/http)
+endif()
+if(TARGET lcsweep)
+  install(FILES ${PROJECT_SOURCE_DIR}/harness/sweep/lcsweep.py
+          DESTINATION share/loopconf/harness/sweep)
+endif()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/loopconf)
 install(FILES ${PROJECT_SOURCE_DIR}/adapters/README.md DESTINATION share/doc/loopconf
         RENAME adapters.md)

@@ -51,6 +51,10 @@ void lchttp_bad_input(int port, long header_timeout_ms, double multiplier, int (
                       void *ud, struct lch_strlist *problems, int verbose);
 
 /* ---- the open-loop client (lchttp_openloop.c): `loopconf-http __openloop ...` ---- */
+/* The SCHED_FIFO priority of the open-loop client and of the server while the open-loop
+ * client measures it (where permitted; the kernel's RT throttling still leaves 5% of each
+ * core to everything else). */
+#define LCHTTP_RT_PRIORITY 10
 int lchttp_openloop_main(int argc, char **argv);
 
 #endif /* LCHTTP_H */

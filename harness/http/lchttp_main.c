@@ -3,6 +3,7 @@
  * file, gnuplot charts and a README table. --smoke and --bad-input are the CTest modes. */
 #include "lchttp.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -37,13 +38,16 @@ static struct {
   long levels[32];
   size_t nlevels;
   long duration, repeat, primer, warmup, ol_conns, ol_duration, ol_repeat, workers;
-  int open_loop, pin, quiet;
-  const char *out_dir, *servers_arg, *backends_arg;
+  double ol_warmup;
+  int open_loop, ol_rt, ol_repeat_given, pin, quiet;
+  const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
+  int regenerate;
   double mult;
   char *exe_dir, *python, *script, *wrk_lua;
   cpu_set_t all_cpus, server_cpus, client_cpus;
   int n_client_cpus, n_server_cpus, n_cpus;
   char pin_note[256];
+  json_t *old; /* --reproduce FILE */
 } G;
 
 static struct server *servers;
@@ -315,7 +319,8 @@ static json_t *run_open_loop(int port, double rate) {
                   lch_xasprintf("--rate=%.0f", rate),
                   lch_xasprintf("--connections=%ld", G.ol_conns),
                   lch_xasprintf("--duration=%ld", G.ol_duration),
-                  "--warmup=1",
+                  lch_xasprintf("--warmup=%g", G.ol_warmup),
+                  G.ol_rt ? "--fifo" : NULL,
                   NULL};
   struct lch_job job = {.argv = args,
                         .path = self,
@@ -341,9 +346,197 @@ static json_t *run_open_loop(int port, double rate) {
    * the queueing that causes, which is the honest number, but say so */
   json_object_set_new(j, "rate_reached", json_boolean(got >= 0.95 * target));
   lch_proc_result_free(&res);
-  for (int i = 2; i <= 5; i++) free(args[i]);
+  for (int i = 2; i <= 6; i++) free(args[i]);
   free(self);
   return j;
+}
+
+/* Put every thread of every process in the server's process group (prefork workers, the
+ * thread server's connection threads) at SCHED_FIFO, or back at SCHED_OTHER. Threads created
+ * later inherit it from their creator. Returns the threads changed, or -errno of the first
+ * refusal (EPERM when not root). */
+static int server_sched(pid_t pgid, int fifo) {
+  DIR *d = opendir("/proc");
+  if (!d) return -errno;
+  struct sched_param sp = {.sched_priority = fifo ? LCHTTP_RT_PRIORITY : 0};
+  int changed = 0, err = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 0) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *rp = strrchr(buf, ')'), state;
+    int ppid, pgrp;
+    if (!rp || sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 || pgrp != pgid) continue;
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    DIR *t = opendir(path);
+    if (!t) continue;
+    struct dirent *te;
+    while ((te = readdir(t))) {
+      long tid = strtol(te->d_name, &end, 10);
+      if (*end || tid <= 0) continue;
+      if (sched_setscheduler((pid_t)tid, fifo ? SCHED_FIFO : SCHED_OTHER, &sp) == 0) changed++;
+      else if (!err && errno != ESRCH) err = -errno;
+    }
+    closedir(t);
+  }
+  closedir(d);
+  return err ? err : changed;
+}
+
+/* Median, min and max over a set's runs of one percentile, into out[3]. */
+static void ol_stat(json_t *runs, const char *what, const char *key, double out[3]);
+
+/* The summary of one open-loop set (one rate, several runs): per percentile of the latency
+ * from the due time, the median over the runs with min and max (the spread the run reports),
+ * and the flags a reader needs (rate not reached, a failed run, the client's own limits). */
+static void ol_summarise(json_t *o) {
+  json_t *runs = json_object_get(o, "runs"), *sum = json_object();
+  static const char *const keys[] = {"p50", "p90", "p99", "p99.9", "max"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    double v[3];
+    ol_stat(runs, "latency_us", keys[i], v);
+    json_t *k = json_object();
+    json_object_set_new(k, "median", json_real(v[0]));
+    json_object_set_new(k, "min", json_real(v[1]));
+    json_object_set_new(k, "max", json_real(v[2]));
+    json_object_set_new(sum, keys[i], k);
+    if (!strcmp(keys[i], "p99")) { /* the keys loopconf report reads */
+      json_object_set_new(o, "p99_min_us", json_real(v[1]));
+      json_object_set_new(o, "p99_max_us", json_real(v[2]));
+    }
+  }
+  json_object_set_new(o, "latency_summary_us", sum);
+  double lag[3], svc[3];
+  ol_stat(runs, "send_lag_us", "p99", lag);
+  ol_stat(runs, "service_us", "p99", svc);
+  json_object_set_new(o, "send_lag_p99_us_median", json_real(lag[0]));
+  json_object_set_new(o, "service_p99_us_median", json_real(svc[0]));
+  double ach[64], cpu = 0;
+  size_t n = 0, q;
+  json_t *r;
+  int reached = 1, failed = 0;
+  json_array_foreach(runs, q, r) {
+    if (n < 64) ach[n++] = lch_json_num(r, "achieved_rate", 0);
+    reached &= json_is_true(json_object_get(r, "rate_reached"));
+    failed |= json_is_true(json_object_get(r, "failed"));
+    cpu = fmax(cpu, lch_json_num(r, "client_cpu_cores", 0));
+  }
+  json_object_set_new(o, "achieved_median", json_real(median(ach, n)));
+  json_object_set_new(o, "rate_reached", json_boolean(reached && n > 0));
+  json_object_set_new(o, "client_cpu_cores_max", json_real(cpu));
+  /* the client, not the server, set the pace: its core nearly busy and its own sends late by
+   * at least half the tail it measured */
+  double p99[3];
+  ol_stat(runs, "latency_us", "p99", p99);
+  json_object_set_new(o, "client_limited", json_boolean(cpu >= 0.85 && lag[0] >= 0.5 * p99[0]));
+  json_object_set_new(o, "failed", json_boolean(failed || n == 0));
+}
+
+/* One server's open-loop plan: its rates and the loads they stand for; the phase fills sets
+ * (one object per rate, its runs appended round by round) and problems. */
+struct ol_plan {
+  const struct server *s;
+  size_t n;
+  double loads[16], rates[16];
+  json_t *sets;
+  struct lch_strlist problems;
+};
+
+/* The open-loop phase: G.ol_repeat rounds; in each, every planned server is started afresh,
+ * checked and run once at each of its rates (each run's own warm-up primes it; the order
+ * alternating between rounds) and stopped. A set's runs are thus spread over the whole phase
+ * and over fresh server processes, so the min-max they report includes the machine's drift
+ * over minutes and process-to-process differences, not only the noise between runs seconds
+ * apart. During its runs the server (every thread of its process group) and the client run
+ * at SCHED_FIFO where permitted: at normal priority the other processes' time slices on the
+ * shared cores, not the server, make the tail. */
+static void open_loop_phase(struct ol_plan *plans, size_t np) {
+  for (size_t p = 0; p < np; p++) {
+    plans[p].sets = json_array();
+    for (size_t i = 0; i < plans[p].n; i++) {
+      json_t *o = json_object();
+      json_object_set_new(o, "load", json_real(plans[p].loads[i]));
+      json_object_set_new(o, "target_rate", json_real(plans[p].rates[i]));
+      json_object_set_new(o, "runs", json_array());
+      json_array_append_new(plans[p].sets, o);
+    }
+  }
+  for (long r = 0; r < G.ol_repeat; r++)
+    for (size_t p = 0; p < np; p++) {
+      struct ol_plan *pl = &plans[p];
+      struct lchttp_proc pr;
+      if (server_start(pl->s, LCHTTP_DEFAULT_HEADER_TIMEOUT_MS, &pr) < 0) {
+        lch_strlist_push(&pl->problems, lch_xasprintf("round %ld: did not start", r + 1));
+        continue;
+      }
+      struct lch_strlist problems = {0};
+      lchttp_verify(pr.port, 0, &problems);
+      if (!problems.n) {
+        char sched[128];
+        int rt = G.ol_rt ? server_sched(pr.pid, 1) : 0;
+        if (!G.ol_rt) snprintf(sched, sizeof sched, "other (realtime off)");
+        else if (rt < 0)
+          snprintf(sched, sizeof sched, "other (SCHED_FIFO refused: %s)", strerror(-rt));
+        else snprintf(sched, sizeof sched, "fifo %d (%d threads)", LCHTTP_RT_PRIORITY, rt);
+        for (size_t k = 0; k < pl->n; k++) {
+          size_t i = r % 2 ? pl->n - 1 - k : k;
+          json_t *j = run_open_loop(pr.port, pl->rates[i]);
+          json_t *lat = json_object_get(j, "latency_us");
+          note(
+              "  %s: open loop round %ld/%ld at %.0f%% of peak (%.0f req/s): achieved %.0f, "
+              "p50 %.0f us, p99 %.0f us%s",
+              pl->s->name, r + 1, G.ol_repeat, 100 * pl->loads[i], pl->rates[i],
+              lch_json_num(j, "achieved_rate", 0), lch_json_num(lat, "p50", 0),
+              lch_json_num(lat, "p99", 0),
+              json_is_true(json_object_get(j, "failed")) ? " FAILED" : "");
+          json_object_set_new(j, "round", json_integer(r + 1));
+          json_object_set_new(j, "server_sched", json_string(sched));
+          json_object_set_new(j, "load1_after", json_real(loadavg1()));
+          json_t *o = json_array_get(pl->sets, i);
+          json_array_append_new(json_object_get(o, "runs"), j);
+          if (!json_object_get(o, "server_sched"))
+            json_object_set_new(o, "server_sched", json_string(sched));
+        }
+      }
+      for (size_t i = 0; i < problems.n; i++)
+        lch_strlist_push(&pl->problems,
+                         lch_xasprintf("round %ld: verify: %s", r + 1, problems.v[i]));
+      lch_strlist_free(&problems);
+      char why[256];
+      if (server_stop(&pr, why, sizeof why) < 0)
+        lch_strlist_push(&pl->problems, lch_xasprintf("round %ld: the server %s", r + 1, why));
+    }
+  for (size_t p = 0; p < np; p++) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(plans[p].sets, i, o) ol_summarise(o);
+    for (size_t k = 0; k < plans[p].problems.n; k++)
+      note("  %s: open loop: %s", plans[p].s->name, plans[p].problems.v[k]);
+  }
+}
+
+/* Attach a plan's sets and problems to its server's JSON; 1 if anything failed. */
+static int ol_attach(json_t *js, struct ol_plan *pl) {
+  int failed = pl->problems.n > 0;
+  size_t i;
+  json_t *o;
+  json_array_foreach(pl->sets, i, o) failed |= json_is_true(json_object_get(o, "failed"));
+  json_object_set_new(js, "open_loop", pl->sets);
+  pl->sets = NULL;
+  json_t *a = json_array();
+  for (size_t k = 0; k < pl->problems.n; k++)
+    json_array_append_new(a, json_string(pl->problems.v[k]));
+  json_object_set_new(js, "open_loop_problems", a);
+  lch_strlist_free(&pl->problems);
+  return failed;
 }
 
 /* ---- context ----------------------------------------------------------------------------- */
@@ -374,6 +567,9 @@ static json_t *context(void) {
   json_object_set_new(c, "prefork_workers", json_integer(G.workers));
   json_object_set_new(c, "open_loop_connections", json_integer(G.ol_conns));
   json_object_set_new(c, "open_loop_duration_s", json_integer(G.ol_duration));
+  json_object_set_new(c, "open_loop_warmup_s", json_real(G.ol_warmup));
+  json_object_set_new(c, "open_loop_repeat", json_integer(G.ol_repeat));
+  json_object_set_new(c, "open_loop_realtime", json_boolean(G.ol_rt));
   json_object_set_new(c, "cores", json_string(G.pin_note));
   return c;
 }
@@ -445,39 +641,6 @@ static json_t *measure(const struct server *s) {
     }
     json_object_set_new(js, "cells", cells);
     json_object_set_new(js, "peak_rps", json_real(peak));
-    if (G.open_loop && peak > 0) {
-      json_t *ol = json_array();
-      static const double loads[] = {0.5, 0.8};
-      for (size_t i = 0; i < 2; i++) {
-        json_t *o = json_object(), *reps = json_array();
-        json_object_set_new(o, "load", json_real(loads[i]));
-        json_object_set_new(o, "target_rate", json_real(peak * loads[i]));
-        double p99[16];
-        size_t n = 0;
-        int ofail = 0;
-        for (long r = 0; r < G.ol_repeat; r++) {
-          json_t *j = run_open_loop(pr.port, peak * loads[i]);
-          ofail |= json_is_true(json_object_get(j, "failed"));
-          p99[n++] = lch_json_num(json_object_get(j, "latency_us"), "p99", 0);
-          note(
-              "  %s: open loop at %.0f%% of peak (%.0f req/s): achieved %.0f, p50 %.0f us, p99 "
-              "%.0f us%s",
-              s->name, 100 * loads[i], peak * loads[i], lch_json_num(j, "achieved_rate", 0),
-              lch_json_num(json_object_get(j, "latency_us"), "p50", 0),
-              lch_json_num(json_object_get(j, "latency_us"), "p99", 0),
-              json_is_true(json_object_get(j, "failed")) ? " FAILED" : "");
-          json_array_append_new(reps, j);
-        }
-        json_object_set_new(o, "runs", reps);
-        json_object_set_new(o, "failed", json_boolean(ofail));
-        qsort(p99, n, sizeof *p99, cmpd);
-        json_object_set_new(o, "p99_min_us", json_real(n ? p99[0] : 0));
-        json_object_set_new(o, "p99_max_us", json_real(n ? p99[n - 1] : 0));
-        json_array_append_new(ol, o);
-        failed |= ofail;
-      }
-      json_object_set_new(js, "open_loop", ol);
-    }
   }
   problems_json(js, &problems);
   lch_strlist_free(&problems);
@@ -551,6 +714,33 @@ static double run_median(json_t *runs, const char *key) {
   return median(v, n);
 }
 
+static void ol_stat(json_t *runs, const char *what, const char *key, double out[3]) {
+  double v[64];
+  size_t n = 0, i;
+  json_t *r;
+  json_array_foreach(runs, i, r) {
+    json_t *x = json_object_get(json_object_get(r, what), key);
+    if (n < 64 && json_is_number(x)) v[n++] = json_number_value(x);
+  }
+  out[0] = median(v, n); /* sorts v */
+  out[1] = n ? v[0] : 0;
+  out[2] = n ? v[n - 1] : 0;
+}
+
+/* ol_stat of the latency from the due time at p50, p90, p99 and p99.9. */
+static void ol_stats4(json_t *runs, double v[4][3]) {
+  static const char *const keys[] = {"p50", "p90", "p99", "p99.9"};
+  for (int i = 0; i < 4; i++) ol_stat(runs, "latency_us", keys[i], v[i]);
+}
+
+/* Append the rest of f to b; nonzero on a read error. */
+static int append_file(struct lch_buf *b, FILE *f) {
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lch_buf_append(b, chunk, n);
+  return ferror(f);
+}
+
 static int write_text(const char *path, const char *text) {
   struct lch_outfile o;
   if (lch_outfile_open(&o, path) < 0) return -1;
@@ -582,13 +772,17 @@ static int charts(json_t *jservers) {
     lch_buf_printf(&names, "%s%s", nn++ ? " " : "", lch_json_str(s, "name"));
     json_t *o = json_object_get(s, "open_loop");
     if (json_array_size(o)) {
-      lch_buf_printf(&ol, "# %s: load_percent p50_us p90_us p99_us p99.9_us\n",
+      lch_buf_printf(&ol,
+                     "# %s: load_percent p50_us p50_min p50_max p90_us p99_us p99_min p99_max "
+                     "p99.9_us (medians over the runs, min and max over the runs)\n",
                      lch_json_str(s, "name"));
       json_array_foreach(o, k, c) {
         json_t *runs = json_object_get(c, "runs");
-        lch_buf_printf(&ol, "%.0f %.1f %.1f %.1f %.1f\n", 100 * lch_json_num(c, "load", 0),
-                       run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
-                       run_median(runs, "p99.9"));
+        double v[4][3], *p50 = v[0], *p90 = v[1], *p99 = v[2], *p999 = v[3];
+        ol_stats4(runs, v);
+        lch_buf_printf(&ol, "%.0f %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n",
+                       100 * lch_json_num(c, "load", 0), p50[0], p50[1], p50[2], p90[0], p99[0],
+                       p99[1], p99[2], p999[0]);
       }
       lch_buf_puts(&ol, "\n\n");
       lch_buf_printf(&olnames, "%s%s", nol++ ? " " : "", lch_json_str(s, "name"));
@@ -639,11 +833,11 @@ static int charts(json_t *jservers) {
           "set output 'http-openloop.%s'\nset logscale y\nset xrange [40:90]\nset xtics (50, 80)\n"
           "set xlabel 'offered load, %% of the server''s wrk peak (open loop, constant rate)'\n"
           "set ylabel 'latency from intended send time, us (log)'\n"
-          "set title 'open-loop latency: p50 solid, p99 dashed'\n"
-          "plot for [i=0:%zu] 'http-openloop.dat' index i using 1:2 with linespoints lw 2 lc i+1 "
-          "title word(olnames,i+1).' p50', "
-          "for [i=0:%zu] 'http-openloop.dat' index i using 1:4 with linespoints lw 1 dt 2 lc i+1 "
-          "notitle\n"
+          "set title 'open-loop latency: p50 solid, p99 dashed (median of runs; bars: min-max)'\n"
+          "plot for [i=0:%zu] 'http-openloop.dat' index i using 1:2:3:4 with yerrorlines lw 2 "
+          "lc i+1 title word(olnames,i+1).' p50', "
+          "for [i=0:%zu] 'http-openloop.dat' index i using 1:6:7:8 with yerrorlines lw 1 dt 2 "
+          "lc i+1 notitle\n"
           "unset logscale\nset xrange [*:*]\nset xtics autofreq\n",
           terms[t][1], nol - 1, nol - 1);
   }
@@ -675,6 +869,75 @@ static int charts(json_t *jservers) {
   return rc;
 }
 
+/* The requests/s table: median per server and level, ratio to the best, `~` and FAILED. */
+static void rps_table(struct lch_buf *b, json_t *js) {
+  lch_buf_puts(b, "| server |");
+  for (size_t i = 0; i < G.nlevels; i++) lch_buf_printf(b, " c=%ld |", G.levels[i]);
+  lch_buf_puts(b, "\n|---|");
+  for (size_t i = 0; i < G.nlevels; i++) lch_buf_puts(b, "---:|");
+  lch_buf_puts(b, "\n");
+  double best[32] = {0};
+  size_t i, k;
+  json_t *s, *c;
+  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "cells"), k, c) {
+    if (k < 32 && !json_is_true(json_object_get(c, "failed")))
+      best[k] = fmax(best[k], lch_json_num(c, "rps_median", 0));
+  }
+  json_array_foreach(js, i, s) {
+    lch_buf_printf(b, "| %s |", lch_json_str(s, "name"));
+    json_t *cells = json_object_get(s, "cells");
+    if (!json_array_size(cells)) {
+      lch_buf_printf(b, " FAILED: %s |\n",
+                     json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
+      continue;
+    }
+    json_array_foreach(cells, k, c) {
+      double r = lch_json_num(c, "rps_median", 0);
+      if (json_is_true(json_object_get(c, "failed"))) lch_buf_printf(b, " FAILED (%.0f) |", r);
+      else
+        lch_buf_printf(b, " %.0f (%.2f)%s |", r, k < 32 && best[k] > 0 ? r / best[k] : 0,
+                       lch_json_num(c, "spread", 0) > 0.10 ? " ~" : "");
+    }
+    lch_buf_puts(b, "\n");
+  }
+}
+
+/* The open-loop rows: every column (full) or server, load, rate, p50 and p99 with their
+ * spread and the flags (compact, for the top README). */
+static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
+  size_t i, k;
+  json_t *s, *c;
+  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
+    json_t *runs = json_object_get(c, "runs");
+    double v[4][3], *p50 = v[0], *p90 = v[1], *p99 = v[2], *p999 = v[3];
+    ol_stats4(runs, v);
+    const char *sched = lch_json_str(c, "server_sched");
+    const char *flags[] = {
+        json_is_true(json_object_get(c, "rate_reached")) ? "" : " rate not reached",
+        json_is_true(json_object_get(c, "client_limited")) ? " client-limited" : "",
+        json_is_true(json_object_get(c, "failed")) ? " FAILED" : ""};
+    if (compact) {
+      lch_buf_printf(
+          b, "| %s | %.0f%% | %.0f | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.*s |%s%s%s |\n",
+          lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+          lch_json_num(c, "target_rate", 0), p50[0], p50[1], p50[2], p99[0], p99[1], p99[2],
+          (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[0], flags[1], flags[2]);
+      continue;
+    }
+    char lag[32] = "-"; /* not recorded before the client measured it */
+    if (json_object_get(json_array_get(runs, 0), "send_lag_us"))
+      snprintf(lag, sizeof lag, "%.0f", lch_json_num(c, "send_lag_p99_us_median", 0));
+    lch_buf_printf(b,
+                   "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
+                   "%.0f | %s | %.*s |%s\n",
+                   lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
+                   lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
+                   flags[0], flags[1], p50[0], p50[1], p50[2], p90[0], p99[0], p99[1], p99[2],
+                   p999[0], lag, (int)strcspn(sched ? sched : "", " "), sched ? sched : "",
+                   flags[2]);
+  }
+}
+
 static int readme(json_t *doc, double load_start, double load_end) {
   json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
   struct lch_buf b = {0};
@@ -703,35 +966,8 @@ static int readme(json_t *doc, double load_start, double load_end) {
       "absolute numbers are low and noisy; cells whose runs differ by more than 10%% "
       "are marked `~`, failed cells (any wrk error or timeout) `FAILED`.\n\n",
       G.duration, G.repeat, G.primer, G.warmup, load_start, load_end);
-  lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n| server |");
-  for (size_t i = 0; i < G.nlevels; i++) lch_buf_printf(&b, " c=%ld |", G.levels[i]);
-  lch_buf_puts(&b, "\n|---|");
-  for (size_t i = 0; i < G.nlevels; i++) lch_buf_puts(&b, "---:|");
-  lch_buf_puts(&b, "\n");
-  double best[32] = {0};
-  size_t i, k;
-  json_t *s, *c;
-  json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "cells"), k, c) {
-    if (k < 32 && !json_is_true(json_object_get(c, "failed")))
-      best[k] = fmax(best[k], lch_json_num(c, "rps_median", 0));
-  }
-  json_array_foreach(js, i, s) {
-    lch_buf_printf(&b, "| %s |", lch_json_str(s, "name"));
-    json_t *cells = json_object_get(s, "cells");
-    if (!json_array_size(cells)) {
-      lch_buf_printf(&b, " FAILED: %s |\n",
-                     json_is_false(json_object_get(s, "verified")) ? "verifier" : "did not start");
-      continue;
-    }
-    json_array_foreach(cells, k, c) {
-      double r = lch_json_num(c, "rps_median", 0);
-      if (json_is_true(json_object_get(c, "failed"))) lch_buf_printf(&b, " FAILED (%.0f) |", r);
-      else
-        lch_buf_printf(&b, " %.0f (%.2f)%s |", r, k < 32 && best[k] > 0 ? r / best[k] : 0,
-                       lch_json_num(c, "spread", 0) > 0.10 ? " ~" : "");
-    }
-    lch_buf_puts(&b, "\n");
-  }
+  lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n");
+  rps_table(&b, js);
   lch_buf_puts(&b,
                "\n![requests/s vs connections](http-rps.svg)\n\n"
                "Closed-loop service time (p50, p99) vs connections: "
@@ -741,40 +977,385 @@ static int readme(json_t *doc, double load_start, double load_end) {
         &b,
         "## open-loop latency at 50%% and 80%% of each server's peak\n\n"
         "Our client (harness/http/lchttp_openloop.c, on the reference loop, pinned with "
-        "wrk) sends at a constant rate on %ld connections for %ld s after 1 s of warm-up, "
+        "wrk) sends at a constant rate on %ld connections for %ld s after %g s of warm-up, "
         "one request in flight per connection, and measures each response from its "
-        "intended send time. p99 shows the range over %ld runs; `rate not reached` means "
-        "the client or server fell behind the schedule (the latencies then include that "
-        "queueing).\n\n"
-        "| server | load | target req/s | achieved | p50 us | p90 us | p99 us (range) | p99.9 us "
-        "|\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|\n",
-        G.ol_conns, G.ol_duration, G.ol_repeat);
-    json_array_foreach(js, i, s) json_array_foreach(json_object_get(s, "open_loop"), k, c) {
-      json_t *runs = json_object_get(c, "runs");
-      double ach[64];
-      size_t n = 0, q;
-      json_t *r;
-      int reached = 1;
-      json_array_foreach(runs, q, r) {
-        if (n < 64) ach[n++] = lch_json_num(r, "achieved_rate", 0);
-        reached &= json_is_true(json_object_get(r, "rate_reached"));
-      }
-      lch_buf_printf(
-          &b, "| %s | %.0f%% | %.0f | %.0f%s | %.0f | %.0f | %.0f (%.0f-%.0f) | %.0f |%s\n",
-          lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
-          lch_json_num(c, "target_rate", 0), median(ach, n), reached ? "" : " rate not reached",
-          run_median(runs, "p50"), run_median(runs, "p90"), run_median(runs, "p99"),
-          lch_json_num(c, "p99_min_us", 0), lch_json_num(c, "p99_max_us", 0),
-          run_median(runs, "p99.9"), json_is_true(json_object_get(c, "failed")) ? " FAILED" : "");
-    }
+        "intended send time. %ld runs per rate, in rounds (each round starts every server "
+        "afresh and runs both rates); each percentile is the median over the runs "
+        "with the min-max over the runs (the spread a repeat should fall in). Server and client "
+        "run at SCHED_FIFO during these runs where "
+        "permitted (column `sched`): at normal priority, the other processes' time slices on "
+        "the shared cores dominate the tail. `send lag` is the client's p99 lateness in "
+        "sending (its delay, or a late previous response's, charged to the server); `rate not "
+        "reached` means the client or server fell behind the schedule (the latencies then "
+        "include that queueing); `client-limited` means the client's core was at least 85%% "
+        "busy and its send lag at least half the p99: that row measures the client, not the "
+        "server.%s\n\n"
+        "| server | load | target req/s | achieved | p50 us (min-max) | p90 us | p99 us "
+        "(min-max) | p99.9 us | send lag p99 us | sched |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat,
+        json_object_get(ctx, "open_loop_realtime")
+            ? ""
+            : " **This file predates rounds and SCHED_FIFO: its runs were back to back, at "
+              "normal priority, and it has no send lag.**");
+    ol_rows(&b, js, 0);
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }
+  /* hand-written notes on the run live beside it, so regenerating keeps them */
+  char *np = lch_xasprintf("%s/NOTES.md", G.out_dir);
+  FILE *nf = fopen(np, "r");
+  if (nf) {
+    lch_buf_puts(&b, "\n");
+    append_file(&b, nf);
+    fclose(nf);
+  }
+  free(np);
   char *p = lch_xasprintf("%s/README.md", G.out_dir);
   int rc = write_text(p, b.data);
   free(p);
   lch_buf_free(&b);
   return rc;
+}
+
+/* ---- --readme FILE: the block of the project README this run's results belong in --------- */
+
+static const char blk_begin[] = "<!-- http-table:begin -->", blk_end[] = "<!-- http-table:end -->";
+
+/* FILE's text, or NULL with one error line; *begin and *end locate the block's markers. */
+static char *readme_load(const char *path, char **begin, char **end) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    lch_error("--readme %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct lch_buf b = {0};
+  int err = append_file(&b, f);
+  fclose(f);
+  if (err || !b.data) {
+    lch_error("--readme %s: cannot read it%s", path, err ? "" : " (empty)");
+    lch_buf_free(&b);
+    return NULL;
+  }
+  *begin = strstr(b.data, blk_begin);
+  *end = *begin ? strstr(*begin, blk_end) : NULL;
+  if (!*begin || !*end || strstr(*begin + 1, blk_begin) || strstr(*end + 1, blk_end)) {
+    lch_error("--readme %s: needs one '%s' line followed by one '%s' line", path, blk_begin,
+              blk_end);
+    lch_buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
+/* The path of dir relative to the directory of file (both made absolute), malloc'd. */
+static char *rel_to(const char *dir, const char *file) {
+  char *d = realpath(dir, NULL), *f = realpath(file, NULL);
+  if (!d || !f) {
+    free(d);
+    free(f);
+    return lch_xstrdup(dir);
+  }
+  *strrchr(f, '/') = 0; /* f is now the file's directory ("" for /) */
+  size_t i = 0, common = 0;
+  while (f[i] && f[i] == d[i]) {
+    if (f[i] == '/') common = i;
+    i++;
+  }
+  if ((!f[i] && (!d[i] || d[i] == '/')) || (!d[i] && f[i] == '/')) common = i;
+  struct lch_buf b = {0};
+  for (const char *p = f + common; *p; p++)
+    if (*p == '/') lch_buf_puts(&b, b.len ? "/.." : "..");
+  const char *rest = d + common + (d[common] == '/');
+  if (*rest) lch_buf_printf(&b, "%s%s", b.len ? "/" : "", rest);
+  if (!b.data) lch_buf_puts(&b, ".");
+  free(d);
+  free(f);
+  return b.data;
+}
+
+/* Replace FILE's block with the requests/s table, the main chart and the open-loop p50/p99. */
+static int readme_block(const char *file, json_t *doc) {
+  char *begin, *end, *text = readme_load(file, &begin, &end);
+  if (!text) return -1;
+  json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
+  char *rel = rel_to(G.out_dir, file);
+  struct lch_buf b = {0};
+  lch_buf_append(&b, text, (size_t)(begin - text));
+  lch_buf_printf(&b,
+                 "%s\n<!-- written by `loopconf http --readme`; from %s/http.json -->\n"
+                 "Requests/s under wrk, `/plaintext`: **closed loop** (one request in flight per "
+                 "connection, so its latencies are closed-loop service time at k connections); "
+                 "median of the runs, ratio to the best server at that level, `~` runs more than "
+                 "10%% apart. Commit %.12s, %s, load average %.2f to %.2f.\n\n",
+                 blk_begin, rel, lch_json_str(ctx, "git_commit"), lch_json_str(ctx, "date"),
+                 lch_json_num(ctx, "load1_start", -1), lch_json_num(ctx, "load1_end", -1));
+  rps_table(&b, js);
+  lch_buf_printf(&b, "\n![requests/s vs connections](%s/http-rps.png)\n\n", rel);
+  size_t i;
+  json_t *s;
+  int any = 0;
+  json_array_foreach(js, i, s) any |= json_array_size(json_object_get(s, "open_loop")) > 0;
+  if (any) {
+    lch_buf_printf(&b,
+                   "Open loop (the honest latency): constant rate at 50%% and 80%% of each "
+                   "server's wrk peak, latency from the intended send time in us, median of %ld "
+                   "runs (min-max over the runs).\n\n"
+                   "| server | load | req/s | p50 us | p99 us | sched | |\n"
+                   "|---|---:|---:|---:|---:|---|---|\n",
+                   G.ol_repeat);
+    ol_rows(&b, js, 1);
+    lch_buf_puts(&b, "\n");
+  }
+  lch_buf_puts(&b, end);
+  free(rel);
+  int rc = write_text(file, b.data);
+  lch_buf_free(&b);
+  free(text);
+  return rc;
+}
+
+/* ---- --reproduce FILE: the open-loop sets of an earlier run, again ------------------------- */
+
+static const char *const repro_keys[] = {"p50", "p90", "p99", "p99.9"};
+#define NREPRO (sizeof repro_keys / sizeof *repro_keys)
+
+/* Checked before any work: FILE is an http.json with open-loop sets. Returns the document. */
+/* An http.json (context.wrk_version and servers), or NULL with one error line. */
+static json_t *http_doc_load(const char *what, const char *path) {
+  json_t *doc = lch_json_load(path);
+  if (!doc) return NULL;
+  json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
+  if (!json_is_object(doc) || !json_is_object(ctx) ||
+      !json_is_string(json_object_get(ctx, "wrk_version")) || !json_is_array(js)) {
+    lch_error("%s %s: not a loopconf http results file (no context.wrk_version and servers)", what,
+              path);
+    json_decref(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+static json_t *repro_load(const char *path) {
+  json_t *doc = http_doc_load("--reproduce", path);
+  if (!doc) return NULL;
+  json_t *js = json_object_get(doc, "servers");
+  size_t i, k, sets = 0;
+  json_t *sv, *o;
+  json_array_foreach(js, i, sv) json_array_foreach(json_object_get(sv, "open_loop"), k, o) {
+    if (!json_is_string(json_object_get(sv, "name")) || lch_json_num(o, "target_rate", 0) <= 0 ||
+        !json_array_size(json_object_get(o, "runs"))) {
+      lch_error("--reproduce %s: server %zu's open-loop set %zu has no name, rate or runs", path,
+                i + 1, k + 1);
+      json_decref(doc);
+      return NULL;
+    }
+    sets++;
+  }
+  if (!sets) {
+    lch_error("--reproduce %s: no open-loop sets to reproduce", path);
+    json_decref(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+static int reproduce(json_t *old) {
+  json_t *octx = json_object_get(old, "context");
+  /* the same method as the old run */
+  G.ol_conns = (long)lch_json_num(octx, "open_loop_connections", (double)G.ol_conns);
+  G.ol_duration = (long)lch_json_num(octx, "open_loop_duration_s", (double)G.ol_duration);
+  G.ol_warmup = lch_json_num(octx, "open_loop_warmup_s", 1); /* before it was recorded: 1 s */
+  if (!json_is_true(json_object_get(octx, "open_loop_realtime"))) G.ol_rt = 0;
+  double load_start = loadavg1();
+  json_t *doc = json_object(), *ctx = context(), *out = json_array();
+  json_object_set_new(ctx, "load1_start", json_real(load_start));
+  json_t *of = json_object();
+  json_object_set_new(of, "path", json_string(G.reproduce));
+  static const char *const ok[] = {"date", "git_commit", "load1_start", "load1_end", "cores"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (json_object_get(octx, ok[i])) json_object_set(of, ok[i], json_object_get(octx, ok[i]));
+  json_object_set_new(doc, "reproduces", of);
+  json_object_set_new(doc, "context", ctx);
+  int bad = 0;
+  size_t inside[NREPRO] = {0}, total = 0;
+  double rlo[NREPRO], rhi[NREPRO]; /* new median / old median, over the sets */
+  for (size_t q = 0; q < NREPRO; q++) {
+    rlo[q] = INFINITY;
+    rhi[q] = 0;
+  }
+  struct lch_buf md = {0};
+  size_t i;
+  json_t *os;
+  struct ol_plan *plans =
+      lch_xcalloc(json_array_size(json_object_get(old, "servers")) + 1, sizeof *plans);
+  json_t **olds = lch_xcalloc(json_array_size(json_object_get(old, "servers")) + 1, sizeof *olds);
+  size_t np = 0;
+  long repeat = 0;
+  json_array_foreach(json_object_get(old, "servers"), i, os) {
+    json_t *osets = json_object_get(os, "open_loop");
+    if (!json_array_size(osets)) continue;
+    const struct server *s = NULL;
+    for (size_t k = 0; k < nservers && !s; k++)
+      if (!strcmp(servers[k].name, lch_json_str(os, "name"))) s = &servers[k];
+    if (!s) continue; /* filtered out by --servers (checked in main) */
+    struct ol_plan *pl = &plans[np];
+    pl->s = s;
+    size_t k;
+    json_t *o;
+    json_array_foreach(osets, k, o) {
+      if (k >= 16) break;
+      pl->loads[k] = lch_json_num(o, "load", 0);
+      pl->rates[k] = lch_json_num(o, "target_rate", 0);
+      long r = (long)json_array_size(json_object_get(o, "runs"));
+      if (r > repeat) repeat = r;
+      pl->n = k + 1;
+    }
+    olds[np++] = osets;
+  }
+  if (!G.ol_repeat_given) G.ol_repeat = repeat;
+  json_object_set_new(ctx, "open_loop_repeat", json_integer(G.ol_repeat));
+  note("loopconf http --reproduce %s: %zu servers x %ld rounds", G.reproduce, np, G.ol_repeat);
+  open_loop_phase(plans, np);
+  for (size_t p = 0; p < np; p++) {
+    struct ol_plan *pl = &plans[p];
+    json_t *js = json_object();
+    json_object_set_new(js, "name", json_string(pl->s->name));
+    json_t *cmp = json_array();
+    for (size_t k = 0; k < pl->n; k++) {
+      json_t *a = json_array_get(olds[p], k), *b = json_array_get(pl->sets, k), *c = json_object();
+      json_object_set_new(c, "load", json_real(pl->loads[k]));
+      json_object_set_new(c, "target_rate", json_real(pl->rates[k]));
+      json_t *in = json_object();
+      lch_buf_printf(&md, "| %s | %.0f%% | %.0f |", pl->s->name, 100 * pl->loads[k], pl->rates[k]);
+      for (size_t q = 0; q < NREPRO; q++) {
+        double va[3], vb[3];
+        ol_stat(json_object_get(a, "runs"), "latency_us", repro_keys[q], va);
+        ol_stat(json_object_get(b, "runs"), "latency_us", repro_keys[q], vb);
+        int yes = vb[0] >= va[1] && vb[0] <= va[2];
+        inside[q] += (size_t)yes;
+        if (va[0] > 0) {
+          double ratio = vb[0] / va[0];
+          rlo[q] = fmin(rlo[q], ratio);
+          rhi[q] = fmax(rhi[q], ratio);
+        }
+        json_object_set_new(in, repro_keys[q], json_boolean(yes));
+        lch_buf_printf(&md, " %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %s |", va[0], va[1], va[2],
+                       vb[0], vb[1], vb[2], yes ? "yes" : "**no**");
+      }
+      lch_buf_printf(&md, " %s%s |\n",
+                     json_is_true(json_object_get(b, "rate_reached")) ? "" : "rate not reached ",
+                     json_is_true(json_object_get(b, "client_limited")) ? "client-limited" : "");
+      total++;
+      json_object_set_new(c, "inside", in);
+      json_array_append_new(cmp, c);
+    }
+    json_object_set_new(js, "compared", cmp);
+    if (ol_attach(js, pl)) {
+      json_object_set_new(js, "failed", json_true());
+      bad = 1;
+    }
+    json_array_append_new(out, js);
+  }
+  free(plans);
+  free(olds);
+  double load_end = loadavg1();
+  json_object_set_new(ctx, "load1_end", json_real(load_end));
+  json_object_set_new(doc, "servers", out);
+  json_t *cnt = json_object();
+  for (size_t q = 0; q < NREPRO; q++) {
+    json_t *pair = json_array();
+    json_array_append_new(pair, json_integer((json_int_t)inside[q]));
+    json_array_append_new(pair, json_integer((json_int_t)total));
+    json_object_set_new(cnt, repro_keys[q], pair);
+  }
+  json_object_set_new(doc, "inside_count", cnt);
+  json_t *ratios = json_object();
+  for (size_t q = 0; q < NREPRO && total; q++) {
+    json_t *pair = json_array();
+    json_array_append_new(pair, json_real(rlo[q]));
+    json_array_append_new(pair, json_real(rhi[q]));
+    json_object_set_new(ratios, repro_keys[q], pair);
+  }
+  json_object_set_new(doc, "new_over_old_median", ratios);
+  char *p = lch_xasprintf("%s/reproduce.json", G.out_dir);
+  if (lch_json_write(p, doc) < 0) bad = 2;
+  free(p);
+  struct lch_buf b = {0};
+  lch_buf_printf(&b,
+                 "# Open-loop reproducibility: `loopconf http --reproduce %s`\n\n"
+                 "The open-loop sets of an earlier run (A: %s, commit %.12s, load average %.2f "
+                 "to %.2f) run again at the same rates and settings (B: %s, commit %.12s, load "
+                 "average %.2f to %.2f; %ld runs per rate, %ld connections, %ld s after %g s of "
+                 "warm-up, %s). Each cell: the median over the runs (min-max over the runs) of "
+                 "that percentile of the latency from the intended send time, in us; *in?* says "
+                 "whether B's median lies inside A's min-max, the spread A reported.\n\n"
+                 "B's median inside A's spread: p50 %zu of %zu, p90 %zu of %zu, p99 %zu of %zu, "
+                 "p99.9 %zu of %zu. New median / old median, lowest to highest over the sets: "
+                 "p50 %.2f-%.2f, p90 %.2f-%.2f, p99 %.2f-%.2f, p99.9 %.2f-%.2f.\n\n"
+                 "| server | load | req/s | p50 A | p50 B | in? | p90 A | p90 B | in? | p99 A | "
+                 "p99 B | in? | p99.9 A | p99.9 B | in? | |\n"
+                 "|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|---|---|\n",
+                 G.reproduce, lch_json_str(of, "date"), lch_json_str(of, "git_commit"),
+                 lch_json_num(of, "load1_start", -1), lch_json_num(of, "load1_end", -1),
+                 lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"), load_start, load_end,
+                 G.ol_repeat, G.ol_conns, G.ol_duration, G.ol_warmup,
+                 G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority", inside[0], total,
+                 inside[1], total, inside[2], total, inside[3], total, total ? rlo[0] : 0, rhi[0],
+                 total ? rlo[1] : 0, rhi[1], total ? rlo[2] : 0, rhi[2], total ? rlo[3] : 0,
+                 rhi[3]);
+  lch_buf_puts(&b, md.data ? md.data : "");
+  p = lch_xasprintf("%s/reproduce.md", G.out_dir);
+  if (write_text(p, b.data) < 0) bad |= 1;
+  note("loopconf http --reproduce: B's median inside A's spread: p50 %zu/%zu, p99 %zu/%zu; %s",
+       inside[0], total, inside[2], total, p);
+  free(p);
+  lch_buf_free(&b);
+  lch_buf_free(&md);
+  json_decref(doc);
+  return bad;
+}
+
+/* --regenerate: charts and READMEs from DIR/http.json, the settings from its context. */
+static int regenerate(void) {
+  char *p = lch_xasprintf("%s/http.json", G.out_dir);
+  json_t *doc = http_doc_load("--regenerate:", p);
+  free(p);
+  if (!doc) return 2;
+  json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers"), *v;
+  size_t i;
+  G.nlevels = 0;
+  json_array_foreach(json_object_get(ctx, "connection_levels"), i, v) {
+    if (G.nlevels < 32 && json_is_integer(v)) G.levels[G.nlevels++] = (long)json_integer_value(v);
+  }
+  G.duration = (long)lch_json_num(ctx, "duration_s", (double)G.duration);
+  G.repeat = (long)lch_json_num(ctx, "repeat", (double)G.repeat);
+  G.primer = (long)lch_json_num(ctx, "primer_s", (double)G.primer);
+  G.warmup = (long)lch_json_num(ctx, "warmup_s", (double)G.warmup);
+  G.n_cpus = (int)lch_json_num(ctx, "num_cpus", (double)G.n_cpus);
+  G.ol_conns = (long)lch_json_num(ctx, "open_loop_connections", (double)G.ol_conns);
+  G.ol_duration = (long)lch_json_num(ctx, "open_loop_duration_s", (double)G.ol_duration);
+  G.ol_warmup = lch_json_num(ctx, "open_loop_warmup_s", 1);
+  G.ol_repeat = (long)lch_json_num(ctx, "open_loop_repeat", 0);
+  G.open_loop = 0;
+  json_t *sv, *o;
+  json_array_foreach(js, i, sv) {
+    size_t k;
+    json_array_foreach(json_object_get(sv, "open_loop"), k, o) {
+      G.open_loop = 1;
+      ol_summarise(o); /* from the runs, so an older file gets today's summary keys */
+      long n = (long)json_array_size(json_object_get(o, "runs"));
+      if (!json_object_get(ctx, "open_loop_repeat") && n > G.ol_repeat) G.ol_repeat = n;
+    }
+  }
+  int bad = 0;
+  if (charts(js) < 0) bad = 1;
+  if (readme(doc, lch_json_num(ctx, "load1_start", -1), lch_json_num(ctx, "load1_end", -1)) < 0)
+    bad = 1;
+  if (G.readme && readme_block(G.readme, doc) < 0) bad = 1;
+  note("loopconf http --regenerate: %s (charts, README.md)%s%s", G.out_dir, G.readme ? " and " : "",
+       G.readme ? G.readme : "");
+  json_decref(doc);
+  return bad;
 }
 
 /* ---- main -------------------------------------------------------------------------------- */
@@ -789,15 +1370,24 @@ static void usage(FILE *out) {
       "  --backend LIST        backends for the runtime servers (default: every built-in)\n"
       "  --connections LIST    connection levels (default 16,64,256,512)\n"
       "  --more                add the levels 1024 and 2048\n"
-      "  --duration S          seconds per run (default 5)\n"
+      "  --duration S          seconds per run (default 4)\n"
       "  --repeat N            runs per level (default 2)\n"
       "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
-      "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N\n"
-      "                        the open-loop client (default 32 / 5 / 2)\n"
+      "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N /\n"
+      "  --open-loop-warmup S  the open-loop client (default 32 / 2 / 5 / 0.5)\n"
       "  --no-open-loop        skip the open-loop client\n"
+      "  --no-realtime         keep the server and the open-loop client at normal priority\n"
+      "                        (default: SCHED_FIFO during the open-loop runs, where permitted)\n"
+      "  --reproduce FILE      re-run only the open-loop sets of FILE (an http.json) at its\n"
+      "                        rates and settings; write DIR/reproduce.json and .md: is each\n"
+      "                        new median inside FILE's min-max?\n"
       "  --workers N           prefork processes (default 2)\n"
       "  --no-pin              do not pin the server and the load generators to separate cores\n"
       "  --out DIR             results directory (default http-results)\n"
+      "  --readme FILE         also rewrite FILE's block between <!-- http-table:begin -->\n"
+      "                        and <!-- http-table:end --> (requests/s, chart, open loop)\n"
+      "  --regenerate          measure nothing: charts, DIR/README.md (and --readme FILE)\n"
+      "                        from the results already in DIR/http.json\n"
       "  --smoke               CTest mode: verify, 2 s of wrk at 4 connections, no files\n"
       "  --bad-input           CTest mode: malformed, oversized, slowloris, resets\n"
       "  --time-multiplier X   scale time limits (also $LOOPCONF_TIME_MULTIPLIER)\n"
@@ -842,6 +1432,7 @@ static void cleanup(void) {
   free(G.python);
   free(G.script);
   free(G.wrk_lua);
+  json_decref(G.old);
 }
 
 int main(int argc, char **argv) {
@@ -855,13 +1446,15 @@ int main(int argc, char **argv) {
     argc--;
     argv++;
   }
-  G.duration = 5;
+  G.duration = 4;
   G.repeat = 2;
   G.primer = 2;
   G.warmup = 3;
   G.ol_conns = 32;
-  G.ol_duration = 5;
-  G.ol_repeat = 2;
+  G.ol_duration = 2;
+  G.ol_repeat = 5;
+  G.ol_warmup = 0.5;
+  G.ol_rt = 1;
   G.workers = 2;
   G.open_loop = 1;
   G.pin = 1;
@@ -879,7 +1472,12 @@ int main(int argc, char **argv) {
                                            {"open-loop-connections", required_argument, NULL, 'C'},
                                            {"open-loop-duration", required_argument, NULL, 'D'},
                                            {"open-loop-repeat", required_argument, NULL, 'R'},
+                                           {"open-loop-warmup", required_argument, NULL, 'U'},
                                            {"no-open-loop", no_argument, NULL, 'N'},
+                                           {"no-realtime", no_argument, NULL, 'T'},
+                                           {"reproduce", required_argument, NULL, 'X'},
+                                           {"readme", required_argument, NULL, 'E'},
+                                           {"regenerate", no_argument, NULL, 'G'},
                                            {"workers", required_argument, NULL, 'w'},
                                            {"no-pin", no_argument, NULL, 'n'},
                                            {"out", required_argument, NULL, 'o'},
@@ -915,9 +1513,17 @@ int main(int argc, char **argv) {
       if (lch_parse_long(optarg, "--open-loop-duration", 1, 3600, &G.ol_duration)) return 2;
       break;
     case 'R':
-      if (lch_parse_long(optarg, "--open-loop-repeat", 1, 16, &G.ol_repeat)) return 2;
+      if (lch_parse_long(optarg, "--open-loop-repeat", 1, 50, &G.ol_repeat)) return 2;
+      G.ol_repeat_given = 1;
+      break;
+    case 'U':
+      if (lch_parse_double(optarg, "--open-loop-warmup", 0, 3600, &G.ol_warmup)) return 2;
       break;
     case 'N': G.open_loop = 0; break;
+    case 'T': G.ol_rt = 0; break;
+    case 'X': G.reproduce = optarg; break;
+    case 'E': G.readme = optarg; break;
+    case 'G': G.regenerate = 1; break;
     case 'w':
       if (lch_parse_long(optarg, "--workers", 1, 256, &G.workers)) return 2;
       break;
@@ -952,12 +1558,38 @@ int main(int argc, char **argv) {
     G.levels[G.nlevels++] = 2048;
   }
   lch_strlist_free(&lv);
+  if (G.readme || G.regenerate) {
+    if (G.mode != MODE_RUN || G.reproduce) {
+      lch_error(
+          "--readme and --regenerate go with a full run, not --smoke, --bad-input or "
+          "--reproduce");
+      return 2;
+    }
+    char *b, *e, *t = G.readme ? readme_load(G.readme, &b, &e) : lch_xstrdup("");
+    if (!t) return 2;
+    free(t);
+  }
+  if (G.regenerate) {
+    if (!on_path("gnuplot")) {
+      lch_error(
+          "gnuplot is not installed (Debian: gnuplot-nox; scripts/install-deps.sh installs it)");
+      return 2;
+    }
+    return regenerate();
+  }
   /* tools, before any work */
   if (!on_path("wrk")) {
     lch_error("wrk is not installed (Debian: wrk; scripts/install-deps.sh installs it)");
     return 2;
   }
-  if (G.mode == MODE_RUN && !on_path("gnuplot")) {
+  if (G.reproduce) {
+    if (G.mode != MODE_RUN || !G.open_loop) {
+      lch_error("--reproduce cannot be combined with --smoke, --bad-input or --no-open-loop");
+      return 2;
+    }
+    if (!(G.old = repro_load(G.reproduce))) return 2;
+  }
+  if (G.mode == MODE_RUN && !G.reproduce && !on_path("gnuplot")) {
     lch_error(
         "gnuplot is not installed (Debian: gnuplot-nox; scripts/install-deps.sh installs it)");
     return 2;
@@ -968,7 +1600,7 @@ int main(int argc, char **argv) {
       lch_error("--out %s: cannot create the directory: %s", G.out_dir, strerror(errno));
       return 2;
     }
-    char *p = lch_xasprintf("%s/http.json", G.out_dir);
+    char *p = lch_xasprintf("%s/%s", G.out_dir, G.reproduce ? "reproduce.json" : "http.json");
     int rc = lch_outfile_check(p, "--out");
     free(p);
     if (rc < 0) return 2;
@@ -979,7 +1611,11 @@ int main(int argc, char **argv) {
   G.python = lch_xstrdup(py && *py                               ? py
                          : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
                                                                  : "python3");
-  G.script = lch_xstrdup(LCHTTP_SCRIPT_DIR "/lchttp_asyncio.py");
+  /* the Python server: installed under <prefix>/share/loopconf/harness/http, else the source
+   * tree's (lch_data_dir); checked here, before any work, when a Python server is selected */
+  char *sdir = lch_data_dir("harness/http");
+  G.script = lch_xasprintf("%s/lchttp_asyncio.py", sdir);
+  free(sdir);
   /* enough descriptors for the top level (wrk, server and the open-loop client) */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1026,6 +1662,36 @@ int main(int argc, char **argv) {
           want.v[i]);
       return 2;
     }
+  if (G.old) { /* every server of FILE with open-loop sets must be here, unless --servers */
+    size_t i, found = 0;
+    json_t *os;
+    json_array_foreach(json_object_get(G.old, "servers"), i, os) {
+      if (!json_array_size(json_object_get(os, "open_loop"))) continue;
+      size_t k = 0;
+      while (k < nservers && strcmp(servers[k].name, lch_json_str(os, "name"))) k++;
+      if (k < nservers) found++;
+      else if (!want.n) {
+        lch_error(
+            "--reproduce %s: its server '%s' is not available here (select others with "
+            "--servers)",
+            G.reproduce, lch_json_str(os, "name"));
+        return 2;
+      }
+    }
+    if (!found) {
+      lch_error("--reproduce %s: none of its servers is selected by --servers", G.reproduce);
+      return 2;
+    }
+  }
+  for (size_t i = 0; i < nservers; i++)
+    if ((!strcmp(servers[i].kind, "asyncio") || !strcmp(servers[i].kind, "uvloop")) &&
+        access(G.script, R_OK) != 0) {
+      lch_error(
+          "the %s server's script %s is not readable: %s (install loopconf again, or set "
+          "LOOPCONF_DATA_DIR)",
+          servers[i].name, G.script, strerror(errno));
+      return 2;
+    }
   /* cores: the server gets the first half of ours, wrk and the open-loop client the rest */
   sched_getaffinity(0, sizeof G.all_cpus, &G.all_cpus);
   G.n_cpus = CPU_COUNT(&G.all_cpus);
@@ -1069,6 +1735,11 @@ int main(int argc, char **argv) {
     unlink(G.wrk_lua);
     return bad ? 1 : 0;
   }
+  if (G.old) {
+    bad = reproduce(G.old);
+    unlink(G.wrk_lua);
+    return bad;
+  }
   /* the full run */
   double load_start = loadavg1();
   note("loopconf http: %zu servers, levels %s, %ld s x %ld runs; %s", nservers, conns_arg,
@@ -1083,6 +1754,28 @@ int main(int argc, char **argv) {
     bad |= json_is_true(json_object_get(js, "failed"));
     json_array_append_new(jservers, js);
   }
+  if (G.open_loop) { /* at 50% and 80% of each server's wrk peak */
+    struct ol_plan *plans = lch_xcalloc(nservers, sizeof *plans);
+    size_t np = 0;
+    for (size_t i = 0; i < nservers; i++) {
+      double peak = lch_json_num(json_array_get(jservers, i), "peak_rps", 0);
+      if (peak <= 0) continue;
+      plans[np] = (struct ol_plan){.s = &servers[i], .n = 2, .loads = {0.5, 0.8}};
+      plans[np].rates[0] = 0.5 * peak;
+      plans[np].rates[1] = 0.8 * peak;
+      np++;
+    }
+    note("open loop: %zu servers x %ld rounds", np, G.ol_repeat);
+    open_loop_phase(plans, np);
+    for (size_t p = 0; p < np; p++) {
+      json_t *js = json_array_get(jservers, (size_t)(plans[p].s - servers));
+      if (ol_attach(js, &plans[p])) {
+        json_object_set_new(js, "failed", json_true());
+        bad = 1;
+      }
+    }
+    free(plans);
+  }
   double load_end = loadavg1();
   json_object_set_new(ctx, "load1_end", json_real(load_end));
   json_object_set_new(doc, "servers", jservers);
@@ -1091,6 +1784,7 @@ int main(int argc, char **argv) {
   free(p);
   if (charts(jservers) < 0) bad |= 1;
   if (readme(doc, load_start, load_end) < 0) bad |= 1;
+  if (G.readme && readme_block(G.readme, doc) < 0) bad |= 1;
   unlink(G.wrk_lua);
   note("loopconf http: results in %s (http.json, README.md, http-*.svg/png)", G.out_dir);
   json_decref(doc);

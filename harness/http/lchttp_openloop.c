@@ -7,9 +7,16 @@
  * coordinated omission). One request in flight per connection, as wrk2 does.
  *
  * usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]
- *                                 [--warmup S] [--path /plaintext] [--backend B]
- * Prints one JSON object on stdout: target and achieved rate, counts, and latency percentiles
- * in microseconds over the requests due after the warm-up. */
+ *                                 [--warmup S] [--path /plaintext] [--backend B] [--fifo]
+ * --fifo runs the client at SCHED_FIFO priority LCHTTP_RT_PRIORITY when permitted (else at
+ * normal priority, and the JSON says why): on a shared machine a normal-priority client waits
+ * for other processes' time slices, and that wait would be charged to the server. The timer
+ * slack is always 1 ns, so a send is not 50 us late by default.
+ * Prints one JSON object on stdout: target and achieved rate, counts, and percentiles in
+ * microseconds over the requests due after the warm-up: latency_us from the due time (what
+ * the schedule's user saw), service_us from the actual send, and send_lag_us (actual send
+ * minus due: how late the client, or the previous response, made each send), and the
+ * client's own CPU use over the run (near 1 core: the client, not the server, is the limit). */
 #include "lchttp.h"
 
 #include <errno.h>
@@ -18,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "loopconf/runtime.h"
 #include "loopconf/clock.h"
@@ -26,8 +36,9 @@ struct ol {
   long port, conns;
   double rate, duration, warmup;
   const char *path, *backend;
+  int fifo;
   int64_t t0, t_measure, t_end;
-  int64_t *lat; /* ns, of the measured requests */
+  int64_t *lat, *svc, *lag; /* ns, of the measured requests: from due, from send, send - due */
   size_t nlat, cap;
   unsigned long sent, done, errors, late_sends, unfinished, in_window;
   char first_error[160];
@@ -67,6 +78,7 @@ static int ol_conn(void *arg, intptr_t *result) {
     } else if (now - due > LC_MS) {
       o->late_sends++;
     }
+    int64_t sent_at = lc_now();
     o->sent++;
     rc = lc_stream_write(s, req, (size_t)rl);
     if (rc < 0) {
@@ -100,8 +112,12 @@ static int ol_conn(void *arg, intptr_t *result) {
       if (o->nlat == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 65536;
         o->lat = lch_xrealloc(o->lat, o->cap * sizeof *o->lat);
+        o->svc = lch_xrealloc(o->svc, o->cap * sizeof *o->svc);
+        o->lag = lch_xrealloc(o->lag, o->cap * sizeof *o->lag);
       }
-      o->lat[o->nlat++] = lat;
+      o->lat[o->nlat] = lat;
+      o->svc[o->nlat] = fin - sent_at;
+      o->lag[o->nlat++] = sent_at - due;
     }
     due += gap;
   }
@@ -137,6 +153,35 @@ static int cmp64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Percentiles of v (ns, sorted here) as an object in microseconds. */
+static json_t *percentiles(int64_t *v, size_t n) {
+  qsort(v, n, sizeof *v, cmp64);
+  json_t *lat = json_object();
+  static const struct {
+    const char *k;
+    double q;
+  } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}, {"max", 1.0}};
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)v[i];
+  if (n) {
+    json_object_set_new(lat, "min", json_real((double)v[0] / 1e3));
+    json_object_set_new(lat, "mean", json_real(sum / (double)n / 1e3));
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+      size_t idx = (size_t)ceil(qs[i].q * (double)n);
+      if (idx) idx--;
+      json_object_set_new(lat, qs[i].k, json_real((double)v[idx] / 1e3));
+    }
+  }
+  return lat;
+}
+
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 int lchttp_openloop_main(int argc, char **argv) {
   struct ol o = {0};
   o.conns = 32;
@@ -151,6 +196,7 @@ int lchttp_openloop_main(int argc, char **argv) {
                                            {"warmup", required_argument, NULL, 'w'},
                                            {"path", required_argument, NULL, 'P'},
                                            {"backend", required_argument, NULL, 'b'},
+                                           {"fifo", no_argument, NULL, 'f'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   int ch;
@@ -174,10 +220,11 @@ int lchttp_openloop_main(int argc, char **argv) {
       break;
     case 'P': o.path = optarg; break;
     case 'b': o.backend = optarg; break;
+    case 'f': o.fifo = 1; break;
     case 'h':
       puts(
           "usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]\n"
-          "       [--warmup S] [--path /plaintext] [--backend B]   (JSON on stdout)");
+          "       [--warmup S] [--path /plaintext] [--backend B] [--fifo]   (JSON on stdout)");
       return 0;
     default: return 2;
     }
@@ -188,18 +235,29 @@ int lchttp_openloop_main(int argc, char **argv) {
   }
   const struct lc_backend *b = lch_backend_open(o.backend);
   if (!b) return 2;
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  char sched[96] = "other";
+  if (o.fifo) {
+    struct sched_param sp = {.sched_priority = LCHTTP_RT_PRIORITY};
+    if (sched_setscheduler(0, SCHED_FIFO, &sp) == 0)
+      snprintf(sched, sizeof sched, "fifo %d", LCHTTP_RT_PRIORITY);
+    else snprintf(sched, sizeof sched, "other (SCHED_FIFO refused: %s)", strerror(errno));
+  }
+  double cpu0 = cpu_s();
+  int64_t wall0 = lc_clock_ns();
   int rc = lc_run(b, NULL, ol_main, &o, NULL);
   if (rc < 0) {
     lch_error("open-loop client: %s", strerror(-rc));
     return 1;
   }
-  qsort(o.lat, o.nlat, sizeof *o.lat, cmp64);
+  double cpu = cpu_s() - cpu0, wall = (double)(lc_clock_ns() - wall0) / 1e9;
   json_t *j = json_object();
   json_object_set_new(j, "target_rate", json_real(o.rate));
   json_object_set_new(j, "connections", json_integer(o.conns));
   json_object_set_new(j, "duration_s", json_real(o.duration));
   json_object_set_new(j, "warmup_s", json_real(o.warmup));
   json_object_set_new(j, "client_backend", json_string(b->name));
+  json_object_set_new(j, "client_sched", json_string(sched));
   json_object_set_new(j, "sent", json_integer((json_int_t)o.sent));
   json_object_set_new(j, "completed", json_integer((json_int_t)o.done));
   json_object_set_new(j, "errors", json_integer((json_int_t)o.errors));
@@ -208,27 +266,16 @@ int lchttp_openloop_main(int argc, char **argv) {
   json_object_set_new(j, "measured", json_integer((json_int_t)o.nlat));
   json_object_set_new(j, "achieved_rate", json_real((double)o.in_window / o.duration));
   if (o.first_error[0]) json_object_set_new(j, "first_error", json_string(o.first_error));
-  json_t *lat = json_object();
-  static const struct {
-    const char *k;
-    double q;
-  } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}, {"max", 1.0}};
-  double sum = 0;
-  for (size_t i = 0; i < o.nlat; i++) sum += (double)o.lat[i];
-  if (o.nlat) {
-    json_object_set_new(lat, "min", json_real((double)o.lat[0] / 1e3));
-    json_object_set_new(lat, "mean", json_real(sum / (double)o.nlat / 1e3));
-    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
-      size_t idx = (size_t)ceil(qs[i].q * (double)o.nlat);
-      if (idx) idx--;
-      json_object_set_new(lat, qs[i].k, json_real((double)o.lat[idx] / 1e3));
-    }
-  }
-  json_object_set_new(j, "latency_us", lat);
+  json_object_set_new(j, "client_cpu_cores", json_real(wall > 0 ? cpu / wall : 0));
+  json_object_set_new(j, "latency_us", percentiles(o.lat, o.nlat));
+  json_object_set_new(j, "service_us", percentiles(o.svc, o.nlat));
+  json_object_set_new(j, "send_lag_us", percentiles(o.lag, o.nlat));
   char *s = json_dumps(j, JSON_COMPACT);
   puts(s);
   free(s);
   json_decref(j);
   free(o.lat);
+  free(o.svc);
+  free(o.lag);
   return 0;
 }

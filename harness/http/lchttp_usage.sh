@@ -23,6 +23,22 @@ expect2 "bad duration" "is not a whole number" "$http" --duration 0
 expect2 "unknown server" "matches no server" "$http" --servers nope --smoke
 expect2 "stray argument" "unexpected argument" "$http" --smoke extra
 expect2 "unwritable --out" "--out" "$http" --out /proc/nope/dir
+echo '{"a": 1}' >"$empty/foreign.json"
+echo '{"context": {"wrk_version": "x"}, "servers": [{"name": "nope", "open_loop": [{"load": 0.5, "target_rate": 100, "runs": [{}]}]}]}' >"$empty/nope.json"
+echo '{"context": {"wrk_version": "x"}, "servers": [{"name": "threads", "cells": []}]}' >"$empty/noset.json"
+printf '{"context": ' >"$empty/broken.json"
+expect2 "--reproduce missing file" "No such file" "$http" --reproduce "$empty/none.json" --out "$empty/o"
+expect2 "--reproduce not JSON" "not valid JSON" "$http" --reproduce "$empty/broken.json" --out "$empty/o"
+expect2 "--reproduce foreign JSON" "not a loopconf http results file" "$http" --reproduce "$empty/foreign.json" --out "$empty/o"
+expect2 "--reproduce no sets" "no open-loop sets" "$http" --reproduce "$empty/noset.json" --out "$empty/o"
+expect2 "--reproduce absent server" "'nope' is not available here" "$http" --reproduce "$empty/nope.json" --out "$empty/o"
+expect2 "--reproduce with --smoke" "cannot be combined" "$http" --reproduce "$empty/nope.json" --smoke
+expect2 "bad --open-loop-warmup" "--open-loop-warmup" "$http" --open-loop-warmup x --smoke
+printf 'no markers here\n' >"$empty/README.md"
+expect2 "--readme without the block" "needs one '<!-- http-table:begin -->'" "$http" --regenerate --out "$empty" --readme "$empty/README.md"
+expect2 "--readme missing" "--readme" "$http" --regenerate --out "$empty" --readme "$empty/nope.md"
+expect2 "--readme with --smoke" "go with a full run" "$http" --readme "$empty/README.md" --smoke
+expect2 "--regenerate without results" "http.json" "$http" --regenerate --out "$empty"
 rm -rf "$empty"
 [ "$fail" -eq 0 ] && echo "ok: usage errors exit 2 with one line"
 exit "$fail"

@@ -19,7 +19,8 @@ static void usage(FILE *f) {
   fputs(
       "usage: loopconf sweep [--workload W,...] [--model M,...] [--n N,...] [--backend "
       "NAME|PATH,...]\n"
-      "                      [--repetitions R] [--big-repetitions R] [--cell-timeout S] [--quick]\n"
+      "                      [--repetitions R] [--big-repetitions R] [--big-budget S]\n"
+      "                      [--cell-timeout S] [--quick]\n"
       "                      [--python PATH]\n"
       "                      [--out FILE.json] [--plot DIR] [-q]\n"
       "       loopconf sweep plot RESULTS.json --out DIR [-q]\n"
@@ -35,6 +36,9 @@ static void usage(FILE *f) {
       "  --repetitions R   runs per cell (default 5; --quick: 1)\n"
       "  --big-repetitions R  runs per cell at N >= 100000 (default 1: those cells take seconds\n"
       "             each; the full sweep then fits in 20 minutes on 2 cores)\n"
+      "  --big-budget S  with --big-repetitions R > 1: repeat a cell at N >= 100000 only while\n"
+      "             its runs so far took at most S seconds each (default 0: no budget); the\n"
+      "             cells over it keep the runs they had, and say so (reps_cut_by_budget)\n"
       "  --cell-timeout S  time limit of one run (default 45, times $LOOPCONF_TIME_MULTIPLIER);\n"
       "             a cell past it is data (\"limit at N\"), larger N of that model are not run\n"
       "  --quick    small N (1, 100), one repetition: every model and workload, in seconds\n"
@@ -278,13 +282,18 @@ static void on_done(size_t i, struct lch_proc_result *res, void *ud) {
   json_array_append_new(rc->reps, r);
 }
 
-/* Run one cell's repetitions; returns the reps array. */
-static json_t *run_cell(char **argv, int reps, long timeout_ms, struct runctx *rc) {
+/* Run one cell's repetitions; returns the reps array. With budget_s > 0, no further run
+ * after one whose child took longer than budget_s (*cut says so). */
+static json_t *run_cell(char **argv, int reps, long timeout_ms, double budget_s, int *cut,
+                        struct runctx *rc) {
   rc->reps = json_array();
+  *cut = 0;
   for (int k = 0; k < reps; k++) {
     struct lch_job job = {.argv = argv, .path = NULL, .timeout_ms = timeout_ms};
     rc->load = load1();
+    int64_t t0 = lc_clock_ns();
     int e = lch_exec_jobs(&job, 1, 1, NULL, on_done, rc);
+    double took = (double)(lc_clock_ns() - t0) / 1e9;
     if (e == -EINTR) return NULL;
     if (e < 0) {
       lch_error("sweep: cannot run cells: %s", strerror(-e));
@@ -292,6 +301,11 @@ static json_t *run_cell(char **argv, int reps, long timeout_ms, struct runctx *r
     }
     json_t *last = json_array_get(rc->reps, json_array_size(rc->reps) - 1);
     if (!json_is_true(json_object_get(last, "ok"))) break; /* a failure is data; do not repeat it */
+    json_object_set_new(last, "elapsed_s", json_real(took)); /* the child's, setup included */
+    if (budget_s > 0 && took > budget_s && k + 1 < reps) {
+      *cut = 1;
+      break;
+    }
   }
   return rc->reps;
 }
@@ -425,6 +439,7 @@ int lcsweep_main(int argc, char **argv) {
   long reps = -1;
   double cell_timeout = 45;
   long big_reps = 1;
+  double big_budget = 0;
   int quick = 0, quiet = 0;
   const char *out = "sweep.json", *plot_dir = NULL, *python = "/usr/bin/python3";
   static const struct option longopts[] = {{"workload", required_argument, NULL, 'w'},
@@ -440,6 +455,7 @@ int lcsweep_main(int argc, char **argv) {
                                            {"quiet", no_argument, NULL, 'q'},
                                            {"help", no_argument, NULL, 'h'},
                                            {"big-repetitions", required_argument, NULL, 'B'},
+                                           {"big-budget", required_argument, NULL, 'G'},
                                            {NULL, 0, NULL, 0}};
   int c, bad = 0;
   while (!bad && (c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
@@ -452,6 +468,7 @@ int lcsweep_main(int argc, char **argv) {
     case 't': bad = lch_parse_double(optarg, "--cell-timeout", 0.1, 86400, &cell_timeout); break;
     case 'Q': quick = 1; break;
     case 'B': bad = lch_parse_long(optarg, "--big-repetitions", 1, 1000, &big_reps); break;
+    case 'G': bad = lch_parse_double(optarg, "--big-budget", 0, 86400, &big_budget); break;
     case 'p': python = optarg; break;
     case 'o': out = optarg; break;
     case 'P': plot_dir = optarg; break;
@@ -567,6 +584,7 @@ int lcsweep_main(int argc, char **argv) {
   json_object_set_new(cfg, "quick", json_boolean(quick));
   json_object_set_new(cfg, "repetitions_at_n_100000_and_above",
                       json_integer(big_reps < reps ? big_reps : reps));
+  json_object_set_new(cfg, "big_budget_s", json_real(big_budget));
   json_object_set_new(cfg, "cell_timeout_s", json_real(cell_timeout * mult));
   json_object_set_new(cfg, "busy_load1_above", json_real((double)sysconf(_SC_NPROCESSORS_ONLN)));
   json_t *params = json_object();
@@ -673,14 +691,17 @@ int lcsweep_main(int argc, char **argv) {
           fprintf(stderr, "\r\033[K[%6.1f s] %-7s %-18s N=%-8ld ...",
                   (double)(lc_clock_ns() - t_begin) / 1e9, lcsweep_workload_names[w], m->name,
                   list[i]);
-        int cell_reps = list[i] >= 100000 && big_reps < reps ? (int)big_reps : (int)reps;
-        json_t *reps_a = run_cell(args, cell_reps, (long)(cell_timeout * mult * 1000), &rc);
+        int big = list[i] >= 100000;
+        int cell_reps = big && big_reps < reps ? (int)big_reps : (int)reps, cut = 0;
+        json_t *reps_a = run_cell(args, cell_reps, (long)(cell_timeout * mult * 1000),
+                                  big ? big_budget : 0, &cut, &rc);
         if (!reps_a) {
           if (lch_interrupted())
             lch_error("interrupted by signal %d; nothing written", lch_interrupted());
           return 2;
         }
         json_object_set_new(cell, "reps", reps_a);
+        if (cut) json_object_set_new(cell, "reps_cut_by_budget", json_true());
         size_t ok = 0, r;
         double lmax = 0;
         json_t *rep, *bad_rep = NULL;

@@ -54,3 +54,21 @@ for b in bad:
     print("sweep.quick: " + b)
 sys.exit(1 if bad else 0)
 PY
+
+# --big-budget: a cell at N >= 100000 is repeated up to --big-repetitions times only while its
+# runs stay within the budget (cpu on tasks at N=100000 takes well under a second)
+for budget in 0 600 0.000001; do
+  "$exe" sweep --workload cpu --model task:reference --n 100000 --repetitions 5 \
+    --big-repetitions 3 --big-budget "$budget" --out "$dir/budget.json" -q
+  python3 - "$dir/budget.json" "$budget" <<'PY'
+import json, sys
+doc, budget = json.load(open(sys.argv[1])), float(sys.argv[2])
+(c,) = doc["cells"]
+want, cut = (1, True) if 0 < budget < 0.001 else (3, None)
+got = (len(c["reps"]), c.get("reps_cut_by_budget"))
+if got != (want, cut) or doc["config"]["big_budget_s"] != budget:
+    sys.exit("sweep.quick: --big-budget %s: %s runs, cut %s (expected %s, %s)" % (budget, got[0], got[1], want, cut))
+if not all(r["elapsed_s"] > 0 for r in c["reps"]):
+    sys.exit("sweep.quick: a run without its elapsed_s")
+PY
+done

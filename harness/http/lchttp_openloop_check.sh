@@ -1,0 +1,143 @@
+#!/bin/sh
+# lchttp_openloop_check.sh LOOPCONF_HTTP BUILD_DIR: the open-loop client and --reproduce.
+#   1. coordinated omission is not hidden: the server is stopped (SIGSTOP) for STALL ms in the
+#      middle of a constant-rate run; every request due during the stall must be charged for
+#      it, so the p99 from the intended send time is at least half the stall, while the p99
+#      from the actual send (what a closed-loop client would report) stays below that;
+#   2. --reproduce compares the new medians with the old file's min-max: a set whose old
+#      spread is absurdly wide (1 us to 100 s) must come out inside, one whose old spread is
+#      1-2 us (no HTTP round trip is that fast) outside, and reproduce.md must say both;
+#   3. --regenerate writes the charts, DIR/README.md and the --readme block from http.json alone.
+# Timing: STALL is 400 ms times LOOPCONF_TIME_MULTIPLIER.
+set -eu
+http=$1
+dir=$2
+server=$(dirname "$http")/loopconf-http-server
+mult=${LOOPCONF_TIME_MULTIPLIER:-1}
+rm -rf "$dir"
+mkdir -p "$dir"
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+spid=
+cleanup() {
+  if [ -n "$spid" ]; then
+    kill -CONT "$spid" 2>/dev/null || true
+    kill "$spid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT INT TERM
+
+# 1. a stall charged to every request it delayed
+mkfifo "$dir/in"
+"$server" runtime --backend reference <"$dir/in" >"$dir/port" 2>"$dir/server.log" &
+spid=$!
+exec 9>"$dir/in" # the server runs until this closes
+i=0
+while ! grep -q '^lchttp-port' "$dir/port" 2>/dev/null; do
+  i=$((i + 1))
+  [ $i -lt 100 ] || fail "the server did not report its port"
+  sleep 0.1
+done
+port=$(awk '{ print $2 }' "$dir/port")
+stall_ms=$(awk -v m="$mult" 'BEGIN { printf "%d", 400 * m }')
+"$http" __openloop --port "$port" --rate 2000 --connections 8 --duration 3 --warmup 0.5 \
+  >"$dir/ol.json" 2>"$dir/ol.log" &
+olpid=$!
+sleep 1.5
+kill -STOP "$spid"
+sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
+kill -CONT "$spid"
+wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/ol.log")"
+exec 9>&-
+wait "$spid" || fail "the server did not exit cleanly"
+spid=
+python3 - "$dir/ol.json" "$stall_ms" <<'EOF' || fail "coordinated omission check (above)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+stall_us = float(sys.argv[2]) * 1000
+lat, svc = d["latency_us"]["p99"], d["service_us"]["p99"]
+print(f"stall {stall_us / 1000:.0f} ms: p99 from the due time {lat / 1000:.1f} ms, "
+      f"from the actual send {svc / 1000:.1f} ms; achieved {d['achieved_rate']:.0f} req/s")
+if d["errors"] or d["measured"] < 1000:
+    sys.exit(f"errors {d['errors']}, measured {d['measured']}")
+if lat < 0.5 * stall_us:
+    sys.exit("the stall is not charged to the requests it delayed (coordinated omission)")
+if svc >= 0.5 * stall_us:
+    sys.exit("the p99 from the actual send also shows the stall: the two are not told apart")
+EOF
+
+# 2. --reproduce against a crafted earlier run: one set wide open, one impossibly tight
+cat >"$dir/old.json" <<'EOF'
+{"context": {"wrk_version": "crafted", "date": "then", "git_commit": "none",
+             "open_loop_connections": 4, "open_loop_duration_s": 1, "open_loop_warmup_s": 0.2,
+             "open_loop_realtime": false},
+ "servers": [{"name": "runtime-reference", "open_loop": [
+   {"load": 0.5, "target_rate": 500, "runs": [
+     {"latency_us": {"p50": 1, "p90": 1, "p99": 1, "p99.9": 1}},
+     {"latency_us": {"p50": 1e8, "p90": 1e8, "p99": 1e8, "p99.9": 1e8}}]},
+   {"load": 0.8, "target_rate": 800, "runs": [
+     {"latency_us": {"p50": 1, "p90": 1, "p99": 1, "p99.9": 1}},
+     {"latency_us": {"p50": 2, "p90": 2, "p99": 2, "p99.9": 2}}]}]}]}
+EOF
+"$http" --reproduce "$dir/old.json" --out "$dir/repro" -q ||
+  fail "--reproduce exited $?"
+python3 - "$dir/repro/reproduce.json" <<'EOF' || fail "--reproduce check (above)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+(s,) = d["servers"]
+c = s["compared"]
+wide, tight = c[0]["inside"], c[1]["inside"]
+if not all(wide.values()) or any(tight.values()):
+    sys.exit(f"inside flags wrong: wide {wide}, tight {tight}")
+if d["inside_count"]["p50"] != [1, 2]:
+    sys.exit(f"inside_count {d['inside_count']}")
+lo, hi = d["new_over_old_median"]["p50"]
+if not 0 < lo <= hi:
+    sys.exit(f"new_over_old_median {d['new_over_old_median']}")
+runs = s["open_loop"][0]["runs"]
+if [r["round"] for r in runs] != [1, 2] or d["context"]["open_loop_repeat"] != 2:
+    sys.exit("not two rounds as in the old file")
+if runs[0]["server_sched"] != "other (realtime off)":
+    sys.exit("the old file's normal priority was not kept: " + runs[0]["server_sched"])
+m = s["open_loop"][0]["latency_summary_us"]["p50"]
+if not (m["min"] <= m["median"] <= m["max"]):
+    sys.exit(f"summary out of order: {m}")
+print("reproduce: wide set inside, tight set outside")
+EOF
+grep -q 'p50 1 of 2' "$dir/repro/reproduce.md" || fail "reproduce.md lacks the count"
+grep -q '\*\*no\*\*' "$dir/repro/reproduce.md" || fail "reproduce.md does not mark the miss"
+# 3. --regenerate: charts and both READMEs from an http.json alone (no server runs)
+mkdir -p "$dir/regen/results"
+python3 - "$dir/old.json" "$dir/regen/results/http.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["context"].update({"connection_levels": [16], "duration_s": 1, "repeat": 1, "load1_start": 0.5,
+                     "load1_end": 0.7, "num_cpus": 2})
+s = d["servers"][0]
+s["cells"] = [{"connections": 16, "rps_median": 1234.0, "rps_min": 1200.0, "rps_max": 1300.0,
+               "spread": 0.08, "failed": False,
+               "runs": [{"latency_us": {"p50": 10, "p90": 20, "p99": 30, "p99.9": 40}}]}]
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+printf 'ZZ hand-written note\n' >"$dir/regen/results/NOTES.md"
+printf '# top\n<!-- http-table:begin -->\nstale\n<!-- http-table:end -->\nafter\n' >"$dir/regen/README.md"
+"$http" --regenerate --out "$dir/regen/results" --readme "$dir/regen/README.md" -q ||
+  fail "--regenerate exited $?"
+for f in http-rps.png http-rps.svg http-openloop.png http-latency.svg README.md; do
+  [ -s "$dir/regen/results/$f" ] || fail "--regenerate did not write $f"
+done
+[ "$(tail -1 "$dir/regen/results/README.md")" = "ZZ hand-written note" ] ||
+  fail "DIR/NOTES.md is not at the end of DIR/README.md"
+grep -q '^| runtime-reference | 1234 (1.00) |$' "$dir/regen/README.md" ||
+  fail "the README block lacks the requests/s row"
+grep -q '(results/http-rps.png)' "$dir/regen/README.md" ||
+  fail "the chart path is not relative to the README"
+grep -q '^| runtime-reference | 50% | 500 | ' "$dir/regen/README.md" ||
+  fail "the README block lacks the open-loop row"
+if grep -q stale "$dir/regen/README.md"; then fail "the old block was not replaced"; fi
+[ "$(head -1 "$dir/regen/README.md")" = "# top" ] && [ "$(tail -1 "$dir/regen/README.md")" = after ] ||
+  fail "text outside the block changed"
+
+echo "ok: open-loop stall charged from the due time; --reproduce compares with the old spread"
