@@ -74,7 +74,8 @@ LC_TEST(selftest_flood, "selftest.flood", "", 0, 10000) {
 
 /* Passes on odd runs and fails on even ones, counted in the file named by
  * LOOPCONF_SELFTEST_FLAKY_FILE: with --repeat 2 the cell must be FLAKY. */
-LC_TEST(selftest_flaky, "selftest.flaky", "", 0, 5000) {
+/* This run's number (1, 2, ...), counted in the file named by LOOPCONF_SELFTEST_FLAKY_FILE. */
+static long count_run(lc_ctx *ctx) {
   const char *path = getenv("LOOPCONF_SELFTEST_FLAKY_FILE");
   if (!path) lc_skip(ctx, "LOOPCONF_SELFTEST_FLAKY_FILE not set");
   FILE *f = fopen(path, "a+");
@@ -82,18 +83,16 @@ LC_TEST(selftest_flaky, "selftest.flaky", "", 0, 5000) {
   fputc('x', f);
   long runs = ftell(f); /* one byte per run so far, this one included */
   fclose(f);
+  return runs;
+}
+
+LC_TEST(selftest_flaky, "selftest.flaky", "", 0, 5000) {
+  long runs = count_run(ctx);
   if (runs % 2 == 0) lc_fail(ctx, "even run %ld fails", runs);
 }
 
 /* Passes on odd runs and SKIPs (no evidence, as a test that could not measure) on even ones,
  * counted like selftest.flaky: with --repeat 2 the cell is PASS, its reason counting the skip. */
 LC_TEST(selftest_sometimes_skips, "selftest.sometimes-skips", "", 0, 5000) {
-  const char *path = getenv("LOOPCONF_SELFTEST_FLAKY_FILE");
-  if (!path) lc_skip(ctx, "LOOPCONF_SELFTEST_FLAKY_FILE not set");
-  FILE *f = fopen(path, "a+");
-  if (!f) lc_fail(ctx, "cannot open %s: %s", path, strerror(errno));
-  fputc('x', f);
-  long runs = ftell(f);
-  fclose(f);
-  if (runs % 2 == 0) lc_skip(ctx, "inconclusive: deliberate");
+  if (count_run(ctx) % 2 == 0) lc_skip(ctx, "inconclusive: deliberate");
 }
