@@ -992,7 +992,7 @@ def merged_bench(benches, names, charts):
 def sweep_version(ctx, model):
     """What a sweep model ran: the package version the context recorded for its library."""
     m = str(model)
-    lib = m.split(":", 1)[1] if m.startswith("task:") else m
+    lib = m.split(":", 1)[1] if m.startswith(("task:", "task-copy:")) else m
     key = {"asyncio": "python", "uvloop": "uvloop"}.get(lib, lib)
     return str(ctx.get(key, ""))
 

@@ -52,7 +52,15 @@ uint64_t lcsweep_spin(uint64_t steps, uint64_t seed) {
 
 /* ---- the cell's state ------------------------------------------------------------------------ */
 
-enum model_kind { M_TASK, M_THREAD, M_THREAD_SMALL, M_PROCESS, M_THREAD_EXEC, M_PROCESS_EXEC };
+enum model_kind {
+  M_TASK,
+  M_TASK_COPY,
+  M_THREAD,
+  M_THREAD_SMALL,
+  M_PROCESS,
+  M_THREAD_EXEC,
+  M_PROCESS_EXEC
+};
 
 static struct {
   int workload;
@@ -802,13 +810,15 @@ static void run_tasks(long n) {
                       : C.kind == M_PROCESS_EXEC ? pe_block
                                                  : b_sleep;
   intptr_t res;
-  int rc = lc_run(C.backend, NULL, task_main, &n, &res);
+  lc_run_opts opts = {.stack_mode = C.kind == M_TASK_COPY ? LC_STACK_COPY : LC_STACK_DEDICATED};
+  int rc = lc_run(C.backend, &opts, task_main, &n, &res);
   if (rc != 0) fail(rc, "lc_run: %s", strerror(-rc));
 }
 
 static void run_model(long n) {
   switch (C.kind) {
   case M_TASK:
+  case M_TASK_COPY:
   case M_THREAD_EXEC:
   case M_PROCESS_EXEC: run_tasks(n); break;
   case M_THREAD: run_threads(n, 0); break;
@@ -912,6 +922,7 @@ int lcsweep_cell_main(int argc, char **argv) {
   C.n = n;
   const char *pyloop = NULL;
   if (strcmp(model, "task") == 0) C.kind = M_TASK;
+  else if (strcmp(model, "task-copy") == 0) C.kind = M_TASK_COPY;
   else if (strcmp(model, "thread") == 0) C.kind = M_THREAD;
   else if (strcmp(model, "thread-small") == 0) C.kind = M_THREAD_SMALL;
   else if (strcmp(model, "process") == 0) C.kind = M_PROCESS;
@@ -922,7 +933,8 @@ int lcsweep_cell_main(int argc, char **argv) {
     lch_error("sweep __cell: unknown model '%s'", model);
     return 2;
   }
-  if (!pyloop && (C.kind == M_TASK || C.kind == M_THREAD_EXEC || C.kind == M_PROCESS_EXEC)) {
+  if (!pyloop && (C.kind == M_TASK || C.kind == M_TASK_COPY || C.kind == M_THREAD_EXEC ||
+                  C.kind == M_PROCESS_EXEC)) {
     C.backend = lch_backend_open(backend ? backend : "reference");
     if (!C.backend) return 2;
   }

@@ -28,7 +28,8 @@ static void usage(FILE *f) {
       "The concurrency sweep: each workload run by N units of each model, every cell a fresh\n"
       "child process, repeated; median with min-max. The figures are data: nothing is asserted.\n"
       "  workloads  sleep io cpu switch spawn block (default: all)\n"
-      "  models     task:<backend> (every built-in backend, and --backend PATH), thread,\n"
+      "  models     task:<backend> (every built-in backend, and --backend PATH),\n"
+      "             task-copy:reference (the runtime's copy-stack mode, LC_STACK_COPY), thread,\n"
       "             thread-small (64 KiB stacks), process (fork), thread-executor and\n"
       "             process-executor (cpu, block), asyncio, uvloop (Debian's python3)\n"
       "  --n        unit counts (default 1,10,100,1000,10000,100000 and 1000000 for tasks;\n"
@@ -64,7 +65,9 @@ static int model_applies(const struct model *m, int w) {
   return 1;
 }
 
-static int model_is_task(const struct model *m) { return strcmp(m->kind, "task") == 0; }
+static int model_is_task(const struct model *m) {
+  return strcmp(m->kind, "task") == 0 || strcmp(m->kind, "task-copy") == 0;
+}
 
 /* ---- setup: limits ----------------------------------------------------------------------------- */
 
@@ -538,6 +541,13 @@ int lcsweep_main(int argc, char **argv) {
     models = lch_xrealloc(models, (nm + 1) * sizeof *models);
     models[nm++] = (struct model){lch_xasprintf("task:%s", label), lch_xstrdup("task"), path, NULL};
     free(label);
+  }
+  /* The runtime's small-memory mode (LC_STACK_COPY) as its own line. The stack mode belongs to
+   * the runtime, not the backend: one line on the reference backend shows it. */
+  if (refpath && (!bl.n || lch_strlist_contains(&bl, "reference"))) {
+    models = lch_xrealloc(models, (nm + 1) * sizeof *models);
+    models[nm++] = (struct model){lch_xstrdup("task-copy:reference"), lch_xstrdup("task-copy"),
+                                  lch_xstrdup(refpath), NULL};
   }
   static const char *const baselines[] = {
       "thread",           "thread-small", "process", "thread-executor",

@@ -53,6 +53,8 @@ struct style {
 static const struct style styles[] = {
     {"task:reference", "#0072B2", 1, 7},   {"task:libuv", "#56B4E9", 1, 5},
     {"task:libev", "#009E73", 1, 9},       {"task:libevent", "#000000", 1, 13},
+    {"task:glib", "#F0E442", 1, 8},        {"task:sdevent", "#56B4E9", 3, 12},
+    {"task:tevent", "#000000", 3, 14},     {"task-copy:reference", "#0072B2", 2, 6},
     {"thread", "#E69F00", 1, 11},          {"thread-small", "#E69F00", 2, 10},
     {"process", "#D55E00", 1, 15},         {"thread-executor", "#009E73", 2, 4},
     {"process-executor", "#D55E00", 2, 6}, {"asyncio", "#CC79A7", 1, 3},
@@ -400,6 +402,8 @@ static void claims(struct lch_buf *md, const json_t *doc) {
   claim_mem(md, doc, "a coroutine costs a few KB (range 1-8 KiB)", "asyncio", 1024, 8192);
   claim_mem(md, doc, "a task (C runtime) costs a few KB (range 1-8 KiB)", "task:reference", 1024,
             8192);
+  claim_mem(md, doc, "(for comparison) a task in the copy-stack mode (target: under 1 KiB)",
+            "task-copy:reference", 0, 1024);
   claim_mem(md, doc, "a thread costs 8 MB (range 4-16 MiB)", "thread", 4 << 20, 16 << 20);
   claim_mem(md, doc, "a thread costs 8 MB (range 4-16 MiB)", "thread-small", 4 << 20, 16 << 20);
   claim_mem(md, doc, "a process costs 25-100 MB", "process", 25 << 20, 100 << 20);
@@ -457,7 +461,7 @@ static void claims(struct lch_buf *md, const json_t *doc) {
     long n = largest_ok_n(doc, "block", name);
     double v, lo, hi;
     if (n < 2 || !stat3(find_cell(doc, "block", name, n), "lag_max_s", &v, &lo, &hi)) continue;
-    int on_loop = strncmp(name, "task:", 5) == 0 || strcmp(name, "asyncio") == 0 ||
+    int on_loop = strncmp(name, "task", 4) == 0 || strcmp(name, "asyncio") == 0 ||
                   strcmp(name, "uvloop") == 0;
     const char *verdict = on_loop ? (v >= 0.15 ? "holds (the loop froze)" : "does not hold")
                                   : (v < 0.05 ? "holds: this model does not freeze (the call is "
