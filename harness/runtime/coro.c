@@ -91,7 +91,8 @@ struct lc_coro {
   size_t stack_size;
   lc_coro *next_free;     /* pool free-list link */
   struct slab *slab;      /* the slab this stack was carved from, or NULL (own mapping) */
-  lc_coro_shared *shared; /* copy-stack coroutine: the stack it runs on (header malloc'ed) */
+  lc_coro_shared *shared; /* copy-stack coroutine: the stack it runs on */
+  lc_arena *arena;        /* copy-stack: where its header and image live (its stack's arena) */
   char *save;             /* copy-stack: its image [sp, top) while another owns the stack */
   size_t save_len, save_cap;
   int fresh; /* copy-stack: not started yet (its first frame is built on entry) */
@@ -443,9 +444,10 @@ static void slab_put(lc_coro *co) {
  * context that switches, which therefore must not run on that shared stack itself. */
 
 struct lc_coro_shared {
-  lc_coro *stack; /* a plain coroutine header owning the mapping (never run) */
-  char *lo, *top; /* usable stack */
-  lc_coro *owner; /* whose image is on the stack now, or NULL */
+  lc_coro *stack;  /* a plain coroutine header owning the mapping (never run) */
+  lc_arena *arena; /* its coroutines' headers and images (and, through the runtime, tasks) */
+  char *lo, *top;  /* usable stack */
+  lc_coro *owner;  /* whose image is on the stack now, or NULL */
 };
 
 static void shared_entry_unused(void *arg) {
@@ -457,8 +459,9 @@ lc_coro_shared *lc_coro_shared_new(size_t stack_size) {
   lc_coro_shared *sh = calloc(1, sizeof *sh);
   if (sh == NULL) return NULL;
   sh->stack = lc_coro_new(shared_entry_unused, NULL, stack_size, LC_CORO_ASM);
-  if (sh->stack == NULL) {
+  if (sh->stack == NULL || (sh->arena = lc_arena_new()) == NULL) {
     int err = errno;
+    lc_coro_free(sh->stack);
     free(sh);
     errno = err;
     return NULL;
@@ -472,8 +475,11 @@ void lc_coro_shared_free(lc_coro_shared *sh) {
   if (sh == NULL) return;
   if (sh->owner) sh->owner->shared = NULL; /* misuse guard: its coroutines must be freed first */
   lc_coro_free(sh->stack);
+  lc_arena_close(sh->arena); /* objects still allocated keep it until they are freed */
   free(sh);
 }
+
+lc_arena *lc_coro_shared_arena(lc_coro_shared *sh) { return sh ? sh->arena : NULL; }
 
 /* Copy a stack image. Under ASan it is a word loop the sanitizer does not instrument (an image
  * holds ASan's redzones; here it is raw memory, copied whole; volatile so that the loop does not
@@ -496,10 +502,11 @@ static int shared_acquire(lc_coro *to) {
   lc_coro *o = sh->owner;
   if (o) {
     size_t len = (size_t)(sh->top - (char *)o->sp);
-    if (len > o->save_cap) {
+    if (len > o->save_cap) { /* the old image is stale: a new buffer, nothing to keep */
       size_t cap = (len + 255) & ~(size_t)255;
-      char *buf = realloc(o->save, cap);
+      char *buf = lc_arena_alloc(o->arena, cap);
       if (buf == NULL) return -1;
+      lc_arena_free(o->arena, o->save, o->save_cap);
       o->save = buf;
       o->save_cap = cap;
     }
@@ -528,8 +535,9 @@ lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared 
     return NULL;
   }
   lc_coro_main();
-  lc_coro *co = calloc(1, sizeof *co);
+  lc_coro *co = lc_arena_calloc(sh->arena, sizeof *co);
   if (co == NULL) return NULL;
+  co->arena = sh->arena;
   co->impl = LC_CORO_ASM;
   co->entry = entry;
   co->arg = arg;
@@ -566,8 +574,9 @@ static void shared_free(lc_coro *co) {
   if (co->tsan_fiber) __tsan_destroy_fiber(co->tsan_fiber);
 #endif
   if (co->shared && co->shared->owner == co) co->shared->owner = NULL;
-  free(co->save);
-  free(co);
+  lc_arena *a = co->arena;
+  lc_arena_free(a, co->save, co->save_cap);
+  lc_arena_free(a, co, sizeof *co);
 }
 
 /* ---- Public API ---------------------------------------------------------------------------- */
@@ -657,7 +666,7 @@ lc_coro *lc_coro_new(void (*entry)(void *arg), void *arg, size_t stack_size,
 /* Free a coroutine that is not running; its mapping goes back to this thread's pool. */
 void lc_coro_free(lc_coro *co) {
   if (co == NULL || co->is_main) return;
-  if (co->map == NULL) { /* copy-stack coroutine: its header and image are malloc'ed */
+  if (co->map == NULL) { /* copy-stack coroutine: its header and image are in its arena */
     shared_free(co);
     return;
   }

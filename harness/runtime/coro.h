@@ -24,6 +24,7 @@
 #ifndef LC_CORO_H
 #define LC_CORO_H
 
+#include "arena.h"
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -88,6 +89,10 @@ size_t lc_coro_footprint(size_t stack_size);
 typedef struct lc_coro_shared lc_coro_shared;
 lc_coro_shared *lc_coro_shared_new(size_t stack_size); /* NULL with errno */
 void lc_coro_shared_free(lc_coro_shared *sh);          /* after all of its coroutines */
+/* The small-object arena of the shared stack's coroutines (arena.h): the runtime puts the
+ * copy-stack tasks' own structs there too. It outlives lc_coro_shared_free until its last
+ * object is freed. */
+lc_arena *lc_coro_shared_arena(lc_coro_shared *sh);
 lc_coro *lc_coro_new_shared(void (*entry)(void *arg), void *arg, lc_coro_shared *sh);
 /* Put a suspended copy-stack coroutine's frames back on its shared stack without resuming it
  * (the current owner's image is saved first), so that its locals can be read and written at

@@ -43,6 +43,14 @@ typedef struct lc__tnode {
   int queued;                           /* due: its fire() waits in the ready queue */
 } lc__tnode;
 
+/* A heap entry: the node's key copied beside it, so that sifting compares without touching
+ * the (cold) nodes; only the moved node's index is written. */
+struct lc__hent {
+  int64_t deadline_ns;
+  uint64_t seq;
+  lc__tnode *node;
+};
+
 enum task_state {
   T_NEW,     /* spawned, first step not run yet */
   T_RUNNING, /* its coroutine is executing */
@@ -90,6 +98,7 @@ struct lc_task {
   char *errmsg;
   char *cancel_msg; /* the message of the current round of cancel requests (or NULL) */
   char name_buf[32];
+  lc_arena *arena; /* LC_STACK_COPY: the arena this struct was carved from (else NULL) */
   /* LC_STACK_COPY only: the off-stack memory of the await the task is parked in
    * (lc__park_mem), LC__PARK_INLINE bytes allocated with the task; bigger or nested frames
    * are malloc'ed. Absent (size 0) in the dedicated-stack mode. */
@@ -127,7 +136,7 @@ struct lc_rt {
   size_t rq_cap, rq_head, rq_len;
 
   /* timer heap and the one backend timer that drives it */
-  lc__tnode **heap;
+  struct lc__hent *heap; /* 4-ary, keys inline: see rt_sched.c */
   size_t heap_len, heap_cap;
   uint64_t heap_seq;
   lc_timer *btimer;

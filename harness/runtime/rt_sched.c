@@ -114,50 +114,57 @@ int lc_call_soon(void (*cb)(void *arg), void *arg) {
 
 /* ==== Timer heap =========================================================================== */
 
-static int tnode_less(const lc__tnode *a, const lc__tnode *b) {
+/* A 4-ary min-heap on (deadline, seq) whose entries carry their keys (struct lc__hent): with
+ * 100,000 sleeping tasks a pop sifts through ~8 levels instead of ~17 and reads no node to
+ * compare, so it misses the cache about once per level (the index write) instead of three
+ * times (two children's keys and the index). */
+static int hent_less(const struct lc__hent *a, const struct lc__hent *b) {
   return a->deadline_ns < b->deadline_ns || (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
 }
 
-static void heap_set(lc_rt *rt, size_t i, lc__tnode *n) {
-  rt->heap[i] = n;
-  n->index = i;
+static void heap_set(lc_rt *rt, size_t i, struct lc__hent e) {
+  rt->heap[i] = e;
+  e.node->index = i;
 }
 
 static void heap_up(lc_rt *rt, size_t i) {
-  lc__tnode *n = rt->heap[i];
+  struct lc__hent e = rt->heap[i];
   while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!tnode_less(n, rt->heap[p])) break;
+    size_t p = (i - 1) / 4;
+    if (!hent_less(&e, &rt->heap[p])) break;
     heap_set(rt, i, rt->heap[p]);
     i = p;
   }
-  heap_set(rt, i, n);
+  heap_set(rt, i, e);
 }
 
 static void heap_down(lc_rt *rt, size_t i) {
-  lc__tnode *n = rt->heap[i];
+  struct lc__hent e = rt->heap[i];
+  size_t len = rt->heap_len;
   for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= rt->heap_len) break;
-    if (c + 1 < rt->heap_len && tnode_less(rt->heap[c + 1], rt->heap[c])) c++;
-    if (!tnode_less(rt->heap[c], n)) break;
-    heap_set(rt, i, rt->heap[c]);
-    i = c;
+    size_t c = 4 * i + 1;
+    if (c >= len) break;
+    size_t end = c + 4 < len ? c + 4 : len, m = c;
+    for (size_t k = c + 1; k < end; k++)
+      if (hent_less(&rt->heap[k], &rt->heap[m])) m = k;
+    if (!hent_less(&rt->heap[m], &e)) break;
+    heap_set(rt, i, rt->heap[m]);
+    i = m;
   }
-  heap_set(rt, i, n);
+  heap_set(rt, i, e);
 }
 
 /* Insert n with its deadline_ns and fire already set. 0 or -ENOMEM. */
 int lc__heap_push(lc_rt *rt, lc__tnode *n) {
   if (rt->heap_len == rt->heap_cap) {
     size_t cap = rt->heap_cap ? rt->heap_cap * 2 : 64;
-    lc__tnode **nh = realloc(rt->heap, cap * sizeof *nh);
+    struct lc__hent *nh = realloc(rt->heap, cap * sizeof *nh);
     if (!nh) return -ENOMEM;
     rt->heap = nh;
     rt->heap_cap = cap;
   }
   n->seq = rt->heap_seq++;
-  rt->heap[rt->heap_len++] = n;
+  rt->heap[rt->heap_len++] = (struct lc__hent){n->deadline_ns, n->seq, n};
   heap_up(rt, rt->heap_len - 1);
   return 0;
 }
@@ -178,10 +185,10 @@ void lc__heap_remove(lc_rt *rt, lc__tnode *n) {
   size_t i = n->index;
   if (i == SIZE_MAX) return;
   n->index = SIZE_MAX;
-  lc__tnode *last = rt->heap[--rt->heap_len];
-  if (last == n) return;
+  struct lc__hent last = rt->heap[--rt->heap_len];
+  if (last.node == n) return;
   heap_set(rt, i, last);
-  if (i > 0 && tnode_less(last, rt->heap[(i - 1) / 2])) heap_up(rt, i);
+  if (i > 0 && hent_less(&last, &rt->heap[(i - 1) / 4])) heap_up(rt, i);
   else heap_down(rt, i);
 }
 
@@ -201,7 +208,7 @@ void lc__btimer_cb(lc_timer *timer, void *arg) {
 
 /* Arm the backend timer for the earliest deadline (re-arming only when it changed). */
 static void rt_arm(lc_rt *rt) {
-  int64_t want = rt->heap_len ? rt->heap[0]->deadline_ns : INT64_MAX;
+  int64_t want = rt->heap_len ? rt->heap[0].deadline_ns : INT64_MAX;
   if (rt->poll_for_holds) {
     int64_t poll = lc__add_sat(lc_now(), LC_MS);
     if (poll < want) want = poll;
@@ -410,8 +417,8 @@ void lc__iterate(lc_rt *rt) {
   int64_t lag = had_ready ? now - t0 : -1; /* how long ready work waited for the poll */
   /* As asyncio's _run_once, their callbacks go to the END of the ready queue and run in this
    * iteration, after the entries that were ready already (SCHED-TIMER-AFTER-READY). */
-  while (rt->heap_len && rt->heap[0]->deadline_ns <= now) {
-    lc__tnode *n = rt->heap[0];
+  while (rt->heap_len && rt->heap[0].deadline_ns <= now) {
+    lc__tnode *n = rt->heap[0].node;
     lc__heap_remove(rt, n);
     if (now - n->deadline_ns > lag) lag = now - n->deadline_ns;
     if (lc__rq_reserve(rt, 1) == 0 && lc__rq_push(rt, timer_entry, n) == 0) n->queued = 1;
@@ -607,11 +614,22 @@ void lc_handle_unref(lc_handle *h) {
 /* At the end of lc_run: the timers still scheduled are dropped (asyncio closes its loop with
  * them pending); the handles of those live on until their owners' lc_handle_unref. */
 void lc__handles_drop(lc_rt *rt) {
-  for (size_t i = rt->heap_len; i-- > 0;) {
-    lc__tnode *n = rt->heap[i];
-    if (n->fire != handle_fire) continue;
-    lc__heap_remove(rt, n);
-    lc_handle *h = (lc_handle *)n;
+  /* Partition in place (handles to the tail), then re-heapify what stays: removing them one
+   * by one while scanning could sift an unvisited handle into a slot already passed. */
+  size_t kept = 0, len = rt->heap_len;
+  for (size_t i = 0; i < len; i++)
+    if (rt->heap[i].node->fire != handle_fire) {
+      struct lc__hent e = rt->heap[i];
+      rt->heap[i] = rt->heap[kept];
+      rt->heap[kept++] = e;
+    }
+  rt->heap_len = kept;
+  for (size_t i = 0; i < kept; i++) rt->heap[i].node->index = i;
+  for (size_t i = kept / 4 + 1; i-- > 0;)
+    if (i < kept) heap_down(rt, i);
+  for (size_t i = kept; i < len; i++) {
+    lc_handle *h = (lc_handle *)rt->heap[i].node;
+    h->node.index = SIZE_MAX;
     h->rt = NULL;
     handle_unref(h);
   }

@@ -47,6 +47,11 @@ void lc__task_entry(void *arg) {
   abort();
 }
 
+static void task_mem_free(lc_task *t) {
+  if (t->arena) lc_arena_free(t->arena, t, sizeof *t + LC__PARK_INLINE);
+  else free(t);
+}
+
 lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name) {
   lc_rt *rt = lc__tls_rt;
   if (!rt) {
@@ -61,8 +66,10 @@ lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name) {
     errno = ENOMEM;
     return NULL;
   }
-  lc_task *t = calloc(1, sizeof *t + (rt->shared ? LC__PARK_INLINE : 0));
+  lc_arena *arena = rt->shared ? lc_coro_shared_arena(rt->shared) : NULL;
+  lc_task *t = arena ? lc_arena_calloc(arena, sizeof *t + LC__PARK_INLINE) : calloc(1, sizeof *t);
   if (!t) return NULL;
+  t->arena = arena;
   t->id = ++rt->next_id;
   if (!name) {
     snprintf(t->name_buf, sizeof t->name_buf, "task-%llu", (unsigned long long)t->id);
@@ -71,7 +78,7 @@ lc_task *lc_spawn(lc_task_fn fn, void *arg, const char *name) {
     strcpy(t->name_buf, name);
     t->name = t->name_buf;
   } else if (!(t->name = strdup(name))) {
-    free(t);
+    task_mem_free(t);
     return NULL;
   }
   t->rt = rt;
@@ -106,7 +113,7 @@ void lc_task_unref(lc_task *t) {
   if (t->name != t->name_buf) free(t->name);
   free(t->errmsg);
   free(t->cancel_msg);
-  free(t);
+  task_mem_free(t);
 }
 
 lc_task *lc_current_task(void) { return lc__tls_rt ? lc__tls_rt->current : NULL; }
