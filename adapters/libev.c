@@ -1,5 +1,6 @@
 /* adapters/libev.c: the loopconf backend contract translated to libev (ev_timer, ev_io, ev_async). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <loopconf/adapter.h>
 #include <loopconf/backend.h>
 
 #include <errno.h>
@@ -59,12 +60,6 @@ static double ns_to_s_ceil(int64_t ns) {
   return s;
 }
 
-static int64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- Version ------------------------------------------------------------------------------ */
 
 static char version_buf[64];
@@ -105,23 +100,6 @@ static int evb_loop_free(lc_loop *loop) {
   return 0;
 }
 
-/* The realtime-to-monotonic offset, read with the realtime clock between two monotonic reads
- * (the midpoint of the tightest of three tries), so a preemption between the reads does not
- * shift it. */
-static int64_t rt_to_mono_offset(void) {
-  int64_t best_gap = INT64_MAX, offset = 0;
-  for (int i = 0; i < 3; i++) {
-    int64_t m0 = clock_ns(CLOCK_MONOTONIC);
-    int64_t rt = clock_ns(CLOCK_REALTIME);
-    int64_t m1 = clock_ns(CLOCK_MONOTONIC);
-    if (m1 - m0 < best_gap) {
-      best_gap = m1 - m0;
-      offset = m0 + (m1 - m0) / 2 - rt;
-    }
-  }
-  return offset;
-}
-
 /* ev_now() is the cached time of the iteration, but in CLOCK_REALTIME seconds (ev.c ev_now
  * returns ev_rt_now, which time_update derives from the monotonic mn_now plus rtmn_diff); libev
  * has no public accessor for mn_now. The contract wants the monotonic clock, so each new
@@ -136,7 +114,7 @@ static int64_t evb_now(lc_loop *loop) {
   double rt = ev_now(loop->ev);
   if (!loop->have_now || rt != loop->seen_rt) {
     loop->seen_rt = rt;
-    loop->seen_ns = (int64_t)(rt * 1e9) + rt_to_mono_offset();
+    loop->seen_ns = (int64_t)(rt * 1e9) + lc_realtime_to_monotonic_ns();
   }
   int64_t v = loop->seen_ns;
   if (loop->have_now && v < loop->last_ns) v = loop->last_ns;

@@ -59,12 +59,6 @@ static struct timeval ns_to_timeval_ceil(int64_t ns) {
   return tv;
 }
 
-static int64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- Version ------------------------------------------------------------------------------ */
 
 static char version_buf[64];
@@ -104,23 +98,6 @@ static int leb_loop_free(lc_loop *loop) {
   return 0;
 }
 
-/* The realtime-to-monotonic offset, read with the realtime clock between two monotonic reads
- * (the midpoint of the tightest of three tries), so a preemption between the reads does not
- * shift it. */
-static int64_t rt_to_mono_offset(void) {
-  int64_t best_gap = INT64_MAX, offset = 0;
-  for (int i = 0; i < 3; i++) {
-    int64_t m0 = clock_ns(CLOCK_MONOTONIC);
-    int64_t rt = clock_ns(CLOCK_REALTIME);
-    int64_t m1 = clock_ns(CLOCK_MONOTONIC);
-    if (m1 - m0 < best_gap) {
-      best_gap = m1 - m0;
-      offset = m0 + (m1 - m0) / 2 - rt;
-    }
-  }
-  return offset;
-}
-
 /* event_base_gettimeofday_cached gives realtime-based time: inside the loop the cached
  * monotonic time plus tv_clock_diff (re-synchronised with gettimeofday every 5 s, event.c
  * gettime), outside it a live gettimeofday. libevent 2.1 has no public accessor for the base's
@@ -136,7 +113,7 @@ static int64_t leb_now(lc_loop *loop) {
   int64_t us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
   if (!loop->have_now || us != loop->seen_us) {
     loop->seen_us = us;
-    loop->seen_ns = us * 1000 + rt_to_mono_offset();
+    loop->seen_ns = us * 1000 + lc_realtime_to_monotonic_ns();
   }
   int64_t v = loop->seen_ns;
   if (loop->have_now && v < loop->last_ns) v = loop->last_ns;

@@ -35,11 +35,11 @@ static void usage(FILE *f) {
       "  --n        unit counts (default 1,10,100,1000,10000,100000 and 1000000 for tasks;\n"
       "             switch always runs 2 units, block at most 1000)\n"
       "  --repetitions R   runs per cell (default 5; --quick: 1)\n"
-      "  --big-repetitions R  runs per cell at N >= 100000 (default 1: those cells take seconds\n"
-      "             each; the full sweep then fits in 20 minutes on 2 cores)\n"
+      "  --big-repetitions R  runs per cell at N >= 100000 (default 3: those cells take seconds\n"
+      "             each; with the budget the full sweep fits in 20 minutes on 2 cores)\n"
       "  --big-budget S  with --big-repetitions R > 1: repeat a cell at N >= 100000 only while\n"
-      "             its runs so far took at most S seconds each (default 0: no budget); the\n"
-      "             cells over it keep the runs they had, and say so (reps_cut_by_budget)\n"
+      "             its runs so far took at most S seconds each (default 10; 0: no budget);\n"
+      "             the cells over it keep the runs they had, and say so (reps_cut_by_budget)\n"
       "  --cell-timeout S  time limit of one run (default 45, times $LOOPCONF_TIME_MULTIPLIER);\n"
       "             a cell past it is data (\"limit at N\"), larger N of that model are not run\n"
       "  --quick    small N (1, 100), one repetition: every model and workload, in seconds\n"
@@ -441,8 +441,8 @@ int lcsweep_main(int argc, char **argv) {
   atexit(cleanup);
   long reps = -1;
   double cell_timeout = 45;
-  long big_reps = 1;
-  double big_budget = 0;
+  long big_reps = 3;
+  double big_budget = 10;
   int quick = 0, quiet = 0;
   const char *out = "sweep.json", *plot_dir = NULL, *python = "/usr/bin/python3";
   static const struct option longopts[] = {{"workload", required_argument, NULL, 'w'},

@@ -1,6 +1,7 @@
 /* loopconf/adapter.h: small helpers for adapters whose library lacks a concept the contract
  * has (backend.h, "When the library lacks a concept"). Optional: an adapter needs only
- * backend.h. Static inline, no state, no dependency beyond libc (dladdr, eventfd; Linux).
+ * backend.h. Static inline, no state, no dependency beyond libc (dladdr, eventfd, clock_gettime;
+ * Linux).
  */
 #ifndef LOOPCONF_ADAPTER_H
 #define LOOPCONF_ADAPTER_H
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The running library's version when it has no version call: the real file name of the
@@ -37,6 +39,30 @@ static inline const char *lc_version_from_library(const void *symbol, const char
   snprintf(buf, len, "%s (%s)", label, file);
   free(real);
   return buf;
+}
+
+/* The offset from CLOCK_REALTIME to CLOCK_MONOTONIC in ns (monotonic = realtime + offset), for
+ * a library whose cached time is realtime-based while the contract's now() is monotonic (libev's
+ * ev_now, libevent's cached gettimeofday). The realtime clock is read between two monotonic
+ * reads and the midpoint of the tightest of three tries is taken, so that a preemption between
+ * the reads does not shift it. Convert each new library time once and keep the result: the
+ * offset moves by the reads' jitter from call to call. */
+static inline int64_t lc_realtime_to_monotonic_ns(void) {
+  int64_t best_gap = INT64_MAX, offset = 0;
+  for (int i = 0; i < 3; i++) {
+    struct timespec a, r, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    int64_t m0 = (int64_t)a.tv_sec * 1000000000 + a.tv_nsec;
+    int64_t rt = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec;
+    int64_t m1 = (int64_t)b.tv_sec * 1000000000 + b.tv_nsec;
+    if (m1 - m0 < best_gap) {
+      best_gap = m1 - m0;
+      offset = m0 + (m1 - m0) / 2 - rt;
+    }
+  }
+  return offset;
 }
 
 /* The cross-thread wakeup of a library that has none (or whose own needs global locking): an
