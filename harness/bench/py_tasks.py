@@ -79,7 +79,7 @@ def run_loopconf(path, backend, n, mode):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "r.json")
         p = subprocess.run([path, "bench", "--backend", backend, "--filter",
-                            "^" + name.replace(".", "\\.") + "$", "--repetitions", "1",
+                            "^" + name.replace(".", "\\.") + "$", "--rounds", "1", "--repetitions", "1",
                             "--min-time", "0.01", "--out", out],
                            capture_output=True, text=True, timeout=900)
         if p.returncode != 0:

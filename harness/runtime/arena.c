@@ -79,6 +79,13 @@ static int arena_grow(lc_arena *a) {
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, HUGE_CHUNK, MADV_HUGEPAGE); /* advice only: without THP, 4 KiB pages */
 #endif
+#ifdef MADV_POPULATE_WRITE
+    /* Fault the chunk in now, in one call (Linux 5.14+; else each page faults on first use).
+     * Fresh processes on the VM this was measured on: 100,000 sleeping tasks 42-84 ms beyond
+     * the sleep with it, 43-150 ms without (huge-page faults there sometimes clear pages the
+     * host has not backed yet); 4 KiB pages populated like this: 67-71 ms; plain: 83-87 ms. */
+    (void)madvise(p, HUGE_CHUNK, MADV_POPULATE_WRITE);
+#endif
   } else {
     p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return -1;

@@ -160,6 +160,9 @@ static json_t *host_context(const char *python, json_t *pyinfo) {
   ctx_cmd(ctx, "libuv", "dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null");
   ctx_cmd(ctx, "libev", "dpkg-query -W -f='${Version}' libev-dev 2>/dev/null");
   ctx_cmd(ctx, "libevent", "dpkg-query -W -f='${Version}' libevent-dev 2>/dev/null");
+  ctx_cmd(ctx, "glib", "dpkg-query -W -f='${Version}' libglib2.0-dev 2>/dev/null");
+  ctx_cmd(ctx, "sdevent", "dpkg-query -W -f='${Version}' libsystemd-dev 2>/dev/null");
+  ctx_cmd(ctx, "tevent", "dpkg-query -W -f='${Version}' libtevent-dev 2>/dev/null");
   ctx_cmd(ctx, "glibc", "getconf GNU_LIBC_VERSION 2>/dev/null");
   json_object_set_new(ctx, "python_path", json_string(python));
   const char *pv = pyinfo ? lch_json_str(pyinfo, "python") : NULL;
