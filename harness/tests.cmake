@@ -11,11 +11,8 @@ foreach(backend ${_lc_backends})
                    --junit ${PROJECT_BINARY_DIR}/conformance-${backend}.xml)
   set_tests_properties(conformance.${backend} PROPERTIES
                        LABELS "conformance;${backend}" TIMEOUT 1800)
-  # LeakSanitizer's dynamic-TLS scan crashes on libtevent/libtalloc's TLS (gcc 12 runtime,
-  # "Tracer caught signal 11" with a bogus DTLS range): not a leak, so skip that scan there.
-  if(backend STREQUAL "tevent" AND LOOPCONF_SANITIZE MATCHES "address")
-    set_tests_properties(conformance.tevent PROPERTIES
-                         ENVIRONMENT "ASAN_OPTIONS=intercept_tls_get_addr=0")
+  if(backend STREQUAL "tevent")
+    loopconf_tevent_asan_workaround(conformance.tevent)
   endif()
 endforeach()
 

@@ -3,7 +3,8 @@
 #   1. a warnings-as-errors build and every CTest test (conformance matrix on every backend,
 #      runner self-tests, spec check, runtime unit tests, quick benchmarks and the compare gate);
 #   2. an ASan+UBSan build of every command, and under it the whole conformance matrix, the
-#      runtime tests, the runner's self-tests and the quick benchmarks with the compare gate;
+#      runtime tests, the runner's self-tests, the quick benchmarks with the compare gate, the
+#      oracle, every HTTP server's smoke and bad-input tests and the quick sweep;
 #   3. a TSan build of the runtime tests (the threaded parts: executors, wakeups).
 # LOOPCONF_TEST_STAGES="plain asan tsan" selects stages. LOOPCONF_WITH_LIBUV/LIBEV/LIBEVENT=OFF
 # (and LOOPCONF_BENCHMARKS=OFF) leave a library out of the packages and the build.
@@ -47,7 +48,7 @@ for s in $stages; do
   case $s in
     plain) build_and_test plain -DCMAKE_BUILD_TYPE=RelWithDebInfo -- ;;
     asan)  build_and_test asan -DCMAKE_BUILD_TYPE=Debug -DLOOPCONF_SANITIZE=address,undefined \
-             -- -L 'conformance|runtime|reference|runner|bench|spec' ;;
+             -- -L 'conformance|runtime|reference|runner|bench|spec|oracle|http|sweep' ;;
     tsan)  build_and_test tsan -DCMAKE_BUILD_TYPE=Debug -DLOOPCONF_SANITIZE=thread \
              -DLOOPCONF_BENCHMARKS=OFF -- -L runtime ;;
     *) echo "test.sh: unknown stage '$s' (plain, asan, tsan)" >&2; exit 2 ;;
