@@ -264,15 +264,22 @@ static void test_sleep_and_gather_order(void **state) {
   assert_string_equal(g_log.s, "rc=0 res=30,10,20,10 notearly bounded");
 }
 
+/* Each task sleeps until base + d x multiplier, base taken by main before spawning: the
+ * deadlines are 10 ms x multiplier apart however late a task's first step runs (a stall of
+ * more than 10 ms between first steps flipped "15" and "25" once in a busy TSan run when each
+ * task slept d from its own start). */
+static int64_t g_wake_base;
 static int wake_logger(void *arg, intptr_t *result) {
   (void)result;
-  if (lc_sleep((intptr_t)arg * LC_MS) == 0) logf_("%d ", (int)(intptr_t)arg);
+  int64_t until = g_wake_base + tol((intptr_t)arg * LC_MS), now = lc_now();
+  if (lc_sleep(until > now ? until - now : 0) == 0) logf_("%d ", (int)(intptr_t)arg);
   return 0;
 }
 static int wake_order_main(void *arg, intptr_t *result) {
   (void)arg;
   (void)result;
   static const intptr_t ms[] = {25, 5, 15};
+  g_wake_base = lc_now();
   lc_task *t[3];
   for (int i = 0; i < 3; i++) t[i] = lc_spawn(wake_logger, (void *)ms[i], NULL);
   int rc = lc_gather(t, 3, NULL, NULL, 0);
