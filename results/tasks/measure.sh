@@ -8,19 +8,30 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
+[ $# -le 1 ] || { echo "measure.sh: usage: bash results/tasks/measure.sh [BUILD]" >&2; exit 2; }
+build=$(cd "${1:-$root/build}" 2>/dev/null && pwd) ||
+  { echo "measure.sh: ${1:-$root/build}: no such build directory" >&2; exit 2; }
 for f in "$build/loopconf" "$build/loopconf-bench"; do
   [ -x "$f" ] || { echo "measure.sh: $f is missing (build first: cmake --build build)" >&2; exit 2; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lc-tasks.XXXXXX")
+child=
+stop() { # signal: stop the running step and everything it started (its own process group; a
+  # bench cleans up after itself on SIGTERM), then exit 128+signal
+  [ -n "$child" ] && kill -TERM -- "-$child" 2>/dev/null && wait "$child" 2>/dev/null
+  exit "$1"
+}
 trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'stop 130' INT
+trap 'stop 143' TERM
 step() { # name command...
   local name=$1; shift
   echo "== measure.sh: $name" >&2
   echo "$name start $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$tmp/load.txt"
-  "$@"
+  setsid "$@" &
+  child=$!
+  wait "$child" || { echo "measure.sh: $name failed" >&2; exit 1; }
+  child=
   echo "$name end   $(date -u '+%F %T') load $(cut -d' ' -f1-3 /proc/loadavg)" >>"$tmp/load.txt"
 }
 echo "commit $(git -C "$root" rev-parse --short HEAD) on $(nproc) cpus, $(uname -r)" >"$tmp/load.txt"
