@@ -73,8 +73,9 @@ static struct {
   /* measurement */
   int64_t t_start, t_created, t_end;
   int64_t lag_max_ns;
-  long created; /* units created when something failed */
-  int err;      /* first failure (negative errno) */
+  long created;           /* units created when something failed */
+  const char *stack_mode; /* task models: the runtime's stack mode as lc_run applied it */
+  int err;                /* first failure (negative errno) */
   char errmsg[256];
   int mem_sampled;
   long long mem_avail_kb, kstack_kb, pagetables_kb; /* at the sample */
@@ -755,6 +756,7 @@ static int task_yielder(void *arg, intptr_t *result) {
 static int task_main(void *arg, intptr_t *result) {
   (void)result;
   long n = *(const long *)arg;
+  C.stack_mode = lc_rt_stack_mode(lc_rt_current()) == LC_STACK_COPY ? "copy" : "dedicated";
   if (C.workload == LCSW_SWITCH) {
     C.t_start = lc_clock_ns();
     lc_task *t[2] = {lc_spawn(task_yielder, NULL, "a"), lc_spawn(task_yielder, NULL, "b")};
@@ -994,6 +996,7 @@ int lcsweep_cell_main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &rs0);
     getrusage(RUSAGE_CHILDREN, &rc0);
     run_model(n);
+    if (C.stack_mode) json_object_set_new(o, "stack_mode", json_string(C.stack_mode));
     getrusage(RUSAGE_SELF, &rs1);
     getrusage(RUSAGE_CHILDREN, &rc1);
     long long cgp = cgroup_peak();

@@ -28,6 +28,13 @@ for m in runnable:
         if not ok:
             errs = "; ".join(c.get("error", c["status"]) for c in cells)
             bad.append("%s/%s: no figure (%s)" % (w, m, errs or "no cell"))
+# each task model ran in the stack mode its name says (task-copy: LC_STACK_COPY)
+for c in doc["cells"]:
+    if c["model"].startswith("task") and c["status"] == "ok":
+        want = "copy" if c["model"].startswith("task-copy:") else "dedicated"
+        got = {r.get("stack_mode") for r in c.get("reps", [])}
+        if got != {want}:
+            bad.append("%s/%s: stack mode %s, expected %s" % (c["workload"], c["model"], sorted(map(str, got)), want))
 if not any(m.startswith("task:") for m in runnable):
     bad.append("no task model ran")
 for k in ("cpu_model", "kernel", "compiler", "git_commit", "python", "uvloop"):
