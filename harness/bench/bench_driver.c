@@ -45,6 +45,7 @@ struct opts {
   const char *out;
   const char *gbench_dir; /* --gbench-dir: one Google Benchmark JSON file per backend */
   double margin;          /* --margin, a fraction: the rankings' equivalence margin */
+  double drift;           /* --drift, a fraction: the rankings' between-run drift allowance */
   int tty;
 };
 
@@ -110,7 +111,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     OPT_VS_OUT,
     OPT_THRESHOLD,
     OPT_GBENCH_DIR,
-    OPT_MARGIN
+    OPT_MARGIN,
+    OPT_DRIFT
   };
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, OPT_BACKEND},
@@ -129,6 +131,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       {"threshold", required_argument, NULL, OPT_THRESHOLD},
       {"gbench-dir", required_argument, NULL, OPT_GBENCH_DIR},
       {"margin", required_argument, NULL, OPT_MARGIN},
+      {"drift", required_argument, NULL, OPT_DRIFT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -138,6 +141,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
   o->timeout_s = DEFAULT_TIMEOUT_S;
   o->out = "loopconf-bench-results.json";
   o->margin = LCBENCH_DEFAULT_MARGIN / 100.0;
+  o->drift = LCBENCH_DEFAULT_DRIFT / 100.0;
   struct lch_strlist wanted = {0};
   long lv;
   double dv;
@@ -180,6 +184,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     case OPT_MARGIN:
       if (lch_parse_double(optarg, "--margin", 0, 1000, &dv) < 0) rc = -1;
       o->margin = dv / 100;
+      break;
+    case OPT_DRIFT:
+      if (lch_parse_double(optarg, "--drift", 0, 100, &dv) < 0) rc = -1;
+      o->drift = dv / 100;
       break;
     case OPT_MIN_TIME:
       if (lch_parse_double(optarg, "--min-time", 0.001, 60, &dv) < 0) rc = -1;
@@ -827,6 +835,7 @@ static int write_results(struct opts *o, const char *path, json_t *ctx, json_t *
     json_object_set_new(c, "bench_rounds_log", json_deep_copy(rounds_log));
     json_object_set_new(c, "load_avg_end", load_avg_json());
     json_object_set_new(c, "bench_margin", json_real(o->margin));
+    json_object_set_new(c, "bench_drift", json_real(o->drift));
     if (o->vs) {
       /* Both files of one --vs run carry the same run_id: compare pairs them by round. */
       json_object_set_new(c, "vs_run_id", json_string(run_id));
@@ -887,7 +896,7 @@ int lcbench_cmd_bench(int argc, char **argv) {
         "        [--filter REGEX] [--rounds N] [--seed N] [--repetitions N] [--min-time S]\n"
         "        [--timeout S] [--quick] [--callgrind]\n"
         "        [--vs OTHER_BUILD_DIR [--vs-out FILE] [--threshold PCT]]\n"
-        "        [--margin PCT] [--gbench-dir DIR] [--out FILE]\n"
+        "        [--margin PCT] [--drift PCT] [--gbench-dir DIR] [--out FILE]\n"
         "Runs every benchmark on each selected backend (default: every built-in one) and the\n"
         "backend-independent set in rounds: each round starts one child process per backend\n"
         "in an order shuffled per round, so machine drift hits every backend alike and the\n"
@@ -911,15 +920,17 @@ int lcbench_cmd_bench(int argc, char **argv) {
         "                       print the paired comparison (OLD = DIR, NEW = this build)\n"
         "  --threshold PCT      with --vs: smallest slowdown that counts (default 5)\n"
         "  --margin PCT         equivalence margin of the rankings (default %d): a backend is\n"
-        "                       ahead only when the whole interval of its per-round ratio lies\n"
-        "                       beyond it, tied when within it, else too noisy to rank\n"
+        "                       ahead when its median per-round ratio lies beyond it, tied\n"
+        "                       when within it; decided only when the whole interval (widened\n"
+        "                       by --drift) lies on that side, else flagged too noisy to rank\n"
+        "  --drift PCT          between-run drift allowance of the rankings (default %d)\n"
         "  --gbench-dir DIR     also write DIR/<backend>.json, Google Benchmark JSON per\n"
         "                       backend (for Google Benchmark's compare.py)\n"
         "  --out FILE           results file (default loopconf-bench-results.json)\n"
         "exit status: 0 every benchmark produced its figure (and, with --vs, none regressed);\n"
         "1 a backend or benchmark failed (or, with --vs, regressed); 2 bad usage or input;\n"
         "128+N interrupted by signal N.\n",
-        DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S, LCBENCH_DEFAULT_MARGIN);
+        DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S, LCBENCH_DEFAULT_MARGIN, LCBENCH_DEFAULT_DRIFT);
     return 0;
   }
   if (p < 0) return 2; /* parse_opts printed the one error line */
@@ -961,9 +972,9 @@ int lcbench_cmd_bench(int argc, char **argv) {
            *norder = json_object_get(ctx, "bench_order");
     if (!o.callgrind)
       for (int b = 0; b < (o.vs ? 2 : 1); b++)
-        rank[b] = lcbench_rankings(benches[b], border, norder, o.margin);
+        rank[b] = lcbench_rankings(benches[b], border, norder, o.margin, o.drift);
     if (rank[0] && json_array_size(rank[0]))
-      lcbench_print_rankings(stdout, rank[0], border, norder, o.margin);
+      lcbench_print_rankings(stdout, rank[0], border, norder, o.margin, o.drift);
     if (write_results(&o, o.out, ctx, benches[0], versions[0], rounds_log, run_id, 0, rank[0]) <
             0 ||
         (o.vs && write_results(&o, o.vs_out, ctx, benches[1], versions[1], rounds_log, run_id, 1,

@@ -22,15 +22,18 @@ void lcbench_host_context(void (*add)(const char *key, const char *value, void *
 
 /* The rankings of a timed run (rankings.c): per benchmark of names and backend pair (a, b) of
  * backends (file order, "none" left out), the per-round ratio a/b: median, exact interval at
- * LCBENCH_RANK_LEVEL and lcbench_verdict against margin (a fraction, e.g. 0.10). A JSON array
- * of {benchmark, a, b, rounds, ratio, lo, hi, level, verdict, rounds_to_decide}. */
+ * LCBENCH_RANK_LEVEL, the point verdict against margin (a fraction, e.g. 0.10) and whether it
+ * is too noisy to rank with the drift allowance drift (paired.h). A JSON array of {benchmark,
+ * a, b, rounds, ratio, lo, hi, level, verdict, too_noisy, rounds_to_decide}. */
 /* Nanoseconds per Google Benchmark time_unit ("ns", "us", "ms", "s"; NULL: ns), -1 if unknown. */
 double lcbench_unit_ns(const char *unit);
 
 #define LCBENCH_RANK_LEVEL 0.95
 #define LCBENCH_DEFAULT_MARGIN 10 /* percent; see harness/bench/README.md for the noise */
-json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, double margin);
+#define LCBENCH_DEFAULT_DRIFT 5   /* percent: the between-run drift allowance (README.md) */
+json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, double margin,
+                         double drift);
 void lcbench_print_rankings(FILE *f, json_t *rankings, json_t *backends, json_t *names,
-                            double margin);
+                            double margin, double drift);
 
 #endif /* LCBENCH_MAIN_H */

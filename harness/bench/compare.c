@@ -297,9 +297,10 @@ static int context_diff(const struct results *old, const struct results *new) {
 /* OLD and NEW from one `bench --vs` run: per round the ratio NEW/OLD (both ran in that round,
  * shuffled among the other children), the median ratio with an exact confidence interval for
  * it at 1 - alpha/m per row (Bonferroni over the m rows compared, so a family of rows is
- * wrongly flagged with probability at most alpha), and the verdict of lcbench_verdict with the
- * threshold as the equivalence margin (the same rule as the rankings): REGRESSED only when the
- * whole interval lies beyond the threshold. */
+ * wrongly flagged with probability at most alpha), and a verdict: REGRESSED when the interval
+ * lies wholly above 1.0 (a significant slowdown) and the median ratio beyond 1 + threshold;
+ * "decidedly" when even the whole interval lies beyond it (lcbench_verdict with the threshold
+ * as the margin, no drift allowance: both builds ran in the same rounds). */
 static void paired_compare(struct results *old, struct results *new, double alpha, double thr,
                            struct tally *t) {
   size_t m = 0;
@@ -335,22 +336,28 @@ static void paired_compare(struct results *old, struct results *new, double alph
       t->untestable++;
     } else {
       t->testable++;
-      double need = lcbench_rounds_to_decide(&ci, thr);
+      /* Rounds to make the interval exclude 1.0 (the test), when it does not yet. */
+      double need = lcbench_rounds_to_decide(&ci, 0, 0);
       char needs[48] = "";
-      if (need > 0 && need < 1e5) snprintf(needs, sizeof needs, "; ~%.0f rounds to decide", need);
-      switch (lcbench_verdict(&ci, thr, level, 6)) {
-      case LCBENCH_BEHIND:
-        snprintf(verdict, sizeof verdict, "REGRESSED");
+      if (need > 0 && need < 1e5) snprintf(needs, sizeof needs, " (~%.0f rounds to decide)", need);
+      enum lcbench_verdict firm = lcbench_verdict(&ci, thr, 0, level, 6);
+      if (ci.lo > 1 && ci.median > 1 + thr) {
+        snprintf(
+            verdict, sizeof verdict, "REGRESSED%s",
+            firm == LCBENCH_BEHIND ? " (decidedly: the whole interval beyond the threshold)" : "");
         t->regressed++;
-        break;
-      case LCBENCH_AHEAD: snprintf(verdict, sizeof verdict, "improved"); break;
-      case LCBENCH_TIE: snprintf(verdict, sizeof verdict, "same"); break;
-      default:
-        if (ci.lo > 1)
-          snprintf(verdict, sizeof verdict, "slower, not decidedly beyond the threshold%s", needs);
-        else if (ci.hi < 1)
-          snprintf(verdict, sizeof verdict, "faster, not decidedly beyond the threshold%s", needs);
-        else snprintf(verdict, sizeof verdict, "too noisy to decide%s", needs);
+      } else if (ci.hi < 1 && ci.median < 1 / (1 + thr)) {
+        snprintf(
+            verdict, sizeof verdict, "improved%s",
+            firm == LCBENCH_AHEAD ? " (decidedly: the whole interval beyond the threshold)" : "");
+      } else if (firm == LCBENCH_TIE) {
+        snprintf(verdict, sizeof verdict, "same (the whole interval within the threshold)");
+      } else if (ci.lo > 1) {
+        snprintf(verdict, sizeof verdict, "slower (within threshold)");
+      } else if (ci.hi < 1) {
+        snprintf(verdict, sizeof verdict, "faster (within threshold)");
+      } else {
+        snprintf(verdict, sizeof verdict, "no significant difference%s", needs);
       }
     }
     printf("%-10s %-32s %12s %12s %7.3f %17s %6zu  %s\n", o->backend, o->name, so, sn, ci.median,
@@ -361,9 +368,9 @@ static void paired_compare(struct results *old, struct results *new, double alph
       printf("%-10s %-32s %s\n", new->s[i].backend, new->s[i].name, "new (not in OLD)");
   printf(
       "paired by round (one interleaved run); ratio = median of per-round NEW/OLD; interval:"
-      " exact, %.4g%% per row (alpha %g over %zu rows)%s; threshold (equivalence margin) %g%%:"
-      " REGRESSED/improved only when the whole interval lies beyond it, same when it lies"
-      " within it\n",
+      " exact, %.4g%% per row (alpha %g over %zu rows)%s; threshold %g%%: REGRESSED/improved"
+      " when the interval excludes 1.0 and the median lies beyond the threshold, same when the"
+      " whole interval lies within it\n",
       100 * level, alpha, m,
       capped ? "; rows with too few rounds for that level are not tested" : "", 100 * thr);
 }
@@ -375,10 +382,10 @@ static const char compare_help[] =
     "verdict; then \"M of K testable\" (benchmarks of OLD that got a verdict).\n"
     "When OLD and NEW come from one `bench --vs` run (the same vs_run_id), the comparison is\n"
     "paired by round instead: the median of the per-round ratios NEW/OLD with an exact\n"
-    "(order-statistic) confidence interval at 1 - alpha/rows per row; REGRESSED only when the\n"
-    "whole interval lies above 1 + threshold, same when it lies within +-threshold (defaults\n"
-    "there: alpha 0.01, threshold 5%; rows whose rounds cannot reach 1 - alpha/rows are not\n"
-    "tested).\n"
+    "(order-statistic) confidence interval at 1 - alpha/rows per row; REGRESSED when the\n"
+    "interval lies above 1.0 and the median above 1 + threshold, same when the whole interval\n"
+    "lies within +-threshold (defaults there: alpha 0.01, threshold 5%; rows whose rounds\n"
+    "cannot reach 1 - alpha/rows are not tested).\n"
     "Exit 1 (the gate fails) when a benchmark regressed or erred in NEW, when NEW lacks a\n"
     "benchmark of OLD, when nothing was testable, or with --strict when the machine or library\n"
     "context differs (CPU, kernel, compiler, build type, library versions: a warning without\n"

@@ -37,13 +37,20 @@ void lcbench_median_ci(double *v, size_t n, double level, struct lcbench_ci *ci)
   ci->hi = v[n - best];
 }
 
-enum lcbench_verdict lcbench_verdict(const struct lcbench_ci *ci, double margin, double level,
-                                     size_t min_n) {
+enum lcbench_verdict lcbench_point_verdict(double median, double margin) {
+  if (median < 1 / (1 + margin)) return LCBENCH_AHEAD;
+  if (median > 1 + margin) return LCBENCH_BEHIND;
+  return LCBENCH_TIE;
+}
+
+enum lcbench_verdict lcbench_verdict(const struct lcbench_ci *ci, double margin, double drift,
+                                     double level, size_t min_n) {
   if (ci->n == 0 || ci->n < min_n || ci->level < level || !(ci->lo > 0)) return LCBENCH_NOISY;
   double up = 1 + margin, down = 1 / (1 + margin);
-  if (ci->hi < down) return LCBENCH_AHEAD;
-  if (ci->lo > up) return LCBENCH_BEHIND;
-  if (ci->lo >= down && ci->hi <= up) return LCBENCH_TIE;
+  double lo = ci->lo * exp(-drift), hi = ci->hi * exp(drift);
+  if (hi < down) return LCBENCH_AHEAD;
+  if (lo > up) return LCBENCH_BEHIND;
+  if (lo >= down && hi <= up) return LCBENCH_TIE;
   return LCBENCH_NOISY;
 }
 
@@ -56,9 +63,9 @@ const char *lcbench_verdict_name(enum lcbench_verdict v) {
   }
 }
 
-double lcbench_rounds_to_decide(const struct lcbench_ci *ci, double margin) {
+double lcbench_rounds_to_decide(const struct lcbench_ci *ci, double margin, double drift) {
   if (ci->n == 0 || !(ci->lo > 0) || !(ci->median > 0)) return 0;
-  double d = fabs(fabs(log(ci->median)) - log1p(margin));
+  double d = fabs(fabs(log(ci->median)) - log1p(margin)) - drift;
   if (d < 1e-12) return 0;
   double h = (log(ci->hi) - log(ci->lo)) / 2;
   double need = ceil((double)ci->n * (h / d) * (h / d));

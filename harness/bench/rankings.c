@@ -1,6 +1,7 @@
 /* rankings.c: the verdicts of one timed run, per benchmark and backend pair, written into the
  * results file ("rankings") and printed by `bench`: the median of the per-round ratios a/b
- * with its exact 95% interval and lcbench_verdict against the equivalence margin (table.py
+ * with its exact 95% interval, the point verdict against the equivalence margin, and whether
+ * it is decided once the interval is widened by the drift allowance (paired.h; table.py
  * renders the same objects). */
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +47,8 @@ static size_t round_values(json_t *benches, const char *backend, const char *nam
   return nr;
 }
 
-json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, double margin) {
+json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, double margin,
+                         double drift) {
   json_t *out = json_array();
   static double va[MAX_ROUNDS], vb[MAX_ROUNDS], ratios[MAX_ROUNDS];
   size_t ni, ai, bi;
@@ -65,7 +67,7 @@ json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, doubl
         if (k == 0) continue; /* one of them lacks the benchmark */
         struct lcbench_ci ci;
         lcbench_median_ci(ratios, k, LCBENCH_RANK_LEVEL, &ci);
-        enum lcbench_verdict v = lcbench_verdict(&ci, margin, LCBENCH_RANK_LEVEL, 6);
+        int noisy = lcbench_verdict(&ci, margin, drift, LCBENCH_RANK_LEVEL, 6) == LCBENCH_NOISY;
         json_t *o = json_object();
         json_object_set_new(o, "benchmark", json_string(name));
         json_object_set_new(o, "a", json_string(a));
@@ -75,8 +77,11 @@ json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, doubl
         json_object_set_new(o, "lo", json_real(ci.lo));
         json_object_set_new(o, "hi", json_real(ci.hi));
         json_object_set_new(o, "level", json_real(ci.level));
-        json_object_set_new(o, "verdict", json_string(lcbench_verdict_name(v)));
-        double need = v == LCBENCH_NOISY ? lcbench_rounds_to_decide(&ci, margin) : 0;
+        json_object_set_new(
+            o, "verdict",
+            json_string(lcbench_verdict_name(lcbench_point_verdict(ci.median, margin))));
+        json_object_set_new(o, "too_noisy", json_boolean(noisy));
+        double need = noisy ? lcbench_rounds_to_decide(&ci, margin, drift) : 0;
         json_object_set_new(o, "rounds_to_decide",
                             need > 0 ? json_integer((json_int_t)need) : json_null());
         json_array_append_new(out, o);
@@ -89,17 +94,18 @@ json_t *lcbench_rankings(json_t *benches, json_t *backends, json_t *names, doubl
 /* One line per benchmark: the ranks (1 + backends decidedly ahead) and the pairs too noisy to
  * rank with the rounds each would need. */
 void lcbench_print_rankings(FILE *f, json_t *rankings, json_t *backends, json_t *names,
-                            double margin) {
+                            double margin, double drift) {
   fprintf(f,
-          "rankings (median per-round ratio, exact 95%% interval, margin %g%%: ahead/behind only"
-          " when the whole interval lies beyond it, tie when within it, otherwise too noisy to"
+          "rankings (median per-round ratio, exact 95%% interval, margin %g%%: ahead/behind when"
+          " the median lies beyond it, tie when within it; decided when the whole interval,"
+          " widened by the %g%% drift allowance, lies on that side, otherwise too noisy to"
           " rank):\n",
-          100 * margin);
+          100 * margin, 100 * drift);
   size_t ni, bi, ri;
   json_t *jn, *jb, *jr;
   json_array_foreach(names, ni, jn) {
     const char *name = json_string_value(jn);
-    struct lch_buf line = {0}, noisy = {0};
+    struct lch_buf line = {0}, nbuf = {0};
     int pairs = 0, nnoisy = 0, ties = 0;
     json_array_foreach(backends, bi, jb) {
       const char *b = json_string_value(jb);
@@ -109,6 +115,7 @@ void lcbench_print_rankings(FILE *f, json_t *rankings, json_t *backends, json_t 
         const char *x = lch_json_str(jr, "a"), *y = lch_json_str(jr, "b"),
                    *v = lch_json_str(jr, "verdict");
         if (strcmp(x, b) == 0 || strcmp(y, b) == 0) seen = 1;
+        if (json_is_true(json_object_get(jr, "too_noisy"))) continue;
         if ((strcmp(y, b) == 0 && strcmp(v, "ahead") == 0) ||
             (strcmp(x, b) == 0 && strcmp(v, "behind") == 0))
           ahead++;
@@ -119,21 +126,22 @@ void lcbench_print_rankings(FILE *f, json_t *rankings, json_t *backends, json_t 
     json_array_foreach(rankings, ri, jr) {
       if (strcmp(lch_json_str(jr, "benchmark"), name)) continue;
       pairs++;
-      const char *v = lch_json_str(jr, "verdict");
-      if (strcmp(v, "tie") == 0) ties++;
-      if (strcmp(v, "noisy")) continue;
+      int noisy = json_is_true(json_object_get(jr, "too_noisy"));
+      if (!noisy && strcmp(lch_json_str(jr, "verdict"), "tie") == 0) ties++;
+      if (!noisy) continue;
       nnoisy++;
       json_t *need = json_object_get(jr, "rounds_to_decide");
-      lch_buf_printf(&noisy, "%s%s/%s", noisy.len ? ", " : "", lch_json_str(jr, "a"),
+      lch_buf_printf(&nbuf, "%s%s/%s", nbuf.len ? ", " : "", lch_json_str(jr, "a"),
                      lch_json_str(jr, "b"));
       if (json_is_integer(need))
-        lch_buf_printf(&noisy, " ~%lld", (long long)json_integer_value(need));
+        lch_buf_printf(&nbuf, " ~%lld", (long long)json_integer_value(need));
+      else lch_buf_printf(&nbuf, " (on the margin)");
     }
     if (pairs)
       fprintf(f, "  %s: rank %s; %d pair(s): %d decided, %d tie(s), %d too noisy to rank%s%s%s\n",
               name, line.data ? line.data : "", pairs, pairs - nnoisy - ties, ties, nnoisy,
-              nnoisy ? " (rounds to decide: " : "", nnoisy ? noisy.data : "", nnoisy ? ")" : "");
+              nnoisy ? " (rounds to decide: " : "", nnoisy ? nbuf.data : "", nnoisy ? ")" : "");
     free(line.data);
-    free(noisy.data);
+    free(nbuf.data);
   }
 }

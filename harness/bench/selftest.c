@@ -105,22 +105,25 @@ static void test_median_ci(void) {
   /* Rounds to decide: median 1.02 with the interval [0.98, 1.06] over 10 rounds: half-width
    * in log space ~0.0392, centre log 1.02 ~0.0198: 10 * (0.0392 / 0.0198)^2 ~ 39.2 -> 40. */
   struct lcbench_ci w = {.n = 10, .median = 1.02, .lo = 0.98, .hi = 1.06};
-  double need = lcbench_rounds_to_decide(&w, 0);
+  double need = lcbench_rounds_to_decide(&w, 0, 0);
   CHECK(need >= 39 && need <= 41);
   w.median = 1;
-  CHECK(lcbench_rounds_to_decide(&w, 0) == 0);
+  CHECK(lcbench_rounds_to_decide(&w, 0, 0) == 0);
   struct lcbench_ci narrow = {.n = 3, .median = 1.5, .lo = 1.4, .hi = 1.6};
-  CHECK(lcbench_rounds_to_decide(&narrow, 0) == 6);
+  CHECK(lcbench_rounds_to_decide(&narrow, 0, 0) == 6);
 }
 
 /* The verdict against an equivalence margin, on constructed per-round ratios (12 rounds:
  * the 96.1% interval is [x(3), x(10)]). */
-static enum lcbench_verdict verdict_of(const double *src, double margin) {
+static enum lcbench_verdict verdict_drift(const double *src, double margin, double drift) {
   double v[12];
   memcpy(v, src, sizeof v);
   struct lcbench_ci ci;
   lcbench_median_ci(v, 12, 0.95, &ci);
-  return lcbench_verdict(&ci, margin, 0.95, 6);
+  return lcbench_verdict(&ci, margin, drift, 0.95, 6);
+}
+static enum lcbench_verdict verdict_of(const double *src, double margin) {
+  return verdict_drift(src, margin, 0);
 }
 
 static void test_verdict(void) {
@@ -143,17 +146,36 @@ static void test_verdict(void) {
   CHECK(verdict_of(wide, 0.10) == LCBENCH_NOISY);
   /* Too few rounds, or an interval short of the level: no verdict. */
   struct lcbench_ci ci = {.n = 5, .median = 2, .lo = 1.9, .hi = 2.1, .level = 0.9375};
-  CHECK(lcbench_verdict(&ci, 0.10, 0.95, 6) == LCBENCH_NOISY);
+  CHECK(lcbench_verdict(&ci, 0.10, 0, 0.95, 6) == LCBENCH_NOISY);
   ci.n = 8;
-  CHECK(lcbench_verdict(&ci, 0.10, 0.95, 6) == LCBENCH_NOISY);
+  CHECK(lcbench_verdict(&ci, 0.10, 0, 0.95, 6) == LCBENCH_NOISY);
   ci.level = 0.99;
-  CHECK(lcbench_verdict(&ci, 0.10, 0.95, 6) == LCBENCH_BEHIND);
+  CHECK(lcbench_verdict(&ci, 0.10, 0, 0.95, 6) == LCBENCH_BEHIND);
+  /* The drift allowance widens the interval before it is judged: [0.87, 0.90] (median 0.885)
+   * is decidedly ahead at margin 10% with no allowance, too noisy with 5% (0.90 e^0.05 =
+   * 0.946 > 0.909), and its point verdict stays "ahead" either way; [0.95, 0.96] is a tie
+   * with no allowance, too noisy with 5% (0.95 e^-0.05 = 0.904 < 0.909). */
+  double edge[12] = {0.85, 0.86, 0.87, 0.88, 0.88, 0.885, 0.885, 0.89, 0.89, 0.90, 0.91, 0.92};
+  CHECK(verdict_drift(edge, 0.10, 0) == LCBENCH_AHEAD);
+  CHECK(verdict_drift(edge, 0.10, 0.05) == LCBENCH_NOISY);
+  CHECK(lcbench_point_verdict(0.885, 0.10) == LCBENCH_AHEAD);
+  double tie[12] = {0.94, 0.945, 0.95, 0.95, 0.952, 0.955, 0.955, 0.957, 0.958, 0.96, 0.97, 0.98};
+  CHECK(verdict_drift(tie, 0.10, 0) == LCBENCH_TIE);
+  CHECK(verdict_drift(tie, 0.10, 0.05) == LCBENCH_NOISY);
+  CHECK(lcbench_point_verdict(0.955, 0.10) == LCBENCH_TIE);
+  CHECK(lcbench_point_verdict(1.2, 0.10) == LCBENCH_BEHIND);
+  /* ... while 2x slower in every round stays decidedly behind with the allowance. */
+  CHECK(verdict_drift(slow, 0.10, 0.05) == LCBENCH_BEHIND);
   /* Rounds to decide against a margin: median 1.20, [1.05, 1.40] over 12 rounds; d = log 1.2 -
    * log 1.1 = 0.0870, h = (log 1.4 - log 1.05) / 2 = 0.1438: 12 (h/d)^2 = 32.8 -> 33. */
   struct lcbench_ci w = {.n = 12, .median = 1.2, .lo = 1.05, .hi = 1.4, .level = 0.96};
-  CHECK_NEAR(lcbench_rounds_to_decide(&w, 0.10), 33, 0);
+  CHECK_NEAR(lcbench_rounds_to_decide(&w, 0.10, 0), 33, 0);
+  /* With a 5% drift allowance the distance left is 0.0870 - 0.05 = 0.0370: 12 (h/0.037)^2 =
+   * 181.4 -> 182; with 9% none is left (the median sits within it of the margin): 0. */
+  CHECK_NEAR(lcbench_rounds_to_decide(&w, 0.10, 0.05), 182, 1);
+  CHECK(lcbench_rounds_to_decide(&w, 0.10, 0.09) == 0);
   w.median = 1.1; /* on the margin: no finite number */
-  CHECK(lcbench_rounds_to_decide(&w, 0.10) == 0);
+  CHECK(lcbench_rounds_to_decide(&w, 0.10, 0) == 0);
   CHECK(strcmp(lcbench_verdict_name(LCBENCH_TIE), "tie") == 0);
   CHECK(strcmp(lcbench_verdict_name(LCBENCH_NOISY), "noisy") == 0);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """table.py: a markdown table from a loopconf-bench results file (python3 stdlib only).
 
-usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--margin PCT]
+usage: table.py RESULTS.json [--callgrind CG.json] [--update FILE] [--margin PCT] [--drift PCT]
                 [--agree OTHER.json [--differences]]
 
 Without --update the table goes to stdout. With --update FILE, the text between the lines
@@ -18,13 +18,15 @@ Files from interleaved rounds (schema loopconf-bench/2) are read as paired round
 and backend pair, the ratio of their times in each round, summarised as the median with an
 exact 95% confidence interval for it (order statistics of the binomial, as in paired.c), and
 a verdict against an equivalence margin m (a practical-difference threshold: the file's
-context.bench_margin, else 10%, or --margin PCT): a backend is ahead of another only when the
-whole interval lies below 1/(1+m), a tie only when the whole interval lies within
-[1/(1+m), 1+m], otherwise the pair is flagged "?" (too noisy to rank) with the rounds it would
-take to decide, estimated from the observed spread (lcbench_verdict in paired.c: the same rule;
-a file written by `bench` carries its verdicts in "rankings", which are rendered as given when
-the margin is the file's). Rank = 1 + the number of backends decidedly ahead (ties share a
-rank). Ping-pong shares of the kernel floor get the same treatment. --callgrind adds each backend's instruction
+context.bench_margin, else 10%, or --margin PCT): a backend is ahead of another when the
+median lies below 1/(1+m), behind above 1+m, a tie in between; the verdict is decided when the
+interval, widened by the drift allowance d on each side (context.bench_drift, else 5%, or
+--drift PCT: how far a median moves between runs made at different times), lies wholly on
+that side, otherwise the pair is flagged "?" (too noisy to rank) with the rounds it would take
+to decide, estimated from the observed spread (lcbench_verdict and lcbench_point_verdict in
+paired.c: the same rule; a file written by `bench` carries its verdicts in "rankings", which
+are rendered as given when the margin and drift allowance are the file's). Rank = 1 + the
+number of backends decidedly ahead (ties share a rank). Ping-pong shares of the kernel floor get the same treatment. --callgrind adds each backend's instruction
 ratio (to the fastest backend's) next to its time, so a tie in time with a clear difference in
 instructions shows. --agree OTHER.json prints, for two runs, every pairwise verdict of both
 and whether they agree (the check that rankings survive a noisy machine).
@@ -172,7 +174,9 @@ def update(path, table):
 
 LEVEL = 0.95
 DEFAULT_MARGIN = 0.10  # LCBENCH_DEFAULT_MARGIN; why 10%: harness/bench/README.md
+DEFAULT_DRIFT = 0.05   # LCBENCH_DEFAULT_DRIFT; why 5%: harness/bench/README.md
 MARGIN = DEFAULT_MARGIN
+DRIFT = DEFAULT_DRIFT
 
 
 def median_ci(values, level=LEVEL):
@@ -193,11 +197,18 @@ def median_ci(values, level=LEVEL):
     return med, v[k - 1], v[n - k], cov
 
 
-def verdict(n, lo, hi, cov, margin):
-    """lcbench_verdict: 'ahead' (the whole interval below 1/(1+m)), 'behind' (above 1+m), 'tie'
-    (within both), else 'noisy'; fewer than 6 rounds or coverage short of LEVEL: 'noisy'."""
+def point_verdict(med, margin):
+    """lcbench_point_verdict: 'ahead' (median below 1/(1+m)), 'behind' (above 1+m), 'tie'."""
+    return "ahead" if med < 1 / (1 + margin) else "behind" if med > 1 + margin else "tie"
+
+
+def verdict(n, lo, hi, cov, margin, drift=0.0):
+    """lcbench_verdict: with the interval widened by the drift allowance ([lo e^-d, hi e^d]),
+    'ahead' (wholly below 1/(1+m)), 'behind' (above 1+m), 'tie' (within both), else 'noisy';
+    fewer than 6 rounds or coverage short of LEVEL: 'noisy'."""
     if n < 6 or cov < LEVEL or lo <= 0:
         return "noisy"
+    lo, hi = lo * math.exp(-drift), hi * math.exp(drift)
     up, down = 1 + margin, 1 / (1 + margin)
     if hi < down:
         return "ahead"
@@ -208,12 +219,13 @@ def verdict(n, lo, hi, cov, margin):
     return "noisy"
 
 
-def rounds_needed(n, med, lo, hi, margin):
+def rounds_needed(n, med, lo, hi, margin, drift=0.0):
     """lcbench_rounds_to_decide: the log half-width h shrinks like 1/sqrt(n) and must fall
-    below d = | |log median| - log(1+m) |. None when the median sits on the margin."""
+    below D - drift, D = | |log median| - log(1+m) |. None when the median sits within the
+    drift allowance of the margin (no number of rounds decides)."""
     if med <= 0 or lo <= 0:
         return None
-    d = abs(abs(math.log(med)) - math.log1p(margin))
+    d = abs(abs(math.log(med)) - math.log1p(margin)) - drift
     if d < 1e-12:
         return None
     h = (math.log(hi) - math.log(lo)) / 2
@@ -235,15 +247,25 @@ class Paired:
         self.med, self.lo, self.hi, self.cov = ci if ci else (1.0, 0.0, math.inf, 0.0)
 
     def verdict(self):
-        """'ahead' (a lower than b), 'behind', 'tie', or 'noisy' (too noisy to rank)."""
+        """The point verdict: 'ahead' (a lower than b), 'behind' or 'tie'."""
         if self.given:
             return self.given["verdict"]
-        return verdict(self.n, self.lo, self.hi, self.cov, MARGIN)
+        return point_verdict(self.med, MARGIN) if self.n else "tie"
+
+    def noisy(self):
+        """Too noisy to rank: the verdict is not decided (flagged '?')."""
+        if self.given:
+            return bool(self.given["too_noisy"])
+        return verdict(self.n, self.lo, self.hi, self.cov, MARGIN, DRIFT) == "noisy"
+
+    def decided(self):
+        """The verdict when decided, else 'noisy'."""
+        return "noisy" if self.noisy() else self.verdict()
 
     def need(self):
         if self.given:
             return self.given.get("rounds_to_decide")
-        return rounds_needed(self.n, self.med, self.lo, self.hi, MARGIN) if self.n else None
+        return rounds_needed(self.n, self.med, self.lo, self.hi, MARGIN, DRIFT) if self.n else None
 
     def fmt(self, pct=False):
         if pct:
@@ -254,19 +276,22 @@ class Paired:
 def need_text(p):
     need = p.need()
     if need is None:
-        return "?"
+        return "? (on the margin)"
     return f"? ~{need} rounds" if need < 10000 else "? >10k rounds"
 
 
 def file_rankings(doc):
-    """(benchmark, a, b) -> the file's "rankings" entry, when they were made with MARGIN."""
+    """(benchmark, a, b) -> the file's "rankings" entry, when they were made with MARGIN and
+    DRIFT (files from before the drift allowance carry no "too_noisy": recomputed)."""
     ctx = doc["context"]
     rk = doc.get("rankings")
-    if not isinstance(rk, list) or ctx.get("bench_margin") != MARGIN:
+    if (not isinstance(rk, list) or ctx.get("bench_margin") != MARGIN
+            or ctx.get("bench_drift") != DRIFT):
         return {}
     res = {}
     for e in rk:
-        if isinstance(e, dict) and e.get("verdict") in ("ahead", "behind", "tie", "noisy"):
+        if (isinstance(e, dict) and e.get("verdict") in ("ahead", "behind", "tie")
+                and isinstance(e.get("too_noisy"), bool)):
             res[(e.get("benchmark"), e.get("a"), e.get("b"))] = e
     return res
 
@@ -310,11 +335,14 @@ def timed_tables(doc, data, loops, cg):
     out.append("Cell: rank (1 + backends decidedly ahead; equal ranks are ties) : median "
                "time, then the median over rounds of the per-round ratio to the fastest backend "
                f"with its exact 95% interval. Equivalence margin {MARGIN:.0%} (verdicts {src}): "
-               f"ahead only when the whole interval lies beyond it (below {1 / (1 + MARGIN):.2f} "
-               f"or above {1 + MARGIN:.2f}), a tie when it lies within it; `?` = too noisy to "
-               "rank (the interval reaches across the margin), with the rounds it would take to "
-               "decide. (The fastest is the lowest median time; a median of per-round ratios can "
-               "still fall below 1.00x.)"
+               f"ahead when the median lies beyond it (below {1 / (1 + MARGIN):.3f} or above "
+               f"{1 + MARGIN:.2f}), a tie when within it, decided when the whole interval widened "
+               f"by the {DRIFT:.0%} drift allowance (how far medians move between runs) lies on "
+               "that side; `?` = too noisy to rank, with the rounds it would take to decide "
+               "(on the margin: the median lies within the drift allowance of the margin, and "
+               "no number of rounds in one run decides). "
+               "(The fastest is the lowest median time; a median of per-round ratios can still "
+               "fall below 1.00x.)"
                + (" Ir = callgrind instructions per item, as a ratio to the fastest backend's."
                   if cg else ""))
     out.append("")
@@ -334,7 +362,7 @@ def timed_tables(doc, data, loops, cg):
             best = min(have, key=lambda b: meds[b])
             given["__name__"] = name
             pair = {(a, b): pair_of(cells, a, b, given) for a in have for b in have if a != b}
-            rank = {b: 1 + sum(1 for a in have if a != b and pair[(a, b)].verdict() == "ahead")
+            rank = {b: 1 + sum(1 for a in have if a != b and pair[(a, b)].decided() == "ahead")
                     for b in have}
             cgc = cgdata.get(name, {})
             cg_best = cgc.get(best)
@@ -352,7 +380,7 @@ def timed_tables(doc, data, loops, cg):
                 else:
                     p = pair[(b, best)]
                     cell += f", {p.fmt()}"
-                    if p.verdict() == "noisy":
+                    if p.noisy():
                         cell += " " + need_text(p)
                 s = cgc.get(b)
                 if s and s.values and cg_best and cg_best.values:
@@ -393,7 +421,7 @@ def timed_tables(doc, data, loops, cg):
                     row.append("n/a")
                     continue
                 p = Paired(s, floor, invert=True)
-                v = p.verdict()
+                v = p.decided()
                 # p is floor/loop: "ahead" = a share below 100% (the usual), "behind" = above
                 mark = {"ahead": "", "behind": " (above the floor?!)", "tie": " (at the floor)",
                         "noisy": " " + need_text(p)}[v]
@@ -426,38 +454,52 @@ def verdicts(doc):
     return res
 
 
+AGREE_KEYS = ("agree", "agree, flagged", "differ, flagged by both", "DIFFER, flagged by one",
+              "CONTRADICT")
+
+
 def agree(doc1, doc2, path1, path2, only_differences=False):
+    """Every pairwise verdict of two runs: agree (the same verdict, decided by both), agree,
+    flagged (the same verdict, too noisy to rank in one run or both), differ, flagged by both
+    (what the issue allows: both runs said they could not rank it), DIFFER, flagged by one
+    (one run decided, the other differed: the rankings did not survive), CONTRADICT (both
+    decided, differently)."""
     v1, v2 = verdicts(doc1), verdicts(doc2)
     out = [f"| benchmark | pair | run 1 ({os.path.basename(path1)}) | run 2 "
            f"({os.path.basename(path2)}) | agree |", "|---|---|---|---|---|"]
-    counts = {"agree": 0, "flagged by both": 0, "flagged by one": 0, "CONTRADICT": 0}
+    counts = {k: 0 for k in AGREE_KEYS}
     for key in v1:
         if key not in v2:
             continue
         p, q = v1[key], v2[key]
         a, b = p.verdict(), q.verdict()
+        fa, fb = p.noisy(), q.noisy()
         if a == b:
-            res = "flagged by both" if a == "noisy" else "agree"
-        elif "noisy" in (a, b):
-            res = "flagged by one"  # one run could not decide: no contradiction, not agreement
+            res = "agree, flagged" if fa or fb else "agree"
+        elif fa and fb:
+            res = "differ, flagged by both"
+        elif fa or fb:
+            res = "DIFFER, flagged by one"
         else:
-            res = "CONTRADICT"  # both decided, differently
+            res = "CONTRADICT"
         counts[res] += 1
         name, x, y = key
-        if not only_differences or res != "agree":
-            out.append(f"| {name} | {x} / {y} | {a} {p.fmt()} | {b} {q.fmt()} | {res} |")
+        if not only_differences or not res.startswith("agree"):
+            out.append(f"| {name} | {x} / {y} | {a}{'?' if fa else ''} {p.fmt()} | "
+                       f"{b}{'?' if fb else ''} {q.fmt()} | {res} |")
     out.append("")
     out.append(f"{sum(counts.values())} pairwise verdicts: " +
                ", ".join(f"{v} {k}" for k, v in counts.items()) + ". (ahead = the first of "
-               "the pair is faster; noisy = too noisy to rank; flagged by one = one run decided, "
-               "the other could not; CONTRADICT = both decided, differently.)")
+               "the pair is faster; ? = too noisy to rank, the point verdict flagged; margin "
+               f"{MARGIN:.0%}, drift allowance {DRIFT:.0%}.)")
     return out, counts
 
 
 def main():
     args = sys.argv[1:]
     global MARGIN
-    target = cgpath = agree_path = margin_arg = None
+    global DRIFT
+    target = cgpath = agree_path = margin_arg = drift_arg = None
     only_diff = False
     pos = []
     i = 0
@@ -467,7 +509,7 @@ def main():
             only_diff = True
             i += 1
             continue
-        if a in ("--update", "--callgrind", "--agree", "--margin"):
+        if a in ("--update", "--callgrind", "--agree", "--margin", "--drift"):
             if i + 1 >= len(args):
                 die(f"option {a} needs a value")
             if a == "--update":
@@ -481,6 +523,13 @@ def main():
                     margin_arg = -1
                 if not 0 <= margin_arg <= 10:
                     die(f"--margin '{args[i + 1]}' is not a percentage from 0 to 1000")
+            elif a == "--drift":
+                try:
+                    drift_arg = float(args[i + 1]) / 100
+                except ValueError:
+                    drift_arg = -1
+                if not 0 <= drift_arg <= 1:
+                    die(f"--drift '{args[i + 1]}' is not a percentage from 0 to 100")
             else:
                 agree_path = args[i + 1]
             i += 2
@@ -498,6 +547,9 @@ def main():
     file_margin = doc["context"].get("bench_margin")
     MARGIN = margin_arg if margin_arg is not None else (
         file_margin if isinstance(file_margin, (int, float)) and file_margin >= 0 else DEFAULT_MARGIN)
+    file_drift = doc["context"].get("bench_drift")
+    DRIFT = drift_arg if drift_arg is not None else (
+        file_drift if isinstance(file_drift, (int, float)) and file_drift >= 0 else DEFAULT_DRIFT)
     if agree_path:
         lines, counts = agree(doc, load(agree_path), pos[0], agree_path, only_diff)
         print("\n".join(lines))

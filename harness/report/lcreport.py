@@ -1131,24 +1131,27 @@ def bench_agreement(paths):
                    f" | {t(log[0]['start']) if log else t(date)} | {span} | "
                    + (f"{min(la):.1f}-{max(la):.1f}" if la else "") + " | "
                    + (f"{end[0]:.1f}" if isinstance(end, list) and end else "") + " |")
-    out += ["", "| comparison | agree | too noisy in both | decided by one, too noisy in the other"
-            " | contradict |", "|---|---|---|---|---|"]
-    once = []
+    out += ["", "| comparison | agree (decided by both) | agree, flagged too noisy by one or both"
+            " | differ, flagged by both | differ, flagged by one | contradict (both decided) |",
+            "|---|---|---|---|---|---|"]
+    differ = []
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):
             (_, p1, d1, _), (_, p2, d2, _) = runs[i], runs[j]
             lines, counts = BENCH_TABLE.agree(d1, d2, p1, p2, only_differences=True)
             name = f"{os.path.basename(p1)} / {os.path.basename(p2)}"
-            out.append(f"| {name} | {counts['agree']} | {counts['flagged by both']} | "
-                       f"{counts['flagged by one']} | **{counts['CONTRADICT']}** |")
+            out.append(f"| {name} | {counts['agree']} | {counts['agree, flagged']} | "
+                       f"{counts['differ, flagged by both']} | "
+                       f"**{counts['DIFFER, flagged by one']}** | **{counts['CONTRADICT']}** |")
             for l in lines[2:]:
-                if l.endswith("| flagged by one |") or l.endswith("| CONTRADICT |"):
-                    cells = [c.strip() for c in l.strip("|").split("|")]
-                    once.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
-    if once:
-        out += ["", "Rows decided by one run only (or contradicting):", "",
-                "| comparison | benchmark | pair | first run | second run |",
-                "|---|---|---|---|---|"] + once
+                cells = [c.strip() for c in l.strip("|").split("|")]
+                if len(cells) == 5:
+                    differ.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]}"
+                                  f" | {cells[4]} |")
+    if differ:
+        out += ["", "Rows whose verdicts differ (`?` = flagged too noisy to rank by that run):", "",
+                "| comparison | benchmark | pair | first run | second run | |",
+                "|---|---|---|---|---|---|"] + differ
     return "\n".join(out)
 
 # ---- the report --------------------------------------------------------------------------------
