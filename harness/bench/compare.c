@@ -336,10 +336,11 @@ static void paired_compare(struct results *old, struct results *new, double alph
       t->untestable++;
     } else {
       t->testable++;
-      /* Rounds to make the interval exclude 1.0 (the test), when it does not yet. */
-      double need = lcbench_rounds_to_decide(&ci, 0, 0);
-      char needs[48] = "";
-      if (need > 0 && need < 1e5) snprintf(needs, sizeof needs, " (~%.0f rounds to decide)", need);
+      /* Rounds for the interval to lie wholly within or beyond the threshold. */
+      double need = lcbench_rounds_to_decide(&ci, thr, 0);
+      char needs[64] = "";
+      if (need > 0 && need < 1e5)
+        snprintf(needs, sizeof needs, " (~%.0f rounds to decide against the threshold)", need);
       enum lcbench_verdict firm = lcbench_verdict(&ci, thr, 0, level, 6);
       if (ci.lo > 1 && ci.median > 1 + thr) {
         snprintf(

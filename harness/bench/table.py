@@ -495,6 +495,17 @@ def agree(doc1, doc2, path1, path2, only_differences=False):
     return out, counts
 
 
+def percent_arg(opt, text, top):
+    """text as a fraction, or exit 2 when it is not a percentage from 0 to top."""
+    try:
+        v = float(text) / 100
+    except ValueError:
+        v = -1
+    if not 0 <= v <= top / 100:
+        die(f"{opt} '{text}' is not a percentage from 0 to {top}")
+    return v
+
+
 def main():
     args = sys.argv[1:]
     global MARGIN
@@ -517,19 +528,9 @@ def main():
             elif a == "--callgrind":
                 cgpath = args[i + 1]
             elif a == "--margin":
-                try:
-                    margin_arg = float(args[i + 1]) / 100
-                except ValueError:
-                    margin_arg = -1
-                if not 0 <= margin_arg <= 10:
-                    die(f"--margin '{args[i + 1]}' is not a percentage from 0 to 1000")
+                margin_arg = percent_arg(a, args[i + 1], 1000)
             elif a == "--drift":
-                try:
-                    drift_arg = float(args[i + 1]) / 100
-                except ValueError:
-                    drift_arg = -1
-                if not 0 <= drift_arg <= 1:
-                    die(f"--drift '{args[i + 1]}' is not a percentage from 0 to 100")
+                drift_arg = percent_arg(a, args[i + 1], 100)
             else:
                 agree_path = args[i + 1]
             i += 2

@@ -15,7 +15,7 @@ while [ "$i" -le "$n" ]; do
   start=$(date +%s)
   "$exe" bench "$@" --vs "$dir/other" --out "$dir/run$i.json" >"$dir/run$i.txt" 2>"$dir/run$i.err"
   rc=$?
-  reg=$(grep -c "  REGRESSED$" "$dir/run$i.txt")
+  reg=$(grep -c "  REGRESSED" "$dir/run$i.txt")
   summary=$(grep " testable" "$dir/run$i.txt")
   verdicts=$(sed -n '/^backend /,/^paired/p' "$dir/run$i.txt" | sed '1d;$d' |
              sed 's/.*[0-9]  \([a-zA-Z ,]*\).*/\1/' | sort | uniq -c | tr -s ' \n' ' ')
