@@ -41,7 +41,10 @@ static struct {
   double ol_warmup;
   int open_loop, ol_rt, ol_repeat_given, pin, quiet;
   const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
-  int regenerate;
+  int regenerate, any_machine, drift_given, other_machine;
+  double ol_drift[4];  /* --drift: the between-run allowance per percentile, a fraction */
+  double ol_loads[16]; /* --open-loop-loads: fractions of each server's wrk peak */
+  size_t ol_nloads;
   double mult;
   char *exe_dir, *python, *script, *wrk_lua;
   cpu_set_t all_cpus, server_cpus, client_cpus;
@@ -52,6 +55,106 @@ static struct {
 
 static struct server *servers;
 static size_t nservers;
+
+/* The percentiles an open-loop set reports with a repeat range, and the between-run drift
+ * allowance of each, in percent (--drift): besides its runs' min-max, a set reports the range
+ * a repeat run's median should fall in, [min / (1 + d), max x (1 + d)]. The min-max alone is
+ * the noise of the few minutes one run lasts; a repeat an hour later also meets the machine's
+ * drift. The defaults are the largest widening any set that measured the server needed
+ * between three quiet-machine runs 12 minutes and 5.5 hours apart, rounded up to 5% (fixed
+ * before the runs that test them: results/http/reproducibility/README.md). */
+static const char *const ol_pct_keys[] = {"p50", "p90", "p99", "p99.9"};
+#define OL_NPCT (sizeof ol_pct_keys / sizeof *ol_pct_keys)
+#define LCHTTP_DRIFT_DEFAULT "5,20,35,100"
+
+/* --drift LIST: four percentages (p50, p90, p99, p99.9) into fractions; -1 with one line. */
+static int parse_drift(const char *arg, double out[OL_NPCT]) {
+  struct lch_strlist l = {0};
+  int rc = 0;
+  if (lch_strlist_split_commas(&l, arg) || l.n != OL_NPCT) {
+    lch_error("--drift '%s': want four percentages, for p50, p90, p99 and p99.9 (e.g. %s)", arg,
+              LCHTTP_DRIFT_DEFAULT);
+    rc = -1;
+  }
+  for (size_t i = 0; i < l.n && !rc; i++) {
+    if (lch_parse_double(l.v[i], "--drift entry", 0, 1000, &out[i])) rc = -1;
+    out[i] /= 100;
+  }
+  lch_strlist_free(&l);
+  return rc;
+}
+
+/* --open-loop-loads LIST: percentages of the wrk peak into G.ol_loads; -1 with one line. */
+static int parse_loads(const char *arg) {
+  struct lch_strlist l = {0};
+  int rc = 0;
+  if (lch_strlist_split_commas(&l, arg) || l.n == 0 || l.n > 16) {
+    lch_error("--open-loop-loads '%s': want 1 to 16 percentages of the wrk peak (e.g. 50,80)", arg);
+    rc = -1;
+  }
+  G.ol_nloads = 0;
+  for (size_t i = 0; i < l.n && !rc; i++) {
+    double v;
+    if (lch_parse_double(l.v[i], "--open-loop-loads entry", 1, 100, &v)) rc = -1;
+    G.ol_loads[G.ol_nloads++] = v / 100;
+  }
+  lch_strlist_free(&l);
+  return rc;
+}
+
+/* "50% and 80%": the open-loop loads of G, for prose. */
+static void loads_text(char *buf, size_t cap) {
+  size_t n = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < G.ol_nloads && n < cap; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%.0f%%",
+                          i == 0                 ? ""
+                          : i + 1 == G.ol_nloads ? " and "
+                                                 : ", ",
+                          100 * G.ol_loads[i]);
+}
+
+/* G.ol_loads from a results file's sets (the first server that has any). */
+static void loads_from(json_t *servers_json) {
+  size_t i, k;
+  json_t *sv, *o;
+  json_array_foreach(servers_json, i, sv) {
+    json_t *sets = json_object_get(sv, "open_loop");
+    if (!json_array_size(sets)) continue;
+    G.ol_nloads = 0;
+    json_array_foreach(sets, k, o) if (G.ol_nloads < 16) G.ol_loads[G.ol_nloads++] =
+        lch_json_num(o, "load", 0);
+    return;
+  }
+}
+
+/* The repeat range of a percentile whose runs had min st[1] and max st[2]. */
+static void repeat_range(const double st[3], double drift, double out[2]) {
+  out[0] = st[1] / (1 + drift);
+  out[1] = st[2] * (1 + drift);
+}
+
+/* The drift allowance a results file's context records into G.ol_drift (unless --drift was
+ * given); 0 when it records none (the file predates it) and the defaults stand. */
+static int ctx_drift(json_t *ctx) {
+  json_t *d = json_object_get(ctx, "open_loop_drift_pct");
+  double v[OL_NPCT];
+  for (size_t i = 0; i < OL_NPCT; i++) {
+    json_t *x = json_object_get(d, ol_pct_keys[i]);
+    if (!json_is_number(x) || json_number_value(x) < 0) return 0;
+    v[i] = json_number_value(x) / 100;
+  }
+  if (!G.drift_given) memcpy(G.ol_drift, v, sizeof v);
+  return 1;
+}
+
+/* Whether an open-loop set measures the server: it reached its rate, no run failed and the
+ * client was not the limit (a set without these flags is taken to). */
+static int ol_measures_server(json_t *set) {
+  return !json_is_false(json_object_get(set, "rate_reached")) &&
+         !json_is_true(json_object_get(set, "client_limited")) &&
+         !json_is_true(json_object_get(set, "failed"));
+}
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...) {
@@ -407,6 +510,12 @@ static void ol_summarise(json_t *o) {
     json_object_set_new(k, "median", json_real(v[0]));
     json_object_set_new(k, "min", json_real(v[1]));
     json_object_set_new(k, "max", json_real(v[2]));
+    if (i < OL_NPCT) {
+      double rr[2];
+      repeat_range(v, G.ol_drift[i], rr);
+      json_object_set_new(k, "repeat_lo", json_real(rr[0]));
+      json_object_set_new(k, "repeat_hi", json_real(rr[1]));
+    }
     json_object_set_new(sum, keys[i], k);
     if (!strcmp(keys[i], "p99")) { /* the keys loopconf report reads */
       json_object_set_new(o, "p99_min_us", json_real(v[1]));
@@ -570,6 +679,14 @@ static json_t *context(void) {
   json_object_set_new(c, "open_loop_warmup_s", json_real(G.ol_warmup));
   json_object_set_new(c, "open_loop_repeat", json_integer(G.ol_repeat));
   json_object_set_new(c, "open_loop_realtime", json_boolean(G.ol_rt));
+  json_t *dr = json_object();
+  for (size_t i = 0; i < OL_NPCT; i++)
+    json_object_set_new(dr, ol_pct_keys[i], json_real(100 * G.ol_drift[i]));
+  json_object_set_new(c, "open_loop_drift_pct", dr);
+  json_t *ld = json_array();
+  for (size_t i = 0; i < G.ol_nloads; i++)
+    json_array_append_new(ld, json_real(100 * G.ol_loads[i]));
+  json_object_set_new(c, "open_loop_loads_pct", ld);
   json_object_set_new(c, "cores", json_string(G.pin_note));
   return c;
 }
@@ -728,9 +845,8 @@ static void ol_stat(json_t *runs, const char *what, const char *key, double out[
 }
 
 /* ol_stat of the latency from the due time at p50, p90, p99 and p99.9. */
-static void ol_stats4(json_t *runs, double v[4][3]) {
-  static const char *const keys[] = {"p50", "p90", "p99", "p99.9"};
-  for (int i = 0; i < 4; i++) ol_stat(runs, "latency_us", keys[i], v[i]);
+static void ol_stats4(json_t *runs, double v[OL_NPCT][3]) {
+  for (size_t i = 0; i < OL_NPCT; i++) ol_stat(runs, "latency_us", ol_pct_keys[i], v[i]);
 }
 
 /* Append the rest of f to b; nonzero on a read error. */
@@ -801,7 +917,13 @@ static int charts(json_t *jservers) {
   p = lch_xasprintf("%s/http-openloop.dat", G.out_dir);
   if (rc == 0) rc = write_text(p, ol.data ? ol.data : "");
   free(p);
-  struct lch_buf gp = {0};
+  struct lch_buf gp = {0}, xt = {0}; /* the open-loop chart's x axis: the loads */
+  double xlo = 100, xhi = 0;
+  for (size_t i = 0; i < G.ol_nloads; i++) {
+    lch_buf_printf(&xt, "%s%.0f", i ? ", " : "", 100 * G.ol_loads[i]);
+    xlo = fmin(xlo, 100 * G.ol_loads[i]);
+    xhi = fmax(xhi, 100 * G.ol_loads[i]);
+  }
   static const char *const terms[][2] = {
       {"svg size 960,560 dynamic enhanced font 'sans,11' background rgb 'white'", "svg"},
       {"pngcairo size 960,560 enhanced font 'sans,10'", "png"}};
@@ -830,7 +952,7 @@ static int charts(json_t *jservers) {
     if (nol)
       lch_buf_printf(
           &gp,
-          "set output 'http-openloop.%s'\nset logscale y\nset xrange [40:90]\nset xtics (50, 80)\n"
+          "set output 'http-openloop.%s'\nset logscale y\nset xrange [%.0f:%.0f]\nset xtics (%s)\n"
           "set xlabel 'offered load, %% of the server''s wrk peak (open loop, constant rate)'\n"
           "set ylabel 'latency from intended send time, us (log)'\n"
           "set title 'open-loop latency: p50 solid, p99 dashed (median of runs; bars: min-max)'\n"
@@ -839,8 +961,9 @@ static int charts(json_t *jservers) {
           "for [i=0:%zu] 'http-openloop.dat' index i using 1:6:7:8 with yerrorlines lw 1 dt 2 "
           "lc i+1 notitle\n"
           "unset logscale\nset xrange [*:*]\nset xtics autofreq\n",
-          terms[t][1], nol - 1, nol - 1);
+          terms[t][1], xlo - 10, xhi + 10, xt.data ? xt.data : "50, 80", nol - 1, nol - 1);
   }
+  lch_buf_free(&xt);
   p = lch_xasprintf("%s/http.gp", G.out_dir);
   if (rc == 0) rc = write_text(p, gp.data);
   if (rc == 0) {
@@ -927,14 +1050,17 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
     char lag[32] = "-"; /* not recorded before the client measured it */
     if (json_object_get(json_array_get(runs, 0), "send_lag_us"))
       snprintf(lag, sizeof lag, "%.0f", lch_json_num(c, "send_lag_p99_us_median", 0));
+    double r50[2], r99[2];
+    repeat_range(p50, G.ol_drift[0], r50);
+    repeat_range(p99, G.ol_drift[2], r99);
     lch_buf_printf(b,
-                   "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) | %.0f | %.0f (%.0f-%.0f) | "
-                   "%.0f | %s | %.*s |%s\n",
+                   "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) [%.0f-%.0f] | %.0f | %.0f "
+                   "(%.0f-%.0f) [%.0f-%.0f] | %.0f | %s | %.*s |%s\n",
                    lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
                    lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
-                   flags[0], flags[1], p50[0], p50[1], p50[2], p90[0], p99[0], p99[1], p99[2],
-                   p999[0], lag, (int)strcspn(sched ? sched : "", " "), sched ? sched : "",
-                   flags[2]);
+                   flags[0], flags[1], p50[0], p50[1], p50[2], r50[0], r50[1], p90[0], p99[0],
+                   p99[1], p99[2], r99[0], r99[1], p999[0], lag,
+                   (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[2]);
   }
 }
 
@@ -961,10 +1087,10 @@ static int readme(json_t *doc, double load_start, double load_end) {
       &b,
       "Each cell: GET /plaintext, %ld s per run, median of %ld runs, after a %ld s primer at 8 "
       "connections and a %ld s warm-up at the top level; wrk threads = min(connections, "
-      "wrk's cores). Load average (1 min) %.2f at the start, %.2f at the end: **the "
-      "machine was shared with other agents' builds and tests during this run**, so "
-      "absolute numbers are low and noisy; cells whose runs differ by more than 10%% "
-      "are marked `~`, failed cells (any wrk error or timeout) `FAILED`.\n\n",
+      "wrk's cores). Load average (1 min) %.2f at the start, %.2f at the end (the run's own "
+      "servers and wrk count in it; other processes were not excluded); cells whose runs "
+      "differ by more than 10%% are marked `~`, failed cells (any wrk error or timeout) "
+      "`FAILED`.\n\n",
       G.duration, G.repeat, G.primer, G.warmup, load_start, load_end);
   lch_buf_puts(&b, "## requests/s (ratio to the best server at that level)\n\n");
   rps_table(&b, js);
@@ -973,15 +1099,22 @@ static int readme(json_t *doc, double load_start, double load_end) {
                "Closed-loop service time (p50, p99) vs connections: "
                "[http-latency.svg](http-latency.svg).\n\n");
   if (G.open_loop) {
+    char lt[200];
+    loads_text(lt, sizeof lt);
     lch_buf_printf(
         &b,
-        "## open-loop latency at 50%% and 80%% of each server's peak\n\n"
+        "## open-loop latency at %s of each server's peak\n\n"
         "Our client (harness/http/lchttp_openloop.c, on the reference loop, pinned with "
         "wrk) sends at a constant rate on %ld connections for %ld s after %g s of warm-up, "
         "one request in flight per connection, and measures each response from its "
         "intended send time. %ld runs per rate, in rounds (each round starts every server "
-        "afresh and runs both rates); each percentile is the median over the runs "
-        "with the min-max over the runs (the spread a repeat should fall in). Server and client "
+        "afresh and runs both rates); each percentile is the median over the runs, with the "
+        "min-max over the runs in parentheses (the noise of the minutes this run lasted) and "
+        "the *repeat range* in brackets: that min-max widened by a between-run drift "
+        "allowance d, [min/(1+d), max x (1+d)], with d = %.0f%% at p50, %.0f%% at p90, %.0f%% "
+        "at p99 and %.0f%% at p99.9%s. A repeat run's median should fall in it for every set "
+        "that measures the server (not `client-limited`, `rate not reached` or failed); "
+        "`loopconf http --reproduce` checks that. Server and client "
         "run at SCHED_FIFO during these runs where "
         "permitted (column `sched`): at normal priority, the other processes' time slices on "
         "the shared cores dominate the tail. `send lag` is the client's p99 lateness in "
@@ -990,10 +1123,15 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "include that queueing); `client-limited` means the client's core was at least 85%% "
         "busy and its send lag at least half the p99: that row measures the client, not the "
         "server.%s\n\n"
-        "| server | load | target req/s | achieved | p50 us (min-max) | p90 us | p99 us "
-        "(min-max) | p99.9 us | send lag p99 us | sched |\n"
+        "| server | load | target req/s | achieved | p50 us (min-max) [repeat] | p90 us | p99 us "
+        "(min-max) [repeat] | p99.9 us | send lag p99 us | sched |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
-        G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat,
+        lt, G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat, 100 * G.ol_drift[0],
+        100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3],
+        json_object_get(ctx, "open_loop_drift_pct")
+            ? ""
+            : " (the defaults: this file predates the allowance, which was chosen later from "
+              "runs like it)",
         json_object_get(ctx, "open_loop_realtime")
             ? ""
             : " **This file predates rounds and SCHED_FIFO: its runs were back to back, at "
@@ -1096,13 +1234,15 @@ static int readme_block(const char *file, json_t *doc) {
   int any = 0;
   json_array_foreach(js, i, s) any |= json_array_size(json_object_get(s, "open_loop")) > 0;
   if (any) {
+    char lt[200];
+    loads_text(lt, sizeof lt);
     lch_buf_printf(&b,
-                   "Open loop (the honest latency): constant rate at 50%% and 80%% of each "
+                   "Open loop (the honest latency): constant rate at %s of each "
                    "server's wrk peak, latency from the intended send time in us, median of %ld "
                    "runs (min-max over the runs).\n\n"
                    "| server | load | req/s | p50 us | p99 us | sched | |\n"
                    "|---|---:|---:|---:|---:|---|---|\n",
-                   G.ol_repeat);
+                   lt, G.ol_repeat);
     ol_rows(&b, js, 1);
     lch_buf_puts(&b, "\n");
   }
@@ -1115,9 +1255,6 @@ static int readme_block(const char *file, json_t *doc) {
 }
 
 /* ---- --reproduce FILE: the open-loop sets of an earlier run, again ------------------------- */
-
-static const char *const repro_keys[] = {"p50", "p90", "p99", "p99.9"};
-#define NREPRO (sizeof repro_keys / sizeof *repro_keys)
 
 /* Checked before any work: FILE is an http.json with open-loop sets. Returns the document. */
 /* An http.json (context.wrk_version and servers), or NULL with one error line. */
@@ -1156,7 +1293,53 @@ static json_t *repro_load(const char *path) {
     json_decref(doc);
     return NULL;
   }
+  /* the same machine: another CPU model or count is a different experiment, not a repeat */
+  json_t *octx = json_object_get(doc, "context"), *here = lch_context_json();
+  cpu_set_t cs;
+  int ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 0;
+  const char *om = lch_json_str(octx, "cpu_model"), *hm = lch_json_str(here, "cpu_model");
+  long on = (long)lch_json_num(octx, "num_cpus", 0);
+  if ((om && hm && strcmp(om, hm) != 0) || (on > 0 && on != ncpu)) {
+    G.other_machine = 1;
+    if (!G.any_machine) {
+      lch_error(
+          "--reproduce %s: it was measured on %s with %ld CPUs, this is %s with %d: not a "
+          "repeat on the same machine (--any-machine measures it anyway, unjudged)",
+          path, om ? om : "?", on, hm ? hm : "?", ncpu);
+      json_decref(here);
+      json_decref(doc);
+      return NULL;
+    }
+  }
+  json_decref(here);
   return doc;
+}
+
+/* One percentile of one set in --reproduce: B's median against A's repeat range. */
+struct repro_cell {
+  double a[3], b[3], range[2],
+      widen; /* widen: the allowance B's median needed beyond A's min-max */
+  int in, in_minmax;
+};
+
+static void repro_cell(json_t *a, json_t *b, size_t q, double drift, struct repro_cell *c) {
+  ol_stat(json_object_get(a, "runs"), "latency_us", ol_pct_keys[q], c->a);
+  ol_stat(json_object_get(b, "runs"), "latency_us", ol_pct_keys[q], c->b);
+  repeat_range(c->a, drift, c->range);
+  double m = c->b[0];
+  c->in = m >= c->range[0] && m <= c->range[1];
+  c->in_minmax = m >= c->a[1] && m <= c->a[2];
+  c->widen = m > 0 && m < c->a[1]         ? c->a[1] / m - 1
+             : m > c->a[2] && c->a[2] > 0 ? m / c->a[2] - 1
+                                          : 0;
+}
+
+/* Why a compared set is not judged ("" when it is). */
+static const char *repro_unjudged(json_t *a, json_t *b) {
+  if (G.other_machine) return "other machine";
+  if (!ol_measures_server(a)) return "A measured the client or fell behind";
+  if (!ol_measures_server(b)) return "B measured the client or fell behind";
+  return "";
 }
 
 static int reproduce(json_t *old) {
@@ -1166,20 +1349,26 @@ static int reproduce(json_t *old) {
   G.ol_duration = (long)lch_json_num(octx, "open_loop_duration_s", (double)G.ol_duration);
   G.ol_warmup = lch_json_num(octx, "open_loop_warmup_s", 1); /* before it was recorded: 1 s */
   if (!json_is_true(json_object_get(octx, "open_loop_realtime"))) G.ol_rt = 0;
+  /* A's repeat ranges with the allowance A reported (or --drift, or the defaults) */
+  const char *drift_from = G.drift_given     ? "--drift"
+                           : ctx_drift(octx) ? "the allowance A recorded"
+                                             : "the defaults (A predates the allowance)";
+  loads_from(json_object_get(old, "servers"));
   double load_start = loadavg1();
   json_t *doc = json_object(), *ctx = context(), *out = json_array();
   json_object_set_new(ctx, "load1_start", json_real(load_start));
   json_t *of = json_object();
   json_object_set_new(of, "path", json_string(G.reproduce));
-  static const char *const ok[] = {"date", "git_commit", "load1_start", "load1_end", "cores"};
+  static const char *const ok[] = {"date",  "git_commit", "load1_start", "load1_end",
+                                   "cores", "cpu_model",  "num_cpus",    "kernel"};
   for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
     if (json_object_get(octx, ok[i])) json_object_set(of, ok[i], json_object_get(octx, ok[i]));
   json_object_set_new(doc, "reproduces", of);
   json_object_set_new(doc, "context", ctx);
   int bad = 0;
-  size_t inside[NREPRO] = {0}, total = 0;
-  double rlo[NREPRO], rhi[NREPRO]; /* new median / old median, over the sets */
-  for (size_t q = 0; q < NREPRO; q++) {
+  size_t inside[OL_NPCT] = {0}, inside_mm[OL_NPCT] = {0}, judged = 0, total = 0;
+  double rlo[OL_NPCT], rhi[OL_NPCT], need[OL_NPCT] = {0}; /* over the judged sets */
+  for (size_t q = 0; q < OL_NPCT; q++) {
     rlo[q] = INFINITY;
     rhi[q] = 0;
   }
@@ -1223,30 +1412,41 @@ static int reproduce(json_t *old) {
     json_t *cmp = json_array();
     for (size_t k = 0; k < pl->n; k++) {
       json_t *a = json_array_get(olds[p], k), *b = json_array_get(pl->sets, k), *c = json_object();
+      const char *why = repro_unjudged(a, b);
+      int j = !*why;
       json_object_set_new(c, "load", json_real(pl->loads[k]));
       json_object_set_new(c, "target_rate", json_real(pl->rates[k]));
-      json_t *in = json_object();
+      json_object_set_new(c, "judged", json_boolean(j));
+      if (!j) json_object_set_new(c, "not_judged", json_string(why));
+      json_t *in = json_object(), *inm = json_object(), *wid = json_object();
       lch_buf_printf(&md, "| %s | %.0f%% | %.0f |", pl->s->name, 100 * pl->loads[k], pl->rates[k]);
-      for (size_t q = 0; q < NREPRO; q++) {
-        double va[3], vb[3];
-        ol_stat(json_object_get(a, "runs"), "latency_us", repro_keys[q], va);
-        ol_stat(json_object_get(b, "runs"), "latency_us", repro_keys[q], vb);
-        int yes = vb[0] >= va[1] && vb[0] <= va[2];
-        inside[q] += (size_t)yes;
-        if (va[0] > 0) {
-          double ratio = vb[0] / va[0];
-          rlo[q] = fmin(rlo[q], ratio);
-          rhi[q] = fmax(rhi[q], ratio);
+      for (size_t q = 0; q < OL_NPCT; q++) {
+        struct repro_cell rc;
+        repro_cell(a, b, q, G.ol_drift[q], &rc);
+        if (j) {
+          inside[q] += (size_t)rc.in;
+          inside_mm[q] += (size_t)rc.in_minmax;
+          need[q] = fmax(need[q], rc.widen);
+          if (rc.a[0] > 0) {
+            rlo[q] = fmin(rlo[q], rc.b[0] / rc.a[0]);
+            rhi[q] = fmax(rhi[q], rc.b[0] / rc.a[0]);
+          }
         }
-        json_object_set_new(in, repro_keys[q], json_boolean(yes));
-        lch_buf_printf(&md, " %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %s |", va[0], va[1], va[2],
-                       vb[0], vb[1], vb[2], yes ? "yes" : "**no**");
+        json_object_set_new(in, ol_pct_keys[q], json_boolean(rc.in));
+        json_object_set_new(inm, ol_pct_keys[q], json_boolean(rc.in_minmax));
+        json_object_set_new(wid, ol_pct_keys[q], json_real(100 * rc.widen));
+        lch_buf_printf(&md, " %.0f (%.0f-%.0f) [%.0f-%.0f] | %.0f (%.0f-%.0f) | %s |", rc.a[0],
+                       rc.a[1], rc.a[2], rc.range[0], rc.range[1], rc.b[0], rc.b[1], rc.b[2],
+                       !j      ? "-"
+                       : rc.in ? "yes"
+                               : "**no**");
       }
-      lch_buf_printf(&md, " %s%s |\n",
-                     json_is_true(json_object_get(b, "rate_reached")) ? "" : "rate not reached ",
-                     json_is_true(json_object_get(b, "client_limited")) ? "client-limited" : "");
+      lch_buf_printf(&md, " %s |\n", why);
+      judged += (size_t)j;
       total++;
       json_object_set_new(c, "inside", in);
+      json_object_set_new(c, "inside_minmax", inm);
+      json_object_set_new(c, "widening_needed_pct", wid);
       json_array_append_new(cmp, c);
     }
     json_object_set_new(js, "compared", cmp);
@@ -1261,55 +1461,80 @@ static int reproduce(json_t *old) {
   double load_end = loadavg1();
   json_object_set_new(ctx, "load1_end", json_real(load_end));
   json_object_set_new(doc, "servers", out);
-  json_t *cnt = json_object();
-  for (size_t q = 0; q < NREPRO; q++) {
-    json_t *pair = json_array();
-    json_array_append_new(pair, json_integer((json_int_t)inside[q]));
-    json_array_append_new(pair, json_integer((json_int_t)total));
-    json_object_set_new(cnt, repro_keys[q], pair);
+  int reproduced = judged > 0;
+  json_t *cnt = json_object(), *cntm = json_object(), *needj = json_object(),
+         *ratios = json_object();
+  for (size_t q = 0; q < OL_NPCT; q++) {
+    reproduced &= inside[q] == judged;
+    json_object_set_new(cnt, ol_pct_keys[q],
+                        json_pack("[II]", (json_int_t)inside[q], (json_int_t)judged));
+    json_object_set_new(cntm, ol_pct_keys[q],
+                        json_pack("[II]", (json_int_t)inside_mm[q], (json_int_t)judged));
+    json_object_set_new(needj, ol_pct_keys[q], json_real(100 * need[q]));
+    if (judged) json_object_set_new(ratios, ol_pct_keys[q], json_pack("[ff]", rlo[q], rhi[q]));
   }
+  json_object_set_new(doc, "sets", json_integer((json_int_t)total));
+  json_object_set_new(doc, "judged_sets", json_integer((json_int_t)judged));
   json_object_set_new(doc, "inside_count", cnt);
-  json_t *ratios = json_object();
-  for (size_t q = 0; q < NREPRO && total; q++) {
-    json_t *pair = json_array();
-    json_array_append_new(pair, json_real(rlo[q]));
-    json_array_append_new(pair, json_real(rhi[q]));
-    json_object_set_new(ratios, repro_keys[q], pair);
-  }
+  json_object_set_new(doc, "inside_minmax_count", cntm);
+  json_object_set_new(doc, "widening_needed_pct", needj);
   json_object_set_new(doc, "new_over_old_median", ratios);
+  json_object_set_new(doc, "drift_from", json_string(drift_from));
+  json_object_set_new(doc, "same_machine", json_boolean(!G.other_machine));
+  json_object_set_new(doc, "reproduced", json_boolean(reproduced));
   char *p = lch_xasprintf("%s/reproduce.json", G.out_dir);
   if (lch_json_write(p, doc) < 0) bad = 2;
   free(p);
-  struct lch_buf b = {0};
-  lch_buf_printf(&b,
-                 "# Open-loop reproducibility: `loopconf http --reproduce %s`\n\n"
-                 "The open-loop sets of an earlier run (A: %s, commit %.12s, load average %.2f "
-                 "to %.2f) run again at the same rates and settings (B: %s, commit %.12s, load "
-                 "average %.2f to %.2f; %ld runs per rate, %ld connections, %ld s after %g s of "
-                 "warm-up, %s). Each cell: the median over the runs (min-max over the runs) of "
-                 "that percentile of the latency from the intended send time, in us; *in?* says "
-                 "whether B's median lies inside A's min-max, the spread A reported.\n\n"
-                 "B's median inside A's spread: p50 %zu of %zu, p90 %zu of %zu, p99 %zu of %zu, "
-                 "p99.9 %zu of %zu. New median / old median, lowest to highest over the sets: "
-                 "p50 %.2f-%.2f, p90 %.2f-%.2f, p99 %.2f-%.2f, p99.9 %.2f-%.2f.\n\n"
-                 "| server | load | req/s | p50 A | p50 B | in? | p90 A | p90 B | in? | p99 A | "
-                 "p99 B | in? | p99.9 A | p99.9 B | in? | |\n"
-                 "|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|---|---|\n",
-                 G.reproduce, lch_json_str(of, "date"), lch_json_str(of, "git_commit"),
-                 lch_json_num(of, "load1_start", -1), lch_json_num(of, "load1_end", -1),
-                 lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"), load_start, load_end,
-                 G.ol_repeat, G.ol_conns, G.ol_duration, G.ol_warmup,
-                 G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority", inside[0], total,
-                 inside[1], total, inside[2], total, inside[3], total, total ? rlo[0] : 0, rhi[0],
-                 total ? rlo[1] : 0, rhi[1], total ? rlo[2] : 0, rhi[2], total ? rlo[3] : 0,
-                 rhi[3]);
+  struct lch_buf b = {0}, verdict = {0};
+  if (G.other_machine)
+    lch_buf_printf(&verdict, "not judged: A ran on %s (%d CPUs), B on %s (%d CPUs)",
+                   lch_json_str(octx, "cpu_model"), (int)lch_json_num(octx, "num_cpus", 0),
+                   lch_json_str(ctx, "cpu_model"), G.n_cpus);
+  else if (!judged) lch_buf_puts(&verdict, "not judged: no set measured the server in both runs");
+  else
+    lch_buf_printf(&verdict,
+                   "%s: B's median inside A's repeat range for p50 %zu, p90 %zu, p99 %zu and "
+                   "p99.9 %zu of the %zu judged sets",
+                   reproduced ? "reproduced" : "NOT reproduced", inside[0], inside[1], inside[2],
+                   inside[3], judged);
+  lch_buf_printf(
+      &b,
+      "# Open-loop reproducibility: `loopconf http --reproduce %s`\n\n"
+      "The open-loop sets of an earlier run (A: %s, commit %.12s, %s, load average "
+      "%.2f to %.2f) run again at the same rates and settings (B: %s, commit %.12s, "
+      "%s, load average %.2f to %.2f; %ld runs per rate, %ld connections, %ld s after "
+      "%g s of warm-up, %s).\n\n"
+      "Each A cell: the median over the runs, (min-max over the runs), [the repeat "
+      "range: that min-max widened by the drift allowance d, [min/(1+d), max x "
+      "(1+d)], d = %.0f%% at p50, %.0f%% at p90, %.0f%% at p99, %.0f%% at p99.9, %s]; "
+      "each B cell: median (min-max), of that percentile of the latency from the "
+      "intended send time, in us. *in?* says whether B's median lies in A's repeat "
+      "range; `-` marks a set not judged because in one of the runs it measured the "
+      "client (`client-limited`), fell behind its rate or failed.\n\n"
+      "**%s.** Sets: %zu, judged %zu. B's median inside A's plain min-max: p50 %zu, "
+      "p90 %zu, p99 %zu, p99.9 %zu. The allowance that would have covered every "
+      "judged set: p50 %.1f%%, p90 %.1f%%, p99 %.1f%%, p99.9 %.1f%%. New median / old "
+      "median over the judged sets: p50 %.2f-%.2f, p90 %.2f-%.2f, p99 %.2f-%.2f, "
+      "p99.9 %.2f-%.2f.\n\n"
+      "| server | load | req/s | p50 A | p50 B | in? | p90 A | p90 B | in? | p99 A | "
+      "p99 B | in? | p99.9 A | p99.9 B | in? | not judged |\n"
+      "|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|---|---|\n",
+      G.reproduce, lch_json_str(of, "date"), lch_json_str(of, "git_commit"),
+      lch_json_str(octx, "cpu_model"), lch_json_num(of, "load1_start", -1),
+      lch_json_num(of, "load1_end", -1), lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"),
+      lch_json_str(ctx, "cpu_model"), load_start, load_end, G.ol_repeat, G.ol_conns, G.ol_duration,
+      G.ol_warmup, G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority", 100 * G.ol_drift[0],
+      100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3], drift_from, verdict.data,
+      total, judged, inside_mm[0], inside_mm[1], inside_mm[2], inside_mm[3], 100 * need[0],
+      100 * need[1], 100 * need[2], 100 * need[3], judged ? rlo[0] : 0, rhi[0], judged ? rlo[1] : 0,
+      rhi[1], judged ? rlo[2] : 0, rhi[2], judged ? rlo[3] : 0, rhi[3]);
   lch_buf_puts(&b, md.data ? md.data : "");
   p = lch_xasprintf("%s/reproduce.md", G.out_dir);
   if (write_text(p, b.data) < 0) bad |= 1;
-  note("loopconf http --reproduce: B's median inside A's spread: p50 %zu/%zu, p99 %zu/%zu; %s",
-       inside[0], total, inside[2], total, p);
+  note("loopconf http --reproduce: %s; %s", verdict.data, p);
   free(p);
   lch_buf_free(&b);
+  lch_buf_free(&verdict);
   lch_buf_free(&md);
   json_decref(doc);
   return bad;
@@ -1336,6 +1561,8 @@ static int regenerate(void) {
   G.ol_duration = (long)lch_json_num(ctx, "open_loop_duration_s", (double)G.ol_duration);
   G.ol_warmup = lch_json_num(ctx, "open_loop_warmup_s", 1);
   G.ol_repeat = (long)lch_json_num(ctx, "open_loop_repeat", 0);
+  ctx_drift(ctx);
+  loads_from(js);
   G.open_loop = 0;
   json_t *sv, *o;
   json_array_foreach(js, i, sv) {
@@ -1375,12 +1602,20 @@ static void usage(FILE *out) {
       "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
       "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N /\n"
       "  --open-loop-warmup S  the open-loop client (default 32 / 2 / 5 / 0.5)\n"
+      "  --open-loop-loads LIST  its rates, in percent of each server's wrk peak (default\n"
+      "                        50,80)\n"
       "  --no-open-loop        skip the open-loop client\n"
       "  --no-realtime         keep the server and the open-loop client at normal priority\n"
       "                        (default: SCHED_FIFO during the open-loop runs, where permitted)\n"
       "  --reproduce FILE      re-run only the open-loop sets of FILE (an http.json) at its\n"
       "                        rates and settings; write DIR/reproduce.json and .md: is each\n"
-      "                        new median inside FILE's min-max?\n"
+      "                        new median inside FILE's repeat range? (refused when FILE\n"
+      "                        was measured on another CPU model or count)\n"
+      "  --drift LIST          the between-run drift allowance of the repeat ranges, in\n"
+      "                        percent for p50,p90,p99,p99.9 (default " LCHTTP_DRIFT_DEFAULT
+      "; with\n"
+      "                        --reproduce: FILE's own)\n"
+      "  --any-machine         --reproduce on another machine: measure, do not judge\n"
       "  --workers N           prefork processes (default 2)\n"
       "  --no-pin              do not pin the server and the load generators to separate cores\n"
       "  --out DIR             results directory (default http-results)\n"
@@ -1455,6 +1690,7 @@ int main(int argc, char **argv) {
   G.ol_repeat = 5;
   G.ol_warmup = 0.5;
   G.ol_rt = 1;
+  if (parse_drift(LCHTTP_DRIFT_DEFAULT, G.ol_drift) || parse_loads("50,80")) return 2;
   G.workers = 2;
   G.open_loop = 1;
   G.pin = 1;
@@ -1476,6 +1712,9 @@ int main(int argc, char **argv) {
                                            {"no-open-loop", no_argument, NULL, 'N'},
                                            {"no-realtime", no_argument, NULL, 'T'},
                                            {"reproduce", required_argument, NULL, 'X'},
+                                           {"drift", required_argument, NULL, 'F'},
+                                           {"open-loop-loads", required_argument, NULL, 'L'},
+                                           {"any-machine", no_argument, NULL, 'A'},
                                            {"readme", required_argument, NULL, 'E'},
                                            {"regenerate", no_argument, NULL, 'G'},
                                            {"workers", required_argument, NULL, 'w'},
@@ -1522,6 +1761,14 @@ int main(int argc, char **argv) {
     case 'N': G.open_loop = 0; break;
     case 'T': G.ol_rt = 0; break;
     case 'X': G.reproduce = optarg; break;
+    case 'F':
+      if (parse_drift(optarg, G.ol_drift)) return 2;
+      G.drift_given = 1;
+      break;
+    case 'A': G.any_machine = 1; break;
+    case 'L':
+      if (parse_loads(optarg)) return 2;
+      break;
     case 'E': G.readme = optarg; break;
     case 'G': G.regenerate = 1; break;
     case 'w':
@@ -1580,6 +1827,10 @@ int main(int argc, char **argv) {
   /* tools, before any work */
   if (!on_path("wrk")) {
     lch_error("wrk is not installed (Debian: wrk; scripts/install-deps.sh installs it)");
+    return 2;
+  }
+  if (G.any_machine && !G.reproduce) {
+    lch_error("--any-machine goes with --reproduce FILE");
     return 2;
   }
   if (G.reproduce) {
@@ -1754,15 +2005,17 @@ int main(int argc, char **argv) {
     bad |= json_is_true(json_object_get(js, "failed"));
     json_array_append_new(jservers, js);
   }
-  if (G.open_loop) { /* at 50% and 80% of each server's wrk peak */
+  if (G.open_loop) { /* at --open-loop-loads (50% and 80%) of each server's wrk peak */
     struct ol_plan *plans = lch_xcalloc(nservers, sizeof *plans);
     size_t np = 0;
     for (size_t i = 0; i < nservers; i++) {
       double peak = lch_json_num(json_array_get(jservers, i), "peak_rps", 0);
       if (peak <= 0) continue;
-      plans[np] = (struct ol_plan){.s = &servers[i], .n = 2, .loads = {0.5, 0.8}};
-      plans[np].rates[0] = 0.5 * peak;
-      plans[np].rates[1] = 0.8 * peak;
+      plans[np] = (struct ol_plan){.s = &servers[i], .n = G.ol_nloads};
+      for (size_t k = 0; k < G.ol_nloads; k++) {
+        plans[np].loads[k] = G.ol_loads[k];
+        plans[np].rates[k] = G.ol_loads[k] * peak;
+      }
       np++;
     }
     note("open loop: %zu servers x %ld rounds", np, G.ol_repeat);

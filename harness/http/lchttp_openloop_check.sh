@@ -4,9 +4,13 @@
 #      middle of a constant-rate run; every request due during the stall must be charged for
 #      it, so the p99 from the intended send time is at least half the stall, while the p99
 #      from the actual send (what a closed-loop client would report) stays below that;
-#   2. --reproduce compares the new medians with the old file's min-max: a set whose old
-#      spread is absurdly wide (1 us to 100 s) must come out inside, one whose old spread is
-#      1-2 us (no HTTP round trip is that fast) outside, and reproduce.md must say both;
+#   2. --reproduce compares the new medians with the old file's repeat range (its min-max
+#      widened by the drift allowance the old file recorded): a set whose old spread is
+#      absurdly wide (1 us to 100 s) must come out inside, one whose old spread is 1-2 us (no
+#      HTTP round trip is that fast, even widened by 10-40%) outside, except at p90 where the
+#      old file's allowance is 1e7% (up to 200 s), and a client-limited one (100-200 s, so B
+#      lies below it) not judged; the verdict, counts, ranges and the widening each set needed are recomputed
+#      here from the raw runs, and reproduce.md must say all of it;
 #   3. --regenerate writes the charts, DIR/README.md and the --readme block from http.json alone.
 # Timing: STALL is 400 ms times LOOPCONF_TIME_MULTIPLIER.
 set -eu
@@ -72,27 +76,64 @@ EOF
 cat >"$dir/old.json" <<'EOF'
 {"context": {"wrk_version": "crafted", "date": "then", "git_commit": "none",
              "open_loop_connections": 4, "open_loop_duration_s": 1, "open_loop_warmup_s": 0.2,
-             "open_loop_realtime": false},
+             "open_loop_realtime": false,
+             "open_loop_drift_pct": {"p50": 10, "p90": 1e7, "p99": 30, "p99.9": 40}},
  "servers": [{"name": "runtime-reference", "open_loop": [
    {"load": 0.5, "target_rate": 500, "runs": [
      {"latency_us": {"p50": 1, "p90": 1, "p99": 1, "p99.9": 1}},
      {"latency_us": {"p50": 1e8, "p90": 1e8, "p99": 1e8, "p99.9": 1e8}}]},
    {"load": 0.8, "target_rate": 800, "runs": [
      {"latency_us": {"p50": 1, "p90": 1, "p99": 1, "p99.9": 1}},
-     {"latency_us": {"p50": 2, "p90": 2, "p99": 2, "p99.9": 2}}]}]}]}
+     {"latency_us": {"p50": 2, "p90": 2, "p99": 2, "p99.9": 2}}]},
+   {"load": 0.9, "target_rate": 900, "client_limited": true, "runs": [
+     {"latency_us": {"p50": 1e8, "p90": 1e8, "p99": 1e8, "p99.9": 1e8}},
+     {"latency_us": {"p50": 2e8, "p90": 2e8, "p99": 2e8, "p99.9": 2e8}}]}]}]}
 EOF
 "$http" --reproduce "$dir/old.json" --out "$dir/repro" -q ||
   fail "--reproduce exited $?"
-python3 - "$dir/repro/reproduce.json" <<'EOF' || fail "--reproduce check (above)"
+python3 - "$dir/repro/reproduce.json" "$dir/old.json" <<'EOF' || fail "--reproduce check (above)"
 import json, sys
 d = json.load(open(sys.argv[1]))
 (s,) = d["servers"]
 c = s["compared"]
 wide, tight = c[0]["inside"], c[1]["inside"]
-if not all(wide.values()) or any(tight.values()):
-    sys.exit(f"inside flags wrong: wide {wide}, tight {tight}")
-if d["inside_count"]["p50"] != [1, 2]:
-    sys.exit(f"inside_count {d['inside_count']}")
+# the tight set's p90 is inside only thanks to A's huge p90 allowance (1-2 us widened 1e5-fold)
+want = {"p50": False, "p90": True, "p99": False, "p99.9": False}
+if not all(wide.values()) or tight != want:
+    sys.exit(f"inside flags wrong: wide {wide}, tight {tight}, want {want}")
+if any(c[1]["inside_minmax"].values()) or not all(c[0]["inside_minmax"].values()):
+    sys.exit(f"inside_minmax flags wrong: {c[0]['inside_minmax']}, {c[1]['inside_minmax']}")
+if [x["judged"] for x in c] != [True, True, False] or "client" not in c[2]["not_judged"]:
+    sys.exit(f"judged flags wrong: {[(x['judged'], x.get('not_judged')) for x in c]}")
+if d["inside_count"]["p50"] != [1, 2] or d["sets"] != 3 or d["judged_sets"] != 2:
+    sys.exit(f"inside_count {d['inside_count']}, sets {d['sets']}, judged {d['judged_sets']}")
+if d["reproduced"] is not False or d["drift_from"] != "the allowance A recorded":
+    sys.exit(f"reproduced {d['reproduced']}, drift from {d['drift_from']}")
+# recompute every judged cell from the raw runs with the old file's allowance
+old = json.load(open(sys.argv[2]))
+allow = old["context"]["open_loop_drift_pct"]
+new_sets = s["open_loop"]
+need = {}
+for k, (a, x) in enumerate(zip(old["servers"][0]["open_loop"], c)):
+    for q, pct in allow.items():
+        av = sorted(r["latency_us"][q] for r in a["runs"])
+        bv = sorted(r["latency_us"][q] for r in new_sets[k]["runs"])
+        m = (bv[0] + bv[1]) / 2 if len(bv) == 2 else bv[len(bv) // 2]
+        lo, hi = av[0] / (1 + pct / 100), av[-1] * (1 + pct / 100)
+        if x["inside"][q] != (lo <= m <= hi):
+            sys.exit(f"set {k} {q}: median {m} against [{lo}, {hi}] judged {x['inside'][q]}")
+        w = av[0] / m - 1 if m < av[0] else m / av[-1] - 1 if m > av[-1] else 0
+        if abs(x["widening_needed_pct"][q] - 100 * w) > 1e-6 * max(1, 100 * w):
+            sys.exit(f"set {k} {q}: widening {x['widening_needed_pct'][q]}, want {100 * w}")
+        if x["judged"]:
+            need[q] = max(need.get(q, 0), 100 * w)
+for q, v in need.items():
+    if abs(d["widening_needed_pct"][q] - v) > 1e-6 * max(1, v):
+        sys.exit(f"widening_needed_pct {q} {d['widening_needed_pct'][q]}, want {v}")
+# B's own summary carries its repeat range with the same allowance
+sm = new_sets[0]["latency_summary_us"]["p99"]  # A's p99 allowance: 30%
+if abs(sm["repeat_lo"] * 1.3 - sm["min"]) > 1e-6 * sm["min"] or abs(sm["repeat_hi"] - 1.3 * sm["max"]) > 1e-6 * sm["max"]:
+    sys.exit(f"B's p99 repeat range {sm} is not its min-max widened by 30%")
 lo, hi = d["new_over_old_median"]["p50"]
 if not 0 < lo <= hi:
     sys.exit(f"new_over_old_median {d['new_over_old_median']}")
@@ -106,7 +147,10 @@ if not (m["min"] <= m["median"] <= m["max"]):
     sys.exit(f"summary out of order: {m}")
 print("reproduce: wide set inside, tight set outside")
 EOF
-grep -q 'p50 1 of 2' "$dir/repro/reproduce.md" || fail "reproduce.md lacks the count"
+grep -q 'NOT reproduced.*p50 1, p90 2, p99 1 and p99.9 1 of the 2 judged sets' "$dir/repro/reproduce.md" ||
+  fail "reproduce.md lacks the verdict and counts"
+grep -q '| runtime-reference | 90% | 900 |.* - |.*measured the client' "$dir/repro/reproduce.md" ||
+  fail "reproduce.md does not mark the client-limited set as not judged"
 grep -q '\*\*no\*\*' "$dir/repro/reproduce.md" || fail "reproduce.md does not mark the miss"
 # 3. --regenerate: charts and both READMEs from an http.json alone (no server runs)
 mkdir -p "$dir/regen/results"

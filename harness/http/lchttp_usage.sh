@@ -33,6 +33,14 @@ expect2 "--reproduce foreign JSON" "not a loopconf http results file" "$http" --
 expect2 "--reproduce no sets" "no open-loop sets" "$http" --reproduce "$empty/noset.json" --out "$empty/o"
 expect2 "--reproduce absent server" "'nope' is not available here" "$http" --reproduce "$empty/nope.json" --out "$empty/o"
 expect2 "--reproduce with --smoke" "cannot be combined" "$http" --reproduce "$empty/nope.json" --smoke
+echo '{"context": {"wrk_version": "x", "cpu_model": "Crafted CPU 9000", "num_cpus": 2}, "servers": [{"name": "threads", "open_loop": [{"load": 0.5, "target_rate": 100, "runs": [{}]}]}]}' >"$empty/other.json"
+expect2 "--reproduce on another machine" "not a repeat on the same machine" "$http" --reproduce "$empty/other.json" --out "$empty/o"
+[ ! -e "$empty/o/reproduce.json" ] || { echo "FAIL: a refused --reproduce wrote reproduce.json"; fail=1; }
+expect2 "--any-machine alone" "goes with --reproduce" "$http" --any-machine --out "$empty/o"
+expect2 "--drift with three entries" "want four percentages" "$http" --drift 5,20,35 --smoke
+expect2 "--drift not a number" "--drift entry" "$http" --drift 5,x,35,100 --smoke
+expect2 "--open-loop-loads 0%" "--open-loop-loads entry" "$http" --open-loop-loads 0,50 --smoke
+expect2 "--open-loop-loads empty" "want 1 to 16 percentages" "$http" --open-loop-loads , --smoke
 expect2 "bad --open-loop-warmup" "--open-loop-warmup" "$http" --open-loop-warmup x --smoke
 printf 'no markers here\n' >"$empty/README.md"
 expect2 "--readme without the block" "needs one '<!-- http-table:begin -->'" "$http" --regenerate --out "$empty" --readme "$empty/README.md"
