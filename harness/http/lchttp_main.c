@@ -200,6 +200,19 @@ static double loadavg1(void) {
   return l;
 }
 
+/* Time the hypervisor took from this machine's CPUs so far (steal, /proc/stat), in ms; -1
+ * when not reported. On a VM this is the one interference no priority inside it can stop. */
+static double steal_ms(void) {
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return -1;
+  unsigned long long v[8] = {0};
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                 &v[4], &v[5], &v[6], &v[7]);
+  fclose(f);
+  long hz = sysconf(_SC_CLK_TCK);
+  return n == 8 && hz > 0 ? (double)v[7] * 1000.0 / (double)hz : -1;
+}
+
 static char *cpus_str(const cpu_set_t *s) {
   struct lch_buf b = {0};
   for (int i = 0; i < CPU_SETSIZE; i++)
@@ -430,7 +443,9 @@ static json_t *run_open_loop(int port, double rate) {
                         .timeout_ms = (long)((G.ol_duration + 30) * 1000 * G.mult),
                         .flags = LCH_JOB_STDOUT_RESULT};
   struct lch_proc_result res;
+  double steal0 = steal_ms();
   int rc = lch_exec_one(&job, &res);
+  double steal1 = steal_ms();
   if (rc == -EINTR) exit(130);
   json_t *j = NULL;
   if (rc == 0 && res.exit_code == 0 && !res.timed_out && res.result.data) {
@@ -441,6 +456,9 @@ static json_t *run_open_loop(int port, double rate) {
     j = json_object();
     json_object_set_new(j, "client_failed", json_string(res.log.data ? res.log.data : "no output"));
   }
+  /* the hypervisor's steal from both cores over the whole client run (warm-up included) */
+  if (steal0 >= 0 && steal1 >= steal0)
+    json_object_set_new(j, "host_steal_ms", json_real(steal1 - steal0));
   double target = lch_json_num(j, "target_rate", rate), got = lch_json_num(j, "achieved_rate", 0);
   int failed = json_object_get(j, "client_failed") || lch_json_num(j, "errors", 1) > 0 ||
                lch_json_num(j, "unfinished", 1) > 0;
@@ -532,8 +550,10 @@ static void ol_summarise(json_t *o) {
   size_t n = 0, q;
   json_t *r;
   int reached = 1, failed = 0;
+  double steal = -1;
   json_array_foreach(runs, q, r) {
     if (n < 64) ach[n++] = lch_json_num(r, "achieved_rate", 0);
+    steal = fmax(steal, lch_json_num(r, "host_steal_ms", -1));
     reached &= json_is_true(json_object_get(r, "rate_reached"));
     failed |= json_is_true(json_object_get(r, "failed"));
     cpu = fmax(cpu, lch_json_num(r, "client_cpu_cores", 0));
@@ -541,6 +561,7 @@ static void ol_summarise(json_t *o) {
   json_object_set_new(o, "achieved_median", json_real(median(ach, n)));
   json_object_set_new(o, "rate_reached", json_boolean(reached && n > 0));
   json_object_set_new(o, "client_cpu_cores_max", json_real(cpu));
+  if (steal >= 0) json_object_set_new(o, "host_steal_ms_max", json_real(steal));
   /* the client, not the server, set the pace: its core nearly busy and its own sends late by
    * at least half the tail it measured */
   double p99[3];
@@ -1050,16 +1071,19 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
     char lag[32] = "-"; /* not recorded before the client measured it */
     if (json_object_get(json_array_get(runs, 0), "send_lag_us"))
       snprintf(lag, sizeof lag, "%.0f", lch_json_num(c, "send_lag_p99_us_median", 0));
+    char steal[32] = "-"; /* not recorded before */
+    if (json_object_get(c, "host_steal_ms_max"))
+      snprintf(steal, sizeof steal, "%.0f", lch_json_num(c, "host_steal_ms_max", 0));
     double r50[2], r99[2];
     repeat_range(p50, G.ol_drift[0], r50);
     repeat_range(p99, G.ol_drift[2], r99);
     lch_buf_printf(b,
                    "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) [%.0f-%.0f] | %.0f | %.0f "
-                   "(%.0f-%.0f) [%.0f-%.0f] | %.0f | %s | %.*s |%s\n",
+                   "(%.0f-%.0f) [%.0f-%.0f] | %.0f | %s | %s | %.*s |%s\n",
                    lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
                    lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
                    flags[0], flags[1], p50[0], p50[1], p50[2], r50[0], r50[1], p90[0], p99[0],
-                   p99[1], p99[2], r99[0], r99[1], p999[0], lag,
+                   p99[1], p99[2], r99[0], r99[1], p999[0], lag, steal,
                    (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[2]);
   }
 }
@@ -1122,10 +1146,12 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "reached` means the client or server fell behind the schedule (the latencies then "
         "include that queueing); `client-limited` means the client's core was at least 85%% "
         "busy and its send lag at least half the p99: that row measures the client, not the "
-        "server.%s\n\n"
+        "server. `host steal` is the most time, over the set's runs, that the hypervisor took "
+        "from the machine's CPUs during one client run (/proc/stat; on a VM no priority "
+        "inside it stops that).%s\n\n"
         "| server | load | target req/s | achieved | p50 us (min-max) [repeat] | p90 us | p99 us "
-        "(min-max) [repeat] | p99.9 us | send lag p99 us | sched |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "(min-max) [repeat] | p99.9 us | send lag p99 us | host steal ms | sched |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
         lt, G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat, 100 * G.ol_drift[0],
         100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3],
         json_object_get(ctx, "open_loop_drift_pct")

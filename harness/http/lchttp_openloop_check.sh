@@ -140,6 +140,8 @@ if not 0 < lo <= hi:
 runs = s["open_loop"][0]["runs"]
 if [r["round"] for r in runs] != [1, 2] or d["context"]["open_loop_repeat"] != 2:
     sys.exit("not two rounds as in the old file")
+if any(r.get("host_steal_ms", -1) < 0 for r in runs) or "host_steal_ms_max" not in s["open_loop"][0]:
+    sys.exit("a run lacks the hypervisor's steal over it (host_steal_ms from /proc/stat)")
 if runs[0]["server_sched"] != "other (realtime off)":
     sys.exit("the old file's normal priority was not kept: " + runs[0]["server_sched"])
 m = s["open_loop"][0]["latency_summary_us"]["p50"]
