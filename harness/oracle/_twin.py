@@ -5,6 +5,7 @@ the same timing tokens " @<N>ms" (ms since begin(), rounded) on the same events.
 """
 import asyncio
 import errno
+import os
 import sys
 import time
 
@@ -14,14 +15,26 @@ _t0 = time.monotonic()
 _wait0 = 0
 
 
-def run_delay_ns():
-    """How long the main thread has waited, runnable, for a CPU (/proc/self/schedstat's
-    run_delay, as lc_trace.c reads it); 0 when the kernel does not say."""
+def host_steal_ns():
+    """The hypervisor's steal from all CPUs so far (/proc/stat), in ns; 0 when not reported."""
     try:
-        with open("/proc/self/schedstat") as f:
-            return int(f.read().split()[1])
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) * (1000000000 // os.sysconf("SC_CLK_TCK"))
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def run_delay_ns():
+    """How long the main thread has waited, runnable, for a CPU (/proc/self/schedstat's
+    run_delay) plus the host's steal from all CPUs, as lc_cpu_wait_ns reads them; 0 when
+    the kernel says neither."""
+    try:
+        with open("/proc/self/schedstat") as f:
+            wait = int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        wait = 0
+    return wait + host_steal_ns()
 
 
 def begin():

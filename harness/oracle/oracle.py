@@ -7,6 +7,7 @@ writes <dir>/<backend>/<scenario>.trace; runs each scenario's asyncio twin
 as underscores); compares the traces per backend: the text of every line exactly, in order,
 and the timing tokens " @<N>ms ~<W>ms" within a tolerance scaled by LOOPCONF_TIME_MULTIPLIER,
 plus, for the later side, W: how long its main thread waited for a CPU (/proc/self/schedstat;
+plus the hypervisor's steal from the machine's CPUs, /proc/stat, on a VM;
 a busy machine's scheduling delays can only make events later, and are not the runtime's
 lateness). On a
 mismatch it names the scenario's clauses from spec/semantics.tsv. Prints a matrix and the

@@ -82,7 +82,10 @@ extern lc_ctx *lc__current_ctx;
 int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns);
 
 /* How long the process's main thread has waited, runnable, for a CPU since it started: the
- * kernel's run_delay (/proc/self/schedstat), in ns; 0 where the kernel does not say. On a busy
+ * kernel's run_delay (/proc/self/schedstat), in ns; 0 where the kernel does not say. Plus,
+ * on a virtual machine, the time the hypervisor took from the machine's CPUs (steal in
+ * /proc/stat, summed over all CPUs: an upper bound for ours), which a guest's run_delay
+ * cannot see: a vCPU the host deschedules looks to the guest like a thread that ran. On a busy
  * machine a process waits tens of ms now and then; a test whose measurement such waits can
  * fake (lateness piling up) compares the delta over its run with what it measured, and calls a
  * run the machine starved inconclusive (lc_skip "inconclusive: ...") rather than guess. */

@@ -6,7 +6,8 @@
  *
  * Line format: free text without a newline; an optional timing token at the end,
  * " @<N>ms ~<W>ms": the time since lc_trace_begin rounded to the nearest millisecond, and how
- * much of it the main thread waited, runnable, for a CPU (/proc/self/schedstat's run_delay)
+ * much of it the main thread could not run: waited, runnable, for a CPU (/proc/self/schedstat's
+ * run_delay) or had its CPU taken by the hypervisor (steal; lc_cpu_wait_ns)
  * (lc_trace_at adds it). The oracle compares the text exactly and N with a tolerance scaled
  * by LOOPCONF_TIME_MULTIPLIER, widened by W for the side that is later. Put tokens only on events whose time asyncio defines (a deadline,
  * the end of a sleep), never on ones that depend on machine speed.
