@@ -823,7 +823,10 @@ static int shutdown_main(void *arg, intptr_t *result) {
   g_late_cb = 0;
   lc_task_unref(lc_spawn(leftover, NULL, "left1"));
   lc_task_unref(lc_spawn(leftover, NULL, "left2"));
-  lc_task_unref(lc_spawn(body_fail_after, (void *)(intptr_t)1, "orphan-fails"));
+  /* "orphan-fails" fails after one yield, before any timer can fire: when it slept 1 ms
+   * against main's 10, a stall of 9 ms before its first step (a busy TSan run) left it
+   * asleep at main's return, so it was cancelled at shutdown instead of failing. */
+  lc_task_unref(lc_spawn(body_fail_after, (void *)(intptr_t)0, "orphan-fails"));
   lc_sleep(10 * LC_MS);
   lc_call_soon(late_cb, NULL); /* queued as main returns: still runs during the shutdown */
   *result = 99;
