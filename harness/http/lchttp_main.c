@@ -39,7 +39,7 @@ static struct {
   size_t nlevels;
   long duration, repeat, primer, warmup, ol_conns, ol_duration, ol_repeat, workers;
   double ol_warmup;
-  int open_loop, ol_rt, ol_repeat_given, pin, quiet;
+  int open_loop, ol_rt, ol_idle_poll, ol_repeat_given, pin, quiet;
   const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
   int regenerate, any_machine, drift_given, other_machine;
   double ol_drift[4];  /* --drift: the between-run allowance per percentile, a fraction */
@@ -58,9 +58,9 @@ static size_t nservers;
 
 /* The percentiles an open-loop set reports with a repeat range, and the between-run drift
  * allowance of each, in percent (--drift): besides its runs' min-max, a set reports the range
- * a repeat run's median should fall in, [min / (1 + d), max x (1 + d)]. The min-max alone is
- * the noise of the few minutes one run lasts; a repeat an hour later also meets the machine's
- * drift. The defaults are the largest widening any set that measured the server needed
+ * a repeat run's median should fall in, [lo / (1 + d), hi x (1 + d)], lo and hi its spread
+ * over the windows of its runs (ol_spread). That spread is the noise of the few minutes one
+ * run lasts; a repeat an hour later also meets the machine's drift. The defaults are the largest widening any set that measured the server needed
  * between three quiet-machine runs 12 minutes and 5.5 hours apart, rounded up to 5% (fixed
  * before the runs that test them: results/http/reproducibility/README.md). */
 static const char *const ol_pct_keys[] = {"p50", "p90", "p99", "p99.9"};
@@ -128,10 +128,61 @@ static void loads_from(json_t *servers_json) {
   }
 }
 
-/* The repeat range of a percentile whose runs had min st[1] and max st[2]. */
-static void repeat_range(const double st[3], double drift, double out[2]) {
-  out[0] = st[1] / (1 + drift);
-  out[1] = st[2] * (1 + drift);
+/* The spread of one percentile of a set, into lohi: the lowest and highest value it took in
+ * any window of any run (the client reports it for 10 equal windows of each run; a run's
+ * percentile lies between its windows', so this range holds every run's), or, for a file
+ * whose runs have no windows, the runs' min and max. Returns 1 for windows, 0 for runs. */
+static int ol_spread(json_t *runs, const char *key, double lohi[2]) {
+  size_t i, k;
+  json_t *r, *x;
+  int windows = 0;
+  lohi[0] = INFINITY;
+  lohi[1] = 0;
+  json_array_foreach(runs, i, r) {
+    json_t *w = json_object_get(json_object_get(r, "latency_windows_us"), key);
+    if (json_array_size(w)) {
+      windows = 1;
+      json_array_foreach(w, k, x) {
+        lohi[0] = fmin(lohi[0], json_number_value(x));
+        lohi[1] = fmax(lohi[1], json_number_value(x));
+      }
+    } else if (json_is_number(x = json_object_get(json_object_get(r, "latency_us"), key))) {
+      lohi[0] = fmin(lohi[0], json_number_value(x));
+      lohi[1] = fmax(lohi[1], json_number_value(x));
+    }
+  }
+  if (lohi[0] > lohi[1]) lohi[0] = lohi[1] = 0;
+  return windows;
+}
+
+/* Whether a results file's open-loop runs report windows (files before 2026-12-02 do not). */
+static int has_windows(json_t *servers_json) {
+  size_t i, k;
+  json_t *sv, *o;
+  json_array_foreach(servers_json, i, sv)
+      json_array_foreach(json_object_get(sv, "open_loop"), k, o) {
+    json_t *r = json_array_get(json_object_get(o, "runs"), 0);
+    if (json_object_get(r, "latency_windows_us")) return 1;
+  }
+  return 0;
+}
+#define SPREAD_WINDOWS_TEXT                                                                 \
+  "lo and hi are the lowest and highest value the percentile took in any of the 10 equal "  \
+  "windows of any run (a run's percentile lies between its windows', so every run's does; " \
+  "the windows also show the host's short stalls that a whole run averages away)"
+#define SPREAD_RUNS_TEXT "lo and hi are the runs' min and max (this file's runs have no windows)"
+#define IDLE_POLL_TEXT                                                                        \
+  "The client keeps idle CPUs polling instead of halting (a PM QoS request, "                 \
+  "/dev/cpu_dma_latency 0, as cyclictest makes; `--no-idle-poll` turns it off): on a VM, "    \
+  "waking a halted vCPU costs a hypervisor exit whose price moves with the host's load, and " \
+  "it, not the server, set the median."
+
+/* The repeat range of a percentile of a set: its spread (ol_spread) widened by the drift
+ * allowance, [lo / (1 + d), hi x (1 + d)]. */
+static void repeat_range(json_t *runs, const char *key, double drift, double out[2]) {
+  ol_spread(runs, key, out);
+  out[0] /= 1 + drift;
+  out[1] *= 1 + drift;
 }
 
 /* The drift allowance a results file's context records into G.ol_drift (unless --drift was
@@ -436,8 +487,12 @@ static json_t *run_open_loop(int port, double rate) {
                   lch_xasprintf("--connections=%ld", G.ol_conns),
                   lch_xasprintf("--duration=%ld", G.ol_duration),
                   lch_xasprintf("--warmup=%g", G.ol_warmup),
-                  G.ol_rt ? "--fifo" : NULL,
+                  NULL,
+                  NULL,
                   NULL};
+  size_t na = 7;
+  if (G.ol_rt) args[na++] = "--fifo";
+  if (G.ol_idle_poll) args[na++] = "--idle-poll";
   struct lch_job job = {.argv = args,
                         .path = self,
                         .timeout_ms = (long)((G.ol_duration + 30) * 1000 * G.mult),
@@ -529,8 +584,12 @@ static void ol_summarise(json_t *o) {
     json_object_set_new(k, "min", json_real(v[1]));
     json_object_set_new(k, "max", json_real(v[2]));
     if (i < OL_NPCT) {
-      double rr[2];
-      repeat_range(v, G.ol_drift[i], rr);
+      double rr[2], sp[2];
+      if (ol_spread(runs, keys[i], sp)) {
+        json_object_set_new(k, "window_min", json_real(sp[0]));
+        json_object_set_new(k, "window_max", json_real(sp[1]));
+      }
+      repeat_range(runs, keys[i], G.ol_drift[i], rr);
       json_object_set_new(k, "repeat_lo", json_real(rr[0]));
       json_object_set_new(k, "repeat_hi", json_real(rr[1]));
     }
@@ -700,6 +759,7 @@ static json_t *context(void) {
   json_object_set_new(c, "open_loop_warmup_s", json_real(G.ol_warmup));
   json_object_set_new(c, "open_loop_repeat", json_integer(G.ol_repeat));
   json_object_set_new(c, "open_loop_realtime", json_boolean(G.ol_rt));
+  json_object_set_new(c, "open_loop_idle_poll", json_boolean(G.ol_idle_poll));
   json_t *dr = json_object();
   for (size_t i = 0; i < OL_NPCT; i++)
     json_object_set_new(dr, ol_pct_keys[i], json_real(100 * G.ol_drift[i]));
@@ -1075,8 +1135,8 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
     if (json_object_get(c, "host_steal_ms_max"))
       snprintf(steal, sizeof steal, "%.0f", lch_json_num(c, "host_steal_ms_max", 0));
     double r50[2], r99[2];
-    repeat_range(p50, G.ol_drift[0], r50);
-    repeat_range(p99, G.ol_drift[2], r99);
+    repeat_range(runs, "p50", G.ol_drift[0], r50);
+    repeat_range(runs, "p99", G.ol_drift[2], r99);
     lch_buf_printf(b,
                    "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) [%.0f-%.0f] | %.0f | %.0f "
                    "(%.0f-%.0f) [%.0f-%.0f] | %.0f | %s | %s | %.*s |%s\n",
@@ -1133,15 +1193,14 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "one request in flight per connection, and measures each response from its "
         "intended send time. %ld runs per rate, in rounds (each round starts every server "
         "afresh and runs both rates); each percentile is the median over the runs, with the "
-        "min-max over the runs in parentheses (the noise of the minutes this run lasted) and "
-        "the *repeat range* in brackets: that min-max widened by a between-run drift "
-        "allowance d, [min/(1+d), max x (1+d)], with d = %.0f%% at p50, %.0f%% at p90, %.0f%% "
-        "at p99 and %.0f%% at p99.9%s. A repeat run's median should fall in it for every set "
-        "that measures the server (not `client-limited`, `rate not reached` or failed); "
-        "`loopconf http --reproduce` checks that. Server and client "
-        "run at SCHED_FIFO during these runs where "
-        "permitted (column `sched`): at normal priority, the other processes' time slices on "
-        "the shared cores dominate the tail. `send lag` is the client's p99 lateness in "
+        "min-max over the runs in parentheses and the *repeat range* in brackets: %s, "
+        "widened by a between-run drift allowance d, [lo/(1+d), hi x (1+d)], with d = %.0f%% "
+        "at p50, %.0f%% at p90, %.0f%% at p99 and %.0f%% at p99.9%s. A repeat run's median "
+        "should fall in it for every set that measures the server (not `client-limited`, "
+        "`rate not reached` or failed); `loopconf http --reproduce` checks that. Server and "
+        "client run at SCHED_FIFO during these runs where permitted (column `sched`): at "
+        "normal priority, the other processes' time slices on the shared cores dominate the "
+        "tail. %s `send lag` is the client's p99 lateness in "
         "sending (its delay, or a late previous response's, charged to the server); `rate not "
         "reached` means the client or server fell behind the schedule (the latencies then "
         "include that queueing); `client-limited` means the client's core was at least 85%% "
@@ -1152,12 +1211,17 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "| server | load | target req/s | achieved | p50 us (min-max) [repeat] | p90 us | p99 us "
         "(min-max) [repeat] | p99.9 us | send lag p99 us | host steal ms | sched |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
-        lt, G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat, 100 * G.ol_drift[0],
+        lt, G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat,
+        has_windows(js) ? SPREAD_WINDOWS_TEXT : SPREAD_RUNS_TEXT, 100 * G.ol_drift[0],
         100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3],
         json_object_get(ctx, "open_loop_drift_pct")
             ? ""
             : " (the defaults: this file predates the allowance, which was chosen later from "
               "runs like it)",
+        json_is_true(json_object_get(ctx, "open_loop_idle_poll")) ? IDLE_POLL_TEXT
+        : json_object_get(ctx, "open_loop_idle_poll")
+            ? "Idle CPUs were left to halt (`--no-idle-poll`)."
+            : "Idle CPUs halted (this file predates `--no-idle-poll`'s default of polling).",
         json_object_get(ctx, "open_loop_realtime")
             ? ""
             : " **This file predates rounds and SCHED_FIFO: its runs were back to back, at "
@@ -1344,20 +1408,21 @@ static json_t *repro_load(const char *path) {
 /* One percentile of one set in --reproduce: B's median against A's repeat range. */
 struct repro_cell {
   double a[3], b[3], range[2],
-      widen; /* widen: the allowance B's median needed beyond A's min-max */
+      widen; /* widen: the allowance B's median needed beyond A's spread (ol_spread) */
   int in, in_minmax;
 };
 
 static void repro_cell(json_t *a, json_t *b, size_t q, double drift, struct repro_cell *c) {
   ol_stat(json_object_get(a, "runs"), "latency_us", ol_pct_keys[q], c->a);
   ol_stat(json_object_get(b, "runs"), "latency_us", ol_pct_keys[q], c->b);
-  repeat_range(c->a, drift, c->range);
+  double sp[2];
+  ol_spread(json_object_get(a, "runs"), ol_pct_keys[q], sp);
+  c->range[0] = sp[0] / (1 + drift);
+  c->range[1] = sp[1] * (1 + drift);
   double m = c->b[0];
   c->in = m >= c->range[0] && m <= c->range[1];
   c->in_minmax = m >= c->a[1] && m <= c->a[2];
-  c->widen = m > 0 && m < c->a[1]         ? c->a[1] / m - 1
-             : m > c->a[2] && c->a[2] > 0 ? m / c->a[2] - 1
-                                          : 0;
+  c->widen = m > 0 && m < sp[0] ? sp[0] / m - 1 : m > sp[1] && sp[1] > 0 ? m / sp[1] - 1 : 0;
 }
 
 /* Why a compared set is not judged ("" when it is). */
@@ -1375,6 +1440,7 @@ static int reproduce(json_t *old) {
   G.ol_duration = (long)lch_json_num(octx, "open_loop_duration_s", (double)G.ol_duration);
   G.ol_warmup = lch_json_num(octx, "open_loop_warmup_s", 1); /* before it was recorded: 1 s */
   if (!json_is_true(json_object_get(octx, "open_loop_realtime"))) G.ol_rt = 0;
+  if (!json_is_true(json_object_get(octx, "open_loop_idle_poll"))) G.ol_idle_poll = 0;
   /* A's repeat ranges with the allowance A reported (or --drift, or the defaults) */
   const char *drift_from = G.drift_given     ? "--drift"
                            : ctx_drift(octx) ? "the allowance A recorded"
@@ -1531,7 +1597,7 @@ static int reproduce(json_t *old) {
       "%s, load average %.2f to %.2f; %ld runs per rate, %ld connections, %ld s after "
       "%g s of warm-up, %s).\n\n"
       "Each A cell: the median over the runs, (min-max over the runs), [the repeat "
-      "range: that min-max widened by the drift allowance d, [min/(1+d), max x "
+      "range: %s, widened by the drift allowance d, [lo/(1+d), hi x "
       "(1+d)], d = %.0f%% at p50, %.0f%% at p90, %.0f%% at p99, %.0f%% at p99.9, %s]; "
       "each B cell: median (min-max), of that percentile of the latency from the "
       "intended send time, in us. *in?* says whether B's median lies in A's repeat "
@@ -1549,11 +1615,13 @@ static int reproduce(json_t *old) {
       lch_json_str(octx, "cpu_model"), lch_json_num(of, "load1_start", -1),
       lch_json_num(of, "load1_end", -1), lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"),
       lch_json_str(ctx, "cpu_model"), load_start, load_end, G.ol_repeat, G.ol_conns, G.ol_duration,
-      G.ol_warmup, G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority", 100 * G.ol_drift[0],
-      100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3], drift_from, verdict.data,
-      total, judged, inside_mm[0], inside_mm[1], inside_mm[2], inside_mm[3], 100 * need[0],
-      100 * need[1], 100 * need[2], 100 * need[3], judged ? rlo[0] : 0, rhi[0], judged ? rlo[1] : 0,
-      rhi[1], judged ? rlo[2] : 0, rhi[2], judged ? rlo[3] : 0, rhi[3]);
+      G.ol_warmup, G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority",
+      has_windows(json_object_get(old, "servers")) ? SPREAD_WINDOWS_TEXT : SPREAD_RUNS_TEXT,
+      100 * G.ol_drift[0], 100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3],
+      drift_from, verdict.data, total, judged, inside_mm[0], inside_mm[1], inside_mm[2],
+      inside_mm[3], 100 * need[0], 100 * need[1], 100 * need[2], 100 * need[3], judged ? rlo[0] : 0,
+      rhi[0], judged ? rlo[1] : 0, rhi[1], judged ? rlo[2] : 0, rhi[2], judged ? rlo[3] : 0,
+      rhi[3]);
   lch_buf_puts(&b, md.data ? md.data : "");
   p = lch_xasprintf("%s/reproduce.md", G.out_dir);
   if (write_text(p, b.data) < 0) bad |= 1;
@@ -1633,6 +1701,8 @@ static void usage(FILE *out) {
       "  --no-open-loop        skip the open-loop client\n"
       "  --no-realtime         keep the server and the open-loop client at normal priority\n"
       "                        (default: SCHED_FIFO during the open-loop runs, where permitted)\n"
+      "  --no-idle-poll        let idle CPUs halt during the open-loop runs (default: the\n"
+      "                        client asks the kernel to keep them polling, cpu_dma_latency 0)\n"
       "  --reproduce FILE      re-run only the open-loop sets of FILE (an http.json) at its\n"
       "                        rates and settings; write DIR/reproduce.json and .md: is each\n"
       "                        new median inside FILE's repeat range? (refused when FILE\n"
@@ -1716,6 +1786,7 @@ int main(int argc, char **argv) {
   G.ol_repeat = 5;
   G.ol_warmup = 0.5;
   G.ol_rt = 1;
+  G.ol_idle_poll = 1;
   if (parse_drift(LCHTTP_DRIFT_DEFAULT, G.ol_drift) || parse_loads("50,80")) return 2;
   G.workers = 2;
   G.open_loop = 1;
@@ -1737,6 +1808,7 @@ int main(int argc, char **argv) {
                                            {"open-loop-warmup", required_argument, NULL, 'U'},
                                            {"no-open-loop", no_argument, NULL, 'N'},
                                            {"no-realtime", no_argument, NULL, 'T'},
+                                           {"no-idle-poll", no_argument, NULL, 'I'},
                                            {"reproduce", required_argument, NULL, 'X'},
                                            {"drift", required_argument, NULL, 'F'},
                                            {"open-loop-loads", required_argument, NULL, 'L'},
@@ -1786,6 +1858,7 @@ int main(int argc, char **argv) {
       break;
     case 'N': G.open_loop = 0; break;
     case 'T': G.ol_rt = 0; break;
+    case 'I': G.ol_idle_poll = 0; break;
     case 'X': G.reproduce = optarg; break;
     case 'F':
       if (parse_drift(optarg, G.ol_drift)) return 2;
