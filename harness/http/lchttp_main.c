@@ -171,11 +171,11 @@ static int has_windows(json_t *servers_json) {
   "windows of any run (a run's percentile lies between its windows', so every run's does; " \
   "the windows also show the host's short stalls that a whole run averages away)"
 #define SPREAD_RUNS_TEXT "lo and hi are the runs' min and max (this file's runs have no windows)"
-#define IDLE_POLL_TEXT                                                                        \
-  "The client keeps idle CPUs polling instead of halting (a PM QoS request, "                 \
-  "/dev/cpu_dma_latency 0, as cyclictest makes; `--no-idle-poll` turns it off): on a VM, "    \
-  "waking a halted vCPU costs a hypervisor exit whose price moves with the host's load, and " \
-  "it, not the server, set the median."
+#define IDLE_POLL_TEXT                                                                       \
+  "The client keeps idle CPUs polling instead of halting (a PM QoS request, "                \
+  "/dev/cpu_dma_latency 0, as cyclictest makes; `--no-idle-poll` turns it off): on a VM, "   \
+  "waking a halted vCPU costs a hypervisor exit whose price moves with the host's load (on " \
+  "this project's Xeon VMs it, not the server, had set the median)."
 
 /* The repeat range of a percentile of a set: its spread (ol_spread) widened by the drift
  * allowance, [lo / (1 + d), hi x (1 + d)]. */

@@ -44,7 +44,7 @@ struct ol {
   int fifo, idle_poll;
   int64_t t0, t_measure, t_end;
   int64_t *lat, *svc, *lag; /* ns, of the measured requests: from due, from send, send - due */
-  unsigned char *win;       /* the window of the measured window each is due in */
+  unsigned char *win;       /* which of the OL_WINDOWS windows each is due in */
   size_t nlat, cap;
   unsigned long sent, done, errors, late_sends, unfinished, in_window;
   char first_error[160];
@@ -211,8 +211,9 @@ static json_t *window_percentiles(const int64_t *lat, const unsigned char *win, 
 /* Ask the kernel to keep every idle CPU polling instead of halting while this process lives
  * (a PM QoS request of 0 us, as cyclictest makes): on a VM, waking a halted vCPU costs a
  * hypervisor exit each way (a 1-byte round trip between two pinned threads: 104 us p50
- * halted, 8 us polling on this project's Xeon VMs), and that cost, not the server, set the
- * open loop's median. The request ends with the process. The text says what happened. */
+ * halted, 8 us polling on a Xeon VM of this project's kind, and 8 us either way 15 minutes
+ * later), and there that cost, not the server, had set the open loop's median. The request
+ * ends with the process. The text says what happened. */
 static void hold_idle_poll(char *what, size_t cap) {
   int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
   int32_t zero = 0;
