@@ -40,6 +40,8 @@ static struct {
   long duration, repeat, primer, warmup, ol_conns, ol_duration, ol_repeat, workers;
   double ol_warmup;
   int open_loop, ol_rt, ol_idle_poll, ol_repeat_given, pin, quiet;
+  int ol_unthrottle; /* 1: lift RT throttling; 0: --keep-rt-throttle; -1: --reproduce of a file that kept it */
+  char ol_throttle[200]; /* what became of the kernel's RT throttling in the open loop */
   const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
   int regenerate, any_machine, drift_given, other_machine;
   double ol_drift[4];  /* --drift: the between-run allowance per percentile, a fraction */
@@ -143,6 +145,7 @@ static int ol_spread(json_t *runs, const char *key, double lohi[2]) {
     if (json_array_size(w)) {
       windows = 1;
       json_array_foreach(w, k, x) {
+        if (!json_is_number(x)) continue; /* a window in which nothing was due */
         lohi[0] = fmin(lohi[0], json_number_value(x));
         lohi[1] = fmax(lohi[1], json_number_value(x));
       }
@@ -639,6 +642,116 @@ struct ol_plan {
   struct lch_strlist problems;
 };
 
+/* ---- the kernel's RT throttling during the open loop --------------------------------------
+ * With its default sched_rt_runtime_us of 950000 the kernel lets SCHED_FIFO tasks have 95% of
+ * each second, then gives the CPU to normal tasks (on this project's 6.18 VMs: to its fair
+ * server) for up to 50 ms. Our client is 90-95% busy at the open loop's higher rates, so it
+ * was stopped for 40-50 ms about once a second (an AMD EPYC VM, 50k req/s: p99 4.5-33 ms over
+ * four runs with the default, 2.3-3.4 ms over five with -1), which the tail then reported as
+ * the server's. When the open loop runs at SCHED_FIFO we set it to -1 (no throttling) for the
+ * phase and put it back after. A guard process holds the old value and writes it back when
+ * our end of its pipe closes, so it is restored even if we are killed; it has a process group
+ * of its own and ignores the stop signals, and ends right after restoring. While throttling
+ * is off, a FIFO server and client that both spun would own both CPUs; the client ends at its
+ * duration, which leaves a CPU for us to stop the server. */
+#define RT_RUNTIME_PATH "/proc/sys/kernel/sched_rt_runtime_us"
+static struct {
+  pid_t pid;
+  int fd; /* our end of the guard's pipe, -1 when nothing is held */
+  char old[32];
+} rt_guard = {-1, -1, ""};
+
+static int write_sysctl(const char *path, const char *v) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n = write(fd, v, strlen(v));
+  int e = n < 0 ? errno : 0;
+  close(fd);
+  return n < 0 ? -e : 0;
+}
+
+static void rt_throttle_restore(void) {
+  if (rt_guard.fd < 0) return;
+  write_sysctl(RT_RUNTIME_PATH, rt_guard.old);
+  close(rt_guard.fd);
+  rt_guard.fd = -1;
+  while (waitpid(rt_guard.pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  rt_guard.pid = -1;
+}
+
+static void rt_throttle_lift(void) {
+  FILE *f = fopen(RT_RUNTIME_PATH, "r");
+  char old[32] = "";
+  if (!f || !fgets(old, sizeof old, f)) {
+    snprintf(G.ol_throttle, sizeof G.ol_throttle, "kept (cannot read %s: %s)", RT_RUNTIME_PATH,
+             strerror(errno));
+    if (f) fclose(f);
+    return;
+  }
+  fclose(f);
+  old[strcspn(old, "\n")] = 0;
+  if (!strcmp(old, "-1")) {
+    snprintf(G.ol_throttle, sizeof G.ol_throttle, "off (sched_rt_runtime_us was already -1)");
+    return;
+  }
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    snprintf(G.ol_throttle, sizeof G.ol_throttle, "kept (pipe: %s)", strerror(errno));
+    return;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(G.ol_throttle, sizeof G.ol_throttle, "kept (fork: %s)", strerror(errno));
+    close(p[0]);
+    close(p[1]);
+    return;
+  }
+  if (pid == 0) { /* the guard: wait for our parent's end to close, put the value back */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_IGN);
+    setpgid(0, 0); /* out of our group, which a kill of the group (even SIGKILL) reaches */
+    close(p[1]);
+    char c;
+    for (;;) { /* nothing is ever written: this returns at EOF */
+      ssize_t n = read(p[0], &c, 1);
+      if (n < 0 && errno == EINTR) continue;
+      break;
+    }
+    write_sysctl(RT_RUNTIME_PATH, old);
+    _exit(0);
+  }
+  close(p[0]);
+  rt_guard.pid = pid;
+  rt_guard.fd = p[1];
+  snprintf(rt_guard.old, sizeof rt_guard.old, "%s", old);
+  int rc = write_sysctl(RT_RUNTIME_PATH, "-1");
+  if (rc < 0) {
+    rt_throttle_restore();
+    snprintf(G.ol_throttle, sizeof G.ol_throttle, "kept (sched_rt_runtime_us %s; -1 refused: %s)",
+             old, strerror(-rc));
+    return;
+  }
+  snprintf(G.ol_throttle, sizeof G.ol_throttle,
+           "lifted (sched_rt_runtime_us -1 during the open loop, %s before and after)", old);
+}
+
+/* The README's sentence on RT throttling, from what the file's context says became of it. */
+static const char *rt_throttle_text(json_t *ctx, char *buf, size_t cap) {
+  const char *t = lch_json_str(ctx, "open_loop_rt_throttle");
+  if (!json_is_true(json_object_get(ctx, "open_loop_realtime"))) return "";
+  if (t && !strncmp(t, "lifted", 6))
+    return " The kernel's RT throttling was off for these runs (sched_rt_runtime_us -1, put back "
+           "after; `--keep-rt-throttle` leaves it on): with it, a FIFO task that has had 95% of "
+           "a second is stopped for up to 50 ms, and our client is that busy at high rates.";
+  snprintf(buf, cap,
+           " The kernel's RT throttling was on (%s): a FIFO task that has had 95%% of a second "
+           "is stopped for up to 50 ms, which then shows in the tail of a busy client or server.",
+           t ? t : "this file predates lifting it");
+  return buf;
+}
+
 /* The open-loop phase: G.ol_repeat rounds; in each, every planned server is started afresh,
  * checked and run once at each of its rates (each run's own warm-up primes it; the order
  * alternating between rounds) and stopped. A set's runs are thus spread over the whole phase
@@ -647,7 +760,14 @@ struct ol_plan {
  * apart. During its runs the server (every thread of its process group) and the client run
  * at SCHED_FIFO where permitted: at normal priority the other processes' time slices on the
  * shared cores, not the server, make the tail. */
-static void open_loop_phase(struct ol_plan *plans, size_t np) {
+static void open_loop_phase(struct ol_plan *plans, size_t np, json_t *ctx) {
+  if (!G.ol_rt) snprintf(G.ol_throttle, sizeof G.ol_throttle, "kept (normal priority)");
+  else if (G.ol_unthrottle <= 0)
+    snprintf(G.ol_throttle, sizeof G.ol_throttle, "kept (%s)",
+             G.ol_unthrottle ? "as in the file reproduced" : "--keep-rt-throttle");
+  else rt_throttle_lift();
+  note("open loop: the kernel's RT throttling %s", G.ol_throttle);
+  json_object_set_new(ctx, "open_loop_rt_throttle", json_string(G.ol_throttle));
   for (size_t p = 0; p < np; p++) {
     plans[p].sets = json_array();
     for (size_t i = 0; i < plans[p].n; i++) {
@@ -703,6 +823,7 @@ static void open_loop_phase(struct ol_plan *plans, size_t np) {
       if (server_stop(&pr, why, sizeof why) < 0)
         lch_strlist_push(&pl->problems, lch_xasprintf("round %ld: the server %s", r + 1, why));
     }
+  rt_throttle_restore();
   for (size_t p = 0; p < np; p++) {
     size_t i;
     json_t *o;
@@ -1183,7 +1304,7 @@ static int readme(json_t *doc, double load_start, double load_end) {
                "Closed-loop service time (p50, p99) vs connections: "
                "[http-latency.svg](http-latency.svg).\n\n");
   if (G.open_loop) {
-    char lt[200];
+    char lt[200], thr[400];
     loads_text(lt, sizeof lt);
     lch_buf_printf(
         &b,
@@ -1200,7 +1321,7 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "`rate not reached` or failed); `loopconf http --reproduce` checks that. Server and "
         "client run at SCHED_FIFO during these runs where permitted (column `sched`): at "
         "normal priority, the other processes' time slices on the shared cores dominate the "
-        "tail. %s `send lag` is the client's p99 lateness in "
+        "tail.%s %s `send lag` is the client's p99 lateness in "
         "sending (its delay, or a late previous response's, charged to the server); `rate not "
         "reached` means the client or server fell behind the schedule (the latencies then "
         "include that queueing); `client-limited` means the client's core was at least 85%% "
@@ -1218,6 +1339,7 @@ static int readme(json_t *doc, double load_start, double load_end) {
             ? ""
             : " (the defaults: this file predates the allowance, which was chosen later from "
               "runs like it)",
+        rt_throttle_text(ctx, thr, sizeof thr),
         json_is_true(json_object_get(ctx, "open_loop_idle_poll")) ? IDLE_POLL_TEXT
         : json_object_get(ctx, "open_loop_idle_poll")
             ? "Idle CPUs were left to halt (`--no-idle-poll`)."
@@ -1441,6 +1563,8 @@ static int reproduce(json_t *old) {
   G.ol_warmup = lch_json_num(octx, "open_loop_warmup_s", 1); /* before it was recorded: 1 s */
   if (!json_is_true(json_object_get(octx, "open_loop_realtime"))) G.ol_rt = 0;
   if (!json_is_true(json_object_get(octx, "open_loop_idle_poll"))) G.ol_idle_poll = 0;
+  const char *thr = lch_json_str(octx, "open_loop_rt_throttle"); /* files before it: kept */
+  if (!thr || strncmp(thr, "lifted", 6) != 0) G.ol_unthrottle = -1;
   /* A's repeat ranges with the allowance A reported (or --drift, or the defaults) */
   const char *drift_from = G.drift_given     ? "--drift"
                            : ctx_drift(octx) ? "the allowance A recorded"
@@ -1496,7 +1620,7 @@ static int reproduce(json_t *old) {
   if (!G.ol_repeat_given) G.ol_repeat = repeat;
   json_object_set_new(ctx, "open_loop_repeat", json_integer(G.ol_repeat));
   note("loopconf http --reproduce %s: %zu servers x %ld rounds", G.reproduce, np, G.ol_repeat);
-  open_loop_phase(plans, np);
+  open_loop_phase(plans, np, ctx);
   for (size_t p = 0; p < np; p++) {
     struct ol_plan *pl = &plans[p];
     json_t *js = json_object();
@@ -1703,6 +1827,8 @@ static void usage(FILE *out) {
       "                        (default: SCHED_FIFO during the open-loop runs, where permitted)\n"
       "  --no-idle-poll        let idle CPUs halt during the open-loop runs (default: the\n"
       "                        client asks the kernel to keep them polling, cpu_dma_latency 0)\n"
+      "  --keep-rt-throttle    leave the kernel's RT throttling on during the open-loop runs\n"
+      "                        (default: sched_rt_runtime_us -1 for them, restored after)\n"
       "  --reproduce FILE      re-run only the open-loop sets of FILE (an http.json) at its\n"
       "                        rates and settings; write DIR/reproduce.json and .md: is each\n"
       "                        new median inside FILE's repeat range? (refused when FILE\n"
@@ -1749,6 +1875,7 @@ static struct lch_strlist want, backends, lv;
 static int *matched;
 
 static void cleanup(void) {
+  rt_throttle_restore();
   for (size_t i = 0; i < nservers; i++) {
     free(servers[i].name);
     free(servers[i].kind);
@@ -1787,6 +1914,7 @@ int main(int argc, char **argv) {
   G.ol_warmup = 0.5;
   G.ol_rt = 1;
   G.ol_idle_poll = 1;
+  G.ol_unthrottle = 1;
   if (parse_drift(LCHTTP_DRIFT_DEFAULT, G.ol_drift) || parse_loads("50,80")) return 2;
   G.workers = 2;
   G.open_loop = 1;
@@ -1809,6 +1937,7 @@ int main(int argc, char **argv) {
                                            {"no-open-loop", no_argument, NULL, 'N'},
                                            {"no-realtime", no_argument, NULL, 'T'},
                                            {"no-idle-poll", no_argument, NULL, 'I'},
+                                           {"keep-rt-throttle", no_argument, NULL, 'K'},
                                            {"reproduce", required_argument, NULL, 'X'},
                                            {"drift", required_argument, NULL, 'F'},
                                            {"open-loop-loads", required_argument, NULL, 'L'},
@@ -1859,6 +1988,7 @@ int main(int argc, char **argv) {
     case 'N': G.open_loop = 0; break;
     case 'T': G.ol_rt = 0; break;
     case 'I': G.ol_idle_poll = 0; break;
+    case 'K': G.ol_unthrottle = 0; break;
     case 'X': G.reproduce = optarg; break;
     case 'F':
       if (parse_drift(optarg, G.ol_drift)) return 2;
@@ -2118,7 +2248,7 @@ int main(int argc, char **argv) {
       np++;
     }
     note("open loop: %zu servers x %ld rounds", np, G.ol_repeat);
-    open_loop_phase(plans, np);
+    open_loop_phase(plans, np, ctx);
     for (size_t p = 0; p < np; p++) {
       json_t *js = json_array_get(jservers, (size_t)(plans[p].s - servers));
       if (ol_attach(js, &plans[p])) {

@@ -185,7 +185,7 @@ static json_t *percentiles(int64_t *v, size_t n) {
 }
 
 /* The percentiles of each of the run's OL_WINDOWS equal windows (by due time), as arrays
- * keyed like percentiles(): a whole run's percentile lies between its windows' lowest and
+ * keyed like percentiles(), entry w for window w (null where no request was due): a whole run's percentile lies between its windows' lowest and
  * highest (a quantile of a mixture lies between the quantiles of its parts), so their range
  * is the spread of that percentile over the timescale of the host's stalls. */
 static json_t *window_percentiles(const int64_t *lat, const unsigned char *win, size_t n) {
@@ -197,7 +197,10 @@ static json_t *window_percentiles(const int64_t *lat, const unsigned char *win, 
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
       if (win[i] == w) v[m++] = lat[i];
-    if (!m) continue;
+    if (!m) { /* nothing was due in it (the run broke off): null keeps the arrays by window */
+      for (size_t k = 0; k < 4; k++) json_array_append_new(arr[k], json_null());
+      continue;
+    }
     json_t *p = percentiles(v, m);
     for (size_t k = 0; k < 4; k++) json_array_append(arr[k], json_object_get(p, keys[k]));
     json_decref(p);

@@ -13,6 +13,8 @@
 #      old file's allowance is 1e7% (up to 200 s), and a client-limited one (100-200 s, so B
 #      lies below it) not judged; the verdict, counts, ranges and the widening each set needed are recomputed
 #      here from the raw runs, and reproduce.md must say all of it;
+#   2b. a SCHED_FIFO open loop lifts the kernel's RT throttling for its runs and restores it
+#      after; a --reproduce of a file that kept it keeps it;
 #   3. --regenerate writes the charts, DIR/README.md and the --readme block from http.json alone.
 # Timing: STALL is 400 ms times LOOPCONF_TIME_MULTIPLIER.
 set -eu
@@ -135,7 +137,8 @@ for k, (a, x) in enumerate(zip(old["servers"][0]["open_loop"], c)):
     for q, pct in allow.items():
         # A's spread: its windows where its runs have them, else its runs
         av = sorted(v for r in a["runs"] for v in
-                    (r["latency_windows_us"][q] if "latency_windows_us" in r else [r["latency_us"][q]]))
+                    (r["latency_windows_us"][q] if "latency_windows_us" in r else [r["latency_us"][q]])
+                    if v is not None)
         bv = sorted(r["latency_us"][q] for r in new_sets[k]["runs"])
         m = (bv[0] + bv[1]) / 2 if len(bv) == 2 else bv[len(bv) // 2]
         lo, hi = av[0] / (1 + pct / 100), av[-1] * (1 + pct / 100)
@@ -160,8 +163,9 @@ if abs(sm["repeat_lo"] * 1.3 - min(wl)) > 1e-6 * min(wl) or abs(sm["repeat_hi"] 
 # quantiles of its parts), and each run has its 10 windows
 for r in new_sets[0]["runs"] + new_sets[1]["runs"]:
     wn = r["latency_windows_us"]
-    if wn["windows"] != 10 or len(wn["p50"]) != 10:
-        sys.exit(f"a run has {wn['windows']} windows, {len(wn['p50'])} with requests: want 10")
+    if wn["windows"] != 10 or len(wn["p50"]) != 10 or None in wn["p50"]:
+        sys.exit(f"a run has {wn['windows']} windows, {len(wn['p50'])} entries, "
+                 f"{wn['p50'].count(None)} empty: want 10 with requests")
     for q in ("p50", "p90", "p99", "p99.9"):
         if not min(wn[q]) <= r["latency_us"][q] <= max(wn[q]):
             sys.exit(f"run {q} {r['latency_us'][q]} outside its windows {wn[q]}")
@@ -188,6 +192,49 @@ grep -q 'NOT reproduced.*p50 1, p90 2, p99 1 and p99.9 1 of the 2 judged sets' "
 grep -q '| runtime-reference | 90% | 900 |.* - |.*measured the client' "$dir/repro/reproduce.md" ||
   fail "reproduce.md does not mark the client-limited set as not judged"
 grep -q '\*\*no\*\*' "$dir/repro/reproduce.md" || fail "reproduce.md does not mark the miss"
+# 2b. the kernel's RT throttling: a SCHED_FIFO open loop lifts it (sched_rt_runtime_us -1)
+# for its runs and puts the old value back; a reproduction keeps it on when A had it on
+rt=/proc/sys/kernel/sched_rt_runtime_us
+before=$(cat "$rt")
+for mode in lifted kept; do
+  python3 - "$dir/old.json" "$dir/rt-$mode.json" "$mode" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["context"]
+c["open_loop_realtime"] = True
+if sys.argv[3] == "lifted":
+    c["open_loop_rt_throttle"] = "lifted (crafted)"
+sets = d["servers"][0]["open_loop"]
+sets[0]["runs"] = sets[0]["runs"][:1]
+d["servers"][0]["open_loop"] = sets[:1]
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+  "$http" --reproduce "$dir/rt-$mode.json" --out "$dir/rt-$mode" -q &
+  rpid=$!
+  seen=
+  while kill -0 "$rpid" 2>/dev/null; do
+    [ "$(cat "$rt")" = -1 ] && seen=1
+    sleep 0.05
+  done
+  wait "$rpid" || fail "--reproduce of rt-$mode.json exited $?"
+  after=$(cat "$rt")
+  [ "$after" = "$before" ] || fail "sched_rt_runtime_us is $after after the open loop, $before before"
+  got=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["context"]["open_loop_rt_throttle"])' \
+    "$dir/rt-$mode/reproduce.json")
+  echo "rt throttling, A $mode: $got (sched_rt_runtime_us $before before and after)"
+  if [ "$before" = -1 ]; then
+    continue # already off on this machine: nothing to lift or keep
+  elif [ $mode = kept ]; then
+    [ "$got" = "kept (as in the file reproduced)" ] && [ -z "$seen" ] ||
+      fail "A kept RT throttling but B did not (${seen:+lifted; }$got)"
+  elif [ -w "$rt" ]; then
+    case $got in lifted*) ;; *) fail "RT throttling was not lifted: $got" ;; esac
+    [ -n "$seen" ] || fail "sched_rt_runtime_us was never -1 during the runs"
+  else
+    case $got in "kept (sched_rt_runtime_us $before; -1 refused: "*) ;;
+    *) fail "an unwritable $rt is not reported as refused: $got" ;; esac
+  fi
+done
 # 3. --regenerate: charts and both READMEs from an http.json alone (no server runs)
 mkdir -p "$dir/regen/results"
 python3 - "$dir/old.json" "$dir/regen/results/http.json" <<'EOF'
