@@ -646,7 +646,7 @@ struct ol_plan {
  * With its default sched_rt_runtime_us of 950000 the kernel lets SCHED_FIFO tasks have 95% of
  * each second, then gives the CPU to normal tasks (on this project's 6.18 VMs: to its fair
  * server) for up to 50 ms. Our client is 90-95% busy at the open loop's higher rates, so it
- * was stopped for 40-50 ms about once a second (an AMD EPYC VM, 50k req/s: p99 4.5-33 ms over
+ * was stopped for 40-50 ms about once a second (an AMD EPYC VM, 50k req/s: p99 4.6-33 ms over
  * four runs with the default, 2.3-3.4 ms over five with -1), which the tail then reported as
  * the server's. When the open loop runs at SCHED_FIFO we set it to -1 (no throttling) for the
  * phase and put it back after. A guard process holds the old value and writes it back when
