@@ -40,7 +40,8 @@ static struct {
   long duration, repeat, primer, warmup, ol_conns, ol_duration, ol_repeat, workers;
   double ol_warmup;
   int open_loop, ol_rt, ol_idle_poll, ol_repeat_given, pin, quiet;
-  int ol_unthrottle; /* 1: lift RT throttling; 0: --keep-rt-throttle; -1: --reproduce of a file that kept it */
+  /* 1: lift RT throttling; 0: --keep-rt-throttle; -1: --reproduce of a file that kept it */
+  int ol_unthrottle;
   char ol_throttle[200]; /* what became of the kernel's RT throttling in the open loop */
   const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
   int regenerate, any_machine, drift_given, other_machine;
@@ -645,7 +646,7 @@ struct ol_plan {
 /* ---- the kernel's RT throttling during the open loop --------------------------------------
  * With its default sched_rt_runtime_us of 950000 the kernel lets SCHED_FIFO tasks have 95% of
  * each second, then gives the CPU to normal tasks (on this project's 6.18 VMs: to its fair
- * server) for up to 50 ms. Our client is 90-95% busy at the open loop's higher rates, so it
+ * server) for up to 50 ms. Our client is 90-99% busy at the open loop's higher rates, so it
  * was stopped for 40-50 ms about once a second (an AMD EPYC VM, 50k req/s: p99 4.6-33 ms over
  * four runs with the default, 2.3-3.4 ms over five with -1), which the tail then reported as
  * the server's. When the open loop runs at SCHED_FIFO we set it to -1 (no throttling) for the

@@ -185,9 +185,10 @@ static json_t *percentiles(int64_t *v, size_t n) {
 }
 
 /* The percentiles of each of the run's OL_WINDOWS equal windows (by due time), as arrays
- * keyed like percentiles(), entry w for window w (null where no request was due): a whole run's percentile lies between its windows' lowest and
- * highest (a quantile of a mixture lies between the quantiles of its parts), so their range
- * is the spread of that percentile over the timescale of the host's stalls. */
+ * keyed like percentiles(), entry w for window w (null where no request was due): a whole
+ * run's percentile lies between its windows' lowest and highest (a quantile of a mixture lies
+ * between the quantiles of its parts), so their range is the spread of that percentile over
+ * the timescale of the host's stalls. */
 static json_t *window_percentiles(const int64_t *lat, const unsigned char *win, size_t n) {
   static const char *const keys[] = {"p50", "p90", "p99", "p99.9"};
   json_t *out = json_object(), *arr[4];
