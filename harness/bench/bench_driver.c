@@ -198,13 +198,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       o->timeout_s = dv;
       break;
     case 'h': rc = 1; break;
-    case ':':
-      lch_error("bench: option '%s' needs a value", argv[optind - 1]);
-      rc = -1;
-      break;
-    default:
-      lch_error("bench: unknown option '%s' (see loopconf-bench bench --help)", argv[optind - 1]);
-      rc = -1;
+    default: lch_getopt_error(c, argv, "loopconf-bench bench"); rc = -1;
     }
   }
   if (rc == 0 && optind < argc) {

@@ -87,18 +87,13 @@ int lcbench_cmd_run(int argc, char **argv) {
           "here (e.g. --benchmark_filter=loop.pingpong).\n");
       free(gargv);
       return 0;
-    case ':':
-      lch_error("run: option '%s' needs a value", argv[optind - 1]);
-      free(gargv);
-      return 2;
     default:
-      if (strncmp(argv[optind - 1], "--benchmark_", 12) == 0) {
+      if (c == '?' && strncmp(argv[optind - 1], "--benchmark_", 12) == 0) {
         gargv[gargc++] = argv[optind - 1];
         break;
       }
-      lch_error("run: unknown option '%s' (see loopconf-bench run --help)", argv[optind - 1]);
       free(gargv);
-      return 2;
+      return lch_getopt_error(c, argv, "loopconf-bench run");
     }
   }
   if (optind < argc || !!backend == independent) {

@@ -421,11 +421,7 @@ int lcbench_cmd_compare(int argc, char **argv) {
       break;
     case OPT_STRICT: strict = 1; break;
     case 'h': fputs(compare_help, stdout); return 0;
-    case ':': lch_error("compare: option '%s' needs a value", argv[optind - 1]); return 2;
-    default:
-      lch_error("compare: unknown option '%s' (see loopconf-bench compare --help)",
-                argv[optind - 1]);
-      return 2;
+    default: return lch_getopt_error(c, argv, "loopconf-bench compare");
     }
   }
   if (argc - optind != 2) {

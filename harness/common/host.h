@@ -25,6 +25,12 @@ const char *lch_program(void);
 /* Print "<program>: error: <message>" as one line on stderr (newlines become spaces). */
 void lch_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* After getopt_long() returned ':' (a missing value; the option string must start with ':')
+ * or '?' (an unknown option), with opterr set to 0: print the one error line naming the
+ * option, "unknown option '--x' (see <help> --help)" or "option '--x' needs a value"; help
+ * NULL means the program's name. Returns 2, the exit status of bad usage. */
+int lch_getopt_error(int c, char *const argv[], const char *help);
+
 /* Allocation that never returns NULL: out of memory prints one error line and exits 2. */
 void *lch_xmalloc(size_t n);
 void *lch_xcalloc(size_t n, size_t size);

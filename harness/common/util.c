@@ -80,6 +80,19 @@ void lch_error(const char *fmt, ...) {
   free(msg);
 }
 
+int lch_getopt_error(int c, char *const argv[], const char *help) {
+  /* a long option leaves optopt at its value (0 when unknown) and its text in argv; a short
+   * one inside a cluster ("-qx") is named by optopt alone */
+  const char *arg = optind > 0 ? argv[optind - 1] : "";
+  int is_long = strncmp(arg, "--", 2) == 0;
+  char shortopt[3] = {'-', (char)optopt, 0};
+  const char *name = is_long || !optopt ? arg : shortopt;
+  size_t len = strcspn(name, "="); /* "--x=1": name the option, not its value */
+  if (c == ':') lch_error("option '%.*s' needs a value", (int)len, name);
+  else lch_error("unknown option '%.*s' (see %s --help)", (int)len, name, help ? help : program);
+  return 2;
+}
+
 /* ---- lch_buf ----------------------------------------------------------------------------- */
 
 void lch_buf_append(struct lch_buf *sb, const void *data, size_t n) {

@@ -1955,7 +1955,8 @@ int main(int argc, char **argv) {
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   int ch;
-  while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+  opterr = 0; /* one line of our own, not getopt's plus the usage */
+  while ((ch = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
     switch (ch) {
     case 's': G.servers_arg = optarg; break;
     case 'b': G.backends_arg = optarg; break;
@@ -2011,7 +2012,7 @@ int main(int argc, char **argv) {
     case 't': mult_arg = optarg; break;
     case 'q': G.quiet = 1; break;
     case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    default: return lch_getopt_error(ch, argv, NULL);
     }
   }
   if (optind != argc) {

@@ -254,7 +254,8 @@ int lchttp_openloop_main(int argc, char **argv) {
                                            {NULL, 0, NULL, 0}};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'p':
       if (lch_parse_long(optarg, "--port", 1, 65535, &o.port)) return 2;
@@ -281,7 +282,7 @@ int lchttp_openloop_main(int argc, char **argv) {
           "       [--warmup S] [--path /plaintext] [--backend B] [--fifo] [--idle-poll]\n"
           "       (JSON on stdout)");
       return 0;
-    default: return 2;
+    default: return lch_getopt_error(ch, argv, "loopconf-http __openloop");
     }
   }
   if (!o.port || o.rate <= 0) {

@@ -22,6 +22,11 @@ expect2 "empty level" "has an empty entry" "$http" --connections 16,,64 --smoke
 expect2 "bad duration" "is not a whole number" "$http" --duration 0
 expect2 "unknown server" "matches no server" "$http" --servers nope --smoke
 expect2 "stray argument" "unexpected argument" "$http" --smoke extra
+expect2 "unknown flag" "unknown option '--bogus' (see loopconf http --help)" "$http" --bogus=1 --smoke
+expect2 "unknown short flag" "unknown option '-x'" "$http" -qx --smoke
+expect2 "flag without its value" "option '--out' needs a value" "$http" --smoke --out
+expect2 "client: unknown flag" "unknown option '--bogus'" "$http" __openloop --port 1 --rate 1 --bogus
+expect2 "client: flag without its value" "option '--rate' needs a value" "$http" __openloop --port 1 --rate
 expect2 "unwritable --out" "--out" "$http" --out /proc/nope/dir
 echo '{"a": 1}' >"$empty/foreign.json"
 echo '{"context": {"wrk_version": "x"}, "servers": [{"name": "nope", "open_loop": [{"load": 0.5, "target_rate": 100, "runs": [{}]}]}]}' >"$empty/nope.json"

@@ -143,11 +143,7 @@ int lcr_run_args_parse(int argc, char **argv, struct lcr_run_args *o) {
       break;
     case 'q': o->quiet = 1; break;
     case 'h': o->help = 1; break;
-    case ':': lch_error("run: option '%s' needs a value", argv[optind - 1]); return -1;
-    default:
-      if (optopt) lch_error("run: unknown option '-%c' (see loopconf --help)", optopt);
-      else lch_error("run: unknown option '%s' (see loopconf --help)", argv[optind - 1]);
-      return -1;
+    default: lch_getopt_error(c, argv, "loopconf"); return -1;
     }
   }
   if (optind < argc) {

@@ -91,11 +91,12 @@ static int lcr_spec_arg(int argc, char **argv, const char *help, const char **di
     switch (c) {
     case 's': *dir = optarg; break;
     case 'h': fputs(help, stdout); return 1;
-    case ':': lch_error("%s: option '%s' needs a value", argv[0], argv[optind - 1]); return -1;
-    default:
-      lch_error("%s: unknown option '%s' (see loopconf %s --help)", argv[0], argv[optind - 1],
-                argv[0]);
+    default: {
+      char *see = lch_xasprintf("loopconf %s", argv[0]);
+      lch_getopt_error(c, argv, see);
+      free(see);
       return -1;
+    }
     }
   }
   for (int i = optind; i < argc; i++) {

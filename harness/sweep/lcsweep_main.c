@@ -464,7 +464,8 @@ int lcsweep_main(int argc, char **argv) {
                                            {"big-budget", required_argument, NULL, 'G'},
                                            {NULL, 0, NULL, 0}};
   int c, bad = 0;
-  while (!bad && (c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+  opterr = 0;
+  while (!bad && (c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
     switch (c) {
     case 'w': bad = split_list(optarg, "--workload", &wl); break;
     case 'm': bad = split_list(optarg, "--model", &ml); break;
@@ -480,7 +481,7 @@ int lcsweep_main(int argc, char **argv) {
     case 'P': plot_dir = optarg; break;
     case 'q': quiet = 1; break;
     case 'h': usage(stdout); return 0;
-    default: return 2;
+    default: return lch_getopt_error(c, argv, NULL);
     }
   }
   if (bad) return 2;

@@ -26,6 +26,8 @@ expect2 "bad repetitions" "$exe" sweep --repetitions x --out "$dir/r.json"
 expect2 "bad big budget" "$exe" sweep --big-budget -1 --out "$dir/r.json"
 expect2 "unwritable --out" "$exe" sweep --quick --out "$dir/no/such/dir/r.json"
 expect2 "stray argument" "$exe" sweep --quick extra --out "$dir/r.json"
+expect2 "unknown flag" "$exe" sweep --quick --bogus --out "$dir/r.json"
+expect2 "flag without its value" "$exe" sweep --quick --out
 expect2 "unknown backend" "$exe" sweep --backend nosuchloop --out "$dir/r.json"
 fixtures=$(dirname "$exe")/harness/runner/fixtures
 if [ -e "$fixtures/lcfix_bad_abi.so" ]; then
