@@ -27,7 +27,8 @@ void lch_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* After getopt_long() returned ':' (a missing value; the option string must start with ':')
  * or '?' (an unknown option), with opterr set to 0: print the one error line naming the
- * option, "unknown option '--x' (see <help> --help)" or "option '--x' needs a value"; help
+ * option, "unknown option '--x' (see <help> --help)", "option '--x' needs a value" or
+ * "option '--x' takes no value" (for "--x=1"), a short option by its letter alone; help
  * NULL means the program's name. Returns 2, the exit status of bad usage. */
 int lch_getopt_error(int c, char *const argv[], const char *help);
 

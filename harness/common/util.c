@@ -80,16 +80,24 @@ void lch_error(const char *fmt, ...) {
   free(msg);
 }
 
+/* 1 if a is a cluster of short options ("-qx") holding ch */
+static int short_cluster_has(const char *a, int ch) {
+  return a && a[0] == '-' && a[1] && a[1] != '-' && ch > 0 && ch < 256 && strchr(a + 1, ch);
+}
+
 int lch_getopt_error(int c, char *const argv[], const char *help) {
-  /* a long option leaves optopt at its value (0 when unknown) and its text in argv; a short
-   * one inside a cluster ("-qx") is named by optopt alone */
-  const char *arg = optind > 0 ? argv[optind - 1] : "";
-  int is_long = strncmp(arg, "--", 2) == 0;
+  /* getopt leaves optind on a cluster until its last letter ("-xq": the error is at x, optind
+   * still names "-xq", argv[optind - 1] is the argument before it) and past everything else;
+   * optopt is the short letter, 0 for an unknown long option, or the long option's value */
+  const char *prev = optind > 0 ? argv[optind - 1] : "", *cur = argv[optind];
   char shortopt[3] = {'-', (char)optopt, 0};
-  const char *name = is_long || !optopt ? arg : shortopt;
-  size_t len = strcspn(name, "="); /* "--x=1": name the option, not its value */
-  if (c == ':') lch_error("option '%.*s' needs a value", (int)len, name);
-  else lch_error("unknown option '%.*s' (see %s --help)", (int)len, name, help ? help : program);
+  int is_short = short_cluster_has(cur, optopt) || short_cluster_has(prev, optopt);
+  const char *name = is_short ? shortopt : prev;
+  int len = (int)strcspn(name, "="); /* "--x=1": name the option, not its value */
+  if (c == ':') lch_error("option '%.*s' needs a value", len, name);
+  else if (!is_short && optopt && name[len] == '=')
+    lch_error("option '%.*s' takes no value", len, name);
+  else lch_error("unknown option '%.*s' (see %s --help)", len, name, help ? help : program);
   return 2;
 }
 

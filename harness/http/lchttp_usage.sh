@@ -24,6 +24,8 @@ expect2 "unknown server" "matches no server" "$http" --servers nope --smoke
 expect2 "stray argument" "unexpected argument" "$http" --smoke extra
 expect2 "unknown flag" "unknown option '--bogus' (see loopconf http --help)" "$http" --bogus=1 --smoke
 expect2 "unknown short flag" "unknown option '-x'" "$http" -qx --smoke
+expect2 "unknown short flag mid-cluster" "unknown option '-x' (see" "$http" --smoke -xq
+expect2 "value for a flag that takes none" "option '--quiet' takes no value" "$http" --quiet=1 --smoke
 expect2 "flag without its value" "option '--out' needs a value" "$http" --smoke --out
 expect2 "client: unknown flag" "unknown option '--bogus'" "$http" __openloop --port 1 --rate 1 --bogus
 expect2 "client: flag without its value" "option '--rate' needs a value" "$http" __openloop --port 1 --rate
