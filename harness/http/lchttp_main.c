@@ -609,27 +609,43 @@ static void ol_summarise(json_t *o) {
   ol_stat(runs, "service_us", "p99", svc);
   json_object_set_new(o, "send_lag_p99_us_median", json_real(lag[0]));
   json_object_set_new(o, "service_p99_us_median", json_real(svc[0]));
-  double ach[64], cpu = 0;
-  size_t n = 0, q;
+  double ach[64], busy[64], cpu = 0;
+  size_t n = 0, nb = 0, q;
   json_t *r;
   int reached = 1, failed = 0;
   double steal = -1;
+  const char *wait = NULL;
   json_array_foreach(runs, q, r) {
     if (n < 64) ach[n++] = lch_json_num(r, "achieved_rate", 0);
     steal = fmax(steal, lch_json_num(r, "host_steal_ms", -1));
     reached &= json_is_true(json_object_get(r, "rate_reached"));
     failed |= json_is_true(json_object_get(r, "failed"));
     cpu = fmax(cpu, lch_json_num(r, "client_cpu_cores", 0));
+    /* a file from before the busy measure: its client slept, so busy was its CPU use */
+    if (nb < 64)
+      busy[nb++] = lch_json_num(r, "client_busy_cores", lch_json_num(r, "client_cpu_cores", 0));
+    if (!wait) wait = lch_json_str(r, "client_wait");
   }
   json_object_set_new(o, "achieved_median", json_real(median(ach, n)));
   json_object_set_new(o, "rate_reached", json_boolean(reached && n > 0));
   json_object_set_new(o, "client_cpu_cores_max", json_real(cpu));
+  double busy_med = median(busy, nb);
+  json_object_set_new(o, "client_busy_cores_median", json_real(busy_med));
+  if (wait) json_object_set_new(o, "client_wait", json_string(wait));
   if (steal >= 0) json_object_set_new(o, "host_steal_ms_max", json_real(steal));
-  /* the client, not the server, set the pace: its core nearly busy and its own sends late by
-   * at least half the tail it measured */
+  /* the client's own lateness: each send from the moment it became possible (the later of its
+   * due time and the previous response); a file from before it has only the send lag, which
+   * also holds the server's late responses */
+  double own[3];
+  int has_own = json_object_get(json_array_get(runs, 0), "client_lag_us") != NULL;
+  ol_stat(runs, has_own ? "client_lag_us" : "send_lag_us", "p99", own);
+  json_object_set_new(o, "client_lag_p99_us_median", json_real(own[0]));
+  /* the client, not the server, set the pace: its core busy (not spinning) 85% of the time or
+   * more, medians of the runs, or its own sends late by at least half the tail it measured */
   double p99[3];
   ol_stat(runs, "latency_us", "p99", p99);
-  json_object_set_new(o, "client_limited", json_boolean(cpu >= 0.85 && lag[0] >= 0.5 * p99[0]));
+  json_object_set_new(o, "client_limited",
+                      json_boolean(busy_med >= 0.85 || own[0] >= 0.5 * p99[0]));
   json_object_set_new(o, "failed", json_boolean(failed || n == 0));
 }
 
@@ -1250,9 +1266,11 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
           (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[0], flags[1], flags[2]);
       continue;
     }
-    char lag[32] = "-"; /* not recorded before the client measured it */
-    if (json_object_get(json_array_get(runs, 0), "send_lag_us"))
-      snprintf(lag, sizeof lag, "%.0f", lch_json_num(c, "send_lag_p99_us_median", 0));
+    char lag[32] = "-", busy[32] = "-"; /* not recorded before the client measured them */
+    if (json_object_get(json_array_get(runs, 0), "client_lag_us"))
+      snprintf(lag, sizeof lag, "%.0f", lch_json_num(c, "client_lag_p99_us_median", 0));
+    if (json_object_get(json_array_get(runs, 0), "client_busy_cores"))
+      snprintf(busy, sizeof busy, "%.2f", lch_json_num(c, "client_busy_cores_median", 0));
     char steal[32] = "-"; /* not recorded before */
     if (json_object_get(c, "host_steal_ms_max"))
       snprintf(steal, sizeof steal, "%.0f", lch_json_num(c, "host_steal_ms_max", 0));
@@ -1261,11 +1279,11 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
     repeat_range(runs, "p99", G.ol_drift[2], r99);
     lch_buf_printf(b,
                    "| %s | %.0f%% | %.0f | %.0f%s%s | %.0f (%.0f-%.0f) [%.0f-%.0f] | %.0f | %.0f "
-                   "(%.0f-%.0f) [%.0f-%.0f] | %.0f | %s | %s | %.*s |%s\n",
+                   "(%.0f-%.0f) [%.0f-%.0f] | %.0f | %s | %s | %s | %.*s |%s\n",
                    lch_json_str(s, "name"), 100 * lch_json_num(c, "load", 0),
                    lch_json_num(c, "target_rate", 0), lch_json_num(c, "achieved_median", 0),
                    flags[0], flags[1], p50[0], p50[1], p50[2], r50[0], r50[1], p90[0], p99[0],
-                   p99[1], p99[2], r99[0], r99[1], p999[0], lag, steal,
+                   p99[1], p99[2], r99[0], r99[1], p999[0], lag, busy, steal,
                    (int)strcspn(sched ? sched : "", " "), sched ? sched : "", flags[2]);
   }
 }
@@ -1322,17 +1340,26 @@ static int readme(json_t *doc, double load_start, double load_end) {
         "`rate not reached` or failed); `loopconf http --reproduce` checks that. Server and "
         "client run at SCHED_FIFO during these runs where permitted (column `sched`): at "
         "normal priority, the other processes' time slices on the shared cores dominate the "
-        "tail.%s %s `send lag` is the client's p99 lateness in "
-        "sending (its delay, or a late previous response's, charged to the server); `rate not "
-        "reached` means the client or server fell behind the schedule (the latencies then "
-        "include that queueing); `client-limited` means the client's core was at least 85%% "
-        "busy and its send lag at least half the p99: that row measures the client, not the "
-        "server. `host steal` is the most time, over the set's runs, that the hypervisor took "
+        "tail.%s %s The client spins (a task that yields in a loop keeps its loop polling, "
+        "so no send arms a timer in the kernel), unless it runs at SCHED_FIFO under RT throttling, "
+        "which would stop a busy client (`client_wait` in the JSON). `client lag` is the p99 "
+        "of the client's own share of each latency: its send measured from the moment it became "
+        "possible (the later of its due time and the previous response on its connection: a "
+        "late response's delay is the server's), plus the turns of its loop longer than 20 us "
+        "(the client busy with other connections, preempted or stopped) between that send and "
+        "its response; `client busy` is "
+        "the client's CPU use minus the time it spent spinning with nothing to do, in cores, "
+        "median of the runs; `rate not reached` means the client or server fell behind the "
+        "schedule (the latencies then include that queueing); `client-limited` means the "
+        "client was busy 0.85 of a core or more, or its own lag at least half the p99: that row "
+        "measures the client, not the server. `host steal` is the most time, over the set's runs, "
+        "that the hypervisor took "
         "from the machine's CPUs during one client run (/proc/stat; on a VM no priority "
         "inside it stops that).%s\n\n"
         "| server | load | target req/s | achieved | p50 us (min-max) [repeat] | p90 us | p99 us "
-        "(min-max) [repeat] | p99.9 us | send lag p99 us | host steal ms | sched |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "(min-max) [repeat] | p99.9 us | client lag p99 us | client busy | host steal ms | "
+        "sched |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
         lt, G.ol_conns, G.ol_duration, G.ol_warmup, G.ol_repeat,
         has_windows(js) ? SPREAD_WINDOWS_TEXT : SPREAD_RUNS_TEXT, 100 * G.ol_drift[0],
         100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3],
@@ -1348,7 +1375,7 @@ static int readme(json_t *doc, double load_start, double load_end) {
         json_object_get(ctx, "open_loop_realtime")
             ? ""
             : " **This file predates rounds and SCHED_FIFO: its runs were back to back, at "
-              "normal priority, and it has no send lag.**");
+              "normal priority, and it has no client lag.**");
     ol_rows(&b, js, 0);
     lch_buf_puts(&b, "\n![open-loop latency](http-openloop.svg)\n");
   }

@@ -8,7 +8,7 @@
  *
  * usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]
  *                                 [--warmup S] [--path /plaintext] [--backend B] [--fifo]
- *                                 [--idle-poll]
+ *                                 [--idle-poll] [--wait auto|spin|sleep]
  * --fifo runs the client at SCHED_FIFO priority LCHTTP_RT_PRIORITY when permitted (else at
  * normal priority, and the JSON says why): on a shared machine a normal-priority client waits
  * for other processes' time slices, and that wait would be charged to the server. The timer
@@ -35,18 +35,30 @@
 #include "loopconf/runtime.h"
 #include "loopconf/clock.h"
 
-enum { OL_WINDOWS = 10 }; /* windows per run for the spread (window_percentiles) */
+enum {
+  OL_WINDOWS = 10,
+  OL_NABSENT_MAX = 256
+}; /* windows per run for the spread (window_percentiles) */
 
 struct ol {
   long port, conns;
   double rate, duration, warmup;
   const char *path, *backend;
-  int fifo, idle_poll;
+  int fifo, idle_poll, spin;
   int64_t t0, t_measure, t_end;
-  int64_t *lat, *svc, *lag; /* ns, of the measured requests: from due, from send, send - due */
-  unsigned char *win;       /* which of the OL_WINDOWS windows each is due in */
+  /* ns, of the measured requests: from due, from send, send - due, and send minus the moment
+   * the send became possible (the later of due and the previous response): the client's own
+   * lateness, with the server's share taken out */
+  int64_t *lat, *svc, *lag, *own;
+  unsigned char *win; /* which of the OL_WINDOWS windows each is due in */
   size_t nlat, cap;
   unsigned long sent, done, errors, late_sends, unfinished, in_window;
+  /* spin mode (see ol_ticker): sends and reads so far, the idle time, the absent spans */
+  unsigned long progress;
+  int stop;
+  int64_t spin_idle, tick; /* tick: the ticker's last return */
+  int64_t absent[OL_NABSENT_MAX][2];
+  size_t nabsent;
   char first_error[160];
 };
 
@@ -60,6 +72,54 @@ struct conn_arg {
   struct ol *o;
   long k;
 };
+
+/* Spinning. Sleeping in the kernel until each send is due arms a timer per request: on a VM
+ * each arming is a hypervisor exit, and at 80% of a fast server's peak that had cost about half
+ * the client's core and 10-20 us of lateness per send (and up to 30 us of the median: a sleeping
+ * client also has to be woken for each response). In spin mode a ticker task yields in a loop
+ * for the whole run, so the loop never blocks: it polls with a zero timeout and the connections'
+ * timers and responses are seen within one turn. The ticker also tells the client's time apart:
+ * a turn in which no connection sent or read was idle (subtracted from the CPU time: busy), and a
+ * turn longer than OL_ABSENT_NS is a span in which the client was not there for a response
+ * (busy with others, preempted, stopped): such spans are kept, and each request is charged the
+ * part of them that falls between its send and its response (client_lag_us). Spin mode is
+ * chosen only where nothing stops a busy client (see ol_wait_mode). */
+enum { OL_ABSENT_NS = 20 * 1000, OL_NABSENT = OL_NABSENT_MAX };
+
+static int ol_ticker(void *arg, intptr_t *result) {
+  (void)result;
+  struct ol *o = arg;
+  int64_t last = o->tick = lc_now();
+  unsigned long seen = o->progress;
+  while (!o->stop) {
+    int rc = lc_yield();
+    if (rc < 0) return 0;
+    int64_t now = lc_now();
+    if (o->progress == seen && now - last <= OL_ABSENT_NS) o->spin_idle += now - last;
+    if (now - last > OL_ABSENT_NS) {
+      o->absent[o->nabsent % OL_NABSENT][0] = last;
+      o->absent[o->nabsent % OL_NABSENT][1] = now;
+      o->nabsent++;
+    }
+    last = o->tick = now;
+    seen = o->progress;
+  }
+  return 0;
+}
+
+/* How much of [from, to] the client was absent for: the kept spans, newest first, and the turn
+ * under way (the ticker has not returned since o->tick) if it is already longer than one. */
+static int64_t ol_absent_in(const struct ol *o, int64_t from, int64_t to) {
+  int64_t sum = 0;
+  if (o->spin && to - o->tick > OL_ABSENT_NS) sum += to - (o->tick > from ? o->tick : from);
+  for (size_t i = 0; i < OL_NABSENT && i < o->nabsent; i++) {
+    const int64_t *sp = o->absent[(o->nabsent - 1 - i) % OL_NABSENT];
+    if (sp[1] <= from) break;
+    int64_t lo = sp[0] > from ? sp[0] : from, hi = sp[1] < to ? sp[1] : to;
+    if (hi > lo) sum += hi - lo;
+  }
+  return sum;
+}
 
 static int ol_conn(void *arg, intptr_t *result) {
   (void)result;
@@ -76,6 +136,12 @@ static int ol_conn(void *arg, intptr_t *result) {
   char req[256];
   int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", o->path);
   char head[4096], body[4096];
+  /* The client's share of each latency: its own lateness in sending (from the later of the due
+   * time and the previous response), its absences while the response was on its way (an upper
+   * bound: the response may have come late in such a turn), and, when the previous response
+   * held this send back, as much of that wait as was the client's share of the previous latency
+   * (so the backlog a stalled client builds on a connection stays the client's) */
+  int64_t prev_fin = due, prev_share = 0;
   while (due < o->t_end) {
     int64_t now = lc_now();
     if (due > now) {
@@ -86,6 +152,7 @@ static int ol_conn(void *arg, intptr_t *result) {
     }
     int64_t sent_at = lc_now();
     o->sent++;
+    o->progress++;
     rc = lc_stream_write(s, req, (size_t)rl);
     if (rc < 0) {
       ol_error(o, "write", rc);
@@ -111,8 +178,11 @@ static int ol_conn(void *arg, intptr_t *result) {
       else o->unfinished++;
       break;
     }
-    int64_t fin = lc_now(), lat = fin - due;
+    int64_t fin = lc_now(), lat = fin - due, absent = ol_absent_in(o, sent_at, fin);
+    int64_t held = prev_fin > due ? prev_fin - due : 0; /* waited for the previous response */
+    int64_t share = sent_at - (due + held) + absent + (held < prev_share ? held : prev_share);
     o->done++;
+    o->progress++;
     if (fin >= o->t_measure && fin < o->t_end) o->in_window++;
     if (due >= o->t_measure) {
       if (o->nlat == o->cap) {
@@ -120,14 +190,18 @@ static int ol_conn(void *arg, intptr_t *result) {
         o->lat = lch_xrealloc(o->lat, o->cap * sizeof *o->lat);
         o->svc = lch_xrealloc(o->svc, o->cap * sizeof *o->svc);
         o->lag = lch_xrealloc(o->lag, o->cap * sizeof *o->lag);
+        o->own = lch_xrealloc(o->own, o->cap * sizeof *o->own);
         o->win = lch_xrealloc(o->win, o->cap * sizeof *o->win);
       }
       int64_t w = (due - o->t_measure) * OL_WINDOWS / (o->t_end - o->t_measure);
       o->win[o->nlat] = (unsigned char)(w < OL_WINDOWS ? w : OL_WINDOWS - 1);
       o->lat[o->nlat] = lat;
       o->svc[o->nlat] = fin - sent_at;
+      o->own[o->nlat] = share;
       o->lag[o->nlat++] = sent_at - due;
     }
+    prev_fin = fin;
+    prev_share = share;
     due += gap;
   }
   lc_stream_free(s);
@@ -146,12 +220,18 @@ static int ol_main(void *arg, intptr_t *result) {
     ca[k] = (struct conn_arg){o, k};
     t[k] = lc_spawn(ol_conn, &ca[k], "ol");
   }
+  lc_task *tick = o->spin ? lc_spawn(ol_ticker, o, "ol-ticker") : NULL;
   /* responses still missing 5 s after the end are counted as unfinished */
   lc_timeout to;
   lc_timeout_enter(&to, o->t_end - lc_now() + 5 * LC_S);
   int rc = lc_gather(t, (size_t)o->conns, NULL, NULL, 0);
   lc_timeout_exit(&to, rc);
   for (long k = 0; k < o->conns; k++) lc_task_unref(t[k]);
+  o->stop = 1;
+  if (tick) {
+    lc_await(tick, NULL);
+    lc_task_unref(tick);
+  }
   free(t);
   free(ca);
   return 0;
@@ -227,6 +307,32 @@ static void hold_idle_poll(char *what, size_t cap) {
   /* fd stays open on purpose: closing it would end the request */
 }
 
+/* Spin or sleep (--wait auto|spin|sleep). auto spins unless the client runs at SCHED_FIFO
+ * under the kernel's RT throttling (sched_rt_runtime_us not -1): a FIFO task busy all the time
+ * is stopped for the rest of each period (50 ms a second by default), which would be charged to
+ * the server. The text says what was chosen and why. */
+static int ol_wait_mode(const char *want, int fifo, char *what, size_t cap) {
+  if (!strcmp(want, "sleep")) {
+    snprintf(what, cap, "sleep (asked)");
+    return 0;
+  }
+  if (!strcmp(want, "spin")) {
+    snprintf(what, cap, "spin (asked)");
+    return 1;
+  }
+  long rt = 0;
+  FILE *f = fopen("/proc/sys/kernel/sched_rt_runtime_us", "r");
+  int known = f && fscanf(f, "%ld", &rt) == 1;
+  if (f) fclose(f);
+  if (fifo && !(known && rt < 0)) {
+    snprintf(what, cap,
+             "sleep (SCHED_FIFO under RT throttling: a spinning client would be stopped)");
+    return 0;
+  }
+  snprintf(what, cap, "spin (a ticker task keeps the loop polling)");
+  return 1;
+}
+
 static double cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -241,6 +347,7 @@ int lchttp_openloop_main(int argc, char **argv) {
   o.warmup = 1;
   o.path = "/plaintext";
   o.backend = "reference";
+  const char *wait = "auto";
   static const struct option longopts[] = {{"port", required_argument, NULL, 'p'},
                                            {"rate", required_argument, NULL, 'r'},
                                            {"connections", required_argument, NULL, 'c'},
@@ -250,6 +357,7 @@ int lchttp_openloop_main(int argc, char **argv) {
                                            {"backend", required_argument, NULL, 'b'},
                                            {"fifo", no_argument, NULL, 'f'},
                                            {"idle-poll", no_argument, NULL, 'i'},
+                                           {"wait", required_argument, NULL, 'W'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   int ch;
@@ -276,10 +384,18 @@ int lchttp_openloop_main(int argc, char **argv) {
     case 'b': o.backend = optarg; break;
     case 'f': o.fifo = 1; break;
     case 'i': o.idle_poll = 1; break;
+    case 'W':
+      if (strcmp(optarg, "auto") && strcmp(optarg, "spin") && strcmp(optarg, "sleep")) {
+        lch_error("--wait must be auto, spin or sleep, not '%s'", optarg);
+        return 2;
+      }
+      wait = optarg;
+      break;
     case 'h':
       puts(
           "usage: loopconf-http __openloop --port P --rate R [--connections C] [--duration S]\n"
           "       [--warmup S] [--path /plaintext] [--backend B] [--fifo] [--idle-poll]\n"
+          "       [--wait auto|spin|sleep]\n"
           "       (JSON on stdout)");
       return 0;
     default: return lch_getopt_error(ch, argv, "loopconf-http __openloop");
@@ -299,6 +415,8 @@ int lchttp_openloop_main(int argc, char **argv) {
       snprintf(sched, sizeof sched, "fifo %d", LCHTTP_RT_PRIORITY);
     else snprintf(sched, sizeof sched, "other (SCHED_FIFO refused: %s)", strerror(errno));
   }
+  char waitwhat[96];
+  o.spin = ol_wait_mode(wait, !strncmp(sched, "fifo", 4), waitwhat, sizeof waitwhat);
   char idle[96] = "halting (not asked)";
   if (o.idle_poll) hold_idle_poll(idle, sizeof idle);
   double cpu0 = cpu_s();
@@ -325,11 +443,15 @@ int lchttp_openloop_main(int argc, char **argv) {
   json_object_set_new(j, "achieved_rate", json_real((double)o.in_window / o.duration));
   if (o.first_error[0]) json_object_set_new(j, "first_error", json_string(o.first_error));
   json_object_set_new(j, "client_cpu_cores", json_real(wall > 0 ? cpu / wall : 0));
+  double busy = cpu - (double)o.spin_idle / 1e9;
+  json_object_set_new(j, "client_busy_cores", json_real(wall > 0 && busy > 0 ? busy / wall : 0));
   json_object_set_new(j, "idle_cpus", json_string(idle));
+  json_object_set_new(j, "client_wait", json_string(waitwhat));
   json_object_set_new(j, "latency_windows_us", window_percentiles(o.lat, o.win, o.nlat));
   json_object_set_new(j, "latency_us", percentiles(o.lat, o.nlat));
   json_object_set_new(j, "service_us", percentiles(o.svc, o.nlat));
   json_object_set_new(j, "send_lag_us", percentiles(o.lag, o.nlat));
+  json_object_set_new(j, "client_lag_us", percentiles(o.own, o.nlat));
   char *s = json_dumps(j, JSON_COMPACT);
   puts(s);
   free(s);
@@ -337,6 +459,7 @@ int lchttp_openloop_main(int argc, char **argv) {
   free(o.lat);
   free(o.svc);
   free(o.lag);
+  free(o.own);
   free(o.win);
   return 0;
 }

@@ -4,6 +4,10 @@
 #      middle of a constant-rate run; every request due during the stall must be charged for
 #      it, so the p99 from the intended send time is at least half the stall, while the p99
 #      from the actual send (what a closed-loop client would report) stays below that;
+#   1b. the client's own lag: in that run, the sends the stopped server held back are late
+#      (send lag) but not the client's fault (its own lag, from the moment each send became
+#      possible, stays small), and its idle spinning is not counted as busy; when the client
+#      itself is stopped instead, its own lag is at least half the p99 (a client-limited row);
 #   2. --reproduce compares the new medians with the old file's repeat range (its spread,
 #      the range of its runs' window percentiles (null for a window in which nothing was
 #      due: skipped), or for runs without windows their min-max,
@@ -30,7 +34,12 @@ fail() {
   exit 1
 }
 spid=
+olpid=
 cleanup() {
+  if [ -n "$olpid" ]; then
+    kill -CONT "$olpid" 2>/dev/null || true
+    kill "$olpid" 2>/dev/null || true
+  fi
   if [ -n "$spid" ]; then
     kill -CONT "$spid" 2>/dev/null || true
     kill "$spid" 2>/dev/null || true
@@ -59,9 +68,7 @@ kill -STOP "$spid"
 sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
 kill -CONT "$spid"
 wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/ol.log")"
-exec 9>&-
-wait "$spid" || fail "the server did not exit cleanly"
-spid=
+olpid=
 python3 - "$dir/ol.json" "$stall_ms" <<'EOF' || fail "coordinated omission check (above)"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -75,6 +82,46 @@ if lat < 0.5 * stall_us:
     sys.exit("the stall is not charged to the requests it delayed (coordinated omission)")
 if svc >= 0.5 * stall_us:
     sys.exit("the p99 from the actual send also shows the stall: the two are not told apart")
+# the sends the stall delayed waited for a response, not for the client: charged to the server
+lag, own = d["send_lag_us"]["p99"], d["client_lag_us"]["p99"]
+print(f"  send lag p99 {lag / 1000:.1f} ms, the client's own lag p99 {own / 1000:.1f} ms")
+if lag < 0.5 * stall_us:
+    sys.exit("the send lag does not show the sends the stalled server held back")
+if own >= 0.25 * stall_us:
+    sys.exit("the server's stall is charged to the client's own lag")
+# not at SCHED_FIFO, so the client spins before each send; spinning is not counted as busy
+cpu, busy = d["client_cpu_cores"], d["client_busy_cores"]
+print(f"  {d['client_wait']}: CPU {cpu:.2f} cores, busy {busy:.2f}")
+if not d["client_wait"].startswith("spin"):
+    sys.exit("the client did not spin")
+if not 0 < busy < 0.5 * cpu:
+    sys.exit("the client's idle spinning is counted as busy (or nothing is)")
+EOF
+
+# 1b. a stall of the client itself is the client's own lag (and so its row is client-limited)
+"$http" __openloop --port "$port" --rate 2000 --connections 8 --duration 3 --warmup 0.5 \
+  >"$dir/ol2.json" 2>"$dir/ol2.log" &
+olpid=$!
+sleep 1.5
+kill -STOP "$olpid"
+sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
+kill -CONT "$olpid"
+wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/ol2.log")"
+olpid=
+exec 9>&-
+wait "$spid" || fail "the server did not exit cleanly"
+spid=
+python3 - "$dir/ol2.json" "$stall_ms" <<'EOF' || fail "client stall check (above)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+stall_us = float(sys.argv[2]) * 1000
+lat, own = d["latency_us"]["p99"], d["client_lag_us"]["p99"]
+print(f"client stalled {stall_us / 1000:.0f} ms: p99 {lat / 1000:.1f} ms, the client's own lag "
+      f"p99 {own / 1000:.1f} ms")
+if d["errors"] or d["measured"] < 1000:
+    sys.exit(f"errors {d['errors']}, measured {d['measured']}")
+if own < 0.5 * lat:
+    sys.exit("the client's own stall is not charged to the client's own lag")
 EOF
 
 # 2. --reproduce against a crafted earlier run: one set wide open, one impossibly tight

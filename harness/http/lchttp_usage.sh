@@ -29,6 +29,7 @@ expect2 "value for a flag that takes none" "option '--quiet' takes no value" "$h
 expect2 "flag without its value" "option '--out' needs a value" "$http" --smoke --out
 expect2 "client: unknown flag" "unknown option '--bogus'" "$http" __openloop --port 1 --rate 1 --bogus
 expect2 "client: flag without its value" "option '--rate' needs a value" "$http" __openloop --port 1 --rate
+expect2 "client: bad --wait" "--wait must be auto, spin or sleep" "$http" __openloop --port 1 --rate 1 --wait fast
 expect2 "unwritable --out" "--out" "$http" --out /proc/nope/dir
 echo '{"a": 1}' >"$empty/foreign.json"
 echo '{"context": {"wrk_version": "x"}, "servers": [{"name": "nope", "open_loop": [{"load": 0.5, "target_rate": 100, "runs": [{}]}]}]}' >"$empty/nope.json"
