@@ -16,8 +16,10 @@
  * Prints one JSON object on stdout: target and achieved rate, counts, and percentiles in
  * microseconds over the requests due after the warm-up: latency_us from the due time (what
  * the schedule's user saw), service_us from the actual send, and send_lag_us (actual send
- * minus due: how late the client, or the previous response, made each send), and the
- * client's own CPU use over the run (near 1 core: the client, not the server, is the limit). */
+ * minus due: how late the client, or the previous response, made each send), client_lag_us
+ * (the client's own share of each latency, see ol_conn), and the client's CPU use over the run,
+ * in all and without idle spinning (client_busy_cores: near 1 core, the client, not the server,
+ * is the limit). --wait: spin (the default where safe, see ol_wait_mode) or sleep. */
 #include "lchttp.h"
 
 #include <errno.h>
@@ -35,10 +37,7 @@
 #include "loopconf/runtime.h"
 #include "loopconf/clock.h"
 
-enum {
-  OL_WINDOWS = 10,
-  OL_NABSENT_MAX = 256
-}; /* windows per run for the spread (window_percentiles) */
+enum { OL_WINDOWS = 10 }; /* windows per run for the spread (window_percentiles) */
 
 struct ol {
   long port, conns;
@@ -53,12 +52,11 @@ struct ol {
   unsigned char *win; /* which of the OL_WINDOWS windows each is due in */
   size_t nlat, cap;
   unsigned long sent, done, errors, late_sends, unfinished, in_window;
-  /* spin mode (see ol_ticker): sends and reads so far, the idle time, the absent spans */
+  /* spin mode (see ol_ticker): sends and reads so far, the idle time, and the ticker's last
+   * three returns, newest first */
   unsigned long progress;
   int stop;
-  int64_t spin_idle, tick; /* tick: the ticker's last return */
-  int64_t absent[OL_NABSENT_MAX][2];
-  size_t nabsent;
+  int64_t spin_idle, tick[3];
   char first_error[160];
 };
 
@@ -79,46 +77,39 @@ struct conn_arg {
  * client also has to be woken for each response). In spin mode a ticker task yields in a loop
  * for the whole run, so the loop never blocks: it polls with a zero timeout and the connections'
  * timers and responses are seen within one turn. The ticker also tells the client's time apart:
- * a turn in which no connection sent or read was idle (subtracted from the CPU time: busy), and a
- * turn longer than OL_ABSENT_NS is a span in which the client was not there for a response
- * (busy with others, preempted, stopped): such spans are kept, and each request is charged the
- * part of them that falls between its send and its response (client_lag_us). Spin mode is
- * chosen only where nothing stops a busy client (see ol_wait_mode). */
-enum { OL_ABSENT_NS = 20 * 1000, OL_NABSENT = OL_NABSENT_MAX };
+ * a turn in which no connection sent or read was idle (subtracted from the CPU time: busy). And
+ * it bounds how long a response waited for the client (ol_read_delay). */
+enum { OL_SLOW_TURN_NS = 20 * 1000 }; /* longer without progress: stopped or preempted, not idle */
 
 static int ol_ticker(void *arg, intptr_t *result) {
   (void)result;
   struct ol *o = arg;
-  int64_t last = o->tick = lc_now();
+  o->tick[0] = o->tick[1] = o->tick[2] = lc_now();
   unsigned long seen = o->progress;
   while (!o->stop) {
     int rc = lc_yield();
     if (rc < 0) return 0;
     int64_t now = lc_now();
-    if (o->progress == seen && now - last <= OL_ABSENT_NS) o->spin_idle += now - last;
-    if (now - last > OL_ABSENT_NS) {
-      o->absent[o->nabsent % OL_NABSENT][0] = last;
-      o->absent[o->nabsent % OL_NABSENT][1] = now;
-      o->nabsent++;
-    }
-    last = o->tick = now;
+    if (o->progress == seen && now - o->tick[0] <= OL_SLOW_TURN_NS)
+      o->spin_idle += now - o->tick[0];
+    o->tick[2] = o->tick[1];
+    o->tick[1] = o->tick[0];
+    o->tick[0] = now;
     seen = o->progress;
   }
   return 0;
 }
 
-/* How much of [from, to] the client was absent for: the kept spans, newest first, and the turn
- * under way (the ticker has not returned since o->tick) if it is already longer than one. */
-static int64_t ol_absent_in(const struct ol *o, int64_t from, int64_t to) {
-  int64_t sum = 0;
-  if (o->spin && to - o->tick > OL_ABSENT_NS) sum += to - (o->tick > from ? o->tick : from);
-  for (size_t i = 0; i < OL_NABSENT && i < o->nabsent; i++) {
-    const int64_t *sp = o->absent[(o->nabsent - 1 - i) % OL_NABSENT];
-    if (sp[1] <= from) break;
-    int64_t lo = sp[0] > from ? sp[0] : from, hi = sp[1] < to ? sp[1] : to;
-    if (hi > lo) sum += hi - lo;
-  }
-  return sum;
+/* The most a response read at `fin` (sent at `sent`) can have waited for the client. Each turn
+ * of the loop polls once and then runs what the poll made ready, the ticker somewhere among
+ * them; a response read in this turn was not there at the previous turn's poll, which came
+ * after the ticker's return two returns ago (tick[1] if this task runs before the ticker in
+ * the turn, tick[2] if after: the earlier is taken). An upper bound, loose when the turns are
+ * long next to the server's time: then it cannot tell the two apart and charges the client.
+ * Unknown (0) when the client sleeps. */
+static int64_t ol_read_delay(const struct ol *o, int64_t sent, int64_t fin) {
+  if (!o->spin) return 0;
+  return fin - (o->tick[2] > sent ? o->tick[2] : sent);
 }
 
 static int ol_conn(void *arg, intptr_t *result) {
@@ -137,8 +128,8 @@ static int ol_conn(void *arg, intptr_t *result) {
   int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", o->path);
   char head[4096], body[4096];
   /* The client's share of each latency: its own lateness in sending (from the later of the due
-   * time and the previous response), its absences while the response was on its way (an upper
-   * bound: the response may have come late in such a turn), and, when the previous response
+   * time and the previous response), the most its response can have waited to be read
+   * (ol_read_delay), and, when the previous response
    * held this send back, as much of that wait as was the client's share of the previous latency
    * (so the backlog a stalled client builds on a connection stays the client's) */
   int64_t prev_fin = due, prev_share = 0;
@@ -178,9 +169,9 @@ static int ol_conn(void *arg, intptr_t *result) {
       else o->unfinished++;
       break;
     }
-    int64_t fin = lc_now(), lat = fin - due, absent = ol_absent_in(o, sent_at, fin);
+    int64_t fin = lc_now(), lat = fin - due, rd = ol_read_delay(o, sent_at, fin);
     int64_t held = prev_fin > due ? prev_fin - due : 0; /* waited for the previous response */
-    int64_t share = sent_at - (due + held) + absent + (held < prev_share ? held : prev_share);
+    int64_t share = sent_at - (due + held) + rd + (held < prev_share ? held : prev_share);
     o->done++;
     o->progress++;
     if (fin >= o->t_measure && fin < o->t_end) o->in_window++;
