@@ -60,15 +60,22 @@ while ! grep -q '^lchttp-port' "$dir/port" 2>/dev/null; do
 done
 port=$(awk '{ print $2 }' "$dir/port")
 stall_ms=$(awk -v m="$mult" 'BEGIN { printf "%d", 400 * m }')
-"$http" __openloop --port "$port" --rate 2000 --connections 8 --duration 3 --warmup 0.5 \
-  >"$dir/ol.json" 2>"$dir/ol.log" &
-olpid=$!
-sleep 1.5
-kill -STOP "$spid"
-sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
-kill -CONT "$spid"
-wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/ol.log")"
-olpid=
+# stalled_run NAME WHO: a 3 s open loop into $dir/NAME.json, WHO ("server" or "client")
+# stopped for STALL ms in the middle
+stalled_run() {
+  "$http" __openloop --port "$port" --rate 2000 --connections 8 --duration 3 --warmup 0.5 \
+    >"$dir/$1.json" 2>"$dir/$1.log" &
+  olpid=$!
+  victim=$spid
+  [ "$2" = client ] && victim=$olpid
+  sleep 1.5
+  kill -STOP "$victim"
+  sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
+  kill -CONT "$victim"
+  wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/$1.log")"
+  olpid=
+}
+stalled_run ol server
 python3 - "$dir/ol.json" "$stall_ms" <<'EOF' || fail "coordinated omission check (above)"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -99,15 +106,7 @@ if not 0 < busy < 0.5 * cpu:
 EOF
 
 # 1b. a stall of the client itself is the client's own lag (and so its row is client-limited)
-"$http" __openloop --port "$port" --rate 2000 --connections 8 --duration 3 --warmup 0.5 \
-  >"$dir/ol2.json" 2>"$dir/ol2.log" &
-olpid=$!
-sleep 1.5
-kill -STOP "$olpid"
-sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
-kill -CONT "$olpid"
-wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/ol2.log")"
-olpid=
+stalled_run ol2 client
 exec 9>&-
 wait "$spid" || fail "the server did not exit cleanly"
 spid=
