@@ -76,15 +76,23 @@ stalled_run() {
   olpid=
 }
 stalled_run ol server
-python3 - "$dir/ol.json" "$stall_ms" <<'EOF' || fail "coordinated omission check (above)"
+# 1b. a stall of the client itself is the client's own lag (and so its row is client-limited)
+stalled_run ol2 client
+exec 9>&-
+wait "$spid" || fail "the server did not exit cleanly"
+spid=
+python3 - "$dir/ol.json" "$dir/ol2.json" "$stall_ms" <<'EOF' || fail "stall checks (above)"
 import json, sys
-d = json.load(open(sys.argv[1]))
-stall_us = float(sys.argv[2]) * 1000
+stall_us = float(sys.argv[3]) * 1000
+runs = [json.load(open(f)) for f in sys.argv[1:3]]
+for d in runs:
+    if d["errors"] or d["measured"] < 1000:
+        sys.exit(f"errors {d['errors']}, measured {d['measured']}")
+# 1: the server stalled
+d = runs[0]
 lat, svc = d["latency_us"]["p99"], d["service_us"]["p99"]
 print(f"stall {stall_us / 1000:.0f} ms: p99 from the due time {lat / 1000:.1f} ms, "
       f"from the actual send {svc / 1000:.1f} ms; achieved {d['achieved_rate']:.0f} req/s")
-if d["errors"] or d["measured"] < 1000:
-    sys.exit(f"errors {d['errors']}, measured {d['measured']}")
 if lat < 0.5 * stall_us:
     sys.exit("the stall is not charged to the requests it delayed (coordinated omission)")
 if svc >= 0.5 * stall_us:
@@ -103,22 +111,11 @@ if not d["client_wait"].startswith("spin"):
     sys.exit("the client did not spin")
 if not 0 < busy < 0.5 * cpu:
     sys.exit("the client's idle spinning is counted as busy (or nothing is)")
-EOF
-
-# 1b. a stall of the client itself is the client's own lag (and so its row is client-limited)
-stalled_run ol2 client
-exec 9>&-
-wait "$spid" || fail "the server did not exit cleanly"
-spid=
-python3 - "$dir/ol2.json" "$stall_ms" <<'EOF' || fail "client stall check (above)"
-import json, sys
-d = json.load(open(sys.argv[1]))
-stall_us = float(sys.argv[2]) * 1000
+# 1b: the client stalled
+d = runs[1]
 lat, own = d["latency_us"]["p99"], d["client_lag_us"]["p99"]
 print(f"client stalled {stall_us / 1000:.0f} ms: p99 {lat / 1000:.1f} ms, the client's own lag "
       f"p99 {own / 1000:.1f} ms")
-if d["errors"] or d["measured"] < 1000:
-    sys.exit(f"errors {d['errors']}, measured {d['measured']}")
 if own < 0.5 * lat:
     sys.exit("the client's own stall is not charged to the client's own lag")
 EOF
@@ -148,7 +145,9 @@ cat >"$dir/old.json" <<'EOF'
 EOF
 # Sets 0 and 1 must have measured the server in B to be judged; a host stall of ~100 ms in
 # B's 1 s run leaves a set behind its rate (not judged, rightly), so such a run is retried, at
-# most 3 times, rather than judged against expectations it cannot meet.
+# most 3 times, rather than judged against expectations it cannot meet. Known limit: with
+# both cores fully busy (two CPU hogs), B's normal-priority client is preempted and rightly
+# client-limited in every try (its own share 5-6 ms of a p99 of 8 ms), and this part fails.
 try=1
 while :; do
   "$http" --reproduce "$dir/old.json" --out "$dir/repro" -q ||
