@@ -19,7 +19,11 @@
  * minus due: how late the client, or the previous response, made each send), client_lag_us
  * (the client's own share of each latency, see ol_conn), and the client's CPU use over the run,
  * in all and without idle spinning (client_busy_cores: near 1 core, the client, not the server,
- * is the limit). --wait: spin (the default where safe, see ol_wait_mode) or sleep. */
+ * is the limit). read_delay_us: how long each response waited in the socket to be read, from
+ * the kernel's receive stamp (rx_stamps says whether stamping was on, rx_stamped how many
+ * measured responses had one); server_latency_us: each latency less the client's share;
+ * client_runq_wait_ms and client_preemptions: the client waiting for a CPU while runnable.
+ * --wait: spin (the default where safe, see ol_wait_mode) or sleep. */
 #include "lchttp.h"
 
 #include <errno.h>
@@ -32,6 +36,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "loopconf/runtime.h"
@@ -48,10 +55,10 @@ struct ol {
   /* ns, of the measured requests: from due, from send, send - due, and send minus the moment
    * the send became possible (the later of due and the previous response): the client's own
    * lateness, with the server's share taken out */
-  int64_t *lat, *svc, *lag, *own;
+  int64_t *lat, *svc, *lag, *own, *rdel;
   unsigned char *win; /* which of the OL_WINDOWS windows each is due in */
   size_t nlat, cap;
-  unsigned long sent, done, errors, late_sends, unfinished, in_window;
+  unsigned long sent, done, errors, late_sends, unfinished, in_window, stamped;
   /* spin mode (see ol_ticker): sends and reads so far, the idle time, and the ticker's last
    * three returns, newest first */
   unsigned long progress;
@@ -100,6 +107,12 @@ static int ol_ticker(void *arg, intptr_t *result) {
   return 0;
 }
 
+/* How long a response read at `fin` (sent at `sent`) waited for the client: from its arrival in
+ * the socket by the kernel's receive stamp (rx, see lc_stream_rx_timestamps), which counts the
+ * loop's turns, the other connections' work, preemption and a sleeping client's wake-up alike.
+ * Without a stamp (rx 0), the bound below. */
+static int64_t ol_read_delay(const struct ol *o, int64_t sent, int64_t rx, int64_t fin);
+
 /* The most a response read at `fin` (sent at `sent`) can have waited for the client. Each turn
  * of the loop polls once and then runs what the poll made ready, the ticker somewhere among
  * them; a response read in this turn was not there at the previous turn's poll, which came
@@ -107,9 +120,14 @@ static int ol_ticker(void *arg, intptr_t *result) {
  * the turn, tick[2] if after: the earlier is taken). An upper bound, loose when the turns are
  * long next to the server's time: then it cannot tell the two apart and charges the client.
  * Unknown (0) when the client sleeps. */
-static int64_t ol_read_delay(const struct ol *o, int64_t sent, int64_t fin) {
+static int64_t ol_turn_bound(const struct ol *o, int64_t sent, int64_t fin) {
   if (!o->spin) return 0;
   return fin - (o->tick[2] > sent ? o->tick[2] : sent);
+}
+
+static int64_t ol_read_delay(const struct ol *o, int64_t sent, int64_t rx, int64_t fin) {
+  if (!rx) return ol_turn_bound(o, sent, fin);
+  return fin - (rx > sent ? rx : sent); /* not before the send: a clock read a little off */
 }
 
 static int ol_conn(void *arg, intptr_t *result) {
@@ -124,11 +142,12 @@ static int ol_conn(void *arg, intptr_t *result) {
     ol_error(o, "connect", rc);
     return 0;
   }
+  lc_stream_rx_timestamps(s); /* refused: no stamps, the turn bound instead */
   char req[256];
   int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", o->path);
   char head[4096], body[4096];
   /* The client's share of each latency: its own lateness in sending (from the later of the due
-   * time and the previous response), the most its response can have waited to be read
+   * time and the previous response), how long its response waited to be read
    * (ol_read_delay), and, when the previous response
    * held this send back, as much of that wait as was the client's share of the previous latency
    * (so the backlog a stalled client builds on a connection stays the client's) */
@@ -169,7 +188,8 @@ static int ol_conn(void *arg, intptr_t *result) {
       else o->unfinished++;
       break;
     }
-    int64_t fin = lc_now(), lat = fin - due, rd = ol_read_delay(o, sent_at, fin);
+    int64_t fin = lc_now(), lat = fin - due, rx = lc_stream_rx_time(s);
+    int64_t rd = ol_read_delay(o, sent_at, rx, fin);
     int64_t held = prev_fin > due ? prev_fin - due : 0; /* waited for the previous response */
     int64_t share = sent_at - (due + held) + rd + (held < prev_share ? held : prev_share);
     o->done++;
@@ -182,13 +202,16 @@ static int ol_conn(void *arg, intptr_t *result) {
         o->svc = lch_xrealloc(o->svc, o->cap * sizeof *o->svc);
         o->lag = lch_xrealloc(o->lag, o->cap * sizeof *o->lag);
         o->own = lch_xrealloc(o->own, o->cap * sizeof *o->own);
+        o->rdel = lch_xrealloc(o->rdel, o->cap * sizeof *o->rdel);
         o->win = lch_xrealloc(o->win, o->cap * sizeof *o->win);
       }
+      if (rx) o->stamped++;
       int64_t w = (due - o->t_measure) * OL_WINDOWS / (o->t_end - o->t_measure);
       o->win[o->nlat] = (unsigned char)(w < OL_WINDOWS ? w : OL_WINDOWS - 1);
       o->lat[o->nlat] = lat;
       o->svc[o->nlat] = fin - sent_at;
       o->own[o->nlat] = share;
+      o->rdel[o->nlat] = rd;
       o->lag[o->nlat++] = sent_at - due;
     }
     prev_fin = fin;
@@ -298,6 +321,48 @@ static void hold_idle_poll(char *what, size_t cap) {
   /* fd stays open on purpose: closing it would end the request */
 }
 
+/* Turn the kernel's receive stamps on before the run and keep them on (lc_stream_rx_timestamps
+ * on the connections then finds them on at once). The kernel turns stamping on from a work
+ * queue on this CPU, and a realtime client spinning there would starve it: in a hand run that
+ * way, the first 0.9 s of responses had no stamp. So: a loopback TCP pair, stamps asked on one
+ * end, one byte sent and read until it comes stamped (at most 1 s), and that end left open for
+ * the process's life. The text says what happened. */
+static void hold_rx_stamps(char *what, size_t cap) {
+  snprintf(what, cap, "off (loopback pair failed: %s)", strerror(errno));
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1, on = 1;
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof sa;
+  if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) || listen(l, 1) ||
+      getsockname(l, (struct sockaddr *)&sa, &sl))
+    goto out;
+  c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof sa) || (a = accept(l, NULL, NULL)) < 0)
+    goto out;
+  if (setsockopt(a, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on)) {
+    snprintf(what, cap, "off (SO_TIMESTAMPNS refused: %s)", strerror(errno));
+    goto out;
+  }
+  snprintf(what, cap, "off (no stamp within 1 s: the loop-turn bound instead)");
+  for (int i = 0; i < 200; i++) {
+    char byte = 0, ctl[CMSG_SPACE(3 * sizeof(struct timespec))];
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    if (send(c, &byte, 1, MSG_NOSIGNAL) != 1 || recvmsg(a, &m, 0) != 1) break;
+    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+      snprintf(what, cap, "kernel receive stamps (SO_TIMESTAMPNS)");
+      a = -1; /* stays open on purpose: it keeps stamping on */
+      break;
+    }
+    usleep(5000);
+  }
+out:
+  if (a >= 0) close(a);
+  if (c >= 0) close(c);
+  if (l >= 0) close(l);
+}
+
 /* Spin or sleep (--wait auto|spin|sleep). auto spins unless the client runs at SCHED_FIFO
  * under the kernel's RT throttling (sched_rt_runtime_us not -1): a FIFO task busy all the time
  * is stopped for the rest of each period (50 ms a second by default), which would be charged to
@@ -322,6 +387,17 @@ static int ol_wait_mode(const char *want, int fifo, char *what, size_t cap) {
   }
   snprintf(what, cap, "spin (a ticker task keeps the loop polling)");
   return 1;
+}
+
+/* This thread's time waiting for a CPU while runnable (ns, the kernel's schedstat run_delay;
+ * -1 when unknown): the client preempted, by a higher-priority thread or the kernel's own work,
+ * rather than busy or idle. */
+static int64_t runq_wait_ns(void) {
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  long long run = 0, wait = -1;
+  if (f && fscanf(f, "%lld %lld", &run, &wait) != 2) wait = -1;
+  if (f) fclose(f);
+  return wait;
 }
 
 static double cpu_s(void) {
@@ -399,6 +475,8 @@ int lchttp_openloop_main(int argc, char **argv) {
   const struct lc_backend *b = lch_backend_open(o.backend);
   if (!b) return 2;
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  char stamps[96];
+  hold_rx_stamps(stamps, sizeof stamps); /* before the client may become realtime */
   char sched[96] = "other";
   if (o.fifo) {
     struct sched_param sp = {.sched_priority = LCHTTP_RT_PRIORITY};
@@ -411,12 +489,17 @@ int lchttp_openloop_main(int argc, char **argv) {
   char idle[96] = "halting (not asked)";
   if (o.idle_poll) hold_idle_poll(idle, sizeof idle);
   double cpu0 = cpu_s();
+  int64_t rq0 = runq_wait_ns();
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
   int64_t wall0 = lc_clock_ns();
   int rc = lc_run(b, NULL, ol_main, &o, NULL);
   if (rc < 0) {
     lch_error("open-loop client: %s", strerror(-rc));
     return 1;
   }
+  int64_t rq1 = runq_wait_ns();
+  getrusage(RUSAGE_SELF, &ru1);
   double cpu = cpu_s() - cpu0, wall = (double)(lc_clock_ns() - wall0) / 1e9;
   json_t *j = json_object();
   json_object_set_new(j, "target_rate", json_real(o.rate));
@@ -437,12 +520,24 @@ int lchttp_openloop_main(int argc, char **argv) {
   double busy = cpu - (double)o.spin_idle / 1e9;
   json_object_set_new(j, "client_busy_cores", json_real(wall > 0 && busy > 0 ? busy / wall : 0));
   json_object_set_new(j, "idle_cpus", json_string(idle));
+  if (rq0 >= 0 && rq1 >= rq0)
+    json_object_set_new(j, "client_runq_wait_ms", json_real((double)(rq1 - rq0) / 1e6));
+  json_object_set_new(j, "client_preemptions",
+                      json_integer((json_int_t)(ru1.ru_nivcsw - ru0.ru_nivcsw)));
   json_object_set_new(j, "client_wait", json_string(waitwhat));
   json_object_set_new(j, "latency_windows_us", window_percentiles(o.lat, o.win, o.nlat));
+  /* each latency less the client's own share (before percentiles() sorts them apart): about
+   * what a client that cost nothing would have seen */
+  int64_t *srv = lch_xcalloc(o.nlat ? o.nlat : 1, sizeof *srv);
+  for (size_t i = 0; i < o.nlat; i++) srv[i] = o.lat[i] - o.own[i];
   json_object_set_new(j, "latency_us", percentiles(o.lat, o.nlat));
   json_object_set_new(j, "service_us", percentiles(o.svc, o.nlat));
   json_object_set_new(j, "send_lag_us", percentiles(o.lag, o.nlat));
   json_object_set_new(j, "client_lag_us", percentiles(o.own, o.nlat));
+  json_object_set_new(j, "read_delay_us", percentiles(o.rdel, o.nlat));
+  json_object_set_new(j, "server_latency_us", percentiles(srv, o.nlat));
+  json_object_set_new(j, "rx_stamps", json_string(stamps));
+  json_object_set_new(j, "rx_stamped", json_integer((json_int_t)o.stamped));
   char *s = json_dumps(j, JSON_COMPACT);
   puts(s);
   free(s);
@@ -451,6 +546,8 @@ int lchttp_openloop_main(int argc, char **argv) {
   free(o.svc);
   free(o.lag);
   free(o.own);
+  free(o.rdel);
+  free(srv);
   free(o.win);
   return 0;
 }

@@ -8,6 +8,10 @@
 #      (send lag) but not the client's fault (its own lag, from the moment each send became
 #      possible, stays small), and its idle spinning is not counted as busy; when the client
 #      itself is stopped instead, its own lag is at least half the p99 (a client-limited row);
+#      every response is stamped by the kernel on arrival, so the responses that came while
+#      the client was stopped (the server held them until then) show their wait to be read;
+#      the p99 of the latencies less the client's share keeps the server's stall and loses
+#      the client's;
 #   2. --reproduce compares the new medians with the old file's repeat range (its spread,
 #      the range of its runs' window percentiles (null for a window in which nothing was
 #      due: skipped), or for runs without windows their min-max,
@@ -61,17 +65,24 @@ done
 port=$(awk '{ print $2 }' "$dir/port")
 stall_ms=$(awk -v m="$mult" 'BEGIN { printf "%d", 400 * m }')
 # stalled_run NAME WHO: a 3 s open loop into $dir/NAME.json, WHO ("server" or "client")
-# stopped for STALL ms in the middle
+# stopped for STALL ms in the middle. The client is stopped with requests in flight: the
+# server is stopped first, for 100 ms, and resumed once the client is stopped, so that the
+# responses it held land in the stopped client's sockets.
 stalled_run() {
   "$http" __openloop --port "$port" --rate 2000 --connections 8 --duration 3 --warmup 0.5 \
     >"$dir/$1.json" 2>"$dir/$1.log" &
   olpid=$!
-  victim=$spid
-  [ "$2" = client ] && victim=$olpid
   sleep 1.5
-  kill -STOP "$victim"
+  if [ "$2" = client ]; then
+    kill -STOP "$spid"
+    sleep 0.1
+    kill -STOP "$olpid"
+    kill -CONT "$spid"
+  else
+    kill -STOP "$spid"
+  fi
   sleep "$(awk -v s="$stall_ms" 'BEGIN { print s / 1000 }')"
-  kill -CONT "$victim"
+  kill -CONT "$olpid" "$spid"
   wait "$olpid" || fail "the open-loop client failed: $(cat "$dir/$1.log")"
   olpid=
 }
@@ -88,6 +99,13 @@ runs = [json.load(open(f)) for f in sys.argv[1:3]]
 for d in runs:
     if d["errors"] or d["measured"] < 1000:
         sys.exit(f"errors {d['errors']}, measured {d['measured']}")
+    # every response's wait to be read is from the kernel's stamp of its arrival, and it and
+    # the latency less the client's share cannot be negative
+    if not d["rx_stamps"].startswith("kernel") or d["rx_stamped"] < 0.99 * d["measured"]:
+        sys.exit(f"receive stamps: {d['rx_stamps']}, {d['rx_stamped']} of {d['measured']}")
+    if d["read_delay_us"]["min"] < 0 or d["server_latency_us"]["min"] < 0:
+        sys.exit(f"negative read delay ({d['read_delay_us']['min']} us) or latency less the "
+                 f"client's share ({d['server_latency_us']['min']} us)")
 # 1: the server stalled
 d = runs[0]
 lat, svc = d["latency_us"]["p99"], d["service_us"]["p99"]
@@ -104,6 +122,9 @@ if lag < 0.5 * stall_us:
     sys.exit("the send lag does not show the sends the stalled server held back")
 if own >= 0.25 * stall_us:
     sys.exit("the server's stall is charged to the client's own lag")
+less = d["server_latency_us"]["p99"]
+if less < 0.5 * lat:
+    sys.exit(f"the p99 less the client's share ({less / 1000:.1f} ms) lost the server's stall")
 # not at SCHED_FIFO, so the client spins before each send; spinning is not counted as busy
 cpu, busy = d["client_cpu_cores"], d["client_busy_cores"]
 print(f"  {d['client_wait']}: CPU {cpu:.2f} cores, busy {busy:.2f}")
@@ -118,6 +139,16 @@ print(f"client stalled {stall_us / 1000:.0f} ms: p99 {lat / 1000:.1f} ms, the cl
       f"p99 {own / 1000:.1f} ms")
 if own < 0.5 * lat:
     sys.exit("the client's own stall is not charged to the client's own lag")
+# the responses the server released while the client was stopped waited in the socket for it:
+# the kernel's stamps show that wait (a stamp taken at the read would not); without the
+# client's share the p99 is the server's
+rd, less = d["read_delay_us"]["max"], d["server_latency_us"]["p99"]
+print(f"  longest wait to be read {rd / 1000:.1f} ms, p99 less the client's share "
+      f"{less / 1000:.1f} ms")
+if rd < 0.5 * stall_us:
+    sys.exit("the responses that waited for the stopped client do not show their wait")
+if less >= 0.5 * lat:
+    sys.exit("the client's own stall stays in the p99 less its share")
 EOF
 
 # 2. --reproduce against a crafted earlier run: one set wide open, one impossibly tight

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -120,9 +121,11 @@ struct lc_stream {
   /* reading */
   bbuf rb;
   size_t limit;
-  int eof;       /* the peer sent EOF or the connection failed */
-  int rerr;      /* the error that ended reading (-ECONNRESET ...), reported after the data */
-  int want_more; /* a reader waits: read past twice the limit */
+  int eof;         /* the peer sent EOF or the connection failed */
+  int rerr;        /* the error that ended reading (-ECONNRESET ...), reported after the data */
+  int want_more;   /* a reader waits: read past twice the limit */
+  int rx_stamps;   /* lc_stream_rx_timestamps: recv through recvmsg, keeping rx_time */
+  int64_t rx_time; /* the newest read bytes' arrival, lc_now() clock; 0: no stamp */
   lc_waiter *reader;
   /* writing */
   bbuf wb;
@@ -219,6 +222,34 @@ static void stream_flush(lc_stream *s) {
   }
 }
 
+/* recv, keeping the kernel's stamp of the newest segment read (SCM_TIMESTAMPNS, wall-clock
+ * time) in s->rx_time on the lc_now() clock: now less how long ago the stamp was by the wall
+ * clock, so a wall-clock step costs only what falls between the arrival and this read. */
+static ssize_t recv_stamped(lc_stream *s, void *dst, size_t cap) {
+  struct iovec iov = {.iov_base = dst, .iov_len = cap};
+  union {
+    char buf[CMSG_SPACE(3 * sizeof(struct timespec))];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr m = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+  ssize_t n = recvmsg(s->fd, &m, MSG_DONTWAIT);
+  if (n <= 0) return n;
+  s->rx_time = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    struct timespec ts, wall;
+    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    if (ts.tv_sec == 0 && ts.tv_nsec == 0) break;
+    int64_t now = lc_now();
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t ago = (wall.tv_sec - ts.tv_sec) * LC_S + (wall.tv_nsec - ts.tv_nsec);
+    s->rx_time = now - (ago > 0 ? ago : 0);
+    break;
+  }
+  return n;
+}
+
 /* One recv into the read buffer. */
 static void stream_fill(lc_stream *s) {
   if (bb_reserve(&s->rb, RECV_CHUNK) != 0) {
@@ -228,7 +259,9 @@ static void stream_fill(lc_stream *s) {
   }
   ssize_t n;
   do {
-    n = recv(s->fd, s->rb.mem + s->rb.head + s->rb.len, RECV_CHUNK, MSG_DONTWAIT);
+    unsigned char *dst = s->rb.mem + s->rb.head + s->rb.len;
+    n = s->rx_stamps ? recv_stamped(s, dst, RECV_CHUNK)
+                     : recv(s->fd, dst, RECV_CHUNK, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
     s->rb.len += (size_t)n;
@@ -614,6 +647,17 @@ void lc_stream_free(lc_stream *s) {
 }
 
 int lc_stream_fd(const lc_stream *s) { return s ? s->fd : -1; }
+
+int lc_stream_rx_timestamps(lc_stream *s) {
+  if (!s) return -EINVAL;
+  if (s->fd < 0) return -EBADF;
+  int on = 1;
+  if (setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) return -errno;
+  s->rx_stamps = 1;
+  return 0;
+}
+
+int64_t lc_stream_rx_time(const lc_stream *s) { return s ? s->rx_time : 0; }
 
 /* ==== Servers ============================================================================== */
 

@@ -405,6 +405,15 @@ int lc_stream_wait_closed(lc_stream *s);
 void lc_stream_free(lc_stream *s);
 int lc_stream_fd(const lc_stream *s); /* -1 once closed */
 
+/* Kernel receive timestamps, for clients that measure themselves (no asyncio counterpart).
+ * lc_stream_rx_timestamps asks the kernel to stamp the data arriving on the stream's socket
+ * (SO_TIMESTAMPNS): 0, or -errno when the socket refuses. From then on lc_stream_rx_time is when
+ * the newest bytes read from the socket had arrived, on the lc_now() clock, or 0 when the kernel
+ * gave no stamp for them; the time from then to a task's read is how long the data waited for
+ * this process (its loop and its other tasks), not for the peer. */
+int lc_stream_rx_timestamps(lc_stream *s);
+int64_t lc_stream_rx_time(const lc_stream *s);
+
 /* Servers. lc_start_server listens on host:port (port 0: the kernel picks one, see
  * lc_server_port) with a backlog of SOMAXCONN and, for every accepted connection, spawns a task
  * named "<name>-<n>" (name "conn" unless lc_server_set_name; n counts from 1 in accept order)

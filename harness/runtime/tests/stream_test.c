@@ -408,6 +408,66 @@ static void test_connect(void **state) {
   run_main(t_connect, NULL);
 }
 
+/* Kernel receive timestamps: the stamp is the bytes' arrival, not their read, so a loop kept
+ * busy after they arrived shows as their wait; a stream that did not ask has no stamp. */
+static int t_rx_time(void *arg, intptr_t *result) {
+  (void)arg;
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+  CHECK_EQ(listen(lfd, 4), 0);
+  socklen_t al = sizeof a;
+  getsockname(lfd, (struct sockaddr *)&a, &al);
+  lc_stream *s = NULL, *plain = NULL;
+  CHECK_EQ(lc_open_connection("127.0.0.1", ntohs(a.sin_port), &s), 0);
+  int peer = accept(lfd, NULL, NULL);
+  CHECK_EQ(lc_open_connection("127.0.0.1", ntohs(a.sin_port), &plain), 0);
+  int peer2 = accept(lfd, NULL, NULL);
+  CHECK(peer >= 0 && peer2 >= 0);
+  CHECK_EQ(lc_stream_rx_timestamps(NULL), -EINVAL);
+  CHECK_EQ(lc_stream_rx_time(s), 0);
+  CHECK_EQ(lc_stream_rx_timestamps(s), 0);
+  char buf[8];
+  /* The kernel turns stamping on from a work queue: segments that arrive before it has run are
+   * not stamped (0). Wait for the first stamp. */
+  for (int i = 0; i < 1000 && lc_stream_rx_time(s) == 0; i++) {
+    put(peer, "x");
+    CHECK_EQ(lc_stream_readexactly(s, buf, 1, NULL), 1);
+    if (lc_stream_rx_time(s) == 0) lc_sleep(LC_MS);
+  }
+  CHECK(lc_stream_rx_time(s) != 0);
+  for (int round = 0; round < 2; round++) {
+    int64_t before = lc_now();
+    put(peer, "abc");
+    put(peer2, "abc");
+    int64_t after = lc_now();
+    /* keep the loop from running for 30 ms: the bytes wait in the socket */
+    while (lc_now() - after < 30 * LC_MS) {
+    }
+    CHECK_EQ(lc_stream_readexactly(s, buf, 3, NULL), 3);
+    CHECK_EQ(lc_stream_readexactly(plain, buf, 3, NULL), 3);
+    int64_t fin = lc_now(), rx = lc_stream_rx_time(s);
+    /* the two clocks are read a few ns apart: 1 ms covers that and a slow machine's preemption */
+    if ((rx < before - LC_MS || rx > after + tol(LC_MS)) && !g_fail[0])
+      snprintf(g_fail, sizeof g_fail, "round %d: stamp %.3f ms from the send (sent within %.3f ms)",
+               round, (double)(rx - before) / 1e6, (double)(after - before) / 1e6);
+    CHECK(fin - rx >= 30 * LC_MS - LC_MS); /* the wait is seen */
+    CHECK_EQ(lc_stream_rx_time(plain), 0);
+  }
+  lc_stream_free(s);
+  lc_stream_free(plain);
+  close(peer);
+  close(peer2);
+  close(lfd);
+  *result = 0;
+  return 0;
+}
+
+static void test_rx_time(void **state) {
+  (void)state;
+  run_main(t_rx_time, NULL);
+}
+
 /* Out of fds: the server stops accepting for a second instead of spinning on a listener that
  * stays ready, then serves the waiting connection. */
 static int64_t cpu_ns(void) {
@@ -547,7 +607,7 @@ int main(void) {
       cmocka_unit_test(test_drain),        cmocka_unit_test(test_peer_closed),
       cmocka_unit_test(test_connect),      cmocka_unit_test(test_no_io),
       cmocka_unit_test(test_outside_task), cmocka_unit_test(test_emfile),
-      cmocka_unit_test(test_reset),
+      cmocka_unit_test(test_reset),        cmocka_unit_test(test_rx_time),
   };
   return cmocka_run_group_tests_name("runtime.stream", tests, NULL, NULL);
 }
