@@ -83,6 +83,18 @@ static int sde_loop_new(lc_loop **out) {
     free(loop);
     return err;
   }
+  /* sd-event opens a clock's timerfd with the first time source on that clock and keeps it
+   * until the loop is freed (sd-event.c setup_clock_data). Open it now: a first timer started
+   * when the process is out of fds (a server pausing its accepts on EMFILE) would fail. */
+  sd_event_source *first = NULL;
+  err = sd_event_add_time(loop->e, &first, CLOCK_MONOTONIC, UINT64_MAX, SDE_ACCURACY_USEC, NULL,
+                          NULL);
+  sd_event_source_unref(first);
+  if (err < 0) {
+    sd_event_unref(loop->e);
+    free(loop);
+    return err;
+  }
   *out = loop;
   return 0;
 }

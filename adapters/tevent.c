@@ -6,7 +6,9 @@
 #include <loopconf/clock.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/time.h>
@@ -20,7 +22,15 @@
 struct lc_loop {
   struct tevent_context *ev;
   int live, active, stop;
+  /* What tevent is asked to watch, mirrored for run(NOWAIT)'s poll(2) (tv_nowait). Entry i
+   * belongs to the handle whose slot field slot_of[i] points at; removal moves the last entry
+   * into the hole. */
+  struct pollfd *pfd;
+  size_t **slot_of;
+  size_t npfd, cap;
 };
+
+#define NO_SLOT SIZE_MAX
 
 /* tevent timers are one-shot and freed by tevent after their handler (tevent_timed.c
  * tevent_common_invoke_timer_handler). A repeating timer is re-added by the adapter at the
@@ -39,6 +49,7 @@ struct lc_io {
   lc_loop *loop;
   int fd;
   struct tevent_fd *fde; /* flags 0 while stopped */
+  size_t slot;           /* in loop->pfd while started, else NO_SLOT */
   int started, in_cb, freed;
   lc_io_cb cb;
   void *arg;
@@ -50,6 +61,7 @@ struct lc_wakeup {
   lc_loop *loop;
   int efd;
   struct tevent_fd *fde;
+  size_t slot;
   int in_cb, freed;
   lc_wakeup_cb cb;
   void *arg;
@@ -89,8 +101,41 @@ static int tv_loop_new(lc_loop **out) {
 static int tv_loop_free(lc_loop *loop) {
   if (loop->live > 0) return -EBUSY;
   talloc_free(loop->ev);
+  free(loop->pfd);
+  free(loop->slot_of);
   free(loop);
   return 0;
+}
+
+/* Watch fd for events (POLLIN/POLLOUT) in the mirror, or change what it watches. */
+static int watch_set(lc_loop *loop, int fd, short events, size_t *slot) {
+  if (*slot == NO_SLOT) {
+    if (loop->npfd == loop->cap) {
+      size_t cap = loop->cap ? 2 * loop->cap : 16;
+      struct pollfd *pfd = realloc(loop->pfd, cap * sizeof *pfd);
+      if (pfd == NULL) return -ENOMEM;
+      loop->pfd = pfd;
+      size_t **slot_of = realloc(loop->slot_of, cap * sizeof *slot_of);
+      if (slot_of == NULL) return -ENOMEM;
+      loop->slot_of = slot_of;
+      loop->cap = cap;
+    }
+    *slot = loop->npfd++;
+    loop->slot_of[*slot] = slot;
+  }
+  loop->pfd[*slot] = (struct pollfd){.fd = fd, .events = events};
+  return 0;
+}
+
+static void watch_clear(lc_loop *loop, size_t *slot) {
+  if (*slot == NO_SLOT) return;
+  size_t last = --loop->npfd;
+  if (*slot != last) {
+    loop->pfd[*slot] = loop->pfd[last];
+    loop->slot_of[*slot] = loop->slot_of[last];
+    *loop->slot_of[*slot] = *slot;
+  }
+  *slot = NO_SLOT;
 }
 
 /* tevent keeps no loop time (every timer computation calls gettimeofday, tevent_timed.c): the
@@ -102,17 +147,61 @@ static int64_t tv_now(lc_loop *loop) {
 
 static void tv_update_time(lc_loop *loop) { (void)loop; }
 
+static struct timeval tv_add_ns(struct timeval tv, int64_t ns) {
+  int64_t us = lc_ns_to_us_ceil(ns);
+  int64_t sec = tv.tv_sec + us / 1000000;
+  int64_t usec = tv.tv_usec + us % 1000000;
+  if (usec >= 1000000) {
+    sec++;
+    usec -= 1000000;
+  }
+  tv.tv_sec = (time_t)sec;
+  tv.tv_usec = (suseconds_t)usec;
+  return tv;
+}
+
+static void on_guard(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+                     void *private_data) {
+  (void)ev;
+  (void)te;
+  (void)now;
+  *(struct tevent_timer **)private_data = NULL; /* tevent frees it after this handler */
+}
+
+/* tevent has no non-blocking iteration. tevent_loop_once (tevent_epoll.c
+ * epoll_event_loop_once) runs one immediate or the first due timer and returns without
+ * polling (tevent_common_loop_timer_delay, tevent_timed.c); otherwise it waits in epoll_wait
+ * for the time to the next timer rounded up to whole ms, so never less than 1 ms. A zero timer
+ * alone makes it return at once, but never poll: a caller that iterates with NOWAIT while it
+ * has work (the task runtime with a task that keeps yielding) would never see an fd again
+ * (semantics.io.yield_no_starve). So NOWAIT first polls what tevent watches, with poll(2) and a
+ * zero timeout. Something ready: tevent_loop_once serves it (or what is due) without waiting;
+ * a guard timer 1 ms out bounds the wait should tevent and poll disagree. Nothing ready: a
+ * timer due now makes tevent_loop_once return after the first due timer, without polling. */
+static int tv_nowait(lc_loop *loop) {
+  int n = poll(loop->pfd, (nfds_t)loop->npfd, 0);
+  if (n < 0 && errno != EINTR) return -errno;
+  struct timeval now = tevent_timeval_current();
+  struct tevent_timer *guard = NULL;
+  guard = tevent_add_timer(loop->ev, NULL, n > 0 ? tv_add_ns(now, LC_MS) : now, on_guard, &guard);
+  if (guard == NULL) return -ENOMEM;
+  int r = tevent_loop_once(loop->ev);
+  int err = errno;
+  TALLOC_FREE(guard);
+  errno = err;
+  return r;
+}
+
 /* ONCE is tevent_loop_once: one immediate, one due timer, or one epoll_wait for one event
- * (tevent_epoll.c, MAXEVENTS 1). tevent cannot iterate without blocking: the backend declares
- * no LC_CAP_NOWAIT, and NOWAIT is -ENOTSUP. DEFAULT repeats ONCE while anything is active. */
+ * (tevent_epoll.c, MAXEVENTS 1). NOWAIT is tv_nowait. DEFAULT repeats ONCE while anything is
+ * active. */
 static int tv_run(lc_loop *loop, int mode) {
-  if (mode == LC_RUN_NOWAIT) return -ENOTSUP;
-  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE) return -EINVAL;
+  if (mode != LC_RUN_DEFAULT && mode != LC_RUN_ONCE && mode != LC_RUN_NOWAIT) return -EINVAL;
   int r = 0;
   if (mode == LC_RUN_DEFAULT) {
     while (r == 0 && !loop->stop && loop->active > 0) r = tevent_loop_once(loop->ev);
   } else if (loop->active > 0) {
-    r = tevent_loop_once(loop->ev);
+    r = mode == LC_RUN_NOWAIT ? tv_nowait(loop) : tevent_loop_once(loop->ev);
   }
   loop->stop = 0;
   if (r != 0) return errno ? -errno : -EIO;
@@ -129,19 +218,6 @@ static void on_timer(struct tevent_context *ev, struct tevent_timer *te, struct 
 static int timer_add(lc_timer *timer) {
   timer->te = tevent_add_timer(timer->loop->ev, NULL, timer->deadline, on_timer, timer);
   return timer->te == NULL ? -ENOMEM : 0;
-}
-
-static struct timeval tv_add_ns(struct timeval tv, int64_t ns) {
-  int64_t us = lc_ns_to_us_ceil(ns);
-  int64_t sec = tv.tv_sec + us / 1000000;
-  int64_t usec = tv.tv_usec + us % 1000000;
-  if (usec >= 1000000) {
-    sec++;
-    usec -= 1000000;
-  }
-  tv.tv_sec = (time_t)sec;
-  tv.tv_usec = (suseconds_t)usec;
-  return tv;
 }
 
 static void on_timer(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
@@ -230,6 +306,7 @@ static int tv_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out)
   io->fd = fd;
   io->cb = cb;
   io->arg = arg;
+  io->slot = NO_SLOT;
   io->fde = tevent_add_fd(loop->ev, NULL, fd, 0, on_fd, io);
   if (io->fde == NULL) {
     free(io);
@@ -243,8 +320,17 @@ static int tv_io_new(lc_loop *loop, int fd, lc_io_cb cb, void *arg, lc_io **out)
 static int tv_io_start(lc_io *io, unsigned events) {
   if (!lc_io_events_valid(events)) return -EINVAL;
   uint16_t flags = 0;
-  if (events & LC_READABLE) flags |= TEVENT_FD_READ;
-  if (events & LC_WRITABLE) flags |= TEVENT_FD_WRITE;
+  short pev = 0;
+  if (events & LC_READABLE) {
+    flags |= TEVENT_FD_READ;
+    pev |= POLLIN;
+  }
+  if (events & LC_WRITABLE) {
+    flags |= TEVENT_FD_WRITE;
+    pev |= POLLOUT;
+  }
+  int err = watch_set(io->loop, io->fd, pev, &io->slot);
+  if (err) return err;
   tevent_fd_set_flags(io->fde, flags);
   if (!io->started) {
     io->started = 1;
@@ -256,6 +342,7 @@ static int tv_io_start(lc_io *io, unsigned events) {
 static int tv_io_stop(lc_io *io) {
   if (io->started) {
     tevent_fd_set_flags(io->fde, 0);
+    watch_clear(io->loop, &io->slot);
     io->started = 0;
     io->loop->active--;
   }
@@ -297,8 +384,10 @@ static int tv_wakeup_new(lc_loop *loop, lc_wakeup_cb cb, void *arg, lc_wakeup **
     free(w);
     return err;
   }
+  w->slot = NO_SLOT;
   w->fde = tevent_add_fd(loop->ev, NULL, w->efd, TEVENT_FD_READ, on_wakeup, w);
-  if (w->fde == NULL) {
+  if (w->fde == NULL || watch_set(loop, w->efd, POLLIN, &w->slot) != 0) {
+    TALLOC_FREE(w->fde);
     close(w->efd);
     free(w);
     return -ENOMEM;
@@ -317,6 +406,7 @@ static int tv_wakeup_send(lc_wakeup *w) { return lc_eventfd_signal(w->efd); }
 
 static void tv_wakeup_free(lc_wakeup *w) {
   TALLOC_FREE(w->fde);
+  watch_clear(w->loop, &w->slot);
   close(w->efd);
   w->loop->live--;
   w->loop->active--;
@@ -347,7 +437,7 @@ static const struct lc_backend tv_backend = {
     .wakeup_new = tv_wakeup_new,
     .wakeup_send = tv_wakeup_send,
     .wakeup_free = tv_wakeup_free,
-    .caps = 0, /* no non-blocking iteration: tevent_loop_once always may wait */
+    .caps = LC_CAP_NOWAIT, /* by poll(2) first: tv_nowait */
 };
 
 LC_BACKEND_EXPORT const struct lc_backend *loopconf_backend(void) { return &tv_backend; }

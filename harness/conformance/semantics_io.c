@@ -1114,3 +1114,148 @@ LC_TEST(sem_io_reset, "semantics.io.reset", "IO-RESET", LC_NEEDS_IO, 10000) {
   io_run(ctx, reset_main, &st);
   io_assert(ctx, &st);
 }
+
+/* ==========================================================================================
+ * semantics.io.yield_no_starve: a task that keeps yielding does not hide I/O from the others.
+ * asyncio's _run_once polls the selector with a zero timeout whenever tasks are ready, so bytes
+ * that arrive while a task spins on sleep(0) reach their reader within a few iterations. A
+ * runtime that polls only when nothing is ready, or a backend whose non-blocking iteration runs
+ * a due timer instead of polling, keeps the reader waiting until the spinner gives up.
+ * ======================================================================================== */
+
+#define YNS_GIVE_UP 100000 /* yields: far beyond the few iterations the bytes need */
+#define YNS_BOUND 50       /* yields the spinner may make before the reader has its bytes */
+
+struct yns_state {
+  struct io_state io;
+  lc_stream *s;
+  int done;
+  long yields, yields_at_read;
+};
+
+static int yns_reader(void *arg, intptr_t *result) {
+  struct yns_state *st = arg;
+  char buf[8];
+  ssize_t n = lc_stream_readexactly(st->s, buf, 4, NULL);
+  st->yields_at_read = st->yields;
+  st->done = 1;
+  lc_trace("reader -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
+  *result = 0;
+  return n < 0 ? (int)n : 0;
+}
+
+static int yns_spinner(void *arg, intptr_t *result) {
+  struct yns_state *st = arg;
+  while (!st->done && st->yields < YNS_GIVE_UP) {
+    st->yields++;
+    lc_yield();
+  }
+  lc_trace("spinner stopped: %s", st->done ? "the reader has its bytes" : "gave up");
+  *result = 0;
+  return 0;
+}
+
+static int yns_main(void *arg, intptr_t *result) {
+  struct yns_state *st = arg;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+  st->s = lc_stream_adopt(sv[0]);
+  if (st->s == NULL) {
+    int err = -errno;
+    close(sv[0]);
+    close(sv[1]);
+    return err;
+  }
+  lc_task *r = lc_spawn(yns_reader, st, "reader");
+  lc_task *sp = lc_spawn(yns_spinner, st, "spinner");
+  lc_yield(); /* the reader now waits for its bytes; the spinner has started */
+  ssize_t sent = send(sv[1], "ping", 4, MSG_NOSIGNAL);
+  IO_CHECK(&st->io, sent == 4, "send -> %zd", sent);
+  lc_trace("main wrote ping");
+  int rc = lc_await(r, NULL);
+  int rc2 = lc_await(sp, NULL);
+  lc_task_unref(r);
+  lc_task_unref(sp);
+  lc_stream_free(st->s);
+  close(sv[1]);
+  *result = 0;
+  return rc ? rc : rc2;
+}
+
+LC_TEST(sem_io_yield_no_starve, "semantics.io.yield_no_starve", "IO-YIELD-NO-STARVE", LC_NEEDS_IO,
+        10000) {
+  struct yns_state st;
+  memset(&st, 0, sizeof st);
+  io_run(ctx, yns_main, &st);
+  io_assert(ctx, &st.io);
+  if (!st.done || st.yields_at_read >= YNS_GIVE_UP)
+    lc_fail(ctx, "I/O starved: the spinner yielded %ld times and the reader never saw its bytes",
+            st.yields);
+  else if (st.yields_at_read > YNS_BOUND)
+    lc_fail(ctx, "I/O starved: the reader got its bytes only after %ld yields of the spinner (%d "
+            "allowed: the loop polls at every iteration)", st.yields_at_read, YNS_BOUND);
+}
+
+/* ==========================================================================================
+ * semantics.io.accept_emfile: out of fds, the server stops accepting for a second (asyncio's
+ * ACCEPT_RETRY_DELAY) instead of spinning on a listener that stays ready, then serves the
+ * connection that waited in the backlog. The runtime needs its backend's timers while the
+ * process has no fd to spare: a backend that opens a timer fd lazily fails here.
+ * ======================================================================================== */
+
+static int64_t process_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int emfile_main(void *arg, intptr_t *result) {
+  struct io_state *st = arg;
+  lc_server *srv;
+  int rc = lc_start_server("127.0.0.1", 0, echo_handler, NULL, &srv);
+  if (rc) return rc;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                          .sin_port = htons((uint16_t)lc_server_port(srv))};
+  struct rlimit old, low;
+  getrlimit(RLIMIT_NOFILE, &old);
+  low = old;
+  int lowest_free = 0;
+  while (fcntl(lowest_free, F_GETFD) != -1) lowest_free++;
+  low.rlim_cur = (rlim_t)lowest_free; /* the next fd would be above it: accept gets EMFILE */
+  /* No trace until the limit is back: a trace line with a timing token reads /proc. */
+  IO_CHECK(st, setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit: %s", strerror(errno));
+  IO_CHECK(st, connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+  int64_t c0 = process_cpu_ns();
+  rc = lc_sleep(300 * LC_MS); /* accept fails with EMFILE meanwhile */
+  st->v[0] = process_cpu_ns() - c0;
+  setrlimit(RLIMIT_NOFILE, &old);
+  lc_trace_at("sleep while out of fds -> %s", lc_trace_code(rc));
+  IO_CHECK(st, rc == 0, "sleep while out of fds -> %s", lc_trace_code(rc));
+  send(fd, "hi\n", 3, MSG_NOSIGNAL);
+  lc_timeout to;
+  lc_timeout_enter(&to, 3000 * LC_MS);
+  rc = lc_timeout_exit(&to, lc_wait_readable(fd));
+  char buf[8];
+  ssize_t n = rc ? rc : recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+  lc_trace_at("echo -> %s", n > 0 ? chomp(buf, n) : lc_trace_code((int)n));
+  IO_CHECK(st, n == 3, "echo after the accept pause -> %zd", n);
+  close(fd);
+  lc_server_close(srv);
+  lc_server_wait_closed(srv);
+  lc_server_free(srv);
+  *result = 0;
+  return 0;
+}
+
+LC_TEST(sem_io_accept_emfile, "semantics.io.accept_emfile", "IO-ACCEPT-EMFILE", LC_NEEDS_IO,
+        10000) {
+  struct io_state st = {0};
+  io_run(ctx, emfile_main, &st);
+  io_assert(ctx, &st);
+  /* A loop spinning on the ready listener would burn the whole 300 ms. */
+  if (st.v[0] >= lc_tol_ns(ctx, 100 * LC_MS))
+    lc_fail(ctx, "the loop spun while accept failed: %.0f ms of CPU in a 300 ms sleep",
+            (double)st.v[0] / LC_MS);
+}

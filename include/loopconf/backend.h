@@ -63,7 +63,9 @@ enum lc_run_mode {
 enum lc_backend_caps {
   LC_CAP_NOWAIT = 1u << 0 /* run(LC_RUN_NOWAIT) polls without blocking. A backend without it
                              makes the tests that need NOWAIT SKIP; the task runtime then
-                             polls with LC_RUN_ONCE and its timer due at once */
+                             polls with LC_RUN_ONCE and its timer due at once, which sees
+                             I/O only if ONCE polls before returning for a due timer
+                             (clause LOOP-TIMER-ZERO-NO-STARVE) */
 };
 
 typedef void (*lc_timer_cb)(lc_timer *timer, void *arg);
@@ -204,7 +206,9 @@ struct lc_backend {
  *   - No version call: report the real file name of the loaded shared object
  *     (lc_version_from_library in loopconf/adapter.h), which carries the version the system
  *     installed; never the headers' version.
- *   - No non-blocking iteration: leave LC_CAP_NOWAIT out and return -ENOTSUP for NOWAIT.
+ *   - No non-blocking iteration: leave LC_CAP_NOWAIT out and return -ENOTSUP for NOWAIT;
+ *     but if ONCE returns for a due timer without polling, supply NOWAIT instead: poll(2)
+ *     the fds you watch with a zero timeout, then iterate once (adapters/tevent.c).
  *   - No thread-safe wakeup: an eventfd (or pipe) watched by the library's fd watcher; the
  *     callback drains it before calling the user, so a send during the callback brings another.
  */
