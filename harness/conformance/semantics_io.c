@@ -1192,8 +1192,10 @@ LC_TEST(sem_io_yield_no_starve, "semantics.io.yield_no_starve", "IO-YIELD-NO-STA
     lc_fail(ctx, "I/O starved: the spinner yielded %ld times and the reader never saw its bytes",
             st.yields);
   else if (st.yields_at_read > YNS_BOUND)
-    lc_fail(ctx, "I/O starved: the reader got its bytes only after %ld yields of the spinner (%d "
-            "allowed: the loop polls at every iteration)", st.yields_at_read, YNS_BOUND);
+    lc_fail(ctx,
+            "I/O starved: the reader got its bytes only after %ld yields of the spinner (%d "
+            "allowed: the loop polls at every iteration)",
+            st.yields_at_read, YNS_BOUND);
 }
 
 /* ==========================================================================================
