@@ -390,7 +390,7 @@ static void usage(FILE *out) {
       "  --host ADDR               numeric IPv4 address to listen on (default 127.0.0.1)\n"
       "  --port N                  port (default 0: the kernel picks; printed on stdout)\n"
       "  --workers N               prefork processes (default: online cores)\n"
-      "  --header-timeout-ms LC_MS    time a request's headers may take (default 10000)\n"
+      "  --header-timeout-ms MS    time a request's headers may take (default 10000)\n"
       "  --max-header-bytes N      URL + header bytes before 431 (default 8192)\n"
       "Prints \"lchttp-port N\" once listening; exits when stdin reaches EOF.\n",
       out);
