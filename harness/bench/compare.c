@@ -256,12 +256,14 @@ static int finish(const struct tally *t, int context_differs, int strict, const 
  * the library versions (context.backends, per backend present in both). Prints one warning
  * line per difference (on stdout, with the table, and on stderr); returns their number. */
 static int context_diff(const struct results *old, const struct results *new) {
-  static const char *const keys[] = {"cpu_model", "num_cpus", "kernel", "compiler", "build_type"};
+  static const char *const keys[] = {"cpu_model", "num_cpus",   "kernel",
+                                     "compiler",  "build_type", "cpu_mitigations"};
   json_t *co = json_object_get(old->doc, "context"), *cn = json_object_get(new->doc, "context");
   int diffs = 0;
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
     json_t *a = json_object_get(co, keys[i]), *b = json_object_get(cn, keys[i]);
     if (!a && !b) continue;
+    if ((!a || !b) && strcmp(keys[i], "cpu_mitigations") == 0) continue; /* older files */
     if (a && b && json_equal(a, b)) continue;
     char *sa = a ? json_dumps(a, JSON_ENCODE_ANY) : lch_xstrdup("(none)");
     char *sb = b ? json_dumps(b, JSON_ENCODE_ANY) : lch_xstrdup("(none)");

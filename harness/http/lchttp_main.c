@@ -45,6 +45,7 @@ static struct {
   char ol_throttle[200]; /* what became of the kernel's RT throttling in the open loop */
   const char *out_dir, *servers_arg, *backends_arg, *reproduce, *readme;
   int regenerate, any_machine, drift_given, other_machine;
+  char other_why[512]; /* --reproduce: why A's machine is not this one */
   double ol_drift[4];  /* --drift: the between-run allowance per percentile, a fraction */
   double ol_loads[16]; /* --open-loop-loads: fractions of each server's wrk peak */
   size_t ol_nloads;
@@ -1298,6 +1299,15 @@ static void ol_rows(struct lch_buf *b, json_t *js, int compact) {
   }
 }
 
+/* ", a system call 588 ns (getppid, context.syscall_ns)", or "" for a file without it. */
+static const char *syscall_text(json_t *ctx) {
+  static char t[96];
+  double ns = lch_json_num(ctx, "syscall_ns", 0);
+  if (ns > 0) snprintf(t, sizeof t, ", a system call %.0f ns (getppid, context.syscall_ns)", ns);
+  else t[0] = '\0';
+  return t;
+}
+
 static int readme(json_t *doc, double load_start, double load_end) {
   json_t *ctx = json_object_get(doc, "context"), *js = json_object_get(doc, "servers");
   struct lch_buf b = {0};
@@ -1311,9 +1321,10 @@ static int readme(json_t *doc, double load_start, double load_end) {
                "latency: a constant-rate client that measures every response from its intended "
                "send time.\n\n");
   lch_buf_printf(
-      &b, "Context: %s, %d cores (%s); %s; %s; parser %s; Python %s, uvloop %s; commit %s; %s.\n\n",
+      &b,
+      "Context: %s, %d cores (%s); %s; %s%s; parser %s; Python %s, uvloop %s; commit %s; %s.\n\n",
       lch_json_str(ctx, "cpu_model"), G.n_cpus, lch_json_str(ctx, "cores"),
-      lch_json_str(ctx, "wrk_version"), lch_json_str(ctx, "kernel"),
+      lch_json_str(ctx, "wrk_version"), lch_json_str(ctx, "kernel"), syscall_text(ctx),
       lch_json_str(ctx, "http_parser"), lch_json_str(ctx, "python_version"),
       lch_json_str(ctx, "uvloop_version"), lch_json_str(ctx, "git_commit"),
       lch_json_str(ctx, "date"));
@@ -1545,19 +1556,37 @@ static json_t *repro_load(const char *path) {
     json_decref(doc);
     return NULL;
   }
-  /* the same machine: another CPU model or count is a different experiment, not a repeat */
+  /* the same machine: another CPU model or count, another kernel build or other mitigations
+   * of CPU flaws is a different experiment, not a repeat (two boots of VMs of one kind, CPU
+   * model and kernel version, 6.18.44-fc-v1098 and -fc-v1252: the reference loop's idle
+   * iteration took 0.2 and 0.7 us, its ping-pong 6 and 13 us) */
   json_t *octx = json_object_get(doc, "context"), *here = lch_context_json();
   cpu_set_t cs;
   int ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 0;
   const char *om = lch_json_str(octx, "cpu_model"), *hm = lch_json_str(here, "cpu_model");
   long on = (long)lch_json_num(octx, "num_cpus", 0);
-  if ((om && hm && strcmp(om, hm) != 0) || (on > 0 && on != ncpu)) {
+  char ok_[128] = "", hk[128] = "";
+  if (lch_json_str(octx, "kernel")) sscanf(lch_json_str(octx, "kernel"), "%*s %127s", ok_);
+  if (lch_json_str(here, "kernel")) sscanf(lch_json_str(here, "kernel"), "%*s %127s", hk);
+  const char *omit = lch_json_str(octx, "cpu_mitigations"),
+             *hmit = lch_json_str(here, "cpu_mitigations");
+  char *why = G.other_why;
+  size_t wcap = sizeof G.other_why;
+  why[0] = '\0';
+  if ((om && hm && strcmp(om, hm) != 0) || (on > 0 && on != ncpu))
+    snprintf(why, wcap, "it was measured on %s with %ld CPUs, this is %s with %d", om ? om : "?",
+             on, hm ? hm : "?", ncpu);
+  else if (ok_[0] && hk[0] && strcmp(ok_, hk) != 0)
+    snprintf(why, wcap, "it was measured on kernel %s, this is %s", ok_, hk);
+  else if (omit && hmit && strcmp(omit, hmit) != 0)
+    snprintf(why, wcap, "the kernel's CPU mitigations differ (context.cpu_mitigations)");
+  if (why[0]) {
     G.other_machine = 1;
     if (!G.any_machine) {
       lch_error(
-          "--reproduce %s: it was measured on %s with %ld CPUs, this is %s with %d: not a "
-          "repeat on the same machine (--any-machine measures it anyway, unjudged)",
-          path, om ? om : "?", on, hm ? hm : "?", ncpu);
+          "--reproduce %s: %s: not a repeat on the same machine (--any-machine measures "
+          "it anyway, unjudged)",
+          path, why);
       json_decref(here);
       json_decref(doc);
       return NULL;
@@ -1585,6 +1614,17 @@ static void repro_cell(json_t *a, json_t *b, size_t q, double drift, struct repr
   c->in = m >= c->range[0] && m <= c->range[1];
   c->in_minmax = m >= c->a[1] && m <= c->a[2];
   c->widen = m > 0 && m < sp[0] ? sp[0] / m - 1 : m > sp[1] && sp[1] > 0 ? m / sp[1] - 1 : 0;
+}
+
+/* "AMD EPYC, kernel 6.18.44-fc-v1252, a system call 588 ns": a run's machine, for the text. */
+static void machine_text(json_t *ctx, char *out, size_t cap) {
+  char rel[128] = "?";
+  if (lch_json_str(ctx, "kernel")) sscanf(lch_json_str(ctx, "kernel"), "%*s %127s", rel);
+  const char *cpu = lch_json_str(ctx, "cpu_model");
+  double ns = lch_json_num(ctx, "syscall_ns", 0);
+  int n = snprintf(out, cap, "%s, kernel %s", cpu ? cpu : "?", rel);
+  if (ns > 0 && n > 0 && (size_t)n < cap)
+    snprintf(out + n, cap - (size_t)n, ", a system call %.0f ns", ns);
 }
 
 /* Why a compared set is not judged ("" when it is). */
@@ -1615,8 +1655,9 @@ static int reproduce(json_t *old) {
   json_object_set_new(ctx, "load1_start", json_real(load_start));
   json_t *of = json_object();
   json_object_set_new(of, "path", json_string(G.reproduce));
-  static const char *const ok[] = {"date",  "git_commit", "load1_start", "load1_end",
-                                   "cores", "cpu_model",  "num_cpus",    "kernel"};
+  static const char *const ok[] = {
+      "date",      "git_commit", "load1_start", "load1_end",       "cores",
+      "cpu_model", "num_cpus",   "kernel",      "cpu_mitigations", "syscall_ns"};
   for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
     if (json_object_get(octx, ok[i])) json_object_set(of, ok[i], json_object_get(octx, ok[i]));
   json_object_set_new(doc, "reproduces", of);
@@ -1742,10 +1783,10 @@ static int reproduce(json_t *old) {
   if (lch_json_write(p, doc) < 0) bad = 2;
   free(p);
   struct lch_buf b = {0}, verdict = {0};
-  if (G.other_machine)
-    lch_buf_printf(&verdict, "not judged: A ran on %s (%d CPUs), B on %s (%d CPUs)",
-                   lch_json_str(octx, "cpu_model"), (int)lch_json_num(octx, "num_cpus", 0),
-                   lch_json_str(ctx, "cpu_model"), G.n_cpus);
+  char ma[256], mb[256];
+  machine_text(octx, ma, sizeof ma);
+  machine_text(ctx, mb, sizeof mb);
+  if (G.other_machine) lch_buf_printf(&verdict, "not judged: another machine (%s)", G.other_why);
   else if (!judged) lch_buf_puts(&verdict, "not judged: no set measured the server in both runs");
   else
     lch_buf_printf(&verdict,
@@ -1775,11 +1816,11 @@ static int reproduce(json_t *old) {
       "| server | load | req/s | p50 A | p50 B | in? | p90 A | p90 B | in? | p99 A | "
       "p99 B | in? | p99.9 A | p99.9 B | in? | not judged |\n"
       "|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|---|---|\n",
-      G.reproduce, lch_json_str(of, "date"), lch_json_str(of, "git_commit"),
-      lch_json_str(octx, "cpu_model"), lch_json_num(of, "load1_start", -1),
-      lch_json_num(of, "load1_end", -1), lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"),
-      lch_json_str(ctx, "cpu_model"), load_start, load_end, G.ol_repeat, G.ol_conns, G.ol_duration,
-      G.ol_warmup, G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority",
+      G.reproduce, lch_json_str(of, "date"), lch_json_str(of, "git_commit"), ma,
+      lch_json_num(of, "load1_start", -1), lch_json_num(of, "load1_end", -1),
+      lch_json_str(ctx, "date"), lch_json_str(ctx, "git_commit"), mb, load_start, load_end,
+      G.ol_repeat, G.ol_conns, G.ol_duration, G.ol_warmup,
+      G.ol_rt ? "SCHED_FIFO where permitted" : "normal priority",
       has_windows(json_object_get(old, "servers")) ? SPREAD_WINDOWS_TEXT : SPREAD_RUNS_TEXT,
       100 * G.ol_drift[0], 100 * G.ol_drift[1], 100 * G.ol_drift[2], 100 * G.ol_drift[3],
       drift_from, verdict.data, total, judged, inside_mm[0], inside_mm[1], inside_mm[2],

@@ -44,6 +44,20 @@ expect2 "--reproduce with --smoke" "cannot be combined" "$http" --reproduce "$em
 echo '{"context": {"wrk_version": "x", "cpu_model": "Crafted CPU 9000", "num_cpus": 2}, "servers": [{"name": "threads", "open_loop": [{"load": 0.5, "target_rate": 100, "runs": [{}]}]}]}' >"$empty/other.json"
 expect2 "--reproduce on another machine" "not a repeat on the same machine" "$http" --reproduce "$empty/other.json" --out "$empty/o"
 [ ! -e "$empty/o/reproduce.json" ] || { echo "FAIL: a refused --reproduce wrote reproduce.json"; fail=1; }
+# the same CPU model and count, but another kernel build, or other mitigations of CPU flaws
+python3 - "$empty" <<'PY'
+import json, os, sys
+model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+base = {"wrk_version": "x", "cpu_model": model, "num_cpus": len(os.sched_getaffinity(0))}
+sets = [{"name": "threads", "open_loop": [{"load": 0.5, "target_rate": 100, "runs": [{}]}]}]
+rel = os.uname().release
+for name, extra in (("kernel", {"kernel": "Linux 0.0.1-crafted #1 SMP x86_64"}),
+                    ("mitig", {"kernel": f"Linux {rel} #1 SMP x86_64", "cpu_mitigations": "crafted: Vulnerable"})):
+    json.dump({"context": dict(base, **extra), "servers": sets}, open(f"{sys.argv[1]}/{name}.json", "w"))
+PY
+expect2 "--reproduce on another kernel" "measured on kernel 0.0.1-crafted, this is $(uname -r): not a repeat" "$http" --reproduce "$empty/kernel.json" --out "$empty/o"
+expect2 "--reproduce with other CPU mitigations" "CPU mitigations differ" "$http" --reproduce "$empty/mitig.json" --out "$empty/o"
+[ ! -e "$empty/o/reproduce.json" ] || { echo "FAIL: a refused --reproduce wrote reproduce.json"; fail=1; }
 expect2 "--any-machine alone" "goes with --reproduce" "$http" --any-machine --out "$empty/o"
 expect2 "--drift with three entries" "want four percentages" "$http" --drift 5,20,35 --smoke
 expect2 "--drift not a number" "--drift entry" "$http" --drift 5,x,35,100 --smoke
