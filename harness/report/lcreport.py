@@ -162,7 +162,8 @@ def kernel_release(ctx):
 
 def machine_key(ctx):
     """What makes two results files come from different machines: the CPU, the kernel, the
-    compiler and build, and the time multiplier the run was scaled by."""
+    compiler and build, and the time multiplier the run was scaled by. (Not the kernel's CPU
+    mitigations: older files lack them, and the kernel build tells boots apart.)"""
     parts = [str(ctx.get(k, "?")) for k in ("cpu_model", "kernel", "compiler", "build_type")]
     parts[2] = parts[2].split(" / ")[0]  # bench records "C compiler / C++ compiler"
     parts.append(mult_text(ctx) if ctx.get("time_multiplier") is not None else "1")
@@ -192,7 +193,13 @@ def context_line(ctx):
     return (f"{ctx.get('cpu_model', '?')}, {cpus} CPUs, Linux {kernel_release(ctx)}, "
             f"{ctx.get('compiler', '?')}, {ctx.get('build_type', '?')}, commit {commit}, "
             f"time multiplier {mult_text(ctx)}, {str(ctx.get('date', '?'))[:10]}"
-            + load_text(ctx))
+            + load_text(ctx) + syscall_text(ctx))
+
+
+def syscall_text(ctx):
+    """', a system call 588 ns' when the file recorded what one cost (context.syscall_ns)."""
+    ns = ctx.get("syscall_ns")
+    return f", a system call {ns:.0f} ns" if isinstance(ns, (int, float)) and ns > 0 else ""
 
 
 def load_text(ctx):

@@ -452,8 +452,10 @@ elif CHECK == "runjson":
     check(doc.get("schema") == "loopconf-run/1", "schema loopconf-run/1")
     ctx = doc.get("context", {})
     for k in ("cpu_model", "kernel", "compiler", "build_type", "git_commit", "time_multiplier",
-              "date", "num_cpus"):
+              "date", "num_cpus", "cpu_mitigations", "syscall_ns"):
         check(k in ctx, f"context has {k}")
+    check(isinstance(ctx.get("syscall_ns"), (int, float)) and 10 < ctx["syscall_ns"] < 1e6,
+          f"a system call's cost is a plausible number of ns ({ctx.get('syscall_ns')})")
     cells = {(c["backend"], c["test"]): c for c in doc["cells"]}
     check(len(cells) == (4 if libuv else 2), "one cell per backend and test")
     if libuv:  # (a build without libuv has no expected failure to look at)
@@ -470,6 +472,11 @@ elif CHECK == "runjson":
           "every cell has a duration and its clauses")
     ids = {cl["id"] for cl in doc.get("spec_clauses", [])}
     check("LOOP-RUN-ONCE-DUE-TIMER" in ids, "the spec's clauses are listed for coverage")
+    out = fresh("runjson")
+    r = report(p, "--out", out)
+    check(r.returncode == 0 and f"a system call {ctx.get('syscall_ns', 0):.0f} ns"
+          in read(os.path.join(out, "report.md")),
+          "the report's machine line says what a system call cost")
     r = subprocess.run([LOOPCONF, "run", "-q", "--json", os.path.join(WORK, "nodir", "x.json")],
                        capture_output=True, text=True)
     check(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not r.stdout,
