@@ -176,12 +176,16 @@ cat >"$dir/old.json" <<'EOF'
 EOF
 # Sets 0 and 1 must have measured the server in B to be judged; a host stall of ~100 ms in
 # B's 1 s run leaves a set behind its rate (not judged, rightly), so such a run is retried, at
-# most 3 times, rather than judged against expectations it cannot meet. Known limit: with
-# both cores fully busy (two CPU hogs), B's normal-priority client is preempted and rightly
-# client-limited in every try (its own share 5-6 ms of a p99 of 8 ms), and this part fails.
+# most 3 times, rather than judged against expectations it cannot meet. With both cores fully
+# busy (two CPU hogs), B's normal-priority client was preempted and rightly client-limited in
+# every try (its own share 5-6 ms of a p99 of 8 ms): this part checks the judging, not how a
+# client fares against hogs, so B runs at nice -10 where that is permitted (the old file's
+# normal priority, not SCHED_FIFO, is still what it asks for and what is checked below).
+prio=
+[ "$(nice -n -10 nice 2>/dev/null)" -lt "$(nice)" ] 2>/dev/null && prio="nice -n -10"
 try=1
 while :; do
-  "$http" --reproduce "$dir/old.json" --out "$dir/repro" -q ||
+  $prio "$http" --reproduce "$dir/old.json" --out "$dir/repro" -q ||
     fail "--reproduce exited $?"
   python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["servers"][0]["compared"]
 sys.exit(0 if c[0]["judged"] and c[1]["judged"] else 1)' "$dir/repro/reproduce.json" && break
