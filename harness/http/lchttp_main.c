@@ -1886,6 +1886,11 @@ static int regenerate(void) {
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+enum {
+  OL_MAX_SPIN_S = 20
+}; /* the longest open-loop run (warm-up included) of a spinning
+                                SCHED_FIFO client with RT throttling lifted */
+
 static void usage(FILE *out) {
   fputs(
       "usage: loopconf http [options]\n"
@@ -1900,7 +1905,9 @@ static void usage(FILE *out) {
       "  --repeat N            runs per level (default 2)\n"
       "  --primer S / --warmup S  unrecorded runs first (default 2 / 3)\n"
       "  --open-loop-connections N / --open-loop-duration S / --open-loop-repeat N /\n"
-      "  --open-loop-warmup S  the open-loop client (default 32 / 2 / 5 / 0.5)\n"
+      "  --open-loop-warmup S  the open-loop client (default 32 / 2 / 5 / 0.5; duration and\n"
+      "                        warm-up at most 20 s together unless --keep-rt-throttle or\n"
+      "                        --no-realtime)\n"
       "  --open-loop-loads LIST  its rates, in percent of each server's wrk peak (default\n"
       "                        50,80)\n"
       "  --no-open-loop        skip the open-loop client\n"
@@ -2102,6 +2109,19 @@ int main(int argc, char **argv) {
   if (mult_arg) {
     if (lch_parse_double(mult_arg, "--time-multiplier", 1, 1000, &G.mult)) return 2;
   } else if (lch_env_multiplier(&G.mult) < 0) {
+    return 2;
+  }
+  /* A SCHED_FIFO client spinning with RT throttling lifted holds its CPU for the whole run:
+   * the kernel's per-CPU work there (kworkers, ksoftirqd, timers' softirq) waits until it
+   * ends. 2.5 s at a time does no harm; past about 20 s the kernel starts warning of stalls
+   * (rcu_cpu_stall_timeout's default is 21 s). Longer runs sleep between sends instead. */
+  if (G.open_loop && G.ol_rt && G.ol_unthrottle == 1 && !G.reproduce &&
+      (double)G.ol_duration + G.ol_warmup > OL_MAX_SPIN_S) {
+    lch_error(
+        "--open-loop-duration %ld s with %g s of warm-up: over %d s, a realtime client "
+        "spinning with RT throttling lifted would starve the kernel's work on its CPU "
+        "(add --keep-rt-throttle, so it sleeps, or --no-realtime)",
+        G.ol_duration, G.ol_warmup, OL_MAX_SPIN_S);
     return 2;
   }
   /* connection levels */

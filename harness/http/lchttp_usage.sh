@@ -63,6 +63,9 @@ expect2 "--drift with three entries" "want four percentages" "$http" --drift 5,2
 expect2 "--drift not a number" "--drift entry" "$http" --drift 5,x,35,100 --smoke
 expect2 "--open-loop-loads 0%" "--open-loop-loads entry" "$http" --open-loop-loads 0,50 --smoke
 expect2 "--open-loop-loads empty" "want 1 to 16 percentages" "$http" --open-loop-loads , --smoke
+expect2 "a spinning realtime client past 20 s" "over 20 s, a realtime client" "$http" --open-loop-duration 19 --open-loop-warmup 1.5 --out "$empty/o"
+expect2 "past 20 s, sleeping: allowed (fails later, on the server)" "'nope' matches no server" "$http" --open-loop-duration 30 --keep-rt-throttle --servers nope --out "$empty/o"
+expect2 "past 20 s, normal priority: allowed" "'nope' matches no server" "$http" --open-loop-duration 30 --no-realtime --servers nope --out "$empty/o"
 expect2 "bad --open-loop-warmup" "--open-loop-warmup" "$http" --open-loop-warmup x --smoke
 printf 'no markers here\n' >"$empty/README.md"
 expect2 "--readme without the block" "needs one '<!-- http-table:begin -->'" "$http" --regenerate --out "$empty" --readme "$empty/README.md"
