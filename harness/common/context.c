@@ -150,3 +150,14 @@ json_t *lch_context_json(void) {
   }
   return c;
 }
+
+double lch_host_steal_ms(void) {
+  FILE *f = fopen("/proc/stat", "re");
+  if (!f) return -1;
+  unsigned long long v[8] = {0};
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                 &v[4], &v[5], &v[6], &v[7]);
+  fclose(f);
+  long hz = sysconf(_SC_CLK_TCK);
+  return n == 8 && hz > 0 ? (double)v[7] * 1000.0 / (double)hz : -1;
+}

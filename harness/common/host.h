@@ -212,4 +212,9 @@ void lch_host_context(lch_context_fn add, void *ud);
  * 8601: when the results were taken) and load_avg (1, 5 and 15 minutes, at that time). */
 json_t *lch_context_json(void);
 
+/* Time the hypervisor has taken from all of this machine's CPUs since boot (steal, the 8th
+ * field of /proc/stat's "cpu" line), in ms; -1 when not reported. On a VM this is the one
+ * interference no priority inside it can stop; the difference over a run is what it cost. */
+double lch_host_steal_ms(void);
+
 #endif /* LCH_HOST_H */

@@ -256,19 +256,6 @@ static double loadavg1(void) {
   return l;
 }
 
-/* Time the hypervisor took from this machine's CPUs so far (steal, /proc/stat), in ms; -1
- * when not reported. On a VM this is the one interference no priority inside it can stop. */
-static double steal_ms(void) {
-  FILE *f = fopen("/proc/stat", "r");
-  if (!f) return -1;
-  unsigned long long v[8] = {0};
-  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                 &v[4], &v[5], &v[6], &v[7]);
-  fclose(f);
-  long hz = sysconf(_SC_CLK_TCK);
-  return n == 8 && hz > 0 ? (double)v[7] * 1000.0 / (double)hz : -1;
-}
-
 static char *cpus_str(const cpu_set_t *s) {
   struct lch_buf b = {0};
   for (int i = 0; i < CPU_SETSIZE; i++)
@@ -503,9 +490,9 @@ static json_t *run_open_loop(int port, double rate) {
                         .timeout_ms = (long)((G.ol_duration + 30) * 1000 * G.mult),
                         .flags = LCH_JOB_STDOUT_RESULT};
   struct lch_proc_result res;
-  double steal0 = steal_ms();
+  double steal0 = lch_host_steal_ms();
   int rc = lch_exec_one(&job, &res);
-  double steal1 = steal_ms();
+  double steal1 = lch_host_steal_ms();
   if (rc == -EINTR) exit(130);
   json_t *j = NULL;
   if (rc == 0 && res.exit_code == 0 && !res.timed_out && res.result.data) {

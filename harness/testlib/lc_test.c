@@ -1,5 +1,6 @@
 /* lc_test.c: the test support library: registry, clocks, tolerances and the result channel. */
 #include "lc_test.h"
+#include "host.h" /* harness/common: lch_host_steal_ms */
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,21 +39,9 @@ int64_t lc_tol_ns(const lc_ctx *ctx, int64_t base_ns) {
   return (int64_t)scaled;
 }
 
-/* The hypervisor's steal from all of this machine's CPUs so far (/proc/stat), in ns; 0 when
- * not reported (bare metal: always 0). */
-static int64_t lc_host_steal_ns(void) {
-  FILE *f = fopen("/proc/stat", "re");
-  if (!f) return 0;
-  unsigned long long v[8] = {0};
-  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                 &v[4], &v[5], &v[6], &v[7]);
-  fclose(f);
-  long hz = sysconf(_SC_CLK_TCK);
-  return n == 8 && hz > 0 ? (int64_t)(v[7] * (1000000000ULL / (unsigned long long)hz)) : 0;
-}
-
 int64_t lc_cpu_wait_ns(void) {
-  int64_t steal = lc_host_steal_ns();
+  double steal_ms = lch_host_steal_ms(); /* harness/common: -1 when not reported */
+  int64_t steal = steal_ms > 0 ? (int64_t)(steal_ms * 1e6) : 0;
   FILE *f = fopen("/proc/self/schedstat", "re");
   if (!f) return steal;
   unsigned long long run_ns = 0, wait_ns = 0;
