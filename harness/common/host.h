@@ -74,6 +74,15 @@ int lch_parse_double(const char *s, const char *what, double lo, double hi, doub
  * Returns 0, or -1 with an error line. */
 int lch_env_multiplier(double *out);
 
+/* For tests of running out of file descriptors and of CPU spent (util.c). */
+struct rlimit;
+/* Lower RLIMIT_NOFILE's soft limit to the lowest free descriptor, so the next socket, open or
+ * accept fails with EMFILE; *saved gets the old limits, for setrlimit after. 0 once an open
+ * has failed with EMFILE, else -errno (-EBUSY: it still succeeded) with the limits restored. */
+int lch_fds_exhaust(struct rlimit *saved);
+/* CPU time this process has used, in ns (CLOCK_PROCESS_CPUTIME_ID). */
+long long lch_process_cpu_ns(void);
+
 /* ---- textclean.c: untrusted text ----------------------------------------------------------
  * Copy text for a report or a terminal: valid UTF-8 is kept, other bytes become '?', control
  * characters other than TAB and LF become '?'; safe for XML 1.0, YAML block scalars and

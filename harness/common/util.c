@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *program = "loopconf";
@@ -205,4 +208,26 @@ int lch_env_multiplier(double *out) {
   *out = 1.0;
   if (!env || !*env) return 0;
   return lch_parse_double(env, "LOOPCONF_TIME_MULTIPLIER", 1.0, 1000.0, out);
+}
+
+int lch_fds_exhaust(struct rlimit *saved) {
+  if (getrlimit(RLIMIT_NOFILE, saved) != 0) return -errno;
+  struct rlimit low = *saved;
+  int lowest_free = 0;
+  while (fcntl(lowest_free, F_GETFD) != -1) lowest_free++;
+  low.rlim_cur = (rlim_t)lowest_free; /* the next descriptor would be above it */
+  if (setrlimit(RLIMIT_NOFILE, &low) != 0) return -errno;
+  /* and it is: a test that thinks it is out of descriptors and is not would pass for nothing */
+  int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int err = probe < 0 ? errno : 0;
+  if (probe >= 0) close(probe);
+  if (err == EMFILE) return 0;
+  setrlimit(RLIMIT_NOFILE, saved);
+  return err ? -err : -EBUSY;
+}
+
+long long lch_process_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }

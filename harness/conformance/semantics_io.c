@@ -9,6 +9,7 @@
  */
 #include "lc_test.h"
 #include "lc_trace.h"
+#include "host.h" /* harness/common: lch_fds_exhaust, lch_process_cpu_ns */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1205,12 +1206,6 @@ LC_TEST(sem_io_yield_no_starve, "semantics.io.yield_no_starve", "IO-YIELD-NO-STA
  * process has no fd to spare: a backend that opens a timer fd lazily fails here.
  * ======================================================================================== */
 
-static int64_t process_cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int emfile_main(void *arg, intptr_t *result) {
   struct io_state *st = arg;
   lc_server *srv;
@@ -1220,18 +1215,14 @@ static int emfile_main(void *arg, intptr_t *result) {
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                           .sin_port = htons((uint16_t)lc_server_port(srv))};
-  struct rlimit old, low;
-  getrlimit(RLIMIT_NOFILE, &old);
-  low = old;
-  int lowest_free = 0;
-  while (fcntl(lowest_free, F_GETFD) != -1) lowest_free++;
-  low.rlim_cur = (rlim_t)lowest_free; /* the next fd would be above it: accept gets EMFILE */
+  struct rlimit old;
   /* No trace until the limit is back: a trace line with a timing token reads /proc. */
-  IO_CHECK(st, setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit: %s", strerror(errno));
+  rc = lch_fds_exhaust(&old); /* harness/common: accept gets EMFILE */
+  IO_CHECK(st, rc == 0, "cannot run out of descriptors (RLIMIT_NOFILE): %s", strerror(-rc));
   IO_CHECK(st, connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
-  int64_t c0 = process_cpu_ns();
+  int64_t c0 = lch_process_cpu_ns();
   rc = lc_sleep(300 * LC_MS); /* accept fails with EMFILE meanwhile */
-  st->v[0] = process_cpu_ns() - c0;
+  st->v[0] = lch_process_cpu_ns() - c0;
   setrlimit(RLIMIT_NOFILE, &old);
   lc_trace_at("sleep while out of fds -> %s", lc_trace_code(rc));
   IO_CHECK(st, rc == 0, "sleep while out of fds -> %s", lc_trace_code(rc));

@@ -470,11 +470,6 @@ static void test_rx_time(void **state) {
 
 /* Out of fds: the server stops accepting for a second instead of spinning on a listener that
  * stays ready, then serves the waiting connection. */
-static int64_t cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int t_emfile(void *arg, intptr_t *result) {
   (void)arg;
@@ -484,17 +479,12 @@ static int t_emfile(void *arg, intptr_t *result) {
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                           .sin_port = htons((uint16_t)lc_server_port(srv))};
-  struct rlimit old, low;
-  getrlimit(RLIMIT_NOFILE, &old);
-  low = old;
-  int lowest_free = 0;
-  while (fcntl(lowest_free, F_GETFD) != -1) lowest_free++;
-  low.rlim_cur = (rlim_t)lowest_free; /* the next fd would be above it: accept gets EMFILE */
-  CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  struct rlimit old;
+  CHECK_EQ(lch_fds_exhaust(&old), 0); /* harness/common: accept gets EMFILE */
   CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0); /* completes in the backlog */
-  int64_t c0 = cpu_ns();
+  int64_t c0 = lch_process_cpu_ns();
   lc_sleep(300 * LC_MS); /* accept fails with EMFILE meanwhile */
-  int64_t spent = cpu_ns() - c0;
+  int64_t spent = lch_process_cpu_ns() - c0;
   CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
   CHECK(spent < tol(100 * LC_MS)); /* a spinning loop would burn the whole 300 ms */
   CHECK_EQ(send(fd, "hi\n", 3, MSG_NOSIGNAL), 3);
