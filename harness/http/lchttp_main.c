@@ -1873,10 +1873,9 @@ static int regenerate(void) {
 
 /* ---- main -------------------------------------------------------------------------------- */
 
-enum {
-  OL_MAX_SPIN_S = 20
-}; /* the longest open-loop run (warm-up included) of a spinning
-                                SCHED_FIFO client with RT throttling lifted */
+/* the longest open-loop run (warm-up included) of a spinning SCHED_FIFO client with RT
+ * throttling lifted */
+enum { OL_MAX_SPIN_S = 20 };
 
 static void usage(FILE *out) {
   fputs(
@@ -2102,7 +2101,7 @@ int main(int argc, char **argv) {
    * the kernel's per-CPU work there (kworkers, ksoftirqd, timers' softirq) waits until it
    * ends. 2.5 s at a time does no harm; past about 20 s the kernel starts warning of stalls
    * (rcu_cpu_stall_timeout's default is 21 s). Longer runs sleep between sends instead. */
-  if (G.open_loop && G.ol_rt && G.ol_unthrottle == 1 && !G.reproduce &&
+  if (G.mode == MODE_RUN && G.open_loop && G.ol_rt && G.ol_unthrottle == 1 && !G.reproduce &&
       (double)G.ol_duration + G.ol_warmup > OL_MAX_SPIN_S) {
     lch_error(
         "--open-loop-duration %ld s with %g s of warm-up: over %d s, a realtime client "

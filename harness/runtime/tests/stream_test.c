@@ -470,7 +470,6 @@ static void test_rx_time(void **state) {
 
 /* Out of fds: the server stops accepting for a second instead of spinning on a listener that
  * stays ready, then serves the waiting connection. */
-
 static int t_emfile(void *arg, intptr_t *result) {
   (void)arg;
   lc_server *srv = NULL;
