@@ -66,6 +66,7 @@ expect2 "--open-loop-loads empty" "want 1 to 16 percentages" "$http" --open-loop
 expect2 "a spinning realtime client past 20 s" "over 20 s, a realtime client" "$http" --open-loop-duration 19 --open-loop-warmup 1.5 --out "$empty/o"
 expect2 "past 20 s, sleeping: allowed (fails later, on the server)" "'nope' matches no server" "$http" --open-loop-duration 30 --keep-rt-throttle --servers nope --out "$empty/o"
 expect2 "past 20 s, normal priority: allowed" "'nope' matches no server" "$http" --open-loop-duration 30 --no-realtime --servers nope --out "$empty/o"
+expect2 "past 20 s with --smoke (no open loop): allowed" "'nope' matches no server" "$http" --smoke --open-loop-duration 30 --servers nope
 expect2 "bad --open-loop-warmup" "--open-loop-warmup" "$http" --open-loop-warmup x --smoke
 printf 'no markers here\n' >"$empty/README.md"
 expect2 "--readme without the block" "needs one '<!-- http-table:begin -->'" "$http" --regenerate --out "$empty" --readme "$empty/README.md"
