@@ -32,6 +32,22 @@ check 0 "warning: context differs: library of libev: OLD \"libev 4.33\", NEW \"l
 check 1 "FAIL: the machine or library context differs \(--strict\)" \
   reps9.json reps9_other_machine.json --strict
 check 0 "^2 of 2 testable$" reps9.json reps9.json --strict
+# Other mitigations of CPU flaws on the same CPU and kernel: warned (each is paid on every system
+# call); a file from before the key (none on one side) is not warned about.
+python3 - "$data/reps9.json" "$dir" <<'PY' || { echo "FAIL: cannot craft the mitigation files"; fail=1; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+for name, m in (("mit_a.json", "tsa: Mitigation: Clear CPU buffers"), ("mit_b.json", "none")):
+    d["context"]["cpu_mitigations"] = m
+    json.dump(d, open(f"{sys.argv[2]}/{name}", "w"))
+PY
+cp "$data/reps9.json" "$dir/mit_none.json"
+data_saved=$data data=$dir
+check 0 "warning: context differs: cpu_mitigations: OLD \"tsa: Mitigation: Clear CPU buffers\", NEW \"none\"" \
+  mit_a.json mit_b.json
+check 1 "FAIL: the machine or library context differs \(--strict\)" mit_a.json mit_b.json --strict
+check 0 "^2 of 2 testable$" mit_none.json mit_a.json --strict
+data=$data_saved
 # Untrusted text: a benchmark name, a backend's error message and the CPU model carrying ESC
 # sequences, BEL, a line break and a C1 CSI (U+009B); a file with invalid UTF-8.
 check 1 "ERROR in NEW: crashed\?\]0;pwned\?\?second line \?2J" reps9.json evil.json
