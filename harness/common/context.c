@@ -69,7 +69,7 @@ static double mono_ns(void) {
 
 /* What one system call costs here, in ns: the fastest of 5 batches of 2000 getppid(2) (no work
  * in the kernel, so it is the entry and exit with their mitigations, the hypervisor's share
- * included). On two boots of VMs of one kind and kernel version it was 590-650 ns on one, and
+ * included). On two boots of VMs of one kind and kernel version it was 445-708 ns on one, and
  * an idle loop iteration (one epoll_wait) took 0.7 us there against 0.2 us on the other. */
 static double syscall_ns(void) {
   double best = 0;
